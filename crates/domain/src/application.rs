@@ -1,0 +1,478 @@
+//! The application of Order 270 §8 (appendix form) and its review/grant state machine (§9).
+
+use std::collections::{BTreeSet, HashSet};
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::one_year_after;
+use crate::ids::{Bin, Iin};
+use crate::org::System;
+
+pub const MAX_LINES: usize = 1000;
+
+/// One broken rule of an input, addressed by a JSON Pointer into the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub rule: &'static str,
+    /// English detail; the web layer localizes by `rule`.
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, rule: &'static str, detail: impl Into<String>) -> Self {
+        FieldError { field: field.into(), rule, detail: detail.into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForm {
+    applicant_bin: String,
+    date: String,
+    head: RawName,
+    systems: Vec<String>,
+    lines: Vec<RawLine>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawName {
+    surname: String,
+    name: String,
+    #[serde(default)]
+    patronymic: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    surname: String,
+    name: String,
+    #[serde(default)]
+    patronymic: Option<String>,
+    iin: String,
+    position: String,
+    unit: String,
+    phone: String,
+    purpose: String,
+    access_until: String,
+    eqyzmet_qr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonName {
+    pub surname: String,
+    pub name: String,
+    pub patronymic: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationLine {
+    /// Numbered from 1 as in the form.
+    pub line: u32,
+    pub person: PersonName,
+    pub iin: Iin,
+    pub position: String,
+    pub unit: String,
+    pub phone: String,
+    pub purpose: String,
+    pub access_until_requested: Date,
+    /// The until-date access would get if granted on the day of receipt (capped at one year).
+    pub access_until_effective: Date,
+    pub notice: Option<String>,
+    pub eqyzmet_qr: String,
+}
+
+/// A validated application form: the content of the signed CMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationForm {
+    pub applicant_bin: Bin,
+    pub date: Date,
+    pub head: PersonName,
+    pub systems: Vec<System>,
+    pub lines: Vec<ApplicationLine>,
+}
+
+pub const NOTICE_CAPPED: &str = "access_until_capped_to_one_year";
+
+fn text(errors: &mut Vec<FieldError>, field: String, value: &str, max: usize) -> String {
+    let v = value.trim();
+    if v.is_empty() {
+        errors.push(FieldError::new(field, "required", "must not be empty"));
+    } else if v.chars().count() > max {
+        errors.push(FieldError::new(field, "too_long", format!("at most {max} characters")));
+    }
+    v.to_owned()
+}
+
+fn date(errors: &mut Vec<FieldError>, field: String, value: &str) -> Option<Date> {
+    let ok = value.len() == 10 && value.as_bytes().get(4) == Some(&b'-');
+    match value.parse::<Date>() {
+        Ok(d) if ok => Some(d),
+        _ => {
+            errors.push(FieldError::new(field, "date_format", "must be a date YYYY-MM-DD"));
+            None
+        }
+    }
+}
+
+fn phone_ok(p: &str) -> bool {
+    let digits: String = p.chars().filter(|c| c.is_ascii_digit()).collect();
+    let allowed = p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    allowed && p.trim_start().starts_with("+7") && digits.len() == 11
+}
+
+fn name(errors: &mut Vec<FieldError>, base: &str, raw: RawName) -> PersonName {
+    PersonName {
+        surname: text(errors, format!("{base}/surname"), &raw.surname, 200),
+        name: text(errors, format!("{base}/name"), &raw.name, 200),
+        patronymic: raw
+            .patronymic
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .map(|p| if p.chars().count() > 200 { p.chars().take(200).collect() } else { p }),
+    }
+}
+
+impl ApplicationForm {
+    /// Parses and validates the signed JSON, as received on `today` (an Almaty date).
+    /// Every broken rule is reported, each with its JSON Pointer.
+    pub fn parse(bytes: &[u8], today: Date) -> Result<Self, Vec<FieldError>> {
+        let raw: RawForm = serde_json::from_slice(bytes)
+            .map_err(|e| vec![FieldError::new("", "application_json", format!("the signed content is not the application form: {e}"))])?;
+        let mut errors = vec![];
+        let applicant_bin = match Bin::parse(&raw.applicant_bin) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                errors.push(FieldError::new("/applicant_bin", e.rule(), e.to_string()));
+                None
+            }
+        };
+        let form_date = date(&mut errors, "/date".into(), &raw.date);
+        if let Some(fd) = form_date {
+            if fd > today {
+                errors.push(FieldError::new("/date", "date_in_future", "the form is dated after the day of receipt"));
+            }
+        }
+        let head = name(&mut errors, "/head", raw.head);
+        let mut systems = BTreeSet::new();
+        if raw.systems.is_empty() {
+            errors.push(FieldError::new("/systems", "required", "name at least one system"));
+        }
+        for (i, s) in raw.systems.iter().enumerate() {
+            match s.parse::<System>() {
+                Ok(sys) => {
+                    if !systems.insert(sys) {
+                        errors.push(FieldError::new(format!("/systems/{i}"), "duplicate", "system named twice"));
+                    }
+                }
+                Err(()) => errors.push(FieldError::new(
+                    format!("/systems/{i}"),
+                    "unknown_system",
+                    "must be analytical_central or state_planning",
+                )),
+            }
+        }
+        if raw.lines.is_empty() || raw.lines.len() > MAX_LINES {
+            errors.push(FieldError::new("/lines", "lines_count", format!("1 to {MAX_LINES} lines")));
+        }
+        let cap = one_year_after(today);
+        let mut seen = HashSet::new();
+        let mut lines = Vec::with_capacity(raw.lines.len());
+        for (i, l) in raw.lines.into_iter().enumerate() {
+            let base = format!("/lines/{i}");
+            let person = name(&mut errors, &base, RawName { surname: l.surname, name: l.name, patronymic: l.patronymic });
+            let iin = match Iin::parse(&l.iin) {
+                Ok(v) => {
+                    if !seen.insert(v.clone()) {
+                        errors.push(FieldError::new(format!("{base}/iin"), "duplicate_iin", "the same person is listed twice"));
+                    }
+                    Some(v)
+                }
+                Err(e) => {
+                    errors.push(FieldError::new(format!("{base}/iin"), e.rule(), e.to_string()));
+                    None
+                }
+            };
+            let position = text(&mut errors, format!("{base}/position"), &l.position, 500);
+            let unit = text(&mut errors, format!("{base}/unit"), &l.unit, 500);
+            if !phone_ok(&l.phone) {
+                errors.push(FieldError::new(format!("{base}/phone"), "phone_format", "a Kazakh number +7 and 10 digits"));
+            }
+            let purpose = text(&mut errors, format!("{base}/purpose"), &l.purpose, 2000);
+            let until = date(&mut errors, format!("{base}/access_until"), &l.access_until);
+            if let Some(u) = until {
+                if u < today {
+                    errors.push(FieldError::new(format!("{base}/access_until"), "access_until_past", "the until-date has already passed"));
+                }
+            }
+            let qr = text(&mut errors, format!("{base}/eqyzmet_qr"), &l.eqyzmet_qr, 8192);
+            if let (Some(iin), Some(until)) = (iin, until) {
+                let (effective, notice) = if until > cap { (cap, Some(NOTICE_CAPPED.to_owned())) } else { (until, None) };
+                lines.push(ApplicationLine {
+                    line: i as u32 + 1,
+                    person,
+                    iin,
+                    position,
+                    unit,
+                    phone: l.phone.trim().to_owned(),
+                    purpose,
+                    access_until_requested: until,
+                    access_until_effective: effective,
+                    notice,
+                    eqyzmet_qr: qr,
+                });
+            }
+        }
+        match (applicant_bin, form_date, errors.is_empty()) {
+            (Some(applicant_bin), Some(date), true) => {
+                Ok(ApplicationForm { applicant_bin, date, head, systems: systems.into_iter().collect(), lines })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    Submitted,
+    Forwarded,
+    Rejected,
+    Granted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    Submitted,
+    Approved,
+    Rejected,
+    Granted,
+    NotGranted,
+}
+
+impl ApplicationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationStatus::Submitted => "submitted",
+            ApplicationStatus::Forwarded => "forwarded",
+            ApplicationStatus::Rejected => "rejected",
+            ApplicationStatus::Granted => "granted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Submitted, Self::Forwarded, Self::Rejected, Self::Granted].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl LineStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineStatus::Submitted => "submitted",
+            LineStatus::Approved => "approved",
+            LineStatus::Rejected => "rejected",
+            LineStatus::Granted => "granted",
+            LineStatus::NotGranted => "not_granted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Submitted, Self::Approved, Self::Rejected, Self::Granted, Self::NotGranted]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LineDecision {
+    pub line: u32,
+    pub decision: Decision,
+    pub reason: Option<String>,
+}
+
+/// A complete review: a decision for every line, a reason for each rejection (Order 270 §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewDecision {
+    pub lines: Vec<(u32, LineStatus, Option<String>)>,
+    pub outcome: ApplicationStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("the application is {0}, not {1}")]
+    WrongState(&'static str, &'static str),
+}
+
+impl ApplicationStatus {
+    /// Review: `submitted` → `forwarded`, or `rejected` when every line is rejected.
+    pub fn review(self, line_count: u32, decisions: &[LineDecision]) -> Result<Result<ReviewDecision, Vec<FieldError>>, WorkflowError> {
+        if self != ApplicationStatus::Submitted {
+            return Err(WorkflowError::WrongState(self.as_str(), "submitted"));
+        }
+        let mut errors = vec![];
+        let mut seen = BTreeSet::new();
+        let mut out = vec![];
+        for (i, d) in decisions.iter().enumerate() {
+            if d.line == 0 || d.line > line_count {
+                errors.push(FieldError::new(format!("/lines/{i}/line"), "unknown_line", format!("lines are numbered 1 to {line_count}")));
+                continue;
+            }
+            if !seen.insert(d.line) {
+                errors.push(FieldError::new(format!("/lines/{i}/line"), "duplicate", "line decided twice"));
+                continue;
+            }
+            let reason = d.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+            match d.decision {
+                Decision::Approve => out.push((d.line, LineStatus::Approved, reason)),
+                Decision::Reject => {
+                    if reason.is_none() {
+                        errors.push(FieldError::new(format!("/lines/{i}/reason"), "reason_required", "a rejection needs a reason"));
+                    }
+                    out.push((d.line, LineStatus::Rejected, reason));
+                }
+            }
+        }
+        for n in 1..=line_count {
+            if !seen.contains(&n) {
+                errors.push(FieldError::new("/lines", "line_missing", format!("line {n} has no decision")));
+            }
+        }
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        out.sort_by_key(|l| l.0);
+        let outcome = if out.iter().all(|l| l.1 == LineStatus::Rejected) {
+            ApplicationStatus::Rejected
+        } else {
+            ApplicationStatus::Forwarded
+        };
+        Ok(Ok(ReviewDecision { lines: out, outcome }))
+    }
+
+    /// Grant: `forwarded` → `granted`.
+    pub fn grant(self) -> Result<ApplicationStatus, WorkflowError> {
+        if self != ApplicationStatus::Forwarded {
+            return Err(WorkflowError::WrongState(self.as_str(), "forwarded"));
+        }
+        Ok(ApplicationStatus::Granted)
+    }
+}
+
+/// Validity of one grant (DESIGN.md §3): from the grant date through one calendar year, or the requested
+/// until-date if earlier; a line whose until-date has passed by the grant date is not granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    pub valid_from: Date,
+    pub valid_until: Date,
+    pub capped: bool,
+}
+
+pub fn grant_validity(granted_on: Date, requested_until: Date) -> Option<Validity> {
+    if requested_until < granted_on {
+        return None;
+    }
+    let cap = one_year_after(granted_on);
+    Some(if requested_until > cap {
+        Validity { valid_from: granted_on, valid_until: cap, capped: true }
+    } else {
+        Validity { valid_from: granted_on, valid_until: requested_until, capped: false }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        s.parse().unwrap_or_else(|_| std::process::abort())
+    }
+
+    fn form(lines: &str) -> String {
+        format!(
+            r#"{{"applicant_bin":"940140000385","date":"2026-11-25","head":{{"surname":"Әбенов","name":"Серік","patronymic":"Қайратұлы"}},"systems":["analytical_central","state_planning"],"lines":[{lines}]}}"#
+        )
+    }
+    fn line(iin: &str, until: &str) -> String {
+        format!(
+            r#"{{"surname":"Иванова","name":"Анна","patronymic":null,"iin":"{iin}","position":"депутат","unit":"аппарат","phone":"+7 7172 000000","purpose":"аудит","access_until":"{until}","eqyzmet_qr":"QR"}}"#
+        )
+    }
+
+    #[test]
+    fn a_good_form_parses_with_capping_notice() {
+        let text = form(&format!("{},{}", line("871008401427", "2027-06-30"), line("850712300801", "2028-01-01")));
+        let f = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"));
+        let f = f.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(f.lines.len(), 2);
+        assert_eq!(f.lines[0].access_until_effective, d("2027-06-30"));
+        assert_eq!(f.lines[0].notice, None);
+        // Order 270 §9: one calendar year at most.
+        assert_eq!(f.lines[1].access_until_effective, d("2027-11-25"));
+        assert_eq!(f.lines[1].notice.as_deref(), Some(NOTICE_CAPPED));
+        assert_eq!(f.systems, vec![System::AnalyticalCentral, System::StatePlanning]);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let bad = r#"{"surname":"","name":"А","patronymic":null,"iin":"821214240092","position":"p","unit":"u","phone":"12","purpose":"p","access_until":"2026-11-24","eqyzmet_qr":"QR"}"#;
+        let text = form(&format!("{},{bad}", line("871008401427", "2027-01-01")));
+        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25")).err().unwrap_or_default();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert!(got.contains(&("/lines/1/surname", "required")), "{got:?}");
+        assert!(got.contains(&("/lines/1/iin", "never_issued")), "{got:?}");
+        assert!(got.contains(&("/lines/1/phone", "phone_format")), "{got:?}");
+        assert!(got.contains(&("/lines/1/access_until", "access_until_past")), "{got:?}");
+        assert_eq!(got.len(), 4);
+    }
+
+    #[test]
+    fn unknown_fields_and_empty_lines_are_refused() {
+        let text = form("").replace("\"lines\"", "\"extra\":1,\"lines\"");
+        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25")).err().unwrap_or_default();
+        assert_eq!(errs.first().map(|e| e.rule), Some("application_json"));
+        let errs = ApplicationForm::parse(form("").as_bytes(), d("2026-11-25")).err().unwrap_or_default();
+        assert_eq!(errs.first().map(|e| e.rule), Some("lines_count"));
+    }
+
+    // Order 270 §9: the reviewer decides every line; all rejected → rejected.
+    #[test]
+    fn review_transitions() {
+        let approve = |line| LineDecision { line, decision: Decision::Approve, reason: None };
+        let reject = |line| LineDecision { line, decision: Decision::Reject, reason: Some("нет полномочий".into()) };
+        let s = ApplicationStatus::Submitted;
+        let r = s.review(2, &[approve(1), reject(2)]);
+        assert_eq!(r.clone().ok().and_then(|x| x.ok()).map(|x| x.outcome), Some(ApplicationStatus::Forwarded));
+        let r = s.review(2, &[reject(2), reject(1)]).ok().and_then(|x| x.ok());
+        assert_eq!(r.map(|x| x.outcome), Some(ApplicationStatus::Rejected));
+        let missing = s.review(2, &[approve(1)]).ok().and_then(|x| x.err()).unwrap_or_default();
+        assert_eq!(missing.first().map(|e| e.rule), Some("line_missing"));
+        let no_reason = s.review(1, &[LineDecision { line: 1, decision: Decision::Reject, reason: Some(" ".into()) }]);
+        assert_eq!(no_reason.ok().and_then(|x| x.err()).and_then(|e| e.first().map(|e| e.rule)), Some("reason_required"));
+        assert_eq!(
+            ApplicationStatus::Forwarded.review(1, &[approve(1)]).err(),
+            Some(WorkflowError::WrongState("forwarded", "submitted"))
+        );
+        assert_eq!(ApplicationStatus::Submitted.grant().err(), Some(WorkflowError::WrongState("submitted", "forwarded")));
+        assert_eq!(ApplicationStatus::Forwarded.grant().ok(), Some(ApplicationStatus::Granted));
+    }
+
+    // Order 270 §9: 1 calendar year, capped; a passed until-date is not granted.
+    #[test]
+    fn validity_capping() {
+        let v = grant_validity(d("2026-03-15"), d("2028-01-01"));
+        assert_eq!(v, Some(Validity { valid_from: d("2026-03-15"), valid_until: d("2027-03-15"), capped: true }));
+        let v = grant_validity(d("2026-03-15"), d("2026-12-31"));
+        assert_eq!(v.map(|v| (v.valid_until, v.capped)), Some((d("2026-12-31"), false)));
+        assert_eq!(grant_validity(d("2026-03-15"), d("2026-03-14")), None);
+        assert_eq!(grant_validity(d("2026-03-15"), d("2026-03-15")).map(|v| v.valid_until), Some(d("2026-03-15")));
+    }
+}

@@ -1,0 +1,41 @@
+//! Qoljetim's domain: the rules of Order No. 270 with no HTTP, SQL or file I/O.
+
+pub mod application;
+pub mod calendar;
+pub mod ids;
+pub mod kato;
+pub mod org;
+
+pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineStatus};
+pub use calendar::WorkingDayCalendar;
+pub use ids::{Bin, Iin, IdError};
+pub use kato::{Kato, KatoLevel};
+pub use org::{Organization, OrganizationKind, Scope, System};
+
+/// Roles a signed-in person can hold (DESIGN.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// First head or signing right of an applicant organization.
+    Head,
+    /// Any other person of an organization.
+    Employee,
+    /// Authorized-body staff registered with the CLI.
+    Reviewer,
+    /// Integrator staff registered with the CLI.
+    IntegratorAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Head => "head",
+            Role::Employee => "employee",
+            Role::Reviewer => "reviewer",
+            Role::IntegratorAdmin => "integrator_admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Head, Role::Employee, Role::Reviewer, Role::IntegratorAdmin].into_iter().find(|r| r.as_str() == s)
+    }
+}
