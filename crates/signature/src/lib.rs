@@ -1,1 +1,92 @@
+//! CMS and X.509 verification in the NCA profile, and the development CA.
+//!
+//! Verification follows RFC 5652 (CMS SignedData) and RFC 5280 (certificate paths) for RSA PKCS#1 v1.5
+//! and ECDSA P-256/P-384. Revocation (CRL, OCSP) plugs in behind [`RevocationCheck`], the seam the PKI
+//! capability fills; GOST families arrive with it too.
 
+pub mod devca;
+pub mod identity;
+pub mod oids;
+pub mod verify;
+
+pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};
+pub use verify::{RevocationCheck, TrustAnchor, VerifiedCms, Verifier, require_application_signer, require_sign_in};
+
+/// Why a signature or certificate was refused. `slug()` is the stable problem type of the API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the CMS is not well-formed DER SignedData: {0}")]
+    Malformed(String),
+    #[error("the CMS must have exactly one signer, it has {0}")]
+    SignerCount(usize),
+    #[error("the CMS carries no encapsulated content (a detached signature was sent)")]
+    NoContent,
+    #[error("digest algorithm {0} is not accepted (SHA-256, SHA-384, SHA-512 are)")]
+    DigestAlgorithm(String),
+    #[error("signature algorithm {0} is not supported")]
+    SignatureAlgorithm(String),
+    #[error("signed attributes must carry the content type and a matching message digest: {0}")]
+    SignedAttributes(&'static str),
+    #[error("the signer's certificate is not embedded in the CMS")]
+    CertificateMissing,
+    #[error("the signature does not verify: the content or the signature was changed")]
+    SignatureInvalid,
+    #[error("the certificate does not chain to a configured trust anchor")]
+    Untrusted,
+    #[error("a certificate of the chain is not valid at {at}: valid from {not_before} to {not_after}")]
+    Expired { at: String, not_before: String, not_after: String },
+    #[error("the certificate was revoked")]
+    Revoked,
+    #[error("the revocation status of the certificate cannot be known")]
+    RevocationUnknown,
+    #[error("the certificate has no SERIALNUMBER=IIN… with a valid IIN")]
+    NoIin,
+    #[error("the certificate is not a legal entity's (EKU 1.2.398.3.3.4.1.2 with OU=BIN…)")]
+    NotLegalEntity,
+    #[error("the certificate's BIN {found} is not the applicant's BIN {expected}")]
+    WrongBin { expected: String, found: String },
+    #[error("the signer is neither the first head nor holds signing right")]
+    NoSigningRight,
+    #[error("a signing key (1.3.6.1.5.5.7.3.4) is required to sign an application")]
+    NotSigningKey,
+    #[error("an authentication key (1.3.6.1.5.5.7.3.2) is required to sign in")]
+    NotAuthenticationKey,
+    #[error("the development CA is refused in production mode")]
+    DevelopmentCaRefused,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl SignatureError {
+    pub fn slug(&self) -> &'static str {
+        match self {
+            SignatureError::Malformed(_) => "cms-malformed",
+            SignatureError::SignerCount(_) => "cms-signer-count",
+            SignatureError::NoContent => "cms-no-content",
+            SignatureError::DigestAlgorithm(_) => "cms-digest-algorithm",
+            SignatureError::SignatureAlgorithm(_) => "signature-algorithm",
+            SignatureError::SignedAttributes(_) => "cms-signed-attributes",
+            SignatureError::CertificateMissing => "certificate-missing",
+            SignatureError::SignatureInvalid => "signature-invalid",
+            SignatureError::Untrusted => "certificate-untrusted",
+            SignatureError::Expired { .. } => "certificate-expired",
+            SignatureError::Revoked => "certificate-revoked",
+            SignatureError::RevocationUnknown => "revocation-unknown",
+            SignatureError::NoIin => "certificate-no-iin",
+            SignatureError::NotLegalEntity => "certificate-not-legal-entity",
+            SignatureError::WrongBin { .. } => "certificate-wrong-bin",
+            SignatureError::NoSigningRight => "certificate-no-signing-right",
+            SignatureError::NotSigningKey => "certificate-not-signing-key",
+            SignatureError::NotAuthenticationKey => "certificate-not-authentication-key",
+            SignatureError::DevelopmentCaRefused => "development-ca-refused",
+            SignatureError::Internal(_) => "internal",
+        }
+    }
+}
+
+pub(crate) fn der_err(e: der::Error) -> SignatureError {
+    SignatureError::Malformed(e.to_string())
+}
+
+#[cfg(test)]
+mod tests;
