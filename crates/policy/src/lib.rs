@@ -1,1 +1,181 @@
+//! Authorization by Cedar (DESIGN.md §5): the schema and policies live in `policies/`, are compiled
+//! into the binary, validated in a test, and decide every workflow action. Default deny.
 
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet, Request, Schema,
+};
+use qoljetim_domain::{OrganizationKind, Role};
+use serde_json::{Value, json};
+
+pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
+pub const WORKFLOW_POLICIES: &str = include_str!("../policies/workflow.cedar");
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("Cedar schema: {0}")]
+    Schema(String),
+    #[error("Cedar policies: {0}")]
+    Policies(String),
+    #[error("Cedar request: {0}")]
+    Request(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    SubmitApplication,
+    ReadApplication,
+    ReadApplicationLine,
+    ReviewApplication,
+    GrantAccess,
+    ReadGrant,
+    ReadOrganizations,
+    ManageOrganizations,
+    ReadAudit,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SubmitApplication => "submit_application",
+            Action::ReadApplication => "read_application",
+            Action::ReadApplicationLine => "read_application_line",
+            Action::ReviewApplication => "review_application",
+            Action::GrantAccess => "grant_access",
+            Action::ReadGrant => "read_grant",
+            Action::ReadOrganizations => "read_organizations",
+            Action::ManageOrganizations => "manage_organizations",
+            Action::ReadAudit => "read_audit",
+        }
+    }
+}
+
+/// Who asks: a person of an organization with the roles their sign-in established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub iin: String,
+    pub bin: String,
+    pub org_kind: Option<OrganizationKind>,
+    pub roles: Vec<Role>,
+}
+
+/// What is asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    Application { id: String, applicant_bin: String, status: String },
+    ApplicationLine { id: String, applicant_bin: String, iin: String },
+    Grant { id: String, person_iin: String, organization_bin: String },
+    Registry,
+    AuditLog,
+}
+
+/// A decision with the ids of the policies that decided it (for the audit chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub policies: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+pub struct PolicyEngine {
+    schema: Schema,
+    policies: PolicySet,
+    authorizer: Authorizer,
+}
+
+fn uid(kind: &str, id: &str) -> Result<EntityUid, PolicyError> {
+    EntityUid::from_str(&format!("Qoljetim::{kind}::{}", Value::String(id.to_owned())))
+        .map_err(|e| PolicyError::Request(e.to_string()))
+}
+
+/// Parses policies and renames each to its `@id` annotation, so that audits name policies stably.
+pub fn parse_policies(text: &str) -> Result<PolicySet, PolicyError> {
+    let parsed = PolicySet::from_str(text).map_err(|e| PolicyError::Policies(e.to_string()))?;
+    let mut out = PolicySet::new();
+    for p in parsed.policies() {
+        let id = p
+            .annotation("id")
+            .ok_or_else(|| PolicyError::Policies(format!("policy {} has no @id annotation", p.id())))?;
+        out.add(p.new_id(PolicyId::new(id))).map_err(|e| PolicyError::Policies(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+impl PolicyEngine {
+    pub fn new() -> Result<Self, PolicyError> {
+        Self::from_texts(SCHEMA, WORKFLOW_POLICIES)
+    }
+
+    pub fn from_texts(schema: &str, policies: &str) -> Result<Self, PolicyError> {
+        let (schema, _warnings) = Schema::from_cedarschema_str(schema).map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let policies = parse_policies(policies)?;
+        Ok(PolicyEngine { schema, policies, authorizer: Authorizer::new() })
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn policies(&self) -> &PolicySet {
+        &self.policies
+    }
+
+    fn entities(&self, actor: &Actor, resource: &Resource) -> Result<(EntityUid, EntityUid, Entities), PolicyError> {
+        let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("");
+        let roles: Vec<&str> = actor.roles.iter().map(|r| r.as_str()).collect();
+        let mut list = vec![
+            json!({"uid": {"type": "Qoljetim::Organization", "id": actor.bin},
+                   "attrs": {"bin": actor.bin, "kind": org_kind}, "parents": []}),
+            json!({"uid": {"type": "Qoljetim::Person", "id": format!("{}@{}", actor.iin, actor.bin)},
+                   "attrs": {"iin": actor.iin, "bin": actor.bin, "org_kind": org_kind, "roles": roles},
+                   "parents": [{"type": "Qoljetim::Organization", "id": actor.bin}]}),
+        ];
+        let (rtype, rid) = match resource {
+            Resource::Application { id, applicant_bin, status } => {
+                list.push(json!({"uid": {"type": "Qoljetim::Application", "id": id},
+                                 "attrs": {"applicant_bin": applicant_bin, "status": status}, "parents": []}));
+                ("Application", id.clone())
+            }
+            Resource::ApplicationLine { id, applicant_bin, iin } => {
+                list.push(json!({"uid": {"type": "Qoljetim::ApplicationLine", "id": id},
+                                 "attrs": {"applicant_bin": applicant_bin, "iin": iin}, "parents": []}));
+                ("ApplicationLine", id.clone())
+            }
+            Resource::Grant { id, person_iin, organization_bin } => {
+                list.push(json!({"uid": {"type": "Qoljetim::Grant", "id": id},
+                                 "attrs": {"person_iin": person_iin, "organization_bin": organization_bin}, "parents": []}));
+                ("Grant", id.clone())
+            }
+            Resource::Registry => {
+                list.push(json!({"uid": {"type": "Qoljetim::Registry", "id": "organizations"}, "attrs": {}, "parents": []}));
+                ("Registry", "organizations".to_owned())
+            }
+            Resource::AuditLog => {
+                list.push(json!({"uid": {"type": "Qoljetim::AuditLog", "id": "audit"}, "attrs": {}, "parents": []}));
+                ("AuditLog", "audit".to_owned())
+            }
+        };
+        let entities = Entities::from_json_value(Value::Array(list), Some(&self.schema))
+            .map_err(|e| PolicyError::Request(e.to_string()))?;
+        Ok((uid("Person", &format!("{}@{}", actor.iin, actor.bin))?, uid(rtype, &rid)?, entities))
+    }
+
+    /// Decides whether `actor` may take `action` on `resource`.
+    pub fn decide(&self, actor: &Actor, action: Action, resource: &Resource) -> Result<Decision, PolicyError> {
+        let (principal, res, entities) = self.entities(actor, resource)?;
+        let action_uid = uid("Action", action.as_str())?;
+        let request = Request::new(principal, action_uid, res, Context::empty(), Some(&self.schema))
+            .map_err(|e| PolicyError::Request(e.to_string()))?;
+        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+        let diagnostics = response.diagnostics();
+        Ok(Decision {
+            allowed: response.decision() == CedarDecision::Allow,
+            policies: diagnostics.reason().map(|p| p.to_string()).collect(),
+            errors: diagnostics.errors().map(|e| e.to_string()).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
