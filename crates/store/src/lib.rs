@@ -1,1 +1,194 @@
+//! Storage: one `Store` over SQLite (default, a file in the data folder, WAL) or PostgreSQL, with
+//! migrations per backend and the audit chain.
+//!
+//! Every state change goes through a single writer that applies it together with its audit record in
+//! one transaction; the writer commits several requests' transactions at once (group commit, each
+//! request in its own savepoint), so throughput never comes from loosening durability.
 
+mod audit;
+mod reads;
+mod writer;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use tokio::sync::{mpsc, oneshot};
+
+pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
+pub use reads::*;
+pub use writer::{Change, ChangeOutcome, NewApplication, NewGrant, NewLine, NewSession};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A refusal the store finds while applying a change: the request conflicts with current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    ChallengeUsed,
+    OrganizationExists,
+    OrganizationUnknown,
+    WrongState { current: String, expected: &'static str },
+    LineDecided { line: i64 },
+    NotFound,
+}
+
+impl Conflict {
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Conflict::ChallengeUsed => "challenge-used",
+            Conflict::OrganizationExists => "organization-exists",
+            Conflict::OrganizationUnknown => "organization-unknown",
+            Conflict::WrongState { .. } => "wrong-state",
+            Conflict::LineDecided { .. } => "line-decided",
+            Conflict::NotFound => "not-found",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error("migration: {0}")]
+    Migration(String),
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    #[error("the audit record could not be written; the change was rolled back: {0}")]
+    Audit(String),
+    #[error("the writer has stopped")]
+    WriterGone,
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub(crate) struct Job {
+    change: Change,
+    audit: AuditEntry,
+    touch_session: Option<(String, i64)>,
+    reply: oneshot::Sender<Result<ChangeOutcome>>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    pool: AnyPool,
+    writer: mpsc::Sender<Job>,
+}
+
+static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// The SQLite URL of a database file in the data folder.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+impl Store {
+    pub fn backend_of(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    async fn connect_one(url: &str, backend: Backend) -> Result<sqlx::AnyConnection> {
+        sqlx::any::install_default_drivers();
+        let opts: AnyConnectOptions = url.parse()?;
+        let mut conn = opts.log_statements(tracing::log::LevelFilter::Trace).connect().await?;
+        if backend == Backend::Sqlite {
+            conn.execute(SQLITE_PRAGMAS).await?;
+        }
+        Ok(conn)
+    }
+
+    /// Runs the backend's migrations.
+    pub async fn migrate(url: &str) -> Result<()> {
+        let backend = Self::backend_of(url);
+        let mut conn = Self::connect_one(url, backend).await?;
+        let migrator = match backend {
+            Backend::Sqlite => &MIGRATOR_SQLITE,
+            Backend::Postgres => &MIGRATOR_POSTGRES,
+        };
+        migrator.run(&mut conn).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Opens the store: migrates, starts the single writer, opens the read pool.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Self::backend_of(url);
+        Self::migrate(url).await?;
+        let writer_conn = Self::connect_one(url, backend).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        let (tx, rx) = mpsc::channel(1024);
+        let head = audit::load_head(&pool).await?;
+        tokio::spawn(writer::run(writer_conn, backend, rx, head));
+        Ok(Store { backend, pool, writer: tx })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies `change` and appends `audit` in one transaction; returns once both are durable.
+    /// A conflict is audited as a refusal and returned as `StoreError::Conflict`.
+    pub async fn commit(&self, change: Change, audit: AuditEntry) -> Result<ChangeOutcome> {
+        self.commit_touching(change, audit, None).await
+    }
+
+    /// As `commit`, also recording activity on a session (for the idle timeout).
+    pub async fn commit_touching(
+        &self,
+        change: Change,
+        audit: AuditEntry,
+        touch_session: Option<(String, i64)>,
+    ) -> Result<ChangeOutcome> {
+        let (reply, rx) = oneshot::channel();
+        self.writer.send(Job { change, audit, touch_session, reply }).await.map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Appends an audit record with no other change (reads, refusals).
+    pub async fn audit(&self, audit: AuditEntry) -> Result<()> {
+        self.commit(Change::None, audit).await.map(|_| ())
+    }
+
+    /// Verifies the whole audit chain; the report names the first broken link.
+    pub async fn verify_audit_chain(&self) -> Result<ChainReport> {
+        audit::verify_chain(&self.pool).await
+    }
+}

@@ -1,0 +1,304 @@
+//! Reads, each a plain query on the read pool.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::audit::{AUDIT_COLUMNS, AuditRecord, corrupt, row_to_record};
+use crate::{Result, Store};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OrganizationRow {
+    pub bin: String,
+    pub name_kk: String,
+    pub name_ru: String,
+    pub kind: String,
+    pub territory: Option<String>,
+    pub administrators: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub iin: String,
+    pub bin: String,
+    pub roles: Vec<String>,
+    pub person: serde_json::Value,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_seen: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplicationRow {
+    pub id: i64,
+    pub applicant_bin: String,
+    pub status: String,
+    pub form_date: String,
+    pub systems: Vec<String>,
+    pub head: serde_json::Value,
+    pub signer_iin: String,
+    pub signer_name: String,
+    pub claimed_signing_time: Option<i64>,
+    pub trust_anchor: String,
+    pub revocation: String,
+    pub received_at: i64,
+    pub review_due: String,
+    pub review_due_at: i64,
+    pub review_due_provisional: bool,
+    pub reviewed_at: Option<i64>,
+    pub reviewed_by: Option<String>,
+    pub grant_due: Option<String>,
+    pub grant_due_at: Option<i64>,
+    pub grant_due_provisional: Option<bool>,
+    pub granted_at: Option<i64>,
+    pub granted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineRow {
+    pub application_id: i64,
+    pub line: i64,
+    pub iin: String,
+    pub surname: String,
+    pub name: String,
+    pub patronymic: Option<String>,
+    pub position: String,
+    pub unit: String,
+    pub phone: String,
+    pub purpose: String,
+    pub access_until_requested: String,
+    pub access_until_effective: String,
+    pub notice: Option<String>,
+    pub eqyzmet_qr: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantRow {
+    pub id: i64,
+    pub application_id: i64,
+    pub line: i64,
+    pub person_iin: String,
+    pub organization_bin: String,
+    pub system: String,
+    pub status: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub access_until_requested: String,
+    pub notice: Option<String>,
+    pub scope: serde_json::Value,
+    pub extra_years_reason: Option<String>,
+    pub granted_by: String,
+    pub granted_at: i64,
+}
+
+fn json_list(s: &str) -> Result<Vec<String>> {
+    serde_json::from_str(s).map_err(corrupt)
+}
+
+fn org(r: &AnyRow) -> Result<OrganizationRow> {
+    Ok(OrganizationRow {
+        bin: r.try_get("bin")?,
+        name_kk: r.try_get("name_kk")?,
+        name_ru: r.try_get("name_ru")?,
+        kind: r.try_get("kind")?,
+        territory: r.try_get("territory")?,
+        administrators: json_list(&r.try_get::<String, _>("administrators")?)?,
+    })
+}
+
+const APP_COLUMNS: &str = "id, applicant_bin, status, form_date, systems, head, signer_iin, signer_name, claimed_signing_time, \
+    trust_anchor, revocation, received_at, review_due, review_due_at, review_due_provisional, reviewed_at, reviewed_by, \
+    grant_due, grant_due_at, grant_due_provisional, granted_at, granted_by";
+
+fn app(r: &AnyRow) -> Result<ApplicationRow> {
+    Ok(ApplicationRow {
+        id: r.try_get("id")?,
+        applicant_bin: r.try_get("applicant_bin")?,
+        status: r.try_get("status")?,
+        form_date: r.try_get("form_date")?,
+        systems: json_list(&r.try_get::<String, _>("systems")?)?,
+        head: serde_json::from_str(&r.try_get::<String, _>("head")?).map_err(corrupt)?,
+        signer_iin: r.try_get("signer_iin")?,
+        signer_name: r.try_get("signer_name")?,
+        claimed_signing_time: r.try_get("claimed_signing_time")?,
+        trust_anchor: r.try_get("trust_anchor")?,
+        revocation: r.try_get("revocation")?,
+        received_at: r.try_get("received_at")?,
+        review_due: r.try_get("review_due")?,
+        review_due_at: r.try_get("review_due_at")?,
+        review_due_provisional: r.try_get::<i64, _>("review_due_provisional")? != 0,
+        reviewed_at: r.try_get("reviewed_at")?,
+        reviewed_by: r.try_get("reviewed_by")?,
+        grant_due: r.try_get("grant_due")?,
+        grant_due_at: r.try_get("grant_due_at")?,
+        grant_due_provisional: r.try_get::<Option<i64>, _>("grant_due_provisional")?.map(|v| v != 0),
+        granted_at: r.try_get("granted_at")?,
+        granted_by: r.try_get("granted_by")?,
+    })
+}
+
+const LINE_COLUMNS: &str = "application_id, line, iin, surname, name, patronymic, position, unit, phone, purpose, \
+    access_until_requested, access_until_effective, notice, eqyzmet_qr, status, reason";
+
+fn line(r: &AnyRow) -> Result<LineRow> {
+    Ok(LineRow {
+        application_id: r.try_get("application_id")?,
+        line: r.try_get("line")?,
+        iin: r.try_get("iin")?,
+        surname: r.try_get("surname")?,
+        name: r.try_get("name")?,
+        patronymic: r.try_get("patronymic")?,
+        position: r.try_get("position")?,
+        unit: r.try_get("unit")?,
+        phone: r.try_get("phone")?,
+        purpose: r.try_get("purpose")?,
+        access_until_requested: r.try_get("access_until_requested")?,
+        access_until_effective: r.try_get("access_until_effective")?,
+        notice: r.try_get("notice")?,
+        eqyzmet_qr: r.try_get("eqyzmet_qr")?,
+        status: r.try_get("status")?,
+        reason: r.try_get("reason")?,
+    })
+}
+
+const GRANT_COLUMNS: &str = "id, application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
+    access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at";
+
+fn grant(r: &AnyRow) -> Result<GrantRow> {
+    Ok(GrantRow {
+        id: r.try_get("id")?,
+        application_id: r.try_get("application_id")?,
+        line: r.try_get("line")?,
+        person_iin: r.try_get("person_iin")?,
+        organization_bin: r.try_get("organization_bin")?,
+        system: r.try_get("system")?,
+        status: r.try_get("status")?,
+        valid_from: r.try_get("valid_from")?,
+        valid_until: r.try_get("valid_until")?,
+        access_until_requested: r.try_get("access_until_requested")?,
+        notice: r.try_get("notice")?,
+        scope: serde_json::from_str(&r.try_get::<String, _>("scope")?).map_err(corrupt)?,
+        extra_years_reason: r.try_get("extra_years_reason")?,
+        granted_by: r.try_get("granted_by")?,
+        granted_at: r.try_get("granted_at")?,
+    })
+}
+
+impl Store {
+    pub async fn organization(&self, bin: &str) -> Result<Option<OrganizationRow>> {
+        let r = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators FROM organizations WHERE bin = $1")
+            .bind(bin)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(org).transpose()
+    }
+
+    pub async fn organizations(&self) -> Result<Vec<OrganizationRow>> {
+        let rows = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators FROM organizations ORDER BY bin")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(org).collect()
+    }
+
+    pub async fn staff_roles(&self, iin: &str, bin: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT role FROM staff WHERE iin = $1 AND bin = $2 ORDER BY role").bind(iin).bind(bin).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| r.try_get::<String, _>("role").map_err(Into::into)).collect()
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
+        let r = sqlx::query("SELECT token_hash, iin, bin, roles, person, created_at, expires_at, last_seen FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = r else { return Ok(None) };
+        Ok(Some(SessionRow {
+            token_hash: r.try_get("token_hash")?,
+            iin: r.try_get("iin")?,
+            bin: r.try_get("bin")?,
+            roles: json_list(&r.try_get::<String, _>("roles")?)?,
+            person: serde_json::from_str(&r.try_get::<String, _>("person")?).map_err(corrupt)?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+            last_seen: r.try_get("last_seen")?,
+        }))
+    }
+
+    pub async fn application(&self, id: i64) -> Result<Option<ApplicationRow>> {
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1"))).bind(id).fetch_optional(&self.pool).await?;
+        r.as_ref().map(app).transpose()
+    }
+
+    /// Applications, newest first. `applicant_bin` narrows the candidates; policy decides on each.
+    pub async fn applications(&self, applicant_bin: Option<&str>, limit: i64) -> Result<Vec<ApplicationRow>> {
+        let rows = match applicant_bin {
+            Some(bin) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications WHERE applicant_bin = $1 ORDER BY id DESC LIMIT $2")))
+                    .bind(bin)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications ORDER BY id DESC LIMIT $1"))).bind(limit).fetch_all(&self.pool).await?,
+        };
+        rows.iter().map(app).collect()
+    }
+
+    pub async fn evidence(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        let r = sqlx::query("SELECT evidence FROM applications WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get("evidence")?),
+            None => None,
+        })
+    }
+
+    pub async fn lines(&self, application_id: i64) -> Result<Vec<LineRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {LINE_COLUMNS} FROM application_lines WHERE application_id = $1 ORDER BY line")))
+            .bind(application_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(line).collect()
+    }
+
+    pub async fn grants_of_application(&self, application_id: i64) -> Result<Vec<GrantRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE application_id = $1 ORDER BY id")))
+            .bind(application_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(grant).collect()
+    }
+
+    /// Grants, newest first; `organization_bin` narrows the candidates, policy decides on each.
+    pub async fn grants(&self, organization_bin: Option<&str>, limit: i64) -> Result<Vec<GrantRow>> {
+        let rows = match organization_bin {
+            Some(bin) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE organization_bin = $1 ORDER BY id DESC LIMIT $2")))
+                    .bind(bin)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants ORDER BY id DESC LIMIT $1"))).bind(limit).fetch_all(&self.pool).await?,
+        };
+        rows.iter().map(grant).collect()
+    }
+
+    pub async fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")))
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_record).collect()
+    }
+
+    pub async fn audit_tail(&self, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT $1")))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_record).collect()
+    }
+}

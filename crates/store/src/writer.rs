@@ -1,0 +1,518 @@
+//! The single writer: applies each change with its audit record, several requests per transaction
+//! (group commit), each request isolated in its own savepoint.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Executor, Row};
+use tokio::sync::mpsc;
+
+use crate::audit::{AuditEntry, AuditRecord, record_hash};
+use crate::{Backend, Conflict, Job, Result, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub iin: String,
+    pub bin: String,
+    pub roles: Vec<String>,
+    pub person: String,
+    pub certificate_serial: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLine {
+    pub line: i64,
+    pub iin: String,
+    pub surname: String,
+    pub name: String,
+    pub patronymic: Option<String>,
+    pub position: String,
+    pub unit: String,
+    pub phone: String,
+    pub purpose: String,
+    pub access_until_requested: String,
+    pub access_until_effective: String,
+    pub notice: Option<String>,
+    pub eqyzmet_qr: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub applicant_bin: String,
+    pub form_date: String,
+    pub systems: String,
+    pub head: String,
+    pub signer_iin: String,
+    pub signer_name: String,
+    pub signer_certificate: Vec<u8>,
+    pub claimed_signing_time: Option<i64>,
+    pub trust_anchor: String,
+    pub revocation: String,
+    pub evidence: Vec<u8>,
+    pub received_at: i64,
+    pub review_due: String,
+    pub review_due_at: i64,
+    pub review_due_provisional: bool,
+    pub lines: Vec<NewLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub line: i64,
+    pub person_iin: String,
+    pub organization_bin: String,
+    pub system: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub access_until_requested: String,
+    pub notice: Option<String>,
+    pub scope: String,
+    pub extra_years_reason: Option<String>,
+}
+
+/// A state change. Each is applied in one savepoint together with its audit record.
+#[derive(Debug, Clone)]
+pub enum Change {
+    None,
+    Login { challenge: String, challenge_expires_at: i64, now: i64, session: NewSession },
+    SubmitApplication(Box<NewApplication>),
+    Review {
+        application_id: i64,
+        lines: Vec<(i64, String, Option<String>)>,
+        outcome: String,
+        reviewed_at: i64,
+        reviewed_by: String,
+        grant_due: Option<(String, i64, bool)>,
+    },
+    Grant {
+        application_id: i64,
+        grants: Vec<NewGrant>,
+        not_granted: Vec<(i64, String)>,
+        granted_at: i64,
+        granted_by: String,
+    },
+    CreateOrganization {
+        bin: String,
+        name_kk: String,
+        name_ru: String,
+        kind: String,
+        territory: Option<String>,
+        administrators: String,
+        created_at: i64,
+    },
+    AddStaff { iin: String, bin: String, role: String, created_at: i64 },
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChangeOutcome {
+    pub id: Option<i64>,
+    pub ids: Vec<i64>,
+    pub audit_seq: i64,
+}
+
+enum Failure {
+    Conflict(Conflict),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Db(e)
+    }
+}
+
+type Applied = std::result::Result<ChangeOutcome, Failure>;
+
+fn b(v: bool) -> i64 {
+    i64::from(v)
+}
+
+async fn status_of(conn: &mut AnyConnection, id: i64) -> std::result::Result<Option<String>, Failure> {
+    let row = sqlx::query("SELECT status FROM applications WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("status")?),
+        None => None,
+    })
+}
+
+async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
+    let mut out = ChangeOutcome::default();
+    match change {
+        Change::None => {}
+        Change::Login { challenge, challenge_expires_at, now, session: s } => {
+            sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1").bind(*now).execute(&mut *conn).await?;
+            let used = sqlx::query("SELECT 1 AS one FROM used_challenges WHERE challenge = $1")
+                .bind(challenge)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if used.is_some() {
+                return Err(Failure::Conflict(Conflict::ChallengeUsed));
+            }
+            sqlx::query("INSERT INTO used_challenges (challenge, expires_at) VALUES ($1, $2)")
+                .bind(challenge)
+                .bind(*challenge_expires_at)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, iin, bin, roles, person, certificate_serial, created_at, expires_at, last_seen) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
+            )
+            .bind(&s.token_hash)
+            .bind(&s.iin)
+            .bind(&s.bin)
+            .bind(serde_json::to_string(&s.roles).unwrap_or_default())
+            .bind(&s.person)
+            .bind(&s.certificate_serial)
+            .bind(s.created_at)
+            .bind(s.expires_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Change::SubmitApplication(a) => {
+            let org = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1").bind(&a.applicant_bin).fetch_optional(&mut *conn).await?;
+            if org.is_none() {
+                return Err(Failure::Conflict(Conflict::OrganizationUnknown));
+            }
+            let row = sqlx::query(
+                "INSERT INTO applications (applicant_bin, status, form_date, systems, head, signer_iin, signer_name, \
+                 signer_certificate, claimed_signing_time, trust_anchor, revocation, evidence, received_at, review_due, \
+                 review_due_at, review_due_provisional) \
+                 VALUES ($1, 'submitted', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+            )
+            .bind(&a.applicant_bin)
+            .bind(&a.form_date)
+            .bind(&a.systems)
+            .bind(&a.head)
+            .bind(&a.signer_iin)
+            .bind(&a.signer_name)
+            .bind(a.signer_certificate.clone())
+            .bind(a.claimed_signing_time)
+            .bind(&a.trust_anchor)
+            .bind(&a.revocation)
+            .bind(a.evidence.clone())
+            .bind(a.received_at)
+            .bind(&a.review_due)
+            .bind(a.review_due_at)
+            .bind(b(a.review_due_provisional))
+            .fetch_one(&mut *conn)
+            .await?;
+            let id: i64 = row.try_get("id")?;
+            // Multi-row inserts in chunks keep a 1,000-line application to a handful of statements.
+            for chunk in a.lines.chunks(100) {
+                let mut sql = String::from(
+                    "INSERT INTO application_lines (application_id, line, iin, surname, name, patronymic, position, unit, \
+                     phone, purpose, access_until_requested, access_until_effective, notice, eqyzmet_qr, status) VALUES ",
+                );
+                for (i, _) in chunk.iter().enumerate() {
+                    let p = i * 14;
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!(
+                        "(${},${},${},${},${},${},${},${},${},${},${},${},${},${},'submitted')",
+                        p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9, p + 10, p + 11, p + 12, p + 13, p + 14
+                    ));
+                }
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for l in chunk {
+                    q = q
+                        .bind(id)
+                        .bind(l.line)
+                        .bind(&l.iin)
+                        .bind(&l.surname)
+                        .bind(&l.name)
+                        .bind(&l.patronymic)
+                        .bind(&l.position)
+                        .bind(&l.unit)
+                        .bind(&l.phone)
+                        .bind(&l.purpose)
+                        .bind(&l.access_until_requested)
+                        .bind(&l.access_until_effective)
+                        .bind(&l.notice)
+                        .bind(&l.eqyzmet_qr);
+                }
+                q.execute(&mut *conn).await?;
+            }
+            out.id = Some(id);
+        }
+        Change::Review { application_id, lines, outcome, reviewed_at, reviewed_by, grant_due } => {
+            let (gd, gda, gdp) = match grant_due {
+                Some((d, at, p)) => (Some(d.clone()), Some(*at), Some(b(*p))),
+                None => (None, None, None),
+            };
+            let res = sqlx::query(
+                "UPDATE applications SET status = $1, reviewed_at = $2, reviewed_by = $3, grant_due = $4, grant_due_at = $5, \
+                 grant_due_provisional = $6 WHERE id = $7 AND status = 'submitted'",
+            )
+            .bind(outcome)
+            .bind(*reviewed_at)
+            .bind(reviewed_by)
+            .bind(gd)
+            .bind(gda)
+            .bind(gdp)
+            .bind(*application_id)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(match status_of(conn, *application_id).await? {
+                    Some(current) => Conflict::WrongState { current, expected: "submitted" },
+                    None => Conflict::NotFound,
+                }));
+            }
+            for (line, status, reason) in lines {
+                let res = sqlx::query(
+                    "UPDATE application_lines SET status = $1, reason = $2 WHERE application_id = $3 AND line = $4 AND status = 'submitted'",
+                )
+                .bind(status)
+                .bind(reason)
+                .bind(*application_id)
+                .bind(*line)
+                .execute(&mut *conn)
+                .await?;
+                if res.rows_affected() != 1 {
+                    return Err(Failure::Conflict(Conflict::LineDecided { line: *line }));
+                }
+            }
+            out.id = Some(*application_id);
+        }
+        Change::Grant { application_id, grants, not_granted, granted_at, granted_by } => {
+            let res = sqlx::query(
+                "UPDATE applications SET status = 'granted', granted_at = $1, granted_by = $2 WHERE id = $3 AND status = 'forwarded'",
+            )
+            .bind(*granted_at)
+            .bind(granted_by)
+            .bind(*application_id)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(match status_of(conn, *application_id).await? {
+                    Some(current) => Conflict::WrongState { current, expected: "forwarded" },
+                    None => Conflict::NotFound,
+                }));
+            }
+            for g in grants {
+                let row = sqlx::query(
+                    "INSERT INTO grants (application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
+                     access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                )
+                .bind(*application_id)
+                .bind(g.line)
+                .bind(&g.person_iin)
+                .bind(&g.organization_bin)
+                .bind(&g.system)
+                .bind(&g.valid_from)
+                .bind(&g.valid_until)
+                .bind(&g.access_until_requested)
+                .bind(&g.notice)
+                .bind(&g.scope)
+                .bind(&g.extra_years_reason)
+                .bind(granted_by)
+                .bind(*granted_at)
+                .fetch_one(&mut *conn)
+                .await?;
+                out.ids.push(row.try_get("id")?);
+            }
+            let granted_lines: std::collections::BTreeSet<i64> = grants.iter().map(|g| g.line).collect();
+            for line in &granted_lines {
+                let res = sqlx::query("UPDATE application_lines SET status = 'granted' WHERE application_id = $1 AND line = $2 AND status = 'approved'")
+                    .bind(*application_id)
+                    .bind(*line)
+                    .execute(&mut *conn)
+                    .await?;
+                if res.rows_affected() != 1 {
+                    return Err(Failure::Conflict(Conflict::LineDecided { line: *line }));
+                }
+            }
+            for (line, reason) in not_granted {
+                sqlx::query("UPDATE application_lines SET status = 'not_granted', reason = $1 WHERE application_id = $2 AND line = $3 AND status = 'approved'")
+                    .bind(reason)
+                    .bind(*application_id)
+                    .bind(*line)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            out.id = Some(*application_id);
+        }
+        Change::CreateOrganization { bin, name_kk, name_ru, kind, territory, administrators, created_at } => {
+            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1").bind(bin).fetch_optional(&mut *conn).await?;
+            if exists.is_some() {
+                return Err(Failure::Conflict(Conflict::OrganizationExists));
+            }
+            sqlx::query("INSERT INTO organizations (bin, name_kk, name_ru, kind, territory, administrators, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(bin)
+                .bind(name_kk)
+                .bind(name_ru)
+                .bind(kind)
+                .bind(territory)
+                .bind(administrators)
+                .bind(*created_at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Change::AddStaff { iin, bin, role, created_at } => {
+            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1").bind(bin).fetch_optional(&mut *conn).await?;
+            if exists.is_none() {
+                return Err(Failure::Conflict(Conflict::OrganizationUnknown));
+            }
+            sqlx::query("DELETE FROM staff WHERE iin = $1 AND bin = $2 AND role = $3").bind(iin).bind(bin).bind(role).execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO staff (iin, bin, role, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(iin)
+                .bind(bin)
+                .bind(role)
+                .bind(*created_at)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(out)
+}
+
+async fn insert_audit(conn: &mut AnyConnection, r: &AuditRecord) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, actor_bin, action, resource, outcome, ip, policies, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(r.seq)
+    .bind(r.at)
+    .bind(&r.actor)
+    .bind(&r.actor_bin)
+    .bind(&r.action)
+    .bind(&r.resource)
+    .bind(&r.outcome)
+    .bind(&r.ip)
+    .bind(&r.policies)
+    .bind(&r.details)
+    .bind(&r.prev_hash)
+    .bind(&r.hash)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+}
+
+fn now_micros() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+fn make_record(head: &(i64, String), e: &AuditEntry, resource_override: Option<String>) -> AuditRecord {
+    let mut r = AuditRecord {
+        seq: head.0 + 1,
+        at: now_micros(),
+        actor: e.actor.clone(),
+        actor_bin: e.actor_bin.clone(),
+        action: e.action.clone(),
+        resource: resource_override.unwrap_or_else(|| e.resource.clone()),
+        outcome: e.outcome.clone(),
+        ip: e.ip.clone(),
+        policies: serde_json::to_string(&e.policies).unwrap_or_default(),
+        details: e.details.to_string(),
+        prev_hash: head.1.clone(),
+        hash: String::new(),
+    };
+    r.hash = record_hash(&r);
+    r
+}
+
+/// Applies one job inside a savepoint. Returns the result to send once the batch commits.
+async fn run_job(conn: &mut AnyConnection, head: &mut (i64, String), job: &Job) -> Result<ChangeOutcome> {
+    conn.execute("SAVEPOINT job").await?;
+    let applied = apply(conn, &job.change).await;
+    let (outcome, mut entry) = match applied {
+        Ok(o) => (Ok(o), job.audit.clone()),
+        Err(f) => {
+            conn.execute("ROLLBACK TO SAVEPOINT job").await?;
+            let mut e = job.audit.clone();
+            let err = match f {
+                Failure::Conflict(c) => {
+                    e.outcome = format!("conflict:{}", c.slug());
+                    StoreError::Conflict(c)
+                }
+                Failure::Db(d) => {
+                    e.outcome = "error:database".to_owned();
+                    StoreError::Database(d.to_string())
+                }
+            };
+            (Err(err), e)
+        }
+    };
+    if let (Ok(o), true) = (&outcome, entry.resource.contains("{id}")) {
+        entry.resource = entry.resource.replace("{id}", &o.id.map(|i| i.to_string()).unwrap_or_default());
+    }
+    if let (Ok(_), Some((token_hash, at))) = (&outcome, &job.touch_session) {
+        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2").bind(*at).bind(token_hash).execute(&mut *conn).await?;
+    }
+    let record = make_record(head, &entry, None);
+    if let Err(e) = insert_audit(conn, &record).await {
+        // Never a change without its audit record.
+        conn.execute("ROLLBACK TO SAVEPOINT job").await?;
+        conn.execute("RELEASE SAVEPOINT job").await?;
+        return Err(StoreError::Audit(e.to_string()));
+    }
+    conn.execute("RELEASE SAVEPOINT job").await?;
+    *head = (record.seq, record.hash);
+    outcome.map(|mut o| {
+        o.audit_seq = head.0;
+        o
+    })
+}
+
+async fn reload_head(conn: &mut AnyConnection) -> Result<(i64, String)> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
+    Ok(match row {
+        Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
+        None => (0, crate::audit::GENESIS_HASH.to_owned()),
+    })
+}
+
+const MAX_BATCH: usize = 128;
+
+pub(crate) async fn run(mut conn: AnyConnection, backend: Backend, mut rx: mpsc::Receiver<Job>, mut head: (i64, String)) {
+    let begin = match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    };
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let start_head = head.clone();
+        let mut results = Vec::with_capacity(batch.len());
+        let began = conn.execute(begin).await;
+        if let Err(e) = began {
+            for job in batch {
+                let _ = job.reply.send(Err(StoreError::Database(e.to_string())));
+            }
+            continue;
+        }
+        let mut fatal = None;
+        for job in &batch {
+            match run_job(&mut conn, &mut head, job).await {
+                Err(StoreError::Database(e)) if fatal.is_none() && e.contains("SAVEPOINT") => fatal = Some(e),
+                r => results.push(r),
+            }
+        }
+        let committed = match fatal {
+            None => conn.execute("COMMIT").await.map(|_| ()).map_err(|e| e.to_string()),
+            Some(e) => Err(e),
+        };
+        match committed {
+            Ok(()) => {
+                for (job, r) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                head = reload_head(&mut conn).await.unwrap_or(start_head);
+                for job in batch {
+                    let _ = job.reply.send(Err(StoreError::Database(format!("commit failed: {e}"))));
+                }
+            }
+        }
+    }
+}
