@@ -1,1 +1,97 @@
+//! The HTTP API of Qoljetim (DESIGN.md §8): thin handlers that parse, call the domain and the policy,
+//! commit through the store with their audit record, and map the result.
 
+pub mod auth;
+mod handlers;
+pub mod i18n;
+mod openapi;
+pub mod problem;
+mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use qoljetim_domain::WorkingDayCalendar;
+use qoljetim_policy::PolicyEngine;
+use qoljetim_signature::Verifier;
+use qoljetim_store::Store;
+use tokio::net::TcpListener;
+
+pub use openapi::openapi_json;
+
+/// A signed 1,000-line application in base64 stays well below this.
+pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Production mode refuses development trust anchors.
+    pub production: bool,
+    pub session_hours: i64,
+    pub session_idle_minutes: i64,
+    /// Mark the session cookie `Secure` (behind TLS).
+    pub cookie_secure: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { production: false, session_hours: 8, session_idle_minutes: 30, cookie_secure: false }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub policy: Arc<PolicyEngine>,
+    pub verifier: Arc<Verifier>,
+    pub calendar: Arc<WorkingDayCalendar>,
+    pub challenge_key: Arc<[u8; 32]>,
+    pub config: Arc<WebConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Store, policy: PolicyEngine, verifier: Verifier, calendar: WorkingDayCalendar, config: WebConfig) -> std::io::Result<Self> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+        Ok(AppState {
+            store,
+            policy: Arc::new(policy),
+            verifier: Arc::new(verifier),
+            calendar: Arc::new(calendar),
+            challenge_key: Arc::new(key),
+            config: Arc::new(config),
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/challenge", get(handlers::challenge))
+        .route("/auth/login", post(handlers::login))
+        .route("/me", get(handlers::me))
+        .route("/applications", post(handlers::submit).get(handlers::list_applications))
+        .route("/applications/{id}", get(handlers::get_application))
+        .route("/applications/{id}/evidence", get(handlers::evidence))
+        .route("/applications/{id}/review", post(handlers::review))
+        .route("/applications/{id}/grant", post(handlers::grant))
+        .route("/grants", get(handlers::list_grants))
+        .route("/organizations", get(handlers::list_organizations).post(handlers::create_organization))
+        .route("/calendar/deadline", get(handlers::deadline))
+        .route("/audit", get(handlers::audit))
+        .route("/openapi.json", get(handlers::openapi));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(handlers::healthz))
+        .layer(axum::middleware::from_fn(problem::localize_problems))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(handlers::panic_to_problem))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Serves until the listener closes; returns the bound address through `on_bound`.
+pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).await
+}

@@ -1,0 +1,177 @@
+//! Bodies of requests and answers (DESIGN.md §8), with their OpenAPI schemas.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChallengeView {
+    pub challenge: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedBody {
+    /// Base64 (standard) of the DER CMS SignedData with encapsulated content.
+    pub signed_cms: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginView {
+    pub token: String,
+    pub expires_at: String,
+    #[schema(value_type = Object)]
+    pub person: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub organization: serde_json::Value,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineView {
+    pub line: i64,
+    pub surname: String,
+    pub name: String,
+    pub patronymic: Option<String>,
+    pub iin: String,
+    pub position: String,
+    pub unit: String,
+    pub phone: String,
+    pub purpose: String,
+    pub eqyzmet_qr: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub access_until_requested: String,
+    pub access_until_effective: String,
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: i64,
+    pub applicant_bin: String,
+    pub status: String,
+    pub date: String,
+    pub systems: Vec<String>,
+    #[schema(value_type = Object)]
+    pub head: serde_json::Value,
+    pub signer_iin: String,
+    pub signer_name: String,
+    /// The signing-time attribute: the signer's own claim, recorded, not trusted.
+    pub claimed_signing_time: Option<String>,
+    pub received_at: String,
+    pub trust_anchor: String,
+    pub revocation_check: String,
+    pub review_due: String,
+    pub review_due_at: String,
+    pub review_due_provisional: bool,
+    pub review_overdue: bool,
+    pub grant_due: Option<String>,
+    pub grant_due_at: Option<String>,
+    pub grant_overdue: bool,
+    /// False when the caller sees only their own line.
+    pub complete: bool,
+    pub lines: Vec<LineView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScopeView {
+    pub fiscal_years: Vec<i16>,
+    pub levels: Vec<String>,
+    pub territory: Option<String>,
+    pub territory_prefix: Option<String>,
+    pub administrators: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    pub id: i64,
+    pub application_id: i64,
+    pub line: i64,
+    pub person_iin: String,
+    pub organization_bin: String,
+    pub system: String,
+    pub status: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub access_until_requested: String,
+    pub access_until_effective: String,
+    pub notice: Option<String>,
+    #[schema(value_type = Object)]
+    pub scope: serde_json::Value,
+    pub extra_years_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotGrantedView {
+    pub line: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantResultView {
+    pub grants: Vec<GrantView>,
+    pub not_granted: Vec<NotGrantedView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    pub lines: Vec<ReviewLineBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewLineBody {
+    pub line: u32,
+    /// approve | reject
+    pub decision: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantBody {
+    /// Extra fiscal years per system beyond those derived from competence; needs `reason`.
+    #[schema(value_type = Option<Object>)]
+    pub fiscal_years_extra: Option<std::collections::BTreeMap<String, Vec<i64>>>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationBody {
+    pub bin: String,
+    pub name_kk: String,
+    pub name_ru: String,
+    pub kind: String,
+    pub territory: Option<String>,
+    #[serde(default)]
+    pub administrators: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineView {
+    pub from: String,
+    pub working_days: u32,
+    pub due: String,
+    pub due_at: String,
+    pub provisional: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub actor_bin: Option<String>,
+    pub action: String,
+    pub resource: String,
+    pub outcome: String,
+    pub ip: String,
+    pub policies: Vec<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
