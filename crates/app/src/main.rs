@@ -1,1 +1,359 @@
-fn main() {}
+//! `qoljetim`: the command line of the service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+use qoljetim::AnyError;
+use qoljetim::config::Config;
+use qoljetim_domain::{Bin, Iin, OrganizationKind, Role};
+use qoljetim_signature::devca::{KeyKind, Subject};
+use qoljetim_signature::{KeyPurpose, NcaRole};
+use qoljetim_store::{AuditEntry, Change, Store};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "qoljetim", version, about = "Read-only access to the budget-process information systems (Order No. 270)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// TOML configuration file (see qoljetim.example.toml); default ./qoljetim.toml if present.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data folder (SQLite database, development CA, demo certificates).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct Listen {
+    /// Address to listen on.
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        listen: Listen,
+    },
+    /// Seed the demo (organizations, people, development CA, applications in every state) and serve.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        listen: Listen,
+    },
+    /// Run the database migrations.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Operator staff.
+    #[command(subcommand)]
+    Staff(StaffCmd),
+    /// The organization registry.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// The development CA (test certificates in the NCA profile; refused in production mode).
+    #[command(subcommand, name = "dev-ca")]
+    DevCa(DevCaCmd),
+    /// The audit chain.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum StaffCmd {
+    /// Register a reviewer (authorized body) or an integrator administrator.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        iin: String,
+        /// reviewer | integrator_admin
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Register an organization (the first integrator is registered this way; later ones through the API).
+    Add {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        bin: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name_kk: String,
+        #[arg(long)]
+        name_ru: String,
+        #[arg(long)]
+        territory: Option<String>,
+        /// Comma-separated administrator codes (central internal audit).
+        #[arg(long, value_delimiter = ',')]
+        administrators: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCaCmd {
+    /// Create the development CA in <data_dir>/dev-ca (kept if it exists).
+    Init {
+        #[command(flatten)]
+        common: Common,
+        /// rsa | p256
+        #[arg(long, default_value = "rsa")]
+        key: String,
+    },
+    /// Issue a test certificate in the NCA profile and write <out>/<stem>.pem and <stem>.key.pem.
+    Issue {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        surname: String,
+        #[arg(long)]
+        name: String,
+        /// Written to GIVENNAME, as the NCA does.
+        #[arg(long)]
+        patronymic: Option<String>,
+        #[arg(long)]
+        iin: String,
+        /// BIN of the organization (legal entity's employee); omit for an individual.
+        #[arg(long)]
+        bin: Option<String>,
+        #[arg(long, default_value = "Организация")]
+        org_name: String,
+        /// first_head | signing_right | financial_signing | hr | employee | information_system
+        #[arg(long, default_value = "employee")]
+        role: String,
+        /// sign | auth
+        #[arg(long)]
+        purpose: String,
+        /// rsa | p256
+        #[arg(long, default_value = "rsa")]
+        key: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        stem: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute the chain; names the first broken link and exits 1 if there is one.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// CMS verifications/s, sign-ins/s and 100-line application latency, on SQLite and PostgreSQL.
+    Workflow {
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        #[arg(long, default_value_t = 4000)]
+        logins: usize,
+        #[arg(long, default_value_t = 40)]
+        applications: usize,
+        /// PostgreSQL admin URL (a fresh database is created and dropped); default QOLJETIM_TEST_POSTGRES_URL.
+        #[arg(long)]
+        postgres_url: Option<String>,
+    },
+}
+
+fn config(common: &Common, listen: Option<&Listen>) -> Result<Config, AnyError> {
+    let mut cfg = Config::load(common.config.as_deref())?;
+    if let Some(d) = &common.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(l) = listen.and_then(|l| l.listen.clone()) {
+        cfg.listen = l;
+    }
+    Ok(cfg)
+}
+
+fn cli_audit(action: &str, resource: String, details: serde_json::Value) -> AuditEntry {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    AuditEntry { actor: format!("cli:{user}"), actor_bin: None, action: action.into(), resource, outcome: "ok".into(), ip: "local".into(), policies: vec![], details }
+}
+
+fn key_kind(s: &str) -> Result<KeyKind, AnyError> {
+    match s {
+        "rsa" => Ok(KeyKind::Rsa2048),
+        "p256" => Ok(KeyKind::P256),
+        other => Err(format!("--key must be rsa or p256, not {other}").into()),
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
+    match cli.command {
+        Command::Serve { common, listen } => {
+            let cfg = config(&common, Some(&listen))?;
+            init_log(&cfg.log);
+            let (addr, _) = qoljetim::spawn_server(&cfg).await?;
+            println!("qoljetim listening on http://{addr} ({})", cfg.database_url().split('?').next().unwrap_or(""));
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Demo { common, listen } => {
+            let mut cfg = config(&common, Some(&listen))?;
+            cfg.trust_dev_ca = true;
+            if cfg.production {
+                return Err("the demo runs only outside production mode".into());
+            }
+            init_log(&cfg.log);
+            let demo_dir = cfg.data_dir.join("demo");
+            let ca = qoljetim::devca_files::init(&cfg.dev_ca_dir(), KeyKind::Rsa2048)?;
+            let (addr, state) = qoljetim::spawn_server(&cfg).await?;
+            let base = format!("http://{addr}");
+            if demo_dir.join("seeded").exists() {
+                println!("demo data already seeded in {}", demo_dir.display());
+            } else {
+                println!("seeding the demo (development CA, people, applications in every state)…");
+                let people = qoljetim::demo::make_people(&ca, &demo_dir, KeyKind::Rsa2048)?;
+                qoljetim::demo::seed_registry(&state.store, &people).await?;
+                let made = qoljetim::demo::seed_applications(&base, &people).await?;
+                for (org, id, status) in &made {
+                    println!("  application {id:>3} of {org:<22} {status}");
+                }
+                std::fs::write(demo_dir.join("seeded"), Timestamp::now().to_string())?;
+            }
+            println!("development CA: {}/ca.pem (trusted in this demo only)", cfg.dev_ca_dir().display());
+            println!("people, certificates and keys: {}/people.json", demo_dir.display());
+            println!("qoljetim demo listening on {base} — try {base}/healthz and {base}/api/v1/openapi.json");
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Migrate { common } => {
+            let cfg = config(&common, None)?;
+            std::fs::create_dir_all(&cfg.data_dir)?;
+            Store::migrate(&cfg.database_url()).await?;
+            println!("migrations applied");
+        }
+        Command::Staff(StaffCmd::Add { common, org, iin, role }) => {
+            let cfg = config(&common, None)?;
+            let bin = Bin::parse(&org).map_err(|e| format!("--org: {e}"))?;
+            let iin = Iin::parse(&iin).map_err(|e| format!("--iin: {e}"))?;
+            let role = Role::parse(&role).filter(|r| matches!(r, Role::Reviewer | Role::IntegratorAdmin)).ok_or("--role must be reviewer or integrator_admin")?;
+            let store = Store::open(&cfg.database_url()).await?;
+            let organization = store.organization(bin.as_str()).await?.ok_or_else(|| format!("organization {bin} is not registered"))?;
+            let expected = if role == Role::Reviewer { OrganizationKind::AuthorizedBody } else { OrganizationKind::Integrator };
+            if organization.kind != expected.as_str() {
+                return Err(format!("a {} belongs to an organization of kind {}, {bin} is {}", role.as_str(), expected, organization.kind).into());
+            }
+            let change = Change::AddStaff { iin: iin.to_string(), bin: bin.to_string(), role: role.as_str().into(), created_at: Timestamp::now().as_microsecond() };
+            store.commit(change, cli_audit("add_staff", format!("staff/{iin}@{bin}"), json!({"role": role.as_str()}))).await?;
+            println!("{iin} is now {} of {bin}", role.as_str());
+        }
+        Command::Org(OrgCmd::Add { common, bin, kind, name_kk, name_ru, territory, administrators }) => {
+            let cfg = config(&common, None)?;
+            let body = qoljetim_web_body(bin, kind, name_kk, name_ru, territory, administrators);
+            let org = qoljetim_web::parse_organization(&body).map_err(|errs| {
+                errs.iter().map(|e| format!("{}: {} ({})", e.field, e.detail, e.rule)).collect::<Vec<_>>().join("; ")
+            })?;
+            let store = Store::open(&cfg.database_url()).await?;
+            let change = Change::CreateOrganization {
+                bin: org.bin.to_string(),
+                name_kk: org.name_kk.clone(),
+                name_ru: org.name_ru.clone(),
+                kind: org.kind.as_str().into(),
+                territory: org.territory.as_ref().map(|t| t.to_string()),
+                administrators: serde_json::to_string(&org.administrators)?,
+                created_at: Timestamp::now().as_microsecond(),
+            };
+            store.commit(change, cli_audit("manage_organizations", format!("organization/{}", org.bin), serde_json::to_value(&org)?)).await?;
+            println!("organization {} registered as {}", org.bin, org.kind);
+        }
+        Command::DevCa(DevCaCmd::Init { common, key }) => {
+            let cfg = config(&common, None)?;
+            if cfg.production {
+                return Err("production mode refuses the development CA".into());
+            }
+            qoljetim::devca_files::init(&cfg.dev_ca_dir(), key_kind(&key)?)?;
+            println!("development CA in {}", cfg.dev_ca_dir().display());
+        }
+        Command::DevCa(DevCaCmd::Issue { common, surname, name, patronymic, iin, bin, org_name, role, purpose, key, out, stem }) => {
+            let cfg = config(&common, None)?;
+            if cfg.production {
+                return Err("production mode refuses the development CA".into());
+            }
+            let ca = qoljetim::devca_files::load(&cfg.dev_ca_dir()).map_err(|e| format!("no development CA in {} ({e}); run qoljetim dev-ca init", cfg.dev_ca_dir().display()))?;
+            Iin::parse(&iin).map_err(|e| format!("--iin: {e}"))?;
+            if let Some(b) = &bin {
+                Bin::parse(b).map_err(|e| format!("--bin: {e}"))?;
+            }
+            let role = match role.as_str() {
+                "first_head" => NcaRole::FirstHead,
+                "signing_right" => NcaRole::SigningRight,
+                "financial_signing" => NcaRole::FinancialSigning,
+                "hr" => NcaRole::Hr,
+                "employee" => NcaRole::Employee,
+                "information_system" => NcaRole::InformationSystem,
+                other => return Err(format!("unknown --role {other}").into()),
+            };
+            let purpose = match purpose.as_str() {
+                "sign" => KeyPurpose::Signing,
+                "auth" => KeyPurpose::Authentication,
+                other => return Err(format!("--purpose must be sign or auth, not {other}").into()),
+            };
+            let subject = Subject { surname, name, patronymic, iin, organization: bin.map(|b| (b, org_name)), role: Some(role), purpose };
+            let (_, _, path) = qoljetim::devca_files::issue_to_files(&ca, &subject, key_kind(&key)?, &out, &stem)?;
+            println!("{} and {}", path.display(), out.join(format!("{stem}.key.pem")).display());
+        }
+        Command::Audit(AuditCmd::Verify { common }) => {
+            let cfg = config(&common, None)?;
+            let store = Store::open(&cfg.database_url()).await?;
+            let report = store.verify_audit_chain().await?;
+            match report.first_broken {
+                None => println!("audit chain intact: {} records, head {}", report.records, report.head),
+                Some((seq, why)) => {
+                    println!("audit chain BROKEN: first broken link at record {seq}: {why}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Bench(BenchCmd::Workflow { clients, logins, applications, postgres_url }) => {
+            let pg = postgres_url.or_else(|| std::env::var("QOLJETIM_TEST_POSTGRES_URL").ok());
+            qoljetim::bench::workflow(clients, logins, applications, pg).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn qoljetim_web_body(bin: String, kind: String, name_kk: String, name_ru: String, territory: Option<String>, administrators: Vec<String>) -> qoljetim_web::OrganizationBody {
+    qoljetim_web::OrganizationBody { bin, name_kk, name_ru, kind, territory, administrators }
+}
+
+fn init_log(filter: &str) {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default()).try_init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("qoljetim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -6,7 +6,7 @@ mod handlers;
 pub mod i18n;
 mod openapi;
 pub mod problem;
-mod views;
+pub mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +20,9 @@ use qoljetim_signature::Verifier;
 use qoljetim_store::Store;
 use tokio::net::TcpListener;
 
+pub use handlers::parse_organization;
 pub use openapi::openapi_json;
+pub use views::OrganizationBody;
 
 /// A signed 1,000-line application in base64 stays well below this.
 pub const BODY_LIMIT: usize = 32 * 1024 * 1024;

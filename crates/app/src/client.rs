@@ -1,0 +1,115 @@
+//! A small client of the API, used by the demo seeding, the benchmarks and the integration tests, so
+//! that all of them go through real HTTP exactly as an external client would.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use qoljetim_signature::devca::{PrivateKey, sign_cms};
+use serde_json::{Value, json};
+use x509_cert::Certificate;
+
+use crate::AnyError;
+
+#[derive(Clone)]
+pub struct ApiClient {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: Option<String>,
+    pub lang: String,
+}
+
+/// A certificate and its key, as a person holds them.
+#[derive(Clone)]
+pub struct KeyPair {
+    pub cert: Certificate,
+    pub key: PrivateKey,
+}
+
+impl KeyPair {
+    pub fn sign(&self, content: &[u8]) -> Result<String, AnyError> {
+        Ok(STANDARD.encode(sign_cms(content, &self.cert, &self.key, Some(jiff::Timestamp::now()))?))
+    }
+}
+
+impl ApiClient {
+    pub fn new(base: &str) -> Self {
+        ApiClient { base: base.trim_end_matches('/').to_owned(), http: reqwest::Client::new(), token: None, lang: "en".into() }
+    }
+
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self.http.request(method, format!("{}{path}", self.base)).header("Accept-Language", &self.lang);
+        if let Some(t) = &self.token {
+            r = r.bearer_auth(t);
+        }
+        r
+    }
+
+    async fn send(r: reqwest::RequestBuilder) -> Result<(u16, Value), AnyError> {
+        let resp = r.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Ok((status, v))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(u16, Value), AnyError> {
+        Self::send(self.req(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> Result<(u16, Vec<u8>), AnyError> {
+        let resp = self.req(reqwest::Method::GET, path).send().await?;
+        Ok((resp.status().as_u16(), resp.bytes().await?.to_vec()))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), AnyError> {
+        Self::send(self.req(reqwest::Method::POST, path).json(body)).await
+    }
+
+    pub async fn challenge(&self) -> Result<String, AnyError> {
+        let (status, v) = self.get("/api/v1/auth/challenge").await?;
+        match (status, v["challenge"].as_str()) {
+            (200, Some(c)) => Ok(c.to_owned()),
+            _ => Err(format!("challenge: {status} {v}").into()),
+        }
+    }
+
+    /// Signs in with an authentication key; keeps the session token.
+    pub async fn login(&mut self, auth: &KeyPair) -> Result<(u16, Value), AnyError> {
+        let challenge = self.challenge().await?;
+        let signed = auth.sign(challenge.as_bytes())?;
+        let (status, v) = self.post("/api/v1/auth/login", &json!({"signed_cms": signed})).await?;
+        if status == 200 {
+            self.token = v["token"].as_str().map(str::to_owned);
+        }
+        Ok((status, v))
+    }
+
+    pub async fn submit(&self, signer: &KeyPair, application: &Value) -> Result<(u16, Value), AnyError> {
+        let signed = signer.sign(application.to_string().as_bytes())?;
+        self.post("/api/v1/applications", &json!({"signed_cms": signed})).await
+    }
+}
+
+/// One line of the appendix form.
+pub struct FormLine<'a> {
+    pub iin: &'a str,
+    pub surname: &'a str,
+    pub name: &'a str,
+    pub patronymic: Option<&'a str>,
+    pub access_until: &'a str,
+}
+
+/// The application JSON of DESIGN.md §8.
+pub fn application_json(bin: &str, date: &str, head: (&str, &str, Option<&str>), systems: &[&str], lines: &[FormLine<'_>]) -> Value {
+    json!({
+        "applicant_bin": bin,
+        "date": date,
+        "head": {"surname": head.0, "name": head.1, "patronymic": head.2},
+        "systems": systems,
+        "lines": lines.iter().map(|l| json!({
+            "surname": l.surname, "name": l.name, "patronymic": l.patronymic, "iin": l.iin,
+            "position": "Бас маман / главный специалист", "unit": "Бюджет бөлімі / отдел бюджета",
+            "phone": "+7 7172 000000", "purpose": "Мемлекеттік аудит / государственный аудит",
+            "access_until": l.access_until, "eqyzmet_qr": format!("EQYZMET:{}:{}", l.iin, bin),
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,112 @@
+//! Configuration: a TOML file plus `QOLJETIM_` environment variables (qoljetim.example.toml documents
+//! every key). Command-line flags override both.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustAnchorConfig {
+    pub name: String,
+    /// PEM or DER file of the CA certificate.
+    pub certificate: PathBuf,
+    /// A development or test CA; refused in production mode.
+    #[serde(default)]
+    pub development: bool,
+    /// Revocation checking. Only "none" exists until the PKI capability adds "crl" and "ocsp";
+    /// "none" is recorded in every decision and refused in production mode.
+    #[serde(default = "default_revocation")]
+    pub revocation: String,
+}
+
+fn default_revocation() -> String {
+    "none".to_owned()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// Empty: SQLite file `qoljetim.db` in the data folder. `postgres://…`: PostgreSQL.
+    pub database_url: String,
+    pub production: bool,
+    pub session_hours: i64,
+    pub session_idle_minutes: i64,
+    pub cookie_secure: bool,
+    /// Trust the development CA kept in `<data_dir>/dev-ca/` (made by `qoljetim dev-ca init` or `demo`).
+    pub trust_dev_ca: bool,
+    pub trust_anchors: Vec<TrustAnchorConfig>,
+    /// Calendar files (docs/calendar.md) that replace the shipped year files of their years.
+    pub calendar_files: Vec<PathBuf>,
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: String::new(),
+            production: false,
+            session_hours: 8,
+            session_idle_minutes: 30,
+            cookie_secure: false,
+            trust_dev_ca: true,
+            trust_anchors: vec![],
+            calendar_files: vec![],
+            log: "info".into(),
+        }
+    }
+}
+
+const ENV_KEYS: [&str; 11] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "production",
+    "session_hours",
+    "session_idle_minutes",
+    "cookie_secure",
+    "trust_dev_ca",
+    "calendar_files",
+    "log",
+    "trust_anchors",
+];
+
+impl Config {
+    /// Defaults, then the file (if given or `qoljetim.toml` exists), then `QOLJETIM_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    return Err(format!("configuration file {} does not exist", f.display()));
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => {
+                if Path::new("qoljetim.toml").exists() {
+                    fig = fig.merge(Toml::file("qoljetim.toml"));
+                }
+            }
+        }
+        fig = fig.merge(Env::prefixed("QOLJETIM_").only(&ENV_KEYS));
+        fig.extract().map_err(|e| format!("configuration: {e}"))
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.trim().is_empty() {
+            qoljetim_store::sqlite_url(&self.data_dir.join("qoljetim.db"))
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn dev_ca_dir(&self) -> PathBuf {
+        self.data_dir.join("dev-ca")
+    }
+}

@@ -1,0 +1,236 @@
+//! `qoljetim demo`: the operator organizations, one organization of every applicant kind, their heads
+//! and employees, operator staff, the development CA with certificates for every demo person, and
+//! applications in every state — made through the real API, as users would make them.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use qoljetim_domain::OrganizationKind as K;
+use qoljetim_signature::devca::{DevCa, KeyKind, Subject};
+use qoljetim_signature::{KeyPurpose, NcaRole};
+use qoljetim_store::{AuditEntry, Change, Store};
+use serde_json::{Value, json};
+
+use crate::AnyError;
+use crate::client::{ApiClient, FormLine, KeyPair, application_json};
+use crate::devca_files::issue_to_files;
+use crate::people::{demo_bin, demo_iin};
+
+pub struct DemoOrg {
+    pub key: &'static str,
+    pub kind: K,
+    pub name_kk: &'static str,
+    pub name_ru: &'static str,
+    pub territory: Option<&'static str>,
+    pub administrators: &'static [&'static str],
+}
+
+pub const ORGS: [DemoOrg; 13] = [
+    DemoOrg { key: "minfin", kind: K::AuthorizedBody, name_kk: "Қазақстан Республикасы Қаржы министрлігі", name_ru: "Министерство финансов Республики Казахстан", territory: None, administrators: &[] },
+    DemoOrg { key: "integrator", kind: K::Integrator, name_kk: "Бюджеттік процестің интеграторы", name_ru: "Интегратор бюджетного процесса", territory: None, administrators: &[] },
+    DemoOrg { key: "planning", kind: K::BudgetPlanningBody, name_kk: "Ұлттық экономика министрлігі", name_ru: "Министерство национальной экономики", territory: None, administrators: &[] },
+    DemoOrg { key: "parliament", kind: K::Parliament, name_kk: "ҚР Парламенті Мәжілісінің Аппараты", name_ru: "Аппарат Мажилиса Парламента РК", territory: None, administrators: &[] },
+    DemoOrg { key: "audit-chamber", kind: K::SupremeAuditChamber, name_kk: "Жоғары аудиторлық палата", name_ru: "Высшая аудиторская палата", territory: None, administrators: &[] },
+    DemoOrg { key: "internal-state-audit", kind: K::InternalStateAudit, name_kk: "Ішкі мемлекеттік аудит комитеті", name_ru: "Комитет внутреннего государственного аудита", territory: None, administrators: &[] },
+    DemoOrg { key: "maslikhat-almaty", kind: K::Maslikhat, name_kk: "Алматы қаласының мәслихаты", name_ru: "Маслихат города Алматы", territory: Some("750000000"), administrators: &[] },
+    DemoOrg { key: "maslikhat-astana", kind: K::Maslikhat, name_kk: "Астана қаласының мәслихаты", name_ru: "Маслихат города Астаны", territory: Some("710000000"), administrators: &[] },
+    DemoOrg { key: "revision-almaty", kind: K::RevisionCommission, name_kk: "Алматы қаласының тексеру комиссиясы", name_ru: "Ревизионная комиссия города Алматы", territory: Some("750000000"), administrators: &[] },
+    DemoOrg { key: "audit-karaganda", kind: K::LocalInternalAudit, name_kk: "Қарағанды облысы әкімдігінің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита акимата Карагандинской области", territory: Some("350000000"), administrators: &[] },
+    DemoOrg { key: "audit-minfin", kind: K::CentralInternalAudit, name_kk: "Қаржы министрлігінің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита Министерства финансов", territory: None, administrators: &["217"] },
+    DemoOrg { key: "mvd-audit-almaty", kind: K::MvdTerritorialInternalAudit, name_kk: "Алматы қаласы Полиция департаментінің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита Департамента полиции города Алматы", territory: Some("750000000"), administrators: &[] },
+    DemoOrg { key: "nbk-audit", kind: K::NationalBankInternalAudit, name_kk: "Ұлттық Банктің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита Национального Банка", territory: None, administrators: &[] },
+];
+
+const SURNAMES: [&str; 6] = ["Әбенова", "Нұрланов", "Сейітова", "Жақыпов", "Ахметова", "Ким"];
+const NAMES: [&str; 6] = ["Айгүл", "Ерлан", "Динара", "Бауыржан", "Сәуле", "Виктор"];
+const PATRONYMICS: [&str; 6] = ["Қайратқызы", "Серікұлы", "Болатқызы", "Ержанұлы", "Маратқызы", "Петрович"];
+
+/// A demo person: who they are and the keys they hold.
+#[derive(Clone)]
+pub struct DemoPerson {
+    pub org: &'static str,
+    pub bin: String,
+    pub role: &'static str,
+    pub iin: String,
+    pub surname: String,
+    pub name: String,
+    pub patronymic: String,
+    pub sign: Option<KeyPair>,
+    pub auth: KeyPair,
+    /// Where the files are, relative to the demo folder, without `-auth.pem` / `-sign.pem`.
+    pub stem: String,
+}
+
+pub fn org_bin(index: usize) -> String {
+    demo_bin(index as u32 + 1)
+}
+
+pub fn org_index(key: &str) -> usize {
+    ORGS.iter().position(|o| o.key == key).unwrap_or(0)
+}
+
+fn cli_audit(action: &str, resource: String, details: Value) -> AuditEntry {
+    AuditEntry {
+        actor: "cli:demo".into(),
+        actor_bin: None,
+        action: action.into(),
+        resource,
+        outcome: "ok".into(),
+        ip: "local".into(),
+        policies: vec![],
+        details,
+    }
+}
+
+/// Registers the demo organizations and operator staff directly (as `qoljetim org add`/`staff add` do).
+pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), AnyError> {
+    let now = Timestamp::now().as_microsecond();
+    for (i, o) in ORGS.iter().enumerate() {
+        let bin = org_bin(i);
+        let change = Change::CreateOrganization {
+            bin: bin.clone(),
+            name_kk: o.name_kk.into(),
+            name_ru: o.name_ru.into(),
+            kind: o.kind.as_str().into(),
+            territory: o.territory.map(str::to_owned),
+            administrators: serde_json::to_string(o.administrators)?,
+            created_at: now,
+        };
+        match store.commit(change, cli_audit("manage_organizations", format!("organization/{bin}"), json!({"kind": o.kind}))).await {
+            Ok(_) | Err(qoljetim_store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for p in people.iter().filter(|p| p.role == "reviewer" || p.role == "integrator_admin") {
+        let change = Change::AddStaff { iin: p.iin.clone(), bin: p.bin.clone(), role: p.role.into(), created_at: now };
+        store.commit(change, cli_audit("add_staff", format!("staff/{}@{}", p.iin, p.bin), json!({"role": p.role}))).await?;
+    }
+    Ok(())
+}
+
+/// Makes the demo people and writes their certificates and keys (PEM) under `dir`.
+pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPerson>, AnyError> {
+    let mut people = vec![];
+    let mut n = 0u32;
+    for (i, o) in ORGS.iter().enumerate() {
+        let bin = org_bin(i);
+        let roles: &[&'static str] = match o.kind {
+            K::AuthorizedBody => &["reviewer", "reviewer2"],
+            K::Integrator => &["integrator_admin"],
+            K::BudgetPlanningBody => &[],
+            _ => &["head", "employee1", "employee2"],
+        };
+        for role in roles {
+            n += 1;
+            let k = (n as usize) % SURNAMES.len();
+            let iin = demo_iin(n);
+            let role_name: &'static str = if *role == "reviewer2" { "reviewer" } else { role };
+            let nca_role = if *role == "head" { NcaRole::FirstHead } else { NcaRole::Employee };
+            let subject = |purpose| Subject {
+                surname: SURNAMES[k].to_uppercase(),
+                name: NAMES[k].to_uppercase(),
+                patronymic: Some(PATRONYMICS[k].to_uppercase()),
+                iin: iin.clone(),
+                organization: Some((bin.clone(), o.name_ru.to_owned())),
+                role: Some(nca_role),
+                purpose,
+            };
+            let pdir = dir.join(o.key);
+            let stem = format!("{role}-{iin}");
+            let (ac, ak, _) = issue_to_files(ca, &subject(KeyPurpose::Authentication), kind, &pdir, &format!("{stem}-auth"))?;
+            let sign = if *role == "head" {
+                let (sc, sk, _) = issue_to_files(ca, &subject(KeyPurpose::Signing), kind, &pdir, &format!("{stem}-sign"))?;
+                Some(KeyPair { cert: sc, key: sk })
+            } else {
+                None
+            };
+            people.push(DemoPerson {
+                org: o.key,
+                bin: bin.clone(),
+                role: role_name,
+                iin,
+                surname: SURNAMES[k].to_owned(),
+                name: NAMES[k].to_owned(),
+                patronymic: PATRONYMICS[k].to_owned(),
+                sign,
+                auth: KeyPair { cert: ac, key: ak },
+                stem: format!("{}/{stem}", o.key),
+            });
+        }
+    }
+    let index: Vec<Value> = people
+        .iter()
+        .map(|p| {
+            let stem = &p.stem;
+            json!({"organization": p.org, "bin": p.bin, "role": p.role, "iin": p.iin,
+                   "name": format!("{} {} {}", p.surname, p.name, p.patronymic),
+                   "auth_certificate": format!("{stem}-auth.pem"), "auth_key": format!("{stem}-auth.key.pem"),
+                   "sign_certificate": p.sign.as_ref().map(|_| format!("{stem}-sign.pem")),
+                   "sign_key": p.sign.as_ref().map(|_| format!("{stem}-sign.key.pem"))})
+        })
+        .collect();
+    std::fs::write(dir.join("people.json"), serde_json::to_string_pretty(&index)?)?;
+    Ok(people)
+}
+
+fn person<'a>(people: &'a [DemoPerson], org: &str, role: &str) -> Result<&'a DemoPerson, AnyError> {
+    people.iter().find(|p| p.org == org && p.role == role).ok_or_else(|| format!("no demo {role} in {org}").into())
+}
+
+/// Walks applications through the workflow over HTTP: one left submitted, one forwarded, one rejected,
+/// and a granted one for every applicant organization.
+pub async fn seed_applications(base: &str, people: &[DemoPerson]) -> Result<Vec<(String, i64, String)>, AnyError> {
+    let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?).date();
+    let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
+    let mut reviewer = ApiClient::new(base);
+    let (s, v) = reviewer.login(&person(people, "minfin", "reviewer")?.auth).await?;
+    if s != 200 {
+        return Err(format!("reviewer sign-in: {s} {v}").into());
+    }
+    let mut integrator = ApiClient::new(base);
+    let (s, v) = integrator.login(&person(people, "integrator", "integrator_admin")?.auth).await?;
+    if s != 200 {
+        return Err(format!("integrator sign-in: {s} {v}").into());
+    }
+    let anon = ApiClient::new(base);
+    let mut made = vec![];
+    let plan: Vec<(&str, &str)> = ORGS
+        .iter()
+        .filter(|o| o.kind.is_applicant())
+        .map(|o| (o.key, "granted"))
+        .chain([("internal-state-audit", "submitted"), ("audit-chamber", "forwarded"), ("parliament", "rejected")])
+        .collect();
+    for (org, target) in plan {
+        let head = person(people, org, "head")?;
+        let staff: Vec<&DemoPerson> = people.iter().filter(|p| p.org == org).collect();
+        let lines: Vec<FormLine<'_>> = staff
+            .iter()
+            .map(|p| FormLine { iin: &p.iin, surname: &p.surname, name: &p.name, patronymic: Some(&p.patronymic), access_until: &until })
+            .collect();
+        let form = application_json(&head.bin, &today.to_string(), (&head.surname, &head.name, Some(&head.patronymic)), &["analytical_central", "state_planning"], &lines);
+        let sign = head.sign.as_ref().ok_or("head without signing key")?;
+        let (s, v) = anon.submit(sign, &form).await?;
+        if s != 201 {
+            return Err(format!("submit for {org}: {s} {v}").into());
+        }
+        let id = v["id"].as_i64().ok_or("no id")?;
+        if target != "submitted" {
+            let decision = if target == "rejected" { "reject" } else { "approve" };
+            let decisions: Vec<Value> = (1..=lines.len())
+                .map(|n| json!({"line": n, "decision": decision, "reason": (decision == "reject").then_some("Өкілеттіктері расталмады / полномочия не подтверждены")}))
+                .collect();
+            let (s, v) = reviewer.post(&format!("/api/v1/applications/{id}/review"), &json!({"lines": decisions})).await?;
+            if s != 200 {
+                return Err(format!("review of {id}: {s} {v}").into());
+            }
+        }
+        if target == "granted" {
+            let (s, v) = integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+            if s != 201 {
+                return Err(format!("grant of {id}: {s} {v}").into());
+            }
+        }
+        made.push((org.to_owned(), id, target.to_owned()));
+    }
+    Ok(made)
+}

@@ -1,0 +1,101 @@
+//! The `qoljetim` program: configuration, wiring of the layers, the demo, the benchmarks and the
+//! test kit the integration tests and benchmarks share.
+
+pub mod bench;
+pub mod client;
+pub mod config;
+pub mod demo;
+pub mod devca_files;
+pub mod people;
+pub mod testkit;
+
+use std::sync::Arc;
+
+use der::{Decode, DecodePem};
+use qoljetim_domain::WorkingDayCalendar;
+use qoljetim_policy::PolicyEngine;
+use qoljetim_signature::{TrustAnchor, Verifier};
+use qoljetim_store::Store;
+use qoljetim_web::{AppState, WebConfig};
+use x509_cert::Certificate;
+
+use crate::config::Config;
+
+pub type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+pub fn load_certificate(path: &std::path::Path) -> Result<Certificate, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Certificate::from_der(&bytes)
+        .or_else(|_| Certificate::from_pem(&bytes))
+        .map_err(|e| format!("{}: not a PEM or DER certificate: {e}", path.display()))
+}
+
+/// The trust anchors of the configuration; production mode refuses development anchors and anchors
+/// without revocation checking.
+pub fn trust_anchors(cfg: &Config) -> Result<Vec<TrustAnchor>, String> {
+    let mut anchors = vec![];
+    for a in &cfg.trust_anchors {
+        if a.revocation != "none" {
+            return Err(format!("trust anchor {}: revocation \"{}\" is not available in this version (only \"none\")", a.name, a.revocation));
+        }
+        if cfg.production && (a.development || a.revocation == "none") {
+            return Err(format!("trust anchor {}: production mode refuses development anchors and anchors without revocation checking", a.name));
+        }
+        anchors.push(TrustAnchor { name: a.name.clone(), certificate: load_certificate(&a.certificate)?, development: a.development });
+    }
+    if cfg.trust_dev_ca {
+        if cfg.production {
+            return Err("production mode refuses the development CA: set trust_dev_ca = false".into());
+        }
+        let path = cfg.dev_ca_dir().join("ca.pem");
+        if path.exists() {
+            anchors.push(TrustAnchor {
+                name: "qoljetim-development-ca".into(),
+                certificate: load_certificate(&path)?,
+                development: true,
+            });
+        }
+    }
+    Ok(anchors)
+}
+
+pub fn calendar(cfg: &Config) -> Result<WorkingDayCalendar, String> {
+    let mut overrides = vec![];
+    for f in &cfg.calendar_files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        overrides.push((f.display().to_string(), text));
+    }
+    WorkingDayCalendar::load(&overrides).map_err(|e| e.to_string())
+}
+
+pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let store = Store::open(&cfg.database_url()).await?;
+    let policy = PolicyEngine::new()?;
+    let verifier = Verifier::new(trust_anchors(cfg)?);
+    let web = WebConfig {
+        production: cfg.production,
+        session_hours: cfg.session_hours,
+        session_idle_minutes: cfg.session_idle_minutes,
+        cookie_secure: cfg.cookie_secure,
+    };
+    Ok(AppState::new(store, policy, verifier, calendar(cfg)?, web)?)
+}
+
+/// Binds and serves in the background; returns the bound address and the state.
+pub async fn spawn_server(cfg: &Config) -> Result<(std::net::SocketAddr, AppState), AnyError> {
+    let state = build_state(cfg).await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
+    let addr = listener.local_addr()?;
+    let s = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = qoljetim_web::serve(listener, s).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok((addr, state))
+}
+
+pub fn arc<T>(t: T) -> Arc<T> {
+    Arc::new(t)
+}

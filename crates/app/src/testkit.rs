@@ -1,0 +1,165 @@
+//! The test kit: a real server on port 0 with a fresh database (a temporary SQLite file, or a fresh
+//! PostgreSQL database that is dropped afterwards), the development CA, and helpers to make people.
+//! The integration tests and `qoljetim bench` both use it.
+
+use std::path::PathBuf;
+
+use jiff::{Timestamp, ToSpan};
+use qoljetim_domain::OrganizationKind;
+use qoljetim_signature::devca::{DevCa, KeyKind, Subject};
+use qoljetim_signature::{KeyPurpose, NcaRole};
+use qoljetim_store::{AuditEntry, Change};
+use qoljetim_web::AppState;
+use serde_json::json;
+use sqlx::Executor;
+
+use crate::AnyError;
+use crate::client::{ApiClient, KeyPair};
+use crate::config::Config;
+use crate::people::demo_iin;
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub ca: DevCa,
+    pub key_kind: KeyKind,
+    pub dir: PathBuf,
+    pub database_url: String,
+    pg: Option<(String, String)>,
+}
+
+/// Creates a fresh PostgreSQL database next to `admin_url`'s and returns its URL and name.
+pub async fn pg_fresh_db(admin_url: &str) -> Result<(String, String), AnyError> {
+    sqlx::any::install_default_drivers();
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b)?;
+    let name = format!("qoljetim_test_{}", hex::encode(b));
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+    Ok((format!("{base}/{name}"), name))
+}
+
+pub async fn pg_drop_db(admin_url: &str, name: &str) -> Result<(), AnyError> {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    Ok(())
+}
+
+fn temp_dir() -> Result<PathBuf, AnyError> {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b)?;
+    let dir = std::env::temp_dir().join(format!("qoljetim-test-{}", hex::encode(b)));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+impl TestApp {
+    /// Boots the real server on port 0. `postgres_admin_url`: None for SQLite.
+    pub async fn spawn(postgres_admin_url: Option<&str>, key_kind: KeyKind) -> Result<TestApp, AnyError> {
+        let dir = temp_dir()?;
+        let ca = crate::devca_files::init(&dir.join("dev-ca"), key_kind)?;
+        let pg = match postgres_admin_url {
+            Some(admin) => Some((admin.to_owned(), pg_fresh_db(admin).await?.1)),
+            None => None,
+        };
+        let database_url = match &pg {
+            Some((admin, name)) => {
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+                format!("{base}/{name}")
+            }
+            None => String::new(),
+        };
+        let cfg = Config { listen: "127.0.0.1:0".into(), data_dir: dir.clone(), database_url: database_url.clone(), ..Config::default() };
+        let (addr, state) = crate::spawn_server(&cfg).await?;
+        Ok(TestApp { base: format!("http://{addr}"), state, ca, key_kind, dir, database_url: cfg.database_url(), pg })
+    }
+
+    pub fn client(&self) -> ApiClient {
+        ApiClient::new(&self.base)
+    }
+
+    pub async fn add_org(&self, bin: &str, kind: OrganizationKind, territory: Option<&str>, admins: &[&str]) -> Result<(), AnyError> {
+        let change = Change::CreateOrganization {
+            bin: bin.into(),
+            name_kk: format!("Ұйым {bin}"),
+            name_ru: format!("Организация {bin}"),
+            kind: kind.as_str().into(),
+            territory: territory.map(str::to_owned),
+            administrators: serde_json::to_string(admins)?,
+            created_at: Timestamp::now().as_microsecond(),
+        };
+        self.state.store.commit(change, cli_entry("manage_organizations", bin)).await?;
+        Ok(())
+    }
+
+    pub async fn add_staff(&self, iin: &str, bin: &str, role: &str) -> Result<(), AnyError> {
+        let change = Change::AddStaff { iin: iin.into(), bin: bin.into(), role: role.into(), created_at: Timestamp::now().as_microsecond() };
+        self.state.store.commit(change, cli_entry("add_staff", iin)).await?;
+        Ok(())
+    }
+
+    /// A key pair in the NCA profile, issued by the development CA.
+    pub fn person(&self, iin: &str, bin: Option<&str>, role: Option<NcaRole>, purpose: KeyPurpose) -> Result<KeyPair, AnyError> {
+        self.person_valid(iin, bin, role, purpose, Timestamp::now() - 1.hour(), Timestamp::now() + 24.hours())
+    }
+
+    pub fn person_valid(
+        &self,
+        iin: &str,
+        bin: Option<&str>,
+        role: Option<NcaRole>,
+        purpose: KeyPurpose,
+        not_before: Timestamp,
+        not_after: Timestamp,
+    ) -> Result<KeyPair, AnyError> {
+        let subject = Subject {
+            surname: "ТЕСТОВА".into(),
+            name: "АЙГҮЛ".into(),
+            patronymic: Some("ҚАЙРАТҚЫЗЫ".into()),
+            iin: iin.into(),
+            organization: bin.map(|b| (b.to_owned(), "Тест ұйымы".to_owned())),
+            role,
+            purpose,
+        };
+        let (cert, key) = self.ca.issue(&subject, self.key_kind, not_before, not_after)?;
+        Ok(KeyPair { cert, key })
+    }
+
+    /// Signs in a person of `bin` with a fresh authentication key.
+    pub async fn signed_in(&self, iin: &str, bin: &str, role: NcaRole) -> Result<ApiClient, AnyError> {
+        let mut c = self.client();
+        let (s, v) = c.login(&self.person(iin, Some(bin), Some(role), KeyPurpose::Authentication)?).await?;
+        if s != 200 {
+            return Err(format!("sign-in of {iin}@{bin}: {s} {v}").into());
+        }
+        Ok(c)
+    }
+
+    pub async fn cleanup(self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Err(e) = pg_drop_db(admin, name).await {
+                eprintln!("could not drop {name}: {e}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn cli_entry(action: &str, resource: &str) -> AuditEntry {
+    AuditEntry {
+        actor: "cli:test".into(),
+        actor_bin: None,
+        action: action.into(),
+        resource: resource.into(),
+        outcome: "ok".into(),
+        ip: "local".into(),
+        policies: vec![],
+        details: json!({}),
+    }
+}
+
+/// The n-th test IIN (valid check digit).
+pub fn iin(n: u32) -> String {
+    demo_iin(n)
+}
