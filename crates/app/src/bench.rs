@@ -28,7 +28,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// CMS verifications per second, crypto only, on every core.
 pub fn cms_verifications(seconds: f64) -> Result<(f64, usize), AnyError> {
     let now = Timestamp::now();
-    let ca = qoljetim_signature::devca::DevCa::generate(KeyKind::Rsa2048, now - jiff::ToSpan::hours(1), now + jiff::ToSpan::hours(24))?;
+    let ca = qoljetim_signature::devca::DevCa::generate(
+        KeyKind::Rsa2048,
+        now - jiff::ToSpan::hours(1),
+        now + jiff::ToSpan::hours(24),
+    )?;
     let subject = qoljetim_signature::devca::Subject {
         surname: "БЕНЧ".into(),
         name: "ТЕСТ".into(),
@@ -38,10 +42,21 @@ pub fn cms_verifications(seconds: f64) -> Result<(f64, usize), AnyError> {
         role: Some(NcaRole::Employee),
         purpose: KeyPurpose::Authentication,
     };
-    let (cert, key) = ca.issue(&subject, KeyKind::Rsa2048, now - jiff::ToSpan::hours(1), now + jiff::ToSpan::hours(24))?;
+    let (cert, key) = ca.issue(
+        &subject,
+        KeyKind::Rsa2048,
+        now - jiff::ToSpan::hours(1),
+        now + jiff::ToSpan::hours(24),
+    )?;
     let cms = sign_cms(b"challenge-bytes-for-the-benchmark", &cert, &key, Some(now))?;
-    let verifier = qoljetim_signature::Verifier::new(vec![qoljetim_signature::TrustAnchor { name: "bench".into(), certificate: ca.certificate.clone(), development: true }]);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let verifier = qoljetim_signature::Verifier::new(vec![qoljetim_signature::TrustAnchor {
+        name: "bench".into(),
+        certificate: ca.certificate.clone(),
+        development: true,
+    }]);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let total: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -74,13 +89,26 @@ pub struct WorkflowFigures {
     pub app_p95: Duration,
 }
 
-pub async fn workflow_on(pg_admin: Option<&str>, clients: usize, logins: usize, applications: usize) -> Result<WorkflowFigures, AnyError> {
+pub async fn workflow_on(
+    pg_admin: Option<&str>,
+    clients: usize,
+    logins: usize,
+    applications: usize,
+) -> Result<WorkflowFigures, AnyError> {
     let app = TestApp::spawn(pg_admin, KeyKind::Rsa2048).await?;
     let bin = demo_bin(7);
-    app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[]).await?;
+    app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[])
+        .await?;
     // People and their challenges are prepared beforehand: the figure is the server's, not the signer's.
     let people: Vec<KeyPair> = (0..clients)
-        .map(|i| app.person(&iin(100 + i as u32), Some(&bin), Some(NcaRole::Employee), KeyPurpose::Authentication))
+        .map(|i| {
+            app.person(
+                &iin(100 + i as u32),
+                Some(&bin),
+                Some(NcaRole::Employee),
+                KeyPurpose::Authentication,
+            )
+        })
         .collect::<Result<_, _>>()?;
     let client = app.client();
     let mut bodies = Vec::with_capacity(logins);
@@ -97,7 +125,9 @@ pub async fn workflow_on(pg_admin: Option<&str>, clients: usize, logins: usize, 
         tasks.push(tokio::spawn(async move {
             let mut ok = 0usize;
             loop {
-                let Some(body) = q.lock().await.pop() else { break };
+                let Some(body) = q.lock().await.pop() else {
+                    break;
+                };
                 let t = Instant::now();
                 if let Ok((200, _)) = c.post("/api/v1/auth/login", &body).await {
                     ok += 1;
@@ -116,13 +146,34 @@ pub async fn workflow_on(pg_admin: Option<&str>, clients: usize, logins: usize, 
     lat.sort();
 
     // 100-line applications, signed beforehand, submitted one after another.
-    let head = app.person(&iin(99), Some(&bin), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
-    let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?).date();
+    let head = app.person(
+        &iin(99),
+        Some(&bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?)
+        .date();
     let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
     let iins: Vec<String> = (0..100).map(|i| iin(1000 + i)).collect();
-    let lines: Vec<FormLine<'_>> =
-        iins.iter().map(|i| FormLine { iin: i, surname: "Сейітова", name: "Динара", patronymic: Some("Болатқызы"), access_until: &until }).collect();
-    let form = application_json(&bin, &today.to_string(), ("Әбенова", "Айгүл", None), &["analytical_central", "state_planning"], &lines);
+    let lines: Vec<FormLine<'_>> = iins
+        .iter()
+        .map(|i| FormLine {
+            iin: i,
+            surname: "Сейітова",
+            name: "Динара",
+            patronymic: Some("Болатқызы"),
+            access_until: &until,
+        })
+        .collect();
+    let form = application_json(
+        &bin,
+        &today.to_string(),
+        ("Әбенова", "Айгүл", None),
+        &["analytical_central", "state_planning"],
+        &lines,
+    );
     let mut signed = vec![];
     for _ in 0..applications {
         signed.push(json!({"signed_cms": head.sign(form.to_string().as_bytes())?}));
@@ -152,20 +203,49 @@ pub async fn workflow_on(pg_admin: Option<&str>, clients: usize, logins: usize, 
     Ok(figures)
 }
 
-pub async fn workflow(clients: usize, logins: usize, applications: usize, pg_admin: Option<String>) -> Result<(), AnyError> {
-    println!("qoljetim bench workflow — {} cores, build: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), if cfg!(debug_assertions) { "debug (use --release for figures)" } else { "release" });
+pub async fn workflow(
+    clients: usize,
+    logins: usize,
+    applications: usize,
+    pg_admin: Option<String>,
+) -> Result<(), AnyError> {
+    println!(
+        "qoljetim bench workflow — {} cores, build: {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        if cfg!(debug_assertions) {
+            "debug (use --release for figures)"
+        } else {
+            "release"
+        }
+    );
     let (per_sec, threads) = tokio::task::spawn_blocking(|| cms_verifications(3.0)).await??;
-    println!("CMS verifications (RSA-2048 end entity under the anchor, SHA-256, crypto only): {per_sec:.0}/s on {threads} threads");
+    println!(
+        "CMS verifications (RSA-2048 end entity under the anchor, SHA-256, crypto only): {per_sec:.0}/s on {threads} threads"
+    );
     let mut backends: Vec<Option<&str>> = vec![None];
     if let Some(pg) = pg_admin.as_deref() {
         backends.push(Some(pg));
     }
     for b in backends {
         let f = workflow_on(b, clients, logins, applications).await?;
-        println!("[{}] sign-ins: {}/{} ok, {:.0}/s at {clients} concurrent clients (p50 {:.1} ms, p95 {:.1} ms; session + audit record durable before each answer)",
-            f.backend, f.logins_ok, f.logins, f.logins_per_second, f.login_p50.as_secs_f64() * 1e3, f.login_p95.as_secs_f64() * 1e3);
-        println!("[{}] 100-line application accepted: p50 {:.1} ms, p95 {:.1} ms over {} submissions",
-            f.backend, f.app_p50.as_secs_f64() * 1e3, f.app_p95.as_secs_f64() * 1e3, f.applications);
+        println!(
+            "[{}] sign-ins: {}/{} ok, {:.0}/s at {clients} concurrent clients (p50 {:.1} ms, p95 {:.1} ms; session + audit record durable before each answer)",
+            f.backend,
+            f.logins_ok,
+            f.logins,
+            f.logins_per_second,
+            f.login_p50.as_secs_f64() * 1e3,
+            f.login_p95.as_secs_f64() * 1e3
+        );
+        println!(
+            "[{}] 100-line application accepted: p50 {:.1} ms, p95 {:.1} ms over {} submissions",
+            f.backend,
+            f.app_p50.as_secs_f64() * 1e3,
+            f.app_p95.as_secs_f64() * 1e3,
+            f.applications
+        );
     }
     Ok(())
 }

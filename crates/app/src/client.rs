@@ -26,17 +26,30 @@ pub struct KeyPair {
 
 impl KeyPair {
     pub fn sign(&self, content: &[u8]) -> Result<String, AnyError> {
-        Ok(STANDARD.encode(sign_cms(content, &self.cert, &self.key, Some(jiff::Timestamp::now()))?))
+        Ok(STANDARD.encode(sign_cms(
+            content,
+            &self.cert,
+            &self.key,
+            Some(jiff::Timestamp::now()),
+        )?))
     }
 }
 
 impl ApiClient {
     pub fn new(base: &str) -> Self {
-        ApiClient { base: base.trim_end_matches('/').to_owned(), http: reqwest::Client::new(), token: None, lang: "en".into() }
+        ApiClient {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            token: None,
+            lang: "en".into(),
+        }
     }
 
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut r = self.http.request(method, format!("{}{path}", self.base)).header("Accept-Language", &self.lang);
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Accept-Language", &self.lang);
         if let Some(t) = &self.token {
             r = r.bearer_auth(t);
         }
@@ -47,7 +60,8 @@ impl ApiClient {
         let resp = r.send().await?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await?;
-        let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         Ok((status, v))
     }
 
@@ -76,16 +90,23 @@ impl ApiClient {
     pub async fn login(&mut self, auth: &KeyPair) -> Result<(u16, Value), AnyError> {
         let challenge = self.challenge().await?;
         let signed = auth.sign(challenge.as_bytes())?;
-        let (status, v) = self.post("/api/v1/auth/login", &json!({"signed_cms": signed})).await?;
+        let (status, v) = self
+            .post("/api/v1/auth/login", &json!({"signed_cms": signed}))
+            .await?;
         if status == 200 {
             self.token = v["token"].as_str().map(str::to_owned);
         }
         Ok((status, v))
     }
 
-    pub async fn submit(&self, signer: &KeyPair, application: &Value) -> Result<(u16, Value), AnyError> {
+    pub async fn submit(
+        &self,
+        signer: &KeyPair,
+        application: &Value,
+    ) -> Result<(u16, Value), AnyError> {
         let signed = signer.sign(application.to_string().as_bytes())?;
-        self.post("/api/v1/applications", &json!({"signed_cms": signed})).await
+        self.post("/api/v1/applications", &json!({"signed_cms": signed}))
+            .await
     }
 }
 
@@ -99,7 +120,13 @@ pub struct FormLine<'a> {
 }
 
 /// The application JSON of DESIGN.md §8.
-pub fn application_json(bin: &str, date: &str, head: (&str, &str, Option<&str>), systems: &[&str], lines: &[FormLine<'_>]) -> Value {
+pub fn application_json(
+    bin: &str,
+    date: &str,
+    head: (&str, &str, Option<&str>),
+    systems: &[&str],
+    lines: &[FormLine<'_>],
+) -> Value {
     json!({
         "applicant_bin": bin,
         "date": date,

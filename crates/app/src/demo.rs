@@ -26,24 +26,129 @@ pub struct DemoOrg {
 }
 
 pub const ORGS: [DemoOrg; 13] = [
-    DemoOrg { key: "minfin", kind: K::AuthorizedBody, name_kk: "Қазақстан Республикасы Қаржы министрлігі", name_ru: "Министерство финансов Республики Казахстан", territory: None, administrators: &[] },
-    DemoOrg { key: "integrator", kind: K::Integrator, name_kk: "Бюджеттік процестің интеграторы", name_ru: "Интегратор бюджетного процесса", territory: None, administrators: &[] },
-    DemoOrg { key: "planning", kind: K::BudgetPlanningBody, name_kk: "Ұлттық экономика министрлігі", name_ru: "Министерство национальной экономики", territory: None, administrators: &[] },
-    DemoOrg { key: "parliament", kind: K::Parliament, name_kk: "ҚР Парламенті Мәжілісінің Аппараты", name_ru: "Аппарат Мажилиса Парламента РК", territory: None, administrators: &[] },
-    DemoOrg { key: "audit-chamber", kind: K::SupremeAuditChamber, name_kk: "Жоғары аудиторлық палата", name_ru: "Высшая аудиторская палата", territory: None, administrators: &[] },
-    DemoOrg { key: "internal-state-audit", kind: K::InternalStateAudit, name_kk: "Ішкі мемлекеттік аудит комитеті", name_ru: "Комитет внутреннего государственного аудита", territory: None, administrators: &[] },
-    DemoOrg { key: "maslikhat-almaty", kind: K::Maslikhat, name_kk: "Алматы қаласының мәслихаты", name_ru: "Маслихат города Алматы", territory: Some("750000000"), administrators: &[] },
-    DemoOrg { key: "maslikhat-astana", kind: K::Maslikhat, name_kk: "Астана қаласының мәслихаты", name_ru: "Маслихат города Астаны", territory: Some("710000000"), administrators: &[] },
-    DemoOrg { key: "revision-almaty", kind: K::RevisionCommission, name_kk: "Алматы қаласының тексеру комиссиясы", name_ru: "Ревизионная комиссия города Алматы", territory: Some("750000000"), administrators: &[] },
-    DemoOrg { key: "audit-karaganda", kind: K::LocalInternalAudit, name_kk: "Қарағанды облысы әкімдігінің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита акимата Карагандинской области", territory: Some("350000000"), administrators: &[] },
-    DemoOrg { key: "audit-minfin", kind: K::CentralInternalAudit, name_kk: "Қаржы министрлігінің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита Министерства финансов", territory: None, administrators: &["217"] },
-    DemoOrg { key: "mvd-audit-almaty", kind: K::MvdTerritorialInternalAudit, name_kk: "Алматы қаласы Полиция департаментінің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита Департамента полиции города Алматы", territory: Some("750000000"), administrators: &[] },
-    DemoOrg { key: "nbk-audit", kind: K::NationalBankInternalAudit, name_kk: "Ұлттық Банктің ішкі аудит қызметі", name_ru: "Служба внутреннего аудита Национального Банка", territory: None, administrators: &[] },
+    DemoOrg {
+        key: "minfin",
+        kind: K::AuthorizedBody,
+        name_kk: "Қазақстан Республикасы Қаржы министрлігі",
+        name_ru: "Министерство финансов Республики Казахстан",
+        territory: None,
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "integrator",
+        kind: K::Integrator,
+        name_kk: "Бюджеттік процестің интеграторы",
+        name_ru: "Интегратор бюджетного процесса",
+        territory: None,
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "planning",
+        kind: K::BudgetPlanningBody,
+        name_kk: "Ұлттық экономика министрлігі",
+        name_ru: "Министерство национальной экономики",
+        territory: None,
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "parliament",
+        kind: K::Parliament,
+        name_kk: "ҚР Парламенті Мәжілісінің Аппараты",
+        name_ru: "Аппарат Мажилиса Парламента РК",
+        territory: None,
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "audit-chamber",
+        kind: K::SupremeAuditChamber,
+        name_kk: "Жоғары аудиторлық палата",
+        name_ru: "Высшая аудиторская палата",
+        territory: None,
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "internal-state-audit",
+        kind: K::InternalStateAudit,
+        name_kk: "Ішкі мемлекеттік аудит комитеті",
+        name_ru: "Комитет внутреннего государственного аудита",
+        territory: None,
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "maslikhat-almaty",
+        kind: K::Maslikhat,
+        name_kk: "Алматы қаласының мәслихаты",
+        name_ru: "Маслихат города Алматы",
+        territory: Some("750000000"),
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "maslikhat-astana",
+        kind: K::Maslikhat,
+        name_kk: "Астана қаласының мәслихаты",
+        name_ru: "Маслихат города Астаны",
+        territory: Some("710000000"),
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "revision-almaty",
+        kind: K::RevisionCommission,
+        name_kk: "Алматы қаласының тексеру комиссиясы",
+        name_ru: "Ревизионная комиссия города Алматы",
+        territory: Some("750000000"),
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "audit-karaganda",
+        kind: K::LocalInternalAudit,
+        name_kk: "Қарағанды облысы әкімдігінің ішкі аудит қызметі",
+        name_ru: "Служба внутреннего аудита акимата Карагандинской области",
+        territory: Some("350000000"),
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "audit-minfin",
+        kind: K::CentralInternalAudit,
+        name_kk: "Қаржы министрлігінің ішкі аудит қызметі",
+        name_ru: "Служба внутреннего аудита Министерства финансов",
+        territory: None,
+        administrators: &["217"],
+    },
+    DemoOrg {
+        key: "mvd-audit-almaty",
+        kind: K::MvdTerritorialInternalAudit,
+        name_kk: "Алматы қаласы Полиция департаментінің ішкі аудит қызметі",
+        name_ru: "Служба внутреннего аудита Департамента полиции города Алматы",
+        territory: Some("750000000"),
+        administrators: &[],
+    },
+    DemoOrg {
+        key: "nbk-audit",
+        kind: K::NationalBankInternalAudit,
+        name_kk: "Ұлттық Банктің ішкі аудит қызметі",
+        name_ru: "Служба внутреннего аудита Национального Банка",
+        territory: None,
+        administrators: &[],
+    },
 ];
 
-const SURNAMES: [&str; 6] = ["Әбенова", "Нұрланов", "Сейітова", "Жақыпов", "Ахметова", "Ким"];
+const SURNAMES: [&str; 6] = [
+    "Әбенова",
+    "Нұрланов",
+    "Сейітова",
+    "Жақыпов",
+    "Ахметова",
+    "Ким",
+];
 const NAMES: [&str; 6] = ["Айгүл", "Ерлан", "Динара", "Бауыржан", "Сәуле", "Виктор"];
-const PATRONYMICS: [&str; 6] = ["Қайратқызы", "Серікұлы", "Болатқызы", "Ержанұлы", "Маратқызы", "Петрович"];
+const PATRONYMICS: [&str; 6] = [
+    "Қайратқызы",
+    "Серікұлы",
+    "Болатқызы",
+    "Ержанұлы",
+    "Маратқызы",
+    "Петрович",
+];
 
 /// A demo person: who they are and the keys they hold.
 #[derive(Clone)]
@@ -96,14 +201,41 @@ pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), A
             administrators: serde_json::to_string(o.administrators)?,
             created_at: now,
         };
-        match store.commit(change, cli_audit("manage_organizations", format!("organization/{bin}"), json!({"kind": o.kind}))).await {
+        match store
+            .commit(
+                change,
+                cli_audit(
+                    "manage_organizations",
+                    format!("organization/{bin}"),
+                    json!({"kind": o.kind}),
+                ),
+            )
+            .await
+        {
             Ok(_) | Err(qoljetim_store::StoreError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    for p in people.iter().filter(|p| p.role == "reviewer" || p.role == "integrator_admin") {
-        let change = Change::AddStaff { iin: p.iin.clone(), bin: p.bin.clone(), role: p.role.into(), created_at: now };
-        store.commit(change, cli_audit("add_staff", format!("staff/{}@{}", p.iin, p.bin), json!({"role": p.role}))).await?;
+    for p in people
+        .iter()
+        .filter(|p| p.role == "reviewer" || p.role == "integrator_admin")
+    {
+        let change = Change::AddStaff {
+            iin: p.iin.clone(),
+            bin: p.bin.clone(),
+            role: p.role.into(),
+            created_at: now,
+        };
+        store
+            .commit(
+                change,
+                cli_audit(
+                    "add_staff",
+                    format!("staff/{}@{}", p.iin, p.bin),
+                    json!({"role": p.role}),
+                ),
+            )
+            .await?;
     }
     Ok(())
 }
@@ -124,8 +256,16 @@ pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPers
             n += 1;
             let k = (n as usize) % SURNAMES.len();
             let iin = demo_iin(n);
-            let role_name: &'static str = if *role == "reviewer2" { "reviewer" } else { role };
-            let nca_role = if *role == "head" { NcaRole::FirstHead } else { NcaRole::Employee };
+            let role_name: &'static str = if *role == "reviewer2" {
+                "reviewer"
+            } else {
+                role
+            };
+            let nca_role = if *role == "head" {
+                NcaRole::FirstHead
+            } else {
+                NcaRole::Employee
+            };
             let subject = |purpose| Subject {
                 surname: SURNAMES[k].to_uppercase(),
                 name: NAMES[k].to_uppercase(),
@@ -137,9 +277,21 @@ pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPers
             };
             let pdir = dir.join(o.key);
             let stem = format!("{role}-{iin}");
-            let (ac, ak, _) = issue_to_files(ca, &subject(KeyPurpose::Authentication), kind, &pdir, &format!("{stem}-auth"))?;
+            let (ac, ak, _) = issue_to_files(
+                ca,
+                &subject(KeyPurpose::Authentication),
+                kind,
+                &pdir,
+                &format!("{stem}-auth"),
+            )?;
             let sign = if *role == "head" {
-                let (sc, sk, _) = issue_to_files(ca, &subject(KeyPurpose::Signing), kind, &pdir, &format!("{stem}-sign"))?;
+                let (sc, sk, _) = issue_to_files(
+                    ca,
+                    &subject(KeyPurpose::Signing),
+                    kind,
+                    &pdir,
+                    &format!("{stem}-sign"),
+                )?;
                 Some(KeyPair { cert: sc, key: sk })
             } else {
                 None
@@ -169,26 +321,41 @@ pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPers
                    "sign_key": p.sign.as_ref().map(|_| format!("{stem}-sign.key.pem"))})
         })
         .collect();
-    std::fs::write(dir.join("people.json"), serde_json::to_string_pretty(&index)?)?;
+    std::fs::write(
+        dir.join("people.json"),
+        serde_json::to_string_pretty(&index)?,
+    )?;
     Ok(people)
 }
 
 fn person<'a>(people: &'a [DemoPerson], org: &str, role: &str) -> Result<&'a DemoPerson, AnyError> {
-    people.iter().find(|p| p.org == org && p.role == role).ok_or_else(|| format!("no demo {role} in {org}").into())
+    people
+        .iter()
+        .find(|p| p.org == org && p.role == role)
+        .ok_or_else(|| format!("no demo {role} in {org}").into())
 }
 
 /// Walks applications through the workflow over HTTP: one left submitted, one forwarded, one rejected,
 /// and a granted one for every applicant organization.
-pub async fn seed_applications(base: &str, people: &[DemoPerson]) -> Result<Vec<(String, i64, String)>, AnyError> {
-    let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?).date();
+pub async fn seed_applications(
+    base: &str,
+    people: &[DemoPerson],
+) -> Result<Vec<(String, i64, String)>, AnyError> {
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?)
+        .date();
     let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
     let mut reviewer = ApiClient::new(base);
-    let (s, v) = reviewer.login(&person(people, "minfin", "reviewer")?.auth).await?;
+    let (s, v) = reviewer
+        .login(&person(people, "minfin", "reviewer")?.auth)
+        .await?;
     if s != 200 {
         return Err(format!("reviewer sign-in: {s} {v}").into());
     }
     let mut integrator = ApiClient::new(base);
-    let (s, v) = integrator.login(&person(people, "integrator", "integrator_admin")?.auth).await?;
+    let (s, v) = integrator
+        .login(&person(people, "integrator", "integrator_admin")?.auth)
+        .await?;
     if s != 200 {
         return Err(format!("integrator sign-in: {s} {v}").into());
     }
@@ -198,16 +365,32 @@ pub async fn seed_applications(base: &str, people: &[DemoPerson]) -> Result<Vec<
         .iter()
         .filter(|o| o.kind.is_applicant())
         .map(|o| (o.key, "granted"))
-        .chain([("internal-state-audit", "submitted"), ("audit-chamber", "forwarded"), ("parliament", "rejected")])
+        .chain([
+            ("internal-state-audit", "submitted"),
+            ("audit-chamber", "forwarded"),
+            ("parliament", "rejected"),
+        ])
         .collect();
     for (org, target) in plan {
         let head = person(people, org, "head")?;
         let staff: Vec<&DemoPerson> = people.iter().filter(|p| p.org == org).collect();
         let lines: Vec<FormLine<'_>> = staff
             .iter()
-            .map(|p| FormLine { iin: &p.iin, surname: &p.surname, name: &p.name, patronymic: Some(&p.patronymic), access_until: &until })
+            .map(|p| FormLine {
+                iin: &p.iin,
+                surname: &p.surname,
+                name: &p.name,
+                patronymic: Some(&p.patronymic),
+                access_until: &until,
+            })
             .collect();
-        let form = application_json(&head.bin, &today.to_string(), (&head.surname, &head.name, Some(&head.patronymic)), &["analytical_central", "state_planning"], &lines);
+        let form = application_json(
+            &head.bin,
+            &today.to_string(),
+            (&head.surname, &head.name, Some(&head.patronymic)),
+            &["analytical_central", "state_planning"],
+            &lines,
+        );
         let sign = head.sign.as_ref().ok_or("head without signing key")?;
         let (s, v) = anon.submit(sign, &form).await?;
         if s != 201 {
@@ -215,17 +398,28 @@ pub async fn seed_applications(base: &str, people: &[DemoPerson]) -> Result<Vec<
         }
         let id = v["id"].as_i64().ok_or("no id")?;
         if target != "submitted" {
-            let decision = if target == "rejected" { "reject" } else { "approve" };
+            let decision = if target == "rejected" {
+                "reject"
+            } else {
+                "approve"
+            };
             let decisions: Vec<Value> = (1..=lines.len())
                 .map(|n| json!({"line": n, "decision": decision, "reason": (decision == "reject").then_some("Өкілеттіктері расталмады / полномочия не подтверждены")}))
                 .collect();
-            let (s, v) = reviewer.post(&format!("/api/v1/applications/{id}/review"), &json!({"lines": decisions})).await?;
+            let (s, v) = reviewer
+                .post(
+                    &format!("/api/v1/applications/{id}/review"),
+                    &json!({"lines": decisions}),
+                )
+                .await?;
             if s != 200 {
                 return Err(format!("review of {id}: {s} {v}").into());
             }
         }
         if target == "granted" {
-            let (s, v) = integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+            let (s, v) = integrator
+                .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+                .await?;
             if s != 201 {
                 return Err(format!("grant of {id}: {s} {v}").into());
             }

@@ -38,7 +38,13 @@ fn write_private(path: &Path, text: &str) -> Result<(), AnyError> {
 }
 
 /// Issues a one-year certificate and writes `<stem>.pem` and `<stem>.key.pem` into `dir`.
-pub fn issue_to_files(ca: &DevCa, subject: &Subject, kind: KeyKind, dir: &Path, stem: &str) -> Result<(Certificate, PrivateKey, PathBuf), AnyError> {
+pub fn issue_to_files(
+    ca: &DevCa,
+    subject: &Subject,
+    kind: KeyKind,
+    dir: &Path,
+    stem: &str,
+) -> Result<(Certificate, PrivateKey, PathBuf), AnyError> {
     std::fs::create_dir_all(dir)?;
     let now = Timestamp::now();
     let (cert, key) = ca.issue(subject, kind, now - 1.hour(), now + 8_760.hours())?;

@@ -36,16 +36,28 @@ pub fn trust_anchors(cfg: &Config) -> Result<Vec<TrustAnchor>, String> {
     let mut anchors = vec![];
     for a in &cfg.trust_anchors {
         if a.revocation != "none" {
-            return Err(format!("trust anchor {}: revocation \"{}\" is not available in this version (only \"none\")", a.name, a.revocation));
+            return Err(format!(
+                "trust anchor {}: revocation \"{}\" is not available in this version (only \"none\")",
+                a.name, a.revocation
+            ));
         }
         if cfg.production && (a.development || a.revocation == "none") {
-            return Err(format!("trust anchor {}: production mode refuses development anchors and anchors without revocation checking", a.name));
+            return Err(format!(
+                "trust anchor {}: production mode refuses development anchors and anchors without revocation checking",
+                a.name
+            ));
         }
-        anchors.push(TrustAnchor { name: a.name.clone(), certificate: load_certificate(&a.certificate)?, development: a.development });
+        anchors.push(TrustAnchor {
+            name: a.name.clone(),
+            certificate: load_certificate(&a.certificate)?,
+            development: a.development,
+        });
     }
     if cfg.trust_dev_ca {
         if cfg.production {
-            return Err("production mode refuses the development CA: set trust_dev_ca = false".into());
+            return Err(
+                "production mode refuses the development CA: set trust_dev_ca = false".into(),
+            );
         }
         let path = cfg.dev_ca_dir().join("ca.pem");
         if path.exists() {

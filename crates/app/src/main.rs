@@ -14,7 +14,11 @@ use qoljetim_store::{AuditEntry, Change, Store};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "qoljetim", version, about = "Read-only access to the budget-process information systems (Order No. 270)")]
+#[command(
+    name = "qoljetim",
+    version,
+    about = "Read-only access to the budget-process information systems (Order No. 270)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,6 +118,7 @@ enum OrgCmd {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)]
 enum DevCaCmd {
     /// Create the development CA in <data_dir>/dev-ca (kept if it exists).
     Init {
@@ -195,7 +200,16 @@ fn config(common: &Common, listen: Option<&Listen>) -> Result<Config, AnyError> 
 
 fn cli_audit(action: &str, resource: String, details: serde_json::Value) -> AuditEntry {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    AuditEntry { actor: format!("cli:{user}"), actor_bin: None, action: action.into(), resource, outcome: "ok".into(), ip: "local".into(), policies: vec![], details }
+    AuditEntry {
+        actor: format!("cli:{user}"),
+        actor_bin: None,
+        action: action.into(),
+        resource,
+        outcome: "ok".into(),
+        ip: "local".into(),
+        policies: vec![],
+        details,
+    }
 }
 
 fn key_kind(s: &str) -> Result<KeyKind, AnyError> {
@@ -212,7 +226,10 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let cfg = config(&common, Some(&listen))?;
             init_log(&cfg.log);
             let (addr, _) = qoljetim::spawn_server(&cfg).await?;
-            println!("qoljetim listening on http://{addr} ({})", cfg.database_url().split('?').next().unwrap_or(""));
+            println!(
+                "qoljetim listening on http://{addr} ({})",
+                cfg.database_url().split('?').next().unwrap_or("")
+            );
             tokio::signal::ctrl_c().await?;
         }
         Command::Demo { common, listen } => {
@@ -238,9 +255,17 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 }
                 std::fs::write(demo_dir.join("seeded"), Timestamp::now().to_string())?;
             }
-            println!("development CA: {}/ca.pem (trusted in this demo only)", cfg.dev_ca_dir().display());
-            println!("people, certificates and keys: {}/people.json", demo_dir.display());
-            println!("qoljetim demo listening on {base} — try {base}/healthz and {base}/api/v1/openapi.json");
+            println!(
+                "development CA: {}/ca.pem (trusted in this demo only)",
+                cfg.dev_ca_dir().display()
+            );
+            println!(
+                "people, certificates and keys: {}/people.json",
+                demo_dir.display()
+            );
+            println!(
+                "qoljetim demo listening on {base} — try {base}/healthz and {base}/api/v1/openapi.json"
+            );
             tokio::signal::ctrl_c().await?;
         }
         Command::Migrate { common } => {
@@ -249,26 +274,71 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Store::migrate(&cfg.database_url()).await?;
             println!("migrations applied");
         }
-        Command::Staff(StaffCmd::Add { common, org, iin, role }) => {
+        Command::Staff(StaffCmd::Add {
+            common,
+            org,
+            iin,
+            role,
+        }) => {
             let cfg = config(&common, None)?;
             let bin = Bin::parse(&org).map_err(|e| format!("--org: {e}"))?;
             let iin = Iin::parse(&iin).map_err(|e| format!("--iin: {e}"))?;
-            let role = Role::parse(&role).filter(|r| matches!(r, Role::Reviewer | Role::IntegratorAdmin)).ok_or("--role must be reviewer or integrator_admin")?;
+            let role = Role::parse(&role)
+                .filter(|r| matches!(r, Role::Reviewer | Role::IntegratorAdmin))
+                .ok_or("--role must be reviewer or integrator_admin")?;
             let store = Store::open(&cfg.database_url()).await?;
-            let organization = store.organization(bin.as_str()).await?.ok_or_else(|| format!("organization {bin} is not registered"))?;
-            let expected = if role == Role::Reviewer { OrganizationKind::AuthorizedBody } else { OrganizationKind::Integrator };
+            let organization = store
+                .organization(bin.as_str())
+                .await?
+                .ok_or_else(|| format!("organization {bin} is not registered"))?;
+            let expected = if role == Role::Reviewer {
+                OrganizationKind::AuthorizedBody
+            } else {
+                OrganizationKind::Integrator
+            };
             if organization.kind != expected.as_str() {
-                return Err(format!("a {} belongs to an organization of kind {}, {bin} is {}", role.as_str(), expected, organization.kind).into());
+                return Err(format!(
+                    "a {} belongs to an organization of kind {}, {bin} is {}",
+                    role.as_str(),
+                    expected,
+                    organization.kind
+                )
+                .into());
             }
-            let change = Change::AddStaff { iin: iin.to_string(), bin: bin.to_string(), role: role.as_str().into(), created_at: Timestamp::now().as_microsecond() };
-            store.commit(change, cli_audit("add_staff", format!("staff/{iin}@{bin}"), json!({"role": role.as_str()}))).await?;
+            let change = Change::AddStaff {
+                iin: iin.to_string(),
+                bin: bin.to_string(),
+                role: role.as_str().into(),
+                created_at: Timestamp::now().as_microsecond(),
+            };
+            store
+                .commit(
+                    change,
+                    cli_audit(
+                        "add_staff",
+                        format!("staff/{iin}@{bin}"),
+                        json!({"role": role.as_str()}),
+                    ),
+                )
+                .await?;
             println!("{iin} is now {} of {bin}", role.as_str());
         }
-        Command::Org(OrgCmd::Add { common, bin, kind, name_kk, name_ru, territory, administrators }) => {
+        Command::Org(OrgCmd::Add {
+            common,
+            bin,
+            kind,
+            name_kk,
+            name_ru,
+            territory,
+            administrators,
+        }) => {
             let cfg = config(&common, None)?;
             let body = qoljetim_web_body(bin, kind, name_kk, name_ru, territory, administrators);
             let org = qoljetim_web::parse_organization(&body).map_err(|errs| {
-                errs.iter().map(|e| format!("{}: {} ({})", e.field, e.detail, e.rule)).collect::<Vec<_>>().join("; ")
+                errs.iter()
+                    .map(|e| format!("{}: {} ({})", e.field, e.detail, e.rule))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             })?;
             let store = Store::open(&cfg.database_url()).await?;
             let change = Change::CreateOrganization {
@@ -280,7 +350,16 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 administrators: serde_json::to_string(&org.administrators)?,
                 created_at: Timestamp::now().as_microsecond(),
             };
-            store.commit(change, cli_audit("manage_organizations", format!("organization/{}", org.bin), serde_json::to_value(&org)?)).await?;
+            store
+                .commit(
+                    change,
+                    cli_audit(
+                        "manage_organizations",
+                        format!("organization/{}", org.bin),
+                        serde_json::to_value(&org)?,
+                    ),
+                )
+                .await?;
             println!("organization {} registered as {}", org.bin, org.kind);
         }
         Command::DevCa(DevCaCmd::Init { common, key }) => {
@@ -291,12 +370,30 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             qoljetim::devca_files::init(&cfg.dev_ca_dir(), key_kind(&key)?)?;
             println!("development CA in {}", cfg.dev_ca_dir().display());
         }
-        Command::DevCa(DevCaCmd::Issue { common, surname, name, patronymic, iin, bin, org_name, role, purpose, key, out, stem }) => {
+        Command::DevCa(DevCaCmd::Issue {
+            common,
+            surname,
+            name,
+            patronymic,
+            iin,
+            bin,
+            org_name,
+            role,
+            purpose,
+            key,
+            out,
+            stem,
+        }) => {
             let cfg = config(&common, None)?;
             if cfg.production {
                 return Err("production mode refuses the development CA".into());
             }
-            let ca = qoljetim::devca_files::load(&cfg.dev_ca_dir()).map_err(|e| format!("no development CA in {} ({e}); run qoljetim dev-ca init", cfg.dev_ca_dir().display()))?;
+            let ca = qoljetim::devca_files::load(&cfg.dev_ca_dir()).map_err(|e| {
+                format!(
+                    "no development CA in {} ({e}); run qoljetim dev-ca init",
+                    cfg.dev_ca_dir().display()
+                )
+            })?;
             Iin::parse(&iin).map_err(|e| format!("--iin: {e}"))?;
             if let Some(b) = &bin {
                 Bin::parse(b).map_err(|e| format!("--bin: {e}"))?;
@@ -315,23 +412,44 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 "auth" => KeyPurpose::Authentication,
                 other => return Err(format!("--purpose must be sign or auth, not {other}").into()),
             };
-            let subject = Subject { surname, name, patronymic, iin, organization: bin.map(|b| (b, org_name)), role: Some(role), purpose };
-            let (_, _, path) = qoljetim::devca_files::issue_to_files(&ca, &subject, key_kind(&key)?, &out, &stem)?;
-            println!("{} and {}", path.display(), out.join(format!("{stem}.key.pem")).display());
+            let subject = Subject {
+                surname,
+                name,
+                patronymic,
+                iin,
+                organization: bin.map(|b| (b, org_name)),
+                role: Some(role),
+                purpose,
+            };
+            let (_, _, path) =
+                qoljetim::devca_files::issue_to_files(&ca, &subject, key_kind(&key)?, &out, &stem)?;
+            println!(
+                "{} and {}",
+                path.display(),
+                out.join(format!("{stem}.key.pem")).display()
+            );
         }
         Command::Audit(AuditCmd::Verify { common }) => {
             let cfg = config(&common, None)?;
             let store = Store::open(&cfg.database_url()).await?;
             let report = store.verify_audit_chain().await?;
             match report.first_broken {
-                None => println!("audit chain intact: {} records, head {}", report.records, report.head),
+                None => println!(
+                    "audit chain intact: {} records, head {}",
+                    report.records, report.head
+                ),
                 Some((seq, why)) => {
                     println!("audit chain BROKEN: first broken link at record {seq}: {why}");
                     return Ok(ExitCode::FAILURE);
                 }
             }
         }
-        Command::Bench(BenchCmd::Workflow { clients, logins, applications, postgres_url }) => {
+        Command::Bench(BenchCmd::Workflow {
+            clients,
+            logins,
+            applications,
+            postgres_url,
+        }) => {
             let pg = postgres_url.or_else(|| std::env::var("QOLJETIM_TEST_POSTGRES_URL").ok());
             qoljetim::bench::workflow(clients, logins, applications, pg).await?;
         }
@@ -339,12 +457,28 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn qoljetim_web_body(bin: String, kind: String, name_kk: String, name_ru: String, territory: Option<String>, administrators: Vec<String>) -> qoljetim_web::OrganizationBody {
-    qoljetim_web::OrganizationBody { bin, name_kk, name_ru, kind, territory, administrators }
+fn qoljetim_web_body(
+    bin: String,
+    kind: String,
+    name_kk: String,
+    name_ru: String,
+    territory: Option<String>,
+    administrators: Vec<String>,
+) -> qoljetim_web::OrganizationBody {
+    qoljetim_web::OrganizationBody {
+        bin,
+        name_kk,
+        name_ru,
+        kind,
+        territory,
+        administrators,
+    }
 }
 
 fn init_log(filter: &str) {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default()).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default())
+        .try_init();
 }
 
 #[tokio::main]

@@ -7,11 +7,16 @@ use qoljetim_domain::{Bin, Iin};
 pub fn demo_bin(n: u32) -> String {
     let mut serial = n * 37 + 11;
     loop {
-        let prefix = format!("{:02}{:02}40{:05}", 1 + n % 20, 1 + n % 12, serial % 100_000);
-        if let Some(b) = complete_with_check_digit(&prefix) {
-            if Bin::parse(&b).is_ok() {
-                return b;
-            }
+        let prefix = format!(
+            "{:02}{:02}40{:05}",
+            1 + n % 20,
+            1 + n % 12,
+            serial % 100_000
+        );
+        if let Some(b) = complete_with_check_digit(&prefix)
+            && Bin::parse(&b).is_ok()
+        {
+            return b;
         }
         serial += 1;
     }
@@ -21,11 +26,18 @@ pub fn demo_bin(n: u32) -> String {
 pub fn demo_iin(n: u32) -> String {
     let mut serial = n * 53 + 7;
     loop {
-        let prefix = format!("{:02}{:02}{:02}{}{:04}", 70 + n % 20, 1 + n % 12, 1 + n % 28, 3 + n % 2, serial % 10_000);
-        if let Some(i) = complete_with_check_digit(&prefix) {
-            if Iin::parse(&i).is_ok() {
-                return i;
-            }
+        let prefix = format!(
+            "{:02}{:02}{:02}{}{:04}",
+            70 + n % 20,
+            1 + n % 12,
+            1 + n % 28,
+            3 + n % 2,
+            serial % 10_000
+        );
+        if let Some(i) = complete_with_check_digit(&prefix)
+            && Iin::parse(&i).is_ok()
+        {
+            return i;
         }
         serial += 1;
     }

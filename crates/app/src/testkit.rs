@@ -35,14 +35,21 @@ pub async fn pg_fresh_db(admin_url: &str) -> Result<(String, String), AnyError> 
     getrandom::fill(&mut b)?;
     let name = format!("qoljetim_test_{}", hex::encode(b));
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
     Ok((format!("{base}/{name}"), name))
 }
 
 pub async fn pg_drop_db(admin_url: &str, name: &str) -> Result<(), AnyError> {
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .await?;
     Ok(())
 }
 
@@ -56,7 +63,10 @@ fn temp_dir() -> Result<PathBuf, AnyError> {
 
 impl TestApp {
     /// Boots the real server on port 0. `postgres_admin_url`: None for SQLite.
-    pub async fn spawn(postgres_admin_url: Option<&str>, key_kind: KeyKind) -> Result<TestApp, AnyError> {
+    pub async fn spawn(
+        postgres_admin_url: Option<&str>,
+        key_kind: KeyKind,
+    ) -> Result<TestApp, AnyError> {
         let dir = temp_dir()?;
         let ca = crate::devca_files::init(&dir.join("dev-ca"), key_kind)?;
         let pg = match postgres_admin_url {
@@ -70,16 +80,35 @@ impl TestApp {
             }
             None => String::new(),
         };
-        let cfg = Config { listen: "127.0.0.1:0".into(), data_dir: dir.clone(), database_url: database_url.clone(), ..Config::default() };
+        let cfg = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.clone(),
+            database_url: database_url.clone(),
+            ..Config::default()
+        };
         let (addr, state) = crate::spawn_server(&cfg).await?;
-        Ok(TestApp { base: format!("http://{addr}"), state, ca, key_kind, dir, database_url: cfg.database_url(), pg })
+        Ok(TestApp {
+            base: format!("http://{addr}"),
+            state,
+            ca,
+            key_kind,
+            dir,
+            database_url: cfg.database_url(),
+            pg,
+        })
     }
 
     pub fn client(&self) -> ApiClient {
         ApiClient::new(&self.base)
     }
 
-    pub async fn add_org(&self, bin: &str, kind: OrganizationKind, territory: Option<&str>, admins: &[&str]) -> Result<(), AnyError> {
+    pub async fn add_org(
+        &self,
+        bin: &str,
+        kind: OrganizationKind,
+        territory: Option<&str>,
+        admins: &[&str],
+    ) -> Result<(), AnyError> {
         let change = Change::CreateOrganization {
             bin: bin.into(),
             name_kk: format!("Ұйым {bin}"),
@@ -89,19 +118,43 @@ impl TestApp {
             administrators: serde_json::to_string(admins)?,
             created_at: Timestamp::now().as_microsecond(),
         };
-        self.state.store.commit(change, cli_entry("manage_organizations", bin)).await?;
+        self.state
+            .store
+            .commit(change, cli_entry("manage_organizations", bin))
+            .await?;
         Ok(())
     }
 
     pub async fn add_staff(&self, iin: &str, bin: &str, role: &str) -> Result<(), AnyError> {
-        let change = Change::AddStaff { iin: iin.into(), bin: bin.into(), role: role.into(), created_at: Timestamp::now().as_microsecond() };
-        self.state.store.commit(change, cli_entry("add_staff", iin)).await?;
+        let change = Change::AddStaff {
+            iin: iin.into(),
+            bin: bin.into(),
+            role: role.into(),
+            created_at: Timestamp::now().as_microsecond(),
+        };
+        self.state
+            .store
+            .commit(change, cli_entry("add_staff", iin))
+            .await?;
         Ok(())
     }
 
     /// A key pair in the NCA profile, issued by the development CA.
-    pub fn person(&self, iin: &str, bin: Option<&str>, role: Option<NcaRole>, purpose: KeyPurpose) -> Result<KeyPair, AnyError> {
-        self.person_valid(iin, bin, role, purpose, Timestamp::now() - 1.hour(), Timestamp::now() + 24.hours())
+    pub fn person(
+        &self,
+        iin: &str,
+        bin: Option<&str>,
+        role: Option<NcaRole>,
+        purpose: KeyPurpose,
+    ) -> Result<KeyPair, AnyError> {
+        self.person_valid(
+            iin,
+            bin,
+            role,
+            purpose,
+            Timestamp::now() - 1.hour(),
+            Timestamp::now() + 24.hours(),
+        )
     }
 
     pub fn person_valid(
@@ -122,14 +175,23 @@ impl TestApp {
             role,
             purpose,
         };
-        let (cert, key) = self.ca.issue(&subject, self.key_kind, not_before, not_after)?;
+        let (cert, key) = self
+            .ca
+            .issue(&subject, self.key_kind, not_before, not_after)?;
         Ok(KeyPair { cert, key })
     }
 
     /// Signs in a person of `bin` with a fresh authentication key.
-    pub async fn signed_in(&self, iin: &str, bin: &str, role: NcaRole) -> Result<ApiClient, AnyError> {
+    pub async fn signed_in(
+        &self,
+        iin: &str,
+        bin: &str,
+        role: NcaRole,
+    ) -> Result<ApiClient, AnyError> {
         let mut c = self.client();
-        let (s, v) = c.login(&self.person(iin, Some(bin), Some(role), KeyPurpose::Authentication)?).await?;
+        let (s, v) = c
+            .login(&self.person(iin, Some(bin), Some(role), KeyPurpose::Authentication)?)
+            .await?;
         if s != 200 {
             return Err(format!("sign-in of {iin}@{bin}: {s} {v}").into());
         }
@@ -137,10 +199,10 @@ impl TestApp {
     }
 
     pub async fn cleanup(self) {
-        if let Some((admin, name)) = &self.pg {
-            if let Err(e) = pg_drop_db(admin, name).await {
-                eprintln!("could not drop {name}: {e}");
-            }
+        if let Some((admin, name)) = &self.pg
+            && let Err(e) = pg_drop_db(admin, name).await
+        {
+            eprintln!("could not drop {name}: {e}");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

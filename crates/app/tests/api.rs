@@ -68,7 +68,9 @@ fn today(app: &TestApp) -> jiff::civil::Date {
 }
 
 fn plus_months(d: jiff::civil::Date, m: i32) -> String {
-    d.checked_add(m.months()).map(|d| d.to_string()).unwrap_or_default()
+    d.checked_add(m.months())
+        .map(|d| d.to_string())
+        .unwrap_or_default()
 }
 
 /// Operators (reviewer, integrator admin) and the Almaty city maslikhat with a head.
@@ -80,36 +82,70 @@ struct World {
 }
 
 async fn world(app: &TestApp) -> Result<World, qoljetim::AnyError> {
-    let (minfin, integ, bin) = (demo_bin(MINFIN), demo_bin(INTEGRATOR), demo_bin(ALMATY_MASLIKHAT));
+    let (minfin, integ, bin) = (
+        demo_bin(MINFIN),
+        demo_bin(INTEGRATOR),
+        demo_bin(ALMATY_MASLIKHAT),
+    );
     app.add_org(&minfin, K::AuthorizedBody, None, &[]).await?;
     app.add_org(&integ, K::Integrator, None, &[]).await?;
-    app.add_org(&bin, K::Maslikhat, Some("750000000"), &[]).await?;
+    app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
+        .await?;
     app.add_staff(&iin(1), &minfin, "reviewer").await?;
     app.add_staff(&iin(2), &integ, "integrator_admin").await?;
     let reviewer = app.signed_in(&iin(1), &minfin, NcaRole::Employee).await?;
     let integrator = app.signed_in(&iin(2), &integ, NcaRole::Employee).await?;
-    let head_sign = app.person(&iin(10), Some(&bin), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
-    Ok(World { reviewer, integrator, bin, head_sign })
+    let head_sign = app.person(
+        &iin(10),
+        Some(&bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    Ok(World {
+        reviewer,
+        integrator,
+        bin,
+        head_sign,
+    })
 }
 
 fn form(app: &TestApp, bin: &str, lines: &[(&str, String)]) -> Value {
     let fl: Vec<FormLine<'_>> = lines
         .iter()
-        .map(|(i, until)| FormLine { iin: i, surname: "Сейітова", name: "Динара", patronymic: Some("Болатқызы"), access_until: until })
+        .map(|(i, until)| FormLine {
+            iin: i,
+            surname: "Сейітова",
+            name: "Динара",
+            patronymic: Some("Болатқызы"),
+            access_until: until,
+        })
         .collect();
-    application_json(bin, &today(app).to_string(), ("Әбенова", "Айгүл", Some("Қайратқызы")), &["analytical_central", "state_planning"], &fl)
+    application_json(
+        bin,
+        &today(app).to_string(),
+        ("Әбенова", "Айгүл", Some("Қайратқызы")),
+        &["analytical_central", "state_planning"],
+        &fl,
+    )
 }
 
 async fn submit_two_lines(app: &TestApp, w: &World) -> Result<i64, qoljetim::AnyError> {
     let t = today(app);
-    let f = form(app, &w.bin, &[(&iin(11), plus_months(t, 6)), (&iin(12), plus_months(t, 6))]);
+    let f = form(
+        app,
+        &w.bin,
+        &[(&iin(11), plus_months(t, 6)), (&iin(12), plus_months(t, 6))],
+    );
     let (s, v) = app.client().submit(&w.head_sign, &f).await?;
     assert_eq!(s, 201, "{v}");
     Ok(v["id"].as_i64().unwrap_or(0))
 }
 
 fn problem_type(v: &Value) -> &str {
-    v["type"].as_str().unwrap_or("").trim_start_matches("urn:qoljetim:problem:")
+    v["type"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("urn:qoljetim:problem:")
 }
 
 // Order 270 §8, §9, §11: signed application → review → grant, with deadlines, evidence, scope and audit.
@@ -117,28 +153,54 @@ async fn full_workflow(app: &TestApp) -> R {
     let w = world(app).await?;
     let t = today(app);
     // Line 1 asks for more than a year: capped with a notice. Real IIN vectors from FACTS.md.
-    let f = form(app, &w.bin, &[("871008401427", plus_months(t, 18)), ("850712300801", plus_months(t, 3))]);
+    let f = form(
+        app,
+        &w.bin,
+        &[
+            ("871008401427", plus_months(t, 18)),
+            ("850712300801", plus_months(t, 3)),
+        ],
+    );
     let signed = w.head_sign.sign(f.to_string().as_bytes())?;
-    let (s, v) = app.client().post("/api/v1/applications", &json!({"signed_cms": signed})).await?;
+    let (s, v) = app
+        .client()
+        .post("/api/v1/applications", &json!({"signed_cms": signed}))
+        .await?;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().unwrap_or(0);
     assert_eq!(v["status"], "submitted");
     let expected_due = app.state.calendar.deadline(Timestamp::now(), 2)?;
-    assert_eq!(v["review_due"], expected_due.due.to_string(), "Order 270 §9: 2 working days to review");
+    assert_eq!(
+        v["review_due"],
+        expected_due.due.to_string(),
+        "Order 270 §9: 2 working days to review"
+    );
     assert_eq!(v["review_overdue"], false);
     assert_eq!(v["lines"][0]["line"], 1);
     assert_eq!(v["lines"][0]["notice"], "access_until_capped_to_one_year");
-    assert_eq!(v["lines"][0]["access_until_effective"], t.checked_add(1.year())?.to_string());
+    assert_eq!(
+        v["lines"][0]["access_until_effective"],
+        t.checked_add(1.year())?.to_string()
+    );
     assert_eq!(v["lines"][1]["notice"], Value::Null);
-    assert!(v["claimed_signing_time"].is_string(), "the signing-time claim is recorded");
+    assert!(
+        v["claimed_signing_time"].is_string(),
+        "the signing-time claim is recorded"
+    );
 
     // The evidence is the signed bytes, unchanged.
-    let (s, bytes) = w.reviewer.get_bytes(&format!("/api/v1/applications/{id}/evidence")).await?;
+    let (s, bytes) = w
+        .reviewer
+        .get_bytes(&format!("/api/v1/applications/{id}/evidence"))
+        .await?;
     assert_eq!(s, 200);
     assert_eq!(base64_encode(&bytes), signed);
 
     let review = json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "reject", "reason": "не член маслихата"}]});
-    let (s, v) = w.reviewer.post(&format!("/api/v1/applications/{id}/review"), &review).await?;
+    let (s, v) = w
+        .reviewer
+        .post(&format!("/api/v1/applications/{id}/review"), &review)
+        .await?;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "forwarded");
     assert_eq!(v["lines"][1]["status"], "rejected");
@@ -146,25 +208,51 @@ async fn full_workflow(app: &TestApp) -> R {
     let grant_due = app.state.calendar.deadline(Timestamp::now(), 2)?;
     assert_eq!(v["grant_due"], grant_due.due.to_string());
 
-    let (s, v) = w.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+    let (s, v) = w
+        .integrator
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
     assert_eq!(s, 201, "{v}");
     let grants = v["grants"].as_array().cloned().unwrap_or_default();
-    assert_eq!(grants.len(), 2, "one grant per approved line and system: {v}");
-    let ac = grants.iter().find(|g| g["system"] == "analytical_central").cloned().unwrap_or_default();
+    assert_eq!(
+        grants.len(),
+        2,
+        "one grant per approved line and system: {v}"
+    );
+    let ac = grants
+        .iter()
+        .find(|g| g["system"] == "analytical_central")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(ac["person_iin"], "871008401427");
     assert_eq!(ac["valid_from"], t.to_string());
     assert_eq!(ac["valid_until"], t.checked_add(1.year())?.to_string());
     assert_eq!(ac["notice"], "access_until_capped_to_one_year");
     assert_eq!(ac["scope"]["territory_prefix"], "75");
-    assert_eq!(ac["scope"]["levels"], json!(["regional", "district", "rural"]));
+    assert_eq!(
+        ac["scope"]["levels"],
+        json!(["regional", "district", "rural"])
+    );
     let y = i64::from(t.year());
     let until_year = i64::from(t.checked_add(1.year())?.year());
-    assert_eq!(ac["scope"]["fiscal_years"], json!((y - 1..=until_year).collect::<Vec<_>>()));
-    let sp = grants.iter().find(|g| g["system"] == "state_planning").cloned().unwrap_or_default();
-    assert_eq!(sp["scope"]["fiscal_years"], json!((y..=until_year + 3).collect::<Vec<_>>()));
+    assert_eq!(
+        ac["scope"]["fiscal_years"],
+        json!((y - 1..=until_year).collect::<Vec<_>>())
+    );
+    let sp = grants
+        .iter()
+        .find(|g| g["system"] == "state_planning")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        sp["scope"]["fiscal_years"],
+        json!((y..=until_year + 3).collect::<Vec<_>>())
+    );
 
     // The granted person sees their own line and grants, nothing of the other line.
-    let emp = app.signed_in("871008401427", &w.bin, NcaRole::Employee).await?;
+    let emp = app
+        .signed_in("871008401427", &w.bin, NcaRole::Employee)
+        .await?;
     let (s, v) = emp.get(&format!("/api/v1/applications/{id}")).await?;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["complete"], false);
@@ -174,19 +262,37 @@ async fn full_workflow(app: &TestApp) -> R {
     assert_eq!(s, 200);
     assert_eq!(v["grants"].as_array().map(|g| g.len()), Some(2));
     assert_eq!(v["roles"], json!(["employee"]));
-    let (s, v) = emp.get(&format!("/api/v1/applications/{id}/evidence")).await?;
+    let (s, v) = emp
+        .get(&format!("/api/v1/applications/{id}/evidence"))
+        .await?;
     assert_eq!((s, problem_type(&v)), (403, "forbidden"));
 
     // Every decision is in the audit chain with the policies that decided it.
     let (s, v) = w.integrator.get("/api/v1/audit?after=0&limit=1000").await?;
     assert_eq!(s, 200);
     let records = v.as_array().cloned().unwrap_or_default();
-    let review_rec = records.iter().find(|r| r["action"] == "review_application" && r["outcome"] == "allowed").cloned().unwrap_or_default();
+    let review_rec = records
+        .iter()
+        .find(|r| r["action"] == "review_application" && r["outcome"] == "allowed")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(review_rec["policies"], json!(["reviewer-reviews"]));
-    assert!(review_rec["ip"].as_str().is_some_and(|ip| ip.starts_with("127.")));
-    let grant_rec = records.iter().find(|r| r["action"] == "grant_access").cloned().unwrap_or_default();
+    assert!(
+        review_rec["ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("127."))
+    );
+    let grant_rec = records
+        .iter()
+        .find(|r| r["action"] == "grant_access")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(grant_rec["policies"], json!(["integrator-grants"]));
-    let submit_rec = records.iter().find(|r| r["action"] == "submit_application").cloned().unwrap_or_default();
+    let submit_rec = records
+        .iter()
+        .find(|r| r["action"] == "submit_application")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(submit_rec["resource"], format!("application/{id}"));
     assert_eq!(submit_rec["policies"], json!(["applicant-head-submits"]));
     for pair in records.windows(2) {
@@ -202,7 +308,11 @@ fn base64_encode(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-async fn submit_status(app: &TestApp, signer: &KeyPair, f: &Value) -> Result<(u16, String), qoljetim::AnyError> {
+async fn submit_status(
+    app: &TestApp,
+    signer: &KeyPair,
+    f: &Value,
+) -> Result<(u16, String), qoljetim::AnyError> {
     let (s, v) = app.client().submit(signer, f).await?;
     Ok((s, problem_type(&v).to_owned()))
 }
@@ -213,59 +323,142 @@ async fn signature_refusals(app: &TestApp) -> R {
     let t = today(app);
     let f = form(app, &w.bin, &[(&iin(11), plus_months(t, 6))]);
     // Untrusted chain: a certificate from another CA.
-    let rogue = qoljetim_signature::devca::DevCa::generate(KeyKind::P256, Timestamp::now() - 1.hour(), Timestamp::now() + 24.hours())?;
+    let rogue = qoljetim_signature::devca::DevCa::generate(
+        KeyKind::P256,
+        Timestamp::now() - 1.hour(),
+        Timestamp::now() + 24.hours(),
+    )?;
     let subject = qoljetim_signature::devca::Subject {
-        surname: "ТЕСТ".into(), name: "ТЕСТ".into(), patronymic: None, iin: iin(10),
-        organization: Some((w.bin.clone(), "X".into())), role: Some(NcaRole::FirstHead), purpose: KeyPurpose::Signing,
+        surname: "ТЕСТ".into(),
+        name: "ТЕСТ".into(),
+        patronymic: None,
+        iin: iin(10),
+        organization: Some((w.bin.clone(), "X".into())),
+        role: Some(NcaRole::FirstHead),
+        purpose: KeyPurpose::Signing,
     };
-    let (c, k) = rogue.issue(&subject, KeyKind::P256, Timestamp::now() - 1.hour(), Timestamp::now() + 24.hours())?;
-    assert_eq!(submit_status(app, &KeyPair { cert: c, key: k }, &f).await?, (400, "certificate-untrusted".into()));
+    let (c, k) = rogue.issue(
+        &subject,
+        KeyKind::P256,
+        Timestamp::now() - 1.hour(),
+        Timestamp::now() + 24.hours(),
+    )?;
+    assert_eq!(
+        submit_status(app, &KeyPair { cert: c, key: k }, &f).await?,
+        (400, "certificate-untrusted".into())
+    );
     // Expired at the time of receipt.
-    let expired = app.person_valid(&iin(10), Some(&w.bin), Some(NcaRole::FirstHead), KeyPurpose::Signing, Timestamp::now() - 48.hours(), Timestamp::now() - 1.hour())?;
-    assert_eq!(submit_status(app, &expired, &f).await?, (400, "certificate-expired".into()));
+    let expired = app.person_valid(
+        &iin(10),
+        Some(&w.bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+        Timestamp::now() - 48.hours(),
+        Timestamp::now() - 1.hour(),
+    )?;
+    assert_eq!(
+        submit_status(app, &expired, &f).await?,
+        (400, "certificate-expired".into())
+    );
     // Wrong BIN: the head of the Astana maslikhat signs for Almaty.
     let other_bin = demo_bin(ASTANA_MASLIKHAT);
-    app.add_org(&other_bin, K::Maslikhat, Some("710000000"), &[]).await?;
-    let foreign = app.person(&iin(20), Some(&other_bin), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
-    assert_eq!(submit_status(app, &foreign, &f).await?, (403, "certificate-wrong-bin".into()));
+    app.add_org(&other_bin, K::Maslikhat, Some("710000000"), &[])
+        .await?;
+    let foreign = app.person(
+        &iin(20),
+        Some(&other_bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    assert_eq!(
+        submit_status(app, &foreign, &f).await?,
+        (403, "certificate-wrong-bin".into())
+    );
     // An individual's certificate.
     let individual = app.person(&iin(10), None, None, KeyPurpose::Signing)?;
-    assert_eq!(submit_status(app, &individual, &f).await?, (403, "certificate-not-legal-entity".into()));
+    assert_eq!(
+        submit_status(app, &individual, &f).await?,
+        (403, "certificate-not-legal-entity".into())
+    );
     // An employee without signing right.
-    let employee = app.person(&iin(11), Some(&w.bin), Some(NcaRole::Employee), KeyPurpose::Signing)?;
-    assert_eq!(submit_status(app, &employee, &f).await?, (403, "certificate-no-signing-right".into()));
+    let employee = app.person(
+        &iin(11),
+        Some(&w.bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Signing,
+    )?;
+    assert_eq!(
+        submit_status(app, &employee, &f).await?,
+        (403, "certificate-no-signing-right".into())
+    );
     // The head's authentication key used to sign an application.
-    let auth = app.person(&iin(10), Some(&w.bin), Some(NcaRole::FirstHead), KeyPurpose::Authentication)?;
-    assert_eq!(submit_status(app, &auth, &f).await?, (403, "certificate-not-signing-key".into()));
+    let auth = app.person(
+        &iin(10),
+        Some(&w.bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Authentication,
+    )?;
+    assert_eq!(
+        submit_status(app, &auth, &f).await?,
+        (403, "certificate-not-signing-key".into())
+    );
     // Signing right (an acting head) is accepted.
-    let acting = app.person(&iin(13), Some(&w.bin), Some(NcaRole::SigningRight), KeyPurpose::Signing)?;
+    let acting = app.person(
+        &iin(13),
+        Some(&w.bin),
+        Some(NcaRole::SigningRight),
+        KeyPurpose::Signing,
+    )?;
     assert_eq!(submit_status(app, &acting, &f).await?.0, 201);
     // Tampered content: one byte of the signed JSON changed.
     let signed = w.head_sign.sign(f.to_string().as_bytes())?;
     let mut der = base64_decode(&signed);
     let needle = w.bin.as_bytes();
-    let pos = der.windows(needle.len()).position(|x| x == needle).unwrap_or(0);
+    let pos = der
+        .windows(needle.len())
+        .position(|x| x == needle)
+        .unwrap_or(0);
     der[pos + 11] = if der[pos + 11] == b'0' { b'1' } else { b'0' };
-    let (s, v) = app.client().post("/api/v1/applications", &json!({"signed_cms": base64_encode(&der)})).await?;
+    let (s, v) = app
+        .client()
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": base64_encode(&der)}),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (400, "signature-invalid"));
     assert_eq!(v["status"], 400);
     // Nothing but the acting head's application was kept.
     assert_eq!(app.state.store.applications(None, 100).await?.len(), 1);
     // Each refusal is in the audit chain.
-    let refusals = app.state.store.audit_records(0, 1000).await?.into_iter().filter(|r| r.outcome.starts_with("refused:")).count();
+    let refusals = app
+        .state
+        .store
+        .audit_records(0, 1000)
+        .await?
+        .into_iter()
+        .filter(|r| r.outcome.starts_with("refused:"))
+        .count();
     assert_eq!(refusals, 7);
     Ok(())
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap_or_default()
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_default()
 }
 
 // Order 270 §11: sign-in with the organization's authentication key and a one-time challenge.
 async fn sign_in_refusals(app: &TestApp) -> R {
     let w = world(app).await?;
-    let auth = app.person(&iin(11), Some(&w.bin), Some(NcaRole::Employee), KeyPurpose::Authentication)?;
+    let auth = app.person(
+        &iin(11),
+        Some(&w.bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
     let c = app.client();
     let challenge = c.challenge().await?;
     let body = json!({"signed_cms": auth.sign(challenge.as_bytes())?});
@@ -273,27 +466,65 @@ async fn sign_in_refusals(app: &TestApp) -> R {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["person"]["iin"], iin(11));
     assert_eq!(v["organization"]["bin"], w.bin);
-    assert_eq!(v["person"]["patronymic"], "ҚАЙРАТҚЫЗЫ", "GIVENNAME carries the patronymic");
+    assert_eq!(
+        v["person"]["patronymic"], "ҚАЙРАТҚЫЗЫ",
+        "GIVENNAME carries the patronymic"
+    );
     // Replayed.
     let (s, v) = c.post("/api/v1/auth/login", &body).await?;
     assert_eq!((s, problem_type(&v)), (401, "challenge-used"));
     // Expired: issued by this server six minutes ago.
-    let (old, _) = qoljetim_web::auth::issue_challenge(&app.state.challenge_key, Timestamp::now() - 6.minutes()).map_err(|e| e.slug)?;
-    let (s, v) = c.post("/api/v1/auth/login", &json!({"signed_cms": auth.sign(old.as_bytes())?})).await?;
+    let (old, _) = qoljetim_web::auth::issue_challenge(
+        &app.state.challenge_key,
+        Timestamp::now() - 6.minutes(),
+    )
+    .map_err(|e| e.slug)?;
+    let (s, v) = c
+        .post(
+            "/api/v1/auth/login",
+            &json!({"signed_cms": auth.sign(old.as_bytes())?}),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (401, "challenge-expired"));
     // Foreign: not issued by this server.
-    let (foreign, _) = qoljetim_web::auth::issue_challenge(&[9u8; 32], Timestamp::now()).map_err(|e| e.slug)?;
-    let (s, v) = c.post("/api/v1/auth/login", &json!({"signed_cms": auth.sign(foreign.as_bytes())?})).await?;
+    let (foreign, _) =
+        qoljetim_web::auth::issue_challenge(&[9u8; 32], Timestamp::now()).map_err(|e| e.slug)?;
+    let (s, v) = c
+        .post(
+            "/api/v1/auth/login",
+            &json!({"signed_cms": auth.sign(foreign.as_bytes())?}),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (401, "challenge-invalid"));
     // A signing key cannot sign in.
-    let (s, v) = c.post("/api/v1/auth/login", &json!({"signed_cms": w.head_sign.sign(c.challenge().await?.as_bytes())?})).await?;
-    assert_eq!((s, problem_type(&v)), (401, "certificate-not-authentication-key"));
+    let (s, v) = c
+        .post(
+            "/api/v1/auth/login",
+            &json!({"signed_cms": w.head_sign.sign(c.challenge().await?.as_bytes())?}),
+        )
+        .await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (401, "certificate-not-authentication-key")
+    );
     // An organization that is not registered.
-    let stranger = app.person(&iin(30), Some(&demo_bin(40)), Some(NcaRole::Employee), KeyPurpose::Authentication)?;
-    let (s, v) = c.post("/api/v1/auth/login", &json!({"signed_cms": stranger.sign(c.challenge().await?.as_bytes())?})).await?;
+    let stranger = app.person(
+        &iin(30),
+        Some(&demo_bin(40)),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
+    let (s, v) = c
+        .post(
+            "/api/v1/auth/login",
+            &json!({"signed_cms": stranger.sign(c.challenge().await?.as_bytes())?}),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (401, "organization-unknown"));
     // No passwords anywhere: the only way in is a signature.
-    let (s, v) = c.post("/api/v1/auth/login", &json!({"password": "x"})).await?;
+    let (s, v) = c
+        .post("/api/v1/auth/login", &json!({"password": "x"}))
+        .await?;
     assert_eq!((s, problem_type(&v)), (400, "validation"));
     assert_eq!(v["errors"][0]["field"], "/password");
     Ok(())
@@ -302,11 +533,19 @@ async fn sign_in_refusals(app: &TestApp) -> R {
 // Order 270 §11: two concurrent uses of one challenge — exactly one succeeds.
 async fn concurrent_challenge_use(app: &TestApp) -> R {
     let w = world(app).await?;
-    let auth = app.person(&iin(11), Some(&w.bin), Some(NcaRole::Employee), KeyPurpose::Authentication)?;
+    let auth = app.person(
+        &iin(11),
+        Some(&w.bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
     for _ in 0..5 {
         let c = app.client();
         let body = json!({"signed_cms": auth.sign(c.challenge().await?.as_bytes())?});
-        let (a, b) = tokio::join!(c.post("/api/v1/auth/login", &body), c.post("/api/v1/auth/login", &body));
+        let (a, b) = tokio::join!(
+            c.post("/api/v1/auth/login", &body),
+            c.post("/api/v1/auth/login", &body)
+        );
         let mut statuses = vec![a?.0, b?.0];
         statuses.sort();
         assert_eq!(statuses, vec![200, 401]);
@@ -325,7 +564,10 @@ async fn concurrent_double_review(app: &TestApp) -> R {
         let approve = json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "approve"}]});
         let reject = json!({"lines": [{"line": 1, "decision": "reject", "reason": "a"}, {"line": 2, "decision": "reject", "reason": "b"}]});
         let path = format!("/api/v1/applications/{id}/review");
-        let (a, b) = tokio::join!(w.reviewer.post(&path, &approve), second.post(&path, &reject));
+        let (a, b) = tokio::join!(
+            w.reviewer.post(&path, &approve),
+            second.post(&path, &reject)
+        );
         let (a, b) = (a?, b?);
         let mut statuses = vec![a.0, b.0];
         statuses.sort();
@@ -333,10 +575,22 @@ async fn concurrent_double_review(app: &TestApp) -> R {
         let loser = if a.0 == 409 { &a.1 } else { &b.1 };
         assert_eq!(problem_type(loser), "wrong-state");
         let winner_status = if a.0 == 200 { "forwarded" } else { "rejected" };
-        let (_, v) = w.reviewer.get(&format!("/api/v1/applications/{id}")).await?;
+        let (_, v) = w
+            .reviewer
+            .get(&format!("/api/v1/applications/{id}"))
+            .await?;
         assert_eq!(v["status"], winner_status);
-        let line_status = if winner_status == "forwarded" { "approved" } else { "rejected" };
-        assert!(v["lines"].as_array().is_some_and(|ls| ls.iter().all(|l| l["status"] == line_status)), "no mix of two decisions: {v}");
+        let line_status = if winner_status == "forwarded" {
+            "approved"
+        } else {
+            "rejected"
+        };
+        assert!(
+            v["lines"]
+                .as_array()
+                .is_some_and(|ls| ls.iter().all(|l| l["status"] == line_status)),
+            "no mix of two decisions: {v}"
+        );
     }
     Ok(())
 }
@@ -345,39 +599,73 @@ async fn concurrent_double_review(app: &TestApp) -> R {
 async fn wrong_actor_and_wrong_state(app: &TestApp) -> R {
     let w = world(app).await?;
     let id = submit_two_lines(app, &w).await?;
-    let review = json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "approve"}]});
+    let review =
+        json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "approve"}]});
     let path = format!("/api/v1/applications/{id}/review");
     let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
     let (s, v) = head.post(&path, &review).await?;
     assert_eq!((s, problem_type(&v)), (403, "forbidden"));
     let (s, v) = w.integrator.post(&path, &review).await?;
     assert_eq!((s, problem_type(&v)), (403, "forbidden"));
-    let (s, v) = w.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+    let (s, v) = w
+        .integrator
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
     assert_eq!((s, problem_type(&v)), (409, "wrong-state"));
-    assert_eq!(v["detail"], "The application is submitted; this action needs forwarded.");
+    assert_eq!(
+        v["detail"],
+        "The application is submitted; this action needs forwarded."
+    );
     let (s, _) = w.reviewer.post(&path, &review).await?;
     assert_eq!(s, 200);
     let (s, v) = w.reviewer.post(&path, &review).await?;
     assert_eq!((s, problem_type(&v)), (409, "wrong-state"));
-    let (s, v) = w.reviewer.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+    let (s, v) = w
+        .reviewer
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
     assert_eq!((s, problem_type(&v)), (403, "forbidden"));
     // Extra fiscal years only with a reason.
-    let (s, v) = w.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({"fiscal_years_extra": {"analytical_central": [2020]}})).await?;
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/applications/{id}/grant"),
+            &json!({"fiscal_years_extra": {"analytical_central": [2020]}}),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (400, "validation"));
     assert_eq!(v["errors"][0]["field"], "/reason");
     let (s, v) = w.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({"fiscal_years_extra": {"analytical_central": [2020]}, "reason": "аудит 2020 года"})).await?;
     assert_eq!(s, 201, "{v}");
-    let ac = v["grants"].as_array().and_then(|g| g.iter().find(|g| g["system"] == "analytical_central").cloned()).unwrap_or_default();
+    let ac = v["grants"]
+        .as_array()
+        .and_then(|g| {
+            g.iter()
+                .find(|g| g["system"] == "analytical_central")
+                .cloned()
+        })
+        .unwrap_or_default();
     assert_eq!(ac["scope"]["fiscal_years"][0], 2020);
     assert_eq!(ac["extra_years_reason"], "аудит 2020 года");
-    let (s, v) = w.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+    let (s, v) = w
+        .integrator
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
     assert_eq!((s, problem_type(&v)), (409, "wrong-state"));
     // A signed-in head of another organization submitting with a session of a different BIN.
     let other_bin = demo_bin(ASTANA_MASLIKHAT);
-    app.add_org(&other_bin, K::Maslikhat, Some("710000000"), &[]).await?;
-    let other = app.signed_in(&iin(20), &other_bin, NcaRole::FirstHead).await?;
+    app.add_org(&other_bin, K::Maslikhat, Some("710000000"), &[])
+        .await?;
+    let other = app
+        .signed_in(&iin(20), &other_bin, NcaRole::FirstHead)
+        .await?;
     let t = today(app);
-    let (s, v) = other.submit(&w.head_sign, &form(app, &w.bin, &[(&iin(11), plus_months(t, 6))])).await?;
+    let (s, v) = other
+        .submit(
+            &w.head_sign,
+            &form(app, &w.bin, &[(&iin(11), plus_months(t, 6))]),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (403, "session-bin-mismatch"));
     // The other head cannot read this application.
     let (s, v) = other.get(&format!("/api/v1/applications/{id}")).await?;
@@ -392,33 +680,73 @@ async fn validation_errors_are_localized_and_named(app: &TestApp) -> R {
     let w = world(app).await?;
     let t = today(app);
     let yesterday = t.yesterday()?.to_string();
-    let f = form(app, &w.bin, &[("871008401427", plus_months(t, 6)), ("821214240092", yesterday), ("850712300801", plus_months(t, 6))]);
+    let f = form(
+        app,
+        &w.bin,
+        &[
+            ("871008401427", plus_months(t, 6)),
+            ("821214240092", yesterday),
+            ("850712300801", plus_months(t, 6)),
+        ],
+    );
     let mut c = app.client();
     c.lang = "ru".into();
     let (s, v) = c.submit(&w.head_sign, &f).await?;
     assert_eq!((s, problem_type(&v)), (400, "validation"));
     assert_eq!(v["title"], "Запрос содержит ошибки");
-    let errs: Vec<(String, String, String)> = v["errors"].as_array().cloned().unwrap_or_default().iter()
-        .map(|e| (e["field"].as_str().unwrap_or("").into(), e["rule"].as_str().unwrap_or("").into(), e["detail"].as_str().unwrap_or("").into()))
+    let errs: Vec<(String, String, String)> = v["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap_or("").into(),
+                e["rule"].as_str().unwrap_or("").into(),
+                e["detail"].as_str().unwrap_or("").into(),
+            )
+        })
         .collect();
-    assert!(errs.contains(&("/lines/1/iin".into(), "never_issued".into(), "такой номер не выдаётся (контрольный разряд 10 дважды)".into())), "{errs:?}");
-    assert!(errs.iter().any(|e| e.0 == "/lines/1/access_until" && e.1 == "access_until_past"), "{errs:?}");
+    assert!(
+        errs.contains(&(
+            "/lines/1/iin".into(),
+            "never_issued".into(),
+            "такой номер не выдаётся (контрольный разряд 10 дважды)".into()
+        )),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.0 == "/lines/1/access_until" && e.1 == "access_until_past"),
+        "{errs:?}"
+    );
     assert_eq!(errs.len(), 2);
-    assert_eq!(app.state.store.applications(None, 10).await?.len(), 0, "nothing half-written");
+    assert_eq!(
+        app.state.store.applications(None, 10).await?.len(),
+        0,
+        "nothing half-written"
+    );
     c.lang = "kk".into();
     let (_, v) = c.submit(&w.head_sign, &f).await?;
     assert_eq!(v["title"], "Сұрауда қателер бар");
     c.lang = "en".into();
-    let (_, v) = c.post("/api/v1/applications", &json!({"signed_cms": "%%%"})).await?;
+    let (_, v) = c
+        .post("/api/v1/applications", &json!({"signed_cms": "%%%"}))
+        .await?;
     assert_eq!(v["errors"][0]["field"], "/signed_cms");
     assert_eq!(v["errors"][0]["rule"], "base64");
-    let (_, v) = c.post("/api/v1/applications", &json!({"signed_cms": "MAMCAQA="})).await?;
+    let (_, v) = c
+        .post("/api/v1/applications", &json!({"signed_cms": "MAMCAQA="}))
+        .await?;
     assert_eq!(problem_type(&v), "cms-malformed");
     // A signed document that is not the form: unknown field.
     let mut bad = f.clone();
     bad["extra"] = json!(1);
     let (s, v) = c.submit(&w.head_sign, &bad).await?;
-    assert_eq!((s, v["errors"][0]["rule"].as_str()), (400, Some("application_json")));
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("application_json"))
+    );
     Ok(())
 }
 
@@ -426,24 +754,64 @@ async fn organization_registry_rules(app: &TestApp) -> R {
     let w = world(app).await?;
     let mut c = w.integrator.clone();
     c.lang = "ru".into();
-    let (s, v) = c.post("/api/v1/organizations", &json!({"bin": demo_bin(20), "name_kk": "М", "name_ru": "М", "kind": "maslikhat"})).await?;
-    assert_eq!((s, v["errors"][0]["field"].as_str(), v["errors"][0]["rule"].as_str()), (400, Some("/territory"), Some("territory_required")));
+    let (s, v) = c
+        .post(
+            "/api/v1/organizations",
+            &json!({"bin": demo_bin(20), "name_kk": "М", "name_ru": "М", "kind": "maslikhat"}),
+        )
+        .await?;
+    assert_eq!(
+        (
+            s,
+            v["errors"][0]["field"].as_str(),
+            v["errors"][0]["rule"].as_str()
+        ),
+        (400, Some("/territory"), Some("territory_required"))
+    );
     let (s, v) = c.post("/api/v1/organizations", &json!({"bin": demo_bin(20), "name_kk": "М", "name_ru": "М", "kind": "mvd_territorial_internal_audit", "territory": "194000000"})).await?;
-    assert_eq!((s, v["errors"][0]["rule"].as_str()), (400, Some("territory_must_be_region")));
-    let (s, v) = c.post("/api/v1/organizations", &json!({"bin": "821214240092", "name_kk": "М", "name_ru": "М", "kind": "parliament"})).await?;
-    assert_eq!((s, v["errors"][0]["rule"].as_str()), (400, Some("never_issued")));
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("territory_must_be_region"))
+    );
+    let (s, v) = c
+        .post(
+            "/api/v1/organizations",
+            &json!({"bin": "821214240092", "name_kk": "М", "name_ru": "М", "kind": "parliament"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("never_issued"))
+    );
     let (s, v) = c.post("/api/v1/organizations", &json!({"bin": demo_bin(20), "name_kk": "М", "name_ru": "М", "kind": "maslikhat", "territory": "750000000"})).await?;
     assert_eq!(s, 201, "{v}");
     let (s, v) = c.post("/api/v1/organizations", &json!({"bin": demo_bin(20), "name_kk": "М", "name_ru": "М", "kind": "maslikhat", "territory": "750000000"})).await?;
     assert_eq!((s, problem_type(&v)), (409, "organization-exists"));
-    let (s, v) = w.reviewer.post("/api/v1/organizations", &json!({"bin": demo_bin(21), "name_kk": "М", "name_ru": "М", "kind": "parliament"})).await?;
+    let (s, v) = w
+        .reviewer
+        .post(
+            "/api/v1/organizations",
+            &json!({"bin": demo_bin(21), "name_kk": "М", "name_ru": "М", "kind": "parliament"}),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (403, "forbidden"));
     let (s, v) = w.reviewer.get("/api/v1/organizations").await?;
     assert_eq!((s, v.as_array().map(|a| a.len())), (200, Some(4)));
     // An operator organization does not apply for access.
-    let integ_head = app.person(&iin(40), Some(&demo_bin(INTEGRATOR)), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
+    let integ_head = app.person(
+        &iin(40),
+        Some(&demo_bin(INTEGRATOR)),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
     let t = today(app);
-    let (s, v) = app.client().submit(&integ_head, &form(app, &demo_bin(INTEGRATOR), &[(&iin(41), plus_months(t, 6))])).await?;
+    let (s, v) = app
+        .client()
+        .submit(
+            &integ_head,
+            &form(app, &demo_bin(INTEGRATOR), &[(&iin(41), plus_months(t, 6))]),
+        )
+        .await?;
     assert_eq!((s, problem_type(&v)), (403, "not-an-applicant"));
     Ok(())
 }
@@ -455,14 +823,34 @@ async fn audit_tampering_is_detected(app: &TestApp) -> R {
     let before = app.state.store.verify_audit_chain().await?;
     assert_eq!(before.first_broken, None);
     assert!(before.records >= 5);
-    app.state.store.pool().execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3").await?;
+    app.state
+        .store
+        .pool()
+        .execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3")
+        .await?;
     let after = app.state.store.verify_audit_chain().await?;
-    assert_eq!(after.first_broken.as_ref().map(|b| b.0), Some(3), "{after:?}");
+    assert_eq!(
+        after.first_broken.as_ref().map(|b| b.0),
+        Some(3),
+        "{after:?}"
+    );
     // Removing a record is found too.
-    app.state.store.pool().execute("UPDATE audit_log SET outcome = 'ok' WHERE seq = 3").await?;
-    app.state.store.pool().execute("DELETE FROM audit_log WHERE seq = 4").await?;
+    app.state
+        .store
+        .pool()
+        .execute("UPDATE audit_log SET outcome = 'ok' WHERE seq = 3")
+        .await?;
+    app.state
+        .store
+        .pool()
+        .execute("DELETE FROM audit_log WHERE seq = 4")
+        .await?;
     let removed = app.state.store.verify_audit_chain().await?;
-    assert_eq!(removed.first_broken.as_ref().map(|b| b.0), Some(4), "{removed:?}");
+    assert_eq!(
+        removed.first_broken.as_ref().map(|b| b.0),
+        Some(4),
+        "{removed:?}"
+    );
     Ok(())
 }
 
@@ -480,31 +868,78 @@ async fn audit_failure_leaves_no_change(app: &TestApp) -> R {
             pool.execute("CREATE TRIGGER fail_review_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION fail_review_audit()").await?;
         }
     }
-    let review = json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "approve"}]});
-    let (s, v) = w.reviewer.post(&format!("/api/v1/applications/{id}/review"), &review).await?;
+    let review =
+        json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "approve"}]});
+    let (s, v) = w
+        .reviewer
+        .post(&format!("/api/v1/applications/{id}/review"), &review)
+        .await?;
     assert_eq!((s, problem_type(&v)), (500, "audit-failed"));
     let a = app.state.store.application(id).await?.ok_or("gone")?;
     assert_eq!(a.status, "submitted");
     assert_eq!(a.reviewed_by, None);
-    assert!(app.state.store.lines(id).await?.iter().all(|l| l.status == "submitted"));
-    assert_eq!(app.state.store.verify_audit_chain().await?.first_broken, None, "the chain stays whole");
-    let drop = if app.state.store.backend() == qoljetim_store::Backend::Postgres { "DROP TRIGGER fail_review_audit ON audit_log" } else { "DROP TRIGGER fail_review_audit" };
+    assert!(
+        app.state
+            .store
+            .lines(id)
+            .await?
+            .iter()
+            .all(|l| l.status == "submitted")
+    );
+    assert_eq!(
+        app.state.store.verify_audit_chain().await?.first_broken,
+        None,
+        "the chain stays whole"
+    );
+    let drop = if app.state.store.backend() == qoljetim_store::Backend::Postgres {
+        "DROP TRIGGER fail_review_audit ON audit_log"
+    } else {
+        "DROP TRIGGER fail_review_audit"
+    };
     pool.execute(drop).await?;
-    let (s, v) = w.reviewer.post(&format!("/api/v1/applications/{id}/review"), &review).await?;
+    let (s, v) = w
+        .reviewer
+        .post(&format!("/api/v1/applications/{id}/review"), &review)
+        .await?;
     assert_eq!(s, 200, "{v}");
     Ok(())
 }
 
-async fn grant_one(app: &TestApp, w: &World, bin: &str, kind: K, territory: Option<&str>, admins: &[&str], n: u32) -> Result<Value, qoljetim::AnyError> {
+async fn grant_one(
+    app: &TestApp,
+    w: &World,
+    bin: &str,
+    kind: K,
+    territory: Option<&str>,
+    admins: &[&str],
+    n: u32,
+) -> Result<Value, qoljetim::AnyError> {
     app.add_org(bin, kind, territory, admins).await?;
-    let head = app.person(&iin(n), Some(bin), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
+    let head = app.person(
+        &iin(n),
+        Some(bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
     let t = today(app);
-    let (s, v) = app.client().submit(&head, &form(app, bin, &[(&iin(n + 1), plus_months(t, 6))])).await?;
+    let (s, v) = app
+        .client()
+        .submit(&head, &form(app, bin, &[(&iin(n + 1), plus_months(t, 6))]))
+        .await?;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().unwrap_or(0);
-    let (s, v) = w.reviewer.post(&format!("/api/v1/applications/{id}/review"), &json!({"lines": [{"line": 1, "decision": "approve"}]})).await?;
+    let (s, v) = w
+        .reviewer
+        .post(
+            &format!("/api/v1/applications/{id}/review"),
+            &json!({"lines": [{"line": 1, "decision": "approve"}]}),
+        )
+        .await?;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = w.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+    let (s, v) = w
+        .integrator
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
     assert_eq!(s, 201, "{v}");
     Ok(v["grants"][0]["scope"].clone())
 }
@@ -512,14 +947,29 @@ async fn grant_one(app: &TestApp, w: &World, bin: &str, kind: K, territory: Opti
 // Order 270 §6: a district maslikhat's scope is its district's prefix, which no sibling district shares.
 async fn district_maslikhat_scope_excludes_siblings(app: &TestApp) -> R {
     let w = world(app).await?;
-    let scope = grant_one(app, &w, &demo_bin(30), K::Maslikhat, Some("194000000"), &[], 50).await?;
+    let scope = grant_one(
+        app,
+        &w,
+        &demo_bin(30),
+        K::Maslikhat,
+        Some("194000000"),
+        &[],
+        50,
+    )
+    .await?;
     assert_eq!(scope["territory_prefix"], "1940");
     assert_eq!(scope["levels"], json!(["district", "rural"]));
     let prefix = scope["territory_prefix"].as_str().unwrap_or("");
     for sibling in ["194100000", "194900000", "194130000"] {
-        assert!(!sibling.starts_with(prefix), "{sibling} is a sibling district");
+        assert!(
+            !sibling.starts_with(prefix),
+            "{sibling} is a sibling district"
+        );
     }
-    assert!("194030000".starts_with(prefix), "a rural district inside it");
+    assert!(
+        "194030000".starts_with(prefix),
+        "a rural district inside it"
+    );
     Ok(())
 }
 
@@ -527,18 +977,72 @@ async fn district_maslikhat_scope_excludes_siblings(app: &TestApp) -> R {
 async fn every_applicant_kind_gets_its_scope(app: &TestApp) -> R {
     let w = world(app).await?;
     let cases: Vec<(K, Option<&str>, Vec<&str>, Value)> = vec![
-        (K::Parliament, None, vec![], json!({"levels": ["republican"], "territory_prefix": null, "administrators": []})),
-        (K::SupremeAuditChamber, None, vec![], json!({"levels": ["republican"], "territory_prefix": null, "administrators": []})),
-        (K::InternalStateAudit, None, vec![], json!({"levels": ["republican"], "territory_prefix": null, "administrators": []})),
-        (K::RevisionCommission, Some("350000000"), vec![], json!({"levels": ["regional", "district", "rural"], "territory_prefix": "35", "administrators": []})),
-        (K::LocalInternalAudit, Some("630000000"), vec![], json!({"levels": ["regional", "district", "rural"], "territory_prefix": "63", "administrators": []})),
-        (K::CentralInternalAudit, None, vec!["217"], json!({"levels": ["republican"], "territory_prefix": null, "administrators": ["217"]})),
-        (K::MvdTerritorialInternalAudit, Some("750000000"), vec![], json!({"levels": ["regional", "district", "rural"], "territory_prefix": "75", "administrators": ["352"]})),
-        (K::MvdTerritorialInternalAudit, Some("550000000"), vec![], json!({"levels": ["regional", "district", "rural"], "territory_prefix": "55", "administrators": ["252"]})),
-        (K::NationalBankInternalAudit, None, vec![], json!({"levels": [], "territory_prefix": null, "administrators": []})),
+        (
+            K::Parliament,
+            None,
+            vec![],
+            json!({"levels": ["republican"], "territory_prefix": null, "administrators": []}),
+        ),
+        (
+            K::SupremeAuditChamber,
+            None,
+            vec![],
+            json!({"levels": ["republican"], "territory_prefix": null, "administrators": []}),
+        ),
+        (
+            K::InternalStateAudit,
+            None,
+            vec![],
+            json!({"levels": ["republican"], "territory_prefix": null, "administrators": []}),
+        ),
+        (
+            K::RevisionCommission,
+            Some("350000000"),
+            vec![],
+            json!({"levels": ["regional", "district", "rural"], "territory_prefix": "35", "administrators": []}),
+        ),
+        (
+            K::LocalInternalAudit,
+            Some("630000000"),
+            vec![],
+            json!({"levels": ["regional", "district", "rural"], "territory_prefix": "63", "administrators": []}),
+        ),
+        (
+            K::CentralInternalAudit,
+            None,
+            vec!["217"],
+            json!({"levels": ["republican"], "territory_prefix": null, "administrators": ["217"]}),
+        ),
+        (
+            K::MvdTerritorialInternalAudit,
+            Some("750000000"),
+            vec![],
+            json!({"levels": ["regional", "district", "rural"], "territory_prefix": "75", "administrators": ["352"]}),
+        ),
+        (
+            K::MvdTerritorialInternalAudit,
+            Some("550000000"),
+            vec![],
+            json!({"levels": ["regional", "district", "rural"], "territory_prefix": "55", "administrators": ["252"]}),
+        ),
+        (
+            K::NationalBankInternalAudit,
+            None,
+            vec![],
+            json!({"levels": [], "territory_prefix": null, "administrators": []}),
+        ),
     ];
     for (i, (kind, territory, admins, expected)) in cases.into_iter().enumerate() {
-        let scope = grant_one(app, &w, &demo_bin(60 + i as u32), kind, territory, &admins, 100 + 2 * i as u32).await?;
+        let scope = grant_one(
+            app,
+            &w,
+            &demo_bin(60 + i as u32),
+            kind,
+            territory,
+            &admins,
+            100 + 2 * i as u32,
+        )
+        .await?;
         for key in ["levels", "territory_prefix", "administrators"] {
             assert_eq!(scope[key], expected[key], "{kind:?} {key}: {scope}");
         }
@@ -552,23 +1056,57 @@ async fn cookie_sessions_need_same_origin(app: &TestApp) -> R {
     let token = w.integrator.token.clone().unwrap_or_default();
     let http = reqwest::Client::new();
     let cookie = format!("qoljetim_session={token}");
-    let r = http.get(format!("{}/api/v1/me", app.base)).header("Cookie", &cookie).send().await?;
+    let r = http
+        .get(format!("{}/api/v1/me", app.base))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
     assert_eq!(r.status().as_u16(), 200);
     let body = json!({"bin": demo_bin(22), "name_kk": "П", "name_ru": "П", "kind": "parliament"});
-    let r = http.post(format!("{}/api/v1/organizations", app.base)).header("Cookie", &cookie).json(&body).send().await?;
+    let r = http
+        .post(format!("{}/api/v1/organizations", app.base))
+        .header("Cookie", &cookie)
+        .json(&body)
+        .send()
+        .await?;
     assert_eq!(r.status().as_u16(), 403);
     let v: Value = r.json().await?;
     assert_eq!(problem_type(&v), "origin-mismatch");
     let host = app.base.trim_start_matches("http://").to_owned();
-    let r = http.post(format!("{}/api/v1/organizations", app.base)).header("Cookie", &cookie).header("Origin", format!("http://{host}")).json(&body).send().await?;
+    let r = http
+        .post(format!("{}/api/v1/organizations", app.base))
+        .header("Cookie", &cookie)
+        .header("Origin", format!("http://{host}"))
+        .json(&body)
+        .send()
+        .await?;
     assert_eq!(r.status().as_u16(), 201);
     // The login answer sets an HttpOnly cookie.
-    let auth = app.person(&iin(11), Some(&w.bin), Some(NcaRole::Employee), KeyPurpose::Authentication)?;
+    let auth = app.person(
+        &iin(11),
+        Some(&w.bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
     let c = app.client();
     let body = json!({"signed_cms": auth.sign(c.challenge().await?.as_bytes())?});
-    let r = http.post(format!("{}/api/v1/auth/login", app.base)).json(&body).send().await?;
-    let set_cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    assert!(set_cookie.starts_with("qoljetim_session=") && set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let r = http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&body)
+        .send()
+        .await?;
+    let set_cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        set_cookie.starts_with("qoljetim_session=")
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
     Ok(())
 }
 
@@ -578,7 +1116,13 @@ async fn idle_session_expires(app: &TestApp) -> R {
     let (s, _) = w.reviewer.get("/api/v1/me").await?;
     assert_eq!(s, 200);
     let old = (Timestamp::now() - 31.minutes()).as_microsecond();
-    app.state.store.pool().execute(sqlx::AssertSqlSafe(format!("UPDATE sessions SET last_seen = {old}"))).await?;
+    app.state
+        .store
+        .pool()
+        .execute(sqlx::AssertSqlSafe(format!(
+            "UPDATE sessions SET last_seen = {old}"
+        )))
+        .await?;
     let (s, v) = w.reviewer.get("/api/v1/me").await?;
     assert_eq!((s, problem_type(&v)), (401, "session-expired"));
     let mut anon = app.client();
@@ -591,15 +1135,29 @@ async fn idle_session_expires(app: &TestApp) -> R {
 // Order 270 §9: working-day deadlines over HTTP (Nauryz 2026; the 2025 transfer).
 async fn calendar_deadline_endpoint(app: &TestApp) -> R {
     let c = app.client();
-    let (s, v) = c.get("/api/v1/calendar/deadline?from=2026-03-20&working_days=2").await?;
+    let (s, v) = c
+        .get("/api/v1/calendar/deadline?from=2026-03-20&working_days=2")
+        .await?;
     assert_eq!(s, 200);
-    assert_eq!(v, json!({"from": "2026-03-20", "working_days": 2, "due": "2026-03-27", "due_at": "2026-03-27T18:59:59Z", "provisional": false}));
-    let (_, v) = c.get("/api/v1/calendar/deadline?from=2025-01-02&working_days=2").await?;
+    assert_eq!(
+        v,
+        json!({"from": "2026-03-20", "working_days": 2, "due": "2026-03-27", "due_at": "2026-03-27T18:59:59Z", "provisional": false})
+    );
+    let (_, v) = c
+        .get("/api/v1/calendar/deadline?from=2025-01-02&working_days=2")
+        .await?;
     assert_eq!(v["due"], "2025-01-06");
-    let (_, v) = c.get("/api/v1/calendar/deadline?from=2027-12-30&working_days=2").await?;
+    let (_, v) = c
+        .get("/api/v1/calendar/deadline?from=2027-12-30&working_days=2")
+        .await?;
     assert_eq!(v["provisional"], true);
-    let (s, v) = c.get("/api/v1/calendar/deadline?from=2026-03-20&working_days=0").await?;
-    assert_eq!((s, v["errors"][0]["field"].as_str()), (400, Some("/working_days")));
+    let (s, v) = c
+        .get("/api/v1/calendar/deadline?from=2026-03-20&working_days=0")
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (400, Some("/working_days"))
+    );
     Ok(())
 }
 
@@ -608,16 +1166,38 @@ async fn openapi_and_health(app: &TestApp) -> R {
     let (s, v) = c.get("/api/v1/openapi.json").await?;
     assert_eq!(s, 200);
     assert!(v["openapi"].as_str().is_some_and(|x| x.starts_with("3.1")));
-    for p in ["/api/v1/auth/challenge", "/api/v1/auth/login", "/api/v1/applications", "/api/v1/applications/{id}/review", "/api/v1/applications/{id}/grant", "/api/v1/grants", "/api/v1/organizations", "/api/v1/calendar/deadline", "/api/v1/audit", "/api/v1/me"] {
+    for p in [
+        "/api/v1/auth/challenge",
+        "/api/v1/auth/login",
+        "/api/v1/applications",
+        "/api/v1/applications/{id}/review",
+        "/api/v1/applications/{id}/grant",
+        "/api/v1/grants",
+        "/api/v1/organizations",
+        "/api/v1/calendar/deadline",
+        "/api/v1/audit",
+        "/api/v1/me",
+    ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
     let (s, v) = c.get("/healthz").await?;
     assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
     // Kazakh, the state language, when the caller names no language.
-    let r = reqwest::Client::new().get(format!("{}/api/v1/me", app.base)).send().await?;
-    assert_eq!(r.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"));
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await?;
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
     let v: Value = r.json().await?;
-    assert_eq!((v["title"].as_str(), v["status"].as_u64()), (Some("Кіру қажет"), Some(401)));
+    assert_eq!(
+        (v["title"].as_str(), v["status"].as_u64()),
+        (Some("Кіру қажет"), Some(401))
+    );
     let (s, v) = c.get("/api/v1/nope").await?;
     assert_eq!((s, problem_type(&v)), (404, "not-found"));
     Ok(())
@@ -625,15 +1205,28 @@ async fn openapi_and_health(app: &TestApp) -> R {
 
 #[test]
 fn production_mode_refuses_the_development_ca() {
-    let cfg = qoljetim::config::Config { production: true, trust_dev_ca: true, ..Default::default() };
+    let cfg = qoljetim::config::Config {
+        production: true,
+        trust_dev_ca: true,
+        ..Default::default()
+    };
     assert!(qoljetim::trust_anchors(&cfg).is_err());
     let cfg = qoljetim::config::Config {
         production: true,
         trust_dev_ca: false,
-        trust_anchors: vec![qoljetim::config::TrustAnchorConfig { name: "dev".into(), certificate: "x.pem".into(), development: true, revocation: "none".into() }],
+        trust_anchors: vec![qoljetim::config::TrustAnchorConfig {
+            name: "dev".into(),
+            certificate: "x.pem".into(),
+            development: true,
+            revocation: "none".into(),
+        }],
         ..Default::default()
     };
-    assert!(qoljetim::trust_anchors(&cfg).err().is_some_and(|e| e.contains("production")));
+    assert!(
+        qoljetim::trust_anchors(&cfg)
+            .err()
+            .is_some_and(|e| e.contains("production"))
+    );
 }
 
 #[test]

@@ -22,7 +22,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, rule: &'static str, detail: impl Into<String>) -> Self {
-        FieldError { field: field.into(), rule, detail: detail.into() }
+        FieldError {
+            field: field.into(),
+            rule,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -102,7 +106,11 @@ fn text(errors: &mut Vec<FieldError>, field: String, value: &str, max: usize) ->
     if v.is_empty() {
         errors.push(FieldError::new(field, "required", "must not be empty"));
     } else if v.chars().count() > max {
-        errors.push(FieldError::new(field, "too_long", format!("at most {max} characters")));
+        errors.push(FieldError::new(
+            field,
+            "too_long",
+            format!("at most {max} characters"),
+        ));
     }
     v.to_owned()
 }
@@ -112,7 +120,11 @@ fn date(errors: &mut Vec<FieldError>, field: String, value: &str) -> Option<Date
     match value.parse::<Date>() {
         Ok(d) if ok => Some(d),
         _ => {
-            errors.push(FieldError::new(field, "date_format", "must be a date YYYY-MM-DD"));
+            errors.push(FieldError::new(
+                field,
+                "date_format",
+                "must be a date YYYY-MM-DD",
+            ));
             None
         }
     }
@@ -132,7 +144,13 @@ fn name(errors: &mut Vec<FieldError>, base: &str, raw: RawName) -> PersonName {
             .patronymic
             .map(|p| p.trim().to_owned())
             .filter(|p| !p.is_empty())
-            .map(|p| if p.chars().count() > 200 { p.chars().take(200).collect() } else { p }),
+            .map(|p| {
+                if p.chars().count() > 200 {
+                    p.chars().take(200).collect()
+                } else {
+                    p
+                }
+            }),
     }
 }
 
@@ -140,8 +158,13 @@ impl ApplicationForm {
     /// Parses and validates the signed JSON, as received on `today` (an Almaty date).
     /// Every broken rule is reported, each with its JSON Pointer.
     pub fn parse(bytes: &[u8], today: Date) -> Result<Self, Vec<FieldError>> {
-        let raw: RawForm = serde_json::from_slice(bytes)
-            .map_err(|e| vec![FieldError::new("", "application_json", format!("the signed content is not the application form: {e}"))])?;
+        let raw: RawForm = serde_json::from_slice(bytes).map_err(|e| {
+            vec![FieldError::new(
+                "",
+                "application_json",
+                format!("the signed content is not the application form: {e}"),
+            )]
+        })?;
         let mut errors = vec![];
         let applicant_bin = match Bin::parse(&raw.applicant_bin) {
             Ok(b) => Some(b),
@@ -151,21 +174,33 @@ impl ApplicationForm {
             }
         };
         let form_date = date(&mut errors, "/date".into(), &raw.date);
-        if let Some(fd) = form_date {
-            if fd > today {
-                errors.push(FieldError::new("/date", "date_in_future", "the form is dated after the day of receipt"));
-            }
+        if let Some(fd) = form_date
+            && fd > today
+        {
+            errors.push(FieldError::new(
+                "/date",
+                "date_in_future",
+                "the form is dated after the day of receipt",
+            ));
         }
         let head = name(&mut errors, "/head", raw.head);
         let mut systems = BTreeSet::new();
         if raw.systems.is_empty() {
-            errors.push(FieldError::new("/systems", "required", "name at least one system"));
+            errors.push(FieldError::new(
+                "/systems",
+                "required",
+                "name at least one system",
+            ));
         }
         for (i, s) in raw.systems.iter().enumerate() {
             match s.parse::<System>() {
                 Ok(sys) => {
                     if !systems.insert(sys) {
-                        errors.push(FieldError::new(format!("/systems/{i}"), "duplicate", "system named twice"));
+                        errors.push(FieldError::new(
+                            format!("/systems/{i}"),
+                            "duplicate",
+                            "system named twice",
+                        ));
                     }
                 }
                 Err(()) => errors.push(FieldError::new(
@@ -176,41 +211,78 @@ impl ApplicationForm {
             }
         }
         if raw.lines.is_empty() || raw.lines.len() > MAX_LINES {
-            errors.push(FieldError::new("/lines", "lines_count", format!("1 to {MAX_LINES} lines")));
+            errors.push(FieldError::new(
+                "/lines",
+                "lines_count",
+                format!("1 to {MAX_LINES} lines"),
+            ));
         }
         let cap = one_year_after(today);
         let mut seen = HashSet::new();
         let mut lines = Vec::with_capacity(raw.lines.len());
         for (i, l) in raw.lines.into_iter().enumerate() {
             let base = format!("/lines/{i}");
-            let person = name(&mut errors, &base, RawName { surname: l.surname, name: l.name, patronymic: l.patronymic });
+            let person = name(
+                &mut errors,
+                &base,
+                RawName {
+                    surname: l.surname,
+                    name: l.name,
+                    patronymic: l.patronymic,
+                },
+            );
             let iin = match Iin::parse(&l.iin) {
                 Ok(v) => {
                     if !seen.insert(v.clone()) {
-                        errors.push(FieldError::new(format!("{base}/iin"), "duplicate_iin", "the same person is listed twice"));
+                        errors.push(FieldError::new(
+                            format!("{base}/iin"),
+                            "duplicate_iin",
+                            "the same person is listed twice",
+                        ));
                     }
                     Some(v)
                 }
                 Err(e) => {
-                    errors.push(FieldError::new(format!("{base}/iin"), e.rule(), e.to_string()));
+                    errors.push(FieldError::new(
+                        format!("{base}/iin"),
+                        e.rule(),
+                        e.to_string(),
+                    ));
                     None
                 }
             };
             let position = text(&mut errors, format!("{base}/position"), &l.position, 500);
             let unit = text(&mut errors, format!("{base}/unit"), &l.unit, 500);
             if !phone_ok(&l.phone) {
-                errors.push(FieldError::new(format!("{base}/phone"), "phone_format", "a Kazakh number +7 and 10 digits"));
+                errors.push(FieldError::new(
+                    format!("{base}/phone"),
+                    "phone_format",
+                    "a Kazakh number +7 and 10 digits",
+                ));
             }
             let purpose = text(&mut errors, format!("{base}/purpose"), &l.purpose, 2000);
             let until = date(&mut errors, format!("{base}/access_until"), &l.access_until);
-            if let Some(u) = until {
-                if u < today {
-                    errors.push(FieldError::new(format!("{base}/access_until"), "access_until_past", "the until-date has already passed"));
-                }
+            if let Some(u) = until
+                && u < today
+            {
+                errors.push(FieldError::new(
+                    format!("{base}/access_until"),
+                    "access_until_past",
+                    "the until-date has already passed",
+                ));
             }
-            let qr = text(&mut errors, format!("{base}/eqyzmet_qr"), &l.eqyzmet_qr, 8192);
+            let qr = text(
+                &mut errors,
+                format!("{base}/eqyzmet_qr"),
+                &l.eqyzmet_qr,
+                8192,
+            );
             if let (Some(iin), Some(until)) = (iin, until) {
-                let (effective, notice) = if until > cap { (cap, Some(NOTICE_CAPPED.to_owned())) } else { (until, None) };
+                let (effective, notice) = if until > cap {
+                    (cap, Some(NOTICE_CAPPED.to_owned()))
+                } else {
+                    (until, None)
+                };
                 lines.push(ApplicationLine {
                     line: i as u32 + 1,
                     person,
@@ -227,9 +299,13 @@ impl ApplicationForm {
             }
         }
         match (applicant_bin, form_date, errors.is_empty()) {
-            (Some(applicant_bin), Some(date), true) => {
-                Ok(ApplicationForm { applicant_bin, date, head, systems: systems.into_iter().collect(), lines })
-            }
+            (Some(applicant_bin), Some(date), true) => Ok(ApplicationForm {
+                applicant_bin,
+                date,
+                head,
+                systems: systems.into_iter().collect(),
+                lines,
+            }),
             _ => Err(errors),
         }
     }
@@ -264,7 +340,14 @@ impl ApplicationStatus {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Submitted, Self::Forwarded, Self::Rejected, Self::Granted].into_iter().find(|v| v.as_str() == s)
+        [
+            Self::Submitted,
+            Self::Forwarded,
+            Self::Rejected,
+            Self::Granted,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -279,9 +362,15 @@ impl LineStatus {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Submitted, Self::Approved, Self::Rejected, Self::Granted, Self::NotGranted]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Submitted,
+            Self::Approved,
+            Self::Rejected,
+            Self::Granted,
+            Self::NotGranted,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -314,7 +403,11 @@ pub enum WorkflowError {
 
 impl ApplicationStatus {
     /// Review: `submitted` → `forwarded`, or `rejected` when every line is rejected.
-    pub fn review(self, line_count: u32, decisions: &[LineDecision]) -> Result<Result<ReviewDecision, Vec<FieldError>>, WorkflowError> {
+    pub fn review(
+        self,
+        line_count: u32,
+        decisions: &[LineDecision],
+    ) -> Result<Result<ReviewDecision, Vec<FieldError>>, WorkflowError> {
         if self != ApplicationStatus::Submitted {
             return Err(WorkflowError::WrongState(self.as_str(), "submitted"));
         }
@@ -323,19 +416,36 @@ impl ApplicationStatus {
         let mut out = vec![];
         for (i, d) in decisions.iter().enumerate() {
             if d.line == 0 || d.line > line_count {
-                errors.push(FieldError::new(format!("/lines/{i}/line"), "unknown_line", format!("lines are numbered 1 to {line_count}")));
+                errors.push(FieldError::new(
+                    format!("/lines/{i}/line"),
+                    "unknown_line",
+                    format!("lines are numbered 1 to {line_count}"),
+                ));
                 continue;
             }
             if !seen.insert(d.line) {
-                errors.push(FieldError::new(format!("/lines/{i}/line"), "duplicate", "line decided twice"));
+                errors.push(FieldError::new(
+                    format!("/lines/{i}/line"),
+                    "duplicate",
+                    "line decided twice",
+                ));
                 continue;
             }
-            let reason = d.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+            let reason = d
+                .reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned);
             match d.decision {
                 Decision::Approve => out.push((d.line, LineStatus::Approved, reason)),
                 Decision::Reject => {
                     if reason.is_none() {
-                        errors.push(FieldError::new(format!("/lines/{i}/reason"), "reason_required", "a rejection needs a reason"));
+                        errors.push(FieldError::new(
+                            format!("/lines/{i}/reason"),
+                            "reason_required",
+                            "a rejection needs a reason",
+                        ));
                     }
                     out.push((d.line, LineStatus::Rejected, reason));
                 }
@@ -343,7 +453,11 @@ impl ApplicationStatus {
         }
         for n in 1..=line_count {
             if !seen.contains(&n) {
-                errors.push(FieldError::new("/lines", "line_missing", format!("line {n} has no decision")));
+                errors.push(FieldError::new(
+                    "/lines",
+                    "line_missing",
+                    format!("line {n} has no decision"),
+                ));
             }
         }
         if !errors.is_empty() {
@@ -355,7 +469,10 @@ impl ApplicationStatus {
         } else {
             ApplicationStatus::Forwarded
         };
-        Ok(Ok(ReviewDecision { lines: out, outcome }))
+        Ok(Ok(ReviewDecision {
+            lines: out,
+            outcome,
+        }))
     }
 
     /// Grant: `forwarded` → `granted`.
@@ -382,9 +499,17 @@ pub fn grant_validity(granted_on: Date, requested_until: Date) -> Option<Validit
     }
     let cap = one_year_after(granted_on);
     Some(if requested_until > cap {
-        Validity { valid_from: granted_on, valid_until: cap, capped: true }
+        Validity {
+            valid_from: granted_on,
+            valid_until: cap,
+            capped: true,
+        }
     } else {
-        Validity { valid_from: granted_on, valid_until: requested_until, capped: false }
+        Validity {
+            valid_from: granted_on,
+            valid_until: requested_until,
+            capped: false,
+        }
     })
 }
 
@@ -409,7 +534,11 @@ mod tests {
 
     #[test]
     fn a_good_form_parses_with_capping_notice() {
-        let text = form(&format!("{},{}", line("871008401427", "2027-06-30"), line("850712300801", "2028-01-01")));
+        let text = form(&format!(
+            "{},{}",
+            line("871008401427", "2027-06-30"),
+            line("850712300801", "2028-01-01")
+        ));
         let f = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"));
         let f = f.unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(f.lines.len(), 2);
@@ -418,61 +547,123 @@ mod tests {
         // Order 270 §9: one calendar year at most.
         assert_eq!(f.lines[1].access_until_effective, d("2027-11-25"));
         assert_eq!(f.lines[1].notice.as_deref(), Some(NOTICE_CAPPED));
-        assert_eq!(f.systems, vec![System::AnalyticalCentral, System::StatePlanning]);
+        assert_eq!(
+            f.systems,
+            vec![System::AnalyticalCentral, System::StatePlanning]
+        );
     }
 
     #[test]
     fn every_bad_field_is_named() {
         let bad = r#"{"surname":"","name":"А","patronymic":null,"iin":"821214240092","position":"p","unit":"u","phone":"12","purpose":"p","access_until":"2026-11-24","eqyzmet_qr":"QR"}"#;
         let text = form(&format!("{},{bad}", line("871008401427", "2027-01-01")));
-        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25")).err().unwrap_or_default();
+        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
         let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
         assert!(got.contains(&("/lines/1/surname", "required")), "{got:?}");
         assert!(got.contains(&("/lines/1/iin", "never_issued")), "{got:?}");
         assert!(got.contains(&("/lines/1/phone", "phone_format")), "{got:?}");
-        assert!(got.contains(&("/lines/1/access_until", "access_until_past")), "{got:?}");
+        assert!(
+            got.contains(&("/lines/1/access_until", "access_until_past")),
+            "{got:?}"
+        );
         assert_eq!(got.len(), 4);
     }
 
     #[test]
     fn unknown_fields_and_empty_lines_are_refused() {
         let text = form("").replace("\"lines\"", "\"extra\":1,\"lines\"");
-        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25")).err().unwrap_or_default();
+        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
         assert_eq!(errs.first().map(|e| e.rule), Some("application_json"));
-        let errs = ApplicationForm::parse(form("").as_bytes(), d("2026-11-25")).err().unwrap_or_default();
+        let errs = ApplicationForm::parse(form("").as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
         assert_eq!(errs.first().map(|e| e.rule), Some("lines_count"));
     }
 
     // Order 270 §9: the reviewer decides every line; all rejected → rejected.
     #[test]
     fn review_transitions() {
-        let approve = |line| LineDecision { line, decision: Decision::Approve, reason: None };
-        let reject = |line| LineDecision { line, decision: Decision::Reject, reason: Some("нет полномочий".into()) };
+        let approve = |line| LineDecision {
+            line,
+            decision: Decision::Approve,
+            reason: None,
+        };
+        let reject = |line| LineDecision {
+            line,
+            decision: Decision::Reject,
+            reason: Some("нет полномочий".into()),
+        };
         let s = ApplicationStatus::Submitted;
         let r = s.review(2, &[approve(1), reject(2)]);
-        assert_eq!(r.clone().ok().and_then(|x| x.ok()).map(|x| x.outcome), Some(ApplicationStatus::Forwarded));
-        let r = s.review(2, &[reject(2), reject(1)]).ok().and_then(|x| x.ok());
+        assert_eq!(
+            r.clone().ok().and_then(|x| x.ok()).map(|x| x.outcome),
+            Some(ApplicationStatus::Forwarded)
+        );
+        let r = s
+            .review(2, &[reject(2), reject(1)])
+            .ok()
+            .and_then(|x| x.ok());
         assert_eq!(r.map(|x| x.outcome), Some(ApplicationStatus::Rejected));
-        let missing = s.review(2, &[approve(1)]).ok().and_then(|x| x.err()).unwrap_or_default();
+        let missing = s
+            .review(2, &[approve(1)])
+            .ok()
+            .and_then(|x| x.err())
+            .unwrap_or_default();
         assert_eq!(missing.first().map(|e| e.rule), Some("line_missing"));
-        let no_reason = s.review(1, &[LineDecision { line: 1, decision: Decision::Reject, reason: Some(" ".into()) }]);
-        assert_eq!(no_reason.ok().and_then(|x| x.err()).and_then(|e| e.first().map(|e| e.rule)), Some("reason_required"));
+        let no_reason = s.review(
+            1,
+            &[LineDecision {
+                line: 1,
+                decision: Decision::Reject,
+                reason: Some(" ".into()),
+            }],
+        );
+        assert_eq!(
+            no_reason
+                .ok()
+                .and_then(|x| x.err())
+                .and_then(|e| e.first().map(|e| e.rule)),
+            Some("reason_required")
+        );
         assert_eq!(
             ApplicationStatus::Forwarded.review(1, &[approve(1)]).err(),
             Some(WorkflowError::WrongState("forwarded", "submitted"))
         );
-        assert_eq!(ApplicationStatus::Submitted.grant().err(), Some(WorkflowError::WrongState("submitted", "forwarded")));
-        assert_eq!(ApplicationStatus::Forwarded.grant().ok(), Some(ApplicationStatus::Granted));
+        assert_eq!(
+            ApplicationStatus::Submitted.grant().err(),
+            Some(WorkflowError::WrongState("submitted", "forwarded"))
+        );
+        assert_eq!(
+            ApplicationStatus::Forwarded.grant().ok(),
+            Some(ApplicationStatus::Granted)
+        );
     }
 
     // Order 270 §9: 1 calendar year, capped; a passed until-date is not granted.
     #[test]
     fn validity_capping() {
         let v = grant_validity(d("2026-03-15"), d("2028-01-01"));
-        assert_eq!(v, Some(Validity { valid_from: d("2026-03-15"), valid_until: d("2027-03-15"), capped: true }));
+        assert_eq!(
+            v,
+            Some(Validity {
+                valid_from: d("2026-03-15"),
+                valid_until: d("2027-03-15"),
+                capped: true
+            })
+        );
         let v = grant_validity(d("2026-03-15"), d("2026-12-31"));
-        assert_eq!(v.map(|v| (v.valid_until, v.capped)), Some((d("2026-12-31"), false)));
+        assert_eq!(
+            v.map(|v| (v.valid_until, v.capped)),
+            Some((d("2026-12-31"), false))
+        );
         assert_eq!(grant_validity(d("2026-03-15"), d("2026-03-14")), None);
-        assert_eq!(grant_validity(d("2026-03-15"), d("2026-03-15")).map(|v| v.valid_until), Some(d("2026-03-15")));
+        assert_eq!(
+            grant_validity(d("2026-03-15"), d("2026-03-15")).map(|v| v.valid_until),
+            Some(d("2026-03-15"))
+        );
     }
 }

@@ -81,7 +81,11 @@ fn is_weekend(d: Date) -> bool {
 }
 
 /// Applies the carry-over rule: a holiday on a weekend moves its day off to the next working day.
-fn with_carry_over(holidays: &[Date], mut off: BTreeSet<Date>, working_weekend: &BTreeSet<Date>) -> BTreeSet<Date> {
+fn with_carry_over(
+    holidays: &[Date],
+    mut off: BTreeSet<Date>,
+    working_weekend: &BTreeSet<Date>,
+) -> BTreeSet<Date> {
     let mut sorted = holidays.to_vec();
     sorted.sort();
     for h in sorted {
@@ -108,28 +112,51 @@ impl WorkingDayCalendar {
     /// The calendar from the shipped files, with `overrides` (file name, text) replacing their years.
     pub fn load(overrides: &[(String, String)]) -> Result<Self, CalendarError> {
         let mut files: BTreeMap<i16, (String, YearFile)> = BTreeMap::new();
-        let shipped = SHIPPED_FILES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned()));
+        let shipped = SHIPPED_FILES
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()));
         for (name, text) in shipped.chain(overrides.iter().cloned()) {
-            let f: YearFile =
-                toml::from_str(&text).map_err(|e| CalendarError::Parse { file: name.clone(), message: e.to_string() })?;
+            let f: YearFile = toml::from_str(&text).map_err(|e| CalendarError::Parse {
+                file: name.clone(),
+                message: e.to_string(),
+            })?;
             files.insert(f.year, (name, f));
         }
         let mut years = BTreeMap::new();
         let mut fallback_holidays = vec![];
         for (year, (name, f)) in &files {
-            let all = f.holidays.iter().chain(&f.days_off).chain(f.transfers.iter().flat_map(|t| [&t.working, &t.off]));
+            let all = f
+                .holidays
+                .iter()
+                .chain(&f.days_off)
+                .chain(f.transfers.iter().flat_map(|t| [&t.working, &t.off]));
             if let Some(bad) = all.into_iter().find(|d| d.year() != *year) {
-                return Err(CalendarError::WrongYear { file: name.clone(), date: *bad, year: *year });
+                return Err(CalendarError::WrongYear {
+                    file: name.clone(),
+                    date: *bad,
+                    year: *year,
+                });
             }
             let working_weekend: BTreeSet<Date> = f.transfers.iter().map(|t| t.working).collect();
             let mut off: BTreeSet<Date> = f.holidays.iter().chain(&f.days_off).copied().collect();
             off.extend(f.transfers.iter().map(|t| t.off));
             let off = with_carry_over(&f.holidays, off, &working_weekend);
-            years.insert(*year, Year { provisional: f.provisional, off, working_weekend });
+            years.insert(
+                *year,
+                Year {
+                    provisional: f.provisional,
+                    off,
+                    working_weekend,
+                },
+            );
             fallback_holidays = f.holidays.iter().map(|d| (d.month(), d.day())).collect();
         }
         let tz = TimeZone::get(ALMATY).map_err(|e| CalendarError::TimeZone(e.to_string()))?;
-        Ok(WorkingDayCalendar { years, fallback_holidays, tz })
+        Ok(WorkingDayCalendar {
+            years,
+            fallback_holidays,
+            tz,
+        })
     }
 
     pub fn time_zone(&self) -> &TimeZone {
@@ -145,20 +172,34 @@ impl WorkingDayCalendar {
         if let Some(found) = self.years.get(&y) {
             return (found.clone(), found.provisional);
         }
-        let holidays: Vec<Date> =
-            self.fallback_holidays.iter().filter_map(|(m, d)| Date::new(y, *m, *d).ok()).collect();
+        let holidays: Vec<Date> = self
+            .fallback_holidays
+            .iter()
+            .filter_map(|(m, d)| Date::new(y, *m, *d).ok())
+            .collect();
         let mut off: BTreeSet<Date> = holidays.iter().copied().collect();
         if let Ok(jan7) = Date::new(y, 1, 7) {
             off.insert(jan7);
         }
         let off = with_carry_over(&holidays, off, &BTreeSet::new());
-        (Year { provisional: true, off, working_weekend: BTreeSet::new() }, true)
+        (
+            Year {
+                provisional: true,
+                off,
+                working_weekend: BTreeSet::new(),
+            },
+            true,
+        )
     }
 
     /// Whether `d` is a working day, and whether that answer is provisional.
     pub fn is_working_day(&self, d: Date) -> (bool, bool) {
         let (y, provisional) = self.year(d.year());
-        let working = if y.working_weekend.contains(&d) { true } else { !is_weekend(d) && !y.off.contains(&d) };
+        let working = if y.working_weekend.contains(&d) {
+            true
+        } else {
+            !is_weekend(d) && !y.off.contains(&d)
+        };
         (working, provisional)
     }
 
@@ -195,7 +236,11 @@ impl WorkingDayCalendar {
             .to_zoned(self.tz.clone())
             .map_err(|e| CalendarError::TimeZone(e.to_string()))?
             .timestamp();
-        Ok(Deadline { due, due_at, provisional })
+        Ok(Deadline {
+            due,
+            due_at,
+            provisional,
+        })
     }
 }
 
@@ -225,32 +270,84 @@ mod tests {
     #[test]
     fn carry_overs_of_2025_and_2026_match_the_published_calendar() {
         let c = cal();
-        for off in ["2025-03-10", "2025-03-24", "2025-03-25", "2025-07-07", "2025-09-01", "2025-10-27", "2025-01-03", "2025-06-06"] {
-            assert_eq!(c.is_working_day(d(off)), (false, false), "{off} is a day off");
+        for off in [
+            "2025-03-10",
+            "2025-03-24",
+            "2025-03-25",
+            "2025-07-07",
+            "2025-09-01",
+            "2025-10-27",
+            "2025-01-03",
+            "2025-06-06",
+        ] {
+            assert_eq!(
+                c.is_working_day(d(off)),
+                (false, false),
+                "{off} is a day off"
+            );
         }
-        for off in ["2026-03-09", "2026-03-24", "2026-03-25", "2026-05-11", "2026-10-26", "2026-05-27", "2026-01-07"] {
-            assert_eq!(c.is_working_day(d(off)), (false, false), "{off} is a day off");
+        for off in [
+            "2026-03-09",
+            "2026-03-24",
+            "2026-03-25",
+            "2026-05-11",
+            "2026-10-26",
+            "2026-05-27",
+            "2026-01-07",
+        ] {
+            assert_eq!(
+                c.is_working_day(d(off)),
+                (false, false),
+                "{off} is a day off"
+            );
         }
-        assert_eq!(c.is_working_day(d("2025-01-05")), (true, false), "Sunday 5 Jan 2025 was a working day");
-        assert_eq!(c.is_working_day(d("2026-08-31")), (true, false), "30 Aug is no holiday from 2026");
-        assert_eq!(c.is_working_day(d("2027-03-15")), (false, true), "Constitution Day, provisional year");
+        assert_eq!(
+            c.is_working_day(d("2025-01-05")),
+            (true, false),
+            "Sunday 5 Jan 2025 was a working day"
+        );
+        assert_eq!(
+            c.is_working_day(d("2026-08-31")),
+            (true, false),
+            "30 Aug is no holiday from 2026"
+        );
+        assert_eq!(
+            c.is_working_day(d("2027-03-15")),
+            (false, true),
+            "Constitution Day, provisional year"
+        );
     }
 
     // Order 270 §9: the 2-working-day review clock across Nauryz 2026.
     #[test]
     fn review_deadline_across_nauryz_2026() {
         let c = cal();
-        assert_eq!(c.add_working_days(d("2026-03-20"), 2).ok(), Some((d("2026-03-27"), false)));
-        assert_eq!(c.add_working_days(d("2026-03-19"), 2).ok(), Some((d("2026-03-26"), false)));
+        assert_eq!(
+            c.add_working_days(d("2026-03-20"), 2).ok(),
+            Some((d("2026-03-27"), false))
+        );
+        assert_eq!(
+            c.add_working_days(d("2026-03-19"), 2).ok(),
+            Some((d("2026-03-26"), false))
+        );
     }
 
     // Order 270 §9: the transfer of 5 January 2025 to 3 January.
     #[test]
     fn deadline_around_january_2025_transfer() {
         let c = cal();
-        assert_eq!(c.add_working_days(d("2025-01-02"), 1).ok(), Some((d("2025-01-05"), false)));
-        assert_eq!(c.add_working_days(d("2025-01-02"), 2).ok(), Some((d("2025-01-06"), false)));
-        assert_eq!(c.add_working_days(d("2024-12-31"), 2).ok(), Some((d("2025-01-06"), false)));
+        assert_eq!(
+            c.add_working_days(d("2025-01-02"), 1).ok(),
+            Some((d("2025-01-05"), false))
+        );
+        assert_eq!(
+            c.add_working_days(d("2025-01-02"), 2).ok(),
+            Some((d("2025-01-06"), false))
+        );
+        assert_eq!(
+            c.add_working_days(d("2024-12-31"), 2).ok(),
+            Some((d("2025-01-06"), false))
+        );
     }
 
     // Order 270 §9: a day starts and ends in Almaty, not in UTC.
@@ -274,7 +371,10 @@ mod tests {
         assert_eq!(c.is_working_day(d("2028-01-04")), (false, true));
         assert_eq!(c.is_working_day(d("2028-01-05")), (true, true));
         let dl = c.deadline_from_date(d("2027-12-30"), 2).ok();
-        assert_eq!(dl.map(|x| (x.due, x.provisional)), Some((d("2028-01-05"), true)));
+        assert_eq!(
+            dl.map(|x| (x.due, x.provisional)),
+            Some((d("2028-01-05"), true))
+        );
     }
 
     #[test]
@@ -284,7 +384,10 @@ mod tests {
         let c = c.unwrap_or_else(cal);
         assert_eq!(c.is_working_day(d("2026-03-23")), (true, false));
         assert_eq!(c.is_working_day(d("2026-03-26")), (false, false));
-        let bad = WorkingDayCalendar::load(&[("bad.toml".into(), text.replace("2026-03-26", "2025-03-26"))]);
+        let bad = WorkingDayCalendar::load(&[(
+            "bad.toml".into(),
+            text.replace("2026-03-26", "2025-03-26"),
+        )]);
         assert!(matches!(bad, Err(CalendarError::WrongYear { .. })));
     }
 

@@ -66,7 +66,10 @@ fn digits12(s: &str) -> Result<[u8; 12], IdError> {
 
 /// The check digit of the first 11 digits, or `NeverIssued` when both passes give 10.
 pub fn check_digit(d: &[u8; 12]) -> Result<u8, IdError> {
-    let first: u32 = (0..11).map(|i| u32::from(d[i]) * (i as u32 + 1)).sum::<u32>() % 11;
+    let first: u32 = (0..11)
+        .map(|i| u32::from(d[i]) * (i as u32 + 1))
+        .sum::<u32>()
+        % 11;
     if first != 10 {
         return Ok(first as u8);
     }
@@ -201,7 +204,13 @@ mod tests {
 
     #[test]
     fn real_iin_vectors() {
-        for s in ["871008401427", "760212350620", "800416300257", "680503450037", "850712300801"] {
+        for s in [
+            "871008401427",
+            "760212350620",
+            "800416300257",
+            "680503450037",
+            "850712300801",
+        ] {
             assert!(Iin::parse(s).is_ok(), "{s} should be valid");
         }
         assert_eq!(
@@ -213,7 +222,10 @@ mod tests {
     #[test]
     fn second_pass_is_needed_for_850712300801() {
         let d = digits12("850712300801").unwrap_or([0; 12]);
-        let first: u32 = (0..11).map(|i| u32::from(d[i]) * (i as u32 + 1)).sum::<u32>() % 11;
+        let first: u32 = (0..11)
+            .map(|i| u32::from(d[i]) * (i as u32 + 1))
+            .sum::<u32>()
+            % 11;
         assert_eq!(first, 10, "this vector exercises the second pass");
         assert!(Iin::parse("850712300801").is_ok());
     }
@@ -226,7 +238,12 @@ mod tests {
 
     #[test]
     fn real_bin_vectors() {
-        for s in ["940140000385", "950341000052", "961141000023", "070941024691"] {
+        for s in [
+            "940140000385",
+            "950341000052",
+            "961141000023",
+            "070941024691",
+        ] {
             assert!(Bin::parse(s).is_ok(), "{s} should be valid");
         }
     }

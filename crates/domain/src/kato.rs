@@ -57,26 +57,146 @@ pub struct Region {
 
 /// The KATO reference of the 20 regions, shipped with the binary (FACTS.md, "Territories").
 pub const REGIONS: [Region; 20] = [
-    Region { code: "100000000", name_kk: "Абай облысы", name_ru: "Абайская область", name_en: "Abai Region", republican_city: false },
-    Region { code: "110000000", name_kk: "Ақмола облысы", name_ru: "Акмолинская область", name_en: "Akmola Region", republican_city: false },
-    Region { code: "150000000", name_kk: "Ақтөбе облысы", name_ru: "Актюбинская область", name_en: "Aktobe Region", republican_city: false },
-    Region { code: "190000000", name_kk: "Алматы облысы", name_ru: "Алматинская область", name_en: "Almaty Region", republican_city: false },
-    Region { code: "230000000", name_kk: "Атырау облысы", name_ru: "Атырауская область", name_en: "Atyrau Region", republican_city: false },
-    Region { code: "270000000", name_kk: "Батыс Қазақстан облысы", name_ru: "Западно-Казахстанская область", name_en: "West Kazakhstan Region", republican_city: false },
-    Region { code: "310000000", name_kk: "Жамбыл облысы", name_ru: "Жамбылская область", name_en: "Zhambyl Region", republican_city: false },
-    Region { code: "330000000", name_kk: "Жетісу облысы", name_ru: "Область Жетісу", name_en: "Zhetisu Region", republican_city: false },
-    Region { code: "350000000", name_kk: "Қарағанды облысы", name_ru: "Карагандинская область", name_en: "Karaganda Region", republican_city: false },
-    Region { code: "390000000", name_kk: "Қостанай облысы", name_ru: "Костанайская область", name_en: "Kostanay Region", republican_city: false },
-    Region { code: "430000000", name_kk: "Қызылорда облысы", name_ru: "Кызылординская область", name_en: "Kyzylorda Region", republican_city: false },
-    Region { code: "470000000", name_kk: "Маңғыстау облысы", name_ru: "Мангистауская область", name_en: "Mangystau Region", republican_city: false },
-    Region { code: "550000000", name_kk: "Павлодар облысы", name_ru: "Павлодарская область", name_en: "Pavlodar Region", republican_city: false },
-    Region { code: "590000000", name_kk: "Солтүстік Қазақстан облысы", name_ru: "Северо-Казахстанская область", name_en: "North Kazakhstan Region", republican_city: false },
-    Region { code: "610000000", name_kk: "Түркістан облысы", name_ru: "Туркестанская область", name_en: "Turkistan Region", republican_city: false },
-    Region { code: "620000000", name_kk: "Ұлытау облысы", name_ru: "Область Ұлытау", name_en: "Ulytau Region", republican_city: false },
-    Region { code: "630000000", name_kk: "Шығыс Қазақстан облысы", name_ru: "Восточно-Казахстанская область", name_en: "East Kazakhstan Region", republican_city: false },
-    Region { code: "710000000", name_kk: "Астана қаласы", name_ru: "город Астана", name_en: "Astana city", republican_city: true },
-    Region { code: "750000000", name_kk: "Алматы қаласы", name_ru: "город Алматы", name_en: "Almaty city", republican_city: true },
-    Region { code: "790000000", name_kk: "Шымкент қаласы", name_ru: "город Шымкент", name_en: "Shymkent city", republican_city: true },
+    Region {
+        code: "100000000",
+        name_kk: "Абай облысы",
+        name_ru: "Абайская область",
+        name_en: "Abai Region",
+        republican_city: false,
+    },
+    Region {
+        code: "110000000",
+        name_kk: "Ақмола облысы",
+        name_ru: "Акмолинская область",
+        name_en: "Akmola Region",
+        republican_city: false,
+    },
+    Region {
+        code: "150000000",
+        name_kk: "Ақтөбе облысы",
+        name_ru: "Актюбинская область",
+        name_en: "Aktobe Region",
+        republican_city: false,
+    },
+    Region {
+        code: "190000000",
+        name_kk: "Алматы облысы",
+        name_ru: "Алматинская область",
+        name_en: "Almaty Region",
+        republican_city: false,
+    },
+    Region {
+        code: "230000000",
+        name_kk: "Атырау облысы",
+        name_ru: "Атырауская область",
+        name_en: "Atyrau Region",
+        republican_city: false,
+    },
+    Region {
+        code: "270000000",
+        name_kk: "Батыс Қазақстан облысы",
+        name_ru: "Западно-Казахстанская область",
+        name_en: "West Kazakhstan Region",
+        republican_city: false,
+    },
+    Region {
+        code: "310000000",
+        name_kk: "Жамбыл облысы",
+        name_ru: "Жамбылская область",
+        name_en: "Zhambyl Region",
+        republican_city: false,
+    },
+    Region {
+        code: "330000000",
+        name_kk: "Жетісу облысы",
+        name_ru: "Область Жетісу",
+        name_en: "Zhetisu Region",
+        republican_city: false,
+    },
+    Region {
+        code: "350000000",
+        name_kk: "Қарағанды облысы",
+        name_ru: "Карагандинская область",
+        name_en: "Karaganda Region",
+        republican_city: false,
+    },
+    Region {
+        code: "390000000",
+        name_kk: "Қостанай облысы",
+        name_ru: "Костанайская область",
+        name_en: "Kostanay Region",
+        republican_city: false,
+    },
+    Region {
+        code: "430000000",
+        name_kk: "Қызылорда облысы",
+        name_ru: "Кызылординская область",
+        name_en: "Kyzylorda Region",
+        republican_city: false,
+    },
+    Region {
+        code: "470000000",
+        name_kk: "Маңғыстау облысы",
+        name_ru: "Мангистауская область",
+        name_en: "Mangystau Region",
+        republican_city: false,
+    },
+    Region {
+        code: "550000000",
+        name_kk: "Павлодар облысы",
+        name_ru: "Павлодарская область",
+        name_en: "Pavlodar Region",
+        republican_city: false,
+    },
+    Region {
+        code: "590000000",
+        name_kk: "Солтүстік Қазақстан облысы",
+        name_ru: "Северо-Казахстанская область",
+        name_en: "North Kazakhstan Region",
+        republican_city: false,
+    },
+    Region {
+        code: "610000000",
+        name_kk: "Түркістан облысы",
+        name_ru: "Туркестанская область",
+        name_en: "Turkistan Region",
+        republican_city: false,
+    },
+    Region {
+        code: "620000000",
+        name_kk: "Ұлытау облысы",
+        name_ru: "Область Ұлытау",
+        name_en: "Ulytau Region",
+        republican_city: false,
+    },
+    Region {
+        code: "630000000",
+        name_kk: "Шығыс Қазақстан облысы",
+        name_ru: "Восточно-Казахстанская область",
+        name_en: "East Kazakhstan Region",
+        republican_city: false,
+    },
+    Region {
+        code: "710000000",
+        name_kk: "Астана қаласы",
+        name_ru: "город Астана",
+        name_en: "Astana city",
+        republican_city: true,
+    },
+    Region {
+        code: "750000000",
+        name_kk: "Алматы қаласы",
+        name_ru: "город Алматы",
+        name_en: "Almaty city",
+        republican_city: true,
+    },
+    Region {
+        code: "790000000",
+        name_kk: "Шымкент қаласы",
+        name_ru: "город Шымкент",
+        name_en: "Shymkent city",
+        republican_city: true,
+    },
 ];
 
 /// A 9-digit KATO code whose region is one of the 20.
@@ -160,7 +280,11 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), 20);
-        assert!(REGIONS.iter().all(|r| k(r.code).level() == KatoLevel::Region));
+        assert!(
+            REGIONS
+                .iter()
+                .all(|r| k(r.code).level() == KatoLevel::Region)
+        );
     }
 
     #[test]

@@ -8,12 +8,14 @@ pub mod org;
 
 pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineStatus};
 pub use calendar::WorkingDayCalendar;
-pub use ids::{Bin, Iin, IdError};
+pub use ids::{Bin, IdError, Iin};
 pub use kato::{Kato, KatoLevel};
 pub use org::{Organization, OrganizationKind, Scope, System};
 
 /// Roles a signed-in person can hold (DESIGN.md §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// First head or signing right of an applicant organization.
@@ -36,6 +38,13 @@ impl Role {
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Head, Role::Employee, Role::Reviewer, Role::IntegratorAdmin].into_iter().find(|r| r.as_str() == s)
+        [
+            Role::Head,
+            Role::Employee,
+            Role::Reviewer,
+            Role::IntegratorAdmin,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 }

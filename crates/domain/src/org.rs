@@ -64,7 +64,9 @@ impl OrganizationKind {
     pub fn is_operator(self) -> bool {
         matches!(
             self,
-            OrganizationKind::AuthorizedBody | OrganizationKind::Integrator | OrganizationKind::BudgetPlanningBody
+            OrganizationKind::AuthorizedBody
+                | OrganizationKind::Integrator
+                | OrganizationKind::BudgetPlanningBody
         )
     }
 
@@ -82,7 +84,10 @@ impl fmt::Display for OrganizationKind {
 impl FromStr for OrganizationKind {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        OrganizationKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or(())
+        OrganizationKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(())
     }
 }
 
@@ -124,7 +129,9 @@ pub enum OrgRule {
     TerritoryNotAllowed,
     #[error("the territory must be an oblast or one of the cities Astana, Almaty, Shymkent")]
     TerritoryMustBeRegion,
-    #[error("a maslikhat's territory is a region, city or district, not a rural district or settlement")]
+    #[error(
+        "a maslikhat's territory is a region, city or district, not a rural district or settlement"
+    )]
     TerritoryTooLow,
     #[error("this kind of organization needs the administrator codes of its state body")]
     AdministratorsRequired,
@@ -155,9 +162,9 @@ impl OrgRule {
             | OrgRule::TerritoryNotAllowed
             | OrgRule::TerritoryMustBeRegion
             | OrgRule::TerritoryTooLow => "/territory",
-            OrgRule::AdministratorsRequired | OrgRule::AdministratorsNotAllowed | OrgRule::AdministratorFormat => {
-                "/administrators"
-            }
+            OrgRule::AdministratorsRequired
+            | OrgRule::AdministratorsNotAllowed
+            | OrgRule::AdministratorFormat => "/administrators",
             OrgRule::Name => "/name_kk",
         }
     }
@@ -191,16 +198,22 @@ impl Organization {
         match kind {
             K::Maslikhat => match &territory {
                 None => return Err(OrgRule::TerritoryRequired),
-                Some(t) if matches!(t.level(), KatoLevel::RuralDistrict | KatoLevel::Settlement) => {
+                Some(t)
+                    if matches!(t.level(), KatoLevel::RuralDistrict | KatoLevel::Settlement) =>
+                {
                     return Err(OrgRule::TerritoryTooLow);
                 }
                 Some(_) => {}
             },
-            K::RevisionCommission | K::LocalInternalAudit | K::MvdTerritorialInternalAudit => match &territory {
-                None => return Err(OrgRule::TerritoryRequired),
-                Some(t) if t.level() != KatoLevel::Region => return Err(OrgRule::TerritoryMustBeRegion),
-                Some(_) => {}
-            },
+            K::RevisionCommission | K::LocalInternalAudit | K::MvdTerritorialInternalAudit => {
+                match &territory {
+                    None => return Err(OrgRule::TerritoryRequired),
+                    Some(t) if t.level() != KatoLevel::Region => {
+                        return Err(OrgRule::TerritoryMustBeRegion);
+                    }
+                    Some(_) => {}
+                }
+            }
             _ => {
                 if territory.is_some() {
                     return Err(OrgRule::TerritoryNotAllowed);
@@ -208,7 +221,9 @@ impl Organization {
             }
         }
         match kind {
-            K::CentralInternalAudit if administrators.is_empty() => return Err(OrgRule::AdministratorsRequired),
+            K::CentralInternalAudit if administrators.is_empty() => {
+                return Err(OrgRule::AdministratorsRequired);
+            }
             K::CentralInternalAudit => {}
             _ if !administrators.is_empty() => return Err(OrgRule::AdministratorsNotAllowed),
             _ => {}
@@ -216,7 +231,14 @@ impl Organization {
         let mut administrators = administrators;
         administrators.sort();
         administrators.dedup();
-        Ok(Organization { bin, name_kk, name_ru, kind, territory, administrators })
+        Ok(Organization {
+            bin,
+            name_kk,
+            name_ru,
+            kind,
+            territory,
+            administrators,
+        })
     }
 }
 
@@ -278,7 +300,11 @@ impl Scope {
 pub fn competence(org: &Organization) -> (Vec<BudgetLevel>, Option<Kato>, Vec<String>) {
     use OrganizationKind as K;
     let levels_from = |t: &Kato| match t.level() {
-        KatoLevel::Region => vec![BudgetLevel::Regional, BudgetLevel::District, BudgetLevel::Rural],
+        KatoLevel::Region => vec![
+            BudgetLevel::Regional,
+            BudgetLevel::District,
+            BudgetLevel::Rural,
+        ],
         KatoLevel::District => vec![BudgetLevel::District, BudgetLevel::Rural],
         _ => vec![BudgetLevel::Rural],
     };
@@ -289,9 +315,14 @@ pub fn competence(org: &Organization) -> (Vec<BudgetLevel>, Option<Kato>, Vec<St
         (K::CentralInternalAudit, _) => (
             vec![BudgetLevel::Republican],
             None,
-            org.administrators.iter().map(|a| a.as_str().to_owned()).collect(),
+            org.administrators
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
         ),
-        (K::Maslikhat | K::RevisionCommission | K::LocalInternalAudit, Some(t)) => (levels_from(t), Some(t.clone()), vec![]),
+        (K::Maslikhat | K::RevisionCommission | K::LocalInternalAudit, Some(t)) => {
+            (levels_from(t), Some(t.clone()), vec![])
+        }
         (K::MvdTerritorialInternalAudit, Some(t)) => {
             let republican_city = t.region().is_some_and(|r| r.republican_city);
             let admin = if republican_city { "352" } else { "252" };
@@ -323,12 +354,26 @@ pub fn derive_scope(
 ) -> Scope {
     let (levels, territory, administrators) = competence(org);
     if levels.is_empty() {
-        return Scope { fiscal_years: vec![], levels, territory: None, territory_prefix: None, administrators };
+        return Scope {
+            fiscal_years: vec![],
+            levels,
+            territory: None,
+            territory_prefix: None,
+            administrators,
+        };
     }
-    let mut years: BTreeSet<i16> = fiscal_years(system, granted_on, valid_until).into_iter().collect();
+    let mut years: BTreeSet<i16> = fiscal_years(system, granted_on, valid_until)
+        .into_iter()
+        .collect();
     years.extend(extra_years.iter().copied());
     let territory_prefix = territory.as_ref().map(|t| t.level_prefix().to_owned());
-    Scope { fiscal_years: years.into_iter().collect(), levels, territory, territory_prefix, administrators }
+    Scope {
+        fiscal_years: years.into_iter().collect(),
+        levels,
+        territory,
+        territory_prefix,
+        administrators,
+    }
 }
 
 #[cfg(test)]
@@ -351,7 +396,9 @@ mod tests {
             "название".into(),
             kind,
             t.map(kato),
-            a.iter().map(|s| AdministratorCode::parse(s).unwrap_or_else(|_| std::process::abort())).collect(),
+            a.iter()
+                .map(|s| AdministratorCode::parse(s).unwrap_or_else(|_| std::process::abort()))
+                .collect(),
         )
     }
     fn d(s: &str) -> Date {
@@ -362,15 +409,39 @@ mod tests {
     #[test]
     fn kind_and_territory_must_agree() {
         use OrganizationKind as K;
-        assert_eq!(org(K::Maslikhat, None, &[]), Err(OrgRule::TerritoryRequired));
-        assert_eq!(org(K::Maslikhat, Some("194230000"), &[]), Err(OrgRule::TerritoryTooLow));
+        assert_eq!(
+            org(K::Maslikhat, None, &[]),
+            Err(OrgRule::TerritoryRequired)
+        );
+        assert_eq!(
+            org(K::Maslikhat, Some("194230000"), &[]),
+            Err(OrgRule::TerritoryTooLow)
+        );
         assert!(org(K::Maslikhat, Some("194000000"), &[]).is_ok());
-        assert_eq!(org(K::MvdTerritorialInternalAudit, Some("194000000"), &[]), Err(OrgRule::TerritoryMustBeRegion));
-        assert_eq!(org(K::RevisionCommission, Some("194000000"), &[]), Err(OrgRule::TerritoryMustBeRegion));
-        assert_eq!(org(K::Parliament, Some("750000000"), &[]), Err(OrgRule::TerritoryNotAllowed));
-        assert_eq!(org(K::CentralInternalAudit, None, &[]), Err(OrgRule::AdministratorsRequired));
-        assert_eq!(org(K::Maslikhat, Some("750000000"), &["252"]), Err(OrgRule::AdministratorsNotAllowed));
-        assert_eq!(AdministratorCode::parse("25"), Err(OrgRule::AdministratorFormat));
+        assert_eq!(
+            org(K::MvdTerritorialInternalAudit, Some("194000000"), &[]),
+            Err(OrgRule::TerritoryMustBeRegion)
+        );
+        assert_eq!(
+            org(K::RevisionCommission, Some("194000000"), &[]),
+            Err(OrgRule::TerritoryMustBeRegion)
+        );
+        assert_eq!(
+            org(K::Parliament, Some("750000000"), &[]),
+            Err(OrgRule::TerritoryNotAllowed)
+        );
+        assert_eq!(
+            org(K::CentralInternalAudit, None, &[]),
+            Err(OrgRule::AdministratorsRequired)
+        );
+        assert_eq!(
+            org(K::Maslikhat, Some("750000000"), &["252"]),
+            Err(OrgRule::AdministratorsNotAllowed)
+        );
+        assert_eq!(
+            AdministratorCode::parse("25"),
+            Err(OrgRule::AdministratorFormat)
+        );
     }
 
     // Order 270 §6: scope by competence, every applicant kind.
@@ -381,7 +452,13 @@ mod tests {
         let u = d("2027-06-30");
         let none = BTreeSet::new();
         let s = |o: Result<Organization, OrgRule>, sys| {
-            derive_scope(&o.unwrap_or_else(|_| std::process::abort()), sys, g, u, &none)
+            derive_scope(
+                &o.unwrap_or_else(|_| std::process::abort()),
+                sys,
+                g,
+                u,
+                &none,
+            )
         };
         for kind in [K::Parliament, K::SupremeAuditChamber, K::InternalStateAudit] {
             let sc = s(org(kind, None, &[]), System::AnalyticalCentral);
@@ -390,11 +467,24 @@ mod tests {
             assert!(sc.administrators.is_empty());
             assert_eq!(sc.fiscal_years, vec![2025, 2026, 2027]);
         }
-        let sc = s(org(K::Maslikhat, Some("750000000"), &[]), System::StatePlanning);
-        assert_eq!(sc.levels, vec![BudgetLevel::Regional, BudgetLevel::District, BudgetLevel::Rural]);
+        let sc = s(
+            org(K::Maslikhat, Some("750000000"), &[]),
+            System::StatePlanning,
+        );
+        assert_eq!(
+            sc.levels,
+            vec![
+                BudgetLevel::Regional,
+                BudgetLevel::District,
+                BudgetLevel::Rural
+            ]
+        );
         assert_eq!(sc.territory_prefix.as_deref(), Some("75"));
         assert_eq!(sc.fiscal_years, vec![2026, 2027, 2028, 2029, 2030]);
-        let sc = s(org(K::Maslikhat, Some("194000000"), &[]), System::AnalyticalCentral);
+        let sc = s(
+            org(K::Maslikhat, Some("194000000"), &[]),
+            System::AnalyticalCentral,
+        );
         assert_eq!(sc.levels, vec![BudgetLevel::District, BudgetLevel::Rural]);
         assert_eq!(sc.territory_prefix.as_deref(), Some("1940"));
         for kind in [K::RevisionCommission, K::LocalInternalAudit] {
@@ -402,25 +492,47 @@ mod tests {
             assert_eq!(sc.territory_prefix.as_deref(), Some("35"));
             assert!(sc.administrators.is_empty());
         }
-        let sc = s(org(K::CentralInternalAudit, None, &["217", "218"]), System::AnalyticalCentral);
+        let sc = s(
+            org(K::CentralInternalAudit, None, &["217", "218"]),
+            System::AnalyticalCentral,
+        );
         assert_eq!(sc.levels, vec![BudgetLevel::Republican]);
         assert_eq!(sc.administrators, vec!["217".to_owned(), "218".to_owned()]);
-        let sc = s(org(K::MvdTerritorialInternalAudit, Some("750000000"), &[]), System::AnalyticalCentral);
+        let sc = s(
+            org(K::MvdTerritorialInternalAudit, Some("750000000"), &[]),
+            System::AnalyticalCentral,
+        );
         assert_eq!(sc.administrators, vec!["352".to_owned()]);
-        let sc = s(org(K::MvdTerritorialInternalAudit, Some("710000000"), &[]), System::AnalyticalCentral);
+        let sc = s(
+            org(K::MvdTerritorialInternalAudit, Some("710000000"), &[]),
+            System::AnalyticalCentral,
+        );
         assert_eq!(sc.administrators, vec!["352".to_owned()]);
-        let sc = s(org(K::MvdTerritorialInternalAudit, Some("350000000"), &[]), System::AnalyticalCentral);
+        let sc = s(
+            org(K::MvdTerritorialInternalAudit, Some("350000000"), &[]),
+            System::AnalyticalCentral,
+        );
         assert_eq!(sc.administrators, vec!["252".to_owned()]);
-        let sc = s(org(K::NationalBankInternalAudit, None, &[]), System::AnalyticalCentral);
+        let sc = s(
+            org(K::NationalBankInternalAudit, None, &[]),
+            System::AnalyticalCentral,
+        );
         assert!(sc.is_empty());
         assert!(sc.fiscal_years.is_empty());
     }
 
     #[test]
     fn extra_years_are_added() {
-        let o = org(OrganizationKind::Parliament, None, &[]).unwrap_or_else(|_| std::process::abort());
+        let o =
+            org(OrganizationKind::Parliament, None, &[]).unwrap_or_else(|_| std::process::abort());
         let extra: BTreeSet<i16> = [2020].into_iter().collect();
-        let sc = derive_scope(&o, System::AnalyticalCentral, d("2026-03-15"), d("2027-03-15"), &extra);
+        let sc = derive_scope(
+            &o,
+            System::AnalyticalCentral,
+            d("2026-03-15"),
+            d("2027-03-15"),
+            &extra,
+        );
         assert_eq!(sc.fiscal_years, vec![2020, 2025, 2026, 2027]);
     }
 }

@@ -4,7 +4,8 @@
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet, Request, Schema,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
+    Request, Schema,
 };
 use qoljetim_domain::{OrganizationKind, Role};
 use serde_json::{Value, json};
@@ -63,9 +64,21 @@ pub struct Actor {
 /// What is asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
-    Application { id: String, applicant_bin: String, status: String },
-    ApplicationLine { id: String, applicant_bin: String, iin: String },
-    Grant { id: String, person_iin: String, organization_bin: String },
+    Application {
+        id: String,
+        applicant_bin: String,
+        status: String,
+    },
+    ApplicationLine {
+        id: String,
+        applicant_bin: String,
+        iin: String,
+    },
+    Grant {
+        id: String,
+        person_iin: String,
+        organization_bin: String,
+    },
     Registry,
     AuditLog,
 }
@@ -85,8 +98,11 @@ pub struct PolicyEngine {
 }
 
 fn uid(kind: &str, id: &str) -> Result<EntityUid, PolicyError> {
-    EntityUid::from_str(&format!("Qoljetim::{kind}::{}", Value::String(id.to_owned())))
-        .map_err(|e| PolicyError::Request(e.to_string()))
+    EntityUid::from_str(&format!(
+        "Qoljetim::{kind}::{}",
+        Value::String(id.to_owned())
+    ))
+    .map_err(|e| PolicyError::Request(e.to_string()))
 }
 
 /// Parses policies and renames each to its `@id` annotation, so that audits name policies stably.
@@ -94,10 +110,11 @@ pub fn parse_policies(text: &str) -> Result<PolicySet, PolicyError> {
     let parsed = PolicySet::from_str(text).map_err(|e| PolicyError::Policies(e.to_string()))?;
     let mut out = PolicySet::new();
     for p in parsed.policies() {
-        let id = p
-            .annotation("id")
-            .ok_or_else(|| PolicyError::Policies(format!("policy {} has no @id annotation", p.id())))?;
-        out.add(p.new_id(PolicyId::new(id))).map_err(|e| PolicyError::Policies(e.to_string()))?;
+        let id = p.annotation("id").ok_or_else(|| {
+            PolicyError::Policies(format!("policy {} has no @id annotation", p.id()))
+        })?;
+        out.add(p.new_id(PolicyId::new(id)))
+            .map_err(|e| PolicyError::Policies(e.to_string()))?;
     }
     Ok(out)
 }
@@ -108,9 +125,14 @@ impl PolicyEngine {
     }
 
     pub fn from_texts(schema: &str, policies: &str) -> Result<Self, PolicyError> {
-        let (schema, _warnings) = Schema::from_cedarschema_str(schema).map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(schema).map_err(|e| PolicyError::Schema(e.to_string()))?;
         let policies = parse_policies(policies)?;
-        Ok(PolicyEngine { schema, policies, authorizer: Authorizer::new() })
+        Ok(PolicyEngine {
+            schema,
+            policies,
+            authorizer: Authorizer::new(),
+        })
     }
 
     pub fn schema(&self) -> &Schema {
@@ -121,7 +143,11 @@ impl PolicyEngine {
         &self.policies
     }
 
-    fn entities(&self, actor: &Actor, resource: &Resource) -> Result<(EntityUid, EntityUid, Entities), PolicyError> {
+    fn entities(
+        &self,
+        actor: &Actor,
+        resource: &Resource,
+    ) -> Result<(EntityUid, EntityUid, Entities), PolicyError> {
         let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("");
         let roles: Vec<&str> = actor.roles.iter().map(|r| r.as_str()).collect();
         let mut list = vec![
@@ -132,17 +158,29 @@ impl PolicyEngine {
                    "parents": [{"type": "Qoljetim::Organization", "id": actor.bin}]}),
         ];
         let (rtype, rid) = match resource {
-            Resource::Application { id, applicant_bin, status } => {
+            Resource::Application {
+                id,
+                applicant_bin,
+                status,
+            } => {
                 list.push(json!({"uid": {"type": "Qoljetim::Application", "id": id},
                                  "attrs": {"applicant_bin": applicant_bin, "status": status}, "parents": []}));
                 ("Application", id.clone())
             }
-            Resource::ApplicationLine { id, applicant_bin, iin } => {
+            Resource::ApplicationLine {
+                id,
+                applicant_bin,
+                iin,
+            } => {
                 list.push(json!({"uid": {"type": "Qoljetim::ApplicationLine", "id": id},
                                  "attrs": {"applicant_bin": applicant_bin, "iin": iin}, "parents": []}));
                 ("ApplicationLine", id.clone())
             }
-            Resource::Grant { id, person_iin, organization_bin } => {
+            Resource::Grant {
+                id,
+                person_iin,
+                organization_bin,
+            } => {
                 list.push(json!({"uid": {"type": "Qoljetim::Grant", "id": id},
                                  "attrs": {"person_iin": person_iin, "organization_bin": organization_bin}, "parents": []}));
                 ("Grant", id.clone())
@@ -158,16 +196,33 @@ impl PolicyEngine {
         };
         let entities = Entities::from_json_value(Value::Array(list), Some(&self.schema))
             .map_err(|e| PolicyError::Request(e.to_string()))?;
-        Ok((uid("Person", &format!("{}@{}", actor.iin, actor.bin))?, uid(rtype, &rid)?, entities))
+        Ok((
+            uid("Person", &format!("{}@{}", actor.iin, actor.bin))?,
+            uid(rtype, &rid)?,
+            entities,
+        ))
     }
 
     /// Decides whether `actor` may take `action` on `resource`.
-    pub fn decide(&self, actor: &Actor, action: Action, resource: &Resource) -> Result<Decision, PolicyError> {
+    pub fn decide(
+        &self,
+        actor: &Actor,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<Decision, PolicyError> {
         let (principal, res, entities) = self.entities(actor, resource)?;
         let action_uid = uid("Action", action.as_str())?;
-        let request = Request::new(principal, action_uid, res, Context::empty(), Some(&self.schema))
-            .map_err(|e| PolicyError::Request(e.to_string()))?;
-        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+        let request = Request::new(
+            principal,
+            action_uid,
+            res,
+            Context::empty(),
+            Some(&self.schema),
+        )
+        .map_err(|e| PolicyError::Request(e.to_string()))?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
         let diagnostics = response.diagnostics();
         Ok(Decision {
             allowed: response.decision() == CedarDecision::Allow,

@@ -9,11 +9,20 @@ fn engine() -> PolicyEngine {
 }
 
 fn actor(bin: &str, kind: K, roles: &[Role]) -> Actor {
-    Actor { iin: "871008401427".into(), bin: bin.into(), org_kind: Some(kind), roles: roles.to_vec() }
+    Actor {
+        iin: "871008401427".into(),
+        bin: bin.into(),
+        org_kind: Some(kind),
+        roles: roles.to_vec(),
+    }
 }
 
 fn app(bin: &str) -> Resource {
-    Resource::Application { id: "1".into(), applicant_bin: bin.into(), status: "submitted".into() }
+    Resource::Application {
+        id: "1".into(),
+        applicant_bin: bin.into(),
+        status: "submitted".into(),
+    }
 }
 
 const APPLICANT: &str = "940140000385";
@@ -24,7 +33,14 @@ const INTEGRATOR: &str = "961141000023";
 fn schema_and_policies_validate_strictly() {
     let e = engine();
     let result = Validator::new(e.schema().clone()).validate(e.policies(), ValidationMode::Strict);
-    assert!(result.validation_passed(), "{:?}", result.validation_errors().map(|x| x.to_string()).collect::<Vec<_>>());
+    assert!(
+        result.validation_passed(),
+        "{:?}",
+        result
+            .validation_errors()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+    );
     assert!(e.policies().policies().count() >= 12);
 }
 
@@ -33,41 +49,122 @@ fn schema_and_policies_validate_strictly() {
 fn workflow_decisions_name_their_policies() {
     let e = engine();
     let head = actor(APPLICANT, K::Maslikhat, &[Role::Head]);
-    let d = e.decide(&head, Action::SubmitApplication, &app(APPLICANT)).unwrap_or_else(|x| panic!("{x}"));
+    let d = e
+        .decide(&head, Action::SubmitApplication, &app(APPLICANT))
+        .unwrap_or_else(|x| panic!("{x}"));
     assert!(d.allowed);
     assert_eq!(d.policies, vec!["applicant-head-submits".to_owned()]);
-    assert!(!e.decide(&head, Action::SubmitApplication, &app(MINFIN)).map(|d| d.allowed).unwrap_or(true));
+    assert!(
+        !e.decide(&head, Action::SubmitApplication, &app(MINFIN))
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
     let employee = actor(APPLICANT, K::Maslikhat, &[Role::Employee]);
-    assert!(!e.decide(&employee, Action::SubmitApplication, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true));
-    assert!(!e.decide(&employee, Action::ReadApplication, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true));
-    let own_line = Resource::ApplicationLine { id: "1/1".into(), applicant_bin: APPLICANT.into(), iin: "871008401427".into() };
-    assert!(e.decide(&employee, Action::ReadApplicationLine, &own_line).map(|d| d.allowed).unwrap_or(false));
-    let other_line = Resource::ApplicationLine { id: "1/2".into(), applicant_bin: APPLICANT.into(), iin: "850712300801".into() };
-    assert!(!e.decide(&employee, Action::ReadApplicationLine, &other_line).map(|d| d.allowed).unwrap_or(true));
+    assert!(
+        !e.decide(&employee, Action::SubmitApplication, &app(APPLICANT))
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
+    assert!(
+        !e.decide(&employee, Action::ReadApplication, &app(APPLICANT))
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
+    let own_line = Resource::ApplicationLine {
+        id: "1/1".into(),
+        applicant_bin: APPLICANT.into(),
+        iin: "871008401427".into(),
+    };
+    assert!(
+        e.decide(&employee, Action::ReadApplicationLine, &own_line)
+            .map(|d| d.allowed)
+            .unwrap_or(false)
+    );
+    let other_line = Resource::ApplicationLine {
+        id: "1/2".into(),
+        applicant_bin: APPLICANT.into(),
+        iin: "850712300801".into(),
+    };
+    assert!(
+        !e.decide(&employee, Action::ReadApplicationLine, &other_line)
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
 
     let reviewer = actor(MINFIN, K::AuthorizedBody, &[Role::Reviewer]);
-    let d = e.decide(&reviewer, Action::ReviewApplication, &app(APPLICANT)).unwrap_or_else(|x| panic!("{x}"));
+    let d = e
+        .decide(&reviewer, Action::ReviewApplication, &app(APPLICANT))
+        .unwrap_or_else(|x| panic!("{x}"));
     assert!(d.allowed);
     assert_eq!(d.policies, vec!["reviewer-reviews".to_owned()]);
-    assert!(!e.decide(&reviewer, Action::GrantAccess, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true));
-    assert!(!e.decide(&reviewer, Action::ManageOrganizations, &Resource::Registry).map(|d| d.allowed).unwrap_or(true));
+    assert!(
+        !e.decide(&reviewer, Action::GrantAccess, &app(APPLICANT))
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
+    assert!(
+        !e.decide(&reviewer, Action::ManageOrganizations, &Resource::Registry)
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
     // Reviewer role registered on an organization that is not the authorized body: refused.
     let misplaced = actor(APPLICANT, K::Maslikhat, &[Role::Reviewer]);
-    assert!(!e.decide(&misplaced, Action::ReviewApplication, &app(MINFIN)).map(|d| d.allowed).unwrap_or(true));
+    assert!(
+        !e.decide(&misplaced, Action::ReviewApplication, &app(MINFIN))
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
 
     let integrator = actor(INTEGRATOR, K::Integrator, &[Role::IntegratorAdmin]);
-    assert!(e.decide(&integrator, Action::GrantAccess, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(false));
-    assert!(!e.decide(&integrator, Action::ReviewApplication, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true));
-    assert!(e.decide(&integrator, Action::ManageOrganizations, &Resource::Registry).map(|d| d.allowed).unwrap_or(false));
-    let forbid = e.decide(&integrator, Action::GrantAccess, &app(INTEGRATOR)).unwrap_or_else(|x| panic!("{x}"));
+    assert!(
+        e.decide(&integrator, Action::GrantAccess, &app(APPLICANT))
+            .map(|d| d.allowed)
+            .unwrap_or(false)
+    );
+    assert!(
+        !e.decide(&integrator, Action::ReviewApplication, &app(APPLICANT))
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
+    assert!(
+        e.decide(
+            &integrator,
+            Action::ManageOrganizations,
+            &Resource::Registry
+        )
+        .map(|d| d.allowed)
+        .unwrap_or(false)
+    );
+    let forbid = e
+        .decide(&integrator, Action::GrantAccess, &app(INTEGRATOR))
+        .unwrap_or_else(|x| panic!("{x}"));
     assert!(!forbid.allowed);
-    assert_eq!(forbid.policies, vec!["no-decision-on-own-organization".to_owned()]);
-    assert!(e.decide(&integrator, Action::ReadAudit, &Resource::AuditLog).map(|d| d.allowed).unwrap_or(false));
-    assert!(!e.decide(&head, Action::ReadAudit, &Resource::AuditLog).map(|d| d.allowed).unwrap_or(true));
+    assert_eq!(
+        forbid.policies,
+        vec!["no-decision-on-own-organization".to_owned()]
+    );
+    assert!(
+        e.decide(&integrator, Action::ReadAudit, &Resource::AuditLog)
+            .map(|d| d.allowed)
+            .unwrap_or(false)
+    );
+    assert!(
+        !e.decide(&head, Action::ReadAudit, &Resource::AuditLog)
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
 }
 
 fn role_strategy() -> impl Strategy<Value = Vec<Role>> {
-    proptest::collection::vec(prop_oneof![Just(Role::Head), Just(Role::Employee), Just(Role::Reviewer), Just(Role::IntegratorAdmin)], 0..3)
+    proptest::collection::vec(
+        prop_oneof![
+            Just(Role::Head),
+            Just(Role::Employee),
+            Just(Role::Reviewer),
+            Just(Role::IntegratorAdmin)
+        ],
+        0..3,
+    )
 }
 
 proptest! {

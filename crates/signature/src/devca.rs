@@ -7,7 +7,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode, EncodePem};
@@ -19,11 +21,16 @@ use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
-use x509_cert::spki::{AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInfoRef};
+use x509_cert::spki::{
+    AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInfoRef,
+};
 use x509_cert::time::{Time, Validity};
 
 use crate::identity::{KeyPurpose, NcaRole};
@@ -50,10 +57,14 @@ impl PrivateKey {
     pub fn generate(kind: KeyKind) -> Result<Self, SignatureError> {
         let mut rng = rand::rng();
         Ok(match kind {
-            KeyKind::Rsa2048 => PrivateKey::Rsa(Box::new(rsa::PrivateKey::new(&mut rng, 2048).map_err(internal)?)),
+            KeyKind::Rsa2048 => PrivateKey::Rsa(Box::new(
+                rsa::PrivateKey::new(&mut rng, 2048).map_err(internal)?,
+            )),
             KeyKind::P256 => {
                 use p256::elliptic_curve::Generate;
-                PrivateKey::P256(p256::ecdsa::SigningKey::try_generate_from_rng(&mut rng).map_err(internal)?)
+                PrivateKey::P256(
+                    p256::ecdsa::SigningKey::try_generate_from_rng(&mut rng).map_err(internal)?,
+                )
             }
         })
     }
@@ -78,10 +89,14 @@ impl PrivateKey {
         if let Ok(k) = rsa::PrivateKey::from_pkcs8_pem(pem) {
             return Ok(PrivateKey::Rsa(Box::new(k)));
         }
-        p256::ecdsa::SigningKey::from_pkcs8_pem(pem).map(PrivateKey::P256).map_err(internal)
+        p256::ecdsa::SigningKey::from_pkcs8_pem(pem)
+            .map(PrivateKey::P256)
+            .map_err(internal)
     }
 
-    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfo<Any, der::asn1::BitString>, SignatureError> {
+    pub fn public_key_info(
+        &self,
+    ) -> Result<SubjectPublicKeyInfo<Any, der::asn1::BitString>, SignatureError> {
         let der = match self {
             PrivateKey::Rsa(k) => k.to_public_key().to_public_key_der().map_err(internal)?,
             PrivateKey::P256(k) => k.verifying_key().to_public_key_der().map_err(internal)?,
@@ -132,14 +147,21 @@ fn escape(v: &str) -> String {
 /// RFC 4514 text is written last-RDN-first; attribute types by OID keep the NCA string types
 /// (SERIALNUMBER and C printable, the rest UTF-8).
 fn name_from(parts: &[(ObjectIdentifier, String)]) -> Result<Name, SignatureError> {
-    let text: Vec<String> = parts.iter().rev().map(|(oid, v)| format!("{oid}={}", escape(v))).collect();
+    let text: Vec<String> = parts
+        .iter()
+        .rev()
+        .map(|(oid, v)| format!("{oid}={}", escape(v)))
+        .collect();
     Name::from_str(&text.join(",")).map_err(internal)
 }
 
 impl Subject {
     pub fn name(&self) -> Result<Name, SignatureError> {
         let mut parts = vec![
-            (oids::AT_COMMON_NAME, format!("{} {}", self.surname, self.name)),
+            (
+                oids::AT_COMMON_NAME,
+                format!("{} {}", self.surname, self.name),
+            ),
             (oids::AT_SURNAME, self.surname.clone()),
             (oids::AT_SERIAL_NUMBER, format!("IIN{}", self.iin)),
             (oids::AT_COUNTRY, "KZ".to_owned()),
@@ -195,9 +217,15 @@ impl BuilderProfile for NcaProfile {
         let ski = SubjectKeyIdentifier::try_from(spk)?;
         ext.push((&ski).to_extension(tbs.subject(), &ext)?);
         let issuer_ski = SubjectKeyIdentifier::try_from(issuer_spk)?;
-        let aki = AuthorityKeyIdentifier { key_identifier: Some(issuer_ski.0), ..Default::default() };
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(issuer_ski.0),
+            ..Default::default()
+        };
         ext.push((&aki).to_extension(tbs.subject(), &ext)?);
-        let bc = BasicConstraints { ca: self.ca, path_len_constraint: None };
+        let bc = BasicConstraints {
+            ca: self.ca,
+            path_len_constraint: None,
+        };
         ext.push((&bc).to_extension(tbs.subject(), &ext)?);
         ext.push((&self.key_usage).to_extension(tbs.subject(), &ext)?);
         if !self.ekus.is_empty() {
@@ -232,9 +260,13 @@ fn build_cert(
     match signer {
         PrivateKey::Rsa(k) => {
             let sk = rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone());
-            builder.build::<_, rsa::pkcs1v15::Signature>(&sk).map_err(internal)
+            builder
+                .build::<_, rsa::pkcs1v15::Signature>(&sk)
+                .map_err(internal)
         }
-        PrivateKey::P256(k) => builder.build::<_, p256::ecdsa::DerSignature>(k).map_err(internal),
+        PrivateKey::P256(k) => builder
+            .build::<_, p256::ecdsa::DerSignature>(k)
+            .map_err(internal),
     }
 }
 
@@ -248,7 +280,11 @@ pub struct DevCa {
 pub const DEV_CA_NAME: &str = "QOLJETIM DEVELOPMENT CA — NOT FOR PRODUCTION";
 
 impl DevCa {
-    pub fn generate(kind: KeyKind, not_before: Timestamp, not_after: Timestamp) -> Result<Self, SignatureError> {
+    pub fn generate(
+        kind: KeyKind,
+        not_before: Timestamp,
+        not_after: Timestamp,
+    ) -> Result<Self, SignatureError> {
         let key = PrivateKey::generate(kind)?;
         let label = match kind {
             KeyKind::Rsa2048 => "RSA",
@@ -263,7 +299,9 @@ impl DevCa {
             issuer: name.clone(),
             subject: name,
             ca: true,
-            key_usage: KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign | KeyUsages::DigitalSignature),
+            key_usage: KeyUsage(
+                KeyUsages::KeyCertSign | KeyUsages::CRLSign | KeyUsages::DigitalSignature,
+            ),
             ekus: vec![],
         };
         let certificate = build_cert(profile, key.public_key_info()?, &key, not_before, not_after)?;
@@ -272,7 +310,10 @@ impl DevCa {
 
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, SignatureError> {
         use der::DecodePem;
-        Ok(DevCa { certificate: Certificate::from_pem(cert_pem).map_err(internal)?, key: PrivateKey::from_pkcs8_pem(key_pem)? })
+        Ok(DevCa {
+            certificate: Certificate::from_pem(cert_pem).map_err(internal)?,
+            key: PrivateKey::from_pkcs8_pem(key_pem)?,
+        })
     }
 
     /// Issues a certificate in the NCA profile to `subject` for a new key of `kind`.
@@ -296,8 +337,12 @@ impl DevCa {
         not_after: Timestamp,
     ) -> Result<Certificate, SignatureError> {
         let key_usage = match subject.purpose {
-            KeyPurpose::Signing => KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
-            KeyPurpose::Authentication => KeyUsage(KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment),
+            KeyPurpose::Signing => {
+                KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation)
+            }
+            KeyPurpose::Authentication => {
+                KeyUsage(KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment)
+            }
         };
         let profile = NcaProfile {
             issuer: self.certificate.tbs_certificate().subject().clone(),
@@ -306,7 +351,13 @@ impl DevCa {
             key_usage,
             ekus: subject.extended_key_usage(),
         };
-        build_cert(profile, key.public_key_info()?, &self.key, not_before, not_after)
+        build_cert(
+            profile,
+            key.public_key_info()?,
+            &self.key,
+            not_before,
+            not_after,
+        )
     }
 }
 
@@ -321,16 +372,38 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, SignatureEr
 }
 
 /// Makes an attached CMS SignedData over `content`, as NCALayer's `sign` with `encapsulate: true` does.
-pub fn sign_cms(content: &[u8], cert: &Certificate, key: &PrivateKey, signing_time: Option<Timestamp>) -> Result<Vec<u8>, SignatureError> {
-    let sha256 = AlgorithmIdentifierOwned { oid: oids::SHA256, parameters: None };
+pub fn sign_cms(
+    content: &[u8],
+    cert: &Certificate,
+    key: &PrivateKey,
+    signing_time: Option<Timestamp>,
+) -> Result<Vec<u8>, SignatureError> {
+    let sha256 = AlgorithmIdentifierOwned {
+        oid: oids::SHA256,
+        parameters: None,
+    };
     let digest = Sha256::digest(content);
     let mut attrs = SetOfVec::new();
-    attrs.insert(attribute(oids::ATTR_CONTENT_TYPE, Any::encode_from(&oids::CT_DATA).map_err(internal)?)?).map_err(internal)?;
     attrs
-        .insert(attribute(oids::ATTR_MESSAGE_DIGEST, Any::encode_from(&OctetString::new(digest.to_vec()).map_err(internal)?).map_err(internal)?)?)
+        .insert(attribute(
+            oids::ATTR_CONTENT_TYPE,
+            Any::encode_from(&oids::CT_DATA).map_err(internal)?,
+        )?)
+        .map_err(internal)?;
+    attrs
+        .insert(attribute(
+            oids::ATTR_MESSAGE_DIGEST,
+            Any::encode_from(&OctetString::new(digest.to_vec()).map_err(internal)?)
+                .map_err(internal)?,
+        )?)
         .map_err(internal)?;
     if let Some(t) = signing_time {
-        attrs.insert(attribute(oids::ATTR_SIGNING_TIME, Any::encode_from(&time(t)?).map_err(internal)?)?).map_err(internal)?;
+        attrs
+            .insert(attribute(
+                oids::ATTR_SIGNING_TIME,
+                Any::encode_from(&time(t)?).map_err(internal)?,
+            )?)
+            .map_err(internal)?;
     }
     let to_sign = attrs.to_der().map_err(internal)?;
     let (sig_alg, sig) = key.sign_sha256(&to_sign)?;
@@ -342,14 +415,19 @@ pub fn sign_cms(content: &[u8], cert: &Certificate, key: &PrivateKey, signing_ti
         }),
         digest_alg: sha256.clone(),
         signed_attrs: Some(attrs),
-        signature_algorithm: AlgorithmIdentifierOwned { oid: sig_alg, parameters: None },
+        signature_algorithm: AlgorithmIdentifierOwned {
+            oid: sig_alg,
+            parameters: None,
+        },
         signature: OctetString::new(sig).map_err(internal)?,
         unsigned_attrs: None,
     };
     let mut digests = SetOfVec::new();
     digests.insert(sha256).map_err(internal)?;
     let mut certs = SetOfVec::new();
-    certs.insert(CertificateChoices::Certificate(cert.clone())).map_err(internal)?;
+    certs
+        .insert(CertificateChoices::Certificate(cert.clone()))
+        .map_err(internal)?;
     let mut signers = SetOfVec::new();
     signers.insert(signer).map_err(internal)?;
     let sd = SignedData {
@@ -357,12 +435,18 @@ pub fn sign_cms(content: &[u8], cert: &Certificate, key: &PrivateKey, signing_ti
         digest_algorithms: digests,
         encap_content_info: EncapsulatedContentInfo {
             econtent_type: oids::CT_DATA,
-            econtent: Some(Any::encode_from(&OctetString::new(content.to_vec()).map_err(internal)?).map_err(internal)?),
+            econtent: Some(
+                Any::encode_from(&OctetString::new(content.to_vec()).map_err(internal)?)
+                    .map_err(internal)?,
+            ),
         },
         certificates: Some(CertificateSet(certs)),
         crls: None,
         signer_infos: SignerInfos(signers),
     };
-    let ci = ContentInfo { content_type: oids::CT_SIGNED_DATA, content: Any::encode_from(&sd).map_err(internal)? };
+    let ci = ContentInfo {
+        content_type: oids::CT_SIGNED_DATA,
+        content: Any::encode_from(&sd).map_err(internal)?,
+    };
     ci.to_der().map_err(internal)
 }

@@ -89,7 +89,10 @@ pub fn attribute_text(value: &der::Any) -> Option<String> {
             String::from_utf8(bytes.to_vec()).ok()
         }
         Tag::BmpString => {
-            let units: Vec<u16> = bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+            let units: Vec<u16> = bytes
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
             String::from_utf16(&units).ok()
         }
         _ => None,
@@ -97,7 +100,9 @@ pub fn attribute_text(value: &der::Any) -> Option<String> {
 }
 
 pub fn name_attribute(name: &Name, oid: ObjectIdentifier) -> Option<String> {
-    name.iter().find(|atv| atv.oid == oid).and_then(|atv| attribute_text(&atv.value))
+    name.iter()
+        .find(|atv| atv.oid == oid)
+        .and_then(|atv| attribute_text(&atv.value))
 }
 
 impl CertificateIdentity {
@@ -137,7 +142,10 @@ impl CertificateIdentity {
     pub fn given_name(&self) -> Option<String> {
         let cn = self.common_name.as_deref()?;
         match self.surname.as_deref() {
-            Some(s) => cn.strip_prefix(s).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
+            Some(s) => cn
+                .strip_prefix(s)
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty()),
             None => cn.split_whitespace().nth(1).map(str::to_owned),
         }
     }

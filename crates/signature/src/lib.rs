@@ -10,7 +10,10 @@ pub mod oids;
 pub mod verify;
 
 pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};
-pub use verify::{RevocationCheck, TrustAnchor, VerifiedCms, Verifier, require_application_signer, require_sign_in};
+pub use verify::{
+    RevocationCheck, TrustAnchor, VerifiedCms, Verifier, require_application_signer,
+    require_sign_in,
+};
 
 /// Why a signature or certificate was refused. `slug()` is the stable problem type of the API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,8 +36,14 @@ pub enum SignatureError {
     SignatureInvalid,
     #[error("the certificate does not chain to a configured trust anchor")]
     Untrusted,
-    #[error("a certificate of the chain is not valid at {at}: valid from {not_before} to {not_after}")]
-    Expired { at: String, not_before: String, not_after: String },
+    #[error(
+        "a certificate of the chain is not valid at {at}: valid from {not_before} to {not_after}"
+    )]
+    Expired {
+        at: String,
+        not_before: String,
+        not_after: String,
+    },
     #[error("the certificate was revoked")]
     Revoked,
     #[error("the revocation status of the certificate cannot be known")]

@@ -6,10 +6,12 @@ use jiff::{Timestamp, ToSpan};
 use qoljetim_domain::Bin;
 use x509_cert::Certificate;
 
+use crate::SignatureError;
 use crate::devca::{DevCa, KeyKind, PrivateKey, Subject, sign_cms};
 use crate::identity::{CertificateIdentity, KeyPurpose, NcaRole};
-use crate::verify::{TrustAnchor, Verifier, certificate_signed_by, require_application_signer, require_sign_in};
-use crate::SignatureError;
+use crate::verify::{
+    TrustAnchor, Verifier, certificate_signed_by, require_application_signer, require_sign_in,
+};
 
 const BIN: &str = "940140000385";
 const OTHER_BIN: &str = "950341000052";
@@ -37,11 +39,16 @@ fn person(role: Option<NcaRole>, purpose: KeyPurpose, org: Option<&str>) -> Subj
 
 fn issue(ca: &DevCa, s: &Subject, kind: KeyKind) -> (Certificate, PrivateKey) {
     let n = now();
-    ca.issue(s, kind, n - 1.hour(), n + 24.hours()).unwrap_or_else(|e| panic!("{e}"))
+    ca.issue(s, kind, n - 1.hour(), n + 24.hours())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn verifier(ca: &DevCa) -> Verifier {
-    Verifier::new(vec![TrustAnchor { name: "dev".into(), certificate: ca.certificate.clone(), development: true }])
+    Verifier::new(vec![TrustAnchor {
+        name: "dev".into(),
+        certificate: ca.certificate.clone(),
+        development: true,
+    }])
 }
 
 fn bin(s: &str) -> Bin {
@@ -52,13 +59,26 @@ fn bin(s: &str) -> Bin {
 fn round_trip_ecdsa_and_rsa() {
     for kind in [KeyKind::P256, KeyKind::Rsa2048] {
         let ca = ca(kind);
-        let (cert, key) = issue(&ca, &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)), kind);
+        let (cert, key) = issue(
+            &ca,
+            &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)),
+            kind,
+        );
         let cms = sign_cms(b"{\"hello\":1}", &cert, &key, Some(now())).unwrap_or_default();
-        let v = verifier(&ca).verify_cms(&cms, now()).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let v = verifier(&ca)
+            .verify_cms(&cms, now())
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert_eq!(v.content, b"{\"hello\":1}");
-        assert_eq!(v.signer.iin.as_ref().map(|i| i.as_str()), Some("871008401427"));
+        assert_eq!(
+            v.signer.iin.as_ref().map(|i| i.as_str()),
+            Some("871008401427")
+        );
         assert_eq!(v.signer.bin.as_ref().map(|b| b.as_str()), Some(BIN));
-        assert_eq!(v.signer.patronymic.as_deref(), Some("СЕРГЕЕВНА"), "GIVENNAME carries the patronymic");
+        assert_eq!(
+            v.signer.patronymic.as_deref(),
+            Some("СЕРГЕЕВНА"),
+            "GIVENNAME carries the patronymic"
+        );
         assert_eq!(v.signer.given_name().as_deref(), Some("АННА"));
         assert!(v.claimed_signing_time.is_some());
         assert!(v.development_anchor);
@@ -70,12 +90,22 @@ fn round_trip_ecdsa_and_rsa() {
 #[test]
 fn tampered_content_is_refused() {
     let ca = ca(KeyKind::P256);
-    let (cert, key) = issue(&ca, &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)), KeyKind::P256);
+    let (cert, key) = issue(
+        &ca,
+        &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)),
+        KeyKind::P256,
+    );
     let content = b"{\"applicant_bin\":\"940140000385\"}";
     let mut cms = sign_cms(content, &cert, &key, None).unwrap_or_default();
-    let pos = cms.windows(content.len()).position(|w| w == content).unwrap_or(0);
+    let pos = cms
+        .windows(content.len())
+        .position(|w| w == content)
+        .unwrap_or(0);
     cms[pos + 20] ^= 0x01;
-    assert_eq!(verifier(&ca).verify_cms(&cms, now()).err(), Some(SignatureError::SignatureInvalid));
+    assert_eq!(
+        verifier(&ca).verify_cms(&cms, now()).err(),
+        Some(SignatureError::SignatureInvalid)
+    );
     // A flipped bit inside the signature value is refused too.
     let mut cms2 = sign_cms(content, &cert, &key, None).unwrap_or_default();
     let len = cms2.len();
@@ -90,13 +120,21 @@ fn untrusted_chain_and_expired_certificate_are_refused() {
     let s = person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN));
     let (cert, key) = issue(&rogue, &s, KeyKind::P256);
     let cms = sign_cms(b"x", &cert, &key, None).unwrap_or_default();
-    assert_eq!(verifier(&trusted).verify_cms(&cms, now()).err(), Some(SignatureError::Untrusted));
+    assert_eq!(
+        verifier(&trusted).verify_cms(&cms, now()).err(),
+        Some(SignatureError::Untrusted)
+    );
 
     let n = now();
-    let (old, old_key) = trusted.issue(&s, KeyKind::P256, n - 48.hours(), n - 24.hours()).unwrap_or_else(|e| panic!("{e}"));
+    let (old, old_key) = trusted
+        .issue(&s, KeyKind::P256, n - 48.hours(), n - 24.hours())
+        .unwrap_or_else(|e| panic!("{e}"));
     let cms = sign_cms(b"x", &old, &old_key, Some(n - 30.hours())).unwrap_or_default();
     let err = verifier(&trusted).verify_cms(&cms, n).err();
-    assert!(matches!(err, Some(SignatureError::Expired { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(SignatureError::Expired { .. })),
+        "{err:?}"
+    );
     // The signing-time claim does not rescue it: validity is judged at the time of receipt.
 }
 
@@ -108,11 +146,42 @@ fn application_signer_rules() {
         let (cert, _) = issue(&ca, &s, KeyKind::P256);
         require_application_signer(&CertificateIdentity::of(&cert), &bin(BIN))
     };
-    assert_eq!(check(person(None, KeyPurpose::Signing, None)), Err(SignatureError::NotLegalEntity));
-    assert!(matches!(check(person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(OTHER_BIN))), Err(SignatureError::WrongBin { .. })));
-    assert_eq!(check(person(Some(NcaRole::Employee), KeyPurpose::Signing, Some(BIN))), Err(SignatureError::NoSigningRight));
-    assert_eq!(check(person(Some(NcaRole::FirstHead), KeyPurpose::Authentication, Some(BIN))), Err(SignatureError::NotSigningKey));
-    assert_eq!(check(person(Some(NcaRole::SigningRight), KeyPurpose::Signing, Some(BIN))), Ok(()));
+    assert_eq!(
+        check(person(None, KeyPurpose::Signing, None)),
+        Err(SignatureError::NotLegalEntity)
+    );
+    assert!(matches!(
+        check(person(
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Signing,
+            Some(OTHER_BIN)
+        )),
+        Err(SignatureError::WrongBin { .. })
+    ));
+    assert_eq!(
+        check(person(
+            Some(NcaRole::Employee),
+            KeyPurpose::Signing,
+            Some(BIN)
+        )),
+        Err(SignatureError::NoSigningRight)
+    );
+    assert_eq!(
+        check(person(
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Authentication,
+            Some(BIN)
+        )),
+        Err(SignatureError::NotSigningKey)
+    );
+    assert_eq!(
+        check(person(
+            Some(NcaRole::SigningRight),
+            KeyPurpose::Signing,
+            Some(BIN)
+        )),
+        Ok(())
+    );
 }
 
 // Order 270 §11: sign-in with the organization's authentication key.
@@ -120,22 +189,50 @@ fn application_signer_rules() {
 fn sign_in_rules() {
     let ca = ca(KeyKind::P256);
     let id = |s: Subject| CertificateIdentity::of(&issue(&ca, &s, KeyKind::P256).0);
-    assert_eq!(require_sign_in(&id(person(Some(NcaRole::Employee), KeyPurpose::Authentication, Some(BIN)))), Ok(()));
-    assert_eq!(require_sign_in(&id(person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)))), Err(SignatureError::NotAuthenticationKey));
-    assert_eq!(require_sign_in(&id(person(None, KeyPurpose::Authentication, None))), Err(SignatureError::NotLegalEntity));
+    assert_eq!(
+        require_sign_in(&id(person(
+            Some(NcaRole::Employee),
+            KeyPurpose::Authentication,
+            Some(BIN)
+        ))),
+        Ok(())
+    );
+    assert_eq!(
+        require_sign_in(&id(person(
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Signing,
+            Some(BIN)
+        ))),
+        Err(SignatureError::NotAuthenticationKey)
+    );
+    assert_eq!(
+        require_sign_in(&id(person(None, KeyPurpose::Authentication, None))),
+        Err(SignatureError::NotLegalEntity)
+    );
 }
 
 #[test]
 fn malformed_input_is_an_error_not_a_panic() {
     let ca = ca(KeyKind::P256);
     let v = verifier(&ca);
-    for bad in [&b""[..], b"\x30\x03\x02\x01", b"not der at all", &[0x30, 0x80, 0x00, 0x00]] {
-        assert!(matches!(v.verify_cms(bad, now()), Err(SignatureError::Malformed(_))));
+    for bad in [
+        &b""[..],
+        b"\x30\x03\x02\x01",
+        b"not der at all",
+        &[0x30, 0x80, 0x00, 0x00],
+    ] {
+        assert!(matches!(
+            v.verify_cms(bad, now()),
+            Err(SignatureError::Malformed(_))
+        ));
     }
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/nca-test/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/nca-test/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(path).unwrap_or_default()
 }
 
@@ -150,11 +247,17 @@ fn load_cert(name: &str) -> Certificate {
 #[test]
 fn real_nca_rsa_certificates_verify() {
     let ca = load_cert("nca_rsa_test.crt");
-    for name in ["individual_valid_sign_2004_rsa.cer", "individual_valid_sign_2004_rsa_auth.cer"] {
+    for name in [
+        "individual_valid_sign_2004_rsa.cer",
+        "individual_valid_sign_2004_rsa_auth.cer",
+    ] {
         let cert = load_cert(name);
         assert_eq!(certificate_signed_by(&cert, &ca), Ok(true), "{name}");
         let id = CertificateIdentity::of(&cert);
-        assert!(id.individual && !id.legal_entity, "{name} is an individual's certificate");
+        assert!(
+            id.individual && !id.legal_entity,
+            "{name} is an individual's certificate"
+        );
         // IIN123456789011 is a placeholder that fails the check digit: it must not be accepted as an IIN.
         assert_eq!(id.iin, None);
         let mut bytes = fixture(name);
@@ -170,33 +273,67 @@ fn real_nca_rsa_certificates_verify() {
     // The GOST first-head certificate parses in the NCA profile (its signature is GOST, not in this issue).
     let ceo = CertificateIdentity::of(&load_cert("ceo_valid_sign_2004_gost.cer"));
     assert!(ceo.legal_entity && ceo.signing_key && ceo.roles.contains(&NcaRole::FirstHead));
-    assert_eq!(ceo.bin, None, "BIN123456789021 is a placeholder that fails the check digit");
+    assert_eq!(
+        ceo.bin, None,
+        "BIN123456789021 is a placeholder that fails the check digit"
+    );
 }
 
 // `openssl cms`, an independent implementation, signs what we verify.
 #[test]
 fn openssl_cms_signature_verifies() {
-    if std::process::Command::new("openssl").arg("version").output().is_err() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
         eprintln!("openssl not installed; .ci/run installs it");
         return;
     }
     let dir = std::env::temp_dir().join(format!("qoljetim-openssl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_default();
     let ca = ca(KeyKind::Rsa2048);
-    let (cert, key) = issue(&ca, &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)), KeyKind::Rsa2048);
+    let (cert, key) = issue(
+        &ca,
+        &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)),
+        KeyKind::Rsa2048,
+    );
     let write = |n: &str, b: &[u8]| std::fs::write(dir.join(n), b).unwrap_or_default();
-    write("cert.pem", crate::devca::certificate_pem(&cert).unwrap_or_default().as_bytes());
+    write(
+        "cert.pem",
+        crate::devca::certificate_pem(&cert)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     write("key.pem", key.to_pkcs8_pem().unwrap_or_default().as_bytes());
     write("content.json", b"{\"a\":\"\xd3\x98\"}");
     let out = std::process::Command::new("openssl")
-        .args(["cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-md", "sha256"])
-        .arg("-in").arg(dir.join("content.json"))
-        .arg("-signer").arg(dir.join("cert.pem"))
-        .arg("-inkey").arg(dir.join("key.pem"))
+        .args([
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-outform",
+            "DER",
+            "-md",
+            "sha256",
+        ])
+        .arg("-in")
+        .arg(dir.join("content.json"))
+        .arg("-signer")
+        .arg(dir.join("cert.pem"))
+        .arg("-inkey")
+        .arg(dir.join("key.pem"))
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v = verifier(&ca).verify_cms(&out.stdout, now()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = verifier(&ca)
+        .verify_cms(&out.stdout, now())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v.content, b"{\"a\":\"\xd3\x98\"}");
     std::fs::remove_dir_all(&dir).unwrap_or_default();
 }

@@ -1,15 +1,15 @@
 //! Verification of an attached CMS SignedData (RFC 5652) and of its signer's certificate path
 //! (RFC 5280, without policy processing) against configured trust anchors.
 
+use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
-use cms::cert::CertificateChoices;
 use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
 use der::{Decode, Encode};
-use spki::der::referenced::OwnedToRef;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use spki::der::referenced::OwnedToRef;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
@@ -29,7 +29,12 @@ pub struct TrustAnchor {
 /// The seam for revocation checking (CRL, OCSP), filled by the PKI capability. `None` means the anchor
 /// was configured with no revocation checking, which the verification result records.
 pub trait RevocationCheck: Send + Sync {
-    fn check(&self, cert: &Certificate, issuer: &Certificate, at: Timestamp) -> Result<(), SignatureError>;
+    fn check(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        at: Timestamp,
+    ) -> Result<(), SignatureError>;
 }
 
 /// What a verified CMS proves.
@@ -75,7 +80,13 @@ fn verify_prehashed(
     use signature::hazmat::PrehashVerifier;
     let key_alg = spki.algorithm.oid;
     let sig_ok = match (*sig_alg, key_alg) {
-        (oids::RSA_ENCRYPTION | oids::SHA256_WITH_RSA | oids::SHA384_WITH_RSA | oids::SHA512_WITH_RSA, oids::RSA_ENCRYPTION) => {
+        (
+            oids::RSA_ENCRYPTION
+            | oids::SHA256_WITH_RSA
+            | oids::SHA384_WITH_RSA
+            | oids::SHA512_WITH_RSA,
+            oids::RSA_ENCRYPTION,
+        ) => {
             let expected_hash = match *sig_alg {
                 oids::SHA256_WITH_RSA => Some(oids::SHA256),
                 oids::SHA384_WITH_RSA => Some(oids::SHA384),
@@ -83,7 +94,9 @@ fn verify_prehashed(
                 _ => None,
             };
             if expected_hash.is_some_and(|h| h != *hash_alg) {
-                return Err(SignatureError::SignatureAlgorithm(format!("{sig_alg} with digest {hash_alg}")));
+                return Err(SignatureError::SignatureAlgorithm(format!(
+                    "{sig_alg} with digest {hash_alg}"
+                )));
             }
             let pk = rsa::PublicKey::try_from(spki.owned_to_ref())
                 .map_err(|e| SignatureError::Malformed(format!("RSA public key: {e}")))?;
@@ -106,21 +119,31 @@ fn verify_prehashed(
                 oids::CURVE_P256 => {
                     let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
                         .map_err(|_| SignatureError::Malformed("P-256 public key".into()))?;
-                    let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError::SignatureInvalid)?;
+                    let sig = p256::ecdsa::Signature::from_der(signature)
+                        .map_err(|_| SignatureError::SignatureInvalid)?;
                     vk.verify_prehash(hashed, &sig).is_ok()
                 }
                 oids::CURVE_P384 => {
                     let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
                         .map_err(|_| SignatureError::Malformed("P-384 public key".into()))?;
-                    let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError::SignatureInvalid)?;
+                    let sig = p384::ecdsa::Signature::from_der(signature)
+                        .map_err(|_| SignatureError::SignatureInvalid)?;
                     vk.verify_prehash(hashed, &sig).is_ok()
                 }
                 other => return Err(SignatureError::SignatureAlgorithm(format!("curve {other}"))),
             }
         }
-        (sig, key) => return Err(SignatureError::SignatureAlgorithm(format!("{sig} with key {key}"))),
+        (sig, key) => {
+            return Err(SignatureError::SignatureAlgorithm(format!(
+                "{sig} with key {key}"
+            )));
+        }
     };
-    if sig_ok { Ok(()) } else { Err(SignatureError::SignatureInvalid) }
+    if sig_ok {
+        Ok(())
+    } else {
+        Err(SignatureError::SignatureInvalid)
+    }
 }
 
 /// The digest a certificate signature algorithm implies.
@@ -134,7 +157,10 @@ fn cert_hash(sig_alg: &ObjectIdentifier) -> Result<ObjectIdentifier, SignatureEr
 }
 
 /// True when `issuer` signed `cert`.
-pub fn certificate_signed_by(cert: &Certificate, issuer: &Certificate) -> Result<bool, SignatureError> {
+pub fn certificate_signed_by(
+    cert: &Certificate,
+    issuer: &Certificate,
+) -> Result<bool, SignatureError> {
     if cert.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
         return Ok(false);
     }
@@ -143,7 +169,13 @@ pub fn certificate_signed_by(cert: &Certificate, issuer: &Certificate) -> Result
     let hash_alg = cert_hash(&sig_alg)?;
     let hashed = digest(&hash_alg, &tbs)?;
     let sig = cert.signature().raw_bytes();
-    match verify_prehashed(issuer.tbs_certificate().subject_public_key_info(), &sig_alg, &hash_alg, &hashed, sig) {
+    match verify_prehashed(
+        issuer.tbs_certificate().subject_public_key_info(),
+        &sig_alg,
+        &hash_alg,
+        &hashed,
+        sig,
+    ) {
         Ok(()) => Ok(true),
         Err(SignatureError::SignatureInvalid) => Ok(false),
         Err(e) => Err(e),
@@ -156,8 +188,16 @@ fn check_validity(cert: &Certificate, at: Timestamp) -> Result<(), SignatureErro
     let na = v.not_after.to_unix_duration().as_secs() as i64;
     let t = at.as_second();
     if t < nb || t > na {
-        let fmt = |s: i64| Timestamp::from_second(s).map(|t| t.to_string()).unwrap_or_default();
-        return Err(SignatureError::Expired { at: at.to_string(), not_before: fmt(nb), not_after: fmt(na) });
+        let fmt = |s: i64| {
+            Timestamp::from_second(s)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        return Err(SignatureError::Expired {
+            at: at.to_string(),
+            not_before: fmt(nb),
+            not_after: fmt(na),
+        });
     }
     Ok(())
 }
@@ -173,7 +213,10 @@ fn parse_time_attr(any: &der::Any) -> Option<Timestamp> {
 
 impl Verifier {
     pub fn new(anchors: Vec<TrustAnchor>) -> Self {
-        Verifier { anchors, revocation: None }
+        Verifier {
+            anchors,
+            revocation: None,
+        }
     }
 
     pub fn with_revocation(mut self, check: Box<dyn RevocationCheck>) -> Self {
@@ -187,12 +230,15 @@ impl Verifier {
 
     /// Builds a path from `leaf` to an anchor through `intermediates`, checking every signature and
     /// every validity period at `at`. Returns the anchor's index.
-    pub fn verify_path(&self, leaf: &Certificate, intermediates: &[Certificate], at: Timestamp) -> Result<usize, SignatureError> {
+    pub fn verify_path(
+        &self,
+        leaf: &Certificate,
+        intermediates: &[Certificate],
+        at: Timestamp,
+    ) -> Result<usize, SignatureError> {
         let mut current = leaf.clone();
         let mut expired: Option<SignatureError> = None;
-        if let Err(e) = check_validity(&current, at) {
-            return Err(e);
-        }
+        check_validity(&current, at)?;
         for _ in 0..MAX_PATH {
             for (i, anchor) in self.anchors.iter().enumerate() {
                 if certificate_signed_by(&current, &anchor.certificate)? {
@@ -235,7 +281,10 @@ impl Verifier {
         }
         let ci = ContentInfo::from_der(bytes).map_err(der_err)?;
         if ci.content_type != oids::CT_SIGNED_DATA {
-            return Err(SignatureError::Malformed(format!("content type {} is not signedData", ci.content_type)));
+            return Err(SignatureError::Malformed(format!(
+                "content type {} is not signedData",
+                ci.content_type
+            )));
         }
         let sd: SignedData = ci.content.decode_as().map_err(der_err)?;
         let signers: Vec<&SignerInfo> = sd.signer_infos.0.iter().collect();
@@ -243,7 +292,11 @@ impl Verifier {
             return Err(SignatureError::SignerCount(signers.len()));
         };
         let content: Vec<u8> = match &sd.encap_content_info.econtent {
-            Some(any) => any.decode_as::<OctetString>().map_err(der_err)?.as_bytes().to_vec(),
+            Some(any) => any
+                .decode_as::<OctetString>()
+                .map_err(der_err)?
+                .as_bytes()
+                .to_vec(),
             None => return Err(SignatureError::NoContent),
         };
         let certs: Vec<Certificate> = sd
@@ -285,11 +338,15 @@ impl Verifier {
                     match attr.oid {
                         oids::ATTR_CONTENT_TYPE => {
                             content_type_ok = values.len() == 1
-                                && values[0].decode_as::<ObjectIdentifier>().ok() == Some(sd.encap_content_info.econtent_type);
+                                && values[0].decode_as::<ObjectIdentifier>().ok()
+                                    == Some(sd.encap_content_info.econtent_type);
                         }
                         oids::ATTR_MESSAGE_DIGEST => {
                             digest_ok = values.len() == 1
-                                && values[0].decode_as::<OctetString>().ok().map(|o| o.as_bytes().to_vec())
+                                && values[0]
+                                    .decode_as::<OctetString>()
+                                    .ok()
+                                    .map(|o| o.as_bytes().to_vec())
                                     == Some(content_digest.clone());
                         }
                         oids::ATTR_SIGNING_TIME => {
@@ -299,7 +356,9 @@ impl Verifier {
                     }
                 }
                 if !content_type_ok {
-                    return Err(SignatureError::SignedAttributes("content type missing or different"));
+                    return Err(SignatureError::SignedAttributes(
+                        "content type missing or different",
+                    ));
                 }
                 if !digest_ok {
                     // The content no longer matches what was signed.
@@ -325,23 +384,35 @@ impl Verifier {
             claimed_signing_time,
             anchor: anchor.name.clone(),
             development_anchor: anchor.development,
-            revocation: if self.revocation.is_some() { "checked" } else { "none" },
+            revocation: if self.revocation.is_some() {
+                "checked"
+            } else {
+                "none"
+            },
         })
     }
 }
 
 /// The NCA-profile rules for the signer of an application (Order 270 §8, DESIGN.md §4).
-pub fn require_application_signer(id: &CertificateIdentity, applicant_bin: &qoljetim_domain::Bin) -> Result<(), SignatureError> {
+pub fn require_application_signer(
+    id: &CertificateIdentity,
+    applicant_bin: &qoljetim_domain::Bin,
+) -> Result<(), SignatureError> {
     use crate::identity::NcaRole;
     if id.iin.is_none() {
         return Err(SignatureError::NoIin);
     }
-    let Some(bin) = &id.bin else { return Err(SignatureError::NotLegalEntity) };
+    let Some(bin) = &id.bin else {
+        return Err(SignatureError::NotLegalEntity);
+    };
     if !id.legal_entity {
         return Err(SignatureError::NotLegalEntity);
     }
     if bin != applicant_bin {
-        return Err(SignatureError::WrongBin { expected: applicant_bin.to_string(), found: bin.to_string() });
+        return Err(SignatureError::WrongBin {
+            expected: applicant_bin.to_string(),
+            found: bin.to_string(),
+        });
     }
     if !id.signing_key {
         return Err(SignatureError::NotSigningKey);

@@ -43,7 +43,19 @@ pub struct AuditRecord {
 
 /// The hash of a record: SHA-256 over a JSON array of its fields and the previous hash.
 pub fn record_hash(r: &AuditRecord) -> String {
-    let canonical = json!([r.seq, r.at, r.actor, r.actor_bin, r.action, r.resource, r.outcome, r.ip, r.policies, r.details, r.prev_hash]);
+    let canonical = json!([
+        r.seq,
+        r.at,
+        r.actor,
+        r.actor_bin,
+        r.action,
+        r.resource,
+        r.outcome,
+        r.ip,
+        r.policies,
+        r.details,
+        r.prev_hash
+    ]);
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -64,11 +76,14 @@ pub(crate) fn row_to_record(row: &sqlx::any::AnyRow) -> Result<AuditRecord> {
     })
 }
 
-pub(crate) const AUDIT_COLUMNS: &str = "seq, at, actor, actor_bin, action, resource, outcome, ip, policies, details, prev_hash, hash";
+pub(crate) const AUDIT_COLUMNS: &str =
+    "seq, at, actor, actor_bin, action, resource, outcome, ip, policies, details, prev_hash, hash";
 
 /// The chain head: last sequence number and hash.
 pub(crate) async fn load_head(pool: &AnyPool) -> Result<(i64, String)> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(pool).await?;
+    let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(pool)
+        .await?;
     match row {
         Some(r) => Ok((r.try_get("seq")?, r.try_get("hash")?)),
         None => Ok((0, GENESIS_HASH.to_owned())),
@@ -89,10 +104,12 @@ pub(crate) async fn verify_chain(pool: &AnyPool) -> Result<ChainReport> {
     let mut count = 0;
     let mut last_seq = 0;
     loop {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000")))
-            .bind(last_seq)
-            .fetch_all(pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000"
+        )))
+        .bind(last_seq)
+        .fetch_all(pool)
+        .await?;
         if rows.is_empty() {
             break;
         }
@@ -101,7 +118,10 @@ pub(crate) async fn verify_chain(pool: &AnyPool) -> Result<ChainReport> {
             last_seq = r.seq;
             count += 1;
             let broken = if r.seq != expected_seq {
-                Some(format!("record {expected_seq} is missing (next is {})", r.seq))
+                Some(format!(
+                    "record {expected_seq} is missing (next is {})",
+                    r.seq
+                ))
             } else if r.prev_hash != prev {
                 Some("prev_hash does not match the previous record's hash".to_owned())
             } else if record_hash(&r) != r.hash {
@@ -110,13 +130,21 @@ pub(crate) async fn verify_chain(pool: &AnyPool) -> Result<ChainReport> {
                 None
             };
             if let Some(why) = broken {
-                return Ok(ChainReport { records: count, head: prev, first_broken: Some((expected_seq.min(r.seq), why)) });
+                return Ok(ChainReport {
+                    records: count,
+                    head: prev,
+                    first_broken: Some((expected_seq.min(r.seq), why)),
+                });
             }
             prev = r.hash.clone();
             expected_seq += 1;
         }
     }
-    Ok(ChainReport { records: count, head: prev, first_broken: None })
+    Ok(ChainReport {
+        records: count,
+        head: prev,
+        first_broken: None,
+    })
 }
 
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {

@@ -33,8 +33,13 @@ pub enum Conflict {
     ChallengeUsed,
     OrganizationExists,
     OrganizationUnknown,
-    WrongState { current: String, expected: &'static str },
-    LineDecided { line: i64 },
+    WrongState {
+        current: String,
+        expected: &'static str,
+    },
+    LineDecided {
+        line: i64,
+    },
     NotFound,
 }
 
@@ -92,8 +97,7 @@ pub struct Store {
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
 /// The SQLite URL of a database file in the data folder.
 pub fn sqlite_url(path: &std::path::Path) -> String {
@@ -112,7 +116,10 @@ impl Store {
     async fn connect_one(url: &str, backend: Backend) -> Result<sqlx::AnyConnection> {
         sqlx::any::install_default_drivers();
         let opts: AnyConnectOptions = url.parse()?;
-        let mut conn = opts.log_statements(tracing::log::LevelFilter::Trace).connect().await?;
+        let mut conn = opts
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .connect()
+            .await?;
         if backend == Backend::Sqlite {
             conn.execute(SQLITE_PRAGMAS).await?;
         }
@@ -127,7 +134,10 @@ impl Store {
             Backend::Sqlite => &MIGRATOR_SQLITE,
             Backend::Postgres => &MIGRATOR_POSTGRES,
         };
-        migrator.run(&mut conn).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        migrator
+            .run(&mut conn)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
         Ok(())
     }
 
@@ -143,7 +153,8 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                            .await?;
                     }
                     Ok(())
                 })
@@ -153,7 +164,11 @@ impl Store {
         let (tx, rx) = mpsc::channel(1024);
         let head = audit::load_head(&pool).await?;
         tokio::spawn(writer::run(writer_conn, backend, rx, head));
-        Ok(Store { backend, pool, writer: tx })
+        Ok(Store {
+            backend,
+            pool,
+            writer: tx,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -178,7 +193,15 @@ impl Store {
         touch_session: Option<(String, i64)>,
     ) -> Result<ChangeOutcome> {
         let (reply, rx) = oneshot::channel();
-        self.writer.send(Job { change, audit, touch_session, reply }).await.map_err(|_| StoreError::WriterGone)?;
+        self.writer
+            .send(Job {
+                change,
+                audit,
+                touch_session,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 

@@ -134,7 +134,9 @@ fn app(r: &AnyRow) -> Result<ApplicationRow> {
         reviewed_by: r.try_get("reviewed_by")?,
         grant_due: r.try_get("grant_due")?,
         grant_due_at: r.try_get("grant_due_at")?,
-        grant_due_provisional: r.try_get::<Option<i64>, _>("grant_due_provisional")?.map(|v| v != 0),
+        grant_due_provisional: r
+            .try_get::<Option<i64>, _>("grant_due_provisional")?
+            .map(|v| v != 0),
         granted_at: r.try_get("granted_at")?,
         granted_by: r.try_get("granted_by")?,
     })
@@ -204,8 +206,14 @@ impl Store {
     }
 
     pub async fn staff_roles(&self, iin: &str, bin: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT role FROM staff WHERE iin = $1 AND bin = $2 ORDER BY role").bind(iin).bind(bin).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| r.try_get::<String, _>("role").map_err(Into::into)).collect()
+        let rows = sqlx::query("SELECT role FROM staff WHERE iin = $1 AND bin = $2 ORDER BY role")
+            .bind(iin)
+            .bind(bin)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("role").map_err(Into::into))
+            .collect()
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
@@ -227,12 +235,21 @@ impl Store {
     }
 
     pub async fn application(&self, id: i64) -> Result<Option<ApplicationRow>> {
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1"))).bind(id).fetch_optional(&self.pool).await?;
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {APP_COLUMNS} FROM applications WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         r.as_ref().map(app).transpose()
     }
 
     /// Applications, newest first. `applicant_bin` narrows the candidates; policy decides on each.
-    pub async fn applications(&self, applicant_bin: Option<&str>, limit: i64) -> Result<Vec<ApplicationRow>> {
+    pub async fn applications(
+        &self,
+        applicant_bin: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ApplicationRow>> {
         let rows = match applicant_bin {
             Some(bin) => {
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications WHERE applicant_bin = $1 ORDER BY id DESC LIMIT $2")))
@@ -247,7 +264,10 @@ impl Store {
     }
 
     pub async fn evidence(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        let r = sqlx::query("SELECT evidence FROM applications WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let r = sqlx::query("SELECT evidence FROM applications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match r {
             Some(r) => Some(r.try_get("evidence")?),
             None => None,
@@ -255,23 +275,31 @@ impl Store {
     }
 
     pub async fn lines(&self, application_id: i64) -> Result<Vec<LineRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {LINE_COLUMNS} FROM application_lines WHERE application_id = $1 ORDER BY line")))
-            .bind(application_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LINE_COLUMNS} FROM application_lines WHERE application_id = $1 ORDER BY line"
+        )))
+        .bind(application_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(line).collect()
     }
 
     pub async fn grants_of_application(&self, application_id: i64) -> Result<Vec<GrantRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE application_id = $1 ORDER BY id")))
-            .bind(application_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE application_id = $1 ORDER BY id"
+        )))
+        .bind(application_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(grant).collect()
     }
 
     /// Grants, newest first; `organization_bin` narrows the candidates, policy decides on each.
-    pub async fn grants(&self, organization_bin: Option<&str>, limit: i64) -> Result<Vec<GrantRow>> {
+    pub async fn grants(
+        &self,
+        organization_bin: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<GrantRow>> {
         let rows = match organization_bin {
             Some(bin) => {
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE organization_bin = $1 ORDER BY id DESC LIMIT $2")))
@@ -286,19 +314,23 @@ impl Store {
     }
 
     pub async fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")))
-            .bind(after_seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(row_to_record).collect()
     }
 
     pub async fn audit_tail(&self, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT $1")))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT $1"
+        )))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(row_to_record).collect()
     }
 }

@@ -75,7 +75,12 @@ pub struct NewGrant {
 #[derive(Debug, Clone)]
 pub enum Change {
     None,
-    Login { challenge: String, challenge_expires_at: i64, now: i64, session: NewSession },
+    Login {
+        challenge: String,
+        challenge_expires_at: i64,
+        now: i64,
+        session: NewSession,
+    },
     SubmitApplication(Box<NewApplication>),
     Review {
         application_id: i64,
@@ -101,7 +106,12 @@ pub enum Change {
         administrators: String,
         created_at: i64,
     },
-    AddStaff { iin: String, bin: String, role: String, created_at: i64 },
+    AddStaff {
+        iin: String,
+        bin: String,
+        role: String,
+        created_at: i64,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -128,8 +138,14 @@ fn b(v: bool) -> i64 {
     i64::from(v)
 }
 
-async fn status_of(conn: &mut AnyConnection, id: i64) -> std::result::Result<Option<String>, Failure> {
-    let row = sqlx::query("SELECT status FROM applications WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+async fn status_of(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> std::result::Result<Option<String>, Failure> {
+    let row = sqlx::query("SELECT status FROM applications WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(match row {
         Some(r) => Some(r.try_get("status")?),
         None => None,
@@ -140,8 +156,16 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
     let mut out = ChangeOutcome::default();
     match change {
         Change::None => {}
-        Change::Login { challenge, challenge_expires_at, now, session: s } => {
-            sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1").bind(*now).execute(&mut *conn).await?;
+        Change::Login {
+            challenge,
+            challenge_expires_at,
+            now,
+            session: s,
+        } => {
+            sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1")
+                .bind(*now)
+                .execute(&mut *conn)
+                .await?;
             let used = sqlx::query("SELECT 1 AS one FROM used_challenges WHERE challenge = $1")
                 .bind(challenge)
                 .fetch_optional(&mut *conn)
@@ -170,7 +194,10 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .await?;
         }
         Change::SubmitApplication(a) => {
-            let org = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1").bind(&a.applicant_bin).fetch_optional(&mut *conn).await?;
+            let org = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1")
+                .bind(&a.applicant_bin)
+                .fetch_optional(&mut *conn)
+                .await?;
             if org.is_none() {
                 return Err(Failure::Conflict(Conflict::OrganizationUnknown));
             }
@@ -211,7 +238,20 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                     }
                     sql.push_str(&format!(
                         "(${},${},${},${},${},${},${},${},${},${},${},${},${},${},'submitted')",
-                        p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9, p + 10, p + 11, p + 12, p + 13, p + 14
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7,
+                        p + 8,
+                        p + 9,
+                        p + 10,
+                        p + 11,
+                        p + 12,
+                        p + 13,
+                        p + 14
                     ));
                 }
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -236,7 +276,14 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             }
             out.id = Some(id);
         }
-        Change::Review { application_id, lines, outcome, reviewed_at, reviewed_by, grant_due } => {
+        Change::Review {
+            application_id,
+            lines,
+            outcome,
+            reviewed_at,
+            reviewed_by,
+            grant_due,
+        } => {
             let (gd, gda, gdp) = match grant_due {
                 Some((d, at, p)) => (Some(d.clone()), Some(*at), Some(b(*p))),
                 None => (None, None, None),
@@ -255,10 +302,15 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .execute(&mut *conn)
             .await?;
             if res.rows_affected() != 1 {
-                return Err(Failure::Conflict(match status_of(conn, *application_id).await? {
-                    Some(current) => Conflict::WrongState { current, expected: "submitted" },
-                    None => Conflict::NotFound,
-                }));
+                return Err(Failure::Conflict(
+                    match status_of(conn, *application_id).await? {
+                        Some(current) => Conflict::WrongState {
+                            current,
+                            expected: "submitted",
+                        },
+                        None => Conflict::NotFound,
+                    },
+                ));
             }
             for (line, status, reason) in lines {
                 let res = sqlx::query(
@@ -276,7 +328,13 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             }
             out.id = Some(*application_id);
         }
-        Change::Grant { application_id, grants, not_granted, granted_at, granted_by } => {
+        Change::Grant {
+            application_id,
+            grants,
+            not_granted,
+            granted_at,
+            granted_by,
+        } => {
             let res = sqlx::query(
                 "UPDATE applications SET status = 'granted', granted_at = $1, granted_by = $2 WHERE id = $3 AND status = 'forwarded'",
             )
@@ -286,10 +344,15 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .execute(&mut *conn)
             .await?;
             if res.rows_affected() != 1 {
-                return Err(Failure::Conflict(match status_of(conn, *application_id).await? {
-                    Some(current) => Conflict::WrongState { current, expected: "forwarded" },
-                    None => Conflict::NotFound,
-                }));
+                return Err(Failure::Conflict(
+                    match status_of(conn, *application_id).await? {
+                        Some(current) => Conflict::WrongState {
+                            current,
+                            expected: "forwarded",
+                        },
+                        None => Conflict::NotFound,
+                    },
+                ));
             }
             for g in grants {
                 let row = sqlx::query(
@@ -314,7 +377,8 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 .await?;
                 out.ids.push(row.try_get("id")?);
             }
-            let granted_lines: std::collections::BTreeSet<i64> = grants.iter().map(|g| g.line).collect();
+            let granted_lines: std::collections::BTreeSet<i64> =
+                grants.iter().map(|g| g.line).collect();
             for line in &granted_lines {
                 let res = sqlx::query("UPDATE application_lines SET status = 'granted' WHERE application_id = $1 AND line = $2 AND status = 'approved'")
                     .bind(*application_id)
@@ -335,8 +399,19 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             }
             out.id = Some(*application_id);
         }
-        Change::CreateOrganization { bin, name_kk, name_ru, kind, territory, administrators, created_at } => {
-            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1").bind(bin).fetch_optional(&mut *conn).await?;
+        Change::CreateOrganization {
+            bin,
+            name_kk,
+            name_ru,
+            kind,
+            territory,
+            administrators,
+            created_at,
+        } => {
+            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1")
+                .bind(bin)
+                .fetch_optional(&mut *conn)
+                .await?;
             if exists.is_some() {
                 return Err(Failure::Conflict(Conflict::OrganizationExists));
             }
@@ -351,12 +426,25 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 .execute(&mut *conn)
                 .await?;
         }
-        Change::AddStaff { iin, bin, role, created_at } => {
-            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1").bind(bin).fetch_optional(&mut *conn).await?;
+        Change::AddStaff {
+            iin,
+            bin,
+            role,
+            created_at,
+        } => {
+            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1")
+                .bind(bin)
+                .fetch_optional(&mut *conn)
+                .await?;
             if exists.is_none() {
                 return Err(Failure::Conflict(Conflict::OrganizationUnknown));
             }
-            sqlx::query("DELETE FROM staff WHERE iin = $1 AND bin = $2 AND role = $3").bind(iin).bind(bin).bind(role).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM staff WHERE iin = $1 AND bin = $2 AND role = $3")
+                .bind(iin)
+                .bind(bin)
+                .bind(role)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("INSERT INTO staff (iin, bin, role, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(iin)
                 .bind(bin)
@@ -369,7 +457,10 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
     Ok(out)
 }
 
-async fn insert_audit(conn: &mut AnyConnection, r: &AuditRecord) -> std::result::Result<(), sqlx::Error> {
+async fn insert_audit(
+    conn: &mut AnyConnection,
+    r: &AuditRecord,
+) -> std::result::Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor, actor_bin, action, resource, outcome, ip, policies, details, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -395,7 +486,11 @@ fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-fn make_record(head: &(i64, String), e: &AuditEntry, resource_override: Option<String>) -> AuditRecord {
+fn make_record(
+    head: &(i64, String),
+    e: &AuditEntry,
+    resource_override: Option<String>,
+) -> AuditRecord {
     let mut r = AuditRecord {
         seq: head.0 + 1,
         at: now_micros(),
@@ -415,7 +510,11 @@ fn make_record(head: &(i64, String), e: &AuditEntry, resource_override: Option<S
 }
 
 /// Applies one job inside a savepoint. Returns the result to send once the batch commits.
-async fn run_job(conn: &mut AnyConnection, head: &mut (i64, String), job: &Job) -> Result<ChangeOutcome> {
+async fn run_job(
+    conn: &mut AnyConnection,
+    head: &mut (i64, String),
+    job: &Job,
+) -> Result<ChangeOutcome> {
     conn.execute("SAVEPOINT job").await?;
     let applied = apply(conn, &job.change).await;
     let (outcome, mut entry) = match applied {
@@ -437,10 +536,16 @@ async fn run_job(conn: &mut AnyConnection, head: &mut (i64, String), job: &Job) 
         }
     };
     if let (Ok(o), true) = (&outcome, entry.resource.contains("{id}")) {
-        entry.resource = entry.resource.replace("{id}", &o.id.map(|i| i.to_string()).unwrap_or_default());
+        entry.resource = entry
+            .resource
+            .replace("{id}", &o.id.map(|i| i.to_string()).unwrap_or_default());
     }
     if let (Ok(_), Some((token_hash, at))) = (&outcome, &job.touch_session) {
-        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2").bind(*at).bind(token_hash).execute(&mut *conn).await?;
+        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
+            .bind(*at)
+            .bind(token_hash)
+            .execute(&mut *conn)
+            .await?;
     }
     let record = make_record(head, &entry, None);
     if let Err(e) = insert_audit(conn, &record).await {
@@ -458,7 +563,9 @@ async fn run_job(conn: &mut AnyConnection, head: &mut (i64, String), job: &Job) 
 }
 
 async fn reload_head(conn: &mut AnyConnection) -> Result<(i64, String)> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
+    let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(match row {
         Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
         None => (0, crate::audit::GENESIS_HASH.to_owned()),
@@ -467,7 +574,12 @@ async fn reload_head(conn: &mut AnyConnection) -> Result<(i64, String)> {
 
 const MAX_BATCH: usize = 128;
 
-pub(crate) async fn run(mut conn: AnyConnection, backend: Backend, mut rx: mpsc::Receiver<Job>, mut head: (i64, String)) {
+pub(crate) async fn run(
+    mut conn: AnyConnection,
+    backend: Backend,
+    mut rx: mpsc::Receiver<Job>,
+    mut head: (i64, String),
+) {
     let begin = match backend {
         Backend::Sqlite => "BEGIN IMMEDIATE",
         Backend::Postgres => "BEGIN",
@@ -492,12 +604,18 @@ pub(crate) async fn run(mut conn: AnyConnection, backend: Backend, mut rx: mpsc:
         let mut fatal = None;
         for job in &batch {
             match run_job(&mut conn, &mut head, job).await {
-                Err(StoreError::Database(e)) if fatal.is_none() && e.contains("SAVEPOINT") => fatal = Some(e),
+                Err(StoreError::Database(e)) if fatal.is_none() && e.contains("SAVEPOINT") => {
+                    fatal = Some(e)
+                }
                 r => results.push(r),
             }
         }
         let committed = match fatal {
-            None => conn.execute("COMMIT").await.map(|_| ()).map_err(|e| e.to_string()),
+            None => conn
+                .execute("COMMIT")
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             Some(e) => Err(e),
         };
         match committed {
@@ -510,7 +628,9 @@ pub(crate) async fn run(mut conn: AnyConnection, backend: Backend, mut rx: mpsc:
                 let _ = conn.execute("ROLLBACK").await;
                 head = reload_head(&mut conn).await.unwrap_or(start_head);
                 for job in batch {
-                    let _ = job.reply.send(Err(StoreError::Database(format!("commit failed: {e}"))));
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Database(format!("commit failed: {e}"))));
                 }
             }
         }

@@ -40,13 +40,16 @@ pub fn issue_challenge(key: &[u8; 32], now: Timestamp) -> Result<(String, Timest
 /// Checks a returned challenge: issued by this server (else `challenge-invalid`) and not expired.
 pub fn check_challenge(key: &[u8; 32], challenge: &str, now: Timestamp) -> Result<i64, ApiError> {
     let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "challenge-invalid");
-    let raw = URL_SAFE_NO_PAD.decode(challenge.trim()).map_err(|_| invalid())?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(challenge.trim())
+        .map_err(|_| invalid())?;
     if raw.len() != 40 {
         return Err(invalid());
     }
     let mut mac = HmacSha256::new_from_slice(key).map_err(ApiError::internal)?;
     mac.update(&raw[..24]);
-    mac.verify_truncated_left(&raw[24..]).map_err(|_| invalid())?;
+    mac.verify_truncated_left(&raw[24..])
+        .map_err(|_| invalid())?;
     let mut exp = [0u8; 8];
     exp.copy_from_slice(&raw[16..24]);
     let exp = i64::from_be_bytes(exp);
@@ -94,10 +97,16 @@ pub fn client_ip(parts: &Parts) -> String {
 }
 
 fn cookie_token(parts: &Parts) -> Option<String> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == SESSION_COOKIE).then(|| v.to_owned())
-    })
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == SESSION_COOKIE).then(|| v.to_owned())
+        })
 }
 
 fn bearer_token(parts: &Parts) -> Option<String> {
@@ -106,10 +115,20 @@ fn bearer_token(parts: &Parts) -> Option<String> {
 }
 
 fn same_origin(parts: &Parts) -> bool {
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
     match (host, origin) {
-        (Some(h), Some(o)) => o.strip_prefix("https://").or_else(|| o.strip_prefix("http://")) == Some(h),
+        (Some(h), Some(o)) => {
+            o.strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"))
+                == Some(h)
+        }
         _ => false,
     }
 }
@@ -120,20 +139,34 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         (None, Some(t)) => (t, true),
         (None, None) => return Ok(None),
     };
-    if from_cookie && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && !same_origin(parts) {
+    if from_cookie
+        && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && !same_origin(parts)
+    {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "origin-mismatch"));
     }
     let hash = token_hash(&token);
     let session = state.store.session(&hash).await.map_err(ApiError::store)?;
-    let Some(s) = session else { return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired")) };
+    let Some(s) = session else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired"));
+    };
     let now = Timestamp::now().as_microsecond();
     if now > s.expires_at || now > s.last_seen + state.config.session_idle_minutes * 60_000_000 {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired"));
     }
-    let org_kind = s.person.get("org_kind").and_then(|v| v.as_str()).and_then(|k| k.parse::<OrganizationKind>().ok());
+    let org_kind = s
+        .person
+        .get("org_kind")
+        .and_then(|v| v.as_str())
+        .and_then(|k| k.parse::<OrganizationKind>().ok());
     let roles = s.roles.iter().filter_map(|r| Role::parse(r)).collect();
     Ok(Some(Caller {
-        actor: Actor { iin: s.iin, bin: s.bin, org_kind, roles },
+        actor: Actor {
+            iin: s.iin,
+            bin: s.bin,
+            org_kind,
+            roles,
+        },
         token_hash: s.token_hash,
         person: s.person,
         session_expires_at: s.expires_at,
@@ -144,7 +177,9 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        resolve(parts, state).await?.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "not-signed-in"))
+        resolve(parts, state)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "not-signed-in"))
     }
 }
 
@@ -181,11 +216,27 @@ mod tests {
         let (c, exp) = issue_challenge(&key, now).unwrap_or_else(|_| (String::new(), now));
         assert_eq!(exp.as_second() - now.as_second(), 300);
         assert!(check_challenge(&key, &c, now + 299.seconds()).is_ok());
-        assert_eq!(check_challenge(&key, &c, now + 301.seconds()).err().map(|e| e.slug), Some("challenge-expired"));
-        assert_eq!(check_challenge(&[8u8; 32], &c, now).err().map(|e| e.slug), Some("challenge-invalid"));
+        assert_eq!(
+            check_challenge(&key, &c, now + 301.seconds())
+                .err()
+                .map(|e| e.slug),
+            Some("challenge-expired")
+        );
+        assert_eq!(
+            check_challenge(&[8u8; 32], &c, now).err().map(|e| e.slug),
+            Some("challenge-invalid")
+        );
         let mut forged = URL_SAFE_NO_PAD.decode(&c).unwrap_or_default();
         forged[20] ^= 1; // extend the expiry without the key
-        assert_eq!(check_challenge(&key, &URL_SAFE_NO_PAD.encode(forged), now).err().map(|e| e.slug), Some("challenge-invalid"));
-        assert_eq!(check_challenge(&key, "garbage", now).err().map(|e| e.slug), Some("challenge-invalid"));
+        assert_eq!(
+            check_challenge(&key, &URL_SAFE_NO_PAD.encode(forged), now)
+                .err()
+                .map(|e| e.slug),
+            Some("challenge-invalid")
+        );
+        assert_eq!(
+            check_challenge(&key, "garbage", now).err().map(|e| e.slug),
+            Some("challenge-invalid")
+        );
     }
 }

@@ -12,21 +12,25 @@ use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use qoljetim_domain::application::{
-    ApplicationForm, Decision as LineDecisionKind, FieldError, LineDecision, NOTICE_CAPPED, grant_validity,
+    ApplicationForm, Decision as LineDecisionKind, FieldError, LineDecision, NOTICE_CAPPED,
+    grant_validity,
 };
 use qoljetim_domain::org::{AdministratorCode, derive_scope};
 use qoljetim_domain::{ApplicationStatus, Bin, Kato, Organization, OrganizationKind, Role, System};
 use qoljetim_policy::{Action, Actor, Decision, Resource};
 use qoljetim_signature::{SignatureError, require_application_signer, require_sign_in};
 use qoljetim_store::{
-    ApplicationRow, AuditEntry, Change, GrantRow, LineRow, NewApplication, NewGrant, NewLine, NewSession, OrganizationRow,
+    ApplicationRow, AuditEntry, Change, GrantRow, LineRow, NewApplication, NewGrant, NewLine,
+    NewSession, OrganizationRow,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::{Caller, ClientIp, MaybeCaller, SESSION_COOKIE, check_challenge, issue_challenge, new_token};
+use crate::auth::{
+    Caller, ClientIp, MaybeCaller, SESSION_COOKIE, check_challenge, issue_challenge, new_token,
+};
 use crate::i18n::Lang;
 use crate::problem::{ApiError, ApiResult, render};
 use crate::views::*;
@@ -36,14 +40,20 @@ fn now() -> Timestamp {
 }
 
 fn rfc3339_micros(us: i64) -> String {
-    Timestamp::from_microsecond(us).map(|t| t.to_string()).unwrap_or_default()
+    Timestamp::from_microsecond(us)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// Parses a JSON body, naming the field serde complains about.
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| {
         let msg = e.to_string();
-        let field = msg.split('`').nth(1).map(|f| format!("/{f}")).unwrap_or_default();
+        let field = msg
+            .split('`')
+            .nth(1)
+            .map(|f| format!("/{f}"))
+            .unwrap_or_default();
         let rule = if msg.starts_with("unknown field") {
             "unknown_field"
         } else if msg.starts_with("missing field") {
@@ -57,15 +67,40 @@ fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
 
 fn decode_cms(b64: &str) -> ApiResult<Vec<u8>> {
     let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-    STANDARD.decode(compact).map_err(|e| ApiError::field("/signed_cms", "base64", e.to_string()))
+    STANDARD
+        .decode(compact)
+        .map_err(|e| ApiError::field("/signed_cms", "base64", e.to_string()))
 }
 
-fn entry(actor: String, actor_bin: Option<String>, action: &str, resource: String, outcome: String, ip: &str) -> AuditEntry {
-    AuditEntry { actor, actor_bin, action: action.to_owned(), resource, outcome, ip: ip.to_owned(), policies: vec![], details: Value::Null }
+fn entry(
+    actor: String,
+    actor_bin: Option<String>,
+    action: &str,
+    resource: String,
+    outcome: String,
+    ip: &str,
+) -> AuditEntry {
+    AuditEntry {
+        actor,
+        actor_bin,
+        action: action.to_owned(),
+        resource,
+        outcome,
+        ip: ip.to_owned(),
+        policies: vec![],
+        details: Value::Null,
+    }
 }
 
 fn caller_entry(c: &Caller, action: &str, resource: String, d: &Decision) -> AuditEntry {
-    let mut e = entry(c.actor_id(), Some(c.actor.bin.clone()), action, resource, if d.allowed { "allowed" } else { "denied" }.into(), &c.ip);
+    let mut e = entry(
+        c.actor_id(),
+        Some(c.actor.bin.clone()),
+        action,
+        resource,
+        if d.allowed { "allowed" } else { "denied" }.into(),
+        &c.ip,
+    );
     e.policies = d.policies.clone();
     e
 }
@@ -78,7 +113,8 @@ fn touch(c: &Caller) -> Option<(String, i64)> {
 async fn refuse(st: &AppState, mut e: AuditEntry, err: ApiError) -> ApiError {
     e.outcome = format!("refused:{}", err.slug);
     if e.details.is_null() {
-        e.details = json!({"args": err.args.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()});
+        e.details =
+            json!({"args": err.args.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()});
     }
     match st.store.audit(e).await {
         Ok(()) => err,
@@ -87,22 +123,45 @@ async fn refuse(st: &AppState, mut e: AuditEntry, err: ApiError) -> ApiError {
 }
 
 /// Asks Cedar; a denial is audited and becomes a 403.
-async fn authorize(st: &AppState, c: &Caller, action: Action, resource: &Resource, resource_name: &str) -> ApiResult<Decision> {
-    let d = st.policy.decide(&c.actor, action, resource).map_err(ApiError::internal)?;
+async fn authorize(
+    st: &AppState,
+    c: &Caller,
+    action: Action,
+    resource: &Resource,
+    resource_name: &str,
+) -> ApiResult<Decision> {
+    let d = st
+        .policy
+        .decide(&c.actor, action, resource)
+        .map_err(ApiError::internal)?;
     if !d.allowed {
         let e = caller_entry(c, action.as_str(), resource_name.to_owned(), &d);
-        st.store.commit_touching(Change::None, e, touch(c)).await.map_err(ApiError::store)?;
+        st.store
+            .commit_touching(Change::None, e, touch(c))
+            .await
+            .map_err(ApiError::store)?;
         return Err(ApiError::forbidden(action.as_str()));
     }
     Ok(d)
 }
 
-fn decide(st: &AppState, actor: &Actor, action: Action, resource: &Resource) -> ApiResult<Decision> {
-    st.policy.decide(actor, action, resource).map_err(ApiError::internal)
+fn decide(
+    st: &AppState,
+    actor: &Actor,
+    action: Action,
+    resource: &Resource,
+) -> ApiResult<Decision> {
+    st.policy
+        .decide(actor, action, resource)
+        .map_err(ApiError::internal)
 }
 
 fn app_resource(a: &ApplicationRow) -> Resource {
-    Resource::Application { id: a.id.to_string(), applicant_bin: a.applicant_bin.clone(), status: a.status.clone() }
+    Resource::Application {
+        id: a.id.to_string(),
+        applicant_bin: a.applicant_bin.clone(),
+        status: a.status.clone(),
+    }
 }
 
 fn line_view(l: &LineRow) -> LineView {
@@ -136,7 +195,7 @@ fn application_view(a: &ApplicationRow, lines: &[LineRow], complete: bool) -> Ap
         head: a.head.clone(),
         signer_iin: a.signer_iin.clone(),
         signer_name: a.signer_name.clone(),
-        claimed_signing_time: a.claimed_signing_time.map(|t| rfc3339_micros(t)),
+        claimed_signing_time: a.claimed_signing_time.map(rfc3339_micros),
         received_at: rfc3339_micros(a.received_at),
         trust_anchor: a.trust_anchor.clone(),
         revocation_check: a.revocation.clone(),
@@ -173,10 +232,31 @@ fn grant_view(g: &GrantRow) -> GrantView {
 
 fn org_domain(o: &OrganizationRow) -> ApiResult<Organization> {
     let bin = Bin::parse(&o.bin).map_err(ApiError::internal)?;
-    let kind = o.kind.parse::<OrganizationKind>().map_err(|_| ApiError::internal("stored kind"))?;
-    let territory = o.territory.as_deref().map(Kato::parse).transpose().map_err(ApiError::internal)?;
-    let admins = o.administrators.iter().map(|a| AdministratorCode::parse(a)).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
-    Organization::new(bin, o.name_kk.clone(), o.name_ru.clone(), kind, territory, admins).map_err(ApiError::internal)
+    let kind = o
+        .kind
+        .parse::<OrganizationKind>()
+        .map_err(|_| ApiError::internal("stored kind"))?;
+    let territory = o
+        .territory
+        .as_deref()
+        .map(Kato::parse)
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let admins = o
+        .administrators
+        .iter()
+        .map(|a| AdministratorCode::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    Organization::new(
+        bin,
+        o.name_kk.clone(),
+        o.name_ru.clone(),
+        kind,
+        territory,
+        admins,
+    )
+    .map_err(ApiError::internal)
 }
 
 fn org_json(o: &OrganizationRow) -> Value {
@@ -189,14 +269,28 @@ fn org_json(o: &OrganizationRow) -> Value {
 #[utoipa::path(get, path = "/api/v1/auth/challenge", responses((status = 200, body = ChallengeView)))]
 pub async fn challenge(State(st): State<AppState>) -> ApiResult<Json<ChallengeView>> {
     let (challenge, expires) = issue_challenge(&st.challenge_key, now())?;
-    Ok(Json(ChallengeView { challenge, expires_at: expires.to_string() }))
+    Ok(Json(ChallengeView {
+        challenge,
+        expires_at: expires.to_string(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = SignedBody,
     responses((status = 200, body = LoginView), (status = 401, description = "problem+json")))]
-pub async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, body: Bytes) -> ApiResult<Response> {
+pub async fn login(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> ApiResult<Response> {
     let at = now();
-    let anon = entry("anonymous".into(), None, "login", "session".into(), String::new(), &ip);
+    let anon = entry(
+        "anonymous".into(),
+        None,
+        "login",
+        "session".into(),
+        String::new(),
+        &ip,
+    );
     let parsed: SignedBody = match parse_json(&body) {
         Ok(p) => p,
         Err(e) => return Err(refuse(&st, anon, e).await),
@@ -215,7 +309,14 @@ pub async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, body: Byt
         (Some(i), None) => i.to_string(),
         _ => "unidentified".into(),
     };
-    let mut attempt = entry(who, id.bin.as_ref().map(|b| b.to_string()), "login", "session".into(), String::new(), &ip);
+    let mut attempt = entry(
+        who,
+        id.bin.as_ref().map(|b| b.to_string()),
+        "login",
+        "session".into(),
+        String::new(),
+        &ip,
+    );
     attempt.details = json!({"certificate_serial": id.serial_hex, "trust_anchor": verified.anchor, "revocation": verified.revocation});
     let challenge = String::from_utf8(verified.content.clone()).unwrap_or_default();
     let exp = match check_challenge(&st.challenge_key, &challenge, at) {
@@ -226,18 +327,46 @@ pub async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, body: Byt
         return Err(refuse(&st, attempt, ApiError::signature(&e, true)).await);
     }
     if st.config.production && verified.development_anchor {
-        return Err(refuse(&st, attempt, ApiError::signature(&SignatureError::DevelopmentCaRefused, true)).await);
+        return Err(refuse(
+            &st,
+            attempt,
+            ApiError::signature(&SignatureError::DevelopmentCaRefused, true),
+        )
+        .await);
     }
     let (Some(iin), Some(bin)) = (id.iin.clone(), id.bin.clone()) else {
-        return Err(refuse(&st, attempt, ApiError::signature(&SignatureError::NotLegalEntity, true)).await);
+        return Err(refuse(
+            &st,
+            attempt,
+            ApiError::signature(&SignatureError::NotLegalEntity, true),
+        )
+        .await);
     };
-    let Some(org) = st.store.organization(bin.as_str()).await.map_err(ApiError::store)? else {
+    let Some(org) = st
+        .store
+        .organization(bin.as_str())
+        .await
+        .map_err(ApiError::store)?
+    else {
         let e = ApiError::new(StatusCode::UNAUTHORIZED, "organization-unknown").arg("bin", &bin);
         return Err(refuse(&st, attempt, e).await);
     };
-    let mut roles: BTreeSet<String> = st.store.staff_roles(iin.as_str(), bin.as_str()).await.map_err(ApiError::store)?.into_iter().collect();
-    let head = id.roles.contains(&qoljetim_signature::NcaRole::FirstHead) || id.roles.contains(&qoljetim_signature::NcaRole::SigningRight);
-    roles.insert(if head { Role::Head } else { Role::Employee }.as_str().to_owned());
+    let mut roles: BTreeSet<String> = st
+        .store
+        .staff_roles(iin.as_str(), bin.as_str())
+        .await
+        .map_err(ApiError::store)?
+        .into_iter()
+        .collect();
+    let head = id.roles.contains(&qoljetim_signature::NcaRole::FirstHead)
+        || id
+            .roles
+            .contains(&qoljetim_signature::NcaRole::SigningRight);
+    roles.insert(
+        if head { Role::Head } else { Role::Employee }
+            .as_str()
+            .to_owned(),
+    );
     let roles: Vec<String> = roles.into_iter().collect();
     let person = json!({
         "iin": iin, "surname": id.surname, "name": id.given_name(), "patronymic": id.patronymic,
@@ -257,12 +386,33 @@ pub async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, body: Byt
     };
     attempt.outcome = "allowed".into();
     attempt.details["roles"] = json!(roles);
-    let change = Change::Login { challenge, challenge_expires_at: exp * 1_000_000, now: at.as_microsecond(), session };
-    st.store.commit(change, attempt).await.map_err(ApiError::store)?;
-    let view = LoginView { token: token.clone(), expires_at: rfc3339_micros(expires_at), person, organization: org_json(&org), roles };
+    let change = Change::Login {
+        challenge,
+        challenge_expires_at: exp * 1_000_000,
+        now: at.as_microsecond(),
+        session,
+    };
+    st.store
+        .commit(change, attempt)
+        .await
+        .map_err(ApiError::store)?;
+    let view = LoginView {
+        token: token.clone(),
+        expires_at: rfc3339_micros(expires_at),
+        person,
+        organization: org_json(&org),
+        roles,
+    };
     let mut resp = Json(view).into_response();
-    let secure = if st.config.cookie_secure { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", st.config.session_hours * 3600);
+    let secure = if st.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        st.config.session_hours * 3600
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -271,10 +421,19 @@ pub async fn login(State(st): State<AppState>, ClientIp(ip): ClientIp, body: Byt
 
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, description = "person, organization, roles, grants")))]
 pub async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let org = st.store.organization(&caller.actor.bin).await.map_err(ApiError::store)?;
+    let org = st
+        .store
+        .organization(&caller.actor.bin)
+        .await
+        .map_err(ApiError::store)?;
     let mut grants = vec![];
     let mut policies = BTreeSet::new();
-    for g in st.store.grants(Some(&caller.actor.bin), 1000).await.map_err(ApiError::store)? {
+    for g in st
+        .store
+        .grants(Some(&caller.actor.bin), 1000)
+        .await
+        .map_err(ApiError::store)?
+    {
         if g.person_iin != caller.actor.iin {
             continue;
         }
@@ -284,9 +443,21 @@ pub async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Va
             grants.push(grant_view(&g));
         }
     }
-    let mut e = caller_entry(&caller, "read_me", "me".into(), &Decision { allowed: true, policies: policies.into_iter().collect(), errors: vec![] });
+    let mut e = caller_entry(
+        &caller,
+        "read_me",
+        "me".into(),
+        &Decision {
+            allowed: true,
+            policies: policies.into_iter().collect(),
+            errors: vec![],
+        },
+    );
     e.details = json!({"grants": grants.len()});
-    st.store.commit_touching(Change::None, e, touch(&caller)).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(Change::None, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(json!({
         "person": caller.person,
         "organization": org.as_ref().map(org_json),
@@ -301,9 +472,21 @@ pub async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Va
 
 #[utoipa::path(post, path = "/api/v1/applications", request_body = SignedBody,
     responses((status = 201, body = ApplicationView), (status = 400, description = "problem+json"), (status = 403, description = "problem+json")))]
-pub async fn submit(State(st): State<AppState>, MaybeCaller(session): MaybeCaller, ClientIp(ip): ClientIp, body: Bytes) -> ApiResult<Response> {
+pub async fn submit(
+    State(st): State<AppState>,
+    MaybeCaller(session): MaybeCaller,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> ApiResult<Response> {
     let at = now();
-    let anon = entry("anonymous".into(), None, "submit_application", "application".into(), String::new(), &ip);
+    let anon = entry(
+        "anonymous".into(),
+        None,
+        "submit_application",
+        "application".into(),
+        String::new(),
+        &ip,
+    );
     let parsed: SignedBody = match parse_json(&body) {
         Ok(p) => p,
         Err(e) => return Err(refuse(&st, anon, e).await),
@@ -317,14 +500,30 @@ pub async fn submit(State(st): State<AppState>, MaybeCaller(session): MaybeCalle
         Err(e) => return Err(refuse(&st, anon, ApiError::signature(&e, false)).await),
     };
     let id = &verified.signer;
-    let signer = format!("{}@{}", id.iin.as_ref().map(|i| i.as_str()).unwrap_or("?"), id.bin.as_ref().map(|b| b.as_str()).unwrap_or("?"));
-    let mut attempt = entry(signer, id.bin.as_ref().map(|b| b.to_string()), "submit_application", "application".into(), String::new(), &ip);
+    let signer = format!(
+        "{}@{}",
+        id.iin.as_ref().map(|i| i.as_str()).unwrap_or("?"),
+        id.bin.as_ref().map(|b| b.as_str()).unwrap_or("?")
+    );
+    let mut attempt = entry(
+        signer,
+        id.bin.as_ref().map(|b| b.to_string()),
+        "submit_application",
+        "application".into(),
+        String::new(),
+        &ip,
+    );
     attempt.details = json!({
         "certificate_serial": id.serial_hex, "trust_anchor": verified.anchor, "revocation": verified.revocation,
         "claimed_signing_time": verified.claimed_signing_time.map(|t| t.to_string()),
     });
     if st.config.production && verified.development_anchor {
-        return Err(refuse(&st, attempt, ApiError::signature(&SignatureError::DevelopmentCaRefused, false)).await);
+        return Err(refuse(
+            &st,
+            attempt,
+            ApiError::signature(&SignatureError::DevelopmentCaRefused, false),
+        )
+        .await);
     }
     let today = st.calendar.almaty_date(at);
     let form = match ApplicationForm::parse(&verified.content, today) {
@@ -334,14 +533,22 @@ pub async fn submit(State(st): State<AppState>, MaybeCaller(session): MaybeCalle
     if let Err(e) = require_application_signer(id, &form.applicant_bin) {
         return Err(refuse(&st, attempt, ApiError::signature(&e, false)).await);
     }
-    if let Some(s) = &session {
-        if s.actor.bin != form.applicant_bin.as_str() {
-            let e = ApiError::new(StatusCode::FORBIDDEN, "session-bin-mismatch").arg("session", &s.actor.bin).arg("applicant", &form.applicant_bin);
-            return Err(refuse(&st, attempt, e).await);
-        }
+    if let Some(s) = &session
+        && s.actor.bin != form.applicant_bin.as_str()
+    {
+        let e = ApiError::new(StatusCode::FORBIDDEN, "session-bin-mismatch")
+            .arg("session", &s.actor.bin)
+            .arg("applicant", &form.applicant_bin);
+        return Err(refuse(&st, attempt, e).await);
     }
-    let Some(org) = st.store.organization(form.applicant_bin.as_str()).await.map_err(ApiError::store)? else {
-        let e = ApiError::new(StatusCode::BAD_REQUEST, "organization-unknown").arg("bin", &form.applicant_bin);
+    let Some(org) = st
+        .store
+        .organization(form.applicant_bin.as_str())
+        .await
+        .map_err(ApiError::store)?
+    else {
+        let e = ApiError::new(StatusCode::BAD_REQUEST, "organization-unknown")
+            .arg("bin", &form.applicant_bin);
         return Err(refuse(&st, attempt, e).await);
     };
     let kind = org.kind.parse::<OrganizationKind>().ok();
@@ -350,8 +557,17 @@ pub async fn submit(State(st): State<AppState>, MaybeCaller(session): MaybeCalle
         return Err(refuse(&st, attempt, e).await);
     }
     let iin = id.iin.clone().map(|i| i.to_string()).unwrap_or_default();
-    let actor = Actor { iin: iin.clone(), bin: form.applicant_bin.to_string(), org_kind: kind, roles: vec![Role::Head] };
-    let resource = Resource::Application { id: "new".into(), applicant_bin: form.applicant_bin.to_string(), status: "submitted".into() };
+    let actor = Actor {
+        iin: iin.clone(),
+        bin: form.applicant_bin.to_string(),
+        org_kind: kind,
+        roles: vec![Role::Head],
+    };
+    let resource = Resource::Application {
+        id: "new".into(),
+        applicant_bin: form.applicant_bin.to_string(),
+        status: "submitted".into(),
+    };
     let d = decide(&st, &actor, Action::SubmitApplication, &resource)?;
     attempt.policies = d.policies.clone();
     if !d.allowed {
@@ -361,11 +577,15 @@ pub async fn submit(State(st): State<AppState>, MaybeCaller(session): MaybeCalle
     let new = NewApplication {
         applicant_bin: form.applicant_bin.to_string(),
         form_date: form.date.to_string(),
-        systems: serde_json::to_string(&form.systems.iter().map(|s| s.as_str()).collect::<Vec<_>>()).unwrap_or_default(),
+        systems: serde_json::to_string(
+            &form.systems.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        )
+        .unwrap_or_default(),
         head: serde_json::to_string(&form.head).unwrap_or_default(),
         signer_iin: iin,
         signer_name: id.common_name.clone().unwrap_or_default(),
-        signer_certificate: der::Encode::to_der(&verified.signer_certificate).map_err(ApiError::internal)?,
+        signer_certificate: der::Encode::to_der(&verified.signer_certificate)
+            .map_err(ApiError::internal)?,
         claimed_signing_time: verified.claimed_signing_time.map(|t| t.as_microsecond()),
         trust_anchor: verified.anchor.clone(),
         revocation: verified.revocation.to_owned(),
@@ -398,19 +618,44 @@ pub async fn submit(State(st): State<AppState>, MaybeCaller(session): MaybeCalle
     attempt.resource = "application/{id}".into();
     attempt.details["lines"] = json!(form.lines.len());
     attempt.details["review_due"] = json!(due.due.to_string());
-    let out = st.store.commit(Change::SubmitApplication(Box::new(new)), attempt).await.map_err(ApiError::store)?;
+    let out = st
+        .store
+        .commit(Change::SubmitApplication(Box::new(new)), attempt)
+        .await
+        .map_err(ApiError::store)?;
     let app_id = out.id.ok_or_else(|| ApiError::internal("no id"))?;
-    let app = st.store.application(app_id).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::not_found("application"))?;
+    let app = st
+        .store
+        .application(app_id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("application"))?;
     let lines = st.store.lines(app_id).await.map_err(ApiError::store)?;
-    Ok((StatusCode::CREATED, Json(application_view(&app, &lines, true))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(application_view(&app, &lines, true)),
+    )
+        .into_response())
 }
 
 async fn load_application(st: &AppState, id: i64) -> ApiResult<ApplicationRow> {
-    st.store.application(id).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::not_found(format!("application {id}")))
+    st.store
+        .application(id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found(format!("application {id}")))
 }
 
+/// The lines the caller may see, and whether that is the whole application; None: nothing.
+type Visible = Option<(Vec<LineRow>, bool)>;
+
 /// What the caller may see of an application: all of it, only their own lines, or nothing.
-fn visible_lines(st: &AppState, c: &Caller, a: &ApplicationRow, lines: Vec<LineRow>) -> ApiResult<(Decision, Option<(Vec<LineRow>, bool)>)> {
+fn visible_lines(
+    st: &AppState,
+    c: &Caller,
+    a: &ApplicationRow,
+    lines: Vec<LineRow>,
+) -> ApiResult<(Decision, Visible)> {
     let d = decide(st, &c.actor, Action::ReadApplication, &app_resource(a))?;
     if d.allowed {
         return Ok((d, Some((lines, true))));
@@ -418,7 +663,11 @@ fn visible_lines(st: &AppState, c: &Caller, a: &ApplicationRow, lines: Vec<LineR
     let mut own = vec![];
     let mut policies = BTreeSet::new();
     for l in lines {
-        let r = Resource::ApplicationLine { id: format!("{}/{}", a.id, l.line), applicant_bin: a.applicant_bin.clone(), iin: l.iin.clone() };
+        let r = Resource::ApplicationLine {
+            id: format!("{}/{}", a.id, l.line),
+            applicant_bin: a.applicant_bin.clone(),
+            iin: l.iin.clone(),
+        };
         let dl = decide(st, &c.actor, Action::ReadApplicationLine, &r)?;
         if dl.allowed {
             policies.extend(dl.policies);
@@ -428,7 +677,14 @@ fn visible_lines(st: &AppState, c: &Caller, a: &ApplicationRow, lines: Vec<LineR
     if own.is_empty() {
         return Ok((d, None));
     }
-    Ok((Decision { allowed: true, policies: policies.into_iter().collect(), errors: vec![] }, Some((own, false))))
+    Ok((
+        Decision {
+            allowed: true,
+            policies: policies.into_iter().collect(),
+            errors: vec![],
+        },
+        Some((own, false)),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,12 +695,24 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/api/v1/applications", params(("status" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [ApplicationView])))]
-pub async fn list_applications(State(st): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<ApplicationView>>> {
+pub async fn list_applications(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<ApplicationView>>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     // Cedar decides how wide the candidate set is: may this caller read another body's application?
-    let probe = Resource::Application { id: "probe".into(), applicant_bin: "000000000000".into(), status: "submitted".into() };
+    let probe = Resource::Application {
+        id: "probe".into(),
+        applicant_bin: "000000000000".into(),
+        status: "submitted".into(),
+    };
     let wide = decide(&st, &caller.actor, Action::ReadApplication, &probe)?.allowed;
-    let candidates = st.store.applications(if wide { None } else { Some(&caller.actor.bin) }, limit).await.map_err(ApiError::store)?;
+    let candidates = st
+        .store
+        .applications(if wide { None } else { Some(&caller.actor.bin) }, limit)
+        .await
+        .map_err(ApiError::store)?;
     let mut out = vec![];
     let mut policies = BTreeSet::new();
     for a in candidates {
@@ -457,15 +725,26 @@ pub async fn list_applications(State(st): State<AppState>, caller: Caller, Query
             out.push(application_view(&a, &visible, complete));
         }
     }
-    let d = Decision { allowed: true, policies: policies.into_iter().collect(), errors: vec![] };
+    let d = Decision {
+        allowed: true,
+        policies: policies.into_iter().collect(),
+        errors: vec![],
+    };
     let mut e = caller_entry(&caller, "read_application", "applications".into(), &d);
     e.details = json!({"returned": out.len(), "status": q.status});
-    st.store.commit_touching(Change::None, e, touch(&caller)).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(Change::None, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(out))
 }
 
 #[utoipa::path(get, path = "/api/v1/applications/{id}", params(("id" = i64, Path)), responses((status = 200, body = ApplicationView)))]
-pub async fn get_application(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<ApplicationView>> {
+pub async fn get_application(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ApplicationView>> {
     let a = load_application(&st, id).await?;
     let lines = st.store.lines(id).await.map_err(ApiError::store)?;
     let (d, visible) = visible_lines(&st, &caller, &a, lines)?;
@@ -473,24 +752,57 @@ pub async fn get_application(State(st): State<AppState>, caller: Caller, Path(id
     let Some((visible, complete)) = visible else {
         let mut e = e;
         e.outcome = "denied".into();
-        st.store.commit_touching(Change::None, e, touch(&caller)).await.map_err(ApiError::store)?;
+        st.store
+            .commit_touching(Change::None, e, touch(&caller))
+            .await
+            .map_err(ApiError::store)?;
         return Err(ApiError::forbidden("read_application"));
     };
-    st.store.commit_touching(Change::None, e, touch(&caller)).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(Change::None, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(application_view(&a, &visible, complete)))
 }
 
 #[utoipa::path(get, path = "/api/v1/applications/{id}/evidence", params(("id" = i64, Path)),
     responses((status = 200, content_type = "application/pkcs7-mime", description = "the signed bytes, unchanged")))]
-pub async fn evidence(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Response> {
+pub async fn evidence(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
     let a = load_application(&st, id).await?;
     let resource = format!("application/{id}/evidence");
-    let d = authorize(&st, &caller, Action::ReadApplication, &app_resource(&a), &resource).await?;
-    let bytes = st.store.evidence(id).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::not_found("evidence"))?;
-    st.store.commit_touching(Change::None, caller_entry(&caller, "read_evidence", resource, &d), touch(&caller)).await.map_err(ApiError::store)?;
+    let d = authorize(
+        &st,
+        &caller,
+        Action::ReadApplication,
+        &app_resource(&a),
+        &resource,
+    )
+    .await?;
+    let bytes = st
+        .store
+        .evidence(id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("evidence"))?;
+    st.store
+        .commit_touching(
+            Change::None,
+            caller_entry(&caller, "read_evidence", resource, &d),
+            touch(&caller),
+        )
+        .await
+        .map_err(ApiError::store)?;
     let mut r = bytes.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pkcs7-mime; smime-type=signed-data"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"application-{id}.p7s\"")) {
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pkcs7-mime; smime-type=signed-data"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"application-{id}.p7s\""))
+    {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)
@@ -498,10 +810,22 @@ pub async fn evidence(State(st): State<AppState>, caller: Caller, Path(id): Path
 
 #[utoipa::path(post, path = "/api/v1/applications/{id}/review", params(("id" = i64, Path)), request_body = ReviewBody,
     responses((status = 200, body = ApplicationView), (status = 409, description = "problem+json")))]
-pub async fn review(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>, body: Bytes) -> ApiResult<Json<ApplicationView>> {
+pub async fn review(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Json<ApplicationView>> {
     let a = load_application(&st, id).await?;
     let resource = format!("application/{id}");
-    let d = authorize(&st, &caller, Action::ReviewApplication, &app_resource(&a), &resource).await?;
+    let d = authorize(
+        &st,
+        &caller,
+        Action::ReviewApplication,
+        &app_resource(&a),
+        &resource,
+    )
+    .await?;
     let e = caller_entry(&caller, "review_application", resource.clone(), &d);
     let parsed: ReviewBody = match parse_json(&body) {
         Ok(p) => p,
@@ -517,24 +841,37 @@ pub async fn review(State(st): State<AppState>, caller: Caller, Path(id): Path<i
                 "approve" => LineDecisionKind::Approve,
                 "reject" => LineDecisionKind::Reject,
                 _ => {
-                    errors.push(FieldError::new(format!("/lines/{i}/decision"), "decision", "approve or reject"));
+                    errors.push(FieldError::new(
+                        format!("/lines/{i}/decision"),
+                        "decision",
+                        "approve or reject",
+                    ));
                     return None;
                 }
             };
-            Some(LineDecision { line: l.line, decision, reason: l.reason.clone() })
+            Some(LineDecision {
+                line: l.line,
+                decision,
+                reason: l.reason.clone(),
+            })
         })
         .collect();
     if !errors.is_empty() {
         return Err(refuse(&st, e, ApiError::validation(errors)).await);
     }
     let lines = st.store.lines(id).await.map_err(ApiError::store)?;
-    let status = ApplicationStatus::parse(&a.status).ok_or_else(|| ApiError::internal("stored status"))?;
+    let status =
+        ApplicationStatus::parse(&a.status).ok_or_else(|| ApiError::internal("stored status"))?;
     let reviewed = match status.review(lines.len() as u32, &decisions) {
         Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) => {
-            let err = ApiError::new(StatusCode::CONFLICT, "wrong-state").arg("current", cur).arg("expected", exp);
+            let err = ApiError::new(StatusCode::CONFLICT, "wrong-state")
+                .arg("current", cur)
+                .arg("expected", exp);
             return Err(refuse(&st, e, err).await);
         }
-        Ok(Err(field_errors)) => return Err(refuse(&st, e, ApiError::validation(field_errors)).await),
+        Ok(Err(field_errors)) => {
+            return Err(refuse(&st, e, ApiError::validation(field_errors)).await);
+        }
         Ok(Ok(r)) => r,
     };
     let at = now();
@@ -551,13 +888,20 @@ pub async fn review(State(st): State<AppState>, caller: Caller, Path(id): Path<i
     });
     let change = Change::Review {
         application_id: id,
-        lines: reviewed.lines.iter().map(|(n, s, r)| (i64::from(*n), s.as_str().to_owned(), r.clone())).collect(),
+        lines: reviewed
+            .lines
+            .iter()
+            .map(|(n, s, r)| (i64::from(*n), s.as_str().to_owned(), r.clone()))
+            .collect(),
         outcome: reviewed.outcome.as_str().to_owned(),
         reviewed_at: at.as_microsecond(),
         reviewed_by: caller.actor_id(),
         grant_due,
     };
-    st.store.commit_touching(change, e, touch(&caller)).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(change, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
     let a = load_application(&st, id).await?;
     let lines = st.store.lines(id).await.map_err(ApiError::store)?;
     Ok(Json(application_view(&a, &lines, true)))
@@ -565,10 +909,22 @@ pub async fn review(State(st): State<AppState>, caller: Caller, Path(id): Path<i
 
 #[utoipa::path(post, path = "/api/v1/applications/{id}/grant", params(("id" = i64, Path)), request_body = GrantBody,
     responses((status = 201, body = GrantResultView), (status = 409, description = "problem+json")))]
-pub async fn grant(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>, body: Bytes) -> ApiResult<Response> {
+pub async fn grant(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let a = load_application(&st, id).await?;
     let resource = format!("application/{id}");
-    let d = authorize(&st, &caller, Action::GrantAccess, &app_resource(&a), &resource).await?;
+    let d = authorize(
+        &st,
+        &caller,
+        Action::GrantAccess,
+        &app_resource(&a),
+        &resource,
+    )
+    .await?;
     let mut e = caller_entry(&caller, "grant_access", resource, &d);
     let parsed: GrantBody = if body.iter().all(|b| b.is_ascii_whitespace()) {
         GrantBody::default()
@@ -578,9 +934,12 @@ pub async fn grant(State(st): State<AppState>, caller: Caller, Path(id): Path<i6
             Err(err) => return Err(refuse(&st, e, err).await),
         }
     };
-    let status = ApplicationStatus::parse(&a.status).ok_or_else(|| ApiError::internal("stored status"))?;
+    let status =
+        ApplicationStatus::parse(&a.status).ok_or_else(|| ApiError::internal("stored status"))?;
     if let Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) = status.grant() {
-        let err = ApiError::new(StatusCode::CONFLICT, "wrong-state").arg("current", cur).arg("expected", exp);
+        let err = ApiError::new(StatusCode::CONFLICT, "wrong-state")
+            .arg("current", cur)
+            .arg("expected", exp);
         return Err(refuse(&st, e, err).await);
     }
     let systems: Vec<System> = a.systems.iter().filter_map(|s| s.parse().ok()).collect();
@@ -594,22 +953,48 @@ pub async fn grant(State(st): State<AppState>, caller: Caller, Path(id): Path<i6
                     if (2000..=2100).contains(y) {
                         extra.entry(s).or_default().insert(*y as i16);
                     } else {
-                        errors.push(FieldError::new(format!("{field}/{i}"), "fiscal_year", "a year from 2000 to 2100"));
+                        errors.push(FieldError::new(
+                            format!("{field}/{i}"),
+                            "fiscal_year",
+                            "a year from 2000 to 2100",
+                        ));
                     }
                 }
             }
-            Ok(_) => errors.push(FieldError::new(field, "system_not_requested", "the application does not ask for this system")),
-            Err(()) => errors.push(FieldError::new(field, "unknown_system", "analytical_central or state_planning")),
+            Ok(_) => errors.push(FieldError::new(
+                field,
+                "system_not_requested",
+                "the application does not ask for this system",
+            )),
+            Err(()) => errors.push(FieldError::new(
+                field,
+                "unknown_system",
+                "analytical_central or state_planning",
+            )),
         }
     }
-    let reason = parsed.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    let reason = parsed
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
     if !extra.is_empty() && reason.is_none() {
-        errors.push(FieldError::new("/reason", "reason_required", "extra fiscal years need a recorded reason"));
+        errors.push(FieldError::new(
+            "/reason",
+            "reason_required",
+            "extra fiscal years need a recorded reason",
+        ));
     }
     if !errors.is_empty() {
         return Err(refuse(&st, e, ApiError::validation(errors)).await);
     }
-    let org_row = st.store.organization(&a.applicant_bin).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::internal("applicant missing"))?;
+    let org_row = st
+        .store
+        .organization(&a.applicant_bin)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::internal("applicant missing"))?;
     let org = org_domain(&org_row)?;
     let at = now();
     let granted_on = st.calendar.almaty_date(at);
@@ -617,7 +1002,10 @@ pub async fn grant(State(st): State<AppState>, caller: Caller, Path(id): Path<i6
     let mut new_grants = vec![];
     let mut not_granted = vec![];
     for l in lines.iter().filter(|l| l.status == "approved") {
-        let requested: Date = l.access_until_requested.parse().map_err(ApiError::internal)?;
+        let requested: Date = l
+            .access_until_requested
+            .parse()
+            .map_err(ApiError::internal)?;
         let Some(validity) = grant_validity(granted_on, requested) else {
             // DESIGN.md §3: a line whose until-date has passed by the grant is not granted.
             not_granted.push((l.line, "access_until_passed".to_owned()));
@@ -625,7 +1013,13 @@ pub async fn grant(State(st): State<AppState>, caller: Caller, Path(id): Path<i6
         };
         for sys in &systems {
             let years = extra.get(sys).cloned().unwrap_or_default();
-            let scope = derive_scope(&org, *sys, validity.valid_from, validity.valid_until, &years);
+            let scope = derive_scope(
+                &org,
+                *sys,
+                validity.valid_from,
+                validity.valid_until,
+                &years,
+            );
             new_grants.push(NewGrant {
                 line: l.line,
                 person_iin: l.iin.clone(),
@@ -636,7 +1030,11 @@ pub async fn grant(State(st): State<AppState>, caller: Caller, Path(id): Path<i6
                 access_until_requested: l.access_until_requested.clone(),
                 notice: validity.capped.then(|| NOTICE_CAPPED.to_owned()),
                 scope: serde_json::to_string(&scope).map_err(ApiError::internal)?,
-                extra_years_reason: if years.is_empty() { None } else { reason.clone() },
+                extra_years_reason: if years.is_empty() {
+                    None
+                } else {
+                    reason.clone()
+                },
             });
         }
     }
@@ -652,25 +1050,51 @@ pub async fn grant(State(st): State<AppState>, caller: Caller, Path(id): Path<i6
         granted_at: at.as_microsecond(),
         granted_by: caller.actor_id(),
     };
-    st.store.commit_touching(change, e, touch(&caller)).await.map_err(ApiError::store)?;
-    let grants = st.store.grants_of_application(id).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(change, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
+    let grants = st
+        .store
+        .grants_of_application(id)
+        .await
+        .map_err(ApiError::store)?;
     let view = GrantResultView {
         grants: grants.iter().map(grant_view).collect(),
-        not_granted: not_granted.into_iter().map(|(line, reason)| NotGrantedView { line, reason }).collect(),
+        not_granted: not_granted
+            .into_iter()
+            .map(|(line, reason)| NotGrantedView { line, reason })
+            .collect(),
     };
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 fn grant_resource(g: &GrantRow) -> Resource {
-    Resource::Grant { id: g.id.to_string(), person_iin: g.person_iin.clone(), organization_bin: g.organization_bin.clone() }
+    Resource::Grant {
+        id: g.id.to_string(),
+        person_iin: g.person_iin.clone(),
+        organization_bin: g.organization_bin.clone(),
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/grants", params(("limit" = Option<i64>, Query)), responses((status = 200, body = [GrantView])))]
-pub async fn list_grants(State(st): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<GrantView>>> {
+pub async fn list_grants(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<GrantView>>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let probe = Resource::Grant { id: "probe".into(), person_iin: "000000000000".into(), organization_bin: "000000000000".into() };
+    let probe = Resource::Grant {
+        id: "probe".into(),
+        person_iin: "000000000000".into(),
+        organization_bin: "000000000000".into(),
+    };
     let wide = decide(&st, &caller.actor, Action::ReadGrant, &probe)?.allowed;
-    let candidates = st.store.grants(if wide { None } else { Some(&caller.actor.bin) }, limit).await.map_err(ApiError::store)?;
+    let candidates = st
+        .store
+        .grants(if wide { None } else { Some(&caller.actor.bin) }, limit)
+        .await
+        .map_err(ApiError::store)?;
     let mut out = vec![];
     let mut policies = BTreeSet::new();
     for g in candidates {
@@ -683,10 +1107,17 @@ pub async fn list_grants(State(st): State<AppState>, caller: Caller, Query(q): Q
             out.push(grant_view(&g));
         }
     }
-    let d = Decision { allowed: true, policies: policies.into_iter().collect(), errors: vec![] };
+    let d = Decision {
+        allowed: true,
+        policies: policies.into_iter().collect(),
+        errors: vec![],
+    };
     let mut e = caller_entry(&caller, "read_grant", "grants".into(), &d);
     e.details = json!({"returned": out.len()});
-    st.store.commit_touching(Change::None, e, touch(&caller)).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(Change::None, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(out))
 }
 
@@ -694,38 +1125,88 @@ pub async fn list_grants(State(st): State<AppState>, caller: Caller, Query(q): Q
 // Organizations
 
 #[utoipa::path(get, path = "/api/v1/organizations", responses((status = 200, body = [OrganizationBody])))]
-pub async fn list_organizations(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Value>>> {
-    let d = authorize(&st, &caller, Action::ReadOrganizations, &Resource::Registry, "organizations").await?;
+pub async fn list_organizations(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Value>>> {
+    let d = authorize(
+        &st,
+        &caller,
+        Action::ReadOrganizations,
+        &Resource::Registry,
+        "organizations",
+    )
+    .await?;
     let orgs = st.store.organizations().await.map_err(ApiError::store)?;
-    st.store.commit_touching(Change::None, caller_entry(&caller, "read_organizations", "organizations".into(), &d), touch(&caller)).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(
+            Change::None,
+            caller_entry(&caller, "read_organizations", "organizations".into(), &d),
+            touch(&caller),
+        )
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(orgs.iter().map(org_json).collect()))
 }
 
 /// Parses an organization record, naming every field that breaks a rule.
 pub fn parse_organization(b: &OrganizationBody) -> Result<Organization, Vec<FieldError>> {
     let mut errors = vec![];
-    let bin = Bin::parse(&b.bin).map_err(|e| errors.push(FieldError::new("/bin", e.rule(), e.to_string()))).ok();
-    let kind = b.kind.parse::<OrganizationKind>().map_err(|()| errors.push(FieldError::new("/kind", "unknown_kind", "not a known kind"))).ok();
+    let bin = Bin::parse(&b.bin)
+        .map_err(|e| errors.push(FieldError::new("/bin", e.rule(), e.to_string())))
+        .ok();
+    let kind = b
+        .kind
+        .parse::<OrganizationKind>()
+        .map_err(|()| errors.push(FieldError::new("/kind", "unknown_kind", "not a known kind")))
+        .ok();
     let territory = match b.territory.as_deref() {
-        Some(t) => Kato::parse(t).map(Some).map_err(|e| errors.push(FieldError::new("/territory", e.rule(), e.to_string()))).unwrap_or(None),
+        Some(t) => Kato::parse(t)
+            .map(Some)
+            .map_err(|e| errors.push(FieldError::new("/territory", e.rule(), e.to_string())))
+            .unwrap_or(None),
         None => None,
     };
     let mut admins = vec![];
     for (i, a) in b.administrators.iter().enumerate() {
         match AdministratorCode::parse(a) {
             Ok(c) => admins.push(c),
-            Err(r) => errors.push(FieldError::new(format!("/administrators/{i}"), r.rule(), r.to_string())),
+            Err(r) => errors.push(FieldError::new(
+                format!("/administrators/{i}"),
+                r.rule(),
+                r.to_string(),
+            )),
         }
     }
-    let (Some(bin), Some(kind), true) = (bin, kind, errors.is_empty()) else { return Err(errors) };
-    Organization::new(bin, b.name_kk.trim().to_owned(), b.name_ru.trim().to_owned(), kind, territory, admins)
-        .map_err(|r| vec![FieldError::new(r.field(), r.rule(), r.to_string())])
+    let (Some(bin), Some(kind), true) = (bin, kind, errors.is_empty()) else {
+        return Err(errors);
+    };
+    Organization::new(
+        bin,
+        b.name_kk.trim().to_owned(),
+        b.name_ru.trim().to_owned(),
+        kind,
+        territory,
+        admins,
+    )
+    .map_err(|r| vec![FieldError::new(r.field(), r.rule(), r.to_string())])
 }
 
 #[utoipa::path(post, path = "/api/v1/organizations", request_body = OrganizationBody,
     responses((status = 201, body = OrganizationBody), (status = 409, description = "problem+json")))]
-pub async fn create_organization(State(st): State<AppState>, caller: Caller, body: Bytes) -> ApiResult<Response> {
-    let d = authorize(&st, &caller, Action::ManageOrganizations, &Resource::Registry, "organizations").await?;
+pub async fn create_organization(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let d = authorize(
+        &st,
+        &caller,
+        Action::ManageOrganizations,
+        &Resource::Registry,
+        "organizations",
+    )
+    .await?;
     let mut e = caller_entry(&caller, "manage_organizations", "organizations".into(), &d);
     let parsed: OrganizationBody = match parse_json(&body) {
         Ok(p) => p,
@@ -746,13 +1227,21 @@ pub async fn create_organization(State(st): State<AppState>, caller: Caller, bod
         administrators: serde_json::to_string(&org.administrators).unwrap_or_else(|_| "[]".into()),
         created_at: now().as_microsecond(),
     };
-    st.store.commit_touching(change, e, touch(&caller)).await.map_err(|err| match err {
-        qoljetim_store::StoreError::Conflict(qoljetim_store::Conflict::OrganizationExists) => {
-            ApiError::new(StatusCode::CONFLICT, "organization-exists").arg("bin", &org.bin)
-        }
-        other => ApiError::store(other),
-    })?;
-    let row = st.store.organization(org.bin.as_str()).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::internal("lost"))?;
+    st.store
+        .commit_touching(change, e, touch(&caller))
+        .await
+        .map_err(|err| match err {
+            qoljetim_store::StoreError::Conflict(qoljetim_store::Conflict::OrganizationExists) => {
+                ApiError::new(StatusCode::CONFLICT, "organization-exists").arg("bin", &org.bin)
+            }
+            other => ApiError::store(other),
+        })?;
+    let row = st
+        .store
+        .organization(org.bin.as_str())
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::internal("lost"))?;
     Ok((StatusCode::CREATED, Json(org_json(&row))).into_response())
 }
 
@@ -767,7 +1256,10 @@ pub struct DeadlineQuery {
 
 #[utoipa::path(get, path = "/api/v1/calendar/deadline", params(("from" = String, Query), ("working_days" = u32, Query)),
     responses((status = 200, body = DeadlineView)))]
-pub async fn deadline(State(st): State<AppState>, Query(q): Query<DeadlineQuery>) -> ApiResult<Json<DeadlineView>> {
+pub async fn deadline(
+    State(st): State<AppState>,
+    Query(q): Query<DeadlineQuery>,
+) -> ApiResult<Json<DeadlineView>> {
     let mut errors = vec![];
     let from = match q.from.as_deref().map(|f| (f, f.parse::<Date>())) {
         Some((f, Ok(d))) if f.len() == 10 => Some(d),
@@ -783,7 +1275,11 @@ pub async fn deadline(State(st): State<AppState>, Query(q): Query<DeadlineQuery>
     let n = match q.working_days.as_deref().map(str::parse::<u32>) {
         Some(Ok(n)) if (1..=60).contains(&n) => Some(n),
         Some(_) => {
-            errors.push(FieldError::new("/working_days", "working_days_range", "from 1 to 60"));
+            errors.push(FieldError::new(
+                "/working_days",
+                "working_days_range",
+                "from 1 to 60",
+            ));
             None
         }
         None => {
@@ -791,9 +1287,20 @@ pub async fn deadline(State(st): State<AppState>, Query(q): Query<DeadlineQuery>
             None
         }
     };
-    let (Some(from), Some(n)) = (from, n) else { return Err(ApiError::validation(errors)) };
-    let d = st.calendar.deadline_from_date(from, n).map_err(ApiError::internal)?;
-    Ok(Json(DeadlineView { from: from.to_string(), working_days: n, due: d.due.to_string(), due_at: d.due_at.to_string(), provisional: d.provisional }))
+    let (Some(from), Some(n)) = (from, n) else {
+        return Err(ApiError::validation(errors));
+    };
+    let d = st
+        .calendar
+        .deadline_from_date(from, n)
+        .map_err(ApiError::internal)?;
+    Ok(Json(DeadlineView {
+        from: from.to_string(),
+        working_days: n,
+        due: d.due.to_string(),
+        due_at: d.due_at.to_string(),
+        provisional: d.provisional,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -804,8 +1311,19 @@ pub struct AuditQuery {
 
 #[utoipa::path(get, path = "/api/v1/audit", params(("after" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [AuditView])))]
-pub async fn audit(State(st): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditView>>> {
-    let d = authorize(&st, &caller, Action::ReadAudit, &Resource::AuditLog, "audit").await?;
+pub async fn audit(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditView>>> {
+    let d = authorize(
+        &st,
+        &caller,
+        Action::ReadAudit,
+        &Resource::AuditLog,
+        "audit",
+    )
+    .await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let mut records = match q.after {
         Some(after) => st.store.audit_records(after, limit).await,
@@ -818,7 +1336,10 @@ pub async fn audit(State(st): State<AppState>, caller: Caller, Query(q): Query<A
     records.truncate(limit as usize);
     let mut e = caller_entry(&caller, "read_audit", "audit".into(), &d);
     e.details = json!({"after": q.after, "returned": records.len()});
-    st.store.commit_touching(Change::None, e, touch(&caller)).await.map_err(ApiError::store)?;
+    st.store
+        .commit_touching(Change::None, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(
         records
             .into_iter()
@@ -842,20 +1363,32 @@ pub async fn audit(State(st): State<AppState>, caller: Caller, Query(q): Query<A
 
 pub async fn healthz(State(st): State<AppState>) -> ApiResult<Json<Value>> {
     sqlx_ping(&st).await?;
-    Ok(Json(json!({"status": "ok", "backend": st.store.backend(), "version": env!("CARGO_PKG_VERSION")})))
+    Ok(Json(
+        json!({"status": "ok", "backend": st.store.backend(), "version": env!("CARGO_PKG_VERSION")}),
+    ))
 }
 
 async fn sqlx_ping(st: &AppState) -> ApiResult<()> {
-    st.store.organizations().await.map(|_| ()).map_err(ApiError::store)
+    st.store
+        .organizations()
+        .await
+        .map(|_| ())
+        .map_err(ApiError::store)
 }
 
 pub async fn openapi() -> Response {
     let mut r = crate::openapi::openapi_json().into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 pub fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
-    render(&ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"), Lang::Kk)
+    render(
+        &ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Lang::Kk,
+    )
 }

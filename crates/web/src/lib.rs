@@ -39,7 +39,12 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { production: false, session_hours: 8, session_idle_minutes: 30, cookie_secure: false }
+        WebConfig {
+            production: false,
+            session_hours: 8,
+            session_idle_minutes: 30,
+            cookie_secure: false,
+        }
     }
 }
 
@@ -54,7 +59,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, policy: PolicyEngine, verifier: Verifier, calendar: WorkingDayCalendar, config: WebConfig) -> std::io::Result<Self> {
+    pub fn new(
+        store: Store,
+        policy: PolicyEngine,
+        verifier: Verifier,
+        calendar: WorkingDayCalendar,
+        config: WebConfig,
+    ) -> std::io::Result<Self> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(std::io::Error::other)?;
         Ok(AppState {
@@ -73,13 +84,19 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/challenge", get(handlers::challenge))
         .route("/auth/login", post(handlers::login))
         .route("/me", get(handlers::me))
-        .route("/applications", post(handlers::submit).get(handlers::list_applications))
+        .route(
+            "/applications",
+            post(handlers::submit).get(handlers::list_applications),
+        )
         .route("/applications/{id}", get(handlers::get_application))
         .route("/applications/{id}/evidence", get(handlers::evidence))
         .route("/applications/{id}/review", post(handlers::review))
         .route("/applications/{id}/grant", post(handlers::grant))
         .route("/grants", get(handlers::list_grants))
-        .route("/organizations", get(handlers::list_organizations).post(handlers::create_organization))
+        .route(
+            "/organizations",
+            get(handlers::list_organizations).post(handlers::create_organization),
+        )
         .route("/calendar/deadline", get(handlers::deadline))
         .route("/audit", get(handlers::audit))
         .route("/openapi.json", get(handlers::openapi));
@@ -87,7 +104,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(handlers::healthz))
         .layer(axum::middleware::from_fn(problem::localize_problems))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(handlers::panic_to_problem))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            handlers::panic_to_problem,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

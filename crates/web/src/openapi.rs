@@ -7,17 +7,48 @@ use crate::views::*;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Qoljetim API", description = "Read-only access to the budget-process information systems under Order No. 270 of the Ministry of Finance of Kazakhstan."),
-    paths(
-        handlers::challenge, handlers::login, handlers::me, handlers::submit, handlers::list_applications,
-        handlers::get_application, handlers::evidence, handlers::review, handlers::grant, handlers::list_grants,
-        handlers::list_organizations, handlers::create_organization, handlers::deadline, handlers::audit,
+    info(
+        title = "Qoljetim API",
+        description = "Read-only access to the budget-process information systems under Order No. 270 of the Ministry of Finance of Kazakhstan."
     ),
-    components(schemas(ChallengeView, SignedBody, LoginView, ApplicationView, LineView, GrantView, GrantResultView,
-        NotGrantedView, ScopeView, ReviewBody, ReviewLineBody, GrantBody, OrganizationBody, DeadlineView, AuditView))
+    paths(
+        handlers::challenge,
+        handlers::login,
+        handlers::me,
+        handlers::submit,
+        handlers::list_applications,
+        handlers::get_application,
+        handlers::evidence,
+        handlers::review,
+        handlers::grant,
+        handlers::list_grants,
+        handlers::list_organizations,
+        handlers::create_organization,
+        handlers::deadline,
+        handlers::audit,
+    ),
+    components(schemas(
+        ChallengeView,
+        SignedBody,
+        LoginView,
+        ApplicationView,
+        LineView,
+        GrantView,
+        GrantResultView,
+        NotGrantedView,
+        ScopeView,
+        ReviewBody,
+        ReviewLineBody,
+        GrantBody,
+        OrganizationBody,
+        DeadlineView,
+        AuditView
+    ))
 )]
 struct ApiDoc;
 
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned())
 }

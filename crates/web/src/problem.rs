@@ -26,7 +26,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str) -> Self {
-        ApiError { status, slug, args: vec![], errors: vec![] }
+        ApiError {
+            status,
+            slug,
+            args: vec![],
+            errors: vec![],
+        }
     }
     pub fn arg(mut self, k: &'static str, v: impl ToString) -> Self {
         self.args.push((k, v.to_string()));
@@ -34,7 +39,12 @@ impl ApiError {
     }
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let n = errors.len();
-        ApiError { status: StatusCode::BAD_REQUEST, slug: "validation", args: vec![("count", n.to_string())], errors }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            slug: "validation",
+            args: vec![("count", n.to_string())],
+            errors,
+        }
     }
     pub fn field(field: &str, rule: &'static str, detail: impl Into<String>) -> Self {
         Self::validation(vec![FieldError::new(field, rule, detail)])
@@ -74,14 +84,25 @@ impl ApiError {
         };
         let mut err = Self::new(status, e.slug());
         match e {
-            SignatureError::Malformed(r) | SignatureError::DigestAlgorithm(r) | SignatureError::SignatureAlgorithm(r) => {
+            SignatureError::Malformed(r)
+            | SignatureError::DigestAlgorithm(r)
+            | SignatureError::SignatureAlgorithm(r) => {
                 err = err.arg("reason", r);
             }
             SignatureError::SignerCount(n) => err = err.arg("count", n),
-            SignatureError::Expired { at, not_before, not_after } => {
-                err = err.arg("at", at).arg("not_before", not_before).arg("not_after", not_after);
+            SignatureError::Expired {
+                at,
+                not_before,
+                not_after,
+            } => {
+                err = err
+                    .arg("at", at)
+                    .arg("not_before", not_before)
+                    .arg("not_after", not_after);
             }
-            SignatureError::WrongBin { expected, found } => err = err.arg("expected", expected).arg("found", found),
+            SignatureError::WrongBin { expected, found } => {
+                err = err.arg("expected", expected).arg("found", found)
+            }
             _ => {}
         }
         err
@@ -102,11 +123,17 @@ impl ApiError {
         match c {
             Conflict::ChallengeUsed => Self::new(StatusCode::UNAUTHORIZED, "challenge-used"),
             Conflict::OrganizationExists => Self::new(StatusCode::CONFLICT, "organization-exists"),
-            Conflict::OrganizationUnknown => Self::new(StatusCode::BAD_REQUEST, "organization-unknown"),
-            Conflict::WrongState { current, expected } => {
-                Self::new(StatusCode::CONFLICT, "wrong-state").arg("current", current).arg("expected", expected)
+            Conflict::OrganizationUnknown => {
+                Self::new(StatusCode::BAD_REQUEST, "organization-unknown")
             }
-            Conflict::LineDecided { line } => Self::new(StatusCode::CONFLICT, "line-decided").arg("line", line),
+            Conflict::WrongState { current, expected } => {
+                Self::new(StatusCode::CONFLICT, "wrong-state")
+                    .arg("current", current)
+                    .arg("expected", expected)
+            }
+            Conflict::LineDecided { line } => {
+                Self::new(StatusCode::CONFLICT, "line-decided").arg("line", line)
+            }
             Conflict::NotFound => Self::not_found("application"),
         }
     }
@@ -129,7 +156,11 @@ pub fn render(e: &ApiError, lang: Lang) -> Response {
         .iter()
         .map(|f| {
             let rule_key = format!("rule-{}", f.rule.replace('_', "-"));
-            let detail = if lang.has(&rule_key) { lang.text(&rule_key, &[]) } else { f.detail.clone() };
+            let detail = if lang.has(&rule_key) {
+                lang.text(&rule_key, &[])
+            } else {
+                f.detail.clone()
+            };
             json!({"field": f.field, "rule": f.rule, "detail": detail})
         })
         .collect();
@@ -143,23 +174,42 @@ pub fn render(e: &ApiError, lang: Lang) -> Response {
         body["errors"] = serde_json::Value::Array(errors);
     }
     let mut r = (e.status, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    r.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
     r
 }
 
 /// Middleware: renders every `ApiError` (and axum's own rejections) as localized problem+json.
 pub async fn localize_problems(req: Request, next: Next) -> Response {
-    let lang = Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let response = next.run(req).await;
     if let Some(e) = response.extensions().get::<ApiError>() {
         return render(e, lang);
     }
     match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => render(&ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").arg("limit", crate::BODY_LIMIT), lang),
-        StatusCode::NOT_FOUND if response.headers().get(header::CONTENT_TYPE).is_none() => render(&ApiError::not_found("route"), lang),
+        StatusCode::PAYLOAD_TOO_LARGE => render(
+            &ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
+                .arg("limit", crate::BODY_LIMIT),
+            lang,
+        ),
+        StatusCode::NOT_FOUND if response.headers().get(header::CONTENT_TYPE).is_none() => {
+            render(&ApiError::not_found("route"), lang)
+        }
         StatusCode::METHOD_NOT_ALLOWED => {
-            let mut r = render(&ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "forbidden").arg("action", "method"), lang);
+            let mut r = render(
+                &ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "forbidden").arg("action", "method"),
+                lang,
+            );
             if let Some(allow) = response.headers().get(header::ALLOW) {
                 r.headers_mut().insert(header::ALLOW, allow.clone());
             }
