@@ -212,6 +212,11 @@ fn cli_audit(action: &str, resource: String, details: serde_json::Value) -> Audi
     }
 }
 
+async fn open_store(cfg: &Config) -> Result<Store, AnyError> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    Ok(Store::open(&cfg.database_url()).await?)
+}
+
 fn key_kind(s: &str) -> Result<KeyKind, AnyError> {
     match s {
         "rsa" => Ok(KeyKind::Rsa2048),
@@ -286,7 +291,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let role = Role::parse(&role)
                 .filter(|r| matches!(r, Role::Reviewer | Role::IntegratorAdmin))
                 .ok_or("--role must be reviewer or integrator_admin")?;
-            let store = Store::open(&cfg.database_url()).await?;
+            let store = open_store(&cfg).await?;
             let organization = store
                 .organization(bin.as_str())
                 .await?
@@ -340,7 +345,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     .collect::<Vec<_>>()
                     .join("; ")
             })?;
-            let store = Store::open(&cfg.database_url()).await?;
+            let store = open_store(&cfg).await?;
             let change = Change::CreateOrganization {
                 bin: org.bin.to_string(),
                 name_kk: org.name_kk.clone(),
@@ -431,7 +436,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }
         Command::Audit(AuditCmd::Verify { common }) => {
             let cfg = config(&common, None)?;
-            let store = Store::open(&cfg.database_url()).await?;
+            let store = open_store(&cfg).await?;
             let report = store.verify_audit_chain().await?;
             match report.first_broken {
                 None => println!(

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Walks the demo from sign-in to a granted access with nothing but curl, openssl and python3 (for JSON):
+# the integrator and the reviewer sign in with their authentication keys (openssl cms over the
+# challenge), the head of the Almaty city maslikhat signs an application with the signing key, the
+# reviewer approves it, the integrator grants it, and the employee signs in and sees the grant.
+#
+#   qoljetim demo &                       # first terminal (or: cargo run -- demo)
+#   scripts/walkthrough.sh [DATA_DIR]     # default data; BASE=http://127.0.0.1:8080
+set -euo pipefail
+DATA=${1:-data}
+BASE=${BASE:-http://127.0.0.1:8080}
+DEMO="$DATA/demo"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {'d': d}))" "$1"; }
+one() { ls $1 2>/dev/null | head -n1; }
+
+# Attached CMS (SignedData with the content inside), SHA-256, as NCALayer's sign with encapsulate: true.
+sign() { # file cert key → base64 DER
+  openssl cms -sign -binary -nodetach -outform DER -md sha256 -in "$1" -signer "$2" -inkey "$3" | base64 | tr -d '\n'
+}
+
+login() { # auth certificate → session token
+  local cert=$1 key=${1%.pem}.key.pem
+  curl -sf "$BASE/api/v1/auth/challenge" | json 'd["challenge"]' | tr -d '\n' > "$WORK/challenge"
+  local cms; cms=$(sign "$WORK/challenge" "$cert" "$key")
+  curl -sf -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/json' -d "{\"signed_cms\":\"$cms\"}" | json 'd["token"]'
+}
+
+INTEGRATOR=$(login "$(one "$DEMO/integrator/integrator_admin-*-auth.pem")")
+REVIEWER=$(login "$(one "$DEMO/minfin/reviewer-*-auth.pem")")
+echo "signed in: integrator and reviewer (Order 270 §11: organization's authentication key)"
+
+HEAD_CERT=$(one "$DEMO/maslikhat-almaty/head-*-sign.pem")
+EMP_CERT=$(one "$DEMO/maslikhat-almaty/employee1-*-auth.pem")
+EMP_IIN=$(basename "$EMP_CERT" | sed -E 's/employee1-([0-9]{12})-auth.pem/\1/')
+BIN=$(python3 -c "import json; print([p['bin'] for p in json.load(open('$DEMO/people.json')) if p['organization']=='maslikhat-almaty'][0])")
+TODAY=$(TZ=Asia/Almaty date +%F)
+UNTIL=$(TZ=Asia/Almaty date -d '+6 months' +%F)
+cat > "$WORK/application.json" <<JSON
+{"applicant_bin":"$BIN","date":"$TODAY","head":{"surname":"Әбенова","name":"Айгүл","patronymic":"Қайратқызы"},
+ "systems":["analytical_central","state_planning"],
+ "lines":[{"surname":"Сейітова","name":"Динара","patronymic":"Болатқызы","iin":"$EMP_IIN","position":"депутат",
+           "unit":"бюджет комиссиясы","phone":"+7 727 000 0000","purpose":"бюджеттің атқарылуын бақылау",
+           "access_until":"$UNTIL","eqyzmet_qr":"EQYZMET:$EMP_IIN"}]}
+JSON
+CMS=$(sign "$WORK/application.json" "$HEAD_CERT" "${HEAD_CERT%.pem}.key.pem")
+ID=$(curl -sf -X POST "$BASE/api/v1/applications" -H 'Content-Type: application/json' -d "{\"signed_cms\":\"$CMS\"}" | json 'd["id"]')
+echo "application $ID submitted (Order 270 §8: signed by the head with the signing key)"
+
+curl -sf -X POST "$BASE/api/v1/applications/$ID/review" -H "Authorization: Bearer $REVIEWER" -H 'Content-Type: application/json' \
+  -d '{"lines":[{"line":1,"decision":"approve"}]}' | json '"status: " + d["status"] + ", grant due " + d["grant_due"]'
+curl -sf -X POST "$BASE/api/v1/applications/$ID/grant" -H "Authorization: Bearer $INTEGRATOR" -H 'Content-Type: application/json' -d '{}' \
+  | json '"granted: " + ", ".join(g["system"] + " until " + g["valid_until"] + " scope " + str(g["scope"]["territory_prefix"]) for g in d["grants"])'
+
+EMP=$(login "$EMP_CERT")
+curl -sf "$BASE/api/v1/me" -H "Authorization: Bearer $EMP" | json '"employee " + d["person"]["iin"] + " holds " + str(len(d["grants"])) + " grants"'
+curl -sf "$BASE/api/v1/applications/$ID/evidence" -H "Authorization: Bearer $REVIEWER" -o "$WORK/evidence.p7s"
+openssl cms -verify -inform DER -in "$WORK/evidence.p7s" -CAfile "$DATA/dev-ca/ca.pem" -purpose any -out /dev/null 2>/dev/null \
+  && echo "evidence verifies with openssl against the development CA"
+echo "done: application $ID granted"
