@@ -318,7 +318,9 @@ pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPers
                    "name": format!("{} {} {}", p.surname, p.name, p.patronymic),
                    "auth_certificate": format!("{stem}-auth.pem"), "auth_key": format!("{stem}-auth.key.pem"),
                    "sign_certificate": p.sign.as_ref().map(|_| format!("{stem}-sign.pem")),
-                   "sign_key": p.sign.as_ref().map(|_| format!("{stem}-sign.key.pem"))})
+                   "sign_key": p.sign.as_ref().map(|_| format!("{stem}-sign.key.pem")),
+                   "auth_pkcs12": format!("{stem}-auth.p12"), "sign_pkcs12": p.sign.as_ref().map(|_| format!("{stem}-sign.p12")),
+                   "pkcs12_password": crate::devca_files::DEMO_PKCS12_PASSWORD})
         })
         .collect();
     std::fs::write(

@@ -37,7 +37,10 @@ fn write_private(path: &Path, text: &str) -> Result<(), AnyError> {
     Ok(())
 }
 
-/// Issues a one-year certificate and writes `<stem>.pem` and `<stem>.key.pem` into `dir`.
+/// The password of the demo PKCS#12 stores, as on the NCA's test keys.
+pub const DEMO_PKCS12_PASSWORD: &str = "Qwerty12";
+
+/// Issues a one-year certificate and writes `<stem>.pem`, `<stem>.key.pem` and `<stem>.p12` into `dir`.
 pub fn issue_to_files(
     ca: &DevCa,
     subject: &Subject,
@@ -51,5 +54,13 @@ pub fn issue_to_files(
     let cert_path = dir.join(format!("{stem}.pem"));
     std::fs::write(&cert_path, certificate_pem(&cert)?)?;
     write_private(&dir.join(format!("{stem}.key.pem")), &key.to_pkcs8_pem()?)?;
+    let name = format!("{} {}", subject.surname, subject.name);
+    let p12 = qoljetim_signature::pkcs12::write(
+        &cert,
+        &key.to_pkcs8_der()?,
+        DEMO_PKCS12_PASSWORD,
+        &name,
+    )?;
+    std::fs::write(dir.join(format!("{stem}.p12")), p12)?;
     Ok((cert, key, cert_path))
 }

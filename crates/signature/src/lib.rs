@@ -7,6 +7,7 @@
 pub mod devca;
 pub mod identity;
 pub mod oids;
+pub mod pkcs12;
 pub mod verify;
 
 pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};

@@ -337,3 +337,58 @@ fn openssl_cms_signature_verifies() {
     assert_eq!(v.content, b"{\"a\":\"\xd3\x98\"}");
     std::fs::remove_dir_all(&dir).unwrap_or_default();
 }
+
+// The development CA's PKCS#12 stores open in OpenSSL with the demo password, MAC verified.
+#[test]
+fn pkcs12_store_opens_in_openssl() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("openssl not installed; .ci/run installs it");
+        return;
+    }
+    let ca = ca(KeyKind::P256);
+    let (cert, key) = issue(
+        &ca,
+        &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)),
+        KeyKind::P256,
+    );
+    let p12 = crate::pkcs12::write(
+        &cert,
+        &key.to_pkcs8_der().unwrap_or_default(),
+        "Qwerty12",
+        "ИВАНОВА АННА",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let path = std::env::temp_dir().join(format!("qoljetim-{}.p12", std::process::id()));
+    std::fs::write(&path, &p12).unwrap_or_default();
+    let out = std::process::Command::new("openssl")
+        .args(["pkcs12", "-in"])
+        .arg(&path)
+        .args(["-passin", "pass:Qwerty12", "-nodes"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("BEGIN CERTIFICATE") && text.contains("BEGIN PRIVATE KEY"),
+        "{text}"
+    );
+    let wrong = std::process::Command::new("openssl")
+        .args(["pkcs12", "-in"])
+        .arg(&path)
+        .args(["-passin", "pass:wrong", "-nodes"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !wrong.status.success(),
+        "a wrong password must fail the MAC"
+    );
+    std::fs::remove_file(&path).unwrap_or_default();
+}
