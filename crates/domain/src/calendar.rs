@@ -391,6 +391,24 @@ mod tests {
         assert!(matches!(bad, Err(CalendarError::WrongYear { .. })));
     }
 
+    // Order 270 §9: validity is counted from the Almaty date of the grant, at 23:30 and at 00:30.
+    #[test]
+    fn validity_from_grants_at_2330_and_0030_almaty() {
+        let c = cal();
+        // 23:30 Almaty on 14 March 2026.
+        let late = c.almaty_date(ts("2026-03-14T18:30:00Z"));
+        assert_eq!(
+            (late, one_year_after(late)),
+            (d("2026-03-14"), d("2027-03-14"))
+        );
+        // 00:30 Almaty on 15 March 2026 is still 14 March in UTC.
+        let early = c.almaty_date(ts("2026-03-14T19:30:00Z"));
+        assert_eq!(
+            (early, one_year_after(early)),
+            (d("2026-03-15"), d("2027-03-15"))
+        );
+    }
+
     // Order 270 §9: access for 1 calendar year.
     #[test]
     fn one_calendar_year() {

@@ -392,3 +392,120 @@ fn pkcs12_store_opens_in_openssl() {
     );
     std::fs::remove_file(&path).unwrap_or_default();
 }
+
+// ECDSA P-384 with SHA-384, CA and signer made by openssl alone (an independent implementation).
+#[test]
+fn openssl_p384_chain_and_cms_verify() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("openssl not installed; .ci/run installs it");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("qoljetim-p384-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=P384 CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    std::fs::write(dir.join("leaf.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=1.3.6.1.5.5.7.3.4,1.2.398.3.3.4.1.2,1.2.398.3.3.4.1.2.1\n").unwrap_or_default();
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=HEAD/serialNumber=IIN871008401427/OU=BIN940140000385/C=KZ",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-sha384",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "leaf.pem",
+    ]);
+    std::fs::write(dir.join("content.json"), b"{}").unwrap_or_default();
+    let cms = run(&[
+        "cms",
+        "-sign",
+        "-binary",
+        "-nodetach",
+        "-outform",
+        "DER",
+        "-md",
+        "sha384",
+        "-in",
+        "content.json",
+        "-signer",
+        "leaf.pem",
+        "-inkey",
+        "leaf.key",
+    ]);
+    let ca_cert = Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v = Verifier::new(vec![TrustAnchor {
+        name: "p384".into(),
+        certificate: ca_cert,
+        development: true,
+    }]);
+    let ok = v.verify_cms(&cms, now()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(require_application_signer(&ok.signer, &bin(BIN)), Ok(()));
+    let mut bad = cms.clone();
+    let pos = bad.windows(2).position(|w| w == b"{}").unwrap_or(0);
+    bad[pos] = b'[';
+    assert_eq!(
+        v.verify_cms(&bad, now()).err(),
+        Some(SignatureError::SignatureInvalid)
+    );
+    std::fs::remove_dir_all(&dir).unwrap_or_default();
+}
