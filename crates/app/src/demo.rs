@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use qoljetim_domain::OrganizationKind as K;
 use qoljetim_signature::devca::{DevCa, KeyKind, Subject};
 use qoljetim_signature::{KeyPurpose, NcaRole};
-use qoljetim_store::{AuditEntry, Change, Store};
+use qoljetim_store::{Change, Store};
 use serde_json::{Value, json};
 
 use crate::AnyError;
@@ -174,19 +174,6 @@ pub fn org_index(key: &str) -> usize {
     ORGS.iter().position(|o| o.key == key).unwrap_or(0)
 }
 
-fn cli_audit(action: &str, resource: String, details: Value) -> AuditEntry {
-    AuditEntry {
-        actor: "cli:demo".into(),
-        actor_bin: None,
-        action: action.into(),
-        resource,
-        outcome: "ok".into(),
-        ip: "local".into(),
-        policies: vec![],
-        details,
-    }
-}
-
 /// Registers the demo organizations and operator staff directly (as `qoljetim org add`/`staff add` do).
 pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), AnyError> {
     let now = Timestamp::now().as_microsecond();
@@ -204,7 +191,8 @@ pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), A
         match store
             .commit(
                 change,
-                cli_audit(
+                crate::cli_audit(
+                    "cli:demo",
                     "manage_organizations",
                     format!("organization/{bin}"),
                     json!({"kind": o.kind}),
@@ -229,7 +217,8 @@ pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), A
         store
             .commit(
                 change,
-                cli_audit(
+                crate::cli_audit(
+                    "cli:demo",
                     "add_staff",
                     format!("staff/{}@{}", p.iin, p.bin),
                     json!({"role": p.role}),

@@ -9,8 +9,6 @@ pub mod devca_files;
 pub mod people;
 pub mod testkit;
 
-use std::sync::Arc;
-
 use der::{Decode, DecodePem};
 use qoljetim_domain::WorkingDayCalendar;
 use qoljetim_policy::PolicyEngine;
@@ -108,6 +106,21 @@ pub async fn spawn_server(cfg: &Config) -> Result<(std::net::SocketAddr, AppStat
     Ok((addr, state))
 }
 
-pub fn arc<T>(t: T) -> Arc<T> {
-    Arc::new(t)
+/// The audit record of a command-line change (no policy decides it: the operator has the machine).
+pub fn cli_audit(
+    actor: &str,
+    action: &str,
+    resource: String,
+    details: serde_json::Value,
+) -> qoljetim_store::AuditEntry {
+    qoljetim_store::AuditEntry {
+        actor: actor.to_owned(),
+        actor_bin: None,
+        action: action.to_owned(),
+        resource,
+        outcome: "ok".to_owned(),
+        ip: "local".to_owned(),
+        policies: vec![],
+        details,
+    }
 }

@@ -10,7 +10,7 @@ use qoljetim::config::Config;
 use qoljetim_domain::{Bin, Iin, OrganizationKind, Role};
 use qoljetim_signature::devca::{KeyKind, Subject};
 use qoljetim_signature::{KeyPurpose, NcaRole};
-use qoljetim_store::{AuditEntry, Change, Store};
+use qoljetim_store::{Change, Store};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -198,18 +198,11 @@ fn config(common: &Common, listen: Option<&Listen>) -> Result<Config, AnyError> 
     Ok(cfg)
 }
 
-fn cli_audit(action: &str, resource: String, details: serde_json::Value) -> AuditEntry {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    AuditEntry {
-        actor: format!("cli:{user}"),
-        actor_bin: None,
-        action: action.into(),
-        resource,
-        outcome: "ok".into(),
-        ip: "local".into(),
-        policies: vec![],
-        details,
-    }
+fn cli_user() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
 }
 
 async fn open_store(cfg: &Config) -> Result<Store, AnyError> {
@@ -319,7 +312,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             store
                 .commit(
                     change,
-                    cli_audit(
+                    qoljetim::cli_audit(
+                        &cli_user(),
                         "add_staff",
                         format!("staff/{iin}@{bin}"),
                         json!({"role": role.as_str()}),
@@ -358,7 +352,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             store
                 .commit(
                     change,
-                    cli_audit(
+                    qoljetim::cli_audit(
+                        &cli_user(),
                         "manage_organizations",
                         format!("organization/{}", org.bin),
                         serde_json::to_value(&org)?,

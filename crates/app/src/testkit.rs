@@ -8,7 +8,7 @@ use jiff::{Timestamp, ToSpan};
 use qoljetim_domain::OrganizationKind;
 use qoljetim_signature::devca::{DevCa, KeyKind, Subject};
 use qoljetim_signature::{KeyPurpose, NcaRole};
-use qoljetim_store::{AuditEntry, Change};
+use qoljetim_store::Change;
 use qoljetim_web::AppState;
 use serde_json::json;
 use sqlx::Executor;
@@ -120,7 +120,15 @@ impl TestApp {
         };
         self.state
             .store
-            .commit(change, cli_entry("manage_organizations", bin))
+            .commit(
+                change,
+                crate::cli_audit(
+                    "cli:test",
+                    "manage_organizations",
+                    bin.to_owned(),
+                    json!({}),
+                ),
+            )
             .await?;
         Ok(())
     }
@@ -134,7 +142,10 @@ impl TestApp {
         };
         self.state
             .store
-            .commit(change, cli_entry("add_staff", iin))
+            .commit(
+                change,
+                crate::cli_audit("cli:test", "add_staff", iin.to_owned(), json!({})),
+            )
             .await?;
         Ok(())
     }
@@ -205,19 +216,6 @@ impl TestApp {
             eprintln!("could not drop {name}: {e}");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn cli_entry(action: &str, resource: &str) -> AuditEntry {
-    AuditEntry {
-        actor: "cli:test".into(),
-        actor_bin: None,
-        action: action.into(),
-        resource: resource.into(),
-        outcome: "ok".into(),
-        ip: "local".into(),
-        policies: vec![],
-        details: json!({}),
     }
 }
 

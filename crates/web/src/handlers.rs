@@ -263,6 +263,48 @@ fn org_json(o: &OrganizationRow) -> Value {
     json!({"bin": o.bin, "name_kk": o.name_kk, "name_ru": o.name_ru, "kind": o.kind, "territory": o.territory, "administrators": o.administrators})
 }
 
+/// Parses `{signed_cms}`, decodes and verifies it at `at`; every refusal is audited as `action` by an
+/// anonymous caller (the signature has not identified anyone yet).
+async fn verified_body(
+    st: &AppState,
+    body: &Bytes,
+    at: Timestamp,
+    action: &str,
+    resource: &str,
+    ip: &str,
+    at_sign_in: bool,
+) -> ApiResult<(Vec<u8>, qoljetim_signature::VerifiedCms)> {
+    let anon = entry(
+        "anonymous".into(),
+        None,
+        action,
+        resource.into(),
+        String::new(),
+        ip,
+    );
+    let parsed: SignedBody = match parse_json(body) {
+        Ok(p) => p,
+        Err(e) => return Err(refuse(st, anon, e).await),
+    };
+    let cms = match decode_cms(&parsed.signed_cms) {
+        Ok(c) => c,
+        Err(e) => return Err(refuse(st, anon, e).await),
+    };
+    match st.verifier.verify_cms(&cms, at) {
+        Ok(v) => Ok((cms, v)),
+        Err(e) => Err(refuse(st, anon, ApiError::signature(&e, at_sign_in)).await),
+    }
+}
+
+/// `IIN@BIN` of a certificate, as far as it names them.
+fn signer_id(id: &qoljetim_signature::CertificateIdentity) -> String {
+    format!(
+        "{}@{}",
+        id.iin.as_ref().map(|i| i.as_str()).unwrap_or("?"),
+        id.bin.as_ref().map(|b| b.as_str()).unwrap_or("?")
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sign-in (Order 270 §11)
 
@@ -283,32 +325,9 @@ pub async fn login(
     body: Bytes,
 ) -> ApiResult<Response> {
     let at = now();
-    let anon = entry(
-        "anonymous".into(),
-        None,
-        "login",
-        "session".into(),
-        String::new(),
-        &ip,
-    );
-    let parsed: SignedBody = match parse_json(&body) {
-        Ok(p) => p,
-        Err(e) => return Err(refuse(&st, anon, e).await),
-    };
-    let cms = match decode_cms(&parsed.signed_cms) {
-        Ok(c) => c,
-        Err(e) => return Err(refuse(&st, anon, e).await),
-    };
-    let verified = match st.verifier.verify_cms(&cms, at) {
-        Ok(v) => v,
-        Err(e) => return Err(refuse(&st, anon, ApiError::signature(&e, true)).await),
-    };
+    let (_, verified) = verified_body(&st, &body, at, "login", "session", &ip, true).await?;
     let id = &verified.signer;
-    let who = match (&id.iin, &id.bin) {
-        (Some(i), Some(b)) => format!("{i}@{b}"),
-        (Some(i), None) => i.to_string(),
-        _ => "unidentified".into(),
-    };
+    let who = signer_id(id);
     let mut attempt = entry(
         who,
         id.bin.as_ref().map(|b| b.to_string()),
@@ -479,32 +498,18 @@ pub async fn submit(
     body: Bytes,
 ) -> ApiResult<Response> {
     let at = now();
-    let anon = entry(
-        "anonymous".into(),
-        None,
+    let (cms, verified) = verified_body(
+        &st,
+        &body,
+        at,
         "submit_application",
-        "application".into(),
-        String::new(),
+        "application",
         &ip,
-    );
-    let parsed: SignedBody = match parse_json(&body) {
-        Ok(p) => p,
-        Err(e) => return Err(refuse(&st, anon, e).await),
-    };
-    let cms = match decode_cms(&parsed.signed_cms) {
-        Ok(c) => c,
-        Err(e) => return Err(refuse(&st, anon, e).await),
-    };
-    let verified = match st.verifier.verify_cms(&cms, at) {
-        Ok(v) => v,
-        Err(e) => return Err(refuse(&st, anon, ApiError::signature(&e, false)).await),
-    };
+        false,
+    )
+    .await?;
     let id = &verified.signer;
-    let signer = format!(
-        "{}@{}",
-        id.iin.as_ref().map(|i| i.as_str()).unwrap_or("?"),
-        id.bin.as_ref().map(|b| b.as_str()).unwrap_or("?")
-    );
+    let signer = signer_id(id);
     let mut attempt = entry(
         signer,
         id.bin.as_ref().map(|b| b.to_string()),
