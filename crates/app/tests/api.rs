@@ -196,6 +196,27 @@ async fn full_workflow(app: &TestApp) -> R {
     assert_eq!(s, 200);
     assert_eq!(base64_encode(&bytes), signed);
 
+    // DESIGN.md §3: the reviewer's queue, by review due time.
+    let second = submit_two_lines(app, &w).await?;
+    let (s, v) = w
+        .reviewer
+        .get("/api/v1/applications?status=submitted")
+        .await?;
+    assert_eq!(s, 200);
+    let queue: Vec<i64> = v
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(queue, vec![id, second]);
+    let (_, v) = w
+        .reviewer
+        .get("/api/v1/applications?status=forwarded")
+        .await?;
+    assert_eq!(v.as_array().map(|a| a.len()), Some(0));
+
     let review = json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "reject", "reason": "не член маслихата"}]});
     let (s, v) = w
         .reviewer
@@ -429,7 +450,10 @@ async fn signature_refusals(app: &TestApp) -> R {
     assert_eq!((s, problem_type(&v)), (400, "signature-invalid"));
     assert_eq!(v["status"], 400);
     // Nothing but the acting head's application was kept.
-    assert_eq!(app.state.store.applications(None, 100).await?.len(), 1);
+    assert_eq!(
+        app.state.store.applications(None, None, 100).await?.len(),
+        1
+    );
     // Each refusal is in the audit chain.
     let refusals = app
         .state
@@ -722,7 +746,7 @@ async fn validation_errors_are_localized_and_named(app: &TestApp) -> R {
     );
     assert_eq!(errs.len(), 2);
     assert_eq!(
-        app.state.store.applications(None, 10).await?.len(),
+        app.state.store.applications(None, None, 10).await?.len(),
         0,
         "nothing half-written"
     );

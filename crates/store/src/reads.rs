@@ -245,21 +245,30 @@ impl Store {
     }
 
     /// Applications, newest first. `applicant_bin` narrows the candidates; policy decides on each.
+    /// Applications: `applicant_bin` narrows the candidates (policy decides on each); with a `status`,
+    /// the queue order of DESIGN.md §3 (review or grant due time first), else newest first.
     pub async fn applications(
         &self,
         applicant_bin: Option<&str>,
+        status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ApplicationRow>> {
-        let rows = match applicant_bin {
-            Some(bin) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications WHERE applicant_bin = $1 ORDER BY id DESC LIMIT $2")))
-                    .bind(bin)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications ORDER BY id DESC LIMIT $1"))).bind(limit).fetch_all(&self.pool).await?,
+        let order = match status {
+            Some("submitted") => "review_due_at, id",
+            Some("forwarded") => "grant_due_at, id",
+            _ => "id DESC",
         };
+        // Empty strings stand for "any": one statement serves every combination.
+        let sql = format!(
+            "SELECT {APP_COLUMNS} FROM applications WHERE ($1 = '' OR applicant_bin = $1) AND ($2 = '' OR status = $2) \
+             ORDER BY {order} LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(applicant_bin.unwrap_or(""))
+            .bind(status.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(app).collect()
     }
 

@@ -715,15 +715,16 @@ pub async fn list_applications(
     let wide = decide(&st, &caller.actor, Action::ReadApplication, &probe)?.allowed;
     let candidates = st
         .store
-        .applications(if wide { None } else { Some(&caller.actor.bin) }, limit)
+        .applications(
+            if wide { None } else { Some(&caller.actor.bin) },
+            q.status.as_deref(),
+            limit,
+        )
         .await
         .map_err(ApiError::store)?;
     let mut out = vec![];
     let mut policies = BTreeSet::new();
     for a in candidates {
-        if q.status.as_deref().is_some_and(|s| s != a.status) {
-            continue;
-        }
         let lines = st.store.lines(a.id).await.map_err(ApiError::store)?;
         if let (d, Some((visible, complete))) = visible_lines(&st, &caller, &a, lines)? {
             policies.extend(d.policies);
