@@ -1204,6 +1204,17 @@ async fn openapi_and_health(app: &TestApp) -> R {
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
+    if app.state.store.backend() == qoljetim_store::Backend::Sqlite {
+        use sqlx::Row;
+        let row = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(app.state.store.pool())
+            .await?;
+        assert_eq!(row.try_get::<String, _>(0)?, "wal");
+        let row = sqlx::query("PRAGMA foreign_keys")
+            .fetch_one(app.state.store.pool())
+            .await?;
+        assert_eq!(row.try_get::<i64, _>(0)?, 1);
+    }
     let (s, v) = c.get("/healthz").await?;
     assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
     // Kazakh, the state language, when the caller names no language.

@@ -377,7 +377,7 @@ fn pkcs12_store_opens_in_openssl() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("BEGIN CERTIFICATE") && text.contains("BEGIN PRIVATE KEY"),
+        text.contains("BEGIN CERTIFICATE") && text.contains(" PRIVATE KEY-----"),
         "{text}"
     );
     let wrong = std::process::Command::new("openssl")

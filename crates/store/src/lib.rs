@@ -97,7 +97,13 @@ pub struct Store {
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+/// Each statement on its own, so that none is skipped: WAL, durable commits, foreign keys.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+];
 
 /// The SQLite URL of a database file in the data folder.
 pub fn sqlite_url(path: &std::path::Path) -> String {
@@ -121,7 +127,9 @@ impl Store {
             .connect()
             .await?;
         if backend == Backend::Sqlite {
-            conn.execute(SQLITE_PRAGMAS).await?;
+            for pragma in SQLITE_PRAGMAS {
+                conn.execute(pragma).await?;
+            }
         }
         Ok(conn)
     }
@@ -153,8 +161,8 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-                            .await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
                     }
                     Ok(())
                 })

@@ -82,3 +82,98 @@ impl Lang {
         LOCALES.try_lookup(&self.id(), key).is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every problem the code can raise has a title and a detail in Kazakh, Russian and English.
+    #[test]
+    fn every_problem_is_translated() {
+        let text = include_str!("../locales/en/main.ftl");
+        let slugs: Vec<&str> = text
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("problem-")?
+                    .split_once("-title")
+                    .map(|(s, _)| s)
+            })
+            .collect();
+        assert!(slugs.len() >= 35);
+        let code = [
+            include_str!("problem.rs"),
+            include_str!("handlers.rs"),
+            include_str!("auth.rs"),
+            include_str!("../../signature/src/lib.rs"),
+            include_str!("../../store/src/lib.rs"),
+        ]
+        .concat();
+        for used in code.split('"').filter(|s| {
+            s.len() > 3 && s.chars().all(|c| c.is_ascii_lowercase() || c == '-') && s.contains('-')
+        }) {
+            if text.contains(&format!("problem-{used}-title"))
+                || !code.contains(&format!("\"{used}\" =>"))
+                    && !code.contains(&format!(", \"{used}\")"))
+            {
+                continue;
+            }
+            panic!("problem {used} has no message");
+        }
+        let args: Vec<(&'static str, String)> = [
+            "count",
+            "reason",
+            "action",
+            "what",
+            "current",
+            "expected",
+            "line",
+            "bin",
+            "kind",
+            "session",
+            "applicant",
+            "at",
+            "not_before",
+            "not_after",
+            "found",
+            "limit",
+        ]
+        .into_iter()
+        .map(|k| (k, "x".to_owned()))
+        .collect();
+        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+            for slug in &slugs {
+                for part in ["title", "detail"] {
+                    let key = format!("problem-{slug}-{part}");
+                    let text = lang.text(&key, &args);
+                    assert!(
+                        text != key && !text.is_empty(),
+                        "{key} missing in {}",
+                        lang.code()
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            Lang::Ru.text("problem-forbidden-detail", &[("action", "x".into())]),
+            "Действие x вам не разрешено."
+        );
+        assert_eq!(
+            Lang::Kk.text("problem-not-signed-in-title", &[]),
+            "Кіру қажет"
+        );
+    }
+
+    #[test]
+    fn accept_language_picks_by_quality() {
+        assert_eq!(Lang::from_accept_language(None), Lang::Kk);
+        assert_eq!(
+            Lang::from_accept_language(Some("ru-RU,ru;q=0.9,en;q=0.8")),
+            Lang::Ru
+        );
+        assert_eq!(
+            Lang::from_accept_language(Some("de, en;q=0.5, kk;q=0.7")),
+            Lang::Kk
+        );
+        assert_eq!(Lang::from_accept_language(Some("fr")), Lang::Kk);
+    }
+}
