@@ -152,6 +152,17 @@ async fn status_of(
     })
 }
 
+async fn organization_exists(
+    conn: &mut AnyConnection,
+    bin: &str,
+) -> std::result::Result<bool, Failure> {
+    let row = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1")
+        .bind(bin)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
     let mut out = ChangeOutcome::default();
     match change {
@@ -194,11 +205,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .await?;
         }
         Change::SubmitApplication(a) => {
-            let org = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1")
-                .bind(&a.applicant_bin)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if org.is_none() {
+            if !organization_exists(conn, &a.applicant_bin).await? {
                 return Err(Failure::Conflict(Conflict::OrganizationUnknown));
             }
             let row = sqlx::query(
@@ -408,11 +415,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             administrators,
             created_at,
         } => {
-            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1")
-                .bind(bin)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if exists.is_some() {
+            if organization_exists(conn, bin).await? {
                 return Err(Failure::Conflict(Conflict::OrganizationExists));
             }
             sqlx::query("INSERT INTO organizations (bin, name_kk, name_ru, kind, territory, administrators, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
@@ -432,11 +435,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             role,
             created_at,
         } => {
-            let exists = sqlx::query("SELECT 1 AS one FROM organizations WHERE bin = $1")
-                .bind(bin)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if exists.is_none() {
+            if !organization_exists(conn, bin).await? {
                 return Err(Failure::Conflict(Conflict::OrganizationUnknown));
             }
             sqlx::query("DELETE FROM staff WHERE iin = $1 AND bin = $2 AND role = $3")
