@@ -10,7 +10,7 @@ pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineS
 pub use calendar::WorkingDayCalendar;
 pub use ids::{Bin, IdError, Iin};
 pub use kato::{Kato, KatoLevel};
-pub use org::{Organization, OrganizationKind, Scope, System};
+pub use org::{BudgetLevel, Organization, OrganizationKind, Scope, System};
 
 /// Roles a signed-in person can hold (DESIGN.md §8).
 #[derive(

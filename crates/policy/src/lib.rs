@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
 pub const WORKFLOW_POLICIES: &str = include_str!("../policies/workflow.cedar");
+pub const DATA_POLICIES: &str = include_str!("../policies/data.cedar");
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -34,6 +35,8 @@ pub enum Action {
     ReadOrganizations,
     ManageOrganizations,
     ReadAudit,
+    ReadData,
+    QueryData,
 }
 
 impl Action {
@@ -48,6 +51,8 @@ impl Action {
             Action::ReadOrganizations => "read_organizations",
             Action::ManageOrganizations => "manage_organizations",
             Action::ReadAudit => "read_audit",
+            Action::ReadData => "read_data",
+            Action::QueryData => "query_data",
         }
     }
 }
@@ -81,6 +86,48 @@ pub enum Resource {
     },
     Registry,
     AuditLog,
+    /// One budget row (`territory` is its KATO, "" for the republican budget).
+    BudgetRow {
+        system: String,
+        fiscal_year: i64,
+        level: String,
+        territory: String,
+        administrator: String,
+    },
+    /// A data query's explicit filters ("" where it does not filter).
+    DataQuery {
+        system: String,
+        fiscal_year: i64,
+        level: String,
+        territory: String,
+        administrator: String,
+    },
+}
+
+/// The scope of the caller's grant, passed to Cedar as context for data decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantContext {
+    pub system: String,
+    pub fiscal_years: Vec<i64>,
+    pub levels: Vec<String>,
+    /// "" for no territorial limit.
+    pub territory_prefix: String,
+    pub administrators: Vec<String>,
+}
+
+/// The KATO level prefixes of a territory: region (2), district (4), rural district (6) digits.
+pub fn territory_prefixes(kato: &str) -> Vec<String> {
+    if kato.len() != 9 || kato.bytes().all(|b| b == b'0') {
+        return vec![];
+    }
+    let mut out = vec![kato[..2].to_owned()];
+    if kato[2..4] != *"00" {
+        out.push(kato[..4].to_owned());
+        if kato[4..6] != *"00" {
+            out.push(kato[..6].to_owned());
+        }
+    }
+    out
 }
 
 /// A decision with the ids of the policies that decided it (for the audit chain).
@@ -121,7 +168,7 @@ pub fn parse_policies(text: &str) -> Result<PolicySet, PolicyError> {
 
 impl PolicyEngine {
     pub fn new() -> Result<Self, PolicyError> {
-        Self::from_texts(SCHEMA, WORKFLOW_POLICIES)
+        Self::from_texts(SCHEMA, &format!("{WORKFLOW_POLICIES}\n{DATA_POLICIES}"))
     }
 
     pub fn from_texts(schema: &str, policies: &str) -> Result<Self, PolicyError> {
@@ -189,6 +236,35 @@ impl PolicyEngine {
                 list.push(json!({"uid": {"type": "Qoljetim::Registry", "id": "organizations"}, "attrs": {}, "parents": []}));
                 ("Registry", "organizations".to_owned())
             }
+            Resource::BudgetRow {
+                system,
+                fiscal_year,
+                level,
+                territory,
+                administrator,
+            } => {
+                let id = format!("{system}/{fiscal_year}/{level}/{territory}/{administrator}");
+                list.push(json!({"uid": {"type": "Qoljetim::BudgetRow", "id": id},
+                                 "attrs": {"system": system, "fiscal_year": fiscal_year, "level": level,
+                                           "territory_prefixes": territory_prefixes(territory), "administrator": administrator},
+                                 "parents": []}));
+                ("BudgetRow", id)
+            }
+            Resource::DataQuery {
+                system,
+                fiscal_year,
+                level,
+                territory,
+                administrator,
+            } => {
+                let id =
+                    format!("query:{system}/{fiscal_year}/{level}/{territory}/{administrator}");
+                list.push(json!({"uid": {"type": "Qoljetim::DataQuery", "id": id},
+                                 "attrs": {"system": system, "fiscal_year": fiscal_year, "level": level, "territory": territory,
+                                           "territory_prefixes": territory_prefixes(territory), "administrator": administrator},
+                                 "parents": []}));
+                ("DataQuery", id)
+            }
             Resource::AuditLog => {
                 list.push(json!({"uid": {"type": "Qoljetim::AuditLog", "id": "audit"}, "attrs": {}, "parents": []}));
                 ("AuditLog", "audit".to_owned())
@@ -210,16 +286,40 @@ impl PolicyEngine {
         action: Action,
         resource: &Resource,
     ) -> Result<Decision, PolicyError> {
+        self.decide_with(actor, action, resource, None)
+    }
+
+    /// Decides a data read or query with the caller's grant scope as context.
+    pub fn decide_data(
+        &self,
+        actor: &Actor,
+        action: Action,
+        resource: &Resource,
+        grant: &GrantContext,
+    ) -> Result<Decision, PolicyError> {
+        self.decide_with(actor, action, resource, Some(grant))
+    }
+
+    fn decide_with(
+        &self,
+        actor: &Actor,
+        action: Action,
+        resource: &Resource,
+        grant: Option<&GrantContext>,
+    ) -> Result<Decision, PolicyError> {
         let (principal, res, entities) = self.entities(actor, resource)?;
         let action_uid = uid("Action", action.as_str())?;
-        let request = Request::new(
-            principal,
-            action_uid,
-            res,
-            Context::empty(),
-            Some(&self.schema),
-        )
-        .map_err(|e| PolicyError::Request(e.to_string()))?;
+        let context = match grant {
+            None => Context::empty(),
+            Some(g) => Context::from_json_value(
+                json!({"grant": {"system": g.system, "fiscal_years": g.fiscal_years, "levels": g.levels,
+                                 "territory_prefix": g.territory_prefix, "administrators": g.administrators}}),
+                Some((&self.schema, &action_uid)),
+            )
+            .map_err(|e| PolicyError::Request(e.to_string()))?,
+        };
+        let request = Request::new(principal, action_uid, res, context, Some(&self.schema))
+            .map_err(|e| PolicyError::Request(e.to_string()))?;
         let response = self
             .authorizer
             .is_authorized(&request, &self.policies, &entities);

@@ -1,0 +1,50 @@
+//! Budget data (DESIGN.md §6): the datasets of the two systems, a DataFusion engine that applies the
+//! caller's scope as a mandatory filter, the import of CSV and Parquet files, and a synthetic generator.
+
+pub mod engine;
+pub mod files;
+pub mod generate;
+pub mod import;
+pub mod model;
+pub mod names;
+
+pub use engine::{BudgetStore, DataAnswer, DataFusionStore, DataQuery, DataScope, SortKey};
+pub use model::{DATASETS, DatasetSpec, Dim};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error("{file}, line {line}, column {column}: {rule}")]
+    Row {
+        file: String,
+        line: u64,
+        column: String,
+        rule: String,
+    },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("engine: {0}")]
+    Engine(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<datafusion::error::DataFusionError> for BudgetError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        BudgetError::Engine(e.to_string())
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for BudgetError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        BudgetError::Engine(e.to_string())
+    }
+}
+
+impl From<datafusion::parquet::errors::ParquetError> for BudgetError {
+    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
+        BudgetError::Engine(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;

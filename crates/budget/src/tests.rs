@@ -1,0 +1,344 @@
+//! Budget data tests: the generator's proportions, import rules, and the scope filter held against
+//! Cedar as the oracle, row by row (Order 270 §6).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use qoljetim_policy::{Action, Actor, GrantContext, PolicyEngine, Resource};
+
+use crate::engine::{DataFusionStore, DataQuery, DataScope, SortKey, current_files};
+use crate::generate::{Rng, budgets, expenditure, generate};
+use crate::model::{DATASETS, Dim, LEVELS, format_code};
+
+fn temp(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("qoljetim-budget-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    dir
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn expenditure_spec() -> &'static crate::model::DatasetSpec {
+    &DATASETS[0]
+}
+
+fn everything(years: Vec<i16>) -> DataScope {
+    DataScope {
+        fiscal_years: years,
+        levels: vec![0, 1, 2, 3],
+        territory_prefix: None,
+        administrators: vec![],
+    }
+}
+
+fn query(year: i16, group_by: Vec<Dim>, measures: &[&str]) -> DataQuery {
+    DataQuery {
+        fiscal_year: year,
+        group_by,
+        filters: vec![],
+        measures: measures.iter().map(|m| (*m).to_owned()).collect(),
+        sort: vec![],
+        limit: 100_000,
+        offset: 0,
+    }
+}
+
+#[test]
+fn budgets_of_the_country() {
+    let b = budgets();
+    let count = |l: i8| b.iter().filter(|x| x.level == l).count();
+    assert_eq!(count(0), 1);
+    assert_eq!(count(1), 20);
+    assert!(
+        (195..=225).contains(&count(2)),
+        "~210 district budgets, got {}",
+        count(2)
+    );
+    assert!(
+        (2100..=2400).contains(&count(3)),
+        "~2,250 rural budgets, got {}",
+        count(3)
+    );
+}
+
+#[test]
+fn generated_rows_keep_paid_within_registered_within_plan() {
+    let mut rng = Rng::new(7);
+    let batch = expenditure(&mut rng, &budgets(), 2025, 20_000).unwrap_or_else(|e| panic!("{e}"));
+    let col = |n: &str| {
+        batch
+            .column_by_name(n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    let (plan, reg, paid) = (
+        col("corrected_plan"),
+        col("registered_obligations"),
+        col("paid"),
+    );
+    for r in 0..batch.num_rows() {
+        let (p, g, d) = (
+            crate::engine::int_at(&plan, r),
+            crate::engine::int_at(&reg, r),
+            crate::engine::int_at(&paid, r),
+        );
+        assert!(
+            0 <= d && d <= g && g <= p,
+            "row {r}: paid {d} registered {g} plan {p}"
+        );
+    }
+}
+
+#[test]
+fn generated_totals_and_shapes_are_realistic() {
+    let dir = temp("gen");
+    generate(&dir, 60_000, 42, &[2025, 2026]).unwrap_or_else(|e| panic!("{e}"));
+    rt().block_on(async {
+        let store = DataFusionStore::open(&dir)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let spec = expenditure_spec();
+        // Republican spending 2026 ≈ 26.28 trillion tenge = 2.628e15 tiyn.
+        let mut q = query(2026, vec![Dim::BudgetLevel], &["approved_plan"]);
+        q.filters.push((Dim::BudgetLevel, vec![0]));
+        let a = store
+            .run(spec, &everything(vec![2026]), &q)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rep = a.rows[0].1[0] as f64;
+        assert!(
+            (rep / 2.628e15 - 1.0).abs() < 0.01,
+            "republican 2026: {rep}"
+        );
+        // Education is the largest local function.
+        let mut q = query(2026, vec![Dim::FunctionalGroup], &["approved_plan"]);
+        q.filters.push((Dim::BudgetLevel, vec![1, 2, 3]));
+        q.sort.push(SortKey {
+            column: "approved_plan".into(),
+            descending: true,
+        });
+        let a = store
+            .run(spec, &everything(vec![2026]), &q)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.rows[0].0, vec!["04".to_owned()]);
+        // December carries the most execution (2025, a closed year).
+        let mut q = query(2025, vec![Dim::Month], &["paid"]);
+        q.sort.push(SortKey {
+            column: "paid".into(),
+            descending: true,
+        });
+        let a = store
+            .run(spec, &everything(vec![2025]), &q)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.rows[0].0, vec!["12".to_owned()]);
+        // All 20 regions have data.
+        let mut q = query(2026, vec![Dim::Region], &["paid"]);
+        q.filters.push((Dim::BudgetLevel, vec![1]));
+        let a = store
+            .run(spec, &everything(vec![2026]), &q)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.rows.len(), 20);
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn grant(scope: &DataScope) -> GrantContext {
+    GrantContext {
+        system: "analytical_central".into(),
+        fiscal_years: scope.fiscal_years.iter().map(|y| i64::from(*y)).collect(),
+        levels: scope
+            .levels
+            .iter()
+            .map(|l| LEVELS[*l as usize].to_owned())
+            .collect(),
+        territory_prefix: scope.territory_prefix.clone().unwrap_or_default(),
+        administrators: scope
+            .administrators
+            .iter()
+            .map(|a| format!("{a:03}"))
+            .collect(),
+    }
+}
+
+fn actor() -> Actor {
+    Actor {
+        iin: "871008401427".into(),
+        bin: "940140000385".into(),
+        org_kind: None,
+        roles: vec![],
+    }
+}
+
+/// Every raw expenditure row of a small generated set, as (key, paid).
+fn raw_rows(dir: &std::path::Path) -> Vec<([i64; 9], i64)> {
+    let mut out = vec![];
+    for f in current_files(dir, expenditure_spec()) {
+        let file = std::fs::File::open(f).unwrap_or_else(|e| panic!("{e}"));
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                file,
+            )
+            .and_then(|b| b.build())
+            .unwrap_or_else(|e| panic!("{e}"));
+        for b in reader.flatten() {
+            let names = [
+                "fiscal_year",
+                "month",
+                "budget_level",
+                "budget",
+                "functional_group",
+                "administrator",
+                "program",
+                "subprogram",
+                "specifics",
+            ];
+            let cols: Vec<_> = names
+                .iter()
+                .map(|n| {
+                    b.column_by_name(n)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("{n}"))
+                })
+                .collect();
+            let paid = b
+                .column_by_name("paid")
+                .cloned()
+                .unwrap_or_else(|| panic!("paid"));
+            for r in 0..b.num_rows() {
+                let mut key = [0i64; 9];
+                for (k, c) in cols.iter().enumerate() {
+                    key[k] = crate::engine::int_at(c, r);
+                }
+                out.push((key, crate::engine::int_at(&paid, r)));
+            }
+        }
+    }
+    out
+}
+
+fn scope_strategy() -> impl Strategy<Value = DataScope> {
+    let prefixes = prop_oneof![
+        Just(None),
+        Just(Some("75".to_owned())),
+        Just(Some("71".to_owned())),
+        Just(Some("19".to_owned())),
+        Just(Some("1910".to_owned())),
+        Just(Some("1912".to_owned())),
+        Just(Some("191010".to_owned())),
+    ];
+    let levels = proptest::sample::subsequence(vec![0i8, 1, 2, 3], 0..=4);
+    let admins = prop_oneof![
+        Just(vec![]),
+        Just(vec![252i16]),
+        Just(vec![352i16]),
+        Just(vec![217i16, 464])
+    ];
+    let years = prop_oneof![
+        Just(vec![2025i16, 2026]),
+        Just(vec![2026i16]),
+        Just(vec![2027i16])
+    ];
+    (years, levels, prefixes, admins).prop_map(
+        |(fiscal_years, levels, territory_prefix, administrators)| DataScope {
+            fiscal_years,
+            levels,
+            territory_prefix,
+            administrators,
+        },
+    )
+}
+
+// Order 270 §6, DESIGN.md §5: a row is in the answer exactly when Cedar permits the caller to read it,
+// and totals include nothing else.
+#[test]
+fn scope_filter_matches_cedar_row_by_row() {
+    let dir = temp("oracle");
+    generate(&dir, 3_000, 11, &[2026]).unwrap_or_else(|e| panic!("{e}"));
+    let rows = raw_rows(&dir);
+    let engine = PolicyEngine::new().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = rt();
+    let store = runtime
+        .block_on(DataFusionStore::open(&dir))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let all_dims = vec![
+        Dim::FiscalYear,
+        Dim::Month,
+        Dim::BudgetLevel,
+        Dim::Budget,
+        Dim::FunctionalGroup,
+        Dim::Administrator,
+        Dim::Program,
+        Dim::Subprogram,
+        Dim::Specifics,
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 24,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&scope_strategy(), |scope| {
+        let ctx = grant(&scope);
+        let mut expected: BTreeSet<Vec<String>> = BTreeSet::new();
+        let mut expected_paid: i64 = 0;
+        for (key, paid) in &rows {
+            let territory = if key[3] == 0 {
+                String::new()
+            } else {
+                format!("{:09}", key[3])
+            };
+            let row = Resource::BudgetRow {
+                system: "analytical_central".into(),
+                fiscal_year: key[0],
+                level: LEVELS[key[2] as usize].to_owned(),
+                territory,
+                administrator: format!("{:03}", key[5]),
+            };
+            let d = engine
+                .decide_data(&actor(), Action::ReadData, &row, &ctx)
+                .unwrap_or_else(|e| panic!("{e}"));
+            // The engine's own row rule agrees with Cedar too.
+            prop_assert_eq!(
+                d.allowed,
+                scope.admits(key[0] as i16, key[2] as i8, key[3], key[5] as i16)
+            );
+            if d.allowed {
+                expected.insert(
+                    all_dims
+                        .iter()
+                        .zip(key.iter())
+                        .map(|(dim, v)| format_code(*dim, *v))
+                        .collect(),
+                );
+                expected_paid += paid;
+            }
+        }
+        let q = query(2026, all_dims.clone(), &["paid"]);
+        let answer = runtime
+            .block_on(store.run(expenditure_spec(), &scope, &q))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: BTreeSet<Vec<String>> = answer.rows.iter().map(|r| r.0.clone()).collect();
+        prop_assert_eq!(&got, &expected);
+        let total = runtime
+            .block_on(store.run(expenditure_spec(), &scope, &query(2026, vec![], &["paid"])))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let total_paid = total.rows.first().map(|r| r.1[0]).unwrap_or(0);
+        prop_assert_eq!(total_paid, expected_paid);
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
