@@ -249,3 +249,298 @@ pub async fn workflow(
     }
     Ok(())
 }
+
+/// One fixed scoped query of `bench data`.
+struct DataCase {
+    label: &'static str,
+    kind: OrganizationKind,
+    territory: Option<&'static str>,
+    administrators: &'static [&'static str],
+    path: &'static str,
+}
+
+const DATA_CASES: [DataCase; 4] = [
+    DataCase {
+        label: "maslikhat of Almaty city: its budgets by functional group and month",
+        kind: OrganizationKind::Maslikhat,
+        territory: Some("750000000"),
+        administrators: &[],
+        path: "group_by=functional_group,month&measures=approved_plan,paid&limit=1000",
+    },
+    DataCase {
+        label: "Supreme Audit Chamber: republican budget by administrator and program",
+        kind: OrganizationKind::SupremeAuditChamber,
+        territory: None,
+        administrators: &[],
+        path: "group_by=administrator,program&measures=corrected_plan,paid&limit=1000",
+    },
+    DataCase {
+        label: "MVD internal audit of Karaganda oblast: administrator 252 by specifics",
+        kind: OrganizationKind::MvdTerritorialInternalAudit,
+        territory: Some("350000000"),
+        administrators: &[],
+        path: "group_by=specifics&measures=corrected_plan,registered_obligations,paid&limit=1000",
+    },
+    DataCase {
+        label: "central internal audit (administrator 217): by program",
+        kind: OrganizationKind::CentralInternalAudit,
+        territory: None,
+        administrators: &["217"],
+        path: "group_by=program&measures=corrected_plan,paid&limit=1000",
+    },
+];
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `qoljetim bench data`: generates (or reuses) data, then times each scoped query through HTTP (signed
+/// in, Cedar, scope, durable audit record, JSON) and directly in the engine.
+pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Result<(), AnyError> {
+    use crate::config::Config;
+    let budget = dir.join("budget");
+    let marker = dir.join("bench-rows");
+    let have = std::fs::read_to_string(&marker)
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    if have != Some(rows) {
+        let _ = std::fs::remove_dir_all(&budget);
+        let t = Instant::now();
+        println!(
+            "generating {rows} expenditure rows (2025–2027) into {} …",
+            budget.display()
+        );
+        qoljetim_budget::generate::generate(&budget, rows, 2026, &[2025, 2026, 2027])?;
+        std::fs::write(&marker, rows.to_string())?;
+        println!("generated in {:.1} s", t.elapsed().as_secs_f64());
+    } else {
+        println!("reusing {rows} rows in {}", budget.display());
+    }
+    // A fresh workflow database next to the data; the development CA signs the bench's people.
+    let _ = std::fs::remove_file(dir.join("qoljetim.db"));
+    let _ = std::fs::remove_file(dir.join("qoljetim.db-wal"));
+    let _ = std::fs::remove_file(dir.join("qoljetim.db-shm"));
+    let ca = crate::devca_files::init(&dir.join("dev-ca"), KeyKind::P256)?;
+    let cfg = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    let t = Instant::now();
+    let (addr, state) = crate::spawn_server(&cfg).await?;
+    println!(
+        "server up with the data loaded in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let base = format!("http://{addr}");
+    let minfin = demo_bin(1);
+    let integrator = demo_bin(2);
+    let store = &state.store;
+    let now = Timestamp::now().as_microsecond();
+    let add = |bin: String, kind: OrganizationKind, territory: Option<&str>, admins: &[&str]| {
+        qoljetim_store::Change::CreateOrganization {
+            bin,
+            name_kk: "bench".into(),
+            name_ru: "bench".into(),
+            kind: kind.as_str().into(),
+            territory: territory.map(str::to_owned),
+            administrators: serde_json::to_string(admins).unwrap_or_else(|_| "[]".into()),
+            created_at: now,
+        }
+    };
+    let audit = || {
+        crate::cli_audit(
+            "cli:bench",
+            "manage_organizations",
+            "bench".into(),
+            json!({}),
+        )
+    };
+    store
+        .commit(
+            add(minfin.clone(), OrganizationKind::AuthorizedBody, None, &[]),
+            audit(),
+        )
+        .await?;
+    store
+        .commit(
+            add(integrator.clone(), OrganizationKind::Integrator, None, &[]),
+            audit(),
+        )
+        .await?;
+    store
+        .commit(
+            qoljetim_store::Change::AddStaff {
+                iin: iin(1),
+                bin: minfin.clone(),
+                role: "reviewer".into(),
+                created_at: now,
+            },
+            audit(),
+        )
+        .await?;
+    store
+        .commit(
+            qoljetim_store::Change::AddStaff {
+                iin: iin(2),
+                bin: integrator.clone(),
+                role: "integrator_admin".into(),
+                created_at: now,
+            },
+            audit(),
+        )
+        .await?;
+    let person =
+        |iin_: &str, bin: &str, role: NcaRole, purpose: KeyPurpose| -> Result<KeyPair, AnyError> {
+            let subject = qoljetim_signature::devca::Subject {
+                surname: "БЕНЧ".into(),
+                name: "ТЕСТ".into(),
+                patronymic: None,
+                iin: iin_.into(),
+                organization: Some((bin.into(), "Bench".into())),
+                role: Some(role),
+                purpose,
+            };
+            let (cert, key) = ca.issue(
+                &subject,
+                KeyKind::P256,
+                Timestamp::now() - jiff::ToSpan::hours(1),
+                Timestamp::now() + jiff::ToSpan::hours(24),
+            )?;
+            Ok(KeyPair { cert, key })
+        };
+    let mut reviewer = crate::client::ApiClient::new(&base);
+    reviewer
+        .login(&person(
+            &iin(1),
+            &minfin,
+            NcaRole::Employee,
+            KeyPurpose::Authentication,
+        )?)
+        .await?;
+    let mut integ = crate::client::ApiClient::new(&base);
+    integ
+        .login(&person(
+            &iin(2),
+            &integrator,
+            NcaRole::Employee,
+            KeyPurpose::Authentication,
+        )?)
+        .await?;
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?)
+        .date();
+    let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
+    let engine = qoljetim_budget::DataFusionStore::open(&budget).await?;
+    println!(
+        "{:<72} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6}",
+        "query (fiscal year 2026)", "http p50", "http p95", "eng p50", "eng p95", "adds", "rows"
+    );
+    for (i, case) in DATA_CASES.iter().enumerate() {
+        let bin = demo_bin(10 + i as u32);
+        store
+            .commit(
+                add(bin.clone(), case.kind, case.territory, case.administrators),
+                audit(),
+            )
+            .await?;
+        let head = person(
+            &iin(20 + i as u32),
+            &bin,
+            NcaRole::FirstHead,
+            KeyPurpose::Signing,
+        )?;
+        let user_iin = iin(40 + i as u32);
+        let lines = [FormLine {
+            iin: &user_iin,
+            surname: "Бенч",
+            name: "Тест",
+            patronymic: None,
+            access_until: &until,
+        }];
+        let form = application_json(
+            &bin,
+            &today.to_string(),
+            ("Бенч", "Тест", None),
+            &["analytical_central"],
+            &lines,
+        );
+        let anon = crate::client::ApiClient::new(&base);
+        let (_, v) = anon.submit(&head, &form).await?;
+        let id = v["id"].as_i64().ok_or("submission refused")?;
+        reviewer
+            .post(
+                &format!("/api/v1/applications/{id}/review"),
+                &json!({"lines": [{"line": 1, "decision": "approve"}]}),
+            )
+            .await?;
+        let (_, v) = integ
+            .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+            .await?;
+        let scope: qoljetim_domain::Scope =
+            serde_json::from_value(v["grants"][0]["scope"].clone())?;
+        let mut user = crate::client::ApiClient::new(&base);
+        user.login(&person(
+            &user_iin,
+            &bin,
+            NcaRole::Employee,
+            KeyPurpose::Authentication,
+        )?)
+        .await?;
+        let url = format!(
+            "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&{}",
+            case.path
+        );
+        let mut http = vec![];
+        let mut returned = 0;
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let (s, v) = user.get(&url).await?;
+            http.push(t.elapsed());
+            if s != 200 {
+                return Err(format!("{}: {s} {v}", case.label).into());
+            }
+            returned = v["rows"].as_array().map(|r| r.len()).unwrap_or(0);
+        }
+        let spec = &qoljetim_budget::DATASETS[0];
+        let params: std::collections::HashMap<String, String> = url
+            .split_once('?')
+            .map(|(_, q)| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (q, _) = qoljetim_web::parse_data_query(spec, &params).map_err(|e| format!("{e:?}"))?;
+        let ds = qoljetim_budget::DataScope::from_grant(&scope);
+        let mut direct = vec![];
+        for _ in 0..iterations {
+            let t = Instant::now();
+            engine.run(spec, &ds, &q).await?;
+            direct.push(t.elapsed());
+        }
+        http.sort();
+        direct.sort();
+        let (h50, h95, e50, e95) = (
+            percentile(&http, 0.5),
+            percentile(&http, 0.95),
+            percentile(&direct, 0.5),
+            percentile(&direct, 0.95),
+        );
+        println!(
+            "{:<72} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>6.1}ms {:>6}",
+            case.label,
+            ms(h50),
+            ms(h95),
+            ms(e50),
+            ms(e95),
+            ms(h50) - ms(e50),
+            returned
+        );
+    }
+    println!(
+        "(adds = HTTP p50 − engine p50: session, Cedar, scope, durable audit record, JSON; {iterations} runs each)"
+    );
+    Ok(())
+}

@@ -89,7 +89,26 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
         session_idle_minutes: cfg.session_idle_minutes,
         cookie_secure: cfg.cookie_secure,
     };
-    Ok(AppState::new(store, policy, verifier, calendar(cfg)?, web)?)
+    let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;
+    state.budget = Some(open_budget(&budget_dir(cfg)).await?);
+    Ok(state)
+}
+
+/// Where the budget data (Parquet files and their manifest) lives: `<data_dir>/budget`.
+pub fn budget_dir(cfg: &Config) -> std::path::PathBuf {
+    cfg.data_dir.join("budget")
+}
+
+/// Opens the budget data read-only (the server never writes it); an empty folder gets a manifest.
+pub async fn open_budget(
+    root: &std::path::Path,
+) -> Result<std::sync::Arc<dyn qoljetim_budget::BudgetStore>, AnyError> {
+    if !qoljetim_budget::engine::manifest_path(root).exists() {
+        qoljetim_budget::files::publish_manifest(root)?;
+    }
+    Ok(std::sync::Arc::new(
+        qoljetim_budget::DataFusionStore::open(root).await?,
+    ))
 }
 
 /// Binds and serves in the background; returns the bound address and the state.

@@ -77,6 +77,38 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Load budget data (CSV or Parquet; docs/budget-data.md). The server never writes budget data.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Write seeded synthetic data.
+    #[command(subcommand)]
+    Generate(GenerateCmd),
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Import budget data files into <data_dir>/budget; all or nothing.
+    Budget {
+        #[command(flatten)]
+        common: Common,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenerateCmd {
+    /// Generate realistic synthetic budget data into <data_dir>/budget (version "generated").
+    Budget {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, value_delimiter = ',', default_value = "2025,2026,2027")]
+        years: Vec<i16>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +217,16 @@ enum BenchCmd {
         #[arg(long)]
         postgres_url: Option<String>,
     },
+    /// Scoped budget queries: p50/p95 through HTTP and directly in the engine.
+    Data {
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: usize,
+        /// Where the generated data is kept (reused when it exists with the same row count).
+        #[arg(long, default_value = "data-bench")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        iterations: usize,
+    },
 }
 
 fn config(common: &Common, listen: Option<&Listen>) -> Result<Config, AnyError> {
@@ -239,6 +281,15 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             init_log(&cfg.log);
             let demo_dir = cfg.data_dir.join("demo");
             let ca = qoljetim::devca_files::init(&cfg.dev_ca_dir(), KeyKind::Rsa2048)?;
+            let budget = qoljetim::budget_dir(&cfg);
+            if qoljetim_budget::engine::current_files(&budget, &qoljetim_budget::DATASETS[0])
+                .is_empty()
+            {
+                println!(
+                    "generating a small budget data set (200,000 expenditure rows, 2025–2027)…"
+                );
+                qoljetim_budget::generate::generate(&budget, 200_000, 2026, &[2025, 2026, 2027])?;
+            }
             let (addr, state) = qoljetim::spawn_server(&cfg).await?;
             let base = format!("http://{addr}");
             if demo_dir.join("seeded").exists() {
@@ -443,6 +494,63 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     return Ok(ExitCode::FAILURE);
                 }
             }
+        }
+        Command::Import(ImportCmd::Budget { common, files }) => {
+            let cfg = config(&common, None)?;
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message("checking rows");
+            let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+            let loaded =
+                qoljetim_budget::import::import(&qoljetim::budget_dir(&cfg), &paths, &|n| {
+                    bar.set_position(n);
+                    bar.tick();
+                });
+            bar.finish_and_clear();
+            match loaded {
+                Ok(loaded) => {
+                    for l in loaded {
+                        println!(
+                            "{} {} version {}: {} rows (replaces an earlier load of the same key)",
+                            l.dataset, l.fiscal_year, l.version, l.rows
+                        );
+                    }
+                }
+                Err(e) => {
+                    eprintln!("qoljetim: nothing was loaded: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Generate(GenerateCmd::Budget {
+            common,
+            rows,
+            seed,
+            years,
+        }) => {
+            let cfg = config(&common, None)?;
+            let started = std::time::Instant::now();
+            let out = qoljetim_budget::generate::generate(
+                &qoljetim::budget_dir(&cfg),
+                rows,
+                seed,
+                &years,
+            )?;
+            for (name, n) in out.rows {
+                println!("{name}: {n} rows");
+            }
+            println!(
+                "{} budgets; written in {:.1} s to {}",
+                out.budgets,
+                started.elapsed().as_secs_f64(),
+                qoljetim::budget_dir(&cfg).display()
+            );
+        }
+        Command::Bench(BenchCmd::Data {
+            rows,
+            data_dir,
+            iterations,
+        }) => {
+            qoljetim::bench::data(rows, &data_dir, iterations).await?;
         }
         Command::Bench(BenchCmd::Workflow {
             clients,

@@ -67,7 +67,24 @@ impl TestApp {
         postgres_admin_url: Option<&str>,
         key_kind: KeyKind,
     ) -> Result<TestApp, AnyError> {
+        Self::spawn_with_data(postgres_admin_url, key_kind, 0).await
+    }
+
+    /// As `spawn`, with `budget_rows` rows of seeded synthetic budget data for 2025–2027.
+    pub async fn spawn_with_data(
+        postgres_admin_url: Option<&str>,
+        key_kind: KeyKind,
+        budget_rows: usize,
+    ) -> Result<TestApp, AnyError> {
         let dir = temp_dir()?;
+        if budget_rows > 0 {
+            qoljetim_budget::generate::generate(
+                &dir.join("budget"),
+                budget_rows,
+                2026,
+                &[2025, 2026, 2027],
+            )?;
+        }
         let ca = crate::devca_files::init(&dir.join("dev-ca"), key_kind)?;
         let pg = match postgres_admin_url {
             Some(admin) => Some((admin.to_owned(), pg_fresh_db(admin).await?.1)),

@@ -58,6 +58,38 @@ on_both!(
     openapi_and_health,
 );
 
+macro_rules! on_both_with_data {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_data {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() -> super::R {
+                let app = qoljetim::testkit::TestApp::spawn_with_data(None, super::KeyKind::P256, 3_000).await?;
+                let r = super::$name(&app).await;
+                app.cleanup().await;
+                r
+            })*
+        }
+        mod postgres_data {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
+            async fn $name() -> super::R {
+                let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL").map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
+                let app = qoljetim::testkit::TestApp::spawn_with_data(Some(&url), super::KeyKind::P256, 3_000).await?;
+                let r = super::$name(&app).await;
+                app.cleanup().await;
+                r
+            })*
+        }
+    };
+}
+
+on_both_with_data!(
+    maslikhat_reads_its_own_budget_only,
+    mvd_almaty_reads_administrator_352_only,
+    expired_or_missing_grant_is_refused,
+    data_routes_are_read_only_and_audited,
+);
+
 const MINFIN: u32 = 1;
 const INTEGRATOR: u32 = 2;
 const ALMATY_MASLIKHAT: u32 = 3;
@@ -1269,4 +1301,334 @@ fn example_configuration_parses() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../qoljetim.example.toml");
     let cfg = qoljetim::config::Config::load(Some(&path));
     assert!(cfg.is_ok(), "{cfg:?}");
+}
+
+/// Grants the person `user` of a new organization access to `systems` through the real workflow.
+async fn granted_user(
+    app: &TestApp,
+    w: &World,
+    n: u32,
+    kind: K,
+    territory: Option<&str>,
+    admins: &[&str],
+    systems: &[&str],
+) -> Result<ApiClient, qoljetim::AnyError> {
+    let bin = demo_bin(200 + n);
+    app.add_org(&bin, kind, territory, admins).await?;
+    let head = app.person(
+        &iin(300 + 2 * n),
+        Some(&bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let user = iin(301 + 2 * n);
+    let t = today(app);
+    let until = plus_months(t, 6);
+    let lines = [FormLine {
+        iin: &user,
+        surname: "Депутат",
+        name: "Тест",
+        patronymic: None,
+        access_until: &until,
+    }];
+    let f = application_json(
+        &bin,
+        &t.to_string(),
+        ("Басшы", "Тест", None),
+        systems,
+        &lines,
+    );
+    let (s, v) = app.client().submit(&head, &f).await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap_or(0);
+    let (s, v) = w
+        .reviewer
+        .post(
+            &format!("/api/v1/applications/{id}/review"),
+            &json!({"lines": [{"line": 1, "decision": "approve"}]}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = w
+        .integrator
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    app.signed_in(&user, &bin, NcaRole::Employee).await
+}
+
+fn rows(v: &Value) -> Vec<Value> {
+    v["rows"].as_array().cloned().unwrap_or_default()
+}
+
+const AC: &str = "/api/v1/data/analytical_central/expenditure";
+
+// Order 270 §6: a maslikhat reads the budgets of its region and nothing of the region next door.
+async fn maslikhat_reads_its_own_budget_only(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let mut almaty = granted_user(
+        app,
+        &w,
+        1,
+        K::Maslikhat,
+        Some("750000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    almaty.lang = "ru".into();
+    let (s, v) = almaty
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=program&region=750000000"
+        ))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(!rows(&v).is_empty(), "Almaty's budget by program has data");
+    let (s, v) = almaty
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=region,budget_level&measures=paid"
+        ))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        rows(&v).iter().all(|r| r["group"]["region"] == "750000000"),
+        "{v}"
+    );
+    assert!(
+        rows(&v)
+            .iter()
+            .all(|r| r["group"]["budget_level"] != "republican")
+    );
+    assert_eq!(rows(&v)[0]["group"]["region_name"], "город Алматы");
+    // Astana: a 403 that says why, naming the caller's scope.
+    let (s, v) = almaty
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=program&region=710000000"
+        ))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
+    let detail = v["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("region=710000000") && detail.contains("territory=750000000"),
+        "{detail}"
+    );
+    // The neighbour's maslikhat sees nothing of Almaty.
+    let astana = granted_user(
+        app,
+        &w,
+        2,
+        K::Maslikhat,
+        Some("710000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = astana
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=budget&measures=paid&limit=10000"
+        ))
+        .await?;
+    assert_eq!(s, 200);
+    assert!(!rows(&v).is_empty());
+    assert!(
+        rows(&v).iter().all(|r| r["group"]["budget"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("71"))),
+        "{v}"
+    );
+    // A fiscal year outside the grant's years.
+    let (s, v) = astana
+        .get(&format!("{AC}?fiscal_year=2020&group_by=program"))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
+    // Parliament reads the republican budget only.
+    let parliament = granted_user(
+        app,
+        &w,
+        3,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = parliament
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=budget_level&measures=paid"
+        ))
+        .await?;
+    assert_eq!(s, 200);
+    assert_eq!(
+        rows(&v)
+            .iter()
+            .map(|r| r["group"]["budget_level"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!("republican")]
+    );
+    // The National Bank's internal audit holds an empty scope: it reads nothing (DESIGN.md §2).
+    let nbk = granted_user(
+        app,
+        &w,
+        4,
+        K::NationalBankInternalAudit,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = nbk
+        .get(&format!("{AC}?fiscal_year=2026&group_by=program"))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
+    Ok(())
+}
+
+// Order 270 §6: the MVD internal audit of Almaty city reads administrator 352 in Almaty only.
+async fn mvd_almaty_reads_administrator_352_only(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let mvd = granted_user(
+        app,
+        &w,
+        5,
+        K::MvdTerritorialInternalAudit,
+        Some("750000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = mvd.get(&format!("{AC}?fiscal_year=2026&group_by=administrator,region,specifics&measures=paid,registered_obligations&limit=10000")).await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(!rows(&v).is_empty());
+    for r in rows(&v) {
+        assert_eq!(
+            (
+                r["group"]["administrator"].as_str(),
+                r["group"]["region"].as_str()
+            ),
+            (Some("352"), Some("750000000")),
+            "{r}"
+        );
+        assert!(r["values"]["paid"].as_i64() <= r["values"]["registered_obligations"].as_i64());
+    }
+    let (s, v) = mvd
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=program&administrator=252"
+        ))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
+    // Revenue has no administrators: nothing for an administrator-limited scope.
+    let (s, v) = mvd
+        .get("/api/v1/data/analytical_central/revenue?fiscal_year=2026&group_by=revenue_code")
+        .await?;
+    assert_eq!((s, rows(&v).len()), (200, 0));
+    Ok(())
+}
+
+// Order 270 §9: access ends with the grant; no grant for a system, no data of it.
+async fn expired_or_missing_grant_is_refused(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let user = granted_user(
+        app,
+        &w,
+        6,
+        K::RevisionCommission,
+        Some("350000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, _) = user
+        .get(&format!("{AC}?fiscal_year=2026&group_by=program"))
+        .await?;
+    assert_eq!(s, 200);
+    let (s, v) = user
+        .get("/api/v1/data/state_planning/budget_applications?fiscal_year=2026&group_by=program")
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "grant-inactive"));
+    app.state
+        .store
+        .pool()
+        .execute("UPDATE grants SET valid_until = '2020-01-01'")
+        .await?;
+    let (s, v) = user
+        .get(&format!("{AC}?fiscal_year=2026&group_by=program"))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "grant-inactive"));
+    let (s, v) = app.client().get(&format!("{AC}?fiscal_year=2026")).await?;
+    assert_eq!((s, problem_type(&v)), (401, "not-signed-in"));
+    Ok(())
+}
+
+// Order 270 §5: read mode only; every data read is in the audit chain with the scope applied.
+async fn data_routes_are_read_only_and_audited(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let user = granted_user(
+        app,
+        &w,
+        7,
+        K::LocalInternalAudit,
+        Some("630000000"),
+        &[],
+        &["analytical_central", "state_planning"],
+    )
+    .await?;
+    let http = reqwest::Client::new();
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ] {
+        let r = http
+            .request(method.clone(), format!("{}{AC}", app.base))
+            .bearer_auth(user.token.clone().unwrap_or_default())
+            .send()
+            .await?;
+        assert_eq!(r.status().as_u16(), 405, "{method}");
+    }
+    let (s, bytes) = user
+        .get_bytes(&format!(
+            "{AC}?fiscal_year=2026&group_by=functional_group&measures=paid&format=csv"
+        ))
+        .await?;
+    assert_eq!(s, 200);
+    assert!(
+        bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
+        "UTF-8 BOM for Excel"
+    );
+    assert!(String::from_utf8_lossy(&bytes).contains("functional_group,paid"));
+    let (s, v) = user.get("/api/v1/data/state_planning/budget_applications?fiscal_year=2026&group_by=program&measures=year_1").await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = user
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=nonsense&measures=bogus"
+        ))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (400, "validation"));
+    let fields: Vec<&str> = v["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, vec!["/group_by", "/measures"]);
+    let (s, v) = user
+        .get("/api/v1/data/analytical_central/dimensions/functional_group")
+        .await?;
+    assert_eq!((s, v.as_array().map(|a| a.len())), (200, Some(15)));
+    let reads: Vec<_> = app
+        .state
+        .store
+        .audit_records(0, 10_000)
+        .await?
+        .into_iter()
+        .filter(|r| r.action == "query_data")
+        .collect();
+    let ok = reads
+        .iter()
+        .find(|r| r.outcome == "allowed")
+        .ok_or("no audited read")?;
+    let details: Value = serde_json::from_str(&ok.details)?;
+    assert_eq!(details["scope"]["territory_prefix"], "63");
+    assert!(details["rows"].as_u64().is_some());
+    assert_eq!(ok.policies, "[\"grant-scope-permits-query\"]");
+    Ok(())
 }

@@ -42,6 +42,9 @@ P = {
  "audit-failed": ("The audit record could not be written; nothing was changed", "Запись аудита не сохранена; ничего не изменено", "Аудит жазбасы сақталмады; ештеңе өзгермеді"),
  "internal": ("Internal error", "Внутренняя ошибка", "Ішкі қате"),
  "payload-too-large": ("The request is too large", "Запрос слишком велик", "Сұрау тым үлкен"),
+ "grant-inactive": ("No active access to this system", "Нет действующего доступа к этой системе", "Бұл жүйеге қолданыстағы қолжетімділік жоқ"),
+ "data-out-of-scope": ("The data asked for is outside your competence", "Запрошенные данные вне вашей компетенции", "Сұралған деректер сіздің құзыретіңізден тыс"),
+ "budget-data-unavailable": ("Budget data is not available", "Бюджетные данные недоступны", "Бюджет деректері қолжетімсіз"),
 }
 D = {
  # slug: (en detail, ru detail, kk detail); { $x } are arguments
@@ -84,6 +87,9 @@ D = {
  "audit-failed": ("Try again; the operators are notified.", "Повторите; операторы уведомлены.", "Қайталаңыз; операторларға хабарланды."),
  "internal": ("Try again later.", "Повторите позже.", "Кейінірек қайталаңыз."),
  "payload-too-large": ("At most { $limit } bytes.", "Не более { $limit } байт.", "Ең көбі { $limit } байт."),
+ "grant-inactive": ("You hold no active grant for { $system } today: it has expired, been blocked, or was never granted (Order 270 §9).", "У вас нет действующего доступа к { $system } на сегодня: срок истёк, доступ заблокирован или не предоставлялся (Приказ 270 п.9).", "Сізде бүгін { $system } жүйесіне қолданыстағы қолжетімділік жоқ: мерзімі өткен, бұғатталған немесе берілмеген (270 бұйрық 9-т.)."),
+ "data-out-of-scope": ("{ $filter } is outside your scope: { $scope } (Order 270 §6).", "{ $filter } вне вашей области доступа: { $scope } (Приказ 270 п.6).", "{ $filter } сіздің қолжетімділік аясыңыздан тыс: { $scope } (270 бұйрық 6-т.)."),
+ "budget-data-unavailable": ("Try again later.", "Повторите позже.", "Кейінірек қайталаңыз."),
 }
 R = {
  "length": ("must be exactly 12 digits", "должно быть ровно 12 цифр", "дәл 12 цифр болуы керек"),
@@ -125,6 +131,12 @@ R = {
  "fiscal_year": ("a year from 2000 to 2100", "год от 2000 до 2100", "2000-нан 2100-ге дейінгі жыл"),
  "system_not_requested": ("the application does not ask for this system", "заявка не запрашивает эту систему", "өтінім бұл жүйені сұрамайды"),
  "unknown_field": ("unknown field", "неизвестное поле", "белгісіз өріс"),
+ "filter_value": ("not a code of this dimension", "не код этого измерения", "бұл өлшемнің коды емес"),
+ "group_by": ("not a dimension of this dataset", "не измерение этого набора данных", "бұл деректер жиынының өлшемі емес"),
+ "measure": ("not a measure of this dataset", "не показатель этого набора данных", "бұл деректер жиынының көрсеткіші емес"),
+ "sort": ("sort by a measure or a grouping, -name for descending", "сортировка по показателю или группировке, -имя по убыванию", "көрсеткіш немесе топтау бойынша сұрыптау, кему үшін -атау"),
+ "limit": ("from 1 to 10000", "от 1 до 10000", "1-ден 10000-ға дейін"),
+ "format": ("json or csv", "json или csv", "json немесе csv"),
  "decision": ("approve or reject", "approve или reject", "approve немесе reject"),
  "json": ("the body is not the expected JSON", "тело не является ожидаемым JSON", "дене күтілген JSON емес"),
 }

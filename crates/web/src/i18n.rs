@@ -136,6 +136,9 @@ mod tests {
             "not_after",
             "found",
             "limit",
+            "system",
+            "filter",
+            "scope",
         ]
         .into_iter()
         .map(|k| (k, "x".to_owned()))

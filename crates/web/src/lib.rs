@@ -2,6 +2,7 @@
 //! commit through the store with their audit record, and map the result.
 
 pub mod auth;
+pub mod data;
 mod handlers;
 pub mod i18n;
 mod openapi;
@@ -20,6 +21,7 @@ use qoljetim_signature::Verifier;
 use qoljetim_store::Store;
 use tokio::net::TcpListener;
 
+pub use data::parse_query as parse_data_query;
 pub use handlers::parse_organization;
 pub use openapi::openapi_json;
 pub use views::OrganizationBody;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub calendar: Arc<WorkingDayCalendar>,
     pub challenge_key: Arc<[u8; 32]>,
     pub config: Arc<WebConfig>,
+    /// The budget data engine (read only); None when the data folder has none.
+    pub budget: Option<Arc<dyn qoljetim_budget::BudgetStore>>,
 }
 
 impl AppState {
@@ -75,6 +79,7 @@ impl AppState {
             calendar: Arc::new(calendar),
             challenge_key: Arc::new(key),
             config: Arc::new(config),
+            budget: None,
         })
     }
 }
@@ -99,7 +104,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/calendar/deadline", get(handlers::deadline))
         .route("/audit", get(handlers::audit))
-        .route("/openapi.json", get(handlers::openapi));
+        .route("/openapi.json", get(handlers::openapi))
+        // Read only: these routes answer GET; any other method gets 405.
+        .route("/data/{system}/{dataset}", get(data::query))
+        .route("/data/{system}/dimensions/{dim}", get(data::dimension));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(handlers::healthz))

@@ -1,0 +1,538 @@
+//! Budget data reads (Order 270 §4–§6): read mode only, for a signed-in person whose grant for the
+//! system is active today, within the scope fixed on the grant. Cedar decides the query's filters; the
+//! engine applies the scope itself to every row; every read is audited with the scope applied.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use qoljetim_budget::engine::{DataQuery, DataScope, SortKey};
+use qoljetim_budget::model::{DatasetSpec, Dim, LEVELS, format_code, level_code};
+use qoljetim_domain::application::FieldError;
+use qoljetim_domain::{Kato, Scope, System};
+use qoljetim_policy::{Action, GrantContext, Resource};
+use qoljetim_store::{Change, GrantRow};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::i18n::Lang;
+use crate::problem::{ApiError, ApiResult};
+
+const MAX_LIMIT: usize = 10_000;
+
+fn parse_code(dim: Dim, v: &str) -> Option<i64> {
+    let v = v.trim();
+    match dim {
+        Dim::BudgetLevel => level_code(v).map(i64::from),
+        Dim::Budget | Dim::Region | Dim::District => {
+            if v == "000000000" && dim == Dim::Budget {
+                return Some(0);
+            }
+            let k = Kato::parse(v).ok()?;
+            k.as_str().parse().ok()
+        }
+        _ if dim.width() > 0 => (v.len() == dim.width() && v.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| v.parse().ok())
+            .flatten(),
+        _ => v.parse().ok(),
+    }
+}
+
+/// Parses the query string into a `DataQuery`, naming every parameter that breaks a rule.
+pub fn parse_query(
+    spec: &DatasetSpec,
+    params: &HashMap<String, String>,
+) -> Result<(DataQuery, bool), Vec<FieldError>> {
+    let mut errors = vec![];
+    let fiscal_year = match params.get("fiscal_year").map(|y| y.parse::<i16>()) {
+        Some(Ok(y)) if (2000..=2100).contains(&y) => y,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "/fiscal_year",
+                "fiscal_year",
+                "a year from 2000 to 2100",
+            ));
+            0
+        }
+        None => {
+            errors.push(FieldError::new("/fiscal_year", "required", "required"));
+            0
+        }
+    };
+    let mut group_by = vec![];
+    for g in params
+        .get("group_by")
+        .map(|s| s.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        match Dim::parse(g).filter(|d| spec.has(*d)) {
+            Some(d) if !group_by.contains(&d) => group_by.push(d),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                "/group_by",
+                "group_by",
+                format!("{g} is not a dimension of {}", spec.name),
+            )),
+        }
+    }
+    let measures: Vec<String> = match params.get("measures") {
+        Some(m) => {
+            let list: Vec<String> = m
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for x in &list {
+                if !spec.measures.contains(&x.as_str()) {
+                    errors.push(FieldError::new(
+                        "/measures",
+                        "measure",
+                        format!("{x} is not a measure of {}", spec.name),
+                    ));
+                }
+            }
+            list
+        }
+        None => spec.measures.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    let mut filters = vec![];
+    for d in spec.dims.iter().filter(|d| **d != Dim::FiscalYear) {
+        if let Some(raw) = params.get(d.name()) {
+            let mut values = vec![];
+            for v in raw.split(',') {
+                match parse_code(*d, v) {
+                    Some(c) => values.push(c),
+                    None => errors.push(FieldError::new(
+                        format!("/{}", d.name()),
+                        "filter_value",
+                        format!("{v} is not a {} code", d.name()),
+                    )),
+                }
+            }
+            filters.push((*d, values));
+        }
+    }
+    let mut sort = vec![];
+    for s in params
+        .get("sort")
+        .map(|s| s.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        let (name, descending) = s.strip_prefix('-').map(|n| (n, true)).unwrap_or((s, false));
+        let known = measures.iter().any(|m| m == name) || group_by.iter().any(|d| d.name() == name);
+        if known {
+            sort.push(SortKey {
+                column: name.to_owned(),
+                descending,
+            });
+        } else {
+            errors.push(FieldError::new(
+                "/sort",
+                "sort",
+                format!("{name} is neither a chosen measure nor a grouping"),
+            ));
+        }
+    }
+    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+        None => 100,
+        Some(Ok(l)) if (1..=MAX_LIMIT).contains(&l) => l,
+        Some(_) => {
+            errors.push(FieldError::new("/limit", "limit", "from 1 to 10000"));
+            100
+        }
+    };
+    let offset = params
+        .get("offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let csv = match params.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            errors.push(FieldError::new("/format", "format", "json or csv"));
+            false
+        }
+    };
+    for key in params.keys() {
+        let known = [
+            "fiscal_year",
+            "group_by",
+            "measures",
+            "sort",
+            "limit",
+            "offset",
+            "format",
+        ]
+        .contains(&key.as_str())
+            || spec.dims.iter().any(|d| d.name() == key);
+        if !known {
+            errors.push(FieldError::new(
+                format!("/{key}"),
+                "unknown_field",
+                "not a parameter of this dataset",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok((
+            DataQuery {
+                fiscal_year,
+                group_by,
+                filters,
+                measures,
+                sort,
+                limit,
+                offset,
+            },
+            csv,
+        ))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The caller's grant for `system` that is active today (Almaty date), if any.
+fn active_grant<'a>(
+    grants: &'a [GrantRow],
+    caller: &Caller,
+    system: System,
+    today: &str,
+) -> Option<&'a GrantRow> {
+    grants
+        .iter()
+        .filter(|g| {
+            g.person_iin == caller.actor.iin && g.system == system.as_str() && g.status == "active"
+        })
+        .filter(|g| g.valid_from.as_str() <= today && today <= g.valid_until.as_str())
+        .max_by_key(|g| g.id)
+}
+
+fn grant_context(system: System, scope: &Scope) -> GrantContext {
+    GrantContext {
+        system: system.as_str().to_owned(),
+        fiscal_years: scope.fiscal_years.iter().map(|y| i64::from(*y)).collect(),
+        levels: scope
+            .levels
+            .iter()
+            .map(|l| {
+                serde_json::to_value(l)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect(),
+        territory_prefix: scope.territory_prefix.clone().unwrap_or_default(),
+        administrators: scope.administrators.clone(),
+    }
+}
+
+fn describe(scope: &Scope) -> String {
+    let years = scope
+        .fiscal_years
+        .iter()
+        .map(|y| y.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let levels = scope
+        .levels
+        .iter()
+        .map(|l| {
+            serde_json::to_value(l)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let territory = scope
+        .territory
+        .as_ref()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "—".into());
+    let admins = if scope.administrators.is_empty() {
+        "—".to_owned()
+    } else {
+        scope.administrators.join(",")
+    };
+    format!("fiscal_years={years}; levels={levels}; territory={territory}; administrators={admins}")
+}
+
+async fn audited(
+    st: &AppState,
+    c: &Caller,
+    action: &str,
+    resource: String,
+    outcome: &str,
+    policies: Vec<String>,
+    details: Value,
+) -> ApiResult<()> {
+    let e = qoljetim_store::AuditEntry {
+        actor: c.actor_id(),
+        actor_bin: Some(c.actor.bin.clone()),
+        action: action.to_owned(),
+        resource,
+        outcome: outcome.to_owned(),
+        ip: c.ip.clone(),
+        policies,
+        details,
+    };
+    st.store
+        .commit_touching(
+            Change::None,
+            e,
+            Some((c.token_hash.clone(), Timestamp::now().as_microsecond())),
+        )
+        .await
+        .map(|_| ())
+        .map_err(ApiError::store)
+}
+
+pub async fn query(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((system, dataset)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let system: System = system
+        .parse()
+        .map_err(|()| ApiError::not_found(format!("system {system}")))?;
+    let spec = DatasetSpec::find(system, &dataset)
+        .ok_or_else(|| ApiError::not_found(format!("dataset {dataset}")))?;
+    let resource = format!("data/{}/{}", system.as_str(), spec.name);
+    let (q, csv) = parse_query(spec, &params).map_err(ApiError::validation)?;
+    let today = st.calendar.almaty_date(Timestamp::now()).to_string();
+    let grants = st
+        .store
+        .grants(Some(&caller.actor.bin), 5000)
+        .await
+        .map_err(ApiError::store)?;
+    let Some(grant) = active_grant(&grants, &caller, system, &today) else {
+        audited(
+            &st,
+            &caller,
+            "query_data",
+            resource,
+            "refused:grant-inactive",
+            vec![],
+            json!({"filters": params}),
+        )
+        .await?;
+        return Err(
+            ApiError::new(StatusCode::FORBIDDEN, "grant-inactive").arg("system", system.as_str())
+        );
+    };
+    let scope: Scope = serde_json::from_value(grant.scope.clone()).map_err(ApiError::internal)?;
+    let ctx = grant_context(system, &scope);
+    // Cedar decides each explicit filter value against the grant's scope.
+    let mut probes = vec![(
+        String::new(),
+        String::new(),
+        String::new(),
+        "fiscal_year".to_owned(),
+    )];
+    for (d, values) in &q.filters {
+        for v in values {
+            match d {
+                Dim::Budget | Dim::Region | Dim::District => probes.push((
+                    format_code(*d, *v),
+                    String::new(),
+                    String::new(),
+                    format!("{}={}", d.name(), format_code(*d, *v)),
+                )),
+                Dim::Administrator => probes.push((
+                    String::new(),
+                    format_code(*d, *v),
+                    String::new(),
+                    format!("administrator={}", format_code(*d, *v)),
+                )),
+                Dim::BudgetLevel => probes.push((
+                    String::new(),
+                    String::new(),
+                    format_code(*d, *v),
+                    format!("budget_level={}", format_code(*d, *v)),
+                )),
+                _ => {}
+            }
+        }
+    }
+    let mut policies = std::collections::BTreeSet::new();
+    for (territory, administrator, level, label) in probes {
+        let territory = if territory == "000000000" {
+            String::new()
+        } else {
+            territory
+        };
+        let r = Resource::DataQuery {
+            system: system.as_str().to_owned(),
+            fiscal_year: i64::from(q.fiscal_year),
+            level,
+            territory,
+            administrator,
+        };
+        let d = st
+            .policy
+            .decide_data(&caller.actor, Action::QueryData, &r, &ctx)
+            .map_err(ApiError::internal)?;
+        if !d.allowed {
+            let label = if label == "fiscal_year" {
+                format!("fiscal_year={}", q.fiscal_year)
+            } else {
+                label
+            };
+            audited(
+                &st,
+                &caller,
+                "query_data",
+                resource,
+                "denied",
+                d.policies,
+                json!({"filters": params, "refused": label, "scope": grant.scope}),
+            )
+            .await?;
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "data-out-of-scope")
+                .arg("filter", label)
+                .arg("scope", describe(&scope)));
+        }
+        policies.extend(d.policies);
+    }
+    let data_scope = DataScope::from_grant(&scope);
+    let Some(engine) = st.budget.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "budget-data-unavailable",
+        ));
+    };
+    let answer = engine
+        .query(spec, &data_scope, &q)
+        .await
+        .map_err(ApiError::internal)?;
+    audited(
+        &st,
+        &caller,
+        "query_data",
+        resource,
+        "allowed",
+        policies.into_iter().collect(),
+        json!({"grant": grant.id, "filters": params, "scope": grant.scope, "rows": answer.rows.len()}),
+    )
+    .await?;
+    if csv {
+        let mut out = String::from("\u{feff}");
+        let header: Vec<String> = answer
+            .group_by
+            .iter()
+            .chain(answer.measures.iter())
+            .cloned()
+            .collect();
+        out.push_str(&header.join(","));
+        out.push_str("\r\n");
+        for (codes, values) in &answer.rows {
+            let cells: Vec<String> = codes
+                .iter()
+                .cloned()
+                .chain(values.iter().map(|v| v.to_string()))
+                .collect();
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        let mut r = out.into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        return Ok(r);
+    }
+    let lang = Lang::from_accept_language(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let rows: Vec<Value> = answer
+        .rows
+        .iter()
+        .map(|(codes, values)| {
+            let mut group = serde_json::Map::new();
+            for (d, c) in q.group_by.iter().zip(codes) {
+                group.insert(d.name().to_owned(), Value::String(c.clone()));
+                let code = parse_code(*d, c).unwrap_or(0);
+                if let Some(n) = qoljetim_budget::names::name(*d, code, lang.code()) {
+                    group.insert(format!("{}_name", d.name()), Value::String(n));
+                }
+            }
+            let values: serde_json::Map<String, Value> = answer
+                .measures
+                .iter()
+                .zip(values)
+                .map(|(m, v)| (m.clone(), json!(v)))
+                .collect();
+            json!({"group": group, "values": values})
+        })
+        .collect();
+    Ok(Json(json!({
+        "system": system.as_str(), "dataset": spec.name, "fiscal_year": q.fiscal_year,
+        "group_by": answer.group_by, "measures": answer.measures, "unit": if spec.name == "indicators" { "unit" } else { "tiyn" },
+        "scope": grant.scope, "rows": rows, "has_more": answer.has_more, "offset": q.offset, "limit": q.limit,
+    }))
+    .into_response())
+}
+
+/// Codes of a dimension with their names in the caller's language.
+pub async fn dimension(
+    _caller: Caller,
+    headers: HeaderMap,
+    Path((system, dim)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let _: System = system
+        .parse()
+        .map_err(|()| ApiError::not_found(format!("system {system}")))?;
+    let d = Dim::parse(&dim).ok_or_else(|| ApiError::not_found(format!("dimension {dim}")))?;
+    let lang = Lang::from_accept_language(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let codes: Vec<i64> = match d {
+        Dim::FunctionalGroup => qoljetim_budget::names::FUNCTIONAL_GROUPS
+            .iter()
+            .map(|x| x.0)
+            .collect(),
+        Dim::Specifics => qoljetim_budget::names::SPECIFICS
+            .iter()
+            .map(|x| x.0)
+            .collect(),
+        Dim::Administrator => qoljetim_budget::names::ADMINISTRATORS
+            .iter()
+            .map(|x| x.0)
+            .collect(),
+        Dim::BudgetLevel => (0..LEVELS.len() as i64).collect(),
+        Dim::Region => qoljetim_domain::kato::REGIONS
+            .iter()
+            .filter_map(|r| r.code.parse().ok())
+            .collect(),
+        Dim::District => qoljetim_budget::generate::budgets()
+            .iter()
+            .filter(|b| b.level == 2)
+            .map(|b| b.kato)
+            .collect(),
+        Dim::Budget => qoljetim_budget::generate::budgets()
+            .iter()
+            .map(|b| b.kato)
+            .collect(),
+        Dim::Month => (1..=12).collect(),
+        _ => vec![],
+    };
+    let mut seen = BTreeMap::new();
+    for c in codes {
+        seen.insert(c, qoljetim_budget::names::name(d, c, lang.code()));
+    }
+    Ok(Json(
+        seen.into_iter()
+            .map(|(c, n)| json!({"code": format_code(d, c), "name": n}))
+            .collect(),
+    ))
+}
