@@ -1516,6 +1516,61 @@ async fn mvd_almaty_reads_administrator_352_only(app: &TestApp) -> R {
         ))
         .await?;
     assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
+    // A central internal audit reads its state body's administrators in the republican budget only.
+    let central = granted_user(
+        app,
+        &w,
+        8,
+        K::CentralInternalAudit,
+        None,
+        &["217"],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = central
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=administrator,budget_level&measures=paid"
+        ))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(!rows(&v).is_empty());
+    assert!(
+        rows(&v)
+            .iter()
+            .all(|r| r["group"]["administrator"] == "217"
+                && r["group"]["budget_level"] == "republican"),
+        "{v}"
+    );
+    // A district maslikhat sees its district's budgets and none of its sibling districts'.
+    let district = granted_user(
+        app,
+        &w,
+        9,
+        K::Maslikhat,
+        Some("191000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = district
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=budget&measures=paid&limit=10000"
+        ))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(!rows(&v).is_empty());
+    assert!(
+        rows(&v).iter().all(|r| r["group"]["budget"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("1910"))),
+        "{v}"
+    );
+    let (s, v) = district
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=program&district=191200000"
+        ))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
     // Revenue has no administrators: nothing for an administrator-limited scope.
     let (s, v) = mvd
         .get("/api/v1/data/analytical_central/revenue?fiscal_year=2026&group_by=revenue_code")

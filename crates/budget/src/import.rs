@@ -201,7 +201,10 @@ fn build_batch(spec: &DatasetSpec, rows: &[Row]) -> Result<RecordBatch, BudgetEr
 }
 
 /// Records of a file as text, with their line numbers: CSV directly, Parquet cell by cell.
-fn records(path: &Path) -> Result<(Vec<String>, Vec<(u64, Vec<String>)>), BudgetError> {
+/// A file's header and its records with their line numbers.
+type Records = (Vec<String>, Vec<(u64, Vec<String>)>);
+
+fn records(path: &Path) -> Result<Records, BudgetError> {
     let file = path.display().to_string();
     let ferr = |m: String| BudgetError::File {
         file: file.clone(),

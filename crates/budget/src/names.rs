@@ -203,6 +203,49 @@ pub const ADMINISTRATORS: [(i64, &str, &str); 24] = [
     ),
 ];
 
+const MONTHS_KK: [&str; 12] = [
+    "қаңтар",
+    "ақпан",
+    "наурыз",
+    "сәуір",
+    "мамыр",
+    "маусым",
+    "шілде",
+    "тамыз",
+    "қыркүйек",
+    "қазан",
+    "қараша",
+    "желтоқсан",
+];
+const MONTHS_RU: [&str; 12] = [
+    "январь",
+    "февраль",
+    "март",
+    "апрель",
+    "май",
+    "июнь",
+    "июль",
+    "август",
+    "сентябрь",
+    "октябрь",
+    "ноябрь",
+    "декабрь",
+];
+
+/// The budget a budget transfers to and reports under: rural → district → region → republican.
+pub fn parent(kato: i64) -> Option<i64> {
+    if kato == 0 {
+        return None;
+    }
+    if kato % 10_000_000 == 0 {
+        return Some(0);
+    }
+    if kato % 100_000 == 0 {
+        return Some(kato / 10_000_000 * 10_000_000);
+    }
+    Some(kato / 100_000 * 100_000)
+}
+
 /// The name of a code in a language ("kk" or "ru"; anything else gets Russian), if it has one.
 pub fn name(dim: Dim, code: i64, lang: &str) -> Option<String> {
     let pick = |kk: &str, ru: &str| {
@@ -235,6 +278,26 @@ pub fn name(dim: Dim, code: i64, lang: &str) -> Option<String> {
             names.get(code as usize).map(|n| pick(n.0, n.1))
         }
         Dim::Region | Dim::District | Dim::Budget => territory_name(code, lang),
+        // Program titles are per administrator and come with reference data; until it is loaded the
+        // classification's own wording names them by code.
+        Dim::Program => Some(pick(
+            &format!("{code:03} бюджеттік бағдарламасы"),
+            &format!("Бюджетная программа {code:03}"),
+        )),
+        Dim::Subprogram => Some(pick(
+            &format!("{code:03} бюджеттік кіші бағдарламасы"),
+            &format!("Бюджетная подпрограмма {code:03}"),
+        )),
+        Dim::Month => Some(pick(
+            MONTHS_KK
+                .get((code - 1).clamp(0, 11) as usize)
+                .copied()
+                .unwrap_or(""),
+            MONTHS_RU
+                .get((code - 1).clamp(0, 11) as usize)
+                .copied()
+                .unwrap_or(""),
+        )),
         _ => None,
     }
 }
@@ -243,15 +306,9 @@ pub fn name(dim: Dim, code: i64, lang: &str) -> Option<String> {
 /// synthetic data by their code.
 pub fn territory_name(kato: i64, lang: &str) -> Option<String> {
     if kato == 0 {
-        return Some(
-            if lang == "kk" {
-                "Республика"
-            } else {
-                "Республика"
-            }
-            .to_owned(),
-        );
+        return Some("Республика".to_owned());
     }
+
     let code = format!("{kato:09}");
     let region = REGIONS.iter().find(|r| r.code[..2] == code[..2])?;
     let rname = if lang == "kk" {

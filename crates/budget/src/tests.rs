@@ -362,30 +362,70 @@ fn parquet_rows(dir: &std::path::Path) -> usize {
 fn import_checks_every_row_and_replaces_by_key() {
     let dir = temp("import");
     let csv = dir.join("expenditure.csv");
-    let row = |level: &str, kato: &str, paid: &str| format!("v1,2026,3,{level},{kato},04,261,001,015,111,100,100,100,100,100,100,90,{paid},10");
-    std::fs::write(&csv, format!("\u{feff}{HEADER}\n{}\n{}\n{}\n", row("regional", "750000000", "80"), row("district", "194000000", "80"), row("republican", "000000000", "80"))).unwrap_or_default();
-    let loaded = crate::import::import(&dir, &[csv.as_path()], &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+    let row = |level: &str, kato: &str, paid: &str| {
+        format!("v1,2026,3,{level},{kato},04,261,001,015,111,100,100,100,100,100,100,90,{paid},10")
+    };
+    std::fs::write(
+        &csv,
+        format!(
+            "\u{feff}{HEADER}\n{}\n{}\n{}\n",
+            row("regional", "750000000", "80"),
+            row("district", "194000000", "80"),
+            row("republican", "000000000", "80")
+        ),
+    )
+    .unwrap_or_default();
+    let loaded =
+        crate::import::import(&dir, &[csv.as_path()], &|_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.len(), 1);
     assert_eq!((loaded[0].fiscal_year, loaded[0].rows), (2026, 3));
     assert_eq!(parquet_rows(&dir), 3);
     // Loading the same key again replaces it instead of doubling it.
-    std::fs::write(&csv, format!("{HEADER}\n{}\n{}\n", row("regional", "750000000", "80"), row("rural", "194010000", "80"))).unwrap_or_default();
+    std::fs::write(
+        &csv,
+        format!(
+            "{HEADER}\n{}\n{}\n",
+            row("regional", "750000000", "80"),
+            row("rural", "194010000", "80")
+        ),
+    )
+    .unwrap_or_default();
     crate::import::import(&dir, &[csv.as_path()], &|_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(parquet_rows(&dir), 2);
     let files_before: Vec<_> = walk(&dir);
     // A bad row names file, line, column and rule, and nothing of that load is kept.
     let bad = dir.join("bad.csv");
-    std::fs::write(&bad, format!("{HEADER}\n{}\n{}\n", row("regional", "750000000", "80"), row("regional", "194000000", "80")).replace("v1,", "v2,")).unwrap_or_default();
+    std::fs::write(
+        &bad,
+        format!(
+            "{HEADER}\n{}\n{}\n",
+            row("regional", "750000000", "80"),
+            row("regional", "194000000", "80")
+        )
+        .replace("v1,", "v2,"),
+    )
+    .unwrap_or_default();
     match crate::import::import(&dir, &[bad.as_path()], &|_| {}) {
-        Err(crate::BudgetError::Row { line, column, rule, .. }) => {
+        Err(crate::BudgetError::Row {
+            line, column, rule, ..
+        }) => {
             assert_eq!((line, column.as_str()), (3, "budget"));
             assert!(rule.starts_with("budget_level_mismatch"), "{rule}");
         }
         other => panic!("expected a row error, got {other:?}"),
     }
-    std::fs::write(&bad, format!("{HEADER}\n{}\n", row("regional", "750000000", "1.5").replace("v1,", "v2,"))).unwrap_or_default();
+    std::fs::write(
+        &bad,
+        format!(
+            "{HEADER}\n{}\n",
+            row("regional", "750000000", "1.5").replace("v1,", "v2,")
+        ),
+    )
+    .unwrap_or_default();
     match crate::import::import(&dir, &[bad.as_path()], &|_| {}) {
-        Err(crate::BudgetError::Row { line, column, rule, .. }) => {
+        Err(crate::BudgetError::Row {
+            line, column, rule, ..
+        }) => {
             assert_eq!((line, column.as_str()), (2, "paid"));
             assert!(rule.starts_with("integer_tiyn"), "{rule}");
         }

@@ -491,7 +491,7 @@ fn openssl_p384_chain_and_cms_verify() {
         "-inkey",
         "leaf.key",
     ]);
-    let ca_cert = Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap_or_default())
+    let ca_cert = Certificate::from_pem(std::fs::read(dir.join("ca.pem")).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
     let v = Verifier::new(vec![TrustAnchor {
         name: "p384".into(),

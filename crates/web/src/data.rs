@@ -524,6 +524,7 @@ pub async fn dimension(
             .map(|b| b.kato)
             .collect(),
         Dim::Month => (1..=12).collect(),
+        Dim::Program | Dim::Subprogram => (0..=999).collect(),
         _ => vec![],
     };
     let mut seen = BTreeMap::new();
