@@ -58,4 +58,10 @@ curl -sf "$BASE/api/v1/me" -H "Authorization: Bearer $EMP" | json '"employee " +
 curl -sf "$BASE/api/v1/applications/$ID/evidence" -H "Authorization: Bearer $REVIEWER" -o "$WORK/evidence.p7s"
 openssl cms -verify -inform DER -in "$WORK/evidence.p7s" -CAfile "$DATA/dev-ca/ca.pem" -purpose any -out /dev/null 2>/dev/null \
   && echo "evidence verifies with openssl against the development CA"
+# The deputy reads Almaty's budget (Order 270 §5–§6) — and is refused Astana's, with the reason.
+curl -sf "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program&measures=corrected_plan,paid&sort=-paid&limit=3" \
+  -H "Authorization: Bearer $EMP" -H 'Accept-Language: ru' \
+  | json '"Almaty by program, top 3: " + "; ".join(r["group"]["program"] + " paid " + str(r["values"]["paid"] // 100) + " tenge" for r in d["rows"])'
+curl -s "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program&region=710000000" \
+  -H "Authorization: Bearer $EMP" -H 'Accept-Language: ru' | json '"Astana: " + str(d["status"]) + " " + d["detail"]'
 echo "done: application $ID granted"
