@@ -227,7 +227,22 @@ fn records(path: &Path) -> Result<Records, BudgetError> {
                 .collect();
             for r in 0..batch.num_rows() {
                 line += 1;
-                let rec = batch.columns().iter().map(|c| cell(c, r)).collect();
+                // Codes stored as integers get back the width of their classification ("04", "001").
+                let rec = batch
+                    .columns()
+                    .iter()
+                    .zip(&header)
+                    .map(|(c, name)| {
+                        match Dim::parse(name)
+                            .filter(|d| d.width() > 0 && !c.as_any().is::<StringArray>())
+                        {
+                            Some(d) if !c.is_null(r) => {
+                                format!("{:0w$}", crate::engine::int_at(c, r), w = d.width())
+                            }
+                            _ => cell(c, r),
+                        }
+                    })
+                    .collect();
                 out.push((line, rec));
             }
         }

@@ -451,3 +451,72 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     out.sort();
     out
 }
+
+// The same rules hold for a Parquet file with the import columns.
+#[test]
+fn parquet_import_uses_the_same_rules() {
+    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let dir = temp("pq");
+    let cols: Vec<&str> = HEADER.split(',').collect();
+    let schema = std::sync::Arc::new(Schema::new(
+        cols.iter()
+            .map(|c| {
+                Field::new(
+                    *c,
+                    if *c == "version" || *c == "budget_level" {
+                        DataType::Utf8
+                    } else {
+                        DataType::Int64
+                    },
+                    false,
+                )
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let values = |kato: i64, fg: i64| -> Vec<ArrayRef> {
+        cols.iter()
+            .map(|c| -> ArrayRef {
+                match *c {
+                    "version" => std::sync::Arc::new(StringArray::from(vec!["pq1"])),
+                    "budget_level" => std::sync::Arc::new(StringArray::from(vec!["regional"])),
+                    "fiscal_year" => std::sync::Arc::new(Int64Array::from(vec![2026])),
+                    "month" => std::sync::Arc::new(Int64Array::from(vec![5])),
+                    "budget" => std::sync::Arc::new(Int64Array::from(vec![kato])),
+                    "functional_group" => std::sync::Arc::new(Int64Array::from(vec![fg])),
+                    "administrator" => std::sync::Arc::new(Int64Array::from(vec![261])),
+                    "program" => std::sync::Arc::new(Int64Array::from(vec![1])),
+                    "subprogram" => std::sync::Arc::new(Int64Array::from(vec![15])),
+                    "specifics" => std::sync::Arc::new(Int64Array::from(vec![111])),
+                    _ => std::sync::Arc::new(Int64Array::from(vec![0])),
+                }
+            })
+            .collect()
+    };
+    let write = |path: &std::path::Path, kato: i64, fg: i64| {
+        let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.write(
+            &RecordBatch::try_new(schema.clone(), values(kato, fg))
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        w.close().unwrap_or_else(|e| panic!("{e}"));
+    };
+    let good = dir.join("good.parquet");
+    write(&good, 750_000_000, 4);
+    let loaded =
+        crate::import::import(&dir, &[good.as_path()], &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((loaded[0].version.as_str(), loaded[0].rows), ("pq1", 1));
+    // Codes travel as integers in Parquet: functional group 0 is not 01..15.
+    let bad = dir.join("bad.parquet");
+    write(&bad, 750_000_000, 0);
+    match crate::import::import(&dir, &[bad.as_path()], &|_| {}) {
+        Err(crate::BudgetError::Row { line, column, .. }) => {
+            assert_eq!((line, column.as_str()), (2, "functional_group"))
+        }
+        other => panic!("expected a row error, got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
