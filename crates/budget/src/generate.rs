@@ -329,7 +329,7 @@ pub fn expenditure(
         mo.push(month);
         lv.push(b.level);
         kato.push(b.kato);
-        region.push(if b.level == 0 { 0 } else { region_of(b.kato) });
+        region.push(region_of(b.kato));
         district.push(district_of(b.kato, b.level));
         fg.push(group);
         ad.push(admin);
@@ -421,7 +421,7 @@ pub fn revenue(
         mo.push(month);
         lv.push(b.level);
         kato.push(b.kato);
-        region.push(if b.level == 0 { 0 } else { region_of(b.kato) });
+        region.push(region_of(b.kato));
         district.push(district_of(b.kato, b.level));
         code.push(c);
         plan.push(p);
@@ -497,7 +497,7 @@ pub fn budget_applications(
         fy.push(year);
         lv.push(b.level);
         kato.push(b.kato);
-        region.push(if b.level == 0 { 0 } else { region_of(b.kato) });
+        region.push(region_of(b.kato));
         district.push(district_of(b.kato, b.level));
         fg.push(group);
         ad.push(administrator(
@@ -575,7 +575,7 @@ pub fn indicators(
         fy.push(year);
         lv.push(b.level);
         kato.push(b.kato);
-        region.push(if b.level == 0 { 0 } else { region_of(b.kato) });
+        region.push(region_of(b.kato));
         district.push(district_of(b.kato, b.level));
         ad.push(administrator(
             rng,

@@ -167,13 +167,8 @@ fn build_batch(spec: &DatasetSpec, rows: &[Row]) -> Result<RecordBatch, BudgetEr
                 let kato = r.dims.get("budget").copied().unwrap_or(0);
                 let level = r.dims.get("budget_level").copied().unwrap_or(0) as i8;
                 match d {
-                    Dim::Region => {
-                        if level == 0 {
-                            0
-                        } else {
-                            region_of(kato)
-                        }
-                    }
+                    // The republican budget's KATO is 0, so its region is 0 too.
+                    Dim::Region => region_of(kato),
                     Dim::District => district_of(kato, level),
                     _ => r.dims.get(d.name()).copied().unwrap_or(0),
                 }
