@@ -78,6 +78,18 @@ impl ApiClient {
         Self::send(self.req(reqwest::Method::POST, path).json(body)).await
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> Result<(u16, Value), AnyError> {
+        Self::send(self.req(reqwest::Method::PUT, path).json(body)).await
+    }
+
+    /// The same client asking for answers in `lang` (Accept-Language).
+    pub fn with_lang(&self, lang: &str) -> ApiClient {
+        ApiClient {
+            lang: lang.to_owned(),
+            ..self.clone()
+        }
+    }
+
     pub async fn challenge(&self) -> Result<String, AnyError> {
         let (status, v) = self.get("/api/v1/auth/challenge").await?;
         match (status, v["challenge"].as_str()) {

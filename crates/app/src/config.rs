@@ -43,6 +43,22 @@ pub struct Config {
     /// Calendar files (docs/calendar.md) that replace the shipped year files of their years.
     pub calendar_files: Vec<PathBuf>,
     pub log: String,
+    /// The HR registry (E-Qyzmet) adapter: "file" (imported personnel lists) or "http".
+    pub hr_adapter: String,
+    /// Base URL of the HTTP adapter (docs/lifecycle.md has the contract).
+    pub hr_url: String,
+    /// Bearer token for the HTTP adapter, if the registry wants one (keep it in the environment).
+    pub hr_token: String,
+    pub hr_timeout_seconds: u64,
+    /// BINs of the HR systems whose signed events (POST /api/v1/hr/events) are accepted.
+    pub hr_event_signer_bins: Vec<String>,
+    /// SMTP relay, e.g. smtp://relay.example.kz:25 or smtp://relay:587?tls=required. Empty: e-mails
+    /// wait in the outbox (in-app notifications still appear).
+    pub smtp_url: String,
+    pub smtp_from: String,
+    /// Run the background worker inside `serve`.
+    pub worker_enabled: bool,
+    pub worker_interval_seconds: u64,
 }
 
 impl Default for Config {
@@ -59,11 +75,29 @@ impl Default for Config {
             trust_anchors: vec![],
             calendar_files: vec![],
             log: "info".into(),
+            hr_adapter: "file".into(),
+            hr_url: String::new(),
+            hr_token: String::new(),
+            hr_timeout_seconds: 10,
+            hr_event_signer_bins: vec![],
+            smtp_url: String::new(),
+            smtp_from: "Qoljetim <no-reply@qoljetim.local>".into(),
+            worker_enabled: true,
+            worker_interval_seconds: 60,
         }
     }
 }
 
-const ENV_KEYS: [&str; 11] = [
+const ENV_KEYS: [&str; 20] = [
+    "hr_adapter",
+    "hr_url",
+    "hr_token",
+    "hr_timeout_seconds",
+    "hr_event_signer_bins",
+    "smtp_url",
+    "smtp_from",
+    "worker_enabled",
+    "worker_interval_seconds",
     "listen",
     "data_dir",
     "database_url",

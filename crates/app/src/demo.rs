@@ -326,6 +326,53 @@ fn person<'a>(people: &'a [DemoPerson], org: &str, role: &str) -> Result<&'a Dem
         .ok_or_else(|| format!("no demo {role} in {org}").into())
 }
 
+/// The file adapter's registry for the demo (as `qoljetim hr import-personnel` would load it): the
+/// people of the state bodies hold the post their lines name, except one who moved to another post;
+/// elected deputies (maslikhats, Parliament) are not civil servants and are not listed.
+pub async fn seed_personnel(store: &Store, people: &[DemoPerson]) -> Result<(), AnyError> {
+    let mut posts = vec![];
+    for p in people {
+        let Some(o) = ORGS.iter().find(|o| o.key == p.org) else {
+            continue;
+        };
+        let elected = matches!(o.kind.as_str(), "maslikhat" | "parliament");
+        if elected || !o.kind.is_applicant() {
+            continue;
+        }
+        let position = if p.org == "internal-state-audit" && p.role == "employee2" {
+            "Жетекші маман / ведущий специалист"
+        } else {
+            "Бас маман / главный специалист"
+        };
+        posts.push(qoljetim_store::PersonnelPost {
+            bin: p.bin.clone(),
+            iin: p.iin.clone(),
+            position: position.into(),
+            unit: None,
+        });
+    }
+    let mut bins: Vec<String> = posts.iter().map(|p| p.bin.clone()).collect();
+    bins.sort();
+    bins.dedup();
+    let n = posts.len();
+    store
+        .commit(
+            Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::ImportPersonnel {
+                posts,
+                bins,
+                at: Timestamp::now().as_microsecond(),
+            })),
+            crate::cli_audit(
+                "cli:demo",
+                "import_personnel",
+                "hr_personnel".into(),
+                json!({"posts": n}),
+            ),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Walks applications through the workflow over HTTP: one left submitted, one forwarded, one rejected,
 /// and a granted one for every applicant organization.
 pub async fn seed_applications(

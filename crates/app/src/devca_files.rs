@@ -15,7 +15,8 @@ pub fn init(dir: &Path, kind: KeyKind) -> Result<DevCa, AnyError> {
     }
     std::fs::create_dir_all(dir)?;
     let now = Timestamp::now();
-    let ca = DevCa::generate(kind, now - 24.hours(), now + 87_600.hours())?;
+    // Valid from two years back, so that tests with a settable clock can travel into the past.
+    let ca = DevCa::generate(kind, now - 17_520.hours(), now + 87_600.hours())?;
     std::fs::write(dir.join("ca.pem"), certificate_pem(&ca.certificate)?)?;
     write_private(&dir.join("ca.key.pem"), &ca.key.to_pkcs8_pem()?)?;
     Ok(ca)

@@ -6,8 +6,11 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod devca_files;
+pub mod hr;
+pub mod mailer;
 pub mod people;
 pub mod testkit;
+pub mod worker;
 
 use der::{Decode, DecodePem};
 use qoljetim_domain::WorkingDayCalendar;
@@ -88,6 +91,7 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
         session_hours: cfg.session_hours,
         session_idle_minutes: cfg.session_idle_minutes,
         cookie_secure: cfg.cookie_secure,
+        hr_event_signer_bins: cfg.hr_event_signer_bins.clone(),
     };
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;
     state.budget = Some(open_budget(&budget_dir(cfg)).await?);
@@ -113,7 +117,16 @@ pub async fn open_budget(
 
 /// Binds and serves in the background; returns the bound address and the state.
 pub async fn spawn_server(cfg: &Config) -> Result<(std::net::SocketAddr, AppState), AnyError> {
-    let state = build_state(cfg).await?;
+    spawn_server_with_clock(cfg, qoljetim_domain::Clock::system()).await
+}
+
+/// As `spawn_server`, reading `clock` (a fixed clock lets tests travel in time).
+pub async fn spawn_server_with_clock(
+    cfg: &Config,
+    clock: qoljetim_domain::Clock,
+) -> Result<(std::net::SocketAddr, AppState), AnyError> {
+    let mut state = build_state(cfg).await?;
+    state.clock = clock;
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
     let addr = listener.local_addr()?;
     let s = state.clone();
@@ -123,6 +136,17 @@ pub async fn spawn_server(cfg: &Config) -> Result<(std::net::SocketAddr, AppStat
         }
     });
     Ok((addr, state))
+}
+
+/// Starts the background worker inside the server process, when the configuration enables it.
+pub fn start_worker(cfg: &Config, state: AppState) -> Result<(), AnyError> {
+    if !cfg.worker_enabled {
+        return Ok(());
+    }
+    let worker = worker::worker_for(cfg, state)?;
+    let every = std::time::Duration::from_secs(cfg.worker_interval_seconds.max(1));
+    tokio::spawn(worker.run_forever(every));
+    Ok(())
 }
 
 /// The audit record of a command-line change (no policy decides it: the operator has the machine).
@@ -141,5 +165,56 @@ pub fn cli_audit(
         ip: "local".to_owned(),
         policies: vec![],
         details,
+    }
+}
+
+/// Applies one HR event (file import or test) as the webhook does: blocks at once, records the clock.
+/// Returns a one-line summary; a repeated event is reported as such and changes nothing.
+pub async fn apply_hr_event(
+    state: &AppState,
+    event: &qoljetim_domain::lifecycle::HrEvent,
+    source: &str,
+    actor: &str,
+) -> Result<String, AnyError> {
+    let at = state.clock.now();
+    let new = qoljetim_web::lifecycle::new_hr_event(&state.calendar, event, source, at, None)?;
+    let summary = format!(
+        "{} {} of {} in {} (powers ended {}): block due {}, {}",
+        event.event_id,
+        new.kind,
+        new.iin,
+        new.bin,
+        new.effective_date,
+        new.block_due,
+        if new.met { "met" } else { "missed" }
+    );
+    let details = serde_json::json!({"kind": new.kind, "iin": new.iin, "bin": new.bin, "effective_date": new.effective_date, "met": new.met});
+    match state
+        .store
+        .commit(
+            qoljetim_store::Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::HrEvent(
+                Box::new(new),
+            ))),
+            cli_audit(
+                actor,
+                "hr_event",
+                format!("hr_event:{}", event.event_id),
+                details,
+            ),
+        )
+        .await
+    {
+        Ok(out) => Ok(format!(
+            "{summary}; {} grants blocked, {} sessions ended",
+            out.counts.get("grants_blocked").copied().unwrap_or(0),
+            out.counts.get("sessions_ended").copied().unwrap_or(0)
+        )),
+        Err(qoljetim_store::StoreError::Conflict(qoljetim_store::Conflict::DuplicateEvent {
+            id,
+        })) => Ok(format!(
+            "{} was received before (event {id}): no change",
+            event.event_id
+        )),
+        Err(e) => Err(e.into()),
     }
 }

@@ -83,6 +83,87 @@ enum Command {
     /// Write seeded synthetic data.
     #[command(subcommand)]
     Generate(GenerateCmd),
+    /// The background worker: HR checks, expiry, reminders, deadline monitor, e-mail outbox.
+    #[command(subcommand)]
+    Jobs(JobsCmd),
+    /// HR registry files: personnel lists (file adapter) and personnel orders (dismissals, transfers).
+    #[command(subcommand)]
+    Hr(HrCmd),
+    /// Reports: deadline compliance and the access registry (JSON, CSV, PDF).
+    #[command(subcommand)]
+    Report(ReportCmd),
+}
+
+#[derive(Subcommand)]
+enum JobsCmd {
+    /// One pass of every job, then exit (for operators and tests).
+    RunOnce {
+        #[command(flatten)]
+        common: Common,
+        /// Run as if the clock stood at this instant (RFC 3339), e.g. to replay a day.
+        #[arg(long)]
+        at: Option<Timestamp>,
+    },
+    /// The e-mail outbox, or the messages in one status (pending, sending, sent, uncertain, failed).
+    Outbox {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Put an uncertain or failed e-mail back in the queue (after checking the relay's log).
+    Resend {
+        #[command(flatten)]
+        common: Common,
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum HrCmd {
+    /// Import personnel lists (CSV: bin,iin,position[,unit]); replaces the posts of the organizations named.
+    ImportPersonnel {
+        #[command(flatten)]
+        common: Common,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Import personnel orders (CSV: event_id,kind,iin,bin,effective_date,order_number[,order_date,new_position]).
+    ImportOrders {
+        #[command(flatten)]
+        common: Common,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// Deadline compliance for a period.
+    Deadlines {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        from: jiff::civil::Date,
+        #[arg(long)]
+        to: jiff::civil::Date,
+        /// json, csv or pdf
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The access registry on a day (default today).
+    Registry {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        on: Option<jiff::civil::Date>,
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -265,7 +346,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Serve { common, listen } => {
             let cfg = config(&common, Some(&listen))?;
             init_log(&cfg.log);
-            let (addr, _) = qoljetim::spawn_server(&cfg).await?;
+            let (addr, state) = qoljetim::spawn_server(&cfg).await?;
+            qoljetim::start_worker(&cfg, state)?;
             println!(
                 "qoljetim listening on http://{addr} ({})",
                 cfg.database_url().split('?').next().unwrap_or("")
@@ -298,12 +380,14 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 println!("seeding the demo (development CA, people, applications in every state)…");
                 let people = qoljetim::demo::make_people(&ca, &demo_dir, KeyKind::Rsa2048)?;
                 qoljetim::demo::seed_registry(&state.store, &people).await?;
+                qoljetim::demo::seed_personnel(&state.store, &people).await?;
                 let made = qoljetim::demo::seed_applications(&base, &people).await?;
                 for (org, id, status) in &made {
                     println!("  application {id:>3} of {org:<22} {status}");
                 }
                 std::fs::write(demo_dir.join("seeded"), Timestamp::now().to_string())?;
             }
+            qoljetim::start_worker(&cfg, state.clone())?;
             println!(
                 "development CA: {}/ca.pem (trusted in this demo only)",
                 cfg.dev_ca_dir().display()
@@ -316,6 +400,158 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 "qoljetim demo listening on {base} — try {base}/healthz and {base}/api/v1/openapi.json"
             );
             tokio::signal::ctrl_c().await?;
+        }
+        Command::Jobs(JobsCmd::RunOnce { common, at }) => {
+            let cfg = config(&common, None)?;
+            let mut state = qoljetim::build_state(&cfg).await?;
+            if let Some(at) = at {
+                state.clock = qoljetim_domain::Clock::fixed(at);
+            }
+            let worker = qoljetim::worker::worker_for(&cfg, state)?;
+            let summary = worker.run_once().await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Command::Jobs(JobsCmd::Outbox { common, status }) => {
+            let cfg = config(&common, None)?;
+            let store = Store::open(&cfg.database_url()).await?;
+            for m in store.outbox(status.as_deref()).await? {
+                println!(
+                    "{:>6} {:<9} attempts {:>2} to {:<32} {}{}",
+                    m.id,
+                    m.status,
+                    m.attempts,
+                    m.to_address,
+                    m.subject,
+                    m.last_error.map(|e| format!(" — {e}")).unwrap_or_default()
+                );
+            }
+        }
+        Command::Jobs(JobsCmd::Resend { common, id }) => {
+            let cfg = config(&common, None)?;
+            let store = Store::open(&cfg.database_url()).await?;
+            store
+                .commit(
+                    Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::OutboxResend {
+                        id,
+                        at: Timestamp::now().as_microsecond(),
+                    })),
+                    qoljetim::cli_audit(
+                        "cli:operator",
+                        "resend_email",
+                        format!("outbox:{id}"),
+                        json!({}),
+                    ),
+                )
+                .await?;
+            println!("e-mail {id} is queued again");
+        }
+        Command::Hr(HrCmd::ImportPersonnel { common, files }) => {
+            let cfg = config(&common, None)?;
+            let mut posts = vec![];
+            let mut errors = vec![];
+            for f in &files {
+                let text = std::fs::read_to_string(f)?;
+                match qoljetim::hr::parse_personnel_csv(&f.display().to_string(), &text) {
+                    Ok(p) => posts.extend(p),
+                    Err(e) => errors.extend(e),
+                }
+            }
+            if !errors.is_empty() {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!("qoljetim: nothing was imported ({} errors)", errors.len());
+                return Ok(ExitCode::FAILURE);
+            }
+            let mut bins: Vec<String> = posts.iter().map(|p| p.bin.clone()).collect();
+            bins.sort();
+            bins.dedup();
+            let store = Store::open(&cfg.database_url()).await?;
+            let n = posts.len();
+            store
+                .commit(
+                    Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::ImportPersonnel {
+                        posts,
+                        bins: bins.clone(),
+                        at: Timestamp::now().as_microsecond(),
+                    })),
+                    qoljetim::cli_audit(
+                        "cli:operator",
+                        "import_personnel",
+                        "hr_personnel".into(),
+                        json!({"organizations": bins, "posts": n}),
+                    ),
+                )
+                .await?;
+            println!("{n} posts of {} organizations imported", bins.len());
+        }
+        Command::Hr(HrCmd::ImportOrders { common, files }) => {
+            let cfg = config(&common, None)?;
+            let mut events = vec![];
+            let mut errors = vec![];
+            for f in &files {
+                let text = std::fs::read_to_string(f)?;
+                match qoljetim::hr::parse_orders_csv(&f.display().to_string(), &text) {
+                    Ok(p) => events.extend(p),
+                    Err(e) => errors.extend(e),
+                }
+            }
+            if !errors.is_empty() {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!("qoljetim: nothing was imported ({} errors)", errors.len());
+                return Ok(ExitCode::FAILURE);
+            }
+            let state = qoljetim::build_state(&cfg).await?;
+            for ev in events {
+                let out = qoljetim::apply_hr_event(&state, &ev, "file", "cli:operator").await?;
+                println!("{}", out);
+            }
+        }
+        Command::Report(ReportCmd::Deadlines {
+            common,
+            from,
+            to,
+            format,
+            out,
+        }) => {
+            let cfg = config(&common, None)?;
+            let state = qoljetim::build_state(&cfg).await?;
+            let now = Timestamp::now();
+            let r = qoljetim_reports::deadline_report(&state.store, &state.calendar, from, to, now)
+                .await?;
+            let bytes = match format.as_str() {
+                "csv" => qoljetim_reports::to_csv(&r.title(), &r.tables())?,
+                "pdf" => qoljetim_reports::to_pdf(&r.title(), &r.subtitle(), &r.tables())?,
+                _ => serde_json::to_vec_pretty(&r)?,
+            };
+            std::fs::write(&out, bytes)?;
+            println!("{} items written to {}", r.items.len(), out.display());
+        }
+        Command::Report(ReportCmd::Registry {
+            common,
+            on,
+            format,
+            out,
+        }) => {
+            let cfg = config(&common, None)?;
+            let state = qoljetim::build_state(&cfg).await?;
+            let now = Timestamp::now();
+            let on = on.unwrap_or_else(|| state.calendar.almaty_date(now));
+            let r = qoljetim_reports::access_registry(&state.store, on, now).await?;
+            let bytes = match format.as_str() {
+                "csv" => qoljetim_reports::to_csv(&r.title(), &r.tables())?,
+                "pdf" => qoljetim_reports::to_pdf(&r.title(), &r.subtitle(), &r.tables())?,
+                _ => serde_json::to_vec_pretty(&r)?,
+            };
+            std::fs::write(&out, bytes)?;
+            println!(
+                "{} active and {} ended written to {}",
+                r.active.len(),
+                r.ended.len(),
+                out.display()
+            );
         }
         Command::Migrate { common } => {
             let cfg = config(&common, None)?;

@@ -18,6 +18,11 @@ use crate::client::{ApiClient, KeyPair};
 use crate::config::Config;
 use crate::people::demo_iin;
 
+/// The BIN of the test HR system (E-Qyzmet's event sender), allowed in every test app.
+pub fn hr_system_bin() -> String {
+    crate::people::demo_bin(90)
+}
+
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
@@ -76,6 +81,25 @@ impl TestApp {
         key_kind: KeyKind,
         budget_rows: usize,
     ) -> Result<TestApp, AnyError> {
+        Self::spawn_full(postgres_admin_url, key_kind, budget_rows, None).await
+    }
+
+    /// As `spawn`, with the clock fixed at `at` (tests move it with `app.state.clock.set`) and the
+    /// test HR system (`hr_system_bin()`) allowed to post HR events.
+    pub async fn spawn_at(
+        postgres_admin_url: Option<&str>,
+        key_kind: KeyKind,
+        at: Timestamp,
+    ) -> Result<TestApp, AnyError> {
+        Self::spawn_full(postgres_admin_url, key_kind, 0, Some(at)).await
+    }
+
+    async fn spawn_full(
+        postgres_admin_url: Option<&str>,
+        key_kind: KeyKind,
+        budget_rows: usize,
+        at: Option<Timestamp>,
+    ) -> Result<TestApp, AnyError> {
         let dir = temp_dir()?;
         if budget_rows > 0 {
             qoljetim_budget::generate::generate(
@@ -101,9 +125,14 @@ impl TestApp {
             listen: "127.0.0.1:0".into(),
             data_dir: dir.clone(),
             database_url: database_url.clone(),
+            hr_event_signer_bins: vec![hr_system_bin()],
             ..Config::default()
         };
-        let (addr, state) = crate::spawn_server(&cfg).await?;
+        let clock = match at {
+            Some(t) => qoljetim_domain::Clock::fixed(t),
+            None => qoljetim_domain::Clock::system(),
+        };
+        let (addr, state) = crate::spawn_server_with_clock(&cfg, clock).await?;
         Ok(TestApp {
             base: format!("http://{addr}"),
             state,
@@ -175,14 +204,8 @@ impl TestApp {
         role: Option<NcaRole>,
         purpose: KeyPurpose,
     ) -> Result<KeyPair, AnyError> {
-        self.person_valid(
-            iin,
-            bin,
-            role,
-            purpose,
-            Timestamp::now() - 1.hour(),
-            Timestamp::now() + 24.hours(),
-        )
+        let now = self.state.clock.now();
+        self.person_valid(iin, bin, role, purpose, now - 1.hour(), now + 24.hours())
     }
 
     pub fn person_valid(
@@ -239,4 +262,118 @@ impl TestApp {
 /// The n-th test IIN (valid check digit).
 pub fn iin(n: u32) -> String {
     demo_iin(n)
+}
+
+/// A local SMTP sink standing in for the relay (tests only): records every message it accepts, can
+/// refuse the next N with 451, and can hold the answer to a message forever (a relay that received
+/// it but whose reply never came back — what a crash in the middle of a send looks like).
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub url: String,
+    /// Messages whose DATA arrived, accepted or not.
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Messages answered 250.
+    pub accepted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub refuse_next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub hold_next: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Result<SmtpSink, AnyError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let sink = SmtpSink {
+            url: format!("smtp://{}", listener.local_addr()?),
+            ..SmtpSink::default()
+        };
+        let s = sink.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let _ = s.session(stream).await;
+                });
+            }
+        });
+        Ok(sink)
+    }
+
+    async fn session(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let (r, mut w) = stream.into_split();
+        let mut r = BufReader::new(r);
+        w.write_all(b"220 sink ESMTP\r\n").await?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let cmd = line.trim_end().to_ascii_uppercase();
+            if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                w.write_all(b"250-sink\r\n250 8BITMIME\r\n").await?;
+            } else if cmd == "DATA" {
+                w.write_all(b"354 go ahead\r\n").await?;
+                let mut msg = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == ".\r\n" || line == ".\n" {
+                        break;
+                    }
+                    msg.push_str(&line);
+                }
+                if let Ok(mut g) = self.received.lock() {
+                    g.push(msg.clone());
+                }
+                if self.hold_next.swap(false, Ordering::SeqCst) {
+                    // Never answer: the client cannot know whether the relay took the message.
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    return Ok(());
+                }
+                let refuse = self
+                    .refuse_next
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if refuse {
+                    w.write_all(b"451 4.3.0 try again later\r\n").await?;
+                } else {
+                    if let Ok(mut g) = self.accepted.lock() {
+                        g.push(msg);
+                    }
+                    w.write_all(b"250 2.0.0 queued\r\n").await?;
+                }
+            } else if cmd == "QUIT" {
+                w.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            } else {
+                w.write_all(b"250 ok\r\n").await?;
+            }
+        }
+    }
+
+    /// The Message-IDs of the accepted messages, in order.
+    pub fn accepted_ids(&self) -> Vec<String> {
+        Self::ids(&self.accepted)
+    }
+
+    pub fn received_ids(&self) -> Vec<String> {
+        Self::ids(&self.received)
+    }
+
+    fn ids(list: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
+        list.lock()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|m| {
+                        m.lines()
+                            .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                            .map(|l| l[11..].trim().to_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }

@@ -90,13 +90,16 @@ on_both_with_data!(
     data_routes_are_read_only_and_audited,
 );
 
+#[path = "api/lifecycle.rs"]
+mod lifecycle;
+
 const MINFIN: u32 = 1;
 const INTEGRATOR: u32 = 2;
 const ALMATY_MASLIKHAT: u32 = 3;
 const ASTANA_MASLIKHAT: u32 = 4;
 
 fn today(app: &TestApp) -> jiff::civil::Date {
-    app.state.calendar.almaty_date(Timestamp::now())
+    app.state.calendar.almaty_date(app.state.clock.now())
 }
 
 fn plus_months(d: jiff::civil::Date, m: i32) -> String {

@@ -101,7 +101,7 @@ pub struct ApplicationForm {
 
 pub const NOTICE_CAPPED: &str = "access_until_capped_to_one_year";
 
-fn text(errors: &mut Vec<FieldError>, field: String, value: &str, max: usize) -> String {
+pub(crate) fn text(errors: &mut Vec<FieldError>, field: String, value: &str, max: usize) -> String {
     let v = value.trim();
     if v.is_empty() {
         errors.push(FieldError::new(field, "required", "must not be empty"));
@@ -115,7 +115,7 @@ fn text(errors: &mut Vec<FieldError>, field: String, value: &str, max: usize) ->
     v.to_owned()
 }
 
-fn date(errors: &mut Vec<FieldError>, field: String, value: &str) -> Option<Date> {
+pub(crate) fn date(errors: &mut Vec<FieldError>, field: String, value: &str) -> Option<Date> {
     let ok = value.len() == 10 && value.as_bytes().get(4) == Some(&b'-');
     match value.parse::<Date>() {
         Ok(d) if ok => Some(d),

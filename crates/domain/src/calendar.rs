@@ -224,6 +224,26 @@ impl WorkingDayCalendar {
         Ok((d, provisional))
     }
 
+    /// Working days taken from `from` to `to`: the working days after `from` up to and including `to`
+    /// (same day → 0; the deadline of N working days is met when this is at most N). `to` before `from`
+    /// counts 0. Capped at ten years so that a wrong date cannot make it loop for long.
+    pub fn working_days_between(&self, from: Date, to: Date) -> u32 {
+        let mut d = from;
+        let mut n = 0u32;
+        let mut steps = 0u32;
+        while d < to && steps < 3660 {
+            d = match d.tomorrow() {
+                Ok(x) => x,
+                Err(_) => break,
+            };
+            steps += 1;
+            if self.is_working_day(d).0 {
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// The end (23:59:59 Almaty) of the N-th working day after the Almaty date of `event`.
     pub fn deadline(&self, event: Timestamp, n: u32) -> Result<Deadline, CalendarError> {
         self.deadline_from_date(self.almaty_date(event), n)
@@ -414,5 +434,20 @@ mod tests {
     fn one_calendar_year() {
         assert_eq!(one_year_after(d("2026-03-15")), d("2027-03-15"));
         assert_eq!(one_year_after(d("2028-02-29")), d("2029-02-28"));
+    }
+
+    // Order 270 §9: the block clock is 3 working days from the day the powers end.
+    #[test]
+    fn block_deadline_after_a_friday_dismissal_before_nauryz() {
+        let c = cal();
+        let dl = c
+            .deadline_from_date(d("2026-03-20"), 3)
+            .unwrap_or_else(|_| std::process::abort());
+        assert_eq!(dl.due, d("2026-03-30"));
+        assert_eq!(c.working_days_between(d("2026-03-20"), d("2026-03-25")), 0);
+        assert_eq!(c.working_days_between(d("2026-03-20"), d("2026-03-30")), 3);
+        assert_eq!(c.working_days_between(d("2026-03-20"), d("2026-04-01")), 5);
+        assert_eq!(c.working_days_between(d("2026-03-20"), d("2026-03-20")), 0);
+        assert_eq!(c.working_days_between(d("2026-03-20"), d("2026-03-01")), 0);
     }
 }

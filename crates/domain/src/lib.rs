@@ -2,12 +2,15 @@
 
 pub mod application;
 pub mod calendar;
+pub mod clock;
 pub mod ids;
 pub mod kato;
+pub mod lifecycle;
 pub mod org;
 
 pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineStatus};
 pub use calendar::WorkingDayCalendar;
+pub use clock::Clock;
 pub use ids::{Bin, IdError, Iin};
 pub use kato::{Kato, KatoLevel};
 pub use org::{BudgetLevel, Organization, OrganizationKind, Scope, System};

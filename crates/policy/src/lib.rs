@@ -35,6 +35,8 @@ pub enum Action {
     ReadOrganizations,
     ManageOrganizations,
     ReadAudit,
+    ReadReports,
+    RequestRenewal,
     ReadData,
     QueryData,
 }
@@ -51,6 +53,8 @@ impl Action {
             Action::ReadOrganizations => "read_organizations",
             Action::ManageOrganizations => "manage_organizations",
             Action::ReadAudit => "read_audit",
+            Action::ReadReports => "read_reports",
+            Action::RequestRenewal => "request_renewal",
             Action::ReadData => "read_data",
             Action::QueryData => "query_data",
         }
@@ -86,6 +90,7 @@ pub enum Resource {
     },
     Registry,
     AuditLog,
+    Reports,
     /// One budget row (`territory` is its KATO, "" for the republican budget).
     BudgetRow {
         system: String,
@@ -268,6 +273,10 @@ impl PolicyEngine {
             Resource::AuditLog => {
                 list.push(json!({"uid": {"type": "Qoljetim::AuditLog", "id": "audit"}, "attrs": {}, "parents": []}));
                 ("AuditLog", "audit".to_owned())
+            }
+            Resource::Reports => {
+                list.push(json!({"uid": {"type": "Qoljetim::Reports", "id": "reports"}, "attrs": {}, "parents": []}));
+                ("Reports", "reports".to_owned())
             }
         };
         let entities = Entities::from_json_value(Value::Array(list), Some(&self.schema))

@@ -153,6 +153,48 @@ fn workflow_decisions_name_their_policies() {
             .map(|d| d.allowed)
             .unwrap_or(true)
     );
+    // Order 270 §9: reports are for the authorized body and the integrator only.
+    let allowed = |a: &Actor, act: Action, r: &Resource| {
+        e.decide(a, act, r).map(|d| d.allowed).unwrap_or(false)
+    };
+    assert!(allowed(
+        &integrator,
+        Action::ReadReports,
+        &Resource::Reports
+    ));
+    assert!(allowed(&reviewer, Action::ReadReports, &Resource::Reports));
+    assert!(!allowed(&head, Action::ReadReports, &Resource::Reports));
+    assert!(!allowed(
+        &misplaced,
+        Action::ReadReports,
+        &Resource::Reports
+    ));
+    // A renewal: the person of the grant or the head of its organization, nobody next door.
+    let grant_of = |iin: &str, bin: &str| Resource::Grant {
+        id: "1".into(),
+        person_iin: iin.into(),
+        organization_bin: bin.into(),
+    };
+    assert!(allowed(
+        &head,
+        Action::RequestRenewal,
+        &grant_of("990101300012", &head.bin)
+    ));
+    assert!(!allowed(
+        &head,
+        Action::RequestRenewal,
+        &grant_of("990101300012", MINFIN)
+    ));
+    assert!(allowed(
+        &head,
+        Action::RequestRenewal,
+        &grant_of(&head.iin, &head.bin)
+    ));
+    assert!(!allowed(
+        &integrator,
+        Action::RequestRenewal,
+        &grant_of("990101300012", APPLICANT)
+    ));
 }
 
 fn role_strategy() -> impl Strategy<Value = Vec<Role>> {

@@ -6,6 +6,7 @@
 //! request in its own savepoint), so throughput never comes from loosening durability.
 
 mod audit;
+mod lifecycle;
 mod reads;
 mod writer;
 
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
+pub use lifecycle::*;
 pub use reads::*;
 pub use writer::{Change, ChangeOutcome, NewApplication, NewGrant, NewLine, NewSession};
 
@@ -41,6 +43,10 @@ pub enum Conflict {
         line: i64,
     },
     NotFound,
+    /// The same HR event was received before (by its id or its content): it has one effect.
+    DuplicateEvent {
+        id: i64,
+    },
 }
 
 impl Conflict {
@@ -52,6 +58,7 @@ impl Conflict {
             Conflict::WrongState { .. } => "wrong-state",
             Conflict::LineDecided { .. } => "line-decided",
             Conflict::NotFound => "not-found",
+            Conflict::DuplicateEvent { .. } => "duplicate-event",
         }
     }
 }

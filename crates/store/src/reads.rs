@@ -73,6 +73,13 @@ pub struct LineRow {
     pub eqyzmet_qr: String,
     pub status: String,
     pub reason: Option<String>,
+    /// What the HR registry said (pending, confirmed, mismatch, unknown) and its details.
+    pub hr_status: String,
+    pub hr_detail: Option<serde_json::Value>,
+    pub hr_checked_at: Option<i64>,
+    pub hr_attempts: i64,
+    pub hr_last_error: Option<String>,
+    pub hr_event_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +99,10 @@ pub struct GrantRow {
     pub extra_years_reason: Option<String>,
     pub granted_by: String,
     pub granted_at: i64,
+    pub ended_at: Option<i64>,
+    /// validity_ended, dismissal, transfer.
+    pub end_reason: Option<String>,
+    pub hr_event_id: Option<i64>,
 }
 
 fn json_list(s: &str) -> Result<Vec<String>> {
@@ -143,7 +154,8 @@ fn app(r: &AnyRow) -> Result<ApplicationRow> {
 }
 
 const LINE_COLUMNS: &str = "application_id, line, iin, surname, name, patronymic, position, unit, phone, purpose, \
-    access_until_requested, access_until_effective, notice, eqyzmet_qr, status, reason";
+    access_until_requested, access_until_effective, notice, eqyzmet_qr, status, reason, hr_status, hr_detail, hr_checked_at, \
+    hr_attempts, hr_last_error, hr_event_id";
 
 fn line(r: &AnyRow) -> Result<LineRow> {
     Ok(LineRow {
@@ -163,11 +175,20 @@ fn line(r: &AnyRow) -> Result<LineRow> {
         eqyzmet_qr: r.try_get("eqyzmet_qr")?,
         status: r.try_get("status")?,
         reason: r.try_get("reason")?,
+        hr_status: r.try_get("hr_status")?,
+        hr_detail: r
+            .try_get::<Option<String>, _>("hr_detail")?
+            .map(|t| serde_json::from_str(&t).map_err(corrupt))
+            .transpose()?,
+        hr_checked_at: r.try_get("hr_checked_at")?,
+        hr_attempts: r.try_get("hr_attempts")?,
+        hr_last_error: r.try_get("hr_last_error")?,
+        hr_event_id: r.try_get("hr_event_id")?,
     })
 }
 
 const GRANT_COLUMNS: &str = "id, application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
-    access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at";
+    access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at, ended_at, end_reason, hr_event_id";
 
 fn grant(r: &AnyRow) -> Result<GrantRow> {
     Ok(GrantRow {
@@ -186,6 +207,9 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
         extra_years_reason: r.try_get("extra_years_reason")?,
         granted_by: r.try_get("granted_by")?,
         granted_at: r.try_get("granted_at")?,
+        ended_at: r.try_get("ended_at")?,
+        end_reason: r.try_get("end_reason")?,
+        hr_event_id: r.try_get("hr_event_id")?,
     })
 }
 
@@ -270,6 +294,55 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(app).collect()
+    }
+
+    /// Applications received between two instants (µs, inclusive), oldest first (deadline reports).
+    pub async fn applications_received_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ApplicationRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {APP_COLUMNS} FROM applications WHERE received_at >= $1 AND received_at <= $2 ORDER BY received_at, id"
+        )))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(app).collect()
+    }
+
+    /// Applications whose review or grant clock has run out at `now` (µs) and is still open.
+    pub async fn applications_overdue(&self, now: i64) -> Result<Vec<ApplicationRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {APP_COLUMNS} FROM applications WHERE (status = 'submitted' AND review_due_at < $1) \
+             OR (status = 'forwarded' AND grant_due_at < $1) ORDER BY id"
+        )))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(app).collect()
+    }
+
+    pub async fn grant(&self, id: i64) -> Result<Option<GrantRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(grant).transpose()
+    }
+
+    /// Grants matching a condition with one text parameter `$1` (fixed SQL from this crate only).
+    pub(crate) async fn grants_where(&self, condition: &str, param: &str) -> Result<Vec<GrantRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE {condition} ORDER BY id"
+        )))
+        .bind(param)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grant).collect()
     }
 
     pub async fn evidence(&self, id: i64) -> Result<Option<Vec<u8>>> {

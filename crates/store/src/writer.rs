@@ -112,16 +112,20 @@ pub enum Change {
         role: String,
         created_at: i64,
     },
+    /// HR registry checks, HR events, expiry, notifications, the outbox (crate::lifecycle).
+    Lifecycle(Box<crate::lifecycle::LifecycleChange>),
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ChangeOutcome {
     pub id: Option<i64>,
     pub ids: Vec<i64>,
+    /// Named counts of what a change did (grants blocked, sessions ended, …).
+    pub counts: std::collections::BTreeMap<&'static str, i64>,
     pub audit_seq: i64,
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Conflict(Conflict),
     Db(sqlx::Error),
 }
@@ -132,9 +136,9 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
-type Applied = std::result::Result<ChangeOutcome, Failure>;
+pub(crate) type Applied = std::result::Result<ChangeOutcome, Failure>;
 
-fn b(v: bool) -> i64 {
+pub(crate) fn b(v: bool) -> i64 {
     i64::from(v)
 }
 
@@ -167,6 +171,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
     let mut out = ChangeOutcome::default();
     match change {
         Change::None => {}
+        Change::Lifecycle(l) => return crate::lifecycle::apply(conn, l).await,
         Change::Login {
             challenge,
             challenge_expires_at,
@@ -387,7 +392,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             let granted_lines: std::collections::BTreeSet<i64> =
                 grants.iter().map(|g| g.line).collect();
             for line in &granted_lines {
-                let res = sqlx::query("UPDATE application_lines SET status = 'granted' WHERE application_id = $1 AND line = $2 AND status = 'approved'")
+                let res = sqlx::query("UPDATE application_lines SET status = 'granted' WHERE application_id = $1 AND line = $2 AND status = 'approved' AND hr_event_id IS NULL")
                     .bind(*application_id)
                     .bind(*line)
                     .execute(&mut *conn)

@@ -45,9 +45,15 @@ P = {
  "grant-inactive": ("No active access to this system", "Нет действующего доступа к этой системе", "Бұл жүйеге қолданыстағы қолжетімділік жоқ"),
  "data-out-of-scope": ("The data asked for is outside your competence", "Запрошенные данные вне вашей компетенции", "Сұралған деректер сіздің құзыретіңізден тыс"),
  "budget-data-unavailable": ("Budget data is not available", "Бюджетные данные недоступны", "Бюджет деректері қолжетімсіз"),
+ "hr-signer-not-allowed": ("The signer is not a configured HR system", "Подписант не является настроенной кадровой системой", "Қол қоюшы бапталған кадр жүйесі емес"),
+ "duplicate-event": ("The HR event was received before", "Кадровое событие уже получено", "Кадр оқиғасы бұрын алынған"),
+ "renewal-not-possible": ("This access cannot be renewed", "Этот доступ нельзя продлить", "Бұл қолжетімділікті ұзарту мүмкін емес"),
 }
 D = {
  # slug: (en detail, ru detail, kk detail); { $x } are arguments
+ "hr-signer-not-allowed": ("Events are accepted only from the HR systems configured in hr.event_signer_bins; this certificate is of BIN { $bin }.", "События принимаются только от кадровых систем из hr.event_signer_bins; сертификат БИН { $bin }.", "Оқиғалар тек hr.event_signer_bins ішіндегі кадр жүйелерінен қабылданады; сертификат БСН { $bin }."),
+ "duplicate-event": ("Event { $id } has the same id or content; it had its effect once.", "Событие { $id } с тем же идентификатором или содержанием; оно уже применено.", "{ $id } оқиғасының идентификаторы не мазмұны бірдей; ол бір рет қолданылған."),
+ "renewal-not-possible": ("Grant { $id } is { $status }: { $reason }.", "Доступ { $id } в состоянии { $status }: { $reason }.", "{ $id } қолжетімділігі { $status } күйінде: { $reason }."),
  "validation": ("{ $count } field(s) break a rule; see errors.", "Полей с ошибками: { $count }; см. errors.", "Қатесі бар өрістер: { $count }; errors қараңыз."),
  "malformed-request": ("{ $reason }", "{ $reason }", "{ $reason }"),
  "not-signed-in": ("Sign in with your organization's digital signature (Order 270 §11).", "Войдите с ЭЦП вашей организации (Приказ 270 п.11).", "Ұйымыңыздың ЭЦҚ-сымен кіріңіз (270 бұйрық 11-т.)."),
@@ -139,6 +145,11 @@ R = {
  "format": ("json or csv", "json или csv", "json немесе csv"),
  "decision": ("approve or reject", "approve или reject", "approve немесе reject"),
  "json": ("the body is not the expected JSON", "тело не является ожидаемым JSON", "дене күтілген JSON емес"),
+ "hr_event_kind": ("dismissal or transfer", "dismissal или transfer", "dismissal немесе transfer"),
+ "email_format": ("an e-mail address such as name@example.kz", "адрес эл. почты, например name@example.kz", "name@example.kz сияқты эл. пошта мекенжайы"),
+ "language": ("kk or ru", "kk или ru", "kk немесе ru"),
+ "report_format": ("json, csv or pdf", "json, csv или pdf", "json, csv немесе pdf"),
+ "period": ("from must not be after to, at most 3 years", "from не позже to, не более 3 лет", "from to-дан кейін емес, 3 жылдан аспайды"),
 }
 here = os.path.dirname(os.path.abspath(__file__))
 for i, lang in enumerate(["en", "ru", "kk"]):

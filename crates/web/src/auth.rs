@@ -79,6 +79,8 @@ pub struct Caller {
     pub person: serde_json::Value,
     pub session_expires_at: i64,
     pub ip: String,
+    /// The time of the request by the service's clock (µs).
+    pub now: i64,
 }
 
 impl Caller {
@@ -150,7 +152,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
     let Some(s) = session else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired"));
     };
-    let now = Timestamp::now().as_microsecond();
+    let now = state.clock.now().as_microsecond();
     if now > s.expires_at || now > s.last_seen + state.config.session_idle_minutes * 60_000_000 {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired"));
     }
@@ -171,6 +173,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         person: s.person,
         session_expires_at: s.expires_at,
         ip: client_ip(parts),
+        now,
     }))
 }
 

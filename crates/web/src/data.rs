@@ -8,7 +8,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use qoljetim_budget::engine::{DataQuery, DataScope, SortKey};
 use qoljetim_budget::model::{DatasetSpec, Dim, LEVELS, format_code, level_code};
 use qoljetim_domain::application::FieldError;
@@ -281,11 +280,7 @@ async fn audited(
         details,
     };
     st.store
-        .commit_touching(
-            Change::None,
-            e,
-            Some((c.token_hash.clone(), Timestamp::now().as_microsecond())),
-        )
+        .commit_touching(Change::None, e, Some((c.token_hash.clone(), c.now)))
         .await
         .map(|_| ())
         .map_err(ApiError::store)
@@ -305,7 +300,7 @@ pub async fn query(
         .ok_or_else(|| ApiError::not_found(format!("dataset {dataset}")))?;
     let resource = format!("data/{}/{}", system.as_str(), spec.name);
     let (q, csv) = parse_query(spec, &params).map_err(ApiError::validation)?;
-    let today = st.calendar.almaty_date(Timestamp::now()).to_string();
+    let today = st.calendar.almaty_date(st.clock.now()).to_string();
     let grants = st
         .store
         .grants(Some(&caller.actor.bin), 5000)

@@ -35,18 +35,14 @@ use crate::i18n::Lang;
 use crate::problem::{ApiError, ApiResult, render};
 use crate::views::*;
 
-fn now() -> Timestamp {
-    Timestamp::now()
-}
-
-fn rfc3339_micros(us: i64) -> String {
+pub(crate) fn rfc3339_micros(us: i64) -> String {
     Timestamp::from_microsecond(us)
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
 
 /// Parses a JSON body, naming the field serde complains about.
-fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| {
         let msg = e.to_string();
         let field = msg
@@ -72,7 +68,7 @@ fn decode_cms(b64: &str) -> ApiResult<Vec<u8>> {
         .map_err(|e| ApiError::field("/signed_cms", "base64", e.to_string()))
 }
 
-fn entry(
+pub(crate) fn entry(
     actor: String,
     actor_bin: Option<String>,
     action: &str,
@@ -92,7 +88,7 @@ fn entry(
     }
 }
 
-fn caller_entry(c: &Caller, action: &str, resource: String, d: &Decision) -> AuditEntry {
+pub(crate) fn caller_entry(c: &Caller, action: &str, resource: String, d: &Decision) -> AuditEntry {
     let mut e = entry(
         c.actor_id(),
         Some(c.actor.bin.clone()),
@@ -105,12 +101,12 @@ fn caller_entry(c: &Caller, action: &str, resource: String, d: &Decision) -> Aud
     e
 }
 
-fn touch(c: &Caller) -> Option<(String, i64)> {
-    Some((c.token_hash.clone(), now().as_microsecond()))
+pub(crate) fn touch(c: &Caller) -> Option<(String, i64)> {
+    Some((c.token_hash.clone(), c.now))
 }
 
 /// Records a refusal in the audit chain before the error leaves.
-async fn refuse(st: &AppState, mut e: AuditEntry, err: ApiError) -> ApiError {
+pub(crate) async fn refuse(st: &AppState, mut e: AuditEntry, err: ApiError) -> ApiError {
     e.outcome = format!("refused:{}", err.slug);
     if e.details.is_null() {
         e.details =
@@ -123,7 +119,7 @@ async fn refuse(st: &AppState, mut e: AuditEntry, err: ApiError) -> ApiError {
 }
 
 /// Asks Cedar; a denial is audited and becomes a 403.
-async fn authorize(
+pub(crate) async fn authorize(
     st: &AppState,
     c: &Caller,
     action: Action,
@@ -181,11 +177,23 @@ fn line_view(l: &LineRow) -> LineView {
         access_until_requested: l.access_until_requested.clone(),
         access_until_effective: l.access_until_effective.clone(),
         notice: l.notice.clone(),
+        hr_check: HrCheckView {
+            status: l.hr_status.clone(),
+            detail: l.hr_detail.clone(),
+            checked_at: l.hr_checked_at.map(rfc3339_micros),
+            attempts: l.hr_attempts,
+            last_error: l.hr_last_error.clone(),
+            hr_event: l.hr_event_id,
+        },
     }
 }
 
-fn application_view(a: &ApplicationRow, lines: &[LineRow], complete: bool) -> ApplicationView {
-    let now_us = now().as_microsecond();
+fn application_view(
+    a: &ApplicationRow,
+    lines: &[LineRow],
+    complete: bool,
+    now_us: i64,
+) -> ApplicationView {
     ApplicationView {
         id: a.id,
         applicant_bin: a.applicant_bin.clone(),
@@ -211,7 +219,7 @@ fn application_view(a: &ApplicationRow, lines: &[LineRow], complete: bool) -> Ap
     }
 }
 
-fn grant_view(g: &GrantRow) -> GrantView {
+pub(crate) fn grant_view(g: &GrantRow) -> GrantView {
     GrantView {
         id: g.id,
         application_id: g.application_id,
@@ -227,6 +235,9 @@ fn grant_view(g: &GrantRow) -> GrantView {
         notice: g.notice.clone(),
         scope: g.scope.clone(),
         extra_years_reason: g.extra_years_reason.clone(),
+        ended_at: g.ended_at.map(rfc3339_micros),
+        end_reason: g.end_reason.clone(),
+        hr_event: g.hr_event_id,
     }
 }
 
@@ -265,7 +276,7 @@ fn org_json(o: &OrganizationRow) -> Value {
 
 /// Parses `{signed_cms}`, decodes and verifies it at `at`; every refusal is audited as `action` by an
 /// anonymous caller (the signature has not identified anyone yet).
-async fn verified_body(
+pub(crate) async fn verified_body(
     st: &AppState,
     body: &Bytes,
     at: Timestamp,
@@ -310,7 +321,7 @@ fn signer_id(id: &qoljetim_signature::CertificateIdentity) -> String {
 
 #[utoipa::path(get, path = "/api/v1/auth/challenge", responses((status = 200, body = ChallengeView)))]
 pub async fn challenge(State(st): State<AppState>) -> ApiResult<Json<ChallengeView>> {
-    let (challenge, expires) = issue_challenge(&st.challenge_key, now())?;
+    let (challenge, expires) = issue_challenge(&st.challenge_key, st.clock.now())?;
     Ok(Json(ChallengeView {
         challenge,
         expires_at: expires.to_string(),
@@ -324,7 +335,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let at = now();
+    let at = st.clock.now();
     let (_, verified) = verified_body(&st, &body, at, "login", "session", &ip, true).await?;
     let id = &verified.signer;
     let who = signer_id(id);
@@ -497,7 +508,7 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let at = now();
+    let at = st.clock.now();
     let (cms, verified) = verified_body(
         &st,
         &body,
@@ -638,7 +649,12 @@ pub async fn submit(
     let lines = st.store.lines(app_id).await.map_err(ApiError::store)?;
     Ok((
         StatusCode::CREATED,
-        Json(application_view(&app, &lines, true)),
+        Json(application_view(
+            &app,
+            &lines,
+            true,
+            st.clock.now().as_microsecond(),
+        )),
     )
         .into_response())
 }
@@ -728,7 +744,12 @@ pub async fn list_applications(
         let lines = st.store.lines(a.id).await.map_err(ApiError::store)?;
         if let (d, Some((visible, complete))) = visible_lines(&st, &caller, &a, lines)? {
             policies.extend(d.policies);
-            out.push(application_view(&a, &visible, complete));
+            out.push(application_view(
+                &a,
+                &visible,
+                complete,
+                st.clock.now().as_microsecond(),
+            ));
         }
     }
     let d = Decision {
@@ -768,7 +789,12 @@ pub async fn get_application(
         .commit_touching(Change::None, e, touch(&caller))
         .await
         .map_err(ApiError::store)?;
-    Ok(Json(application_view(&a, &visible, complete)))
+    Ok(Json(application_view(
+        &a,
+        &visible,
+        complete,
+        st.clock.now().as_microsecond(),
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/applications/{id}/evidence", params(("id" = i64, Path)),
@@ -880,7 +906,7 @@ pub async fn review(
         }
         Ok(Ok(r)) => r,
     };
-    let at = now();
+    let at = st.clock.now();
     let grant_due = if reviewed.outcome == ApplicationStatus::Forwarded {
         let g = st.calendar.deadline(at, 2).map_err(ApiError::internal)?;
         Some((g.due.to_string(), g.due_at.as_microsecond(), g.provisional))
@@ -910,7 +936,12 @@ pub async fn review(
         .map_err(ApiError::store)?;
     let a = load_application(&st, id).await?;
     let lines = st.store.lines(id).await.map_err(ApiError::store)?;
-    Ok(Json(application_view(&a, &lines, true)))
+    Ok(Json(application_view(
+        &a,
+        &lines,
+        true,
+        st.clock.now().as_microsecond(),
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/applications/{id}/grant", params(("id" = i64, Path)), request_body = GrantBody,
@@ -1002,12 +1033,17 @@ pub async fn grant(
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::internal("applicant missing"))?;
     let org = org_domain(&org_row)?;
-    let at = now();
+    let at = st.clock.now();
     let granted_on = st.calendar.almaty_date(at);
     let lines = st.store.lines(id).await.map_err(ApiError::store)?;
     let mut new_grants = vec![];
     let mut not_granted = vec![];
     for l in lines.iter().filter(|l| l.status == "approved") {
+        if l.hr_event_id.is_some() {
+            // Order 270 §9: the powers ended after submission (dismissal, transfer): no access.
+            not_granted.push((l.line, "powers_ended".to_owned()));
+            continue;
+        }
         let requested: Date = l
             .access_until_requested
             .parse()
@@ -1075,7 +1111,7 @@ pub async fn grant(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-fn grant_resource(g: &GrantRow) -> Resource {
+pub(crate) fn grant_resource(g: &GrantRow) -> Resource {
     Resource::Grant {
         id: g.id.to_string(),
         person_iin: g.person_iin.clone(),
@@ -1231,7 +1267,7 @@ pub async fn create_organization(
         kind: org.kind.as_str().to_owned(),
         territory: org.territory.as_ref().map(|t| t.to_string()),
         administrators: serde_json::to_string(&org.administrators).unwrap_or_else(|_| "[]".into()),
-        created_at: now().as_microsecond(),
+        created_at: st.clock.now().as_microsecond(),
     };
     st.store
         .commit_touching(change, e, touch(&caller))

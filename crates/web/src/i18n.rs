@@ -103,6 +103,7 @@ mod tests {
         let code = [
             include_str!("problem.rs"),
             include_str!("handlers.rs"),
+            include_str!("lifecycle.rs"),
             include_str!("auth.rs"),
             include_str!("../../signature/src/lib.rs"),
             include_str!("../../store/src/lib.rs"),
@@ -139,6 +140,8 @@ mod tests {
             "system",
             "filter",
             "scope",
+            "id",
+            "status",
         ]
         .into_iter()
         .map(|k| (k, "x".to_owned()))

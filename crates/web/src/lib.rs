@@ -5,6 +5,7 @@ pub mod auth;
 pub mod data;
 mod handlers;
 pub mod i18n;
+pub mod lifecycle;
 mod openapi;
 pub mod problem;
 pub mod views;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use qoljetim_domain::WorkingDayCalendar;
+use qoljetim_domain::{Clock, WorkingDayCalendar};
 use qoljetim_policy::PolicyEngine;
 use qoljetim_signature::Verifier;
 use qoljetim_store::Store;
@@ -37,6 +38,8 @@ pub struct WebConfig {
     pub session_idle_minutes: i64,
     /// Mark the session cookie `Secure` (behind TLS).
     pub cookie_secure: bool,
+    /// BINs of the HR systems whose signed events (dismissals, transfers) are accepted.
+    pub hr_event_signer_bins: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -46,6 +49,7 @@ impl Default for WebConfig {
             session_hours: 8,
             session_idle_minutes: 30,
             cookie_secure: false,
+            hr_event_signer_bins: vec![],
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// The budget data engine (read only); None when the data folder has none.
     pub budget: Option<Arc<dyn qoljetim_budget::BudgetStore>>,
+    /// The clock every rule reads (settable in tests and by `qoljetim jobs run-once --at`).
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -80,6 +86,7 @@ impl AppState {
             challenge_key: Arc::new(key),
             config: Arc::new(config),
             budget: None,
+            clock: Clock::system(),
         })
     }
 }
@@ -98,6 +105,19 @@ pub fn router(state: AppState) -> Router {
         .route("/applications/{id}/review", post(handlers::review))
         .route("/applications/{id}/grant", post(handlers::grant))
         .route("/grants", get(handlers::list_grants))
+        .route("/grants/{id}/renewal", get(lifecycle::renewal_draft))
+        .route("/hr/events", post(lifecycle::hr_event))
+        .route(
+            "/me/profile",
+            get(lifecycle::get_profile).put(lifecycle::put_profile),
+        )
+        .route("/notifications", get(lifecycle::list_notifications))
+        .route(
+            "/notifications/{id}/read",
+            post(lifecycle::read_notification),
+        )
+        .route("/reports/deadlines", get(lifecycle::deadlines_report))
+        .route("/reports/access-registry", get(lifecycle::registry_report))
         .route(
             "/organizations",
             get(handlers::list_organizations).post(handlers::create_organization),

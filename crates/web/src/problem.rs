@@ -135,6 +135,9 @@ impl ApiError {
                 Self::new(StatusCode::CONFLICT, "line-decided").arg("line", line)
             }
             Conflict::NotFound => Self::not_found("application"),
+            Conflict::DuplicateEvent { id } => {
+                Self::new(StatusCode::CONFLICT, "duplicate-event").arg("id", id)
+            }
         }
     }
 }

@@ -44,6 +44,22 @@ pub struct LineView {
     pub access_until_requested: String,
     pub access_until_effective: String,
     pub notice: Option<String>,
+    /// What the HR registry (E-Qyzmet) said: pending, confirmed, mismatch, unknown. The reviewer decides.
+    pub hr_check: HrCheckView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HrCheckView {
+    pub status: String,
+    /// For a mismatch: `{differs: [{field, form, registry}]}`; after an HR event: the event.
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
+    pub checked_at: Option<String>,
+    pub attempts: i64,
+    /// The last error reaching the registry (the worker retries).
+    pub last_error: Option<String>,
+    /// The HR event (dismissal, transfer) that ended the powers after submission: the line is not granted.
+    pub hr_event: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -100,6 +116,10 @@ pub struct GrantView {
     #[schema(value_type = Object)]
     pub scope: serde_json::Value,
     pub extra_years_reason: Option<String>,
+    /// When and why access ended: validity_ended, dismissal, transfer.
+    pub ended_at: Option<String>,
+    pub end_reason: Option<String>,
+    pub hr_event: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

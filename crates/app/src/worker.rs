@@ -1,0 +1,513 @@
+//! The background worker (Order 270 §8–§9, DESIGN.md §3): HR registry checks of submitted lines,
+//! expiry of grants, reminders 30/7/1 days before, the deadline monitor, and e-mail delivery through
+//! the outbox. It runs inside `serve` every `worker_interval_seconds`, or once with
+//! `qoljetim jobs run-once`.
+//!
+//! All its state is in the database and every step is idempotent: conditional updates (a line is
+//! checked only while pending, a grant expires only while active), notifications with a unique
+//! dedupe key (each reminder and flag fires once), and an outbox whose claim is committed before the
+//! SMTP call. A worker stopped in the middle and started again redoes nothing that was done: an e-mail
+//! claimed but not confirmed is marked `uncertain` for an operator (`qoljetim jobs resend`) instead of
+//! being sent a second time. One worker per database (the `serve` process's own).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{Timestamp, ToSpan};
+use qoljetim_domain::lifecycle::{
+    HrCheck, HrQuery, REMINDER_DAYS, compare_with_registry, days_left, reminder_due,
+};
+use qoljetim_store::{
+    AuditEntry, Change, LifecycleChange, NewEmail, NewNotification, SendResult, StoreError,
+};
+use qoljetim_web::AppState;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::AnyError;
+use crate::hr::HrRegistry;
+use crate::mailer::{Delivery, Mailer};
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct RunSummary {
+    pub outbox_uncertain: usize,
+    pub hr_checked: usize,
+    pub hr_retry: usize,
+    pub expired: usize,
+    pub reminders: usize,
+    pub overdue_flags: usize,
+    pub emails_sent: usize,
+    pub emails_retry: usize,
+    pub emails_failed: usize,
+}
+
+pub struct Worker {
+    pub state: AppState,
+    pub registry: Arc<dyn HrRegistry>,
+    pub mailer: Option<Mailer>,
+}
+
+fn audit(action: &str, resource: String, details: serde_json::Value) -> AuditEntry {
+    AuditEntry {
+        actor: "worker".into(),
+        actor_bin: None,
+        action: action.into(),
+        resource,
+        outcome: "ok".into(),
+        ip: "local".into(),
+        policies: vec![],
+        details,
+    }
+}
+
+fn system_kk_ru(s: &str) -> (&'static str, &'static str) {
+    match s {
+        "analytical_central" => ("«Талдау орталығы» АЖ", "ИС «Аналитический центр»"),
+        "state_planning" => (
+            "«Мемлекеттік жоспарлау» АЖ",
+            "ИС «Государственное планирование»",
+        ),
+        _ => ("ақпараттық жүйе", "информационная система"),
+    }
+}
+
+/// The e-mail of a notification: subject in the recipient's language, body in Kazakh and Russian.
+fn email_for(n: &NewNotification, to: Option<(String, String)>) -> Option<NewEmail> {
+    let (address, lang) = to?;
+    let subject = if lang == "ru" {
+        n.title_ru.clone()
+    } else {
+        n.title_kk.clone()
+    };
+    Some(NewEmail {
+        to: address,
+        subject: format!("Qoljetim: {subject}"),
+        body: format!(
+            "{}\n\n{}\n\n---\n\n{}\n\n{}\n",
+            n.title_kk, n.body_kk, n.title_ru, n.body_ru
+        ),
+    })
+}
+
+impl Worker {
+    async fn commit(
+        &self,
+        change: LifecycleChange,
+        entry: AuditEntry,
+    ) -> Result<qoljetim_store::ChangeOutcome, StoreError> {
+        self.state
+            .store
+            .commit(Change::Lifecycle(Box::new(change)), entry)
+            .await
+    }
+
+    async fn address(&self, iin: &str, bin: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .state
+            .store
+            .profile(iin, bin)
+            .await?
+            .and_then(|p| p.email.map(|e| (e, p.language))))
+    }
+
+    async fn notify(&self, mut list: Vec<NewNotification>) -> Result<usize, AnyError> {
+        if list.is_empty() {
+            return Ok(0);
+        }
+        for n in &mut list {
+            let to = self.address(&n.recipient_iin, &n.recipient_bin).await?;
+            n.email = email_for(n, to);
+        }
+        let keys: Vec<String> = list.iter().map(|n| n.dedupe_key.clone()).collect();
+        let out = self
+            .commit(
+                LifecycleChange::Notify(list),
+                audit("notify", "notifications".into(), json!({"keys": keys})),
+            )
+            .await?;
+        Ok(out.ids.len())
+    }
+
+    /// One pass of every job at the clock's time.
+    pub async fn run_once(&self) -> Result<RunSummary, AnyError> {
+        let started = Timestamp::now();
+        let now = self.state.clock.now();
+        let mut s = RunSummary::default();
+        // A claim left from a run that stopped mid-send may have reached the relay: never resend it.
+        let rec = self
+            .commit(
+                LifecycleChange::OutboxRecover {
+                    at: now.as_microsecond(),
+                },
+                audit("outbox_recover", "outbox".into(), json!({})),
+            )
+            .await?;
+        s.outbox_uncertain = rec.ids.len();
+        self.hr_checks(now, &mut s).await?;
+        self.expire(now, &mut s).await?;
+        self.reminders(now, &mut s).await?;
+        self.monitor(now, &mut s).await?;
+        self.deliver(now, &mut s).await?;
+        let summary = serde_json::to_string(&s)?;
+        self.commit(
+            LifecycleChange::JobRun {
+                job: "run_once".into(),
+                clock_at: now.as_microsecond(),
+                started_at: started.as_microsecond(),
+                finished_at: Timestamp::now().as_microsecond(),
+                summary: summary.clone(),
+            },
+            audit("job_run", "worker".into(), serde_json::from_str(&summary)?),
+        )
+        .await?;
+        Ok(s)
+    }
+
+    /// Order 270 §8: each line's post checked through the HR registry port; a registry that does not
+    /// answer leaves the line pending and is asked again later (1, 2, 4 … up to 60 minutes).
+    async fn hr_checks(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
+        let now_us = now.as_microsecond();
+        for l in self.state.store.lines_to_check(now_us, 200).await? {
+            let q = HrQuery {
+                iin: l.iin.clone(),
+                bin: l.applicant_bin.clone(),
+                position: l.position.clone(),
+                unit: l.unit.clone(),
+                qr: l.eqyzmet_qr.clone(),
+            };
+            let (status, detail, next, error) = match self.registry.current_posts(&q).await {
+                Ok(posts) => {
+                    let check = compare_with_registry(&q, posts.as_deref());
+                    let detail = match &check {
+                        HrCheck::Mismatch { differs } => {
+                            Some(json!({"differs": differs}).to_string())
+                        }
+                        _ => None,
+                    };
+                    s.hr_checked += 1;
+                    (check.as_str().to_owned(), detail, 0, None)
+                }
+                Err(e) => {
+                    let minutes = 1i64 << l.attempts.clamp(0, 6);
+                    s.hr_retry += 1;
+                    (
+                        "pending".to_owned(),
+                        None,
+                        now_us + minutes.min(60) * 60_000_000,
+                        Some(e.to_string()),
+                    )
+                }
+            };
+            let entry = audit(
+                "hr_check",
+                format!("application:{}/line:{}", l.application_id, l.line),
+                json!({"registry": self.registry.name(), "status": status, "error": error}),
+            );
+            match self
+                .commit(
+                    LifecycleChange::HrCheck {
+                        application_id: l.application_id,
+                        line: l.line,
+                        status,
+                        detail,
+                        checked_at: now_us,
+                        next_check_at: next,
+                        error,
+                    },
+                    entry,
+                )
+                .await
+            {
+                // Decided or stopped meanwhile: nothing to do.
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Order 270 §9: access ends after its last day (Asia/Almaty).
+    async fn expire(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
+        let today = self.state.calendar.almaty_date(now).to_string();
+        let out = self
+            .commit(
+                LifecycleChange::ExpireGrants {
+                    today: today.clone(),
+                    at: now.as_microsecond(),
+                },
+                audit("expire_grants", "grants".into(), json!({"today": today})),
+            )
+            .await?;
+        s.expired = out.ids.len();
+        Ok(())
+    }
+
+    /// Reminders 30, 7 and 1 days before the end of validity, to the person and the head who signed.
+    async fn reminders(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
+        let today = self.state.calendar.almaty_date(now);
+        let horizon = today
+            .checked_add(i64::from(REMINDER_DAYS[0]).days())
+            .unwrap_or(today);
+        let mut list = vec![];
+        for g in self
+            .state
+            .store
+            .active_grants_ending_by(&horizon.to_string())
+            .await?
+        {
+            let Ok(until) = g.valid_until.parse::<jiff::civil::Date>() else {
+                continue;
+            };
+            let Some(threshold) = reminder_due(until, today) else {
+                continue;
+            };
+            let left = days_left(until, today);
+            let mut recipients = vec![(g.person_iin.clone(), g.organization_bin.clone())];
+            if let Some(app) = self.state.store.application(g.application_id).await?
+                && app.signer_iin != g.person_iin
+            {
+                recipients.push((app.signer_iin.clone(), g.organization_bin.clone()));
+            }
+            let (sys_kk, sys_ru) = system_kk_ru(&g.system);
+            for (iin, bin) in recipients {
+                list.push(NewNotification {
+                    recipient_iin: iin.clone(),
+                    recipient_bin: bin.clone(),
+                    kind: format!("expiry_reminder_{threshold}"),
+                    subject_ref: format!("grant:{}", g.id),
+                    dedupe_key: format!("expiry:{}:{threshold}:{iin}@{bin}", g.id),
+                    title_kk: "Қолжетімділік мерзімі аяқталуда".into(),
+                    title_ru: "Срок доступа истекает".into(),
+                    body_kk: format!(
+                        "ЖСН {} қызметкерінің {sys_kk} жүйесіне қолжетімділігі {} қоса алғанда жарамды (қалған күн: {left}). \
+                         Ұзарту өтінімін GET /api/v1/grants/{}/renewal арқылы дайындап, басшы қол қояды.",
+                        g.person_iin, g.valid_until, g.id
+                    ),
+                    body_ru: format!(
+                        "Доступ сотрудника ИИН {} к {sys_ru} действует по {} включительно (осталось дней: {left}). \
+                         Заявку на продление подготовьте через GET /api/v1/grants/{}/renewal; её подписывает руководитель.",
+                        g.person_iin, g.valid_until, g.id
+                    ),
+                    created_at: now.as_microsecond(),
+                    email: None,
+                });
+            }
+        }
+        s.reminders = self.notify(list).await?;
+        Ok(())
+    }
+
+    /// Overdue reviews (to the reviewers), grants (to the integrator) and blocks that missed their
+    /// 3 working days (to both), each flagged once.
+    async fn monitor(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
+        let store = &self.state.store;
+        let reviewers = store.staff_with_role("reviewer").await?;
+        let integrators = store.staff_with_role("integrator_admin").await?;
+        let mut list = vec![];
+        let mut flag = |to: &[(String, String)],
+                        key: String,
+                        subject: String,
+                        kk: String,
+                        ru: String,
+                        title: (&str, &str)| {
+            for (iin, bin) in to {
+                list.push(NewNotification {
+                    recipient_iin: iin.clone(),
+                    recipient_bin: bin.clone(),
+                    kind: "deadline_overdue".into(),
+                    subject_ref: subject.clone(),
+                    dedupe_key: format!("{key}:{iin}@{bin}"),
+                    title_kk: title.0.into(),
+                    title_ru: title.1.into(),
+                    body_kk: kk.clone(),
+                    body_ru: ru.clone(),
+                    created_at: now.as_microsecond(),
+                    email: None,
+                });
+            }
+        };
+        for a in store.applications_overdue(now.as_microsecond()).await? {
+            if a.status == "submitted" {
+                flag(
+                    &reviewers,
+                    format!("overdue:review:{}", a.id),
+                    format!("application:{}", a.id),
+                    format!(
+                        "{} өтінімін қарау мерзімі ({}) өтті (270 бұйрық 9-т., 2 жұмыс күні).",
+                        a.id, a.review_due
+                    ),
+                    format!(
+                        "Срок рассмотрения заявки {} ({}) истёк (Приказ 270 п.9, 2 рабочих дня).",
+                        a.id, a.review_due
+                    ),
+                    ("Қарау мерзімі өтті", "Просрочено рассмотрение"),
+                );
+            } else {
+                let due = a.grant_due.clone().unwrap_or_default();
+                flag(
+                    &integrators,
+                    format!("overdue:grant:{}", a.id),
+                    format!("application:{}", a.id),
+                    format!(
+                        "{} өтінімі бойынша қолжетімділік беру мерзімі ({due}) өтті.",
+                        a.id
+                    ),
+                    format!(
+                        "Срок предоставления доступа по заявке {} ({due}) истёк.",
+                        a.id
+                    ),
+                    (
+                        "Қолжетімділік беру мерзімі өтті",
+                        "Просрочено предоставление доступа",
+                    ),
+                );
+            }
+        }
+        let everyone: Vec<(String, String)> = reviewers
+            .iter()
+            .chain(integrators.iter())
+            .cloned()
+            .collect();
+        for e in store.hr_events_missed().await? {
+            flag(
+                &everyone,
+                format!("overdue:block:{}", e.id),
+                format!("hr_event:{}", e.id),
+                format!(
+                    "ЖСН {} (БСН {}) өкілеттігі {} аяқталды, оқиға {} келді: бұғаттау мерзімі {} өтті ({} жұмыс күні).",
+                    e.iin,
+                    e.bin,
+                    e.effective_date,
+                    crate::worker::date_of(e.received_at),
+                    e.block_due,
+                    e.working_days_taken
+                ),
+                format!(
+                    "Полномочия ИИН {} (БИН {}) прекращены {}, событие поступило {}: срок блокирования {} нарушен ({} рабочих дней).",
+                    e.iin,
+                    e.bin,
+                    e.effective_date,
+                    crate::worker::date_of(e.received_at),
+                    e.block_due,
+                    e.working_days_taken
+                ),
+                ("Бұғаттау мерзімі өтті", "Нарушен срок блокирования"),
+            );
+        }
+        s.overdue_flags = self.notify(list).await?;
+        Ok(())
+    }
+
+    /// Sends due e-mails one by one: claim (committed), send, record. Without a relay they wait.
+    async fn deliver(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
+        let Some(mailer) = &self.mailer else {
+            return Ok(());
+        };
+        let now_us = now.as_microsecond();
+        for m in self.state.store.outbox_due(now_us, 100).await? {
+            match self
+                .commit(
+                    LifecycleChange::OutboxClaim {
+                        id: m.id,
+                        at: now_us,
+                    },
+                    audit(
+                        "send_email",
+                        format!("outbox:{}", m.id),
+                        json!({"step": "claim", "attempt": m.attempts + 1}),
+                    ),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let result = match mailer
+                .send(&m.to_address, &m.subject, &m.body, &m.message_id)
+                .await
+            {
+                Delivery::Accepted => {
+                    s.emails_sent += 1;
+                    SendResult::Sent
+                }
+                Delivery::Transient(error) => {
+                    s.emails_retry += 1;
+                    let minutes = 1i64 << m.attempts.clamp(0, 6);
+                    SendResult::Retry {
+                        error,
+                        retry_at: now_us + minutes.min(60) * 60_000_000,
+                    }
+                }
+                Delivery::Permanent(error) => {
+                    s.emails_failed += 1;
+                    SendResult::Failed { error }
+                }
+            };
+            let step = match &result {
+                SendResult::Sent => "sent",
+                SendResult::Retry { .. } => "retry",
+                SendResult::Failed { .. } => "failed",
+            };
+            self.commit(
+                LifecycleChange::OutboxResult {
+                    id: m.id,
+                    at: now_us,
+                    result,
+                },
+                audit(
+                    "send_email",
+                    format!("outbox:{}", m.id),
+                    json!({"step": step}),
+                ),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs forever, one pass every `interval`; a failed pass is logged and the next one tries again.
+    pub async fn run_forever(self, interval: Duration) {
+        loop {
+            match self.run_once().await {
+                Ok(s) => tracing::debug!(?s, "worker pass"),
+                Err(e) => tracing::error!(error = %e, "worker pass failed"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+}
+
+pub(crate) fn date_of(us: i64) -> String {
+    Timestamp::from_microsecond(us)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// The worker of a configuration: its HR adapter and SMTP relay.
+pub fn worker_for(cfg: &crate::config::Config, state: AppState) -> Result<Worker, AnyError> {
+    let registry: Arc<dyn HrRegistry> = match cfg.hr_adapter.as_str() {
+        "http" => {
+            if cfg.hr_url.trim().is_empty() {
+                return Err("hr_adapter = \"http\" needs hr_url".into());
+            }
+            Arc::new(crate::hr::HttpRegistry::new(
+                &cfg.hr_url,
+                Some(cfg.hr_token.clone()).filter(|t| !t.is_empty()),
+                Duration::from_secs(cfg.hr_timeout_seconds.max(1)),
+            )?)
+        }
+        "file" => Arc::new(crate::hr::FileRegistry::new(state.store.clone())),
+        other => return Err(format!("hr_adapter \"{other}\": use file or http").into()),
+    };
+    let mailer = if cfg.smtp_url.trim().is_empty() {
+        None
+    } else {
+        Some(Mailer::new(&cfg.smtp_url, &cfg.smtp_from)?)
+    };
+    Ok(Worker {
+        state,
+        registry,
+        mailer,
+    })
+}

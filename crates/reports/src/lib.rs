@@ -1,0 +1,35 @@
+//! Reports of Order 270's clocks and of who has access (DESIGN.md §3): deadline compliance for a
+//! period and the access registry, each as JSON (the typed structs), CSV (UTF-8 with a BOM, so that
+//! Excel shows Cyrillic) and PDF (DejaVu Sans embedded and subset, so Kazakh letters ӘҒҚҢӨҰҮҺІ render
+//! in any reader). Headings are bilingual, Kazakh first.
+
+pub mod deadlines;
+pub mod registry;
+pub mod render;
+
+pub use deadlines::{ClockItem, ClockSummary, DeadlineReport, deadline_report};
+pub use registry::{AccessRegistry, RegistryEntry, access_registry};
+pub use render::{Table, to_csv, to_pdf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("store: {0}")]
+    Store(#[from] qoljetim_store::StoreError),
+    #[error("period: {0}")]
+    Period(String),
+    #[error("csv: {0}")]
+    Csv(String),
+    #[error("pdf: {0}")]
+    Pdf(String),
+}
+
+/// A bilingual label: Kazakh first, then Russian.
+pub(crate) fn kk_ru(kk: &str, ru: &str) -> String {
+    format!("{kk} / {ru}")
+}
+
+pub(crate) fn instant(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}

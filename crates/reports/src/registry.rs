@@ -1,0 +1,279 @@
+//! The access registry: who has access to which system with which scope until when, and who lost it
+//! and why (expired, dismissal, transfer), as of a day.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use qoljetim_store::{GrantRow, Store};
+use serde::Serialize;
+
+use crate::render::Table;
+use crate::{ReportError, instant, kk_ru};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndingEvent {
+    pub id: i64,
+    pub kind: String,
+    pub effective_date: String,
+    pub order_number: String,
+    pub new_position: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryEntry {
+    pub grant_id: i64,
+    pub application_id: i64,
+    pub person_iin: String,
+    pub person_name: String,
+    pub position: String,
+    pub organization_bin: String,
+    pub organization_name_kk: String,
+    pub organization_name_ru: String,
+    pub system: String,
+    pub scope: serde_json::Value,
+    pub valid_from: String,
+    pub valid_until: String,
+    /// active, expired, blocked, as of the report's day.
+    pub status: String,
+    pub ended_at: Option<String>,
+    /// validity_ended, dismissal, transfer.
+    pub end_reason: Option<String>,
+    pub hr_event: Option<EndingEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessRegistry {
+    pub on: String,
+    pub generated_at: String,
+    pub active: Vec<RegistryEntry>,
+    pub ended: Vec<RegistryEntry>,
+}
+
+/// The status of a grant on `on`: a grant past its last day is expired even before the worker has
+/// marked it.
+pub fn status_on(g: &GrantRow, on: &str) -> (String, Option<String>) {
+    if g.status == "active" && g.valid_until.as_str() < on {
+        return ("expired".into(), Some("validity_ended".into()));
+    }
+    (g.status.clone(), g.end_reason.clone())
+}
+
+fn scope_text(scope: &serde_json::Value) -> String {
+    let list = |k: &str| {
+        scope
+            .get(k)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| x.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    };
+    let territory = scope
+        .get("territory")
+        .and_then(|v| v.as_str())
+        .unwrap_or("—");
+    let admins = list("administrators");
+    format!(
+        "{}: {}; {}: {}; KATO {}{}",
+        kk_ru("жылдар", "годы"),
+        list("fiscal_years"),
+        kk_ru("деңгей", "уровни"),
+        list("levels"),
+        territory,
+        if admins.is_empty() {
+            String::new()
+        } else {
+            format!("; ӘБП/АБП {admins}")
+        }
+    )
+}
+
+pub async fn access_registry(
+    store: &Store,
+    on: Date,
+    now: Timestamp,
+) -> Result<AccessRegistry, ReportError> {
+    let on_s = on.to_string();
+    let orgs: BTreeMap<String, (String, String)> = store
+        .organizations()
+        .await?
+        .into_iter()
+        .map(|o| (o.bin, (o.name_kk, o.name_ru)))
+        .collect();
+    let mut people: BTreeMap<(i64, i64), (String, String)> = BTreeMap::new();
+    let mut events: BTreeMap<i64, Option<EndingEvent>> = BTreeMap::new();
+    let mut active = vec![];
+    let mut ended = vec![];
+    for g in store.all_grants().await? {
+        if g.valid_from.as_str() > on_s.as_str() {
+            continue;
+        }
+        if !people.contains_key(&(g.application_id, g.line)) {
+            for l in store.lines(g.application_id).await? {
+                let name = [Some(l.surname), Some(l.name), l.patronymic]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                people.insert((g.application_id, l.line), (name, l.position));
+            }
+        }
+        let hr_event = match g.hr_event_id {
+            None => None,
+            Some(id) => {
+                if let std::collections::btree_map::Entry::Vacant(slot) = events.entry(id) {
+                    slot.insert(store.hr_event(id).await?.map(|e| EndingEvent {
+                        id: e.id,
+                        kind: e.kind,
+                        effective_date: e.effective_date,
+                        order_number: e.order_number,
+                        new_position: e.new_position,
+                    }));
+                }
+                events.get(&id).cloned().flatten()
+            }
+        };
+        let (name, position) = people
+            .get(&(g.application_id, g.line))
+            .cloned()
+            .unwrap_or_default();
+        let (org_kk, org_ru) = orgs.get(&g.organization_bin).cloned().unwrap_or_default();
+        let (status, end_reason) = status_on(&g, &on_s);
+        let entry = RegistryEntry {
+            grant_id: g.id,
+            application_id: g.application_id,
+            person_iin: g.person_iin.clone(),
+            person_name: name,
+            position,
+            organization_bin: g.organization_bin.clone(),
+            organization_name_kk: org_kk,
+            organization_name_ru: org_ru,
+            system: g.system.clone(),
+            scope: g.scope.clone(),
+            valid_from: g.valid_from.clone(),
+            valid_until: g.valid_until.clone(),
+            ended_at: g.ended_at.map(instant),
+            end_reason,
+            hr_event,
+            status,
+        };
+        if entry.status == "active" {
+            active.push(entry);
+        } else {
+            ended.push(entry);
+        }
+    }
+    Ok(AccessRegistry {
+        on: on_s,
+        generated_at: now.to_string(),
+        active,
+        ended,
+    })
+}
+
+fn reason_label(r: Option<&str>) -> String {
+    match r {
+        Some("validity_ended") => kk_ru("мерзімі бітті", "истёк срок"),
+        Some("dismissal") => kk_ru("жұмыстан босатылды", "увольнение"),
+        Some("transfer") => kk_ru("басқа лауазымға ауысты", "перевод"),
+        Some(other) => other.to_owned(),
+        None => "—".into(),
+    }
+}
+
+fn system_label(s: &str) -> String {
+    match s {
+        "analytical_central" => kk_ru("Талдау орталығы", "Аналитический центр"),
+        "state_planning" => kk_ru("Мемлекеттік жоспарлау", "Государственное планирование"),
+        other => other.to_owned(),
+    }
+}
+
+impl AccessRegistry {
+    pub fn title(&self) -> String {
+        kk_ru("Қолжетімділік тізілімі", "Реестр доступа")
+    }
+
+    pub fn subtitle(&self) -> String {
+        format!(
+            "{} {}; {} {}",
+            kk_ru("Күні", "На дату"),
+            self.on,
+            kk_ru("жасалды", "сформирован"),
+            self.generated_at
+        )
+    }
+
+    pub fn tables(&self) -> Vec<Table> {
+        let person =
+            |e: &RegistryEntry| format!("{} ({}), {}", e.person_name, e.person_iin, e.position);
+        let org =
+            |e: &RegistryEntry| format!("{} ({})", e.organization_name_kk, e.organization_bin);
+        let active = Table {
+            heading: kk_ru("Қолжетімділігі бар", "Имеют доступ"),
+            columns: vec![
+                kk_ru("Тұлға", "Лицо"),
+                kk_ru("Ұйым", "Организация"),
+                kk_ru("Жүйе", "Система"),
+                kk_ru("Қамту", "Охват"),
+                kk_ru("Бастап", "С"),
+                kk_ru("Дейін", "По"),
+            ],
+            widths: vec![3.2, 3.0, 1.8, 3.2, 1.0, 1.0],
+            rows: self
+                .active
+                .iter()
+                .map(|e| {
+                    vec![
+                        person(e),
+                        org(e),
+                        system_label(&e.system),
+                        scope_text(&e.scope),
+                        e.valid_from.clone(),
+                        e.valid_until.clone(),
+                    ]
+                })
+                .collect(),
+        };
+        let ended = Table {
+            heading: kk_ru("Қолжетімділігін жоғалтқандар", "Утратили доступ"),
+            columns: vec![
+                kk_ru("Тұлға", "Лицо"),
+                kk_ru("Ұйым", "Организация"),
+                kk_ru("Жүйе", "Система"),
+                kk_ru("Дейін", "По"),
+                kk_ru("Себебі", "Причина"),
+                kk_ru("Бұйрық", "Приказ"),
+                kk_ru("Аяқталды", "Прекращён"),
+            ],
+            widths: vec![3.0, 2.8, 1.8, 1.0, 2.0, 1.6, 2.0],
+            rows: self
+                .ended
+                .iter()
+                .map(|e| {
+                    vec![
+                        person(e),
+                        org(e),
+                        system_label(&e.system),
+                        e.valid_until.clone(),
+                        reason_label(e.end_reason.as_deref()),
+                        e.hr_event
+                            .as_ref()
+                            .map(|h| format!("№{} ({})", h.order_number, h.effective_date))
+                            .unwrap_or_else(|| "—".into()),
+                        e.ended_at.clone().unwrap_or_else(|| "—".into()),
+                    ]
+                })
+                .collect(),
+        };
+        vec![active, ended]
+    }
+}

@@ -1,0 +1,812 @@
+//! Lifecycle state (Order 270 §8–§9): HR registry checks on lines, HR events that block grants,
+//! expiry, profiles, notifications and the e-mail outbox. Changes go through the single writer like
+//! every other change (with their audit record); reads are plain queries on the read pool.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::writer::{Applied, Failure, b};
+use crate::{ChangeOutcome, Conflict, Result, Store};
+
+#[derive(Debug, Clone)]
+pub struct NewHrEvent {
+    /// `webhook` or `file`.
+    pub source: String,
+    pub event_id: String,
+    pub kind: String,
+    pub iin: String,
+    pub bin: String,
+    pub effective_date: String,
+    pub order_number: String,
+    pub order_date: Option<String>,
+    pub new_position: Option<String>,
+    pub received_at: i64,
+    pub block_due: String,
+    pub block_due_at: i64,
+    pub block_due_provisional: bool,
+    pub working_days_taken: i64,
+    /// The block (at receipt) came no later than the end of the 3rd working day.
+    pub met: bool,
+    pub evidence: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEmail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub recipient_iin: String,
+    pub recipient_bin: String,
+    pub kind: String,
+    pub subject_ref: String,
+    /// The same key twice makes one notification (reminders and flags fire once).
+    pub dedupe_key: String,
+    pub title_kk: String,
+    pub title_ru: String,
+    pub body_kk: String,
+    pub body_ru: String,
+    pub created_at: i64,
+    pub email: Option<NewEmail>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PersonnelPost {
+    pub bin: String,
+    pub iin: String,
+    pub position: String,
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SendResult {
+    Sent,
+    /// Refused for now or not reached: try again at `retry_at`.
+    Retry {
+        error: String,
+        retry_at: i64,
+    },
+    /// Refused for good (a 5xx answer): kept as `failed` for an operator.
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum LifecycleChange {
+    HrCheck {
+        application_id: i64,
+        line: i64,
+        /// pending (with a retry), confirmed, mismatch, unknown.
+        status: String,
+        detail: Option<String>,
+        checked_at: i64,
+        next_check_at: i64,
+        error: Option<String>,
+    },
+    HrEvent(Box<NewHrEvent>),
+    ImportPersonnel {
+        posts: Vec<PersonnelPost>,
+        bins: Vec<String>,
+        at: i64,
+    },
+    ExpireGrants {
+        /// Grants valid through a day before this Almaty date expire.
+        today: String,
+        at: i64,
+    },
+    Notify(Vec<NewNotification>),
+    OutboxClaim {
+        id: i64,
+        at: i64,
+    },
+    OutboxResult {
+        id: i64,
+        at: i64,
+        result: SendResult,
+    },
+    /// Claims left by a worker that stopped mid-send become `uncertain` (never sent twice).
+    OutboxRecover {
+        at: i64,
+    },
+    /// An operator puts an uncertain or failed e-mail back in the queue.
+    OutboxResend {
+        id: i64,
+        at: i64,
+    },
+    SetProfile {
+        iin: String,
+        bin: String,
+        email: Option<String>,
+        language: String,
+        at: i64,
+    },
+    MarkRead {
+        id: i64,
+        iin: String,
+        bin: String,
+        at: i64,
+    },
+    JobRun {
+        job: String,
+        clock_at: i64,
+        started_at: i64,
+        finished_at: i64,
+        summary: String,
+    },
+}
+
+fn message_id(dedupe_key: &str, id: i64) -> String {
+    let h = Sha256::digest(dedupe_key.as_bytes());
+    format!("<{}.{id}@qoljetim>", hex::encode(&h[..12]))
+}
+
+pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) -> Applied {
+    let mut out = ChangeOutcome::default();
+    match change {
+        LifecycleChange::HrCheck {
+            application_id,
+            line,
+            status,
+            detail,
+            checked_at,
+            next_check_at,
+            error,
+        } => {
+            let res = sqlx::query(
+                "UPDATE application_lines SET hr_status = $1, hr_detail = $2, hr_checked_at = $3, hr_attempts = hr_attempts + 1, \
+                 hr_next_check_at = $4, hr_last_error = $5 \
+                 WHERE application_id = $6 AND line = $7 AND hr_status = 'pending' AND hr_event_id IS NULL",
+            )
+            .bind(status)
+            .bind(detail)
+            .bind(*checked_at)
+            .bind(*next_check_at)
+            .bind(error)
+            .bind(*application_id)
+            .bind(*line)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(Conflict::NotFound));
+            }
+            out.id = Some(*application_id);
+        }
+        LifecycleChange::HrEvent(e) => {
+            let dup = sqlx::query(
+                "SELECT id FROM hr_events WHERE event_id = $1 OR (kind = $2 AND iin = $3 AND bin = $4 AND effective_date = $5 AND order_number = $6)",
+            )
+            .bind(&e.event_id)
+            .bind(&e.kind)
+            .bind(&e.iin)
+            .bind(&e.bin)
+            .bind(&e.effective_date)
+            .bind(&e.order_number)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(r) = dup {
+                return Err(Failure::Conflict(Conflict::DuplicateEvent {
+                    id: r.try_get("id")?,
+                }));
+            }
+            let row = sqlx::query(
+                "INSERT INTO hr_events (source, event_id, kind, iin, bin, effective_date, order_number, order_date, new_position, \
+                 received_at, block_due, block_due_at, block_due_provisional, grants_blocked, sessions_ended, lines_stopped, met, \
+                 working_days_taken, evidence) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, 0, $14, $15, $16) RETURNING id",
+            )
+            .bind(&e.source)
+            .bind(&e.event_id)
+            .bind(&e.kind)
+            .bind(&e.iin)
+            .bind(&e.bin)
+            .bind(&e.effective_date)
+            .bind(&e.order_number)
+            .bind(&e.order_date)
+            .bind(&e.new_position)
+            .bind(e.received_at)
+            .bind(&e.block_due)
+            .bind(e.block_due_at)
+            .bind(b(e.block_due_provisional))
+            .bind(b(e.met))
+            .bind(e.working_days_taken)
+            .bind(e.evidence.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+            let id: i64 = row.try_get("id")?;
+            // Every live grant of the person in the organization, whatever its dates: an event that
+            // arrives late or is back-dated still blocks (never match on an exact date).
+            let blocked = sqlx::query(
+                "SELECT id FROM grants WHERE person_iin = $1 AND organization_bin = $2 AND status = 'active' ORDER BY id",
+            )
+            .bind(&e.iin)
+            .bind(&e.bin)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in &blocked {
+                out.ids.push(r.try_get("id")?);
+            }
+            sqlx::query(
+                "UPDATE grants SET status = 'blocked', ended_at = $1, end_reason = $2, hr_event_id = $3 \
+                 WHERE person_iin = $4 AND organization_bin = $5 AND status = 'active'",
+            )
+            .bind(e.received_at)
+            .bind(&e.kind)
+            .bind(id)
+            .bind(&e.iin)
+            .bind(&e.bin)
+            .execute(&mut *conn)
+            .await?;
+            let sessions = sqlx::query("DELETE FROM sessions WHERE iin = $1 AND bin = $2")
+                .bind(&e.iin)
+                .bind(&e.bin)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            // Lines not granted yet will not be: the powers they were asked for have ended.
+            let detail = serde_json::json!({"hr_event": id, "kind": e.kind, "effective_date": e.effective_date})
+                .to_string();
+            let lines = sqlx::query(
+                "UPDATE application_lines SET hr_event_id = $1, hr_status = 'mismatch', hr_detail = $2 \
+                 WHERE iin = $3 AND status IN ('submitted', 'approved') \
+                 AND application_id IN (SELECT id FROM applications WHERE applicant_bin = $4)",
+            )
+            .bind(id)
+            .bind(&detail)
+            .bind(&e.iin)
+            .bind(&e.bin)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            let grants = i64::try_from(blocked.len()).unwrap_or(i64::MAX);
+            sqlx::query(
+                "UPDATE hr_events SET grants_blocked = $1, sessions_ended = $2, lines_stopped = $3 WHERE id = $4",
+            )
+            .bind(grants)
+            .bind(n(sessions))
+            .bind(n(lines))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            out.id = Some(id);
+            out.counts.insert("grants_blocked", grants);
+            out.counts.insert("sessions_ended", n(sessions));
+            out.counts.insert("lines_stopped", n(lines));
+        }
+        LifecycleChange::ImportPersonnel { posts, bins, at } => {
+            for bin in bins {
+                sqlx::query("DELETE FROM hr_personnel WHERE bin = $1")
+                    .bind(bin)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for p in posts {
+                sqlx::query(
+                    "INSERT INTO hr_personnel (bin, iin, position, unit, imported_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (bin, iin, position) DO UPDATE SET unit = excluded.unit, imported_at = excluded.imported_at",
+                )
+                .bind(&p.bin)
+                .bind(&p.iin)
+                .bind(&p.position)
+                .bind(&p.unit)
+                .bind(*at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            out.counts
+                .insert("posts", i64::try_from(posts.len()).unwrap_or(i64::MAX));
+        }
+        LifecycleChange::ExpireGrants { today, at } => {
+            let rows = sqlx::query(
+                "SELECT id FROM grants WHERE status = 'active' AND valid_until < $1 ORDER BY id",
+            )
+            .bind(today)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in &rows {
+                out.ids.push(r.try_get("id")?);
+            }
+            sqlx::query(
+                "UPDATE grants SET status = 'expired', ended_at = $1, end_reason = 'validity_ended' \
+                 WHERE status = 'active' AND valid_until < $2",
+            )
+            .bind(*at)
+            .bind(today)
+            .execute(&mut *conn)
+            .await?;
+        }
+        LifecycleChange::Notify(list) => {
+            for n in list {
+                let exists =
+                    sqlx::query("SELECT 1 AS one FROM notifications WHERE dedupe_key = $1")
+                        .bind(&n.dedupe_key)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if exists.is_some() {
+                    continue;
+                }
+                let row = sqlx::query(
+                    "INSERT INTO notifications (recipient_iin, recipient_bin, kind, subject_ref, dedupe_key, title_kk, title_ru, \
+                     body_kk, body_ru, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                )
+                .bind(&n.recipient_iin)
+                .bind(&n.recipient_bin)
+                .bind(&n.kind)
+                .bind(&n.subject_ref)
+                .bind(&n.dedupe_key)
+                .bind(&n.title_kk)
+                .bind(&n.title_ru)
+                .bind(&n.body_kk)
+                .bind(&n.body_ru)
+                .bind(n.created_at)
+                .fetch_one(&mut *conn)
+                .await?;
+                let id: i64 = row.try_get("id")?;
+                out.ids.push(id);
+                if let Some(m) = &n.email {
+                    sqlx::query(
+                        "INSERT INTO outbox (notification_id, to_address, subject, body, message_id, status, attempts, \
+                         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+                    )
+                    .bind(id)
+                    .bind(&m.to)
+                    .bind(&m.subject)
+                    .bind(&m.body)
+                    .bind(message_id(&n.dedupe_key, id))
+                    .bind(n.created_at)
+                    .execute(&mut *conn)
+                    .await?;
+                    *out.counts.entry("emails").or_default() += 1;
+                }
+            }
+        }
+        LifecycleChange::OutboxClaim { id, at } => {
+            let res = sqlx::query(
+                "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'pending'",
+            )
+            .bind(*at)
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(Conflict::WrongState {
+                    current: "not pending".into(),
+                    expected: "pending",
+                }));
+            }
+            out.id = Some(*id);
+        }
+        LifecycleChange::OutboxResult { id, at, result } => {
+            let res = match result {
+                SendResult::Sent => {
+                    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2 AND status = 'sending'")
+                        .bind(*at)
+                        .bind(*id)
+                        .execute(&mut *conn)
+                        .await?
+                }
+                SendResult::Retry { error, retry_at } => {
+                    sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2 WHERE id = $3 AND status = 'sending'")
+                        .bind(*retry_at)
+                        .bind(error)
+                        .bind(*id)
+                        .execute(&mut *conn)
+                        .await?
+                }
+                SendResult::Failed { error } => {
+                    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1 WHERE id = $2 AND status = 'sending'")
+                        .bind(error)
+                        .bind(*id)
+                        .execute(&mut *conn)
+                        .await?
+                }
+            };
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(Conflict::WrongState {
+                    current: "not sending".into(),
+                    expected: "sending",
+                }));
+            }
+            out.id = Some(*id);
+        }
+        LifecycleChange::OutboxRecover { at: _ } => {
+            let rows = sqlx::query("SELECT id FROM outbox WHERE status = 'sending' ORDER BY id")
+                .fetch_all(&mut *conn)
+                .await?;
+            for r in &rows {
+                out.ids.push(r.try_get("id")?);
+            }
+            sqlx::query("UPDATE outbox SET status = 'uncertain', last_error = 'the worker stopped during the send: it may have reached the relay' WHERE status = 'sending'")
+                .execute(&mut *conn)
+                .await?;
+        }
+        LifecycleChange::OutboxResend { id, at } => {
+            let res = sqlx::query(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = $1 WHERE id = $2 AND status IN ('uncertain', 'failed')",
+            )
+            .bind(*at)
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(Conflict::WrongState {
+                    current: "not uncertain or failed".into(),
+                    expected: "uncertain or failed",
+                }));
+            }
+            out.id = Some(*id);
+        }
+        LifecycleChange::SetProfile {
+            iin,
+            bin,
+            email,
+            language,
+            at,
+        } => {
+            sqlx::query("DELETE FROM profiles WHERE iin = $1 AND bin = $2")
+                .bind(iin)
+                .bind(bin)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("INSERT INTO profiles (iin, bin, email, language, updated_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(iin)
+                .bind(bin)
+                .bind(email)
+                .bind(language)
+                .bind(*at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        LifecycleChange::MarkRead { id, iin, bin, at } => {
+            let res = sqlx::query(
+                "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND recipient_iin = $3 AND recipient_bin = $4",
+            )
+            .bind(*at)
+            .bind(*id)
+            .bind(iin)
+            .bind(bin)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(Conflict::NotFound));
+            }
+            out.id = Some(*id);
+        }
+        LifecycleChange::JobRun {
+            job,
+            clock_at,
+            started_at,
+            finished_at,
+            summary,
+        } => {
+            let row = sqlx::query(
+                "INSERT INTO job_runs (job, clock_at, started_at, finished_at, summary) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(job)
+            .bind(*clock_at)
+            .bind(*started_at)
+            .bind(*finished_at)
+            .bind(summary)
+            .fetch_one(&mut *conn)
+            .await?;
+            out.id = Some(row.try_get("id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// A line waiting for its HR registry check, with the organization that applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineToCheck {
+    pub application_id: i64,
+    pub line: i64,
+    pub applicant_bin: String,
+    pub iin: String,
+    pub position: String,
+    pub unit: String,
+    pub eqyzmet_qr: String,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HrEventRow {
+    pub id: i64,
+    pub source: String,
+    pub event_id: String,
+    pub kind: String,
+    pub iin: String,
+    pub bin: String,
+    pub effective_date: String,
+    pub order_number: String,
+    pub order_date: Option<String>,
+    pub new_position: Option<String>,
+    pub received_at: i64,
+    pub block_due: String,
+    pub block_due_at: i64,
+    pub block_due_provisional: bool,
+    pub grants_blocked: i64,
+    pub sessions_ended: i64,
+    pub lines_stopped: i64,
+    pub met: bool,
+    pub working_days_taken: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileRow {
+    pub email: Option<String>,
+    pub language: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub kind: String,
+    pub subject_ref: String,
+    pub title_kk: String,
+    pub title_ru: String,
+    pub body_kk: String,
+    pub body_ru: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub notification_id: i64,
+    pub to_address: String,
+    pub subject: String,
+    pub body: String,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
+const EVENT_COLUMNS: &str = "id, source, event_id, kind, iin, bin, effective_date, order_number, order_date, new_position, \
+    received_at, block_due, block_due_at, block_due_provisional, grants_blocked, sessions_ended, lines_stopped, met, working_days_taken";
+
+fn event(r: &AnyRow) -> Result<HrEventRow> {
+    Ok(HrEventRow {
+        id: r.try_get("id")?,
+        source: r.try_get("source")?,
+        event_id: r.try_get("event_id")?,
+        kind: r.try_get("kind")?,
+        iin: r.try_get("iin")?,
+        bin: r.try_get("bin")?,
+        effective_date: r.try_get("effective_date")?,
+        order_number: r.try_get("order_number")?,
+        order_date: r.try_get("order_date")?,
+        new_position: r.try_get("new_position")?,
+        received_at: r.try_get("received_at")?,
+        block_due: r.try_get("block_due")?,
+        block_due_at: r.try_get("block_due_at")?,
+        block_due_provisional: r.try_get::<i64, _>("block_due_provisional")? != 0,
+        grants_blocked: r.try_get("grants_blocked")?,
+        sessions_ended: r.try_get("sessions_ended")?,
+        lines_stopped: r.try_get("lines_stopped")?,
+        met: r.try_get::<i64, _>("met")? != 0,
+        working_days_taken: r.try_get("working_days_taken")?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, notification_id, to_address, subject, body, message_id, status, attempts, next_attempt_at, last_error, sent_at";
+
+fn outbox(r: &AnyRow) -> Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.try_get("id")?,
+        notification_id: r.try_get("notification_id")?,
+        to_address: r.try_get("to_address")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        message_id: r.try_get("message_id")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        sent_at: r.try_get("sent_at")?,
+    })
+}
+
+impl Store {
+    /// Lines whose HR check is due (pending, next attempt reached), oldest first.
+    pub async fn lines_to_check(&self, now: i64, limit: i64) -> Result<Vec<LineToCheck>> {
+        let rows = sqlx::query(
+            "SELECT l.application_id, l.line, a.applicant_bin, l.iin, l.position, l.unit, l.eqyzmet_qr, l.hr_attempts \
+             FROM application_lines l JOIN applications a ON a.id = l.application_id \
+             WHERE l.hr_status = 'pending' AND l.hr_next_check_at <= $1 AND l.hr_event_id IS NULL \
+             AND l.status IN ('submitted', 'approved') ORDER BY l.application_id, l.line LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LineToCheck {
+                    application_id: r.try_get("application_id")?,
+                    line: r.try_get("line")?,
+                    applicant_bin: r.try_get("applicant_bin")?,
+                    iin: r.try_get("iin")?,
+                    position: r.try_get("position")?,
+                    unit: r.try_get("unit")?,
+                    eqyzmet_qr: r.try_get("eqyzmet_qr")?,
+                    attempts: r.try_get("hr_attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Posts of a person in the imported personnel lists (the file adapter's registry); None when no
+    /// list names the person.
+    pub async fn personnel_posts(&self, iin: &str) -> Result<Option<Vec<PersonnelPost>>> {
+        let rows = sqlx::query(
+            "SELECT bin, iin, position, unit FROM hr_personnel WHERE iin = $1 ORDER BY bin, position",
+        )
+        .bind(iin)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let posts = rows
+            .iter()
+            .map(|r| {
+                Ok(PersonnelPost {
+                    bin: r.try_get("bin")?,
+                    iin: r.try_get("iin")?,
+                    position: r.try_get("position")?,
+                    unit: r.try_get("unit")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(posts))
+    }
+
+    pub async fn hr_event(&self, id: i64) -> Result<Option<HrEventRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM hr_events WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event).transpose()
+    }
+
+    /// HR events whose powers ended between the two Almaty dates (inclusive).
+    pub async fn hr_events_between(&self, from: &str, to: &str) -> Result<Vec<HrEventRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM hr_events WHERE effective_date >= $1 AND effective_date <= $2 ORDER BY effective_date, id"
+        )))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event).collect()
+    }
+
+    /// HR events whose block came after the 3rd working day and blocked live access.
+    pub async fn hr_events_missed(&self) -> Result<Vec<HrEventRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM hr_events WHERE met = 0 AND grants_blocked > 0 ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event).collect()
+    }
+
+    pub async fn profile(&self, iin: &str, bin: &str) -> Result<Option<ProfileRow>> {
+        let row = sqlx::query(
+            "SELECT email, language, updated_at FROM profiles WHERE iin = $1 AND bin = $2",
+        )
+        .bind(iin)
+        .bind(bin)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some(ProfileRow {
+                email: r.try_get("email")?,
+                language: r.try_get("language")?,
+                updated_at: r.try_get("updated_at")?,
+            })),
+        }
+    }
+
+    pub async fn notifications(
+        &self,
+        iin: &str,
+        bin: &str,
+        limit: i64,
+    ) -> Result<Vec<NotificationRow>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, subject_ref, title_kk, title_ru, body_kk, body_ru, created_at, read_at FROM notifications \
+             WHERE recipient_iin = $1 AND recipient_bin = $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(iin)
+        .bind(bin)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NotificationRow {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    subject_ref: r.try_get("subject_ref")?,
+                    title_kk: r.try_get("title_kk")?,
+                    title_ru: r.try_get("title_ru")?,
+                    body_kk: r.try_get("body_kk")?,
+                    body_ru: r.try_get("body_ru")?,
+                    created_at: r.try_get("created_at")?,
+                    read_at: r.try_get("read_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// E-mails due for a send attempt, oldest first.
+    pub async fn outbox_due(&self, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox).collect()
+    }
+
+    /// The whole outbox, or the rows in one status.
+    pub async fn outbox(&self, status: Option<&str>) -> Result<Vec<OutboxRow>> {
+        let rows = match status {
+            Some(s) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = $1 ORDER BY id"
+                )))
+                .bind(s)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id"
+                )))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(outbox).collect()
+    }
+
+    /// Operator staff of a role (reviewers, integrator admins): the people told about overdue clocks.
+    pub async fn staff_with_role(&self, role: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT iin, bin FROM staff WHERE role = $1 ORDER BY iin, bin")
+            .bind(role)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("iin")?, r.try_get("bin")?)))
+            .collect()
+    }
+
+    /// Active grants valid through `last_day` or earlier (reminder candidates).
+    pub async fn active_grants_ending_by(&self, last_day: &str) -> Result<Vec<crate::GrantRow>> {
+        self.grants_where("status = 'active' AND valid_until <= $1", last_day)
+            .await
+    }
+
+    /// Every grant, oldest first (the access registry).
+    pub async fn all_grants(&self) -> Result<Vec<crate::GrantRow>> {
+        self.grants_where("$1 = $1", "").await
+    }
+}
