@@ -1236,6 +1236,12 @@ async fn openapi_and_health(app: &TestApp) -> R {
         "/api/v1/calendar/deadline",
         "/api/v1/audit",
         "/api/v1/me",
+        "/api/v1/hr/events",
+        "/api/v1/me/profile",
+        "/api/v1/notifications",
+        "/api/v1/grants/{id}/renewal",
+        "/api/v1/reports/deadlines",
+        "/api/v1/reports/access-registry",
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }

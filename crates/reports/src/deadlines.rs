@@ -231,8 +231,8 @@ impl DeadlineReport {
             self.from,
             self.to,
             kk_ru("жасалды", "сформирован"),
-            self.generated_at
-        )
+            crate::local_minute(&self.generated_at)
+        ) + "\nж.к. / р.д. — жұмыс күні / рабочие дни; * — болжамды күнтізбе / предварительный календарь"
     }
 
     /// The summary (one row per clock) and the items, as tables for CSV and PDF.
@@ -242,15 +242,15 @@ impl DeadlineReport {
             heading: kk_ru("Жиынтық", "Сводка"),
             columns: vec![
                 kk_ru("Мерзім", "Срок"),
-                kk_ru("Жұмыс күні", "Рабочих дней"),
+                kk_ru("Ж.к.", "Р.д."),
                 kk_ru("Барлығы", "Всего"),
                 kk_ru("Мерзімінде", "В срок"),
-                kk_ru("Мерзімі өтті", "Просрочено"),
+                kk_ru("Өтті", "Просрочено"),
                 kk_ru("Орындалуда", "В работе"),
-                kk_ru("Медиана, ж.к.", "Медиана, р.д."),
-                kk_ru("Ең ұзақ, ж.к.", "Максимум, р.д."),
+                kk_ru("Медиана", "Медиана"),
+                kk_ru("Ең ұзақ", "Максимум"),
             ],
-            widths: vec![3.0, 1.2, 1.0, 1.2, 1.2, 1.2, 1.4, 1.4],
+            widths: vec![3.4, 1.6, 1.1, 1.4, 1.6, 1.4, 1.8, 1.8],
             rows: self
                 .clocks
                 .iter()
@@ -276,12 +276,12 @@ impl DeadlineReport {
                 kk_ru("Мерзім", "Срок"),
                 kk_ru("Нысан", "Объект"),
                 kk_ru("Басталды", "Начало"),
-                kk_ru("Соңғы күн", "Крайний день"),
+                kk_ru("Мерзімі", "Срок до"),
                 kk_ru("Орындалды", "Исполнено"),
                 kk_ru("Ж.к.", "Р.д."),
                 kk_ru("Нәтиже", "Итог"),
             ],
-            widths: vec![2.6, 1.6, 1.1, 1.1, 2.0, 0.7, 1.8],
+            widths: vec![3.2, 1.6, 1.2, 1.4, 1.6, 0.8, 2.2],
             rows: self
                 .items
                 .iter()
@@ -295,7 +295,10 @@ impl DeadlineReport {
                         } else {
                             i.due.clone()
                         },
-                        i.done_at.clone().unwrap_or_else(|| "—".into()),
+                        i.done_at
+                            .as_deref()
+                            .map(crate::local_minute)
+                            .unwrap_or_else(|| "—".into()),
                         i.working_days_taken
                             .map(|d| d.to_string())
                             .unwrap_or_else(|| "—".into()),

@@ -33,3 +33,14 @@ pub(crate) fn instant(us: i64) -> String {
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
+
+/// An RFC 3339 instant as Almaty local time to the minute, for tables ("2026-03-25 11:00").
+pub(crate) fn local_minute(rfc3339: &str) -> String {
+    let Ok(t) = rfc3339.parse::<jiff::Timestamp>() else {
+        return rfc3339.to_owned();
+    };
+    match jiff::tz::TimeZone::get("Asia/Almaty") {
+        Ok(tz) => t.to_zoned(tz).strftime("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}

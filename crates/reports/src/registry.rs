@@ -208,7 +208,7 @@ impl AccessRegistry {
             kk_ru("Күні", "На дату"),
             self.on,
             kk_ru("жасалды", "сформирован"),
-            self.generated_at
+            crate::local_minute(&self.generated_at)
         )
     }
 
@@ -269,7 +269,10 @@ impl AccessRegistry {
                             .as_ref()
                             .map(|h| format!("№{} ({})", h.order_number, h.effective_date))
                             .unwrap_or_else(|| "—".into()),
-                        e.ended_at.clone().unwrap_or_else(|| "—".into()),
+                        e.ended_at
+                            .as_deref()
+                            .map(crate::local_minute)
+                            .unwrap_or_else(|| "—".into()),
                     ]
                 })
                 .collect(),

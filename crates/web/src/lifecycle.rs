@@ -73,6 +73,9 @@ fn event_json(e: &qoljetim_store::HrEventRow, duplicate: bool) -> Value {
 /// `POST /hr/events`: a dismissal or transfer signed (CMS) by a configured HR system. Blocks every live
 /// grant of the person in the organization at once and ends their sessions; the same event twice has
 /// one effect (200 with `duplicate: true`).
+#[utoipa::path(post, path = "/api/v1/hr/events", request_body = crate::views::SignedBody,
+    responses((status = 201, description = "the event, its block clock and effect"), (status = 200, description = "the same event was received before: duplicate = true"),
+              (status = 403, description = "hr-signer-not-allowed")))]
 pub async fn hr_event(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -148,7 +151,7 @@ pub async fn hr_event(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     pub email: Option<String>,
@@ -171,6 +174,7 @@ pub fn email_ok(s: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',')
 }
 
+#[utoipa::path(get, path = "/api/v1/me/profile", responses((status = 200, description = "{email, language, updated_at}")))]
 pub async fn get_profile(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let p = st
         .store
@@ -187,6 +191,7 @@ pub async fn get_profile(State(st): State<AppState>, caller: Caller) -> ApiResul
 
 /// `PUT /me/profile`: the e-mail for notifications (the form itself has only a work phone) and their
 /// language. Only the signed-in person's own profile exists for them.
+#[utoipa::path(put, path = "/api/v1/me/profile", request_body = ProfileBody, responses((status = 200, description = "{email, language, updated_at}"), (status = 400, description = "email_format, language")))]
 pub async fn put_profile(
     State(st): State<AppState>,
     caller: Caller,
@@ -246,6 +251,7 @@ pub async fn put_profile(
 }
 
 /// `GET /notifications`: the signed-in person's own, newest first, in their language (Accept-Language).
+#[utoipa::path(get, path = "/api/v1/notifications", responses((status = 200, description = "{notifications: [{id, kind, subject, title, body, created_at, read}]} in the caller's language")))]
 pub async fn list_notifications(
     State(st): State<AppState>,
     caller: Caller,
@@ -275,6 +281,7 @@ pub async fn list_notifications(
     Ok(Json(json!({"notifications": list})))
 }
 
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/read", params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
 pub async fn read_notification(
     State(st): State<AppState>,
     caller: Caller,
@@ -310,6 +317,8 @@ pub async fn read_notification(
 
 /// `GET /grants/{id}/renewal`: a new application form pre-filled from the grant, for the head to sign
 /// (NCALayer) and submit. A dismissal ends the way to renew; after a transfer the new post is filled in.
+#[utoipa::path(get, path = "/api/v1/grants/{id}/renewal", params(("id" = i64, Path)),
+    responses((status = 200, description = "{renews_grant, grant_status, valid_until, form, check_before_signing}"), (status = 409, description = "renewal-not-possible")))]
 pub async fn renewal_draft(
     State(st): State<AppState>,
     caller: Caller,
@@ -457,6 +466,8 @@ fn report_response(
 }
 
 /// `GET /reports/deadlines?from&to&format`: each clock, met vs missed, median and worst working days.
+#[utoipa::path(get, path = "/api/v1/reports/deadlines", params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json, csv or pdf")),
+    responses((status = 200, description = "deadline compliance: clocks (met, missed, open, median and worst working days) and items")))]
 pub async fn deadlines_report(
     State(st): State<AppState>,
     caller: Caller,
@@ -510,6 +521,8 @@ pub async fn deadlines_report(
 
 /// `GET /reports/access-registry?on&format`: who has access to which system, scope and until when, and
 /// who lost it and why.
+#[utoipa::path(get, path = "/api/v1/reports/access-registry", params(("on" = Option<String>, Query), ("format" = Option<String>, Query, description = "json, csv or pdf")),
+    responses((status = 200, description = "who has access (system, scope, until) and who lost it and why")))]
 pub async fn registry_report(
     State(st): State<AppState>,
     caller: Caller,

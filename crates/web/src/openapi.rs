@@ -3,6 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::handlers;
+use crate::lifecycle;
 use crate::views::*;
 
 #[derive(OpenApi)]
@@ -26,6 +27,14 @@ use crate::views::*;
         handlers::create_organization,
         handlers::deadline,
         handlers::audit,
+        lifecycle::hr_event,
+        lifecycle::get_profile,
+        lifecycle::put_profile,
+        lifecycle::list_notifications,
+        lifecycle::read_notification,
+        lifecycle::renewal_draft,
+        lifecycle::deadlines_report,
+        lifecycle::registry_report,
     ),
     components(schemas(
         ChallengeView,
