@@ -57,6 +57,43 @@ fn fit(text: &str, width: f32, size: f32) -> String {
     fit_em(text, width, size, 0.66)
 }
 
+/// Word-wraps `text` into lines that fit `width`; the last allowed line is cut with an ellipsis.
+fn wrap(text: &str, width: f32, size: f32, max_lines: usize) -> Vec<String> {
+    let max = ((width - 4.0) / (size * 0.66)).floor().max(1.0) as usize;
+    let mut lines: Vec<String> = vec![];
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let fits =
+            current.chars().count() + usize::from(!current.is_empty()) + word.chars().count()
+                <= max;
+        if fits {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+            continue;
+        }
+        if !current.is_empty() {
+            lines.push(std::mem::take(&mut current));
+        }
+        // A word longer than the column is split.
+        let mut rest: Vec<char> = word.chars().collect();
+        while rest.len() > max {
+            lines.push(rest.drain(..max).collect());
+        }
+        current = rest.into_iter().collect();
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    if lines.len() > max_lines {
+        let tail = lines[max_lines - 1..].join(" ");
+        lines.truncate(max_lines - 1);
+        lines.push(fit(&tail, width, size));
+    }
+    lines
+}
+
 fn fit_em(text: &str, width: f32, size: f32, em: f32) -> String {
     let max = ((width - 4.0) / (size * em)).floor().max(1.0) as usize;
     if text.chars().count() <= max {
@@ -165,13 +202,26 @@ pub fn to_pdf(title: &str, subtitle: &str, tables: &[Table]) -> Result<Vec<u8>, 
             w.text(MARGIN + 2.0, false, SIZE, "—".into());
         }
         for r in &t.rows {
-            if w.need(ROW_H) {
+            // Cells wrap at word boundaries (up to 4 lines) so that names, IINs and scopes stay whole.
+            let cells: Vec<Vec<String>> = r
+                .iter()
+                .zip(&xs)
+                .map(|(cell, (_, width))| wrap(cell, *width, SIZE, 4))
+                .collect();
+            let lines = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
+            let height = ROW_H + (lines as f32 - 1.0) * (SIZE + 1.5);
+            if w.need(height) {
                 header_row(&mut w, t, &xs);
             }
             w.y += ROW_H;
-            for (cell, (x, width)) in r.iter().zip(&xs) {
-                w.text(*x + 2.0, false, SIZE, fit(cell, *width, SIZE));
+            let top = w.y;
+            for (cell, (x, _)) in cells.iter().zip(&xs) {
+                for (i, line) in cell.iter().enumerate() {
+                    w.y = top + i as f32 * (SIZE + 1.5);
+                    w.text(*x + 2.0, false, SIZE, line.clone());
+                }
             }
+            w.y = top + (lines as f32 - 1.0) * (SIZE + 1.5) + 1.5;
         }
     }
     let n = w.pages.len();
@@ -266,5 +316,18 @@ mod tests {
         assert!(raw.contains("/FontFile2"), "the font is embedded");
         assert!(raw.contains("/ToUnicode"), "text can be extracted");
         assert!(fit("ӘҒҚҢӨҰҮҺІ ұйымы", 30.0, 7.5).ends_with('…'));
+        let lines = wrap(
+            "Ахметова Сәуле Мараттқызы (740505302194), Бас маман",
+            100.0,
+            7.5,
+            4,
+        );
+        assert!(lines.len() >= 2, "{lines:?}");
+        assert_eq!(
+            lines.join(" "),
+            "Ахметова Сәуле Мараттқызы (740505302194), Бас маман"
+        );
+        assert_eq!(wrap("", 100.0, 7.5, 4), vec![String::new()]);
+        assert_eq!(wrap("x ".repeat(400).trim(), 50.0, 7.5, 3).len(), 3);
     }
 }
