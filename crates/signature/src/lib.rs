@@ -5,6 +5,7 @@
 //! capability fills; GOST families arrive with it too.
 
 pub mod devca;
+pub mod gost;
 pub mod identity;
 pub mod oids;
 pub mod pkcs12;
