@@ -544,3 +544,102 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
     );
     Ok(())
 }
+
+/// `qoljetim bench signatures`: certificate-signature verifications per second on one core, by family.
+/// RSA-2048 and ECDSA P-256: a certificate issued by a CA generated at run time. GOST: the NCA test
+/// PKI's own signatures (34.310-2004: the first head's certificate by its CA; 34.10-2015-512: the GOST
+/// TEST 2022 CRL by its CA), so the figures are on real NCA data.
+pub fn signatures(seconds: f64) -> Result<Vec<(String, f64)>, AnyError> {
+    use der::{Decode, Encode};
+    use qoljetim_signature::verify::{certificate_signed_by, verify_gost};
+    use x509_cert::Certificate;
+    use x509_cert::crl::CertificateList;
+
+    fn per_second(seconds: f64, mut f: impl FnMut() -> bool) -> Result<f64, AnyError> {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed().as_secs_f64() < seconds {
+            if !f() {
+                return Err("a benchmark signature did not verify".into());
+            }
+            n += 1;
+        }
+        Ok(n as f64 / start.elapsed().as_secs_f64())
+    }
+
+    let now = Timestamp::now();
+    let mut out = vec![];
+    for (label, kind) in [
+        ("RSA-2048 (sha256WithRSAEncryption)", KeyKind::Rsa2048),
+        ("ECDSA P-256 (ecdsa-with-SHA256)", KeyKind::P256),
+    ] {
+        let ca = qoljetim_signature::devca::DevCa::generate(
+            kind,
+            now - jiff::ToSpan::hours(1),
+            now + jiff::ToSpan::hours(24),
+        )?;
+        let subject = qoljetim_signature::devca::Subject {
+            surname: "БЕНЧ".into(),
+            name: "ТЕСТ".into(),
+            patronymic: None,
+            iin: iin(1),
+            organization: Some((demo_bin(1), "Bench".into())),
+            role: Some(NcaRole::Employee),
+            purpose: KeyPurpose::Signing,
+        };
+        let (cert, _) = ca.issue(
+            &subject,
+            kind,
+            now - jiff::ToSpan::hours(1),
+            now + jiff::ToSpan::hours(24),
+        )?;
+        let rate = per_second(seconds, || {
+            certificate_signed_by(&cert, &ca.certificate) == Ok(true)
+        })?;
+        out.push((label.to_owned(), rate));
+    }
+    let ca2004 = Certificate::from_der(include_bytes!(
+        "../../signature/tests/fixtures/nca-test/nca_gost_test.crt"
+    ))
+    .or_else(|_| {
+        <Certificate as der::DecodePem>::from_pem(include_bytes!(
+            "../../signature/tests/fixtures/nca-test/nca_gost_test.crt"
+        ))
+    })?;
+    let ceo = Certificate::from_der(include_bytes!(
+        "../../signature/tests/fixtures/nca-test/ceo_valid_sign_2004_gost.cer"
+    ))
+    .or_else(|_| {
+        <Certificate as der::DecodePem>::from_pem(include_bytes!(
+            "../../signature/tests/fixtures/nca-test/ceo_valid_sign_2004_gost.cer"
+        ))
+    })?;
+    let rate = per_second(seconds, || certificate_signed_by(&ceo, &ca2004) == Ok(true))?;
+    out.push((
+        "GOST 34.310-2004 (CryptoPro-A, GOST 34.311-95) — NCA test certificate".into(),
+        rate,
+    ));
+    let ca2015 = Certificate::from_der(include_bytes!(
+        "../../signature/tests/fixtures/nca-test/nca_gost2015_test.cer"
+    ))
+    .or_else(|_| {
+        <Certificate as der::DecodePem>::from_pem(include_bytes!(
+            "../../signature/tests/fixtures/nca-test/nca_gost2015_test.cer"
+        ))
+    })?;
+    let crl_bytes = include_bytes!("../../signature/tests/fixtures/nca-test/nca_gost2022_test.crl");
+    let crl = CertificateList::from_der(crl_bytes)
+        .or_else(|_| <CertificateList as der::DecodePem>::from_pem(crl_bytes))?;
+    let tbs = crl.tbs_cert_list.to_der()?;
+    let sig = crl.signature.raw_bytes().to_vec();
+    let spki = ca2015.tbs_certificate().subject_public_key_info().clone();
+    let alg = crl.signature_algorithm.oid;
+    let rate = per_second(seconds, || {
+        matches!(verify_gost(&spki, &alg, &tbs, &sig), Some(Ok(true)))
+    })?;
+    out.push((
+        "GOST 34.10-2015 512-bit (TC26 A, Streebog-512) — NCA test CRL".into(),
+        rate,
+    ));
+    Ok(out)
+}

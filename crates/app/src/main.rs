@@ -298,6 +298,12 @@ enum BenchCmd {
         #[arg(long)]
         postgres_url: Option<String>,
     },
+    /// Signature verifications per second by family: RSA-2048, ECDSA P-256, GOST 2004, GOST 2015-512.
+    Signatures {
+        /// Seconds per family.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// Scoped budget queries: p50/p95 through HTTP and directly in the engine.
     Data {
         #[arg(long, default_value_t = 10_000_000)]
@@ -780,6 +786,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 started.elapsed().as_secs_f64(),
                 qoljetim::budget_dir(&cfg).display()
             );
+        }
+        Command::Bench(BenchCmd::Signatures { seconds }) => {
+            println!("certificate signature verifications, one core, {seconds} s each:");
+            for (label, rate) in qoljetim::bench::signatures(seconds)? {
+                println!("  {rate:>9.0}/s  {label}");
+            }
         }
         Command::Bench(BenchCmd::Data {
             rows,

@@ -64,6 +64,9 @@ pub enum SignatureError {
     NotAuthenticationKey,
     #[error("the development CA is refused in production mode")]
     DevelopmentCaRefused,
+    /// A GOST key whose curve is not supported, or that does not match the signature algorithm.
+    #[error("key parameters: {0}")]
+    KeyParameters(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -90,6 +93,7 @@ impl SignatureError {
             SignatureError::NotSigningKey => "certificate-not-signing-key",
             SignatureError::NotAuthenticationKey => "certificate-not-authentication-key",
             SignatureError::DevelopmentCaRefused => "development-ca-refused",
+            SignatureError::KeyParameters(_) => "key-parameters",
             SignatureError::Internal(_) => "internal",
         }
     }

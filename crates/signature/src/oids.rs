@@ -42,3 +42,9 @@ pub const ECDSA_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
 pub const ECDSA_SHA512: Oid = Oid::new_unwrap("1.2.840.10045.4.3.4");
 pub const CURVE_P256: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
 pub const CURVE_P384: Oid = Oid::new_unwrap("1.3.132.0.34");
+
+/// GOST 34.310-2004 signature (hash GOST 34.311-95).
+pub const GOST2004_SIGNATURE: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.1.2");
+/// GOST 34.10-2015 with Streebog-256 / -512.
+pub const GOST2015_256_SIGNATURE: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.2.3.1");
+pub const GOST2015_512_SIGNATURE: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.2.3.2");

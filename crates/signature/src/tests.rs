@@ -270,12 +270,41 @@ fn real_nca_rsa_certificates_verify() {
             assert_eq!(certificate_signed_by(&tampered, &ca), Ok(false));
         }
     }
-    // The GOST first-head certificate parses in the NCA profile (its signature is GOST, not in this issue).
+    // The GOST first-head certificate parses in the NCA profile.
     let ceo = CertificateIdentity::of(&load_cert("ceo_valid_sign_2004_gost.cer"));
     assert!(ceo.legal_entity && ceo.signing_key && ceo.roles.contains(&NcaRole::FirstHead));
     assert_eq!(
         ceo.bin, None,
         "BIN123456789021 is a placeholder that fails the check digit"
+    );
+}
+
+// The NCA's GOST 34.310-2004 first-head certificate chains to its GOST issuing CA through the same
+// `certificate_signed_by` the verifier uses; a changed byte, or a GOST key on the wrong curve, fails.
+#[test]
+fn real_nca_gost_certificate_verifies_in_the_chain_check() {
+    let ca = load_cert("nca_gost_test.crt");
+    let ceo = load_cert("ceo_valid_sign_2004_gost.cer");
+    assert_eq!(certificate_signed_by(&ceo, &ca), Ok(true));
+    let mut bytes = fixture("ceo_valid_sign_2004_gost.cer");
+    if !bytes.starts_with(b"-----") {
+        let n = bytes.len();
+        bytes[n - 5] ^= 0x01; // inside the signature value
+        if let Ok(tampered) = Certificate::from_der(&bytes) {
+            assert_eq!(certificate_signed_by(&tampered, &ca), Ok(false));
+        }
+    }
+    // The 2015 (512-bit) CA's key cannot have signed a 34.310-2004 signature: refused by parameters.
+    let ca2015 = load_cert("nca_gost2015_test.cer");
+    let res = crate::verify::verify_gost(
+        ca2015.tbs_certificate().subject_public_key_info(),
+        &crate::oids::GOST2004_SIGNATURE,
+        b"x",
+        &[0u8; 64],
+    );
+    assert!(
+        matches!(res, Some(Err(SignatureError::KeyParameters(_)))),
+        "{res:?}"
     );
 }
 

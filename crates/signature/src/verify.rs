@@ -156,6 +156,39 @@ fn cert_hash(sig_alg: &ObjectIdentifier) -> Result<ObjectIdentifier, SignatureEr
     })
 }
 
+/// A GOST signature (`None` when `sig_alg` is not GOST): the key's curve must be the algorithm's
+/// (34.310-2004 → CryptoPro-A; 34.10-2015-512 → TC26 512 A). `Ok(false)` when it does not verify.
+pub fn verify_gost(
+    spki: &SubjectPublicKeyInfoOwned,
+    sig_alg: &ObjectIdentifier,
+    message: &[u8],
+    signature: &[u8],
+) -> Option<Result<bool, SignatureError>> {
+    use crate::gost::{GostCurve, GostError};
+    let wanted = match *sig_alg {
+        oids::GOST2004_SIGNATURE => GostCurve::CryptoProA,
+        oids::GOST2015_512_SIGNATURE => GostCurve::Tc26Gost512A,
+        oids::GOST2015_256_SIGNATURE => {
+            return Some(Err(SignatureError::KeyParameters(
+                "GOST 34.10-2015 256-bit: the NCA parameter set is not confirmed (docs)".into(),
+            )));
+        }
+        _ => return None,
+    };
+    Some(match crate::gost::curve_of(spki) {
+        Err(e) => Err(SignatureError::KeyParameters(e.to_string())),
+        Ok(curve) if curve != wanted => Err(SignatureError::KeyParameters(format!(
+            "{sig_alg} needs {wanted:?}, the key is on {curve:?}"
+        ))),
+        Ok(_) => match crate::gost::verify_spki(spki, message, signature) {
+            Ok(()) => Ok(true),
+            Err(GostError::Invalid) => Ok(false),
+            Err(GostError::BadSignatureLength) => Ok(false),
+            Err(e) => Err(SignatureError::KeyParameters(e.to_string())),
+        },
+    })
+}
+
 /// True when `issuer` signed `cert`.
 pub fn certificate_signed_by(
     cert: &Certificate,
@@ -166,6 +199,14 @@ pub fn certificate_signed_by(
     }
     let tbs = cert.tbs_certificate().to_der().map_err(der_err)?;
     let sig_alg = cert.signature_algorithm().oid;
+    if let Some(result) = verify_gost(
+        issuer.tbs_certificate().subject_public_key_info(),
+        &sig_alg,
+        &tbs,
+        cert.signature().raw_bytes(),
+    ) {
+        return result;
+    }
     let hash_alg = cert_hash(&sig_alg)?;
     let hashed = digest(&hash_alg, &tbs)?;
     let sig = cert.signature().raw_bytes();

@@ -25,6 +25,7 @@ P = {
  "cms-no-content": ("The CMS carries no signed content", "CMS не содержит подписанных данных", "CMS-те қол қойылған мазмұн жоқ"),
  "cms-digest-algorithm": ("The hash algorithm is not accepted", "Алгоритм хеширования не принимается", "Хэш алгоритмі қабылданбайды"),
  "signature-algorithm": ("The signature algorithm is not supported", "Алгоритм подписи не поддерживается", "Қолтаңба алгоритміне қолдау жоқ"),
+ "key-parameters": ("The key's curve is not accepted", "Кривая ключа не принимается", "Кілт қисығы қабылданбайды"),
  "cms-signed-attributes": ("The signed attributes are incomplete", "Подписанные атрибуты неполны", "Қол қойылған атрибуттар толық емес"),
  "certificate-missing": ("The signer's certificate is missing", "Нет сертификата подписанта", "Қол қоюшының сертификаты жоқ"),
  "signature-invalid": ("The signature does not match the document", "Подпись не соответствует документу", "Қолтаңба құжатқа сәйкес емес"),
@@ -51,6 +52,7 @@ P = {
 }
 D = {
  # slug: (en detail, ru detail, kk detail); { $x } are arguments
+ "key-parameters": ("{ $reason }", "{ $reason }", "{ $reason }"),
  "hr-signer-not-allowed": ("Events are accepted only from the HR systems configured in hr.event_signer_bins; this certificate is of BIN { $bin }.", "События принимаются только от кадровых систем из hr.event_signer_bins; сертификат БИН { $bin }.", "Оқиғалар тек hr.event_signer_bins ішіндегі кадр жүйелерінен қабылданады; сертификат БСН { $bin }."),
  "duplicate-event": ("Event { $id } has the same id or content; it had its effect once.", "Событие { $id } с тем же идентификатором или содержанием; оно уже применено.", "{ $id } оқиғасының идентификаторы не мазмұны бірдей; ол бір рет қолданылған."),
  "renewal-not-possible": ("Grant { $id } is { $status }: { $reason }.", "Доступ { $id } в состоянии { $status }: { $reason }.", "{ $id } қолжетімділігі { $status } күйінде: { $reason }."),

@@ -86,7 +86,8 @@ impl ApiError {
         match e {
             SignatureError::Malformed(r)
             | SignatureError::DigestAlgorithm(r)
-            | SignatureError::SignatureAlgorithm(r) => {
+            | SignatureError::SignatureAlgorithm(r)
+            | SignatureError::KeyParameters(r) => {
                 err = err.arg("reason", r);
             }
             SignatureError::SignerCount(n) => err = err.arg("count", n),
