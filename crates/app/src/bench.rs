@@ -25,6 +25,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// The person every signature benchmark issues a certificate to.
+fn bench_subject(purpose: KeyPurpose) -> qoljetim_signature::devca::Subject {
+    qoljetim_signature::devca::Subject {
+        surname: "БЕНЧ".into(),
+        name: "ТЕСТ".into(),
+        patronymic: None,
+        iin: iin(1),
+        organization: Some((demo_bin(1), "Bench".into())),
+        role: Some(NcaRole::Employee),
+        purpose,
+    }
+}
+
 /// CMS verifications per second, crypto only, on every core.
 pub fn cms_verifications(seconds: f64) -> Result<(f64, usize), AnyError> {
     let now = Timestamp::now();
@@ -33,15 +46,7 @@ pub fn cms_verifications(seconds: f64) -> Result<(f64, usize), AnyError> {
         now - jiff::ToSpan::hours(1),
         now + jiff::ToSpan::hours(24),
     )?;
-    let subject = qoljetim_signature::devca::Subject {
-        surname: "БЕНЧ".into(),
-        name: "ТЕСТ".into(),
-        patronymic: None,
-        iin: iin(1),
-        organization: Some((demo_bin(1), "Bench".into())),
-        role: Some(NcaRole::Employee),
-        purpose: KeyPurpose::Authentication,
-    };
+    let subject = bench_subject(KeyPurpose::Authentication);
     let (cert, key) = ca.issue(
         &subject,
         KeyKind::Rsa2048,
@@ -578,15 +583,7 @@ pub fn signatures(seconds: f64) -> Result<Vec<(String, f64)>, AnyError> {
             now - jiff::ToSpan::hours(1),
             now + jiff::ToSpan::hours(24),
         )?;
-        let subject = qoljetim_signature::devca::Subject {
-            surname: "БЕНЧ".into(),
-            name: "ТЕСТ".into(),
-            patronymic: None,
-            iin: iin(1),
-            organization: Some((demo_bin(1), "Bench".into())),
-            role: Some(NcaRole::Employee),
-            purpose: KeyPurpose::Signing,
-        };
+        let subject = bench_subject(KeyPurpose::Signing);
         let (cert, _) = ca.issue(
             &subject,
             kind,

@@ -453,22 +453,9 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }
         Command::Hr(HrCmd::ImportPersonnel { common, files }) => {
             let cfg = config(&common, None)?;
-            let mut posts = vec![];
-            let mut errors = vec![];
-            for f in &files {
-                let text = std::fs::read_to_string(f)?;
-                match qoljetim::hr::parse_personnel_csv(&f.display().to_string(), &text) {
-                    Ok(p) => posts.extend(p),
-                    Err(e) => errors.extend(e),
-                }
-            }
-            if !errors.is_empty() {
-                for e in &errors {
-                    eprintln!("{e}");
-                }
-                eprintln!("qoljetim: nothing was imported ({} errors)", errors.len());
+            let Some(posts) = parse_all(&files, qoljetim::hr::parse_personnel_csv)? else {
                 return Ok(ExitCode::FAILURE);
-            }
+            };
             let mut bins: Vec<String> = posts.iter().map(|p| p.bin.clone()).collect();
             bins.sort();
             bins.dedup();
@@ -493,22 +480,9 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }
         Command::Hr(HrCmd::ImportOrders { common, files }) => {
             let cfg = config(&common, None)?;
-            let mut events = vec![];
-            let mut errors = vec![];
-            for f in &files {
-                let text = std::fs::read_to_string(f)?;
-                match qoljetim::hr::parse_orders_csv(&f.display().to_string(), &text) {
-                    Ok(p) => events.extend(p),
-                    Err(e) => errors.extend(e),
-                }
-            }
-            if !errors.is_empty() {
-                for e in &errors {
-                    eprintln!("{e}");
-                }
-                eprintln!("qoljetim: nothing was imported ({} errors)", errors.len());
+            let Some(events) = parse_all(&files, qoljetim::hr::parse_orders_csv)? else {
                 return Ok(ExitCode::FAILURE);
-            }
+            };
             let state = qoljetim::build_state(&cfg).await?;
             for ev in events {
                 let out = qoljetim::apply_hr_event(&state, &ev, "file", "cli:operator").await?;
@@ -829,6 +803,30 @@ fn qoljetim_web_body(
         territory,
         administrators,
     }
+}
+
+/// A CSV parser of the `hr` module: rows, or every error as `file:line: column …`.
+type CsvParser<T> = fn(&str, &str) -> Result<Vec<T>, Vec<String>>;
+
+/// Parses every file, all or nothing: on any error, prints each (file:line: column: rule) and None.
+fn parse_all<T>(files: &[PathBuf], parse: CsvParser<T>) -> Result<Option<Vec<T>>, AnyError> {
+    let mut out = vec![];
+    let mut errors = vec![];
+    for f in files {
+        let text = std::fs::read_to_string(f)?;
+        match parse(&f.display().to_string(), &text) {
+            Ok(p) => out.extend(p),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if errors.is_empty() {
+        return Ok(Some(out));
+    }
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    eprintln!("qoljetim: nothing was imported ({} errors)", errors.len());
+    Ok(None)
 }
 
 fn init_log(filter: &str) {
