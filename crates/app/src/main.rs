@@ -501,11 +501,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let now = Timestamp::now();
             let r = qoljetim_reports::deadline_report(&state.store, &state.calendar, from, to, now)
                 .await?;
-            let bytes = match format.as_str() {
-                "csv" => qoljetim_reports::to_csv(&r.title(), &r.tables())?,
-                "pdf" => qoljetim_reports::to_pdf(&r.title(), &r.subtitle(), &r.tables())?,
-                _ => serde_json::to_vec_pretty(&r)?,
-            };
+            let bytes = encode_report(&format, &r.title(), &r.subtitle(), &r.tables(), &r)?;
             std::fs::write(&out, bytes)?;
             println!("{} items written to {}", r.items.len(), out.display());
         }
@@ -520,11 +516,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let now = Timestamp::now();
             let on = on.unwrap_or_else(|| state.calendar.almaty_date(now));
             let r = qoljetim_reports::access_registry(&state.store, on, now).await?;
-            let bytes = match format.as_str() {
-                "csv" => qoljetim_reports::to_csv(&r.title(), &r.tables())?,
-                "pdf" => qoljetim_reports::to_pdf(&r.title(), &r.subtitle(), &r.tables())?,
-                _ => serde_json::to_vec_pretty(&r)?,
-            };
+            let bytes = encode_report(&format, &r.title(), &r.subtitle(), &r.tables(), &r)?;
             std::fs::write(&out, bytes)?;
             println!(
                 "{} active and {} ended written to {}",
@@ -803,6 +795,21 @@ fn qoljetim_web_body(
         territory,
         administrators,
     }
+}
+
+/// A report as CSV, PDF or (anything else) pretty JSON.
+fn encode_report(
+    format: &str,
+    title: &str,
+    subtitle: &str,
+    tables: &[qoljetim_reports::Table],
+    json: &impl serde::Serialize,
+) -> Result<Vec<u8>, AnyError> {
+    Ok(match format {
+        "csv" => qoljetim_reports::to_csv(title, tables)?,
+        "pdf" => qoljetim_reports::to_pdf(title, subtitle, tables)?,
+        _ => serde_json::to_vec_pretty(json)?,
+    })
 }
 
 /// A CSV parser of the `hr` module: rows, or every error as `file:line: column …`.

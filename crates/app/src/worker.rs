@@ -188,12 +188,11 @@ impl Worker {
                     (check.as_str().to_owned(), detail, 0, None)
                 }
                 Err(e) => {
-                    let minutes = 1i64 << l.attempts.clamp(0, 6);
                     s.hr_retry += 1;
                     (
                         "pending".to_owned(),
                         None,
-                        now_us + minutes.min(60) * 60_000_000,
+                        retry_at(now_us, l.attempts),
                         Some(e.to_string()),
                     )
                 }
@@ -433,10 +432,9 @@ impl Worker {
                 }
                 Delivery::Transient(error) => {
                     s.emails_retry += 1;
-                    let minutes = 1i64 << m.attempts.clamp(0, 6);
                     SendResult::Retry {
                         error,
-                        retry_at: now_us + minutes.min(60) * 60_000_000,
+                        retry_at: retry_at(now_us, m.attempts),
                     }
                 }
                 Delivery::Permanent(error) => {
@@ -476,6 +474,12 @@ impl Worker {
             tokio::time::sleep(interval).await;
         }
     }
+}
+
+/// The next attempt after `attempts` failures: 1, 2, 4 … minutes, at most 60.
+fn retry_at(now_us: i64, attempts: i64) -> i64 {
+    let minutes = (1i64 << attempts.clamp(0, 6)).min(60);
+    now_us + minutes * 60_000_000
 }
 
 pub(crate) fn date_of(us: i64) -> String {
