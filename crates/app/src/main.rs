@@ -805,11 +805,12 @@ fn encode_report(
     tables: &[qoljetim_reports::Table],
     json: &impl serde::Serialize,
 ) -> Result<Vec<u8>, AnyError> {
-    Ok(match format {
-        "csv" => qoljetim_reports::to_csv(title, tables)?,
-        "pdf" => qoljetim_reports::to_pdf(title, subtitle, tables)?,
-        _ => serde_json::to_vec_pretty(json)?,
-    })
+    Ok(
+        match qoljetim_reports::encode(format, title, subtitle, tables)? {
+            Some((bytes, _, _)) => bytes,
+            None => serde_json::to_vec_pretty(json)?,
+        },
+    )
 }
 
 /// A CSV parser of the `hr` module: rows, or every error as `file:line: column …`.

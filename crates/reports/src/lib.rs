@@ -9,7 +9,7 @@ pub mod render;
 
 pub use deadlines::{ClockItem, ClockSummary, DeadlineReport, deadline_report};
 pub use registry::{AccessRegistry, RegistryEntry, access_registry};
-pub use render::{Table, to_csv, to_pdf};
+pub use render::{Table, encode, to_csv, to_pdf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

@@ -20,6 +20,21 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// A report in `format` as (bytes, content type, file extension): "csv" or "pdf"; None for JSON, which
+/// the caller serializes from the typed report.
+pub fn encode(
+    format: &str,
+    title: &str,
+    subtitle: &str,
+    tables: &[Table],
+) -> Result<Option<(Vec<u8>, &'static str, &'static str)>, ReportError> {
+    Ok(match format {
+        "csv" => Some((to_csv(title, tables)?, "text/csv; charset=utf-8", "csv")),
+        "pdf" => Some((to_pdf(title, subtitle, tables)?, "application/pdf", "pdf")),
+        _ => None,
+    })
+}
+
 static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
 

@@ -443,18 +443,10 @@ fn report_response(
     tables: &[qoljetim_reports::Table],
     json_value: Value,
 ) -> ApiResult<Response> {
-    let (bytes, ctype, ext) = match format {
-        "csv" => (
-            qoljetim_reports::to_csv(title, tables).map_err(ApiError::internal)?,
-            "text/csv; charset=utf-8",
-            "csv",
-        ),
-        "pdf" => (
-            qoljetim_reports::to_pdf(title, subtitle, tables).map_err(ApiError::internal)?,
-            "application/pdf",
-            "pdf",
-        ),
-        _ => return Ok(Json(json_value).into_response()),
+    let Some((bytes, ctype, ext)) =
+        qoljetim_reports::encode(format, title, subtitle, tables).map_err(ApiError::internal)?
+    else {
+        return Ok(Json(json_value).into_response());
     };
     let mut r = bytes.into_response();
     r.headers_mut()
