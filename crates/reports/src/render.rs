@@ -20,6 +20,9 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// An encoded report file: bytes, content type, file extension.
+pub type EncodedReport = (Vec<u8>, &'static str, &'static str);
+
 /// A report in `format` as (bytes, content type, file extension): "csv" or "pdf"; None for JSON, which
 /// the caller serializes from the typed report.
 pub fn encode(
@@ -27,7 +30,7 @@ pub fn encode(
     title: &str,
     subtitle: &str,
     tables: &[Table],
-) -> Result<Option<(Vec<u8>, &'static str, &'static str)>, ReportError> {
+) -> Result<Option<EncodedReport>, ReportError> {
     Ok(match format {
         "csv" => Some((to_csv(title, tables)?, "text/csv; charset=utf-8", "csv")),
         "pdf" => Some((to_pdf(title, subtitle, tables)?, "application/pdf", "pdf")),
