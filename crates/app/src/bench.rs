@@ -58,6 +58,7 @@ pub fn cms_verifications(seconds: f64) -> Result<(f64, usize), AnyError> {
         name: "bench".into(),
         certificate: ca.certificate.clone(),
         development: true,
+        revocation: qoljetim_signature::Revocation::None,
     }]);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())

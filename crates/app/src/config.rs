@@ -16,10 +16,26 @@ pub struct TrustAnchorConfig {
     /// A development or test CA; refused in production mode.
     #[serde(default)]
     pub development: bool,
-    /// Revocation checking. Only "none" exists until the PKI capability adds "crl" and "ocsp";
-    /// "none" is recorded in every decision and refused in production mode.
+    /// Revocation checking: "crl" (the CRLs of `crl_sources`), "ocsp" (the responder at `ocsp_url`)
+    /// or "none" (a test or development CA: recorded in every decision and refused in production).
     #[serde(default = "default_revocation")]
     pub revocation: String,
+    /// With "crl": files or http(s) URLs of the anchor's full and delta CRLs (DER or PEM), each
+    /// signed by this anchor, read at start and every `crl_refresh_minutes`.
+    #[serde(default)]
+    pub crl_sources: Vec<String>,
+    /// With "ocsp": the responder's http URL (RFC 6960), e.g. http://ocsp.pki.gov.kz/.
+    #[serde(default)]
+    pub ocsp_url: String,
+}
+
+/// A time-stamp authority anchor (RFC 3161): TSA certificates must chain to one of these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsaAnchorConfig {
+    pub name: String,
+    /// PEM or DER file of the CA certificate that issues the TSA's certificate.
+    pub certificate: PathBuf,
 }
 
 fn default_revocation() -> String {
@@ -59,6 +75,18 @@ pub struct Config {
     /// Run the background worker inside `serve`.
     pub worker_enabled: bool,
     pub worker_interval_seconds: u64,
+    /// How often CRLs are fetched again (each anchor with revocation = "crl", and the development CA).
+    pub crl_refresh_minutes: u64,
+    /// Accept a signature whose revocation status cannot be known (no CRL reachable, CRL expired).
+    /// Off by default (fail closed); every decision taken under it records `fail_open` in its audit.
+    pub revocation_fail_open: bool,
+    /// Anchors for RFC 3161 time-stamp tokens in CMS (NCA's TSA: the issuing CA of its TSA
+    /// certificate). With `trust_dev_ca`, the development CAs are TSA anchors too.
+    pub tsa_anchors: Vec<TsaAnchorConfig>,
+    /// OCSP answers are reused for at most this long (and never past their nextUpdate).
+    pub ocsp_max_age_minutes: u64,
+    /// How long an OCSP request may take before the status counts as unknown.
+    pub ocsp_timeout_seconds: u64,
 }
 
 impl Default for Config {
@@ -84,11 +112,21 @@ impl Default for Config {
             smtp_from: "Qoljetim <no-reply@qoljetim.local>".into(),
             worker_enabled: true,
             worker_interval_seconds: 60,
+            crl_refresh_minutes: 60,
+            revocation_fail_open: false,
+            tsa_anchors: vec![],
+            ocsp_max_age_minutes: 5,
+            ocsp_timeout_seconds: 10,
         }
     }
 }
 
-const ENV_KEYS: [&str; 20] = [
+const ENV_KEYS: [&str; 25] = [
+    "ocsp_max_age_minutes",
+    "ocsp_timeout_seconds",
+    "tsa_anchors",
+    "crl_refresh_minutes",
+    "revocation_fail_open",
     "hr_adapter",
     "hr_url",
     "hr_token",

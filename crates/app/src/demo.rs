@@ -164,6 +164,8 @@ pub struct DemoPerson {
     pub auth: KeyPair,
     /// Where the files are, relative to the demo folder, without `-auth.pem` / `-sign.pem`.
     pub stem: String,
+    /// RSA, ECDSA P-256, GOST 34.310-2004 or GOST 34.10-2015 512.
+    pub key_family: &'static str,
 }
 
 pub fn org_bin(index: usize) -> String {
@@ -229,8 +231,20 @@ pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), A
     Ok(())
 }
 
+/// Organizations whose people hold GOST keys in the demo (issued by the GOST development CA), so that
+/// both families the NCA issues are shown; the others hold `kind` keys.
+pub const GOST_ORGS: [(&str, KeyKind); 2] = [
+    ("maslikhat-astana", KeyKind::Gost2015_512),
+    ("revision-almaty", KeyKind::Gost2004),
+];
+
 /// Makes the demo people and writes their certificates and keys (PEM) under `dir`.
-pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPerson>, AnyError> {
+pub fn make_people(
+    ca: &DevCa,
+    gost_ca: &DevCa,
+    dir: &Path,
+    kind: KeyKind,
+) -> Result<Vec<DemoPerson>, AnyError> {
     let mut people = vec![];
     let mut n = 0u32;
     for (i, o) in ORGS.iter().enumerate() {
@@ -240,6 +254,10 @@ pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPers
             K::Integrator => &["integrator_admin"],
             K::BudgetPlanningBody => &[],
             _ => &["head", "employee1", "employee2"],
+        };
+        let (ca, kind) = match GOST_ORGS.iter().find(|(k, _)| *k == o.key) {
+            Some((_, gost)) => (gost_ca, *gost),
+            None => (ca, kind),
         };
         for role in roles {
             n += 1;
@@ -296,6 +314,7 @@ pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPers
                 sign,
                 auth: KeyPair { cert: ac, key: ak },
                 stem: format!("{}/{stem}", o.key),
+                key_family: kind.label(),
             });
         }
     }
@@ -303,7 +322,7 @@ pub fn make_people(ca: &DevCa, dir: &Path, kind: KeyKind) -> Result<Vec<DemoPers
         .iter()
         .map(|p| {
             let stem = &p.stem;
-            json!({"organization": p.org, "bin": p.bin, "role": p.role, "iin": p.iin,
+            json!({"organization": p.org, "bin": p.bin, "role": p.role, "iin": p.iin, "key_family": p.key_family,
                    "name": format!("{} {} {}", p.surname, p.name, p.patronymic),
                    "auth_certificate": format!("{stem}-auth.pem"), "auth_key": format!("{stem}-auth.key.pem"),
                    "sign_certificate": p.sign.as_ref().map(|_| format!("{stem}-sign.pem")),

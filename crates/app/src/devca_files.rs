@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use jiff::{Timestamp, ToSpan};
-use qoljetim_signature::devca::{DevCa, KeyKind, PrivateKey, Subject, certificate_pem};
+use qoljetim_signature::devca::{
+    DevCa, KeyKind, PrivateKey, RevokedEntry, Subject, certificate_pem,
+};
 use x509_cert::Certificate;
 
 use crate::AnyError;
@@ -19,13 +21,110 @@ pub fn init(dir: &Path, kind: KeyKind) -> Result<DevCa, AnyError> {
     let ca = DevCa::generate(kind, now - 17_520.hours(), now + 87_600.hours())?;
     std::fs::write(dir.join("ca.pem"), certificate_pem(&ca.certificate)?)?;
     write_private(&dir.join("ca.key.pem"), &ca.key.to_pkcs8_pem()?)?;
+    publish_crl(dir, &ca)?;
     Ok(ca)
+}
+
+/// The development CA's CRL file, which its trust anchor is configured with.
+pub fn crl_path(dir: &Path) -> PathBuf {
+    dir.join("ca.crl")
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RevokedFile {
+    number: u64,
+    revoked: Vec<(String, i64)>,
+}
+
+fn read_revoked(dir: &Path) -> Result<RevokedFile, AnyError> {
+    let path = dir.join("revoked.json");
+    if !path.exists() {
+        return Ok(RevokedFile {
+            number: 0,
+            revoked: vec![],
+        });
+    }
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+/// Writes the CA's CRL (DER) with the next CRL number and every revocation so far. It is in force
+/// for as long as the CA is, so that tests on a settable clock see it too.
+pub fn publish_crl(dir: &Path, ca: &DevCa) -> Result<PathBuf, AnyError> {
+    let mut file = read_revoked(dir)?;
+    file.number += 1;
+    let entries = file
+        .revoked
+        .iter()
+        .map(|(serial, at)| {
+            Ok(RevokedEntry {
+                serial: hex::decode(serial)?,
+                revoked_at: Timestamp::from_second(*at)?,
+            })
+        })
+        .collect::<Result<Vec<_>, AnyError>>()?;
+    let validity = ca.certificate.tbs_certificate().validity();
+    let from = Timestamp::from_second(validity.not_before.to_unix_duration().as_secs() as i64)?;
+    let to = Timestamp::from_second(validity.not_after.to_unix_duration().as_secs() as i64)?;
+    let crl = ca.crl(&entries, file.number, None, from, to)?;
+    let path = crl_path(dir);
+    std::fs::write(&path, der::Encode::to_der(&crl)?)?;
+    std::fs::write(dir.join("revoked.json"), serde_json::to_string(&file)?)?;
+    Ok(path)
+}
+
+/// Revokes `cert` (issued by one of the development CAs under `dir`) at `at` and publishes the CRL
+/// again. Returns the CRL file.
+pub fn revoke(dir: &Path, cert: &Certificate, at: Timestamp) -> Result<PathBuf, AnyError> {
+    for ca_dir in [dir.to_path_buf(), gost_dir(dir)] {
+        if !ca_dir.join("ca.pem").exists() {
+            continue;
+        }
+        let ca = load(&ca_dir)?;
+        if ca.certificate.tbs_certificate().subject() != cert.tbs_certificate().issuer() {
+            continue;
+        }
+        let mut file = read_revoked(&ca_dir)?;
+        let serial = hex::encode_upper(cert.tbs_certificate().serial_number().as_bytes());
+        if !file.revoked.iter().any(|(s, _)| *s == serial) {
+            file.revoked.push((serial, at.as_second()));
+        }
+        std::fs::write(ca_dir.join("revoked.json"), serde_json::to_string(&file)?)?;
+        return publish_crl(&ca_dir, &ca);
+    }
+    Err("the certificate was not issued by a development CA here".into())
+}
+
+/// The GOST family of the development CA (GOST 34.10-2015, 512 bits) lives in `<dir>/gost/`, so that
+/// the demo shows both families; it issues GOST 34.310-2004 and 34.10-2015 certificates.
+pub fn gost_dir(dir: &Path) -> PathBuf {
+    dir.join("gost")
+}
+
+/// Creates (or keeps) both development CAs: `kind`'s in `dir` and the GOST one in `dir/gost`.
+pub fn init_both(dir: &Path, kind: KeyKind) -> Result<(DevCa, DevCa), AnyError> {
+    let main = init(dir, kind)?;
+    let gost = init(&gost_dir(dir), KeyKind::Gost2015_512)?;
+    Ok((main, gost))
+}
+
+/// The development CA that issues keys of `kind`: the GOST one for GOST keys.
+pub fn load_for(dir: &Path, kind: KeyKind) -> Result<DevCa, AnyError> {
+    if kind.is_gost() {
+        load(&gost_dir(dir))
+    } else {
+        load(dir)
+    }
 }
 
 pub fn load(dir: &Path) -> Result<DevCa, AnyError> {
     let cert = std::fs::read_to_string(dir.join("ca.pem"))?;
     let key = std::fs::read_to_string(dir.join("ca.key.pem"))?;
-    Ok(DevCa::from_pem(&cert, &key)?)
+    let ca = DevCa::from_pem(&cert, &key)?;
+    // A CA made before CRLs existed publishes one now.
+    if !crl_path(dir).exists() {
+        publish_crl(dir, &ca)?;
+    }
+    Ok(ca)
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), AnyError> {

@@ -9,13 +9,14 @@ pub mod devca_files;
 pub mod hr;
 pub mod mailer;
 pub mod people;
+pub mod pki;
 pub mod testkit;
 pub mod worker;
 
 use der::{Decode, DecodePem};
 use qoljetim_domain::WorkingDayCalendar;
 use qoljetim_policy::PolicyEngine;
-use qoljetim_signature::{TrustAnchor, Verifier};
+use qoljetim_signature::Verifier;
 use qoljetim_store::Store;
 use qoljetim_web::{AppState, WebConfig};
 use x509_cert::Certificate;
@@ -31,47 +32,6 @@ pub fn load_certificate(path: &std::path::Path) -> Result<Certificate, String> {
         .map_err(|e| format!("{}: not a PEM or DER certificate: {e}", path.display()))
 }
 
-/// The trust anchors of the configuration; production mode refuses development anchors and anchors
-/// without revocation checking.
-pub fn trust_anchors(cfg: &Config) -> Result<Vec<TrustAnchor>, String> {
-    let mut anchors = vec![];
-    for a in &cfg.trust_anchors {
-        if a.revocation != "none" {
-            return Err(format!(
-                "trust anchor {}: revocation \"{}\" is not available in this version (only \"none\")",
-                a.name, a.revocation
-            ));
-        }
-        if cfg.production && (a.development || a.revocation == "none") {
-            return Err(format!(
-                "trust anchor {}: production mode refuses development anchors and anchors without revocation checking",
-                a.name
-            ));
-        }
-        anchors.push(TrustAnchor {
-            name: a.name.clone(),
-            certificate: load_certificate(&a.certificate)?,
-            development: a.development,
-        });
-    }
-    if cfg.trust_dev_ca {
-        if cfg.production {
-            return Err(
-                "production mode refuses the development CA: set trust_dev_ca = false".into(),
-            );
-        }
-        let path = cfg.dev_ca_dir().join("ca.pem");
-        if path.exists() {
-            anchors.push(TrustAnchor {
-                name: "qoljetim-development-ca".into(),
-                certificate: load_certificate(&path)?,
-                development: true,
-            });
-        }
-    }
-    Ok(anchors)
-}
-
 pub fn calendar(cfg: &Config) -> Result<WorkingDayCalendar, String> {
     let mut overrides = vec![];
     for f in &cfg.calendar_files {
@@ -85,7 +45,16 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = Store::open(&cfg.database_url()).await?;
     let policy = PolicyEngine::new()?;
-    let verifier = Verifier::new(trust_anchors(cfg)?);
+    let (anchors, feeds) = pki::trust_anchors(cfg)?;
+    let verifier = Verifier::new(anchors)
+        .with_fail_open(cfg.revocation_fail_open)
+        .with_tsa_anchors(pki::tsa_anchors(cfg)?);
+    // The first load is awaited so that the first sign-in finds the CRLs in force.
+    pki::refresh(&feeds).await;
+    pki::spawn_refresher(
+        feeds,
+        std::time::Duration::from_secs(cfg.crl_refresh_minutes * 60),
+    );
     let web = WebConfig {
         production: cfg.production,
         session_hours: cfg.session_hours,

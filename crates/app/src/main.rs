@@ -233,7 +233,8 @@ enum OrgCmd {
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)]
 enum DevCaCmd {
-    /// Create the development CA in <data_dir>/dev-ca (kept if it exists).
+    /// Create the development CAs in <data_dir>/dev-ca (kept if they exist): one of --key's family
+    /// and a GOST 34.10-2015 one in dev-ca/gost.
     Init {
         #[command(flatten)]
         common: Common,
@@ -265,13 +266,22 @@ enum DevCaCmd {
         /// sign | auth
         #[arg(long)]
         purpose: String,
-        /// rsa | p256
+        /// rsa | p256 | gost2004 | gost2015 (GOST keys are issued by the GOST development CA)
         #[arg(long, default_value = "rsa")]
         key: String,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
         stem: String,
+    },
+    /// Revoke a certificate of a development CA and publish its CRL again (dev-ca/ca.crl or
+    /// dev-ca/gost/ca.crl); a running server reads it at its next CRL refresh.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        /// The certificate (PEM or DER) to revoke.
+        #[arg(long)]
+        cert: PathBuf,
     },
 }
 
@@ -343,7 +353,9 @@ fn key_kind(s: &str) -> Result<KeyKind, AnyError> {
     match s {
         "rsa" => Ok(KeyKind::Rsa2048),
         "p256" => Ok(KeyKind::P256),
-        other => Err(format!("--key must be rsa or p256, not {other}").into()),
+        "gost2004" => Ok(KeyKind::Gost2004),
+        "gost2015" => Ok(KeyKind::Gost2015_512),
+        other => Err(format!("--key must be rsa, p256, gost2004 or gost2015, not {other}").into()),
     }
 }
 
@@ -368,7 +380,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             }
             init_log(&cfg.log);
             let demo_dir = cfg.data_dir.join("demo");
-            let ca = qoljetim::devca_files::init(&cfg.dev_ca_dir(), KeyKind::Rsa2048)?;
+            let (ca, gost_ca) =
+                qoljetim::devca_files::init_both(&cfg.dev_ca_dir(), KeyKind::Rsa2048)?;
             let budget = qoljetim::budget_dir(&cfg);
             if qoljetim_budget::engine::current_files(&budget, &qoljetim_budget::DATASETS[0])
                 .is_empty()
@@ -384,7 +397,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 println!("demo data already seeded in {}", demo_dir.display());
             } else {
                 println!("seeding the demo (development CA, people, applications in every state)…");
-                let people = qoljetim::demo::make_people(&ca, &demo_dir, KeyKind::Rsa2048)?;
+                let people =
+                    qoljetim::demo::make_people(&ca, &gost_ca, &demo_dir, KeyKind::Rsa2048)?;
                 qoljetim::demo::seed_registry(&state.store, &people).await?;
                 qoljetim::demo::seed_personnel(&state.store, &people).await?;
                 let made = qoljetim::demo::seed_applications(&base, &people).await?;
@@ -626,8 +640,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             if cfg.production {
                 return Err("production mode refuses the development CA".into());
             }
-            qoljetim::devca_files::init(&cfg.dev_ca_dir(), key_kind(&key)?)?;
-            println!("development CA in {}", cfg.dev_ca_dir().display());
+            qoljetim::devca_files::init_both(&cfg.dev_ca_dir(), key_kind(&key)?)?;
+            println!(
+                "development CAs in {} and {}",
+                cfg.dev_ca_dir().display(),
+                qoljetim::devca_files::gost_dir(&cfg.dev_ca_dir()).display()
+            );
         }
         Command::DevCa(DevCaCmd::Issue {
             common,
@@ -647,7 +665,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             if cfg.production {
                 return Err("production mode refuses the development CA".into());
             }
-            let ca = qoljetim::devca_files::load(&cfg.dev_ca_dir()).map_err(|e| {
+            let kind = key_kind(&key)?;
+            let ca = qoljetim::devca_files::load_for(&cfg.dev_ca_dir(), kind).map_err(|e| {
                 format!(
                     "no development CA in {} ({e}); run qoljetim dev-ca init",
                     cfg.dev_ca_dir().display()
@@ -681,11 +700,25 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 purpose,
             };
             let (_, _, path) =
-                qoljetim::devca_files::issue_to_files(&ca, &subject, key_kind(&key)?, &out, &stem)?;
+                qoljetim::devca_files::issue_to_files(&ca, &subject, kind, &out, &stem)?;
             println!(
                 "{} and {}",
                 path.display(),
                 out.join(format!("{stem}.key.pem")).display()
+            );
+        }
+        Command::DevCa(DevCaCmd::Revoke { common, cert }) => {
+            let cfg = config(&common, None)?;
+            if cfg.production {
+                return Err("production mode refuses the development CA".into());
+            }
+            let certificate = qoljetim::load_certificate(&cert)?;
+            let crl =
+                qoljetim::devca_files::revoke(&cfg.dev_ca_dir(), &certificate, Timestamp::now())?;
+            println!(
+                "revoked {}; CRL published at {}",
+                hex::encode_upper(certificate.tbs_certificate().serial_number().as_bytes()),
+                crl.display()
             );
         }
         Command::Audit(AuditCmd::Verify { common }) => {

@@ -23,6 +23,9 @@ pub fn hr_system_bin() -> String {
     crate::people::demo_bin(90)
 }
 
+/// A change to the configuration before the server starts.
+type Configure<'a> = Box<dyn FnOnce(&mut Config) + Send + 'a>;
+
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
@@ -30,6 +33,7 @@ pub struct TestApp {
     pub key_kind: KeyKind,
     pub dir: PathBuf,
     pub database_url: String,
+    pub config: Config,
     pg: Option<(String, String)>,
 }
 
@@ -81,7 +85,24 @@ impl TestApp {
         key_kind: KeyKind,
         budget_rows: usize,
     ) -> Result<TestApp, AnyError> {
-        Self::spawn_full(postgres_admin_url, key_kind, budget_rows, None).await
+        Self::spawn_full(postgres_admin_url, key_kind, budget_rows, None, None).await
+    }
+
+    /// As `spawn`, with `configure` changing the configuration before the server starts (its
+    /// `data_dir`, with the development CAs in `dev-ca/`, is already made).
+    pub async fn spawn_configured(
+        postgres_admin_url: Option<&str>,
+        key_kind: KeyKind,
+        configure: impl FnOnce(&mut Config) + Send,
+    ) -> Result<TestApp, AnyError> {
+        Self::spawn_full(
+            postgres_admin_url,
+            key_kind,
+            0,
+            None,
+            Some(Box::new(configure)),
+        )
+        .await
     }
 
     /// As `spawn`, with the clock fixed at `at` (tests move it with `app.state.clock.set`) and the
@@ -91,7 +112,7 @@ impl TestApp {
         key_kind: KeyKind,
         at: Timestamp,
     ) -> Result<TestApp, AnyError> {
-        Self::spawn_full(postgres_admin_url, key_kind, 0, Some(at)).await
+        Self::spawn_full(postgres_admin_url, key_kind, 0, Some(at), None).await
     }
 
     async fn spawn_full(
@@ -99,6 +120,7 @@ impl TestApp {
         key_kind: KeyKind,
         budget_rows: usize,
         at: Option<Timestamp>,
+        configure: Option<Configure<'_>>,
     ) -> Result<TestApp, AnyError> {
         let dir = temp_dir()?;
         if budget_rows > 0 {
@@ -109,7 +131,12 @@ impl TestApp {
                 &[2025, 2026, 2027],
             )?;
         }
-        let ca = crate::devca_files::init(&dir.join("dev-ca"), key_kind)?;
+        // The app's own CA issues `key_kind` keys; the other family's CA exists too, as in the demo.
+        let ca = if key_kind.is_gost() {
+            crate::devca_files::init_both(&dir.join("dev-ca"), KeyKind::P256)?.1
+        } else {
+            crate::devca_files::init_both(&dir.join("dev-ca"), key_kind)?.0
+        };
         let pg = match postgres_admin_url {
             Some(admin) => Some((admin.to_owned(), pg_fresh_db(admin).await?.1)),
             None => None,
@@ -121,13 +148,16 @@ impl TestApp {
             }
             None => String::new(),
         };
-        let cfg = Config {
+        let mut cfg = Config {
             listen: "127.0.0.1:0".into(),
             data_dir: dir.clone(),
             database_url: database_url.clone(),
             hr_event_signer_bins: vec![hr_system_bin()],
             ..Config::default()
         };
+        if let Some(f) = configure {
+            f(&mut cfg);
+        }
         let clock = match at {
             Some(t) => qoljetim_domain::Clock::fixed(t),
             None => qoljetim_domain::Clock::system(),
@@ -140,8 +170,24 @@ impl TestApp {
             key_kind,
             dir,
             database_url: cfg.database_url(),
+            config: cfg,
             pg,
         })
+    }
+
+    /// Revokes `cert` at the development CA (which publishes its CRL again) and has the server read
+    /// the CRLs now instead of at the next scheduled refresh.
+    pub async fn revoke(&self, cert: &x509_cert::Certificate) -> Result<(), AnyError> {
+        crate::devca_files::revoke(&self.config.dev_ca_dir(), cert, self.state.clock.now())?;
+        self.refresh_crls().await
+    }
+
+    pub async fn refresh_crls(&self) -> Result<(), AnyError> {
+        let feeds = crate::pki::feeds_of(&self.config, self.state.verifier.anchors());
+        for r in crate::pki::refresh(&feeds).await {
+            r.outcome.map_err(|e| format!("{}: {e}", r.source))?;
+        }
+        Ok(())
     }
 
     pub fn client(&self) -> ApiClient {

@@ -92,6 +92,8 @@ on_both_with_data!(
 
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/pki.rs"]
+mod pki;
 
 const MINFIN: u32 = 1;
 const INTEGRATOR: u32 = 2;
@@ -1286,7 +1288,7 @@ fn production_mode_refuses_the_development_ca() {
         trust_dev_ca: true,
         ..Default::default()
     };
-    assert!(qoljetim::trust_anchors(&cfg).is_err());
+    assert!(qoljetim::pki::trust_anchors(&cfg).is_err());
     let cfg = qoljetim::config::Config {
         production: true,
         trust_dev_ca: false,
@@ -1295,11 +1297,13 @@ fn production_mode_refuses_the_development_ca() {
             certificate: "x.pem".into(),
             development: true,
             revocation: "none".into(),
+            crl_sources: vec![],
+            ocsp_url: String::new(),
         }],
         ..Default::default()
     };
     assert!(
-        qoljetim::trust_anchors(&cfg)
+        qoljetim::pki::trust_anchors(&cfg)
             .err()
             .is_some_and(|e| e.contains("production"))
     );

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod kato;
 pub mod lifecycle;
 pub mod org;
+pub mod person_name;
 
 pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineStatus};
 pub use calendar::WorkingDayCalendar;

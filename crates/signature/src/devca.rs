@@ -29,10 +29,13 @@ use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::{
-    AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInfoRef,
+    AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInfoOwned,
+    SubjectPublicKeyInfoRef,
 };
 use x509_cert::time::{Time, Validity};
 
+use crate::gost::GostCurve;
+use crate::gost_sign::GostSigningKey;
 use crate::identity::{KeyPurpose, NcaRole};
 use crate::{SignatureError, oids};
 
@@ -44,6 +47,24 @@ fn internal<E: std::fmt::Display>(e: E) -> SignatureError {
 pub enum KeyKind {
     Rsa2048,
     P256,
+    /// GOST 34.310-2004 on the CryptoPro-A curve, hash GOST 34.311-95.
+    Gost2004,
+    /// GOST 34.10-2015 512-bit (TC26 curve A), hash Streebog-512.
+    Gost2015_512,
+}
+
+impl KeyKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyKind::Rsa2048 => "RSA",
+            KeyKind::P256 => "ECDSA P-256",
+            KeyKind::Gost2004 => "GOST 34.310-2004",
+            KeyKind::Gost2015_512 => "GOST 34.10-2015 512",
+        }
+    }
+    pub fn is_gost(self) -> bool {
+        matches!(self, KeyKind::Gost2004 | KeyKind::Gost2015_512)
+    }
 }
 
 /// A private key of the development CA or of a demo person.
@@ -51,6 +72,7 @@ pub enum KeyKind {
 pub enum PrivateKey {
     Rsa(Box<rsa::PrivateKey>),
     P256(p256::ecdsa::SigningKey),
+    Gost(GostSigningKey),
 }
 
 impl PrivateKey {
@@ -66,6 +88,10 @@ impl PrivateKey {
                     p256::ecdsa::SigningKey::try_generate_from_rng(&mut rng).map_err(internal)?,
                 )
             }
+            KeyKind::Gost2004 => PrivateKey::Gost(GostSigningKey::generate(GostCurve::CryptoProA)?),
+            KeyKind::Gost2015_512 => {
+                PrivateKey::Gost(GostSigningKey::generate(GostCurve::Tc26Gost512A)?)
+            }
         })
     }
 
@@ -73,6 +99,11 @@ impl PrivateKey {
         let pem = match self {
             PrivateKey::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF).map_err(internal)?,
             PrivateKey::P256(k) => k.to_pkcs8_pem(LineEnding::LF).map_err(internal)?,
+            PrivateKey::Gost(k) => {
+                let der = k.to_pkcs8_der()?;
+                return der::pem::encode_string("PRIVATE KEY", der::pem::LineEnding::LF, &der)
+                    .map_err(internal);
+            }
         };
         Ok(pem.to_string())
     }
@@ -81,6 +112,7 @@ impl PrivateKey {
         let doc = match self {
             PrivateKey::Rsa(k) => k.to_pkcs8_der().map_err(internal)?,
             PrivateKey::P256(k) => k.to_pkcs8_der().map_err(internal)?,
+            PrivateKey::Gost(k) => return k.to_pkcs8_der(),
         };
         Ok(doc.as_bytes().to_vec())
     }
@@ -89,9 +121,14 @@ impl PrivateKey {
         if let Ok(k) = rsa::PrivateKey::from_pkcs8_pem(pem) {
             return Ok(PrivateKey::Rsa(Box::new(k)));
         }
-        p256::ecdsa::SigningKey::from_pkcs8_pem(pem)
-            .map(PrivateKey::P256)
-            .map_err(internal)
+        if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
+            return Ok(PrivateKey::P256(k));
+        }
+        let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(internal)?;
+        if label != "PRIVATE KEY" {
+            return Err(internal(format!("PEM label {label}")));
+        }
+        GostSigningKey::from_pkcs8_der(&der).map(PrivateKey::Gost)
     }
 
     pub fn public_key_info(
@@ -100,12 +137,34 @@ impl PrivateKey {
         let der = match self {
             PrivateKey::Rsa(k) => k.to_public_key().to_public_key_der().map_err(internal)?,
             PrivateKey::P256(k) => k.verifying_key().to_public_key_der().map_err(internal)?,
+            PrivateKey::Gost(k) => {
+                let owned = k.subject_public_key_info()?;
+                let der = owned.to_der().map_err(internal)?;
+                return SubjectPublicKeyInfo::from_der(&der).map_err(internal);
+            }
         };
         SubjectPublicKeyInfo::from_der(der.as_bytes()).map_err(internal)
     }
 
-    /// Signs `msg` with SHA-256; returns the CMS signature algorithm and the signature value.
-    pub fn sign_sha256(&self, msg: &[u8]) -> Result<(ObjectIdentifier, Vec<u8>), SignatureError> {
+    /// The digest algorithm a CMS signer info made with this key names: SHA-256 for RSA and ECDSA,
+    /// the curve's own hash for GOST.
+    pub fn cms_digest_algorithm(&self) -> ObjectIdentifier {
+        match self {
+            PrivateKey::Gost(k) => k.digest_algorithm(),
+            _ => oids::SHA256,
+        }
+    }
+
+    /// The digest of `data` under [`Self::cms_digest_algorithm`].
+    pub fn cms_digest(&self, data: &[u8]) -> Vec<u8> {
+        match self {
+            PrivateKey::Gost(k) => crate::gost::digest(k.curve(), data),
+            _ => Sha256::digest(data).to_vec(),
+        }
+    }
+
+    /// Signs `msg` (SHA-256 for RSA and ECDSA, the curve's hash for GOST); returns the CMS signature algorithm and the signature value.
+    pub fn sign(&self, msg: &[u8]) -> Result<(ObjectIdentifier, Vec<u8>), SignatureError> {
         Ok(match self {
             PrivateKey::Rsa(k) => {
                 let sk = rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone());
@@ -116,6 +175,7 @@ impl PrivateKey {
                 let sig: p256::ecdsa::Signature = k.try_sign(msg).map_err(internal)?;
                 (oids::ECDSA_SHA256, sig.to_der().as_bytes().to_vec())
             }
+            PrivateKey::Gost(k) => (k.signature_algorithm(), k.sign(msg)?),
         })
     }
 }
@@ -267,6 +327,67 @@ fn build_cert(
         PrivateKey::P256(k) => builder
             .build::<_, p256::ecdsa::DerSignature>(k)
             .map_err(internal),
+        PrivateKey::Gost(k) => builder
+            .build::<_, GostSignatureBits>(&GostCaSigner::new(k)?)
+            .map_err(internal),
+    }
+}
+
+/// The GOST key of a development CA as x509-cert's builders want a signer (certificates and CRLs).
+struct GostCaSigner<'a> {
+    key: &'a GostSigningKey,
+    public: GostPublicKey,
+}
+
+impl<'a> GostCaSigner<'a> {
+    fn new(key: &'a GostSigningKey) -> Result<Self, SignatureError> {
+        Ok(GostCaSigner {
+            key,
+            public: GostPublicKey(key.subject_public_key_info()?),
+        })
+    }
+}
+
+#[derive(Clone)]
+struct GostPublicKey(SubjectPublicKeyInfoOwned);
+
+struct GostSignatureBits(Vec<u8>);
+
+impl EncodePublicKey for GostPublicKey {
+    fn to_public_key_der(&self) -> spki::Result<der::Document> {
+        Ok(der::Document::encode_msg(&self.0)?)
+    }
+}
+
+impl signature::Keypair for GostCaSigner<'_> {
+    type VerifyingKey = GostPublicKey;
+    fn verifying_key(&self) -> GostPublicKey {
+        self.public.clone()
+    }
+}
+
+impl spki::DynSignatureAlgorithmIdentifier for GostCaSigner<'_> {
+    fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
+        // The NCA writes the GOST signature algorithms with NULL parameters.
+        Ok(AlgorithmIdentifierOwned {
+            oid: self.key.signature_algorithm(),
+            parameters: Some(Any::null()),
+        })
+    }
+}
+
+impl Signer<GostSignatureBits> for GostCaSigner<'_> {
+    fn try_sign(&self, msg: &[u8]) -> Result<GostSignatureBits, signature::Error> {
+        self.key
+            .sign(msg)
+            .map(GostSignatureBits)
+            .map_err(|_| signature::Error::new())
+    }
+}
+
+impl spki::SignatureBitStringEncoding for GostSignatureBits {
+    fn to_bitstring(&self) -> der::Result<der::asn1::BitString> {
+        der::asn1::BitString::from_bytes(&self.0)
     }
 }
 
@@ -286,10 +407,7 @@ impl DevCa {
         not_after: Timestamp,
     ) -> Result<Self, SignatureError> {
         let key = PrivateKey::generate(kind)?;
-        let label = match kind {
-            KeyKind::Rsa2048 => "RSA",
-            KeyKind::P256 => "ECDSA P-256",
-        };
+        let label = kind.label();
         let name = name_from(&[
             (oids::AT_COMMON_NAME, format!("{DEV_CA_NAME} ({label})")),
             (oids::AT_ORGANIZATION, "Qoljetim development".to_owned()),
@@ -361,6 +479,100 @@ impl DevCa {
     }
 }
 
+/// One entry of a development CRL.
+#[derive(Debug, Clone)]
+pub struct RevokedEntry {
+    /// The certificate's serial number, big-endian.
+    pub serial: Vec<u8>,
+    pub revoked_at: Timestamp,
+}
+
+/// The signature algorithm and value a key makes over a to-be-signed structure (certificate or CRL):
+/// sha256WithRSAEncryption, ecdsa-with-SHA256, or the GOST algorithm of the key (NULL parameters).
+fn sign_tbs(
+    key: &PrivateKey,
+    tbs: &[u8],
+) -> Result<(AlgorithmIdentifierOwned, der::asn1::BitString), SignatureError> {
+    let (oid, params, sig) = match key {
+        PrivateKey::Rsa(_) => {
+            let (_, sig) = key.sign(tbs)?;
+            (oids::SHA256_WITH_RSA, Some(Any::null()), sig)
+        }
+        PrivateKey::P256(_) => {
+            let (_, sig) = key.sign(tbs)?;
+            (oids::ECDSA_SHA256, None, sig)
+        }
+        PrivateKey::Gost(k) => (k.signature_algorithm(), Some(Any::null()), k.sign(tbs)?),
+    };
+    Ok((
+        AlgorithmIdentifierOwned {
+            oid,
+            parameters: params,
+        },
+        der::asn1::BitString::from_bytes(&sig).map_err(internal)?,
+    ))
+}
+
+impl DevCa {
+    /// A CRL of this CA (RFC 5280 §5): `number` in the CRL number extension; with `delta_of`, a delta
+    /// CRL building on that full CRL number. This is how the development CA publishes revocations.
+    pub fn crl(
+        &self,
+        revoked: &[RevokedEntry],
+        number: u64,
+        delta_of: Option<u64>,
+        this_update: Timestamp,
+        next_update: Timestamp,
+    ) -> Result<x509_cert::crl::CertificateList, SignatureError> {
+        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+        use x509_cert::ext::pkix::{BaseCrlNumber, CrlNumber};
+        let issuer = self.certificate.tbs_certificate().subject().clone();
+        let mut exts: Vec<Extension> = vec![];
+        exts.push(
+            CrlNumber::try_from(number)
+                .map_err(internal)?
+                .to_extension(&issuer, &exts)
+                .map_err(internal)?,
+        );
+        if let Some(base) = delta_of {
+            exts.push(
+                BaseCrlNumber(der::asn1::Uint::new(&base.to_be_bytes()).map_err(internal)?)
+                    .to_extension(&issuer, &exts)
+                    .map_err(internal)?,
+            );
+        }
+        let mut entries = vec![];
+        for r in revoked {
+            entries.push(RevokedCert {
+                serial_number: SerialNumber::new(&r.serial).map_err(internal)?,
+                revocation_date: time(r.revoked_at)?,
+                crl_entry_extensions: None,
+            });
+        }
+        let (alg, _) = sign_tbs(&self.key, b"")?;
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: alg,
+            issuer,
+            this_update: time(this_update)?,
+            next_update: Some(time(next_update)?),
+            revoked_certificates: if entries.is_empty() {
+                None
+            } else {
+                Some(entries)
+            },
+            crl_extensions: Some(exts),
+        };
+        let (signature_algorithm, signature) =
+            sign_tbs(&self.key, &tbs.to_der().map_err(internal)?)?;
+        Ok(CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm,
+            signature,
+        })
+    }
+}
+
 pub fn certificate_pem(cert: &Certificate) -> Result<String, SignatureError> {
     cert.to_pem(der::pem::LineEnding::LF).map_err(internal)
 }
@@ -378,16 +590,163 @@ pub fn sign_cms(
     key: &PrivateKey,
     signing_time: Option<Timestamp>,
 ) -> Result<Vec<u8>, SignatureError> {
-    let sha256 = AlgorithmIdentifierOwned {
-        oid: oids::SHA256,
+    sign_cms_typed(content, oids::CT_DATA, cert, key, signing_time)
+}
+
+/// A time-stamp authority of the development CA: a certificate with id-kp-timeStamping (RFC 3161
+/// §2.3) for a new key of `kind`.
+pub fn issue_tsa(
+    ca: &DevCa,
+    kind: KeyKind,
+    not_before: Timestamp,
+    not_after: Timestamp,
+) -> Result<(Certificate, PrivateKey), SignatureError> {
+    issue_service(
+        ca,
+        kind,
+        "TSA",
+        oids::EKU_TIME_STAMPING,
+        not_before,
+        not_after,
+    )
+}
+
+/// A delegated OCSP responder of the development CA (RFC 6960 §4.2.2.2: EKU id-kp-OCSPSigning).
+pub fn issue_ocsp_responder(
+    ca: &DevCa,
+    kind: KeyKind,
+    not_before: Timestamp,
+    not_after: Timestamp,
+) -> Result<(Certificate, PrivateKey), SignatureError> {
+    let ocsp_signing = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9");
+    issue_service(
+        ca,
+        kind,
+        "OCSP responder",
+        ocsp_signing,
+        not_before,
+        not_after,
+    )
+}
+
+fn issue_service(
+    ca: &DevCa,
+    kind: KeyKind,
+    what: &str,
+    eku: ObjectIdentifier,
+    not_before: Timestamp,
+    not_after: Timestamp,
+) -> Result<(Certificate, PrivateKey), SignatureError> {
+    let key = PrivateKey::generate(kind)?;
+    let profile = NcaProfile {
+        issuer: ca.certificate.tbs_certificate().subject().clone(),
+        subject: name_from(&[
+            (
+                oids::AT_COMMON_NAME,
+                format!("Qoljetim development {what} ({})", kind.label()),
+            ),
+            (oids::AT_ORGANIZATION, "Qoljetim development".to_owned()),
+            (oids::AT_COUNTRY, "KZ".to_owned()),
+        ])?,
+        ca: false,
+        key_usage: KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+        ekus: vec![eku],
+    };
+    let cert = build_cert(
+        profile,
+        key.public_key_info()?,
+        &ca.key,
+        not_before,
+        not_after,
+    )?;
+    Ok((cert, key))
+}
+
+/// An RFC 3161 time-stamp token (a ContentInfo with a SignedData over a TSTInfo) for
+/// `signature_value`, at `gen_time`, by the TSA — what a TSA returns to NCALayer.
+pub fn time_stamp_token(
+    signature_value: &[u8],
+    tsa_cert: &Certificate,
+    tsa_key: &PrivateKey,
+    gen_time: Timestamp,
+) -> Result<Any, SignatureError> {
+    use crate::verify::MessageImprint;
+    let imprint = MessageImprint {
+        hash_algorithm: AlgorithmIdentifierOwned {
+            oid: tsa_key.cms_digest_algorithm(),
+            parameters: None,
+        },
+        hashed_message: OctetString::new(tsa_key.cms_digest(signature_value)).map_err(internal)?,
+    };
+    let mut serial_bytes = [0u8; 8];
+    getrandom::fill(&mut serial_bytes).map_err(internal)?;
+    serial_bytes[0] &= 0x7f;
+    let generalized = der::asn1::GeneralizedTime::from_unix_duration(Duration::from_secs(
+        gen_time.as_second().max(0) as u64,
+    ))
+    .map_err(internal)?;
+    // TSTInfo ::= SEQUENCE { version 1, policy, messageImprint, serialNumber, genTime }
+    let fields = vec![
+        Any::encode_from(&1u8).map_err(internal)?,
+        Any::encode_from(&ObjectIdentifier::new_unwrap("2.5.29.32.0")).map_err(internal)?,
+        Any::encode_from(&imprint).map_err(internal)?,
+        Any::encode_from(&der::asn1::Int::new(&serial_bytes).map_err(internal)?)
+            .map_err(internal)?,
+        Any::encode_from(&generalized).map_err(internal)?,
+    ];
+    let tst = fields.to_der().map_err(internal)?;
+    let token = sign_cms_typed(&tst, oids::CT_TST_INFO, tsa_cert, tsa_key, Some(gen_time))?;
+    Any::from_der(&token).map_err(internal)
+}
+
+/// Adds a time-stamp token for its signature to the one signer info of `cms`, as NCALayer does with a
+/// TSA profile.
+pub fn add_time_stamp(
+    cms: &[u8],
+    tsa_cert: &Certificate,
+    tsa_key: &PrivateKey,
+    gen_time: Timestamp,
+) -> Result<Vec<u8>, SignatureError> {
+    let mut ci = ContentInfo::from_der(cms).map_err(internal)?;
+    let mut sd: SignedData = ci.content.decode_as().map_err(internal)?;
+    let mut si = sd
+        .signer_infos
+        .0
+        .iter()
+        .next()
+        .cloned()
+        .ok_or_else(|| internal("no signer"))?;
+    let token = time_stamp_token(si.signature.as_bytes(), tsa_cert, tsa_key, gen_time)?;
+    let mut attrs = si.unsigned_attrs.take().unwrap_or_default();
+    attrs
+        .insert(attribute(oids::ATTR_TIME_STAMP_TOKEN, token)?)
+        .map_err(internal)?;
+    si.unsigned_attrs = Some(attrs);
+    let mut signers = SetOfVec::new();
+    signers.insert(si).map_err(internal)?;
+    sd.signer_infos = SignerInfos(signers);
+    ci.content = Any::encode_from(&sd).map_err(internal)?;
+    ci.to_der().map_err(internal)
+}
+
+/// `sign_cms` with another encapsulated content type (a TSTInfo for a time-stamp token).
+fn sign_cms_typed(
+    content: &[u8],
+    content_type: ObjectIdentifier,
+    cert: &Certificate,
+    key: &PrivateKey,
+    signing_time: Option<Timestamp>,
+) -> Result<Vec<u8>, SignatureError> {
+    let digest_alg = AlgorithmIdentifierOwned {
+        oid: key.cms_digest_algorithm(),
         parameters: None,
     };
-    let digest = Sha256::digest(content);
+    let digest = key.cms_digest(content);
     let mut attrs = SetOfVec::new();
     attrs
         .insert(attribute(
             oids::ATTR_CONTENT_TYPE,
-            Any::encode_from(&oids::CT_DATA).map_err(internal)?,
+            Any::encode_from(&content_type).map_err(internal)?,
         )?)
         .map_err(internal)?;
     attrs
@@ -406,14 +765,14 @@ pub fn sign_cms(
             .map_err(internal)?;
     }
     let to_sign = attrs.to_der().map_err(internal)?;
-    let (sig_alg, sig) = key.sign_sha256(&to_sign)?;
+    let (sig_alg, sig) = key.sign(&to_sign)?;
     let signer = SignerInfo {
         version: CmsVersion::V1,
         sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
             issuer: cert.tbs_certificate().issuer().clone(),
             serial_number: cert.tbs_certificate().serial_number().clone(),
         }),
-        digest_alg: sha256.clone(),
+        digest_alg: digest_alg.clone(),
         signed_attrs: Some(attrs),
         signature_algorithm: AlgorithmIdentifierOwned {
             oid: sig_alg,
@@ -423,7 +782,7 @@ pub fn sign_cms(
         unsigned_attrs: None,
     };
     let mut digests = SetOfVec::new();
-    digests.insert(sha256).map_err(internal)?;
+    digests.insert(digest_alg).map_err(internal)?;
     let mut certs = SetOfVec::new();
     certs
         .insert(CertificateChoices::Certificate(cert.clone()))
@@ -434,7 +793,7 @@ pub fn sign_cms(
         version: CmsVersion::V1,
         digest_algorithms: digests,
         encap_content_info: EncapsulatedContentInfo {
-            econtent_type: oids::CT_DATA,
+            econtent_type: content_type,
             econtent: Some(
                 Any::encode_from(&OctetString::new(content.to_vec()).map_err(internal)?)
                     .map_err(internal)?,

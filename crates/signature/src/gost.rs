@@ -228,6 +228,15 @@ impl Curve {
         }
         acc
     }
+    fn affine(&self, pt: &Jac) -> Option<(BigUint, BigUint)> {
+        if pt.z == BigUint::ZERO {
+            return None;
+        }
+        let inv = pt.z.modpow(&(&self.p - BigUint::from(2u8)), &self.p);
+        let inv2 = self.mul(&inv, &inv);
+        let inv3 = self.mul(&inv2, &inv);
+        Some((self.mul(&pt.x, &inv2), self.mul(&pt.y, &inv3)))
+    }
     fn affine_x(&self, pt: &Jac) -> Option<BigUint> {
         if pt.z == BigUint::ZERO {
             return None;
@@ -237,6 +246,24 @@ impl Curve {
         let inv = zz.modpow(&(&self.p - BigUint::from(2u8)), &self.p);
         Some(self.mul(&pt.x, &inv))
     }
+}
+
+/// The order q of the curve's base point.
+pub fn order(curve: GostCurve) -> BigUint {
+    curve.params().q
+}
+
+/// k·G in affine coordinates (None for k ≡ 0 mod q). Used by the signer of the development CA and
+/// tests (crate::gost_sign) to make public keys and the r of a signature.
+pub fn mul_generator(curve: GostCurve, k: &BigUint) -> Option<(BigUint, BigUint)> {
+    let c = curve.params();
+    let g = Jac {
+        x: c.gx.clone(),
+        y: c.gy.clone(),
+        z: BigUint::from(1u8),
+    };
+    let pt = c.mul2(k, &g, &BigUint::ZERO, &Curve::infinity());
+    c.affine(&pt)
 }
 
 /// Verifies with the integers of the standard: the public key (x, y), the digest as an integer, (r, s).

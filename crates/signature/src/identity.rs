@@ -151,6 +151,6 @@ impl CertificateIdentity {
     }
 }
 
-fn hex_upper(b: &[u8]) -> String {
+pub fn hex_upper(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }

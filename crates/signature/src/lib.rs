@@ -1,20 +1,23 @@
 //! CMS and X.509 verification in the NCA profile, and the development CA.
 //!
 //! Verification follows RFC 5652 (CMS SignedData) and RFC 5280 (certificate paths) for RSA PKCS#1 v1.5
-//! and ECDSA P-256/P-384. Revocation (CRL, OCSP) plugs in behind [`RevocationCheck`], the seam the PKI
-//! capability fills; GOST families arrive with it too.
+//! and ECDSA P-256/P-384, and GOST 34.310-2004 / 34.10-2015 in the NCA's byte orders (`gost`; the
+//! signer of the development CA is apart, in `gost_sign`). Revocation per anchor: `revocation`.
 
 pub mod devca;
 pub mod gost;
+pub mod gost_sign;
 pub mod identity;
+pub mod ocsp;
 pub mod oids;
 pub mod pkcs12;
+pub mod revocation;
 pub mod verify;
 
 pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};
+pub use revocation::{CrlStore, Revocation, RevocationEvidence, RevocationStatus};
 pub use verify::{
-    RevocationCheck, TrustAnchor, VerifiedCms, Verifier, require_application_signer,
-    require_sign_in,
+    TimeStamp, TrustAnchor, VerifiedCms, Verifier, require_application_signer, require_sign_in,
 };
 
 /// Why a signature or certificate was refused. `slug()` is the stable problem type of the API.
@@ -26,7 +29,9 @@ pub enum SignatureError {
     SignerCount(usize),
     #[error("the CMS carries no encapsulated content (a detached signature was sent)")]
     NoContent,
-    #[error("digest algorithm {0} is not accepted (SHA-256, SHA-384, SHA-512 are)")]
+    #[error(
+        "digest algorithm {0} is not accepted (SHA-256/384/512, GOST 34.311-95 and Streebog are)"
+    )]
     DigestAlgorithm(String),
     #[error("signature algorithm {0} is not supported")]
     SignatureAlgorithm(String),
@@ -46,10 +51,17 @@ pub enum SignatureError {
         not_before: String,
         not_after: String,
     },
-    #[error("the certificate was revoked")]
-    Revoked,
-    #[error("the revocation status of the certificate cannot be known")]
-    RevocationUnknown,
+    #[error("the certificate {serial} was revoked at {revoked_at}")]
+    Revoked { serial: String, revoked_at: String },
+    #[error("the revocation status of the certificate cannot be known: {0}")]
+    RevocationUnknown(String),
+    /// A CRL that cannot be used: unreadable, of another issuer, or not signed by the anchor.
+    #[error("CRL refused: {0}")]
+    Crl(String),
+    /// An RFC 3161 time-stamp token that does not verify, is for another signature, or whose TSA is
+    /// not trusted.
+    #[error("time stamp refused: {0}")]
+    TimeStamp(String),
     #[error("the certificate has no SERIALNUMBER=IIN… with a valid IIN")]
     NoIin,
     #[error("the certificate is not a legal entity's (EKU 1.2.398.3.3.4.1.2 with OU=BIN…)")]
@@ -84,8 +96,10 @@ impl SignatureError {
             SignatureError::SignatureInvalid => "signature-invalid",
             SignatureError::Untrusted => "certificate-untrusted",
             SignatureError::Expired { .. } => "certificate-expired",
-            SignatureError::Revoked => "certificate-revoked",
-            SignatureError::RevocationUnknown => "revocation-unknown",
+            SignatureError::Revoked { .. } => "certificate-revoked",
+            SignatureError::RevocationUnknown(_) => "revocation-unknown",
+            SignatureError::Crl(_) => "crl-invalid",
+            SignatureError::TimeStamp(_) => "timestamp-invalid",
             SignatureError::NoIin => "certificate-no-iin",
             SignatureError::NotLegalEntity => "certificate-not-legal-entity",
             SignatureError::WrongBin { .. } => "certificate-wrong-bin",

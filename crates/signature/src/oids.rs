@@ -48,3 +48,16 @@ pub const GOST2004_SIGNATURE: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.1.2");
 /// GOST 34.10-2015 with Streebog-256 / -512.
 pub const GOST2015_256_SIGNATURE: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.2.3.1");
 pub const GOST2015_512_SIGNATURE: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.2.3.2");
+/// GOST key algorithms: 34.310-2004 and 34.10-2015 (parameters name the curve).
+pub const GOST2004_KEY: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.1.1");
+pub const GOST2015_KEY: Oid = Oid::new_unwrap("1.2.398.3.10.1.1.2.2");
+/// Digests: GOST 34.311-95 and GOST 34.11-2015 (Streebog) 256 / 512.
+pub const GOST34311: Oid = Oid::new_unwrap("1.2.398.3.10.1.3.1");
+pub const STREEBOG256: Oid = Oid::new_unwrap("1.2.398.3.10.1.3.2");
+pub const STREEBOG512: Oid = Oid::new_unwrap("1.2.398.3.10.1.3.3");
+/// The GOST 34.311-95 hash parameters (test S-box) NCA keys of 2004 name.
+pub const GOST2004_HASH_PARAMS_TEST: Oid = Oid::new_unwrap("1.2.398.3.10.1.3.1.1.0");
+/// RFC 3161: the time-stamp token unsigned attribute, the TSTInfo content type, the TSA's EKU.
+pub const ATTR_TIME_STAMP_TOKEN: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.14");
+pub const CT_TST_INFO: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.4");
+pub const EKU_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");

@@ -15,6 +15,7 @@ use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::identity::CertificateIdentity;
+use crate::revocation::{Revocation, RevocationEvidence, RevocationStatus};
 use crate::{SignatureError, der_err, oids};
 
 /// A configured trust anchor: a CA certificate and how its revocation is checked.
@@ -24,17 +25,7 @@ pub struct TrustAnchor {
     pub certificate: Certificate,
     /// A development or test CA: refused in production mode, recorded on every decision it touches.
     pub development: bool,
-}
-
-/// The seam for revocation checking (CRL, OCSP), filled by the PKI capability. `None` means the anchor
-/// was configured with no revocation checking, which the verification result records.
-pub trait RevocationCheck: Send + Sync {
-    fn check(
-        &self,
-        cert: &Certificate,
-        issuer: &Certificate,
-        at: Timestamp,
-    ) -> Result<(), SignatureError>;
+    pub revocation: Revocation,
 }
 
 /// What a verified CMS proves.
@@ -47,14 +38,110 @@ pub struct VerifiedCms {
     pub claimed_signing_time: Option<Timestamp>,
     pub anchor: String,
     pub development_anchor: bool,
-    /// "none" until the PKI capability configures CRL/OCSP per anchor.
-    pub revocation: &'static str,
+    pub revocation: RevocationEvidence,
+    /// The time the signature counts from: the time-stamp token's, or the time of receipt.
+    pub signing_time: Timestamp,
+    /// The verified RFC 3161 time stamp, when the CMS carried one.
+    pub time_stamp: Option<TimeStamp>,
+}
+
+/// A verified RFC 3161 time-stamp token on a signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeStamp {
+    pub gen_time: Timestamp,
+    /// The TSA certificate's subject and the TSA anchor it chains to.
+    pub tsa: String,
+    pub anchor: String,
+    pub serial: String,
+    pub policy: String,
+}
+
+impl VerifiedCms {
+    /// "timestamp" or "receipt": which time is the signing time.
+    pub fn signing_time_source(&self) -> &'static str {
+        if self.time_stamp.is_some() {
+            "timestamp"
+        } else {
+            "receipt"
+        }
+    }
+}
+
+/// RFC 3161 §2.4.2 MessageImprint.
+#[derive(Debug, Clone, der::Sequence)]
+pub struct MessageImprint {
+    pub hash_algorithm: spki::AlgorithmIdentifierOwned,
+    pub hashed_message: OctetString,
+}
+
+struct TstInfo {
+    policy: ObjectIdentifier,
+    imprint: MessageImprint,
+    serial: Vec<u8>,
+    gen_time: Timestamp,
+}
+
+/// The fields of RFC 3161 §2.4.2 TSTInfo that a verifier needs (version, policy, messageImprint,
+/// serialNumber, genTime); the optional ones that follow are not needed.
+fn parse_tst_info(der_bytes: &[u8]) -> Result<TstInfo, SignatureError> {
+    let bad = |e: String| SignatureError::TimeStamp(format!("TSTInfo: {e}"));
+    let items: Vec<der::Any> =
+        Vec::from_der(der_bytes).map_err(|e: der::Error| bad(e.to_string()))?;
+    if items.len() < 5 {
+        return Err(bad("too few fields".into()));
+    }
+    let version: u8 = items[0]
+        .decode_as()
+        .map_err(|e: der::Error| bad(e.to_string()))?;
+    if version != 1 {
+        return Err(bad(format!("version {version}")));
+    }
+    let generalized: der::asn1::GeneralizedTime = items[4]
+        .decode_as()
+        .map_err(|e: der::Error| bad(e.to_string()))?;
+    Ok(TstInfo {
+        policy: items[1]
+            .decode_as()
+            .map_err(|e: der::Error| bad(e.to_string()))?,
+        imprint: items[2]
+            .decode_as()
+            .map_err(|e: der::Error| bad(e.to_string()))?,
+        serial: items[3]
+            .decode_as::<der::asn1::Int>()
+            .map_err(|e| bad(e.to_string()))?
+            .as_bytes()
+            .to_vec(),
+        gen_time: Timestamp::from_second(generalized.to_unix_duration().as_secs() as i64)
+            .map_err(|e| bad(e.to_string()))?,
+    })
+}
+
+/// The time-stamp token among a signer info's unsigned attributes (at most one, with one value).
+fn time_stamp_token(si: &SignerInfo) -> Result<Option<&der::Any>, SignatureError> {
+    let Some(attrs) = &si.unsigned_attrs else {
+        return Ok(None);
+    };
+    let tokens: Vec<_> = attrs
+        .iter()
+        .filter(|a| a.oid == oids::ATTR_TIME_STAMP_TOKEN)
+        .collect();
+    match tokens.as_slice() {
+        [] => Ok(None),
+        [one] if one.values.len() == 1 => Ok(one.values.iter().next()),
+        _ => Err(SignatureError::TimeStamp(
+            "more than one time-stamp token".into(),
+        )),
+    }
 }
 
 #[derive(Default)]
 pub struct Verifier {
     anchors: Vec<TrustAnchor>,
-    revocation: Option<Box<dyn RevocationCheck>>,
+    /// The anchors a time-stamp authority's certificate must chain to.
+    tsa_anchors: Vec<TrustAnchor>,
+    /// Accept a signature whose revocation status cannot be known (off by default; every such
+    /// decision carries `fail_open` in its evidence and is audited).
+    fail_open: bool,
 }
 
 const MAX_PATH: usize = 6;
@@ -65,8 +152,27 @@ fn digest(alg: &ObjectIdentifier, data: &[u8]) -> Result<Vec<u8>, SignatureError
         oids::SHA256 => Sha256::digest(data).to_vec(),
         oids::SHA384 => Sha384::digest(data).to_vec(),
         oids::SHA512 => Sha512::digest(data).to_vec(),
+        oids::GOST34311 => crate::gost::digest(crate::gost::GostCurve::CryptoProA, data),
+        oids::STREEBOG512 => crate::gost::digest(crate::gost::GostCurve::Tc26Gost512A, data),
+        oids::STREEBOG256 => {
+            use streebog::Digest as _;
+            streebog::Streebog256::digest(data).to_vec()
+        }
         other => return Err(SignatureError::DigestAlgorithm(other.to_string())),
     })
+}
+
+/// The GOST signature algorithm a CMS signer info means (NCALayer may name the key algorithm there, as
+/// RSA signer infos name rsaEncryption) and the digest it must be paired with; None if not GOST.
+fn gost_cms_algorithm(sig_alg: &ObjectIdentifier) -> Option<(ObjectIdentifier, ObjectIdentifier)> {
+    match *sig_alg {
+        oids::GOST2004_SIGNATURE | oids::GOST2004_KEY => {
+            Some((oids::GOST2004_SIGNATURE, oids::GOST34311))
+        }
+        oids::GOST2015_512_SIGNATURE => Some((oids::GOST2015_512_SIGNATURE, oids::STREEBOG512)),
+        oids::GOST2015_256_SIGNATURE => Some((oids::GOST2015_256_SIGNATURE, oids::STREEBOG256)),
+        _ => None,
+    }
 }
 
 /// Verifies `signature` over a precomputed `hashed` digest (made with `hash_alg`) by the key in `spki`.
@@ -189,6 +295,26 @@ pub fn verify_gost(
     })
 }
 
+/// True when the key `issuer_key` made `signature` (with `sig_alg`) over `tbs`, the to-be-signed part
+/// of a certificate or CRL.
+pub fn signed_by(
+    tbs: &[u8],
+    sig_alg: &ObjectIdentifier,
+    signature: &[u8],
+    issuer_key: &SubjectPublicKeyInfoOwned,
+) -> Result<bool, SignatureError> {
+    if let Some(result) = verify_gost(issuer_key, sig_alg, tbs, signature) {
+        return result;
+    }
+    let hash_alg = cert_hash(sig_alg)?;
+    let hashed = digest(&hash_alg, tbs)?;
+    match verify_prehashed(issuer_key, sig_alg, &hash_alg, &hashed, signature) {
+        Ok(()) => Ok(true),
+        Err(SignatureError::SignatureInvalid) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// True when `issuer` signed `cert`.
 pub fn certificate_signed_by(
     cert: &Certificate,
@@ -198,29 +324,12 @@ pub fn certificate_signed_by(
         return Ok(false);
     }
     let tbs = cert.tbs_certificate().to_der().map_err(der_err)?;
-    let sig_alg = cert.signature_algorithm().oid;
-    if let Some(result) = verify_gost(
-        issuer.tbs_certificate().subject_public_key_info(),
-        &sig_alg,
+    signed_by(
         &tbs,
+        &cert.signature_algorithm().oid,
         cert.signature().raw_bytes(),
-    ) {
-        return result;
-    }
-    let hash_alg = cert_hash(&sig_alg)?;
-    let hashed = digest(&hash_alg, &tbs)?;
-    let sig = cert.signature().raw_bytes();
-    match verify_prehashed(
         issuer.tbs_certificate().subject_public_key_info(),
-        &sig_alg,
-        &hash_alg,
-        &hashed,
-        sig,
-    ) {
-        Ok(()) => Ok(true),
-        Err(SignatureError::SignatureInvalid) => Ok(false),
-        Err(e) => Err(e),
-    }
+    )
 }
 
 fn check_validity(cert: &Certificate, at: Timestamp) -> Result<(), SignatureError> {
@@ -252,17 +361,337 @@ fn parse_time_attr(any: &der::Any) -> Option<Timestamp> {
     Timestamp::from_second(t.to_unix_duration().as_secs() as i64).ok()
 }
 
+/// Builds a path from `leaf` to one of `anchors` through `intermediates`, checking every signature and
+/// every validity period at `at`. Returns the anchor's index and the path below the anchor, leaf first.
+fn path_to(
+    anchors: &[TrustAnchor],
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    at: Timestamp,
+) -> Result<(usize, Vec<Certificate>), SignatureError> {
+    let mut current = leaf.clone();
+    let mut path = vec![leaf.clone()];
+    let mut expired: Option<SignatureError> = None;
+    check_validity(&current, at)?;
+    for _ in 0..MAX_PATH {
+        for (i, anchor) in anchors.iter().enumerate() {
+            if certificate_signed_by(&current, &anchor.certificate)? {
+                check_validity(&anchor.certificate, at)?;
+                return Ok((i, path));
+            }
+        }
+        let mut next = None;
+        for cand in intermediates {
+            if cand != &current && is_ca(cand) && certificate_signed_by(&current, cand)? {
+                match check_validity(cand, at) {
+                    Ok(()) => {
+                        next = Some(cand.clone());
+                        break;
+                    }
+                    Err(e) => expired = Some(e),
+                }
+            }
+        }
+        match next {
+            Some(n) => {
+                path.push(n.clone());
+                current = n;
+            }
+            None => break,
+        }
+    }
+    Err(expired.unwrap_or(SignatureError::Untrusted))
+}
+
+/// What one signer's SignedData proves before any path or time check.
+struct CheckedSignedData {
+    content: Vec<u8>,
+    signer_cert: Certificate,
+    certs: Vec<Certificate>,
+    claimed_signing_time: Option<Timestamp>,
+    signer: SignerInfo,
+}
+
+/// RFC 5652 §5.4–5.6: exactly one signer, attached content, the signer's certificate embedded, signed
+/// attributes with the content type and a matching message digest, and a signature that verifies
+/// (RSA, ECDSA or GOST) with the signer's key.
+fn check_signed_data(sd: &SignedData) -> Result<CheckedSignedData, SignatureError> {
+    let signers: Vec<&SignerInfo> = sd.signer_infos.0.iter().collect();
+    let [si] = signers.as_slice() else {
+        return Err(SignatureError::SignerCount(signers.len()));
+    };
+    let content: Vec<u8> = match &sd.encap_content_info.econtent {
+        Some(any) => any
+            .decode_as::<OctetString>()
+            .map_err(der_err)?
+            .as_bytes()
+            .to_vec(),
+        None => return Err(SignatureError::NoContent),
+    };
+    let certs: Vec<Certificate> = sd
+        .certificates
+        .as_ref()
+        .map(|set| {
+            set.0
+                .iter()
+                .filter_map(|c| match c {
+                    CertificateChoices::Certificate(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let signer_cert = certs
+        .iter()
+        .find(|c| match &si.sid {
+            SignerIdentifier::IssuerAndSerialNumber(ias) => {
+                c.tbs_certificate().issuer() == &ias.issuer && c.tbs_certificate().serial_number() == &ias.serial_number
+            }
+            SignerIdentifier::SubjectKeyIdentifier(ski) => {
+                matches!(c.tbs_certificate().get_extension::<x509_cert::ext::pkix::SubjectKeyIdentifier>(),
+                    Ok(Some((_, own))) if own == *ski)
+            }
+        })
+        .cloned()
+        .ok_or(SignatureError::CertificateMissing)?;
+
+    let hash_alg = si.digest_alg.oid;
+    // The algorithm, its digest and the key's curve must agree before anything is hashed, so that a
+    // GOST key on the wrong curve is named as such rather than as a changed document.
+    if let Some((gost_alg, gost_hash)) = gost_cms_algorithm(&si.signature_algorithm.oid) {
+        if hash_alg != gost_hash {
+            return Err(SignatureError::SignatureAlgorithm(format!(
+                "{gost_alg} with digest {hash_alg}"
+            )));
+        }
+        let wanted = match gost_alg {
+            oids::GOST2004_SIGNATURE => Some(crate::gost::GostCurve::CryptoProA),
+            oids::GOST2015_512_SIGNATURE => Some(crate::gost::GostCurve::Tc26Gost512A),
+            _ => None,
+        };
+        let key = signer_cert.tbs_certificate().subject_public_key_info();
+        match (wanted, crate::gost::curve_of(key)) {
+            (None, _) => {
+                return Err(SignatureError::KeyParameters(
+                    "GOST 34.10-2015 256-bit: the NCA parameter set is not confirmed (docs/pki.md)"
+                        .into(),
+                ));
+            }
+            (Some(_), Err(e)) => return Err(SignatureError::KeyParameters(e.to_string())),
+            (Some(w), Ok(c)) if w != c => {
+                return Err(SignatureError::KeyParameters(format!(
+                    "{gost_alg} needs {w:?}, the key is on {c:?}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    let content_digest = digest(&hash_alg, &content)?;
+    let mut claimed_signing_time = None;
+    let signed_bytes: Vec<u8> = match &si.signed_attrs {
+        Some(attrs) => {
+            let mut content_type_ok = false;
+            let mut digest_ok = false;
+            for attr in attrs.iter() {
+                let values: Vec<&der::Any> = attr.values.iter().collect();
+                match attr.oid {
+                    oids::ATTR_CONTENT_TYPE => {
+                        content_type_ok = values.len() == 1
+                            && values[0].decode_as::<ObjectIdentifier>().ok()
+                                == Some(sd.encap_content_info.econtent_type);
+                    }
+                    oids::ATTR_MESSAGE_DIGEST => {
+                        digest_ok = values.len() == 1
+                            && values[0]
+                                .decode_as::<OctetString>()
+                                .ok()
+                                .map(|o| o.as_bytes().to_vec())
+                                == Some(content_digest.clone());
+                    }
+                    oids::ATTR_SIGNING_TIME => {
+                        claimed_signing_time = values.first().and_then(|v| parse_time_attr(v));
+                    }
+                    _ => {}
+                }
+            }
+            if !content_type_ok {
+                return Err(SignatureError::SignedAttributes(
+                    "content type missing or different",
+                ));
+            }
+            if !digest_ok {
+                // The content no longer matches what was signed.
+                return Err(SignatureError::SignatureInvalid);
+            }
+            attrs.to_der().map_err(der_err)?
+        }
+        None => content.clone(),
+    };
+    let signer_key = signer_cert.tbs_certificate().subject_public_key_info();
+    if let Some((gost_alg, gost_hash)) = gost_cms_algorithm(&si.signature_algorithm.oid) {
+        if hash_alg != gost_hash {
+            return Err(SignatureError::SignatureAlgorithm(format!(
+                "{gost_alg} with digest {hash_alg}"
+            )));
+        }
+        match verify_gost(
+            signer_key,
+            &gost_alg,
+            &signed_bytes,
+            si.signature.as_bytes(),
+        ) {
+            Some(Ok(true)) => {}
+            Some(Ok(false)) => return Err(SignatureError::SignatureInvalid),
+            Some(Err(e)) => return Err(e),
+            None => return Err(SignatureError::SignatureAlgorithm(gost_alg.to_string())),
+        }
+    } else {
+        verify_prehashed(
+            signer_key,
+            &si.signature_algorithm.oid,
+            &hash_alg,
+            &digest(&hash_alg, &signed_bytes)?,
+            si.signature.as_bytes(),
+        )?;
+    }
+    Ok(CheckedSignedData {
+        content,
+        signer_cert,
+        certs,
+        claimed_signing_time,
+        signer: (*si).clone(),
+    })
+}
+
 impl Verifier {
     pub fn new(anchors: Vec<TrustAnchor>) -> Self {
         Verifier {
             anchors,
-            revocation: None,
+            tsa_anchors: vec![],
+            fail_open: false,
         }
     }
 
-    pub fn with_revocation(mut self, check: Box<dyn RevocationCheck>) -> Self {
-        self.revocation = Some(check);
+    pub fn with_tsa_anchors(mut self, anchors: Vec<TrustAnchor>) -> Self {
+        self.tsa_anchors = anchors;
         self
+    }
+
+    /// RFC 3161 §2.4.2: `token` (a ContentInfo) is a SignedData over a TSTInfo, signed by a TSA
+    /// certificate with id-kp-timeStamping that chains to a TSA anchor at its genTime, whose message
+    /// imprint is the hash of `signature_value`, and whose genTime is not after `now` (5 min of skew).
+    pub fn verify_time_stamp(
+        &self,
+        token: &der::Any,
+        signature_value: &[u8],
+        now: Timestamp,
+    ) -> Result<TimeStamp, SignatureError> {
+        let bad = SignatureError::TimeStamp;
+        let ci: ContentInfo = token
+            .decode_as()
+            .map_err(|e: der::Error| bad(e.to_string()))?;
+        if ci.content_type != oids::CT_SIGNED_DATA {
+            return Err(bad("the token is not SignedData".into()));
+        }
+        let sd: SignedData = ci
+            .content
+            .decode_as()
+            .map_err(|e: der::Error| bad(e.to_string()))?;
+        if sd.encap_content_info.econtent_type != oids::CT_TST_INFO {
+            return Err(bad("the token does not carry a TSTInfo".into()));
+        }
+        let checked =
+            check_signed_data(&sd).map_err(|e| bad(format!("the token's signature: {e}")))?;
+        let tst = parse_tst_info(&checked.content)?;
+        let expected = digest(&tst.imprint.hash_algorithm.oid, signature_value)
+            .map_err(|e| bad(format!("message imprint: {e}")))?;
+        if tst.imprint.hashed_message.as_bytes() != expected.as_slice() {
+            return Err(bad("the token time-stamps another signature".into()));
+        }
+        if tst.gen_time.as_second() > now.as_second() + 300 {
+            return Err(bad(format!("genTime {} is in the future", tst.gen_time)));
+        }
+        let tsa = &checked.signer_cert;
+        let eku_ok = matches!(
+            tsa.tbs_certificate().get_extension::<x509_cert::ext::pkix::ExtendedKeyUsage>(),
+            Ok(Some((_, eku))) if eku.0.contains(&oids::EKU_TIME_STAMPING)
+        );
+        if !eku_ok {
+            return Err(bad("the TSA certificate lacks id-kp-timeStamping".into()));
+        }
+        let (i, _) = path_to(&self.tsa_anchors, tsa, &checked.certs, tst.gen_time)
+            .map_err(|e| bad(format!("the TSA certificate: {e}")))?;
+        Ok(TimeStamp {
+            gen_time: tst.gen_time,
+            tsa: tsa.tbs_certificate().subject().to_string(),
+            anchor: self.tsa_anchors[i].name.clone(),
+            serial: crate::identity::hex_upper(&tst.serial),
+            policy: tst.policy.to_string(),
+        })
+    }
+
+    pub fn with_fail_open(mut self, fail_open: bool) -> Self {
+        self.fail_open = fail_open;
+        self
+    }
+
+    pub fn anchor(&self, name: &str) -> Option<&TrustAnchor> {
+        self.anchors.iter().find(|a| a.name == name)
+    }
+
+    /// Checks every certificate of `path` below the anchor for revocation at `signing_time`, with CRLs
+    /// in force at `now`, by the anchor's method. Revoked is always refused; unknown is refused unless fail-open is set.
+    pub fn check_revocation(
+        &self,
+        path: &[Certificate],
+        anchor: &TrustAnchor,
+        signing_time: Timestamp,
+        now: Timestamp,
+    ) -> Result<RevocationEvidence, SignatureError> {
+        if let Revocation::None = &anchor.revocation {
+            return Ok(RevocationEvidence {
+                method: "none",
+                status: "not-checked",
+                fail_open: false,
+                detail: None,
+            });
+        }
+        let mut unknown: Option<String> = None;
+        for (i, cert) in path.iter().enumerate() {
+            let issuer = path.get(i + 1).unwrap_or(&anchor.certificate);
+            let status = match &anchor.revocation {
+                Revocation::Crl(store) => store.status(cert, signing_time, now),
+                Revocation::Ocsp(client) => client.status(cert, issuer, signing_time, now),
+                Revocation::None => RevocationStatus::Good,
+            };
+            match status {
+                RevocationStatus::Good => {}
+                RevocationStatus::Revoked { revoked_at } => {
+                    return Err(SignatureError::Revoked {
+                        serial: crate::identity::hex_upper(
+                            cert.tbs_certificate().serial_number().as_bytes(),
+                        ),
+                        revoked_at: revoked_at.to_string(),
+                    });
+                }
+                RevocationStatus::Unknown(why) => unknown = Some(why),
+            }
+        }
+        match unknown {
+            None => Ok(RevocationEvidence {
+                method: anchor.revocation.method(),
+                status: "good",
+                fail_open: false,
+                detail: None,
+            }),
+            Some(why) if self.fail_open => Ok(RevocationEvidence {
+                method: anchor.revocation.method(),
+                status: "unknown",
+                fail_open: true,
+                detail: Some(why),
+            }),
+            Some(why) => Err(SignatureError::RevocationUnknown(why)),
+        }
     }
 
     pub fn anchors(&self) -> &[TrustAnchor] {
@@ -270,49 +699,15 @@ impl Verifier {
     }
 
     /// Builds a path from `leaf` to an anchor through `intermediates`, checking every signature and
-    /// every validity period at `at`. Returns the anchor's index.
+    /// every validity period at `at`. Returns the anchor's index and the path below the anchor, leaf
+    /// first.
     pub fn verify_path(
         &self,
         leaf: &Certificate,
         intermediates: &[Certificate],
         at: Timestamp,
-    ) -> Result<usize, SignatureError> {
-        let mut current = leaf.clone();
-        let mut expired: Option<SignatureError> = None;
-        check_validity(&current, at)?;
-        for _ in 0..MAX_PATH {
-            for (i, anchor) in self.anchors.iter().enumerate() {
-                if certificate_signed_by(&current, &anchor.certificate)? {
-                    check_validity(&anchor.certificate, at)?;
-                    if let Some(rc) = &self.revocation {
-                        rc.check(&current, &anchor.certificate, at)?;
-                    }
-                    return Ok(i);
-                }
-            }
-            let mut next = None;
-            for cand in intermediates {
-                if cand != &current && is_ca(cand) && certificate_signed_by(&current, cand)? {
-                    match check_validity(cand, at) {
-                        Ok(()) => {
-                            next = Some(cand.clone());
-                            break;
-                        }
-                        Err(e) => expired = Some(e),
-                    }
-                }
-            }
-            match next {
-                Some(n) => {
-                    if let Some(rc) = &self.revocation {
-                        rc.check(&current, &n, at)?;
-                    }
-                    current = n;
-                }
-                None => break,
-            }
-        }
-        Err(expired.unwrap_or(SignatureError::Untrusted))
+    ) -> Result<(usize, Vec<Certificate>), SignatureError> {
+        path_to(&self.anchors, leaf, intermediates, at)
     }
 
     /// Verifies an attached CMS SignedData received at `at` and returns its content and signer.
@@ -328,96 +723,23 @@ impl Verifier {
             )));
         }
         let sd: SignedData = ci.content.decode_as().map_err(der_err)?;
-        let signers: Vec<&SignerInfo> = sd.signer_infos.0.iter().collect();
-        let [si] = signers.as_slice() else {
-            return Err(SignatureError::SignerCount(signers.len()));
+        let CheckedSignedData {
+            content,
+            signer_cert,
+            certs,
+            claimed_signing_time,
+            signer: si,
+        } = check_signed_data(&sd)?;
+        // RFC 3161: a time-stamp token on the signature makes its time the signing time; without
+        // one, the time of receipt is.
+        let time_stamp = match time_stamp_token(&si)? {
+            Some(token) => Some(self.verify_time_stamp(token, si.signature.as_bytes(), at)?),
+            None => None,
         };
-        let content: Vec<u8> = match &sd.encap_content_info.econtent {
-            Some(any) => any
-                .decode_as::<OctetString>()
-                .map_err(der_err)?
-                .as_bytes()
-                .to_vec(),
-            None => return Err(SignatureError::NoContent),
-        };
-        let certs: Vec<Certificate> = sd
-            .certificates
-            .as_ref()
-            .map(|set| {
-                set.0
-                    .iter()
-                    .filter_map(|c| match c {
-                        CertificateChoices::Certificate(c) => Some(c.clone()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let signer_cert = certs
-            .iter()
-            .find(|c| match &si.sid {
-                SignerIdentifier::IssuerAndSerialNumber(ias) => {
-                    c.tbs_certificate().issuer() == &ias.issuer && c.tbs_certificate().serial_number() == &ias.serial_number
-                }
-                SignerIdentifier::SubjectKeyIdentifier(ski) => {
-                    matches!(c.tbs_certificate().get_extension::<x509_cert::ext::pkix::SubjectKeyIdentifier>(),
-                        Ok(Some((_, own))) if own == *ski)
-                }
-            })
-            .cloned()
-            .ok_or(SignatureError::CertificateMissing)?;
-
-        let hash_alg = si.digest_alg.oid;
-        let content_digest = digest(&hash_alg, &content)?;
-        let mut claimed_signing_time = None;
-        let signed_bytes_digest = match &si.signed_attrs {
-            Some(attrs) => {
-                let mut content_type_ok = false;
-                let mut digest_ok = false;
-                for attr in attrs.iter() {
-                    let values: Vec<&der::Any> = attr.values.iter().collect();
-                    match attr.oid {
-                        oids::ATTR_CONTENT_TYPE => {
-                            content_type_ok = values.len() == 1
-                                && values[0].decode_as::<ObjectIdentifier>().ok()
-                                    == Some(sd.encap_content_info.econtent_type);
-                        }
-                        oids::ATTR_MESSAGE_DIGEST => {
-                            digest_ok = values.len() == 1
-                                && values[0]
-                                    .decode_as::<OctetString>()
-                                    .ok()
-                                    .map(|o| o.as_bytes().to_vec())
-                                    == Some(content_digest.clone());
-                        }
-                        oids::ATTR_SIGNING_TIME => {
-                            claimed_signing_time = values.first().and_then(|v| parse_time_attr(v));
-                        }
-                        _ => {}
-                    }
-                }
-                if !content_type_ok {
-                    return Err(SignatureError::SignedAttributes(
-                        "content type missing or different",
-                    ));
-                }
-                if !digest_ok {
-                    // The content no longer matches what was signed.
-                    return Err(SignatureError::SignatureInvalid);
-                }
-                digest(&hash_alg, &attrs.to_der().map_err(der_err)?)?
-            }
-            None => content_digest,
-        };
-        verify_prehashed(
-            signer_cert.tbs_certificate().subject_public_key_info(),
-            &si.signature_algorithm.oid,
-            &hash_alg,
-            &signed_bytes_digest,
-            si.signature.as_bytes(),
-        )?;
-        let anchor = self.verify_path(&signer_cert, &certs, at)?;
+        let signing_time = time_stamp.as_ref().map_or(at, |t| t.gen_time);
+        let (anchor, path) = self.verify_path(&signer_cert, &certs, signing_time)?;
         let anchor = &self.anchors[anchor];
+        let revocation = self.check_revocation(&path, anchor, signing_time, at)?;
         Ok(VerifiedCms {
             content,
             signer: CertificateIdentity::of(&signer_cert),
@@ -425,11 +747,9 @@ impl Verifier {
             claimed_signing_time,
             anchor: anchor.name.clone(),
             development_anchor: anchor.development,
-            revocation: if self.revocation.is_some() {
-                "checked"
-            } else {
-                "none"
-            },
+            revocation,
+            signing_time,
+            time_stamp,
         })
     }
 }

@@ -139,6 +139,10 @@ pub enum LifecycleChange {
         finished_at: i64,
         summary: String,
     },
+    /// Ends one session (its certificate was revoked after sign-in).
+    EndSession {
+        token_hash: String,
+    },
 }
 
 fn message_id(dedupe_key: &str, id: i64) -> String {
@@ -462,6 +466,13 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
                 .bind(*at)
                 .execute(&mut *conn)
                 .await?;
+        }
+        LifecycleChange::EndSession { token_hash } => {
+            let res = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(&mut *conn)
+                .await?;
+            out.counts.insert("sessions", res.rows_affected() as i64);
         }
         LifecycleChange::MarkRead { id, iin, bin, at } => {
             let res = sqlx::query(

@@ -366,6 +366,25 @@ impl Store {
         rows.iter().map(line).collect()
     }
 
+    /// The latest application line naming `iin` in an application of `bin` (the line a sign-in's
+    /// certificate name is matched with).
+    pub async fn latest_line_for(&self, iin: &str, bin: &str) -> Result<Option<LineRow>> {
+        let cols = LINE_COLUMNS
+            .split(',')
+            .map(|c| format!("l.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {cols} FROM application_lines l JOIN applications a ON a.id = l.application_id \
+             WHERE l.iin = $1 AND a.applicant_bin = $2 ORDER BY l.application_id DESC, l.line DESC LIMIT 1"
+        )))
+        .bind(iin)
+        .bind(bin)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(line).transpose()
+    }
+
     pub async fn grants_of_application(&self, application_id: i64) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE application_id = $1 ORDER BY id"

@@ -135,6 +135,67 @@ fn same_origin(parts: &Parts) -> bool {
     }
 }
 
+/// DESIGN.md §4: a certificate revoked after sign-in ends its sessions at the next check, which is the
+/// session's next request once the anchor's CRL lists it.
+async fn end_if_revoked(
+    state: &AppState,
+    person: &serde_json::Value,
+    token_hash: &str,
+    iin: &str,
+    bin: &str,
+    parts: &Parts,
+) -> Result<(), ApiError> {
+    let text = |k: &str| person.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    let Some(anchor) = state.verifier.anchor(text("trust_anchor")) else {
+        return Ok(());
+    };
+    let Ok(serial) = hex::decode(text("certificate_serial")) else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let status = match &anchor.revocation {
+        qoljetim_signature::Revocation::None => return Ok(()),
+        qoljetim_signature::Revocation::Crl(crls) => crls.status_of_serial(&serial, now, now),
+        qoljetim_signature::Revocation::Ocsp(client) => {
+            // A cached answer, or one round trip to the responder off the async threads.
+            let (client, issuer) = (client.clone(), anchor.certificate.clone());
+            tokio::task::spawn_blocking(move || client.status_of_serial(&serial, &issuer, now, now))
+                .await
+                .map_err(ApiError::internal)?
+        }
+    };
+    // An unknown status does not end a session that was opened with a good one.
+    let qoljetim_signature::RevocationStatus::Revoked { revoked_at } = status else {
+        return Ok(());
+    };
+    let change =
+        qoljetim_store::Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::EndSession {
+            token_hash: token_hash.to_owned(),
+        }));
+    let mut audit = crate::handlers::entry(
+        format!("{iin}@{bin}"),
+        Some(bin.to_owned()),
+        "end_session",
+        "session".into(),
+        "certificate_revoked".into(),
+        &client_ip(parts),
+    );
+    audit.details = serde_json::json!({"certificate_serial": text("certificate_serial"),
+        "trust_anchor": text("trust_anchor"), "revoked_at": revoked_at.to_string()});
+    state
+        .store
+        .commit(change, audit)
+        .await
+        .map_err(ApiError::store)?;
+    Err(ApiError::signature(
+        &qoljetim_signature::SignatureError::Revoked {
+            serial: text("certificate_serial").to_owned(),
+            revoked_at: revoked_at.to_string(),
+        },
+        true,
+    ))
+}
+
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
     let (token, from_cookie) = match (bearer_token(parts), cookie_token(parts)) {
         (Some(t), _) => (t, false),
@@ -156,6 +217,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
     if now > s.expires_at || now > s.last_seen + state.config.session_idle_minutes * 60_000_000 {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired"));
     }
+    end_if_revoked(state, &s.person, &s.token_hash, &s.iin, &s.bin, parts).await?;
     let org_kind = s
         .person
         .get("org_kind")

@@ -142,6 +142,8 @@ mod tests {
             "scope",
             "id",
             "status",
+            "serial",
+            "revoked_at",
         ]
         .into_iter()
         .map(|k| (k, "x".to_owned()))

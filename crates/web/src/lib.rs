@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod data;
 mod handlers;
+pub use handlers::signed_body_cms;
 pub mod i18n;
 pub mod lifecycle;
 mod openapi;

@@ -104,6 +104,12 @@ impl ApiError {
             SignatureError::WrongBin { expected, found } => {
                 err = err.arg("expected", expected).arg("found", found)
             }
+            SignatureError::Revoked { serial, revoked_at } => {
+                err = err.arg("serial", serial).arg("revoked_at", revoked_at)
+            }
+            SignatureError::RevocationUnknown(r)
+            | SignatureError::Crl(r)
+            | SignatureError::TimeStamp(r) => err = err.arg("reason", r),
             _ => {}
         }
         err

@@ -25,6 +25,10 @@ pub struct LoginView {
     #[schema(value_type = Object)]
     pub organization: serde_json::Value,
     pub roles: Vec<String>,
+    /// The certificate's name matched with the latest application line: `match`, `mismatch` (with
+    /// the fields, both names, shown to the integrator) or `no_application_line`.
+    #[schema(value_type = Object)]
+    pub name_check: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,7 +81,10 @@ pub struct ApplicationView {
     pub claimed_signing_time: Option<String>,
     pub received_at: String,
     pub trust_anchor: String,
-    pub revocation_check: String,
+    /// How the signature was verified: `revocation` (method, status, fail_open, detail) and
+    /// `signing_time` (`at`, `source`: "timestamp" or "receipt", and the verified `time_stamp`).
+    #[schema(value_type = Object)]
+    pub verification: serde_json::Value,
     pub review_due: String,
     pub review_due_at: String,
     pub review_due_provisional: bool,

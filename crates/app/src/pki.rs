@@ -1,0 +1,310 @@
+//! Trust anchors from the configuration and their CRL feeds: each anchor with `revocation = "crl"`
+//! (and the development CAs, whose CRL files `dev-ca init` and `dev-ca revoke` publish) has its CRLs
+//! read from files or fetched over HTTP at start and every `crl_refresh_minutes`. A source that
+//! cannot be read or does not verify keeps the previous CRL; when none is in force the status is
+//! unknown and signatures are refused (fail closed) unless `revocation_fail_open` is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use qoljetim_signature::ocsp::{OcspClient, OcspTransport};
+use qoljetim_signature::{CrlStore, Revocation, TrustAnchor};
+
+use crate::config::Config;
+use crate::{devca_files, load_certificate};
+
+/// OCSP over plain HTTP POST (RFC 6960 Appendix A.1) with a blocking client: CMS verification runs
+/// on the blocking pool, so a round trip never stalls the async threads.
+pub struct HttpOcspTransport {
+    agent: ureq::Agent,
+}
+
+impl HttpOcspTransport {
+    pub fn new(timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build();
+        HttpOcspTransport {
+            agent: config.into(),
+        }
+    }
+}
+
+impl OcspTransport for HttpOcspTransport {
+    fn post(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/ocsp-request")
+            .send(request)
+            .map_err(|e| e.to_string())?;
+        if resp.status() != 200 {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        resp.body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The CRL sources of one anchor.
+#[derive(Clone)]
+pub struct CrlFeed {
+    pub anchor: String,
+    pub store: Arc<CrlStore>,
+    pub sources: Vec<String>,
+}
+
+const DEV_ANCHOR: &str = "qoljetim-development-ca";
+const DEV_ANCHOR_GOST: &str = "qoljetim-development-ca-gost";
+
+/// The trust anchors of the configuration with their revocation method, and the CRL feeds to load.
+/// Production mode refuses development anchors and anchors without revocation checking.
+pub fn trust_anchors(cfg: &Config) -> Result<(Vec<TrustAnchor>, Vec<CrlFeed>), String> {
+    let mut anchors = vec![];
+    let mut feeds = vec![];
+    for a in &cfg.trust_anchors {
+        if cfg.production && a.development {
+            return Err(format!(
+                "trust anchor {}: production mode refuses development anchors",
+                a.name
+            ));
+        }
+        if cfg.production && a.revocation == "none" {
+            return Err(format!(
+                "trust anchor {}: production mode refuses an anchor without revocation checking (revocation = \"none\")",
+                a.name
+            ));
+        }
+        let certificate = load_certificate(&a.certificate)?;
+        let revocation = match a.revocation.as_str() {
+            "none" => Revocation::None,
+            "crl" => {
+                if a.crl_sources.is_empty() {
+                    return Err(format!(
+                        "trust anchor {}: revocation = \"crl\" needs at least one entry in crl_sources",
+                        a.name
+                    ));
+                }
+                let store = Arc::new(CrlStore::new(certificate.clone()));
+                feeds.push(CrlFeed {
+                    anchor: a.name.clone(),
+                    store: store.clone(),
+                    sources: a.crl_sources.clone(),
+                });
+                Revocation::Crl(store)
+            }
+            "ocsp" => {
+                if !a.ocsp_url.starts_with("http://") {
+                    return Err(format!(
+                        "trust anchor {}: revocation = \"ocsp\" needs ocsp_url = \"http://…\"",
+                        a.name
+                    ));
+                }
+                Revocation::Ocsp(Arc::new(OcspClient::new(
+                    &a.ocsp_url,
+                    Arc::new(HttpOcspTransport::new(Duration::from_secs(
+                        cfg.ocsp_timeout_seconds,
+                    ))),
+                    (cfg.ocsp_max_age_minutes * 60) as i64,
+                )))
+            }
+            other => {
+                return Err(format!(
+                    "trust anchor {}: revocation \"{other}\" is not one of \"crl\", \"ocsp\", \"none\"",
+                    a.name
+                ));
+            }
+        };
+        anchors.push(TrustAnchor {
+            name: a.name.clone(),
+            certificate,
+            development: a.development,
+            revocation,
+        });
+    }
+    if cfg.trust_dev_ca {
+        if cfg.production {
+            return Err(
+                "production mode refuses the development CA: set trust_dev_ca = false".into(),
+            );
+        }
+        let gost = devca_files::gost_dir(&cfg.dev_ca_dir());
+        for (name, dir) in [(DEV_ANCHOR, cfg.dev_ca_dir()), (DEV_ANCHOR_GOST, gost)] {
+            let path = dir.join("ca.pem");
+            if !path.exists() {
+                continue;
+            }
+            let certificate = load_certificate(&path)?;
+            let store = Arc::new(CrlStore::new(certificate.clone()));
+            feeds.push(CrlFeed {
+                anchor: name.into(),
+                store: store.clone(),
+                sources: vec![devca_files::crl_path(&dir).display().to_string()],
+            });
+            anchors.push(TrustAnchor {
+                name: name.into(),
+                certificate,
+                development: true,
+                revocation: Revocation::Crl(store),
+            });
+        }
+    }
+    Ok((anchors, feeds))
+}
+
+/// The anchors of RFC 3161 time-stamp authorities: the configured ones, and the development CAs when
+/// they are trusted (their TSA certificates are made by `devca::issue_tsa`).
+pub fn tsa_anchors(cfg: &Config) -> Result<Vec<TrustAnchor>, String> {
+    let mut out = vec![];
+    for a in &cfg.tsa_anchors {
+        out.push(TrustAnchor {
+            name: a.name.clone(),
+            certificate: load_certificate(&a.certificate)?,
+            development: false,
+            revocation: Revocation::None,
+        });
+    }
+    if cfg.trust_dev_ca && !cfg.production {
+        let gost = devca_files::gost_dir(&cfg.dev_ca_dir());
+        for (name, dir) in [(DEV_ANCHOR, cfg.dev_ca_dir()), (DEV_ANCHOR_GOST, gost)] {
+            let path = dir.join("ca.pem");
+            if path.exists() {
+                out.push(TrustAnchor {
+                    name: format!("{name}-tsa"),
+                    certificate: load_certificate(&path)?,
+                    development: true,
+                    revocation: Revocation::None,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The CRL feeds of anchors already built (tests use it to refresh after revoking).
+pub fn feeds_of(cfg: &Config, anchors: &[TrustAnchor]) -> Vec<CrlFeed> {
+    let mut out = vec![];
+    for a in anchors {
+        let Revocation::Crl(store) = &a.revocation else {
+            continue;
+        };
+        let sources = match a.name.as_str() {
+            DEV_ANCHOR => vec![
+                devca_files::crl_path(&cfg.dev_ca_dir())
+                    .display()
+                    .to_string(),
+            ],
+            DEV_ANCHOR_GOST => vec![
+                devca_files::crl_path(&devca_files::gost_dir(&cfg.dev_ca_dir()))
+                    .display()
+                    .to_string(),
+            ],
+            name => cfg
+                .trust_anchors
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.crl_sources.clone())
+                .unwrap_or_default(),
+        };
+        out.push(CrlFeed {
+            anchor: a.name.clone(),
+            store: store.clone(),
+            sources,
+        });
+    }
+    out
+}
+
+async fn fetch(http: &reqwest::Client, source: &str) -> Result<Vec<u8>, String> {
+    if is_url(source) {
+        let resp = http.get(source).send().await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        Ok(resp.bytes().await.map_err(|e| e.to_string())?.to_vec())
+    } else {
+        tokio::fs::read(source).await.map_err(|e| e.to_string())
+    }
+}
+
+/// What one refresh did with one source.
+#[derive(Debug, Clone)]
+pub struct RefreshResult {
+    pub anchor: String,
+    pub source: String,
+    pub outcome: Result<String, String>,
+}
+
+/// Reads every source of every feed once; a failure keeps the previous CRL of that source.
+pub async fn refresh(feeds: &[CrlFeed]) -> Vec<RefreshResult> {
+    refresh_where(feeds, |_| true).await
+}
+
+fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+async fn refresh_where(feeds: &[CrlFeed], wanted: impl Fn(&str) -> bool) -> Vec<RefreshResult> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap_or_default();
+    let mut out = vec![];
+    for feed in feeds {
+        for source in feed.sources.iter().filter(|s| wanted(s)) {
+            let outcome = match fetch(&http, source).await {
+                Ok(bytes) => feed
+                    .store
+                    .load(source, &bytes)
+                    .map(|s| {
+                        format!(
+                            "{} CRL {} with {} entries, next update {}",
+                            if s.delta { "delta" } else { "full" },
+                            s.number.unwrap_or_default(),
+                            s.entries,
+                            s.next_update.map(|t| t.to_string()).unwrap_or_default()
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot read: {e}")),
+            };
+            match &outcome {
+                Ok(what) => tracing::info!(anchor = %feed.anchor, %source, "{what}"),
+                Err(why) => tracing::warn!(anchor = %feed.anchor, %source, "CRL not loaded: {why}"),
+            }
+            out.push(RefreshResult {
+                anchor: feed.anchor.clone(),
+                source: source.clone(),
+                outcome,
+            });
+        }
+    }
+    out
+}
+
+/// Refreshes the feeds in the background: URLs every `every`, files (local, cheap: the development
+/// CA's CRL, or CRLs an operator drops in place) every minute, so that a revocation shows quickly.
+pub fn spawn_refresher(feeds: Vec<CrlFeed>, every: Duration) {
+    if feeds.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let minute = Duration::from_secs(60);
+        let mut tick = tokio::time::interval(minute);
+        tick.tick().await;
+        let mut since_urls = Duration::ZERO;
+        loop {
+            tick.tick().await;
+            since_urls += minute;
+            let urls_due = since_urls >= every;
+            if urls_due {
+                since_urls = Duration::ZERO;
+            }
+            refresh_where(&feeds, |s| urls_due || !is_url(s)).await;
+        }
+    });
+}

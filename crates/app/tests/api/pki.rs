@@ -1,0 +1,427 @@
+//! National PKI conformance over real HTTP (DESIGN.md §4): GOST keys from the development CA end to end,
+//! key/role refusals, revocation by CRL (refused, sessions ended, fail closed, audited fail-open).
+
+use super::*;
+
+macro_rules! on_both_kind {
+    ($kind:ident; $($name:ident),* $(,)?) => {
+        mod sqlite_pki {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() -> super::super::R {
+                let app = qoljetim::testkit::TestApp::spawn(None, super::super::KeyKind::$kind).await?;
+                let r = super::$name(&app).await;
+                app.cleanup().await;
+                r
+            })*
+        }
+        mod postgres_pki {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
+            async fn $name() -> super::super::R {
+                let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL").map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
+                let app = qoljetim::testkit::TestApp::spawn(Some(&url), super::super::KeyKind::$kind).await?;
+                let r = super::$name(&app).await;
+                app.cleanup().await;
+                r
+            })*
+        }
+    };
+}
+
+// The GOST 34.10-2015 (512) family end to end; GOST 34.310-2004 runs in gost2004 below.
+on_both_kind!(Gost2015_512;
+    gost_application_and_sign_in_end_to_end,
+    revoked_certificate_is_refused_and_ends_its_sessions,
+    sign_in_name_is_matched_with_the_application_line,
+    time_stamped_application_counts_from_the_token_time,
+);
+
+mod gost2004 {
+    use super::*;
+    on_both_kind!(Gost2004; gost_application_and_sign_in_end_to_end);
+}
+
+mod crl_status {
+    use super::*;
+
+    // DESIGN.md §4: fail closed by default. The anchor is configured with a CRL source that cannot be
+    // read, so the status cannot be known: sign-in and submission are refused with their own type.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_revocation_status_fails_closed() -> R {
+        let app =
+            TestApp::spawn_configured(None, KeyKind::P256, |cfg| strict_anchor(cfg, false)).await?;
+        let r = unknown_status(&app, false).await;
+        app.cleanup().await;
+        r
+    }
+
+    // DESIGN.md §4: fail-open is a setting; every decision taken under it says so in the audit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fail_open_accepts_and_audits_it() -> R {
+        let app =
+            TestApp::spawn_configured(None, KeyKind::P256, |cfg| strict_anchor(cfg, true)).await?;
+        let r = unknown_status(&app, true).await;
+        app.cleanup().await;
+        r
+    }
+}
+
+/// Trusts the development CA only through a configured anchor whose CRL source does not exist.
+fn strict_anchor(cfg: &mut qoljetim::config::Config, fail_open: bool) {
+    let dir = cfg.dev_ca_dir();
+    cfg.trust_dev_ca = false;
+    cfg.revocation_fail_open = fail_open;
+    cfg.trust_anchors = vec![qoljetim::config::TrustAnchorConfig {
+        name: "strict".into(),
+        certificate: dir.join("ca.pem"),
+        development: true,
+        revocation: "crl".into(),
+        crl_sources: vec![dir.join("unpublished.crl").display().to_string()],
+        ocsp_url: String::new(),
+    }];
+}
+
+async fn unknown_status(app: &TestApp, fail_open: bool) -> R {
+    let bin = demo_bin(ALMATY_MASLIKHAT);
+    app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
+        .await?;
+    let auth = app.person(
+        &iin(11),
+        Some(&bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
+    let mut c = app.client();
+    let (s, v) = c.login(&auth).await?;
+    if !fail_open {
+        assert_eq!((s, problem_type(&v)), (401, "revocation-unknown"), "{v}");
+        assert!(
+            v["detail"].as_str().unwrap_or("").contains("no CRL"),
+            "the reason is named: {v}"
+        );
+        let head = app.person(
+            &iin(10),
+            Some(&bin),
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Signing,
+        )?;
+        let f = form(app, &bin, &[(&iin(11), plus_months(today(app), 6))]);
+        assert_eq!(
+            submit_status(app, &head, &f).await?,
+            (400, "revocation-unknown".into())
+        );
+        assert!(
+            app.state
+                .store
+                .applications(None, None, 10)
+                .await?
+                .is_empty(),
+            "nothing half-written"
+        );
+        return Ok(());
+    }
+    assert_eq!(s, 200, "{v}");
+    let login = app
+        .state
+        .store
+        .audit_records(0, 1000)
+        .await?
+        .into_iter()
+        .find(|r| r.action == "login" && r.outcome == "allowed")
+        .ok_or("no login audit record")?;
+    let details: Value = serde_json::from_str(&login.details)?;
+    assert_eq!(details["revocation"]["fail_open"], true, "{details}");
+    assert_eq!(details["revocation"]["status"], "unknown");
+    assert_eq!(details["revocation"]["method"], "crl");
+    Ok(())
+}
+
+// Order 270 §8 and §11 with GOST keys: the head signs an application with a GOST signing key, an
+// employee signs in with a GOST authentication key; a one-byte change, a key used for the other
+// purpose, and an RSA/ECDSA key on a GOST signature algorithm are each refused with their own type.
+async fn gost_application_and_sign_in_end_to_end(app: &TestApp) -> R {
+    assert!(app.key_kind.is_gost());
+    let w = world(app).await?;
+    let t = today(app);
+    let f = form(app, &w.bin, &[(&iin(11), plus_months(t, 6))]);
+    let signed = w.head_sign.sign(f.to_string().as_bytes())?;
+    let (s, v) = app
+        .client()
+        .post("/api/v1/applications", &json!({"signed_cms": signed}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap_or(0);
+    // The evidence is the GOST CMS, unchanged, and names its anchor and revocation check.
+    let (s, bytes) = w
+        .reviewer
+        .get_bytes(&format!("/api/v1/applications/{id}/evidence"))
+        .await?;
+    assert_eq!(s, 200);
+    assert_eq!(base64_encode(&bytes), signed);
+    let (_, v) = w
+        .reviewer
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    assert_eq!(v["trust_anchor"], "qoljetim-development-ca-gost", "{v}");
+    assert_eq!(v["verification"]["revocation"]["method"], "crl", "{v}");
+    assert_eq!(v["verification"]["revocation"]["status"], "good", "{v}");
+    assert_eq!(
+        v["verification"]["signing_time"]["source"], "receipt",
+        "no time stamp: the time of receipt is the signing time"
+    );
+
+    // One byte of the content changed.
+    let mut cms = base64_decode(&signed);
+    let needle = w.bin.as_bytes();
+    let pos = cms
+        .windows(needle.len())
+        .position(|x| x == needle)
+        .ok_or("BIN not in the CMS")?;
+    cms[pos + 3] = if cms[pos + 3] == b'1' { b'2' } else { b'1' };
+    let (s, v) = app
+        .client()
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": base64_encode(&cms)}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (400, "signature-invalid"), "{v}");
+
+    // Key/role mismatch: the authentication key cannot sign an application…
+    let head_auth = app.person(
+        &iin(10),
+        Some(&w.bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Authentication,
+    )?;
+    let (s, v) = app.client().submit(&head_auth, &f).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (403, "certificate-not-signing-key"),
+        "{v}"
+    );
+    // …and the signing key cannot sign in.
+    let mut c = app.client();
+    let (s, v) = c.login(&w.head_sign).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (401, "certificate-not-authentication-key"),
+        "{v}"
+    );
+    // A GOST sign-in works and the session reads.
+    let mut c = app.client();
+    let emp = app.person(
+        &iin(11),
+        Some(&w.bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
+    let (s, v) = c.login(&emp).await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c.get("/api/v1/me").await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["person"]["iin"], iin(11), "{v}");
+    Ok(())
+}
+
+// DESIGN.md §4: a certificate the CA revokes is refused at sign-in and submission, and the sessions
+// it opened end at their next request, with the end in the audit chain.
+async fn revoked_certificate_is_refused_and_ends_its_sessions(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let emp = app.person(
+        &iin(11),
+        Some(&w.bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
+    let mut session = app.client();
+    let (s, v) = session.login(&emp).await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = session.get("/api/v1/me").await?;
+    assert_eq!(s, 200);
+
+    app.revoke(&emp.cert).await?;
+    app.revoke(&w.head_sign.cert).await?;
+
+    let (s, v) = session.get("/api/v1/me").await?;
+    assert_eq!((s, problem_type(&v)), (401, "certificate-revoked"), "{v}");
+    let (s, v) = session.get("/api/v1/me").await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (401, "session-expired"),
+        "the session is gone: {v}"
+    );
+    let mut again = app.client();
+    let (s, v) = again.login(&emp).await?;
+    assert_eq!((s, problem_type(&v)), (401, "certificate-revoked"), "{v}");
+    let f = form(app, &w.bin, &[(&iin(11), plus_months(today(app), 6))]);
+    assert_eq!(
+        submit_status(app, &w.head_sign, &f).await?,
+        (400, "certificate-revoked".into())
+    );
+    // Other people's sessions go on.
+    let (s, _) = w.reviewer.get("/api/v1/me").await?;
+    assert_eq!(s, 200);
+    let ended = app
+        .state
+        .store
+        .audit_records(0, 1000)
+        .await?
+        .into_iter()
+        .filter(|r| r.action == "end_session" && r.outcome == "certificate_revoked")
+        .count();
+    assert_eq!(ended, 1);
+    Ok(())
+}
+
+// DESIGN.md §4 (the NCA profile): at sign-in the certificate's SURNAME, given name and GIVENNAME
+// (patronymic) are matched with the person's application line; a mismatch is answered, audited and
+// shown to the integrator, a match (in any letter case) is not flagged.
+async fn sign_in_name_is_matched_with_the_application_line(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let t = today(app);
+    let f = form(app, &w.bin, &[(&iin(11), plus_months(t, 6))]);
+    let (s, v) = app.client().submit(&w.head_sign, &f).await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap_or(0);
+    let now = app.state.clock.now();
+    let subject = |surname: &str| qoljetim_signature::devca::Subject {
+        surname: surname.into(),
+        name: "ДИНАРА".into(),
+        patronymic: Some("БОЛАТҚЫЗЫ".into()),
+        iin: iin(11),
+        organization: Some((w.bin.clone(), "Мәслихат".into())),
+        role: Some(NcaRole::Employee),
+        purpose: KeyPurpose::Authentication,
+    };
+    // The line says "Сейітова Динара Болатқызы".
+    let (cert, key) = app.ca.issue(
+        &subject("СЕЙІТОВА"),
+        app.key_kind,
+        now - 1.hours(),
+        now + 24.hours(),
+    )?;
+    let (s, v) = app.client().login(&KeyPair { cert, key }).await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["name_check"]["status"], "match", "{v}");
+    assert_eq!(v["name_check"]["application_id"], id);
+    let (s, v) = w.integrator.get("/api/v1/notifications").await?;
+    assert_eq!(s, 200);
+    assert!(
+        !v.to_string().contains("name_mismatch"),
+        "a match is not flagged: {v}"
+    );
+    // "СЕЙИТОВА" with И for І is another name.
+    let (cert, key) = app.ca.issue(
+        &subject("СЕЙИТОВА"),
+        app.key_kind,
+        now - 1.hours(),
+        now + 24.hours(),
+    )?;
+    let (s, v) = app.client().login(&KeyPair { cert, key }).await?;
+    assert_eq!(s, 200, "the IIN decides who signs in: {v}");
+    assert_eq!(v["name_check"]["status"], "mismatch", "{v}");
+    assert_eq!(v["name_check"]["fields"], json!(["surname"]));
+    assert_eq!(
+        v["name_check"]["application_name"],
+        "Сейітова Динара Болатқызы"
+    );
+    let (s, v) = w.integrator.get("/api/v1/notifications").await?;
+    assert_eq!(s, 200);
+    let text = v.to_string();
+    assert!(text.contains("name_mismatch"), "{v}");
+    assert!(text.contains("СЕЙИТОВА ДИНАРА БОЛАТҚЫЗЫ"), "{v}");
+    let audited = app
+        .state
+        .store
+        .audit_records(0, 1000)
+        .await?
+        .into_iter()
+        .any(|r| r.action == "name_check" && r.outcome == "mismatch");
+    assert!(audited);
+    Ok(())
+}
+
+// DESIGN.md §4 (time stamps): an application whose CMS carries an RFC 3161 token from a trusted TSA
+// counts from the token's time, and its verification record says so; a token for another signature
+// is refused with its own type and nothing is stored.
+async fn time_stamped_application_counts_from_the_token_time(app: &TestApp) -> R {
+    use qoljetim_signature::devca::{add_time_stamp, issue_tsa};
+    let w = world(app).await?;
+    let now = app.state.clock.now();
+    let (tsa_cert, tsa_key) = issue_tsa(&app.ca, app.key_kind, now - 48.hours(), now + 48.hours())?;
+    let f = form(app, &w.bin, &[(&iin(11), plus_months(today(app), 6))]);
+    let cms = base64_decode(&w.head_sign.sign(f.to_string().as_bytes())?);
+    // Whole seconds: GeneralizedTime in the token carries no fraction.
+    let at = Timestamp::from_second((now - 15.minutes()).as_second())?;
+    let stamped = add_time_stamp(&cms, &tsa_cert, &tsa_key, at)?;
+    let (s, v) = app
+        .client()
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": base64_encode(&stamped)}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap_or(0);
+    let (_, v) = w
+        .reviewer
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    let st = &v["verification"]["signing_time"];
+    assert_eq!(st["source"], "timestamp", "{v}");
+    assert_eq!(st["at"], at.to_string());
+    assert!(
+        st["time_stamp"]["tsa"]
+            .as_str()
+            .unwrap_or("")
+            .contains("TSA"),
+        "{v}"
+    );
+    // The token of one signature on another: refused, nothing stored.
+    let other = base64_decode(&w.head_sign.sign(b"{}")?);
+    let other = add_time_stamp(&other, &tsa_cert, &tsa_key, at)?;
+    let token_of_other = {
+        use der::Decode;
+        let ci = cms::content_info::ContentInfo::from_der(&other)?;
+        let sd: cms::signed_data::SignedData = ci.content.decode_as()?;
+        sd.signer_infos
+            .0
+            .iter()
+            .next()
+            .and_then(|si| si.unsigned_attrs.clone())
+            .ok_or("no token")?
+    };
+    let swapped = {
+        use der::{Decode, Encode};
+        let mut ci = cms::content_info::ContentInfo::from_der(&cms)?;
+        let mut sd: cms::signed_data::SignedData = ci.content.decode_as()?;
+        let mut si = sd
+            .signer_infos
+            .0
+            .iter()
+            .next()
+            .cloned()
+            .ok_or("no signer")?;
+        si.unsigned_attrs = Some(token_of_other);
+        let mut set = der::asn1::SetOfVec::new();
+        set.insert(si)?;
+        sd.signer_infos = cms::signed_data::SignerInfos(set);
+        ci.content = der::Any::encode_from(&sd)?;
+        ci.to_der()?
+    };
+    let before = app.state.store.applications(None, None, 100).await?.len();
+    let (s, v) = app
+        .client()
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": base64_encode(&swapped)}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (400, "timestamp-invalid"), "{v}");
+    assert_eq!(
+        app.state.store.applications(None, None, 100).await?.len(),
+        before
+    );
+    Ok(())
+}
