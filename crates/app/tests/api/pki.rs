@@ -425,3 +425,254 @@ async fn time_stamped_application_counts_from_the_token_time(app: &TestApp) -> R
     );
     Ok(())
 }
+
+mod over_http {
+    //! Revocation sources over real HTTP: `openssl ocsp` as the OCSP responder (RFC 6960 over HTTP
+    //! POST) and CRLs fetched from a URL, on both databases.
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ocsp_responder_over_http_sqlite() -> R {
+        ocsp_responder_over_http(None).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
+    async fn ocsp_responder_over_http_postgres() -> R {
+        let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL")
+            .map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
+        ocsp_responder_over_http(Some(&url)).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn crl_from_a_url_sqlite() -> R {
+        crl_from_a_url(None).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
+    async fn crl_from_a_url_postgres() -> R {
+        let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL")
+            .map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
+        crl_from_a_url(Some(&url)).await
+    }
+
+    fn free_port() -> Result<u16, qoljetim::AnyError> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    }
+
+    fn openssl_time(t: Timestamp) -> String {
+        t.to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%y%m%d%H%M%SZ")
+            .to_string()
+    }
+
+    /// True when something listens on `port` (Linux /proc/net/tcp{,6}, state 0A).
+    fn listening(port: u16) -> bool {
+        let needle = format!(":{port:04X} ");
+        ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    let cols: Vec<&str> = l.split_whitespace().collect();
+                    cols.len() > 3 && format!("{} ", cols[1]).ends_with(&needle) && cols[3] == "0A"
+                })
+            })
+        })
+    }
+
+    struct Responder(std::process::Child);
+    impl Drop for Responder {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn anchor(
+        cfg: &qoljetim::config::Config,
+        revocation: &str,
+    ) -> qoljetim::config::TrustAnchorConfig {
+        qoljetim::config::TrustAnchorConfig {
+            name: format!("{revocation}-anchor"),
+            certificate: cfg.dev_ca_dir().join("ca.pem"),
+            development: true,
+            revocation: revocation.into(),
+            crl_sources: vec![],
+            ocsp_url: String::new(),
+        }
+    }
+
+    async fn login_revocation(app: &TestApp) -> Result<Value, qoljetim::AnyError> {
+        let rec = app
+            .state
+            .store
+            .audit_records(0, 10_000)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|r| r.action == "login" && r.outcome == "allowed")
+            .ok_or("no login")?;
+        let d: Value = serde_json::from_str(&rec.details)?;
+        Ok(d["revocation"].clone())
+    }
+
+    // DESIGN.md §4 (OCSP): the anchor's responder answers over HTTP; good signs in, the certificate
+    // revoked at the responder ends the session at its next request, and a responder that is down
+    // makes the status unknown, which refuses (fail closed).
+    async fn ocsp_responder_over_http(pg: Option<&str>) -> R {
+        let port = free_port()?;
+        let app = TestApp::spawn_configured(pg, KeyKind::P256, move |cfg| {
+            let mut a = anchor(cfg, "ocsp");
+            a.ocsp_url = format!("http://127.0.0.1:{port}/");
+            cfg.trust_dev_ca = false;
+            cfg.trust_anchors = vec![a];
+            cfg.ocsp_max_age_minutes = 0;
+        })
+        .await?;
+        let r = async {
+            let bin = demo_bin(ALMATY_MASLIKHAT);
+            app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
+                .await?;
+            let emp = app.person(
+                &iin(11),
+                Some(&bin),
+                Some(NcaRole::Employee),
+                KeyPurpose::Authentication,
+            )?;
+            let serial = hex::encode_upper(emp.cert.tbs_certificate().serial_number().as_bytes());
+            let now = app.state.clock.now();
+            let exp = openssl_time(now + 24.hours());
+            let ca_dir = app.config.dev_ca_dir();
+            let index = app.dir.join("index.txt");
+            std::fs::write(&index, format!("V\t{exp}\t\t{serial}\tunknown\t/CN=emp\n"))?;
+            let start = || -> Result<Responder, qoljetim::AnyError> {
+                let d = |p: &std::path::Path| p.display().to_string();
+                Ok(Responder(
+                    std::process::Command::new("openssl")
+                        .args(["ocsp", "-port", &port.to_string(), "-index", &d(&index)])
+                        .args(["-CA", &d(&ca_dir.join("ca.pem"))])
+                        .args(["-rsigner", &d(&ca_dir.join("ca.pem"))])
+                        .args(["-rkey", &d(&ca_dir.join("ca.key.pem")), "-nmin", "5"])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()?,
+                ))
+            };
+            // Wait for the port to listen without connecting: `openssl ocsp` serves one connection
+            // at a time and stalls on one that closes without a request.
+            let wait = || async {
+                for _ in 0..100 {
+                    if listening(port) {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            };
+            let responder = start()?;
+            wait().await;
+            let mut c = app.client();
+            let (s, v) = c.login(&emp).await?;
+            assert_eq!(s, 200, "{v}");
+            let rev = login_revocation(&app).await?;
+            assert_eq!(
+                (rev["method"].as_str(), rev["status"].as_str()),
+                (Some("ocsp"), Some("good")),
+                "{rev}"
+            );
+            // Revoked at the responder (restarted with its new index: `openssl ocsp` reads it once).
+            drop(responder);
+            std::fs::write(
+                &index,
+                format!(
+                    "R\t{exp}\t{}\t{serial}\tunknown\t/CN=emp\n",
+                    openssl_time(now - 1.minutes())
+                ),
+            )?;
+            while listening(port) {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let responder = start()?;
+            wait().await;
+            // Past the cached answer's second (ocsp_max_age_minutes = 0).
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            let (s, v) = c.get("/api/v1/me").await?;
+            assert_eq!((s, problem_type(&v)), (401, "certificate-revoked"), "{v}");
+            // The responder is down: unknown, refused.
+            drop(responder);
+            let other = app.person(
+                &iin(12),
+                Some(&bin),
+                Some(NcaRole::Employee),
+                KeyPurpose::Authentication,
+            )?;
+            let (s, v) = app.client().login(&other).await?;
+            assert_eq!((s, problem_type(&v)), (401, "revocation-unknown"), "{v}");
+            assert!(v["detail"].as_str().unwrap_or("").contains("OCSP"), "{v}");
+            Ok::<(), qoljetim::AnyError>(())
+        }
+        .await;
+        app.cleanup().await;
+        r
+    }
+
+    // DESIGN.md §4 (CRL from a URL): the anchor's CRL is fetched over HTTP at start and on refresh;
+    // a revocation published there ends the session at its next request.
+    async fn crl_from_a_url(pg: Option<&str>) -> R {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let crl_file = std::sync::Arc::new(std::sync::Mutex::new(std::path::PathBuf::new()));
+        let served = crl_file.clone();
+        let router = axum::Router::new().route(
+            "/ca.crl",
+            axum::routing::get(move || {
+                let path = served.lock().map(|p| p.clone()).unwrap_or_default();
+                async move { std::fs::read(path).unwrap_or_default() }
+            }),
+        );
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let app_crl = crl_file.clone();
+        let app = TestApp::spawn_configured(pg, KeyKind::Gost2015_512, move |cfg| {
+            // The GOST development CA, its CRL served over HTTP.
+            let gost = qoljetim::devca_files::gost_dir(&cfg.dev_ca_dir());
+            if let Ok(mut p) = app_crl.lock() {
+                *p = qoljetim::devca_files::crl_path(&gost);
+            }
+            let mut a = anchor(cfg, "crl");
+            a.certificate = gost.join("ca.pem");
+            a.crl_sources = vec![format!("http://127.0.0.1:{port}/ca.crl")];
+            cfg.trust_dev_ca = false;
+            cfg.trust_anchors = vec![a];
+        })
+        .await?;
+        let r = async {
+            let bin = demo_bin(ALMATY_MASLIKHAT);
+            app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
+                .await?;
+            let emp = app.person(
+                &iin(11),
+                Some(&bin),
+                Some(NcaRole::Employee),
+                KeyPurpose::Authentication,
+            )?;
+            let mut c = app.client();
+            let (s, v) = c.login(&emp).await?;
+            assert_eq!(s, 200, "{v}");
+            let rev = login_revocation(&app).await?;
+            assert_eq!(
+                (rev["method"].as_str(), rev["status"].as_str()),
+                (Some("crl"), Some("good")),
+                "{rev}"
+            );
+            app.revoke(&emp.cert).await?;
+            let (s, v) = c.get("/api/v1/me").await?;
+            assert_eq!((s, problem_type(&v)), (401, "certificate-revoked"), "{v}");
+            Ok::<(), qoljetim::AnyError>(())
+        }
+        .await;
+        server.abort();
+        app.cleanup().await;
+        r
+    }
+}
