@@ -2,7 +2,8 @@
 # Walks the demo from sign-in to a granted access with nothing but curl, openssl and python3 (for JSON):
 # the integrator and the reviewer sign in with their authentication keys (openssl cms over the
 # challenge), the head of the Almaty city maslikhat signs an application with the signing key, the
-# reviewer approves it, the integrator grants it, and the employee signs in and sees the grant.
+# reviewer approves it, the integrator grants it, and the employee signs in and sees the grant. Last,
+# revocation: a fresh key of the employee signs in, the development CA revokes it, and the session ends.
 #
 #   qoljetim demo &                       # first terminal (or: cargo run -- demo)
 #   scripts/walkthrough.sh [DATA_DIR]     # default data; BASE=http://127.0.0.1:8080
@@ -64,4 +65,17 @@ curl -sf "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&grou
   | json '"Almaty by program, top 3: " + "; ".join(r["group"]["program"] + " paid " + str(r["values"]["paid"] // 100) + " tenge" for r in d["rows"])'
 curl -s "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program&region=710000000" \
   -H "Authorization: Bearer $EMP" -H 'Accept-Language: ru' | json '"Astana: " + str(d["status"]) + " " + d["detail"]'
+
+# Revocation (DESIGN.md §4): a fresh authentication certificate for the employee signs in; the
+# development CA revokes it and publishes its CRL; the server reads it within seconds and the session
+# ends at its next request. QOLJETIM names the binary (default: cargo run).
+QOLJETIM=${QOLJETIM:-cargo run -q --}
+$QOLJETIM dev-ca issue --data-dir "$DATA" --surname СЕЙІТОВА --name ДИНАРА --patronymic БОЛАТҚЫЗЫ \
+  --iin "$EMP_IIN" --bin "$BIN" --role employee --purpose auth --out "$WORK" --stem fresh > /dev/null
+FRESH=$(login "$WORK/fresh.pem")
+curl -sf "$BASE/api/v1/me" -H "Authorization: Bearer $FRESH" > /dev/null && echo "a fresh certificate signs in"
+$QOLJETIM dev-ca revoke --data-dir "$DATA" --cert "$WORK/fresh.pem"
+sleep 7
+curl -s "$BASE/api/v1/me" -H "Authorization: Bearer $FRESH" -H 'Accept-Language: en' \
+  | json '"after revocation: " + d["type"].split(":")[-1] + " — " + d["detail"]'
 echo "done: application $ID granted"

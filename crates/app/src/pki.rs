@@ -286,25 +286,50 @@ async fn refresh_where(feeds: &[CrlFeed], wanted: impl Fn(&str) -> bool) -> Vec<
     out
 }
 
-/// Refreshes the feeds in the background: URLs every `every`, files (local, cheap: the development
-/// CA's CRL, or CRLs an operator drops in place) every minute, so that a revocation shows quickly.
+/// Refreshes the feeds in the background: URLs every `every`; files (local and cheap: the development
+/// CA's CRL, or CRLs an operator drops in place) as soon as they change, looked at every 5 seconds,
+/// so that a revocation shows at once.
 pub fn spawn_refresher(feeds: Vec<CrlFeed>, every: Duration) {
     if feeds.is_empty() {
         return;
     }
     tokio::spawn(async move {
-        let minute = Duration::from_secs(60);
-        let mut tick = tokio::time::interval(minute);
+        let step = Duration::from_secs(5);
+        let mut tick = tokio::time::interval(step);
         tick.tick().await;
         let mut since_urls = Duration::ZERO;
+        let modified = |s: &str| std::fs::metadata(s).and_then(|m| m.modified()).ok();
+        let mut seen: std::collections::HashMap<String, Option<std::time::SystemTime>> = feeds
+            .iter()
+            .flat_map(|f| f.sources.iter())
+            .filter(|s| !is_url(s))
+            .map(|s| (s.clone(), modified(s)))
+            .collect();
         loop {
             tick.tick().await;
-            since_urls += minute;
+            since_urls += step;
             let urls_due = since_urls >= every;
             if urls_due {
                 since_urls = Duration::ZERO;
             }
-            refresh_where(&feeds, |s| urls_due || !is_url(s)).await;
+            let mut changed = std::collections::HashSet::new();
+            for (source, last) in seen.iter_mut() {
+                let now = modified(source);
+                if now != *last {
+                    *last = now;
+                    changed.insert(source.clone());
+                }
+            }
+            if urls_due || !changed.is_empty() {
+                refresh_where(&feeds, |s| {
+                    if is_url(s) {
+                        urls_due
+                    } else {
+                        changed.contains(s)
+                    }
+                })
+                .await;
+            }
         }
     });
 }
