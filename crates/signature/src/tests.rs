@@ -1296,3 +1296,53 @@ mod ocsp_interop {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+// The NCA profile in full (FACTS.md): every role EKU reads back as its role and no other; individual
+// vs legal entity; signing vs authentication key; and only the first head or signing right may sign
+// an application — financial signing, HR, employee and information system may not.
+#[test]
+fn every_nca_role_reads_back_and_only_heads_sign_applications() {
+    let ca = ca(KeyKind::P256);
+    for role in [
+        NcaRole::FirstHead,
+        NcaRole::SigningRight,
+        NcaRole::FinancialSigning,
+        NcaRole::Hr,
+        NcaRole::Employee,
+        NcaRole::InformationSystem,
+    ] {
+        let (cert, _) = issue(
+            &ca,
+            &person(Some(role), KeyPurpose::Signing, Some(BIN)),
+            KeyKind::P256,
+        );
+        let id = CertificateIdentity::of(&cert);
+        assert_eq!(id.roles.iter().copied().collect::<Vec<_>>(), vec![role]);
+        assert!(id.legal_entity && !id.individual);
+        assert!(id.signing_key && !id.authentication_key);
+        let may_sign = matches!(role, NcaRole::FirstHead | NcaRole::SigningRight);
+        assert_eq!(
+            require_application_signer(&id, &bin(BIN)).is_ok(),
+            may_sign,
+            "{role:?}"
+        );
+        if !may_sign {
+            assert_eq!(
+                require_application_signer(&id, &bin(BIN)),
+                Err(SignatureError::NoSigningRight)
+            );
+        }
+    }
+    let (cert, _) = issue(
+        &ca,
+        &person(None, KeyPurpose::Authentication, None),
+        KeyKind::P256,
+    );
+    let id = CertificateIdentity::of(&cert);
+    assert!(id.individual && !id.legal_entity && id.roles.is_empty());
+    assert_eq!(require_sign_in(&id), Err(SignatureError::NotLegalEntity));
+    // Cyrillic CN, SURNAME and GIVENNAME (the patronymic) read back as written.
+    assert_eq!(id.common_name.as_deref(), Some("ИВАНОВА АННА"));
+    assert_eq!(id.surname.as_deref(), Some("ИВАНОВА"));
+    assert_eq!(id.patronymic.as_deref(), Some("СЕРГЕЕВНА"));
+}
