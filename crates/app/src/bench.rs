@@ -639,5 +639,37 @@ pub fn signatures(seconds: f64) -> Result<Vec<(String, f64)>, AnyError> {
         "GOST 34.10-2015 512-bit (TC26 A, Streebog-512) — NCA test CRL".into(),
         rate,
     ));
+    // Whole attached CMS as a sign-in or an application arrives (signed attributes, the signer's
+    // signature and the certificate's, under a development CA of the same family; no revocation).
+    for (label, kind) in [
+        ("CMS, RSA-2048", KeyKind::Rsa2048),
+        ("CMS, ECDSA P-256", KeyKind::P256),
+        ("CMS, GOST 34.310-2004", KeyKind::Gost2004),
+        ("CMS, GOST 34.10-2015 512", KeyKind::Gost2015_512),
+    ] {
+        let ca = qoljetim_signature::devca::DevCa::generate(
+            kind,
+            now - jiff::ToSpan::hours(1),
+            now + jiff::ToSpan::hours(24),
+        )?;
+        let (cert, key) = ca.issue(
+            &bench_subject(KeyPurpose::Authentication),
+            kind,
+            now - jiff::ToSpan::hours(1),
+            now + jiff::ToSpan::hours(24),
+        )?;
+        let cms = sign_cms(b"challenge-bytes-for-the-benchmark", &cert, &key, Some(now))?;
+        let verifier = qoljetim_signature::Verifier::new(vec![qoljetim_signature::TrustAnchor {
+            name: "bench".into(),
+            certificate: ca.certificate.clone(),
+            development: true,
+            revocation: qoljetim_signature::Revocation::None,
+        }]);
+        let rate = per_second(seconds, || verifier.verify_cms(&cms, now).is_ok())?;
+        out.push((
+            format!("{label} (two signatures: CMS and certificate)"),
+            rate,
+        ));
+    }
     Ok(out)
 }

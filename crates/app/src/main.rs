@@ -787,7 +787,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             );
         }
         Command::Bench(BenchCmd::Signatures { seconds }) => {
-            println!("certificate signature verifications, one core, {seconds} s each:");
+            println!("signature verifications, one core, {seconds} s each:");
             for (label, rate) in qoljetim::bench::signatures(seconds)? {
                 println!("  {rate:>9.0}/s  {label}");
             }
