@@ -1346,3 +1346,87 @@ fn every_nca_role_reads_back_and_only_heads_sign_applications() {
     assert_eq!(id.surname.as_deref(), Some("ИВАНОВА"));
     assert_eq!(id.patronymic.as_deref(), Some("СЕРГЕЕВНА"));
 }
+
+mod properties {
+    //! Order 270 §8 / DESIGN.md §4 as properties: whatever byte of the signed content or of the
+    //! signature value changes, and however, the CMS is refused — for ECDSA and both GOST families.
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    struct Case {
+        verifier: Verifier,
+        cms: Vec<u8>,
+        content_at: usize,
+        content_len: usize,
+        signature_at: usize,
+        signature_len: usize,
+    }
+
+    fn case(kind: KeyKind) -> Case {
+        let ca = ca(kind);
+        let (cert, key) = issue(
+            &ca,
+            &person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN)),
+            kind,
+        );
+        let content = b"{\"applicant_bin\":\"940140000385\",\"lines\":[1,2,3]}";
+        let cms = sign_cms(content, &cert, &key, None).unwrap();
+        let content_at = cms
+            .windows(content.len())
+            .position(|w| w == content)
+            .unwrap();
+        let sig = {
+            use cms::content_info::ContentInfo;
+            use cms::signed_data::SignedData;
+            let ci = ContentInfo::from_der(&cms).unwrap();
+            let sd: SignedData = ci.content.decode_as().unwrap();
+            sd.signer_infos
+                .0
+                .iter()
+                .next()
+                .unwrap()
+                .signature
+                .as_bytes()
+                .to_vec()
+        };
+        let signature_at = cms.windows(sig.len()).position(|w| w == sig).unwrap();
+        Case {
+            verifier: verifier(&ca),
+            cms,
+            content_at,
+            content_len: content.len(),
+            signature_at,
+            signature_len: sig.len(),
+        }
+    }
+
+    fn cases() -> &'static [Case; 3] {
+        static CASES: OnceLock<[Case; 3]> = OnceLock::new();
+        CASES.get_or_init(|| {
+            [
+                case(KeyKind::P256),
+                case(KeyKind::Gost2004),
+                case(KeyKind::Gost2015_512),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn any_change_to_content_or_signature_is_refused(
+            which in 0usize..3, in_signature: bool, pos in 0usize..4096, x in 1u8..=255
+        ) {
+            let c = &cases()[which];
+            let mut bytes = c.cms.clone();
+            let at = if in_signature {
+                c.signature_at + pos % c.signature_len
+            } else {
+                c.content_at + pos % c.content_len
+            };
+            bytes[at] ^= x;
+            prop_assert!(c.verifier.verify_cms(&bytes, now()).is_err());
+        }
+    }
+}
