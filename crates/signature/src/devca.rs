@@ -680,7 +680,8 @@ pub fn time_stamp_token(
     };
     let mut serial_bytes = [0u8; 8];
     getrandom::fill(&mut serial_bytes).map_err(internal)?;
-    serial_bytes[0] &= 0x7f;
+    // Positive and minimal: DER INTEGER with no redundant leading byte.
+    serial_bytes[0] = (serial_bytes[0] & 0x7f) | 0x01;
     let generalized = der::asn1::GeneralizedTime::from_unix_duration(Duration::from_secs(
         gen_time.as_second().max(0) as u64,
     ))
