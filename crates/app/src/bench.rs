@@ -26,6 +26,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// The person every signature benchmark issues a certificate to.
+/// A verifier trusting `ca` alone, without revocation checking: the crypto is what is measured.
+fn bench_verifier(ca: &qoljetim_signature::devca::DevCa) -> qoljetim_signature::Verifier {
+    qoljetim_signature::Verifier::new(vec![qoljetim_signature::TrustAnchor {
+        name: "bench".into(),
+        certificate: ca.certificate.clone(),
+        development: true,
+        revocation: qoljetim_signature::Revocation::None,
+    }])
+}
+
 fn bench_subject(purpose: KeyPurpose) -> qoljetim_signature::devca::Subject {
     qoljetim_signature::devca::Subject {
         surname: "БЕНЧ".into(),
@@ -54,12 +64,7 @@ pub fn cms_verifications(seconds: f64) -> Result<(f64, usize), AnyError> {
         now + jiff::ToSpan::hours(24),
     )?;
     let cms = sign_cms(b"challenge-bytes-for-the-benchmark", &cert, &key, Some(now))?;
-    let verifier = qoljetim_signature::Verifier::new(vec![qoljetim_signature::TrustAnchor {
-        name: "bench".into(),
-        certificate: ca.certificate.clone(),
-        development: true,
-        revocation: qoljetim_signature::Revocation::None,
-    }]);
+    let verifier = bench_verifier(&ca);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -659,12 +664,7 @@ pub fn signatures(seconds: f64) -> Result<Vec<(String, f64)>, AnyError> {
             now + jiff::ToSpan::hours(24),
         )?;
         let cms = sign_cms(b"challenge-bytes-for-the-benchmark", &cert, &key, Some(now))?;
-        let verifier = qoljetim_signature::Verifier::new(vec![qoljetim_signature::TrustAnchor {
-            name: "bench".into(),
-            certificate: ca.certificate.clone(),
-            development: true,
-            revocation: qoljetim_signature::Revocation::None,
-        }]);
+        let verifier = bench_verifier(&ca);
         let rate = per_second(seconds, || verifier.verify_cms(&cms, now).is_ok())?;
         out.push((
             format!("{label} (two signatures: CMS and certificate)"),

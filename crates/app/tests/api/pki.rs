@@ -66,6 +66,20 @@ mod crl_status {
     }
 }
 
+/// The Almaty city maslikhat registered, and its employee's authentication key (IIN 11).
+async fn almaty_employee(app: &TestApp) -> Result<(String, KeyPair), qoljetim::AnyError> {
+    let bin = demo_bin(ALMATY_MASLIKHAT);
+    app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
+        .await?;
+    let emp = app.person(
+        &iin(11),
+        Some(&bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
+    Ok((bin, emp))
+}
+
 /// Trusts the development CA only through a configured anchor whose CRL source does not exist.
 fn strict_anchor(cfg: &mut qoljetim::config::Config, fail_open: bool) {
     let dir = cfg.dev_ca_dir();
@@ -82,15 +96,7 @@ fn strict_anchor(cfg: &mut qoljetim::config::Config, fail_open: bool) {
 }
 
 async fn unknown_status(app: &TestApp, fail_open: bool) -> R {
-    let bin = demo_bin(ALMATY_MASLIKHAT);
-    app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
-        .await?;
-    let auth = app.person(
-        &iin(11),
-        Some(&bin),
-        Some(NcaRole::Employee),
-        KeyPurpose::Authentication,
-    )?;
+    let (bin, auth) = almaty_employee(app).await?;
     let mut c = app.client();
     let (s, v) = c.login(&auth).await?;
     if !fail_open {
@@ -532,15 +538,7 @@ mod over_http {
         })
         .await?;
         let r = async {
-            let bin = demo_bin(ALMATY_MASLIKHAT);
-            app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
-                .await?;
-            let emp = app.person(
-                &iin(11),
-                Some(&bin),
-                Some(NcaRole::Employee),
-                KeyPurpose::Authentication,
-            )?;
+            let (bin, emp) = almaty_employee(&app).await?;
             let serial = hex::encode_upper(emp.cert.tbs_certificate().serial_number().as_bytes());
             let now = app.state.clock.now();
             let exp = openssl_time(now + 24.hours());
@@ -647,15 +645,7 @@ mod over_http {
         })
         .await?;
         let r = async {
-            let bin = demo_bin(ALMATY_MASLIKHAT);
-            app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
-                .await?;
-            let emp = app.person(
-                &iin(11),
-                Some(&bin),
-                Some(NcaRole::Employee),
-                KeyPurpose::Authentication,
-            )?;
+            let (_, emp) = almaty_employee(&app).await?;
             let mut c = app.client();
             let (s, v) = c.login(&emp).await?;
             assert_eq!(s, 200, "{v}");
