@@ -42,7 +42,8 @@ impl NcaRole {
             NcaRole::InformationSystem => "information_system",
         }
     }
-    const ALL: [NcaRole; 6] = [
+    /// Every role the NCA issues, in EKU order.
+    pub const ALL: [NcaRole; 6] = [
         NcaRole::FirstHead,
         NcaRole::SigningRight,
         NcaRole::FinancialSigning,

@@ -1303,14 +1303,7 @@ mod ocsp_interop {
 #[test]
 fn every_nca_role_reads_back_and_only_heads_sign_applications() {
     let ca = ca(KeyKind::P256);
-    for role in [
-        NcaRole::FirstHead,
-        NcaRole::SigningRight,
-        NcaRole::FinancialSigning,
-        NcaRole::Hr,
-        NcaRole::Employee,
-        NcaRole::InformationSystem,
-    ] {
+    for role in NcaRole::ALL {
         let (cert, _) = issue(
             &ca,
             &person(Some(role), KeyPurpose::Signing, Some(BIN)),
