@@ -146,6 +146,18 @@ async fn world(app: &TestApp) -> Result<World, qoljetim::AnyError> {
     })
 }
 
+impl World {
+    /// The maslikhat's employee (IIN 11) with an authentication key: the user most sign-in tests need.
+    fn employee(&self, app: &TestApp) -> Result<KeyPair, qoljetim::AnyError> {
+        app.person(
+            &iin(11),
+            Some(&self.bin),
+            Some(NcaRole::Employee),
+            KeyPurpose::Authentication,
+        )
+    }
+}
+
 fn form(app: &TestApp, bin: &str, lines: &[(&str, String)]) -> Value {
     let fl: Vec<FormLine<'_>> = lines
         .iter()
@@ -514,12 +526,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 // Order 270 §11: sign-in with the organization's authentication key and a one-time challenge.
 async fn sign_in_refusals(app: &TestApp) -> R {
     let w = world(app).await?;
-    let auth = app.person(
-        &iin(11),
-        Some(&w.bin),
-        Some(NcaRole::Employee),
-        KeyPurpose::Authentication,
-    )?;
+    let auth = w.employee(app)?;
     let c = app.client();
     let challenge = c.challenge().await?;
     let body = json!({"signed_cms": auth.sign(challenge.as_bytes())?});
@@ -594,12 +601,7 @@ async fn sign_in_refusals(app: &TestApp) -> R {
 // Order 270 §11: two concurrent uses of one challenge — exactly one succeeds.
 async fn concurrent_challenge_use(app: &TestApp) -> R {
     let w = world(app).await?;
-    let auth = app.person(
-        &iin(11),
-        Some(&w.bin),
-        Some(NcaRole::Employee),
-        KeyPurpose::Authentication,
-    )?;
+    let auth = w.employee(app)?;
     for _ in 0..5 {
         let c = app.client();
         let body = json!({"signed_cms": auth.sign(c.challenge().await?.as_bytes())?});
@@ -1143,12 +1145,7 @@ async fn cookie_sessions_need_same_origin(app: &TestApp) -> R {
         .await?;
     assert_eq!(r.status().as_u16(), 201);
     // The login answer sets an HttpOnly cookie.
-    let auth = app.person(
-        &iin(11),
-        Some(&w.bin),
-        Some(NcaRole::Employee),
-        KeyPurpose::Authentication,
-    )?;
+    let auth = w.employee(app)?;
     let c = app.client();
     let body = json!({"signed_cms": auth.sign(c.challenge().await?.as_bytes())?});
     let r = http

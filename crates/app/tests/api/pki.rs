@@ -216,12 +216,7 @@ async fn gost_application_and_sign_in_end_to_end(app: &TestApp) -> R {
     );
     // A GOST sign-in works and the session reads.
     let mut c = app.client();
-    let emp = app.person(
-        &iin(11),
-        Some(&w.bin),
-        Some(NcaRole::Employee),
-        KeyPurpose::Authentication,
-    )?;
+    let emp = w.employee(app)?;
     let (s, v) = c.login(&emp).await?;
     assert_eq!(s, 200, "{v}");
     let (s, v) = c.get("/api/v1/me").await?;
@@ -234,12 +229,7 @@ async fn gost_application_and_sign_in_end_to_end(app: &TestApp) -> R {
 // it opened end at their next request, with the end in the audit chain.
 async fn revoked_certificate_is_refused_and_ends_its_sessions(app: &TestApp) -> R {
     let w = world(app).await?;
-    let emp = app.person(
-        &iin(11),
-        Some(&w.bin),
-        Some(NcaRole::Employee),
-        KeyPurpose::Authentication,
-    )?;
+    let emp = w.employee(app)?;
     let mut session = app.client();
     let (s, v) = session.login(&emp).await?;
     assert_eq!(s, 200, "{v}");
