@@ -14,32 +14,50 @@ use sqlx::Executor;
 
 type R = Result<(), qoljetim::AnyError>;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
+/// Each named case twice: in `$sqlite` on SQLite and in `$postgres` on PostgreSQL (ignored unless
+/// `scripts/test` runs it with QOLJETIM_TEST_POSTGRES_URL). With `(|db| spawn)`, the server is booted on
+/// the database `db` (`None` is SQLite), the case gets `&app`, and the app's database is dropped after
+/// it; with `database`, the case gets the database itself and boots what it needs.
+macro_rules! on_both_databases {
+    ($sqlite:ident, $postgres:ident; $how:tt; $($name:ident),* $(,)?) => {
+        mod $sqlite {
+            #[allow(unused_imports)]
+            use super::*;
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() -> super::R {
-                let app = qoljetim::testkit::TestApp::spawn(None, super::KeyKind::P256).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
+            async fn $name() -> crate::R {
+                on_both_databases!(@run None, $how, $name)
             })*
         }
-        mod postgres {
+        mod $postgres {
+            #[allow(unused_imports)]
+            use super::*;
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
-            async fn $name() -> super::R {
-                let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL").map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
-                let app = qoljetim::testkit::TestApp::spawn(Some(&url), super::KeyKind::P256).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
+            async fn $name() -> crate::R {
+                let url = crate::postgres_url()?;
+                on_both_databases!(@run Some(url.as_str()), $how, $name)
             })*
         }
     };
+    (@run $database:expr, (|$db:ident| $spawn:expr), $name:ident) => {{
+        let $db: Option<&str> = $database;
+        let app = $spawn.await?;
+        let r = super::$name(&app).await;
+        app.cleanup().await;
+        r
+    }};
+    (@run $database:expr, database, $name:ident) => {
+        super::$name($database).await
+    };
 }
 
-on_both!(
+/// The admin URL the PostgreSQL twins create their databases with.
+fn postgres_url() -> Result<String, qoljetim::AnyError> {
+    Ok(std::env::var("QOLJETIM_TEST_POSTGRES_URL")
+        .map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?)
+}
+
+on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     full_workflow,
     signature_refusals,
     sign_in_refusals,
@@ -58,32 +76,8 @@ on_both!(
     openapi_and_health,
 );
 
-macro_rules! on_both_with_data {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_data {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() -> super::R {
-                let app = qoljetim::testkit::TestApp::spawn_with_data(None, super::KeyKind::P256, 3_000).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
-            })*
-        }
-        mod postgres_data {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
-            async fn $name() -> super::R {
-                let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL").map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
-                let app = qoljetim::testkit::TestApp::spawn_with_data(Some(&url), super::KeyKind::P256, 3_000).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
-            })*
-        }
-    };
-}
-
-on_both_with_data!(
+on_both_databases!(sqlite_data, postgres_data;
+    (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
     maslikhat_reads_its_own_budget_only,
     mvd_almaty_reads_administrator_352_only,
     expired_or_missing_grant_is_refused,

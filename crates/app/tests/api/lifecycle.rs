@@ -11,35 +11,9 @@ use qoljetim_store::{Change, LifecycleChange, PersonnelPost};
 
 use super::*;
 
-macro_rules! on_both_at {
-    ($at:expr; $($name:ident),* $(,)?) => {
-        mod sqlite_at {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() -> super::super::R {
-                let at: jiff::Timestamp = $at.parse()?;
-                let app = qoljetim::testkit::TestApp::spawn_at(None, super::super::KeyKind::P256, at).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
-            })*
-        }
-        mod postgres_at {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
-            async fn $name() -> super::super::R {
-                let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL").map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
-                let at: jiff::Timestamp = $at.parse()?;
-                let app = qoljetim::testkit::TestApp::spawn_at(Some(&url), super::super::KeyKind::P256, at).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
-            })*
-        }
-    };
-}
-
 // 10:00 in Almaty on Tuesday 10 March 2026.
-on_both_at!("2026-03-10T05:00:00Z";
+on_both_databases!(sqlite_at, postgres_at;
+    (|db| TestApp::spawn_at(db, KeyKind::P256, "2026-03-10T05:00:00Z".parse()?));
     leavers_are_blocked_at_once_and_the_block_clock_is_reported,
     grant_expires_after_its_last_day_and_reminders_fire_once,
     outbox_retries_and_never_sends_twice,

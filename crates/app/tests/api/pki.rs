@@ -3,33 +3,8 @@
 
 use super::*;
 
-macro_rules! on_both_kind {
-    ($kind:ident; $($name:ident),* $(,)?) => {
-        mod sqlite_pki {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() -> super::super::R {
-                let app = qoljetim::testkit::TestApp::spawn(None, super::super::KeyKind::$kind).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
-            })*
-        }
-        mod postgres_pki {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
-            async fn $name() -> super::super::R {
-                let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL").map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
-                let app = qoljetim::testkit::TestApp::spawn(Some(&url), super::super::KeyKind::$kind).await?;
-                let r = super::$name(&app).await;
-                app.cleanup().await;
-                r
-            })*
-        }
-    };
-}
-
 // The GOST 34.10-2015 (512) family end to end; GOST 34.310-2004 runs in gost2004 below.
-on_both_kind!(Gost2015_512;
+on_both_databases!(sqlite_pki, postgres_pki; (|db| TestApp::spawn(db, KeyKind::Gost2015_512));
     gost_application_and_sign_in_end_to_end,
     revoked_certificate_is_refused_and_ends_its_sessions,
     sign_in_name_is_matched_with_the_application_line,
@@ -38,7 +13,9 @@ on_both_kind!(Gost2015_512;
 
 mod gost2004 {
     use super::*;
-    on_both_kind!(Gost2004; gost_application_and_sign_in_end_to_end);
+    on_both_databases!(sqlite_pki, postgres_pki;
+        (|db| TestApp::spawn(db, KeyKind::Gost2004));
+        gost_application_and_sign_in_end_to_end);
 }
 
 mod crl_status {
@@ -427,31 +404,10 @@ mod over_http {
     //! POST) and CRLs fetched from a URL, on both databases.
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn ocsp_responder_over_http_sqlite() -> R {
-        ocsp_responder_over_http(None).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
-    async fn ocsp_responder_over_http_postgres() -> R {
-        let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL")
-            .map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
-        ocsp_responder_over_http(Some(&url)).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn crl_from_a_url_sqlite() -> R {
-        crl_from_a_url(None).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
-    async fn crl_from_a_url_postgres() -> R {
-        let url = std::env::var("QOLJETIM_TEST_POSTGRES_URL")
-            .map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?;
-        crl_from_a_url(Some(&url)).await
-    }
+    on_both_databases!(sqlite_http, postgres_http; database;
+        ocsp_responder_over_http,
+        crl_from_a_url,
+    );
 
     fn free_port() -> Result<u16, qoljetim::AnyError> {
         Ok(std::net::TcpListener::bind("127.0.0.1:0")?
