@@ -175,7 +175,7 @@ pub async fn workflow_on(
             surname: "Сейітова",
             name: "Динара",
             patronymic: Some("Болатқызы"),
-            access_until: &until,
+            access_until: Some(&until),
         })
         .collect();
     let form = application_json(
@@ -467,7 +467,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
             surname: "Бенч",
             name: "Тест",
             patronymic: None,
-            access_until: &until,
+            access_until: Some(&until),
         }];
         let form = application_json(
             &bin,

@@ -128,7 +128,8 @@ pub struct FormLine<'a> {
     pub surname: &'a str,
     pub name: &'a str,
     pub patronymic: Option<&'a str>,
-    pub access_until: &'a str,
+    /// None: the form gives no until-date (the appendix form has no such column; one full year).
+    pub access_until: Option<&'a str>,
 }
 
 /// The application JSON of DESIGN.md §8.
@@ -144,11 +145,18 @@ pub fn application_json(
         "date": date,
         "head": {"surname": head.0, "name": head.1, "patronymic": head.2},
         "systems": systems,
-        "lines": lines.iter().map(|l| json!({
-            "surname": l.surname, "name": l.name, "patronymic": l.patronymic, "iin": l.iin,
-            "position": "Бас маман / главный специалист", "unit": "Бюджет бөлімі / отдел бюджета",
-            "phone": "+7 7172 000000", "purpose": "Мемлекеттік аудит / государственный аудит",
-            "access_until": l.access_until, "eqyzmet_qr": format!("EQYZMET:{}:{}", l.iin, bin),
-        })).collect::<Vec<_>>(),
+        "lines": lines.iter().map(|l| {
+            let mut line = json!({
+                "surname": l.surname, "name": l.name, "patronymic": l.patronymic, "iin": l.iin,
+                "position": "Бас маман / главный специалист", "unit": "Бюджет бөлімі / отдел бюджета",
+                "phone": "+7 7172 000000", "email": format!("u{}@{}.example.kz", l.iin, bin),
+                "purpose": "Мемлекеттік аудит / государственный аудит",
+                "eqyzmet_qr": format!("EQYZMET:{}:{}", l.iin, bin),
+            });
+            if let Some(until) = l.access_until {
+                line["access_until"] = json!(until);
+            }
+            line
+        }).collect::<Vec<_>>(),
     })
 }

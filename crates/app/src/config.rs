@@ -87,6 +87,13 @@ pub struct Config {
     pub ocsp_max_age_minutes: u64,
     /// How long an OCSP request may take before the status counts as unknown.
     pub ocsp_timeout_seconds: u64,
+    /// Competence → scope rules (docs/scope-rules.md); empty: the shipped `rules/competence.toml`.
+    /// A file that names an unknown kind, level or rule stops the server at start-up, naming the line.
+    pub competence_rules: PathBuf,
+    /// Order 270 §2.6: BINs that may not register or apply (the internal audit services of the
+    /// National Bank and of the financial-market regulator). Shipped empty: no public source we could
+    /// reach confirms those BINs; docs/decisions.md says how to add them.
+    pub excluded_bins: Vec<String>,
 }
 
 impl Default for Config {
@@ -117,11 +124,15 @@ impl Default for Config {
             tsa_anchors: vec![],
             ocsp_max_age_minutes: 5,
             ocsp_timeout_seconds: 10,
+            competence_rules: PathBuf::new(),
+            excluded_bins: vec![],
         }
     }
 }
 
-const ENV_KEYS: [&str; 25] = [
+const ENV_KEYS: [&str; 27] = [
+    "competence_rules",
+    "excluded_bins",
     "ocsp_max_age_minutes",
     "ocsp_timeout_seconds",
     "tsa_anchors",

@@ -25,7 +25,7 @@ pub struct DemoOrg {
     pub administrators: &'static [&'static str],
 }
 
-pub const ORGS: [DemoOrg; 13] = [
+pub const ORGS: [DemoOrg; 12] = [
     DemoOrg {
         key: "minfin",
         kind: K::AuthorizedBody,
@@ -120,14 +120,6 @@ pub const ORGS: [DemoOrg; 13] = [
         name_kk: "Алматы қаласы Полиция департаментінің ішкі аудит қызметі",
         name_ru: "Служба внутреннего аудита Департамента полиции города Алматы",
         territory: Some("750000000"),
-        administrators: &[],
-    },
-    DemoOrg {
-        key: "nbk-audit",
-        kind: K::NationalBankInternalAudit,
-        name_kk: "Ұлттық Банктің ішкі аудит қызметі",
-        name_ru: "Служба внутреннего аудита Национального Банка",
-        territory: None,
         administrators: &[],
     },
 ];
@@ -401,7 +393,6 @@ pub async fn seed_applications(
     let today = Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?)
         .date();
-    let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
     let mut reviewer = ApiClient::new(base);
     let (s, v) = reviewer
         .login(&person(people, "minfin", "reviewer")?.auth)
@@ -438,7 +429,7 @@ pub async fn seed_applications(
                 surname: &p.surname,
                 name: &p.name,
                 patronymic: Some(&p.patronymic),
-                access_until: &until,
+                access_until: None,
             })
             .collect();
         let form = application_json(

@@ -41,7 +41,58 @@ pub fn calendar(cfg: &Config) -> Result<WorkingDayCalendar, String> {
     WorkingDayCalendar::load(&overrides).map_err(|e| e.to_string())
 }
 
+/// The competence → scope rules in force: the configured file, or the shipped one. A bad file is an
+/// error naming its line, and the process does not start.
+pub fn competence_rules(cfg: &Config) -> Result<qoljetim_domain::CompetenceRules, String> {
+    if cfg.competence_rules.as_os_str().is_empty() {
+        return qoljetim_domain::CompetenceRules::shipped().map_err(|e| e.to_string());
+    }
+    let path = &cfg.competence_rules;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    qoljetim_domain::CompetenceRules::parse(&path.display().to_string(), &text)
+        .map_err(|e| format!("competence rules: {e}"))
+}
+
+/// Order 270 §2.6 at start-up: every organization of a removed kind or an excluded BIN that is not
+/// yet marked is marked not eligible, its live grants blocked and its sessions ended, with one audit
+/// record each. Returns the BINs it marked.
+pub async fn apply_exclusions(
+    store: &Store,
+    exclusions: &qoljetim_domain::org::Exclusions,
+    at: jiff::Timestamp,
+) -> Result<Vec<String>, AnyError> {
+    let mut marked = vec![];
+    for org in store.organizations().await? {
+        if org.excluded.is_some() || !exclusions.excludes(&org.bin, &org.kind) {
+            continue;
+        }
+        let clause = "Order 270 §2.6".to_owned();
+        let out = store
+            .commit(
+                qoljetim_store::Change::ExcludeOrganization {
+                    bin: org.bin.clone(),
+                    clause: clause.clone(),
+                    at: at.as_microsecond(),
+                },
+                cli_audit(
+                    "system:start-up",
+                    "exclude_organization",
+                    format!("organization/{}", org.bin),
+                    serde_json::json!({"kind": org.kind, "clause": clause,
+                        "reason": "not a state audit body under Order 270 §2.6 (removed kind or excluded BIN)"}),
+                ),
+            )
+            .await?;
+        tracing::warn!(bin = %org.bin, kind = %org.kind, grants_blocked = ?out.counts.get("grants_blocked"),
+            "organization marked not eligible (Order 270 §2.6)");
+        marked.push(org.bin);
+    }
+    Ok(marked)
+}
+
 pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
+    let rules = competence_rules(cfg)?;
+    let exclusions = qoljetim_domain::org::Exclusions::new(&cfg.excluded_bins)?;
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = Store::open(&cfg.database_url()).await?;
     let policy = PolicyEngine::new()?;
@@ -61,8 +112,11 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
         session_idle_minutes: cfg.session_idle_minutes,
         cookie_secure: cfg.cookie_secure,
         hr_event_signer_bins: cfg.hr_event_signer_bins.clone(),
+        exclusions: exclusions.clone(),
     };
+    apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;
+    state.rules = std::sync::Arc::new(rules);
     state.budget = Some(open_budget(&budget_dir(cfg)).await?);
     Ok(state)
 }
@@ -186,4 +240,79 @@ pub async fn apply_hr_event(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// One grant whose scope `rederive_scopes` changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rederived {
+    pub grant: i64,
+    pub organization_bin: String,
+    pub person_iin: String,
+    pub system: String,
+    pub previous: serde_json::Value,
+    pub scope: serde_json::Value,
+}
+
+/// Re-derives the scope of every live grant of organizations of `kind` under `rules` (Order 270 §6,
+/// after a change of the rules file): the fiscal years granted stay as they were; levels, territory
+/// and administrators follow the rules. One audit record per changed grant, with both scopes. Grants
+/// that are no longer live keep the scope they were issued with (they are evidence).
+pub async fn rederive_scopes(
+    store: &Store,
+    rules: &qoljetim_domain::CompetenceRules,
+    kind: qoljetim_domain::OrganizationKind,
+    actor: &str,
+    dry_run: bool,
+) -> Result<Vec<Rederived>, AnyError> {
+    let mut changed = vec![];
+    for org_row in store.organizations().await? {
+        if org_row.kind != kind.as_str() || org_row.excluded.is_some() {
+            continue;
+        }
+        let org = qoljetim_web::org_domain(&org_row).map_err(|e| format!("{}: {e:?}", org_row.bin))?;
+        for g in store.active_grants_of(&org_row.bin).await? {
+            let old: qoljetim_domain::Scope = serde_json::from_value(g.scope.clone())?;
+            let system: qoljetim_domain::System = g
+                .system
+                .parse()
+                .map_err(|()| format!("grant {}: stored system {}", g.id, g.system))?;
+            let from: jiff::civil::Date = g.valid_from.parse()?;
+            let until: jiff::civil::Date = g.valid_until.parse()?;
+            let years = old.fiscal_years.iter().copied().collect();
+            let new = qoljetim_domain::org::derive_scope(rules, &org, system, from, until, &years);
+            if new == old {
+                continue;
+            }
+            let previous = serde_json::to_string(&g.scope)?;
+            let scope = serde_json::to_string(&new)?;
+            let item = Rederived {
+                grant: g.id,
+                organization_bin: g.organization_bin.clone(),
+                person_iin: g.person_iin.clone(),
+                system: g.system.clone(),
+                previous: g.scope.clone(),
+                scope: serde_json::to_value(&new)?,
+            };
+            if !dry_run {
+                store
+                    .commit(
+                        qoljetim_store::Change::RederiveScope {
+                            grant_id: g.id,
+                            previous,
+                            scope,
+                        },
+                        cli_audit(
+                            actor,
+                            "rederive_scope",
+                            format!("grant/{}", g.id),
+                            serde_json::json!({"kind": kind.as_str(), "rules": rules.source,
+                                "previous": item.previous, "scope": item.scope}),
+                        ),
+                    )
+                    .await?;
+            }
+            changed.push(item);
+        }
+    }
+    Ok(changed)
 }

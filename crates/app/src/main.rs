@@ -68,6 +68,9 @@ enum Command {
     /// The organization registry.
     #[command(subcommand)]
     Org(OrgCmd),
+    /// Access grants.
+    #[command(subcommand)]
+    Grants(GrantsCmd),
     /// The development CA (test certificates in the NCA profile; refused in production mode).
     #[command(subcommand, name = "dev-ca")]
     DevCa(DevCaCmd),
@@ -205,6 +208,22 @@ enum StaffCmd {
         /// reviewer | integrator_admin
         #[arg(long)]
         role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GrantsCmd {
+    /// Re-derive the scope of the live grants of one organization kind from the competence rules in
+    /// force (after a change of the rules file, Order 270 §6); one audit record per changed grant.
+    Rederive {
+        #[command(flatten)]
+        common: Common,
+        /// The organization kind, e.g. parliament.
+        #[arg(long)]
+        kind: String,
+        /// Show what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -605,6 +624,14 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             administrators,
         }) => {
             let cfg = config(&common, None)?;
+            let exclusions = qoljetim_domain::org::Exclusions::new(&cfg.excluded_bins)?;
+            if exclusions.excludes(bin.trim(), kind.trim()) {
+                return Err(format!(
+                    "refused (not-eligible): BIN {bin} ({kind}) is excluded: the internal audit services of the National Bank and \
+                     of the financial-market regulator are not state audit bodies under Order 270 §2.6"
+                )
+                .into());
+            }
             let body = qoljetim_web_body(bin, kind, name_kk, name_ru, territory, administrators);
             let org = qoljetim_web::parse_organization(&body).map_err(|errs| {
                 errs.iter()
@@ -634,6 +661,33 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 )
                 .await?;
             println!("organization {} registered as {}", org.bin, org.kind);
+        }
+        Command::Grants(GrantsCmd::Rederive {
+            common,
+            kind,
+            dry_run,
+        }) => {
+            let cfg = config(&common, None)?;
+            let kind: qoljetim_domain::OrganizationKind = kind
+                .parse()
+                .map_err(|()| format!("--kind {kind} is not an applicant kind"))?;
+            let rules = qoljetim::competence_rules(&cfg)?;
+            let store = open_store(&cfg).await?;
+            let changed =
+                qoljetim::rederive_scopes(&store, &rules, kind, &cli_user(), dry_run).await?;
+            for c in &changed {
+                println!(
+                    "grant {} ({} {} {}): {} → {}",
+                    c.grant, c.person_iin, c.organization_bin, c.system, c.previous, c.scope
+                );
+            }
+            println!(
+                "{} live grant(s) of {} {} under {}",
+                changed.len(),
+                kind,
+                if dry_run { "would change" } else { "re-derived" },
+                rules.source
+            );
         }
         Command::DevCa(DevCaCmd::Init { common, key }) => {
             let cfg = config(&common, None)?;

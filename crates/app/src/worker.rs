@@ -34,6 +34,8 @@ pub struct RunSummary {
     pub hr_checked: usize,
     pub hr_retry: usize,
     pub expired: usize,
+    /// Scheduled blocks (a block request or HR event with a future effective date) made this pass.
+    pub scheduled_blocks: usize,
     pub reminders: usize,
     pub overdue_flags: usize,
     pub emails_sent: usize,
@@ -144,6 +146,7 @@ impl Worker {
             .await?;
         s.outbox_uncertain = rec.ids.len();
         self.hr_checks(now, &mut s).await?;
+        self.scheduled_blocks(now, &mut s).await?;
         self.expire(now, &mut s).await?;
         self.reminders(now, &mut s).await?;
         self.monitor(now, &mut s).await?;
@@ -222,6 +225,23 @@ impl Worker {
                 Err(e) => return Err(e.into()),
             }
         }
+        Ok(())
+    }
+
+    /// Order 270 §9: a block request or HR event whose effective date has come (Almaty) blocks now: the
+    /// person held the post until then.
+    async fn scheduled_blocks(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
+        let today = self.state.calendar.almaty_date(now).to_string();
+        let out = self
+            .commit(
+                LifecycleChange::ApplyScheduledBlocks {
+                    today: today.clone(),
+                    at: now.as_microsecond(),
+                },
+                audit("apply_scheduled_blocks", "hr_events".into(), json!({"today": today})),
+            )
+            .await?;
+        s.scheduled_blocks = usize::try_from(out.counts.get("grants_blocked").copied().unwrap_or(0)).unwrap_or(0);
         Ok(())
     }
 

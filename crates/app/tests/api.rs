@@ -68,7 +68,6 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     organization_registry_rules,
     audit_tampering_is_detected,
     audit_failure_leaves_no_change,
-    district_maslikhat_scope_excludes_siblings,
     every_applicant_kind_gets_its_scope,
     cookie_sessions_need_same_origin,
     idle_session_expires,
@@ -79,6 +78,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
 on_both_databases!(sqlite_data, postgres_data;
     (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
     maslikhat_reads_its_own_budget_only,
+    district_maslikhat_scope_excludes_siblings,
     mvd_almaty_reads_administrator_352_only,
     expired_or_missing_grant_is_refused,
     data_routes_are_read_only_and_audited,
@@ -160,7 +160,7 @@ fn form(app: &TestApp, bin: &str, lines: &[(&str, String)]) -> Value {
             surname: "Сейітова",
             name: "Динара",
             patronymic: Some("Болатқызы"),
-            access_until: until,
+            access_until: Some(until),
         })
         .collect();
     application_json(
@@ -796,13 +796,68 @@ async fn validation_errors_are_localized_and_named(app: &TestApp) -> R {
         .post("/api/v1/applications", &json!({"signed_cms": "MAMCAQA="}))
         .await?;
     assert_eq!(problem_type(&v), "cms-malformed");
-    // A signed document that is not the form: unknown field.
+    // A signed document that is not the form: the unknown field and the missing one are named by
+    // their JSON Pointers, with the rule, in the caller's language.
     let mut bad = f.clone();
     bad["extra"] = json!(1);
+    bad["lines"][0]["extra"] = json!(true);
+    if let Some(line) = bad["lines"][0].as_object_mut() {
+        line.remove("purpose");
+    }
+    c.lang = "ru".into();
     let (s, v) = c.submit(&w.head_sign, &bad).await?;
+    assert_eq!(s, 400, "{v}");
+    let named: Vec<(String, String, String)> = v["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap_or("").into(),
+                e["rule"].as_str().unwrap_or("").into(),
+                e["detail"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
     assert_eq!(
-        (s, v["errors"][0]["rule"].as_str()),
-        (400, Some("application_json"))
+        named,
+        vec![
+            ("/extra".into(), "unknown_field".into(), "неизвестное поле".into()),
+            ("/lines/0/extra".into(), "unknown_field".into(), "неизвестное поле".into()),
+            ("/lines/0/purpose".into(), "required".into(), "обязательно".into()),
+        ]
+    );
+    // Appendix form: the e-mail contact is required and must be an address.
+    let mut no_email = f.clone();
+    if let Some(line) = no_email["lines"][0].as_object_mut() {
+        line.remove("email");
+    }
+    no_email["lines"][1]["email"] = json!("not an address");
+    let (s, v) = c.submit(&w.head_sign, &no_email).await?;
+    assert_eq!(s, 400, "{v}");
+    let named: Vec<(&str, &str)> = v["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| (e["field"].as_str().unwrap_or(""), e["rule"].as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(named, vec![("/lines/0/email", "required")]);
+    no_email["lines"][0]["email"] = json!("a@b.kz");
+    let (s, v) = c.submit(&w.head_sign, &no_email).await?;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["errors"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|e| e["field"] == "/lines/1/email" && e["rule"] == "email_format")),
+        "{v}"
+    );
+    assert_eq!(
+        app.state.store.applications(None, None, 10).await?.len(),
+        0,
+        "nothing half-written"
     );
     Ok(())
 }
@@ -1001,36 +1056,63 @@ async fn grant_one(
     Ok(v["grants"][0]["scope"].clone())
 }
 
-// Order 270 §6: a district maslikhat's scope is its district's prefix, which no sibling district shares.
+// Order 270 §6: a district maslikhat's scope is its district's prefix, which no sibling district shares:
+// the data holds sibling districts' budgets whose KATO shares the digits a trailing-zero prefix ("191")
+// would keep, and none of them reaches the maslikhat.
 async fn district_maslikhat_scope_excludes_siblings(app: &TestApp) -> R {
     let w = world(app).await?;
-    let scope = grant_one(
+    let district = granted_user(
         app,
         &w,
-        &demo_bin(30),
+        10,
         K::Maslikhat,
-        Some("194000000"),
+        Some("191000000"),
         &[],
-        50,
+        &["analytical_central"],
     )
     .await?;
-    assert_eq!(scope["territory_prefix"], "1940");
-    assert_eq!(scope["levels"], json!(["district", "rural"]));
-    let prefix = scope["territory_prefix"].as_str().unwrap_or("");
-    for sibling in ["194100000", "194900000", "194130000"] {
-        assert!(
-            !sibling.starts_with(prefix),
-            "{sibling} is a sibling district"
-        );
+    let everyone = granted_user(
+        app,
+        &w,
+        11,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let budgets = |v: &Value| -> Vec<String> {
+        rows(v)
+            .iter()
+            .filter_map(|r| r["group"]["budget"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let q = format!("{AC}?fiscal_year=2026&group_by=budget&measures=paid&limit=10000");
+    let (s, v) = everyone.get(&q).await?;
+    assert_eq!(s, 200, "{v}");
+    let all = budgets(&v);
+    // The rows a broken prefix would let through: budgets of districts 1911…–1919… .
+    let siblings: Vec<&String> = all
+        .iter()
+        .filter(|b| b.starts_with("191") && !b.starts_with("1910"))
+        .collect();
+    assert!(!siblings.is_empty(), "the data has sibling districts: {all:?}");
+    let (s, v) = district.get(&q).await?;
+    assert_eq!(s, 200, "{v}");
+    let seen = budgets(&v);
+    assert!(!seen.is_empty(), "the district's own budgets");
+    assert!(seen.iter().all(|b| b.starts_with("1910")), "{seen:?}");
+    for sibling in siblings {
+        assert!(!seen.contains(sibling), "{sibling} is a sibling district's budget");
     }
-    assert!(
-        "194030000".starts_with(prefix),
-        "a rural district inside it"
-    );
+    // And exactly the district's budgets: every budget inside it that Parliament sees.
+    let inside: Vec<&String> = all.iter().filter(|b| b.starts_with("1910")).collect();
+    assert_eq!(seen.iter().collect::<Vec<_>>(), inside);
     Ok(())
 }
 
-// Order 270 §6: every applicant kind gets the scope of its competence.
+// Order 270 §6: every applicant kind gets the scope of its competence. Parliament, the Supreme
+// Audit Chamber and internal state audit: the republican budget and all local budgets.
 async fn every_applicant_kind_gets_its_scope(app: &TestApp) -> R {
     let w = world(app).await?;
     let cases: Vec<(K, Option<&str>, Vec<&str>, Value)> = vec![
@@ -1038,19 +1120,19 @@ async fn every_applicant_kind_gets_its_scope(app: &TestApp) -> R {
             K::Parliament,
             None,
             vec![],
-            json!({"levels": ["republican"], "territory_prefix": null, "administrators": []}),
+            json!({"levels": ["republican", "regional", "district", "rural"], "territory_prefix": null, "administrators": []}),
         ),
         (
             K::SupremeAuditChamber,
             None,
             vec![],
-            json!({"levels": ["republican"], "territory_prefix": null, "administrators": []}),
+            json!({"levels": ["republican", "regional", "district", "rural"], "territory_prefix": null, "administrators": []}),
         ),
         (
             K::InternalStateAudit,
             None,
             vec![],
-            json!({"levels": ["republican"], "territory_prefix": null, "administrators": []}),
+            json!({"levels": ["republican", "regional", "district", "rural"], "territory_prefix": null, "administrators": []}),
         ),
         (
             K::RevisionCommission,
@@ -1081,12 +1163,6 @@ async fn every_applicant_kind_gets_its_scope(app: &TestApp) -> R {
             Some("550000000"),
             vec![],
             json!({"levels": ["regional", "district", "rural"], "territory_prefix": "55", "administrators": ["252"]}),
-        ),
-        (
-            K::NationalBankInternalAudit,
-            None,
-            vec![],
-            json!({"levels": [], "territory_prefix": null, "administrators": []}),
         ),
     ];
     for (i, (kind, territory, admins, expected)) in cases.into_iter().enumerate() {
@@ -1333,7 +1409,7 @@ async fn granted_user(
         surname: "Депутат",
         name: "Тест",
         patronymic: None,
-        access_until: &until,
+        access_until: Some(&until),
     }];
     let f = application_json(
         &bin,
@@ -1445,7 +1521,8 @@ async fn maslikhat_reads_its_own_budget_only(app: &TestApp) -> R {
         .get(&format!("{AC}?fiscal_year=2020&group_by=program"))
         .await?;
     assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
-    // Parliament reads the republican budget only.
+    // Order 270 §6: Parliament reads the republican budget and all local budgets: every level, the
+    // Almaty city budget and a rural budget in Karaganda oblast.
     let parliament = granted_user(
         app,
         &w,
@@ -1461,27 +1538,31 @@ async fn maslikhat_reads_its_own_budget_only(app: &TestApp) -> R {
             "{AC}?fiscal_year=2026&group_by=budget_level&measures=paid"
         ))
         .await?;
-    assert_eq!(s, 200);
-    assert_eq!(
-        rows(&v)
-            .iter()
-            .map(|r| r["group"]["budget_level"].clone())
-            .collect::<Vec<_>>(),
-        vec![json!("republican")]
-    );
-    // The National Bank's internal audit holds an empty scope: it reads nothing (DESIGN.md §2).
-    let nbk = granted_user(
-        app,
-        &w,
-        4,
-        K::NationalBankInternalAudit,
-        None,
-        &[],
-        &["analytical_central"],
-    )
-    .await?;
-    let (s, v) = nbk
-        .get(&format!("{AC}?fiscal_year=2026&group_by=program"))
+    assert_eq!(s, 200, "{v}");
+    let mut levels: Vec<String> = rows(&v)
+        .iter()
+        .filter_map(|r| r["group"]["budget_level"].as_str().map(str::to_owned))
+        .collect();
+    levels.sort();
+    assert_eq!(levels, vec!["district", "regional", "republican", "rural"]);
+    let (s, v) = parliament
+        .get(&format!("{AC}?fiscal_year=2026&group_by=budget&budget=750000000&measures=paid"))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(rows(&v).len(), 1, "the Almaty city budget: {v}");
+    assert!(rows(&v)[0]["values"]["paid"].as_i64() > Some(0));
+    let (s, v) = parliament
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=budget,budget_level&region=350000000&budget_level=rural&measures=paid&limit=10000"
+        ))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(!rows(&v).is_empty(), "rural budgets of Karaganda oblast: {v}");
+    assert!(rows(&v).iter().all(|r| r["group"]["budget_level"] == "rural"
+        && r["group"]["budget"].as_str().is_some_and(|b| b.starts_with("35"))));
+    // The Almaty maslikhat still reads nothing outside Almaty, at any level.
+    let (s, v) = almaty
+        .get(&format!("{AC}?fiscal_year=2026&group_by=program&budget=000000000"))
         .await?;
     assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
     Ok(())
@@ -1645,17 +1726,80 @@ async fn data_routes_are_read_only_and_audited(app: &TestApp) -> R {
             .await?;
         assert_eq!(r.status().as_u16(), 405, "{method}");
     }
-    let (s, bytes) = user
-        .get_bytes(&format!(
-            "{AC}?fiscal_year=2026&group_by=functional_group&measures=paid&format=csv"
-        ))
-        .await?;
+    // Order 270 §15: a CSV export says who read it, when, under which audit record, and the duty.
+    let csv_query = format!("{AC}?fiscal_year=2026&group_by=functional_group&measures=paid&format=csv");
+    let (s, bytes) = user.get_bytes(&csv_query).await?;
     assert_eq!(s, 200);
     assert!(
         bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
         "UTF-8 BOM for Excel"
     );
-    assert!(String::from_utf8_lossy(&bytes).contains("functional_group,paid"));
+    let text = String::from_utf8_lossy(&bytes[3..]).to_string();
+    let comments: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(comments.len(), 4, "{text}");
+    assert!(
+        comments[0].contains("Order 270 §15") && comments[0].contains("not passed to third parties"),
+        "{}",
+        comments[0]
+    );
+    assert!(comments[2].contains("tiyn"), "the unit of amounts: {}", comments[2]);
+    let export_id: i64 = comments[3]
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("export_id="))
+        .and_then(|n| n.parse().ok())
+        .ok_or("no export id")?;
+    let reader = comments[3]
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("reader="))
+        .ok_or("no reader")?
+        .to_owned();
+    // pandas.read_csv(comment='#') reads what follows: a header and rows, a name beside each code.
+    let mut r = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers()?.iter().map(str::to_owned).collect();
+    assert_eq!(header, vec!["functional_group", "functional_group_name (name)", "paid"]);
+    let records: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>()?;
+    assert!(!records.is_empty());
+    assert!(records.iter().all(|rec| rec.len() == 3 && !rec[1].is_empty()));
+    // The export's id is the read's audit record, with the same reader and filters (GET /audit).
+    let (s, v) = w
+        .integrator
+        .get(&format!("/api/v1/audit?after={}&limit=1", export_id - 1))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let record = v.as_array().and_then(|a| a.first()).cloned().unwrap_or_default();
+    assert_eq!(record["seq"], export_id);
+    assert_eq!(record["action"], "query_data");
+    assert_eq!(record["actor"].as_str(), Some(reader.as_str()));
+    assert_eq!(record["details"]["filters"]["group_by"], "functional_group");
+    assert_eq!(record["details"]["export"]["format"], "csv");
+    // A Kazakh or Russian caller's spreadsheet reads `;` as the column separator; ?sep= overrides.
+    let ru = user.with_lang("ru");
+    let (_, bytes) = ru.get_bytes(&csv_query).await?;
+    let text = String::from_utf8_lossy(&bytes[3..]).to_string();
+    assert!(text.contains("Приказ 270 п.15"), "{text}");
+    let header = text.lines().find(|l| !l.starts_with('#')).unwrap_or("");
+    assert_eq!(header, "functional_group;functional_group_name (наименование);paid");
+    let (_, bytes) = ru.get_bytes(&format!("{csv_query}&sep=comma")).await?;
+    let text = String::from_utf8_lossy(&bytes[3..]).to_string();
+    let header = text.lines().find(|l| !l.starts_with('#')).unwrap_or("");
+    assert_eq!(header, "functional_group,functional_group_name (наименование),paid");
+    let (s, v) = ru.get(&format!("{csv_query}&sep=pipe")).await?;
+    assert_eq!((s, v["errors"][0]["field"].as_str()), (400, Some("/sep")));
+    // JSON answers carry the same notice as an object.
+    let (s, v) = user
+        .with_lang("kk")
+        .get(&format!("{AC}?fiscal_year=2026&group_by=functional_group&measures=paid"))
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["notice"]["clause"], "Order 270 §15");
+    assert_eq!(v["notice"]["reader"].as_str(), Some(reader.as_str()));
+    assert!(v["notice"]["audit_id"].as_i64() > Some(export_id));
+    assert!(
+        v["notice"]["text"].as_str().is_some_and(|t| t.contains("үшінші тұлғаларға берілмейді")),
+        "{v}"
+    );
     let (s, v) = user.get("/api/v1/data/state_planning/budget_applications?fiscal_year=2026&group_by=program&measures=year_1").await?;
     assert_eq!(s, 200, "{v}");
     let (s, v) = user

@@ -60,8 +60,11 @@ struct RawLine {
     position: String,
     unit: String,
     phone: String,
+    email: String,
     purpose: String,
-    access_until: String,
+    /// The appendix form has no until-date column (DESIGN.md §3): absent = one full calendar year.
+    #[serde(default)]
+    access_until: Option<String>,
     eqyzmet_qr: String,
 }
 
@@ -81,8 +84,11 @@ pub struct ApplicationLine {
     pub position: String,
     pub unit: String,
     pub phone: String,
+    /// The form's e-mail contact; the address for notices until the person's profile sets one.
+    pub email: String,
     pub purpose: String,
-    pub access_until_requested: Date,
+    /// None when the form gave no until-date (the full year applies).
+    pub access_until_requested: Option<Date>,
     /// The until-date access would get if granted on the day of receipt (capped at one year).
     pub access_until_effective: Date,
     pub notice: Option<String>,
@@ -130,6 +136,25 @@ pub(crate) fn date(errors: &mut Vec<FieldError>, field: String, value: &str) -> 
     }
 }
 
+/// An e-mail address as a person types it on a form: one `@`, a local part, a domain with a dot, no
+/// spaces or control characters, at most 254 characters (RFC 5321's path limit).
+pub fn email_ok(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',')
+}
+
 fn phone_ok(p: &str) -> bool {
     let digits: String = p.chars().filter(|c| c.is_ascii_digit()).collect();
     let allowed = p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
@@ -154,11 +179,116 @@ fn name(errors: &mut Vec<FieldError>, base: &str, raw: RawName) -> PersonName {
     }
 }
 
+/// The fields of one object of the form: (name, required, kind).
+type Shape = &'static [(&'static str, bool, FieldKind)];
+
+#[derive(Clone, Copy)]
+enum FieldKind {
+    Text,
+    Head,
+    Systems,
+    Lines,
+}
+
+const FORM_SHAPE: Shape = &[
+    ("applicant_bin", true, FieldKind::Text),
+    ("date", true, FieldKind::Text),
+    ("head", true, FieldKind::Head),
+    ("systems", true, FieldKind::Systems),
+    ("lines", true, FieldKind::Lines),
+];
+const HEAD_SHAPE: Shape = &[
+    ("surname", true, FieldKind::Text),
+    ("name", true, FieldKind::Text),
+    ("patronymic", false, FieldKind::Text),
+];
+const LINE_SHAPE: Shape = &[
+    ("surname", true, FieldKind::Text),
+    ("name", true, FieldKind::Text),
+    ("patronymic", false, FieldKind::Text),
+    ("iin", true, FieldKind::Text),
+    ("position", true, FieldKind::Text),
+    ("unit", true, FieldKind::Text),
+    ("phone", true, FieldKind::Text),
+    ("email", true, FieldKind::Text),
+    ("purpose", true, FieldKind::Text),
+    ("access_until", false, FieldKind::Text),
+    ("eqyzmet_qr", true, FieldKind::Text),
+];
+
+/// Unknown, missing and mistyped fields of the signed form, each named by its JSON Pointer
+/// (`/lines/0/extra`, `/lines/0/purpose`), before any value is read.
+fn form_shape_errors(v: &serde_json::Value) -> Vec<FieldError> {
+    let mut errors = vec![];
+    object_shape(&mut errors, "", v, FORM_SHAPE);
+    errors
+}
+
+fn object_shape(errors: &mut Vec<FieldError>, base: &str, v: &serde_json::Value, shape: Shape) {
+    use serde_json::Value as V;
+    let Some(map) = v.as_object() else {
+        errors.push(FieldError::new(base, "type", "must be a JSON object"));
+        return;
+    };
+    for key in map.keys() {
+        if !shape.iter().any(|(name, _, _)| name == key) {
+            let known: Vec<&str> = shape.iter().map(|(n, _, _)| *n).collect();
+            errors.push(FieldError::new(
+                format!("{base}/{}", key.replace('~', "~0").replace('/', "~1")),
+                "unknown_field",
+                format!("the form has no such field; it has {}", known.join(", ")),
+            ));
+        }
+    }
+    for (name, required, kind) in shape {
+        let field = format!("{base}/{name}");
+        match (map.get(*name), kind) {
+            (None, _) | (Some(V::Null), _) if *required => {
+                errors.push(FieldError::new(field, "required", "this field is required"));
+            }
+            (None | Some(V::Null), _) => {}
+            (Some(V::String(_)), FieldKind::Text) => {}
+            (Some(_), FieldKind::Text) => {
+                errors.push(FieldError::new(field, "type", "must be a string"));
+            }
+            (Some(h), FieldKind::Head) => object_shape(errors, &field, h, HEAD_SHAPE),
+            (Some(V::Array(items)), FieldKind::Systems) => {
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_string() {
+                        errors.push(FieldError::new(
+                            format!("{field}/{i}"),
+                            "type",
+                            "must be a string",
+                        ));
+                    }
+                }
+            }
+            (Some(V::Array(items)), FieldKind::Lines) => {
+                for (i, item) in items.iter().enumerate() {
+                    object_shape(errors, &format!("{field}/{i}"), item, LINE_SHAPE);
+                }
+            }
+            (Some(_), _) => errors.push(FieldError::new(field, "type", "must be a JSON array")),
+        }
+    }
+}
+
 impl ApplicationForm {
     /// Parses and validates the signed JSON, as received on `today` (an Almaty date).
     /// Every broken rule is reported, each with its JSON Pointer.
     pub fn parse(bytes: &[u8], today: Date) -> Result<Self, Vec<FieldError>> {
-        let raw: RawForm = serde_json::from_slice(bytes).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            vec![FieldError::new(
+                "",
+                "application_json",
+                format!("the signed content is not JSON: {e}"),
+            )]
+        })?;
+        let shape = form_shape_errors(&value);
+        if !shape.is_empty() {
+            return Err(shape);
+        }
+        let raw: RawForm = serde_json::from_value(value).map_err(|e| {
             vec![FieldError::new(
                 "",
                 "application_json",
@@ -260,8 +390,30 @@ impl ApplicationForm {
                     "a Kazakh number +7 and 10 digits",
                 ));
             }
+            let email = l.email.trim().to_owned();
+            if email.is_empty() {
+                errors.push(FieldError::new(
+                    format!("{base}/email"),
+                    "required",
+                    "the form's contact details are a work phone and an e-mail address",
+                ));
+            } else if !email_ok(&email) {
+                errors.push(FieldError::new(
+                    format!("{base}/email"),
+                    "email_format",
+                    "an e-mail address such as name@organization.kz",
+                ));
+            }
             let purpose = text(&mut errors, format!("{base}/purpose"), &l.purpose, 2000);
-            let until = date(&mut errors, format!("{base}/access_until"), &l.access_until);
+            let mut until_ok = true;
+            let until = match l.access_until.as_deref() {
+                None => None,
+                Some(v) => {
+                    let d = date(&mut errors, format!("{base}/access_until"), v);
+                    until_ok = d.is_some();
+                    d
+                }
+            };
             if let Some(u) = until
                 && u < today
             {
@@ -277,11 +429,11 @@ impl ApplicationForm {
                 &l.eqyzmet_qr,
                 8192,
             );
-            if let (Some(iin), Some(until)) = (iin, until) {
-                let (effective, notice) = if until > cap {
-                    (cap, Some(NOTICE_CAPPED.to_owned()))
-                } else {
-                    (until, None)
+            if let (Some(iin), true) = (iin, until_ok) {
+                let (effective, notice) = match until {
+                    Some(u) if u > cap => (cap, Some(NOTICE_CAPPED.to_owned())),
+                    Some(u) => (u, None),
+                    None => (cap, None),
                 };
                 lines.push(ApplicationLine {
                     line: i as u32 + 1,
@@ -290,6 +442,7 @@ impl ApplicationForm {
                     position,
                     unit,
                     phone: l.phone.trim().to_owned(),
+                    email,
                     purpose,
                     access_until_requested: until,
                     access_until_effective: effective,
@@ -493,11 +646,19 @@ pub struct Validity {
     pub capped: bool,
 }
 
-pub fn grant_validity(granted_on: Date, requested_until: Date) -> Option<Validity> {
+pub fn grant_validity(granted_on: Date, requested_until: Option<Date>) -> Option<Validity> {
+    let cap = one_year_after(granted_on);
+    let Some(requested_until) = requested_until else {
+        // No until-date on the form: one full calendar year from the grant (Order 270 §9).
+        return Some(Validity {
+            valid_from: granted_on,
+            valid_until: cap,
+            capped: false,
+        });
+    };
     if requested_until < granted_on {
         return None;
     }
-    let cap = one_year_after(granted_on);
     Some(if requested_until > cap {
         Validity {
             valid_from: granted_on,
@@ -528,7 +689,7 @@ mod tests {
     }
     fn line(iin: &str, until: &str) -> String {
         format!(
-            r#"{{"surname":"Иванова","name":"Анна","patronymic":null,"iin":"{iin}","position":"депутат","unit":"аппарат","phone":"+7 7172 000000","purpose":"аудит","access_until":"{until}","eqyzmet_qr":"QR"}}"#
+            r#"{{"surname":"Иванова","name":"Анна","patronymic":null,"iin":"{iin}","position":"депутат","unit":"аппарат","phone":"+7 7172 000000","email":"anna@maslikhat.kz","purpose":"аудит","access_until":"{until}","eqyzmet_qr":"QR"}}"#
         )
     }
 
@@ -555,7 +716,7 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let bad = r#"{"surname":"","name":"А","patronymic":null,"iin":"821214240092","position":"p","unit":"u","phone":"12","purpose":"p","access_until":"2026-11-24","eqyzmet_qr":"QR"}"#;
+        let bad = r#"{"surname":"","name":"А","patronymic":null,"iin":"821214240092","position":"p","unit":"u","phone":"12","email":"a b@kz","purpose":"p","access_until":"2026-11-24","eqyzmet_qr":"QR"}"#;
         let text = form(&format!("{},{bad}", line("871008401427", "2027-01-01")));
         let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"))
             .err()
@@ -568,7 +729,45 @@ mod tests {
             got.contains(&("/lines/1/access_until", "access_until_past")),
             "{got:?}"
         );
-        assert_eq!(got.len(), 4);
+        // Appendix form: the contact details are a work phone and an e-mail address.
+        assert!(got.contains(&("/lines/1/email", "email_format")), "{got:?}");
+        assert_eq!(got.len(), 5);
+    }
+
+    // Appendix form: no until-date column; absent = one full calendar year (Order 270 §9). The e-mail
+    // contact is required.
+    #[test]
+    fn access_until_is_optional_and_email_required() {
+        let without_until = line("871008401427", "x").replace(r#","access_until":"x""#, "");
+        let f = ApplicationForm::parse(form(&without_until).as_bytes(), d("2026-11-25"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(f.lines[0].access_until_requested, None);
+        assert_eq!(f.lines[0].access_until_effective, d("2027-11-25"));
+        assert_eq!(f.lines[0].notice, None);
+        assert_eq!(f.lines[0].email, "anna@maslikhat.kz");
+        let without_email = without_until.replace(r#""email":"anna@maslikhat.kz","#, "");
+        let errs = ApplicationForm::parse(form(&without_email).as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert_eq!(got, vec![("/lines/0/email", "required")]);
+        assert_eq!(
+            grant_validity(d("2026-03-15"), None).map(|v| (v.valid_until, v.capped)),
+            Some((d("2027-03-15"), false))
+        );
+    }
+
+    #[test]
+    fn email_rule() {
+        for good in ["aigul@maslikhat.kz", "a.b-c@sub.gov.kz"] {
+            assert!(email_ok(good), "{good}");
+        }
+        for bad in [
+            "", "a", "a@", "@b.kz", "a@b", "a@@b.kz", "a b@c.kz", "a@b..kz", "a@.b.kz", "a@b.kz.",
+            "a@b.kz,c@d.kz",
+        ] {
+            assert!(!email_ok(bad), "{bad}");
+        }
     }
 
     #[test]
@@ -577,6 +776,25 @@ mod tests {
         let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"))
             .err()
             .unwrap_or_default();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert_eq!(got, vec![("/extra", "unknown_field")]);
+        // Inside a line: the unknown field and a missing one, each by its JSON Pointer.
+        let l = line("871008401427", "2027-01-01")
+            .replace(r#""purpose":"аудит","#, r#""extra":true,"#);
+        let errs = ApplicationForm::parse(form(&l).as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert_eq!(
+            got,
+            vec![("/lines/0/extra", "unknown_field"), ("/lines/0/purpose", "required")]
+        );
+        let l = line("871008401427", "2027-01-01").replace(r#""iin":"871008401427""#, r#""iin":871008401427"#);
+        let errs = ApplicationForm::parse(form(&l).as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(errs.first().map(|e| (e.field.as_str(), e.rule)), Some(("/lines/0/iin", "type")));
+        let errs = ApplicationForm::parse(b"not json", d("2026-11-25")).err().unwrap_or_default();
         assert_eq!(errs.first().map(|e| e.rule), Some("application_json"));
         let errs = ApplicationForm::parse(form("").as_bytes(), d("2026-11-25"))
             .err()
@@ -646,7 +864,7 @@ mod tests {
     // Order 270 §9: 1 calendar year, capped; a passed until-date is not granted.
     #[test]
     fn validity_capping() {
-        let v = grant_validity(d("2026-03-15"), d("2028-01-01"));
+        let v = grant_validity(d("2026-03-15"), Some(d("2028-01-01")));
         assert_eq!(
             v,
             Some(Validity {
@@ -655,14 +873,14 @@ mod tests {
                 capped: true
             })
         );
-        let v = grant_validity(d("2026-03-15"), d("2026-12-31"));
+        let v = grant_validity(d("2026-03-15"), Some(d("2026-12-31")));
         assert_eq!(
             v.map(|v| (v.valid_until, v.capped)),
             Some((d("2026-12-31"), false))
         );
-        assert_eq!(grant_validity(d("2026-03-15"), d("2026-03-14")), None);
+        assert_eq!(grant_validity(d("2026-03-15"), Some(d("2026-03-14"))), None);
         assert_eq!(
-            grant_validity(d("2026-03-15"), d("2026-03-15")).map(|v| v.valid_until),
+            grant_validity(d("2026-03-15"), Some(d("2026-03-15"))).map(|v| v.valid_until),
             Some(d("2026-03-15"))
         );
     }

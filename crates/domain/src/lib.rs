@@ -3,6 +3,7 @@
 pub mod application;
 pub mod calendar;
 pub mod clock;
+pub mod competence;
 pub mod ids;
 pub mod kato;
 pub mod lifecycle;
@@ -12,6 +13,7 @@ pub mod person_name;
 pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineStatus};
 pub use calendar::WorkingDayCalendar;
 pub use clock::Clock;
+pub use competence::{CompetenceRules, RulesError};
 pub use ids::{Bin, IdError, Iin};
 pub use kato::{Kato, KatoLevel};
 pub use org::{BudgetLevel, Organization, OrganizationKind, Scope, System};

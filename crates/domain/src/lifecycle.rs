@@ -432,3 +432,210 @@ mod tests {
         assert!(ok.is_ok(), "{ok:?}");
     }
 }
+
+/// Why the employing body asks for the block (Order 270 §9: the powers ended by dismissal, transfer
+/// to another post, or otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    Dismissed,
+    Transferred,
+    Other,
+}
+
+impl BlockReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockReason::Dismissed => "dismissed",
+            BlockReason::Transferred => "transferred",
+            BlockReason::Other => "other",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Dismissed, Self::Transferred, Self::Other]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// One person of a block request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockRequestLine {
+    pub iin: Iin,
+    pub reason: BlockReason,
+    /// The day the employee's powers end, an Almaty date: the 3-working-day clock starts here.
+    pub effective_date: Date,
+    pub order_number: Option<String>,
+}
+
+impl BlockRequestLine {
+    /// The request's clock: the end of the 3rd working day after the day the powers end (§9).
+    pub fn block_deadline(&self, cal: &WorkingDayCalendar) -> Result<Deadline, CalendarError> {
+        cal.deadline_from_date(self.effective_date, BLOCK_WORKING_DAYS)
+    }
+}
+
+/// The employing body's request to block its employees' accounts (Order 270 §9): the content of a
+/// CMS signed by its first head or a person with signing right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockRequest {
+    pub applicant_bin: Bin,
+    pub date: Date,
+    pub lines: Vec<BlockRequestLine>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBlockRequest {
+    applicant_bin: String,
+    date: String,
+    lines: Vec<RawBlockLine>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBlockLine {
+    iin: String,
+    reason: String,
+    effective_date: String,
+    #[serde(default)]
+    order_number: Option<String>,
+}
+
+impl BlockRequest {
+    /// Parses and validates the signed JSON as received on `today` (Almaty); every broken rule is
+    /// reported with its JSON Pointer.
+    pub fn parse_json(bytes: &[u8], today: Date) -> Result<BlockRequest, Vec<FieldError>> {
+        let raw: RawBlockRequest = serde_json::from_slice(bytes).map_err(|e| {
+            let msg = e.to_string();
+            // serde names the field between backticks; the pointer is as precise as serde allows.
+            let field = msg
+                .split('`')
+                .nth(1)
+                .map(|f| format!("/{f}"))
+                .unwrap_or_default();
+            let rule = if msg.starts_with("unknown field") {
+                "unknown_field"
+            } else if msg.starts_with("missing field") {
+                "required"
+            } else {
+                "json"
+            };
+            vec![FieldError::new(field, rule, format!("not a block request: {msg}"))]
+        })?;
+        let mut errors = vec![];
+        let applicant_bin = match Bin::parse(raw.applicant_bin.trim()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                errors.push(FieldError::new("/applicant_bin", e.rule(), e.to_string()));
+                None
+            }
+        };
+        let form_date = date(&mut errors, "/date".into(), raw.date.trim());
+        if let Some(d) = form_date
+            && d > today
+        {
+            errors.push(FieldError::new(
+                "/date",
+                "date_in_future",
+                "the request is dated after the day of receipt",
+            ));
+        }
+        if raw.lines.is_empty() || raw.lines.len() > crate::application::MAX_LINES {
+            errors.push(FieldError::new(
+                "/lines",
+                "lines_count",
+                format!("1 to {} lines", crate::application::MAX_LINES),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut lines = vec![];
+        for (i, l) in raw.lines.iter().enumerate() {
+            let base = format!("/lines/{i}");
+            let iin = match Iin::parse(l.iin.trim()) {
+                Ok(v) => {
+                    if !seen.insert(v.clone()) {
+                        errors.push(FieldError::new(
+                            format!("{base}/iin"),
+                            "duplicate_iin",
+                            "the same person is listed twice",
+                        ));
+                    }
+                    Some(v)
+                }
+                Err(e) => {
+                    errors.push(FieldError::new(format!("{base}/iin"), e.rule(), e.to_string()));
+                    None
+                }
+            };
+            let reason = BlockReason::parse(l.reason.trim());
+            if reason.is_none() {
+                errors.push(FieldError::new(
+                    format!("{base}/reason"),
+                    "block_reason",
+                    "dismissed, transferred or other",
+                ));
+            }
+            let effective = date(&mut errors, format!("{base}/effective_date"), l.effective_date.trim());
+            let order_number = match l.order_number.as_deref().map(str::trim) {
+                Some("") | None => None,
+                Some(o) => Some(text(&mut errors, format!("{base}/order_number"), o, 200)),
+            };
+            if let (Some(iin), Some(reason), Some(effective_date)) = (iin, reason, effective) {
+                lines.push(BlockRequestLine {
+                    iin,
+                    reason,
+                    effective_date,
+                    order_number,
+                });
+            }
+        }
+        match (applicant_bin, form_date) {
+            (Some(applicant_bin), Some(date)) if errors.is_empty() => Ok(BlockRequest {
+                applicant_bin,
+                date,
+                lines,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod block_request_tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        s.parse().unwrap_or_else(|_| std::process::abort())
+    }
+
+    // Order 270 §9: the employing body's request names each person, the reason and the day powers end.
+    #[test]
+    fn a_block_request_parses_and_names_bad_fields() {
+        let good = r#"{"applicant_bin":"940140000385","date":"2026-12-01","lines":[
+            {"iin":"871008401427","reason":"dismissed","effective_date":"2026-11-30","order_number":"12-к"},
+            {"iin":"850712300801","reason":"transferred","effective_date":"2026-12-10"}]}"#;
+        let r = BlockRequest::parse_json(good.as_bytes(), d("2026-12-03")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.lines.len(), 2);
+        assert_eq!(r.lines[0].reason, BlockReason::Dismissed);
+        assert_eq!(r.lines[0].order_number.as_deref(), Some("12-к"));
+        assert_eq!(r.lines[1].order_number, None);
+        let bad = br#"{"applicant_bin":"940140000385","date":"2026-12-09","lines":[
+            {"iin":"871008401427","reason":"fired","effective_date":"30.11.2026"},
+            {"iin":"871008401427","reason":"other","effective_date":"2026-11-30"}]}"#;
+        let errs = BlockRequest::parse_json(bad, d("2026-12-03")).err().unwrap_or_default();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/date", "date_in_future"),
+                ("/lines/0/reason", "block_reason"),
+                ("/lines/0/effective_date", "date_format"),
+                ("/lines/1/iin", "duplicate_iin"),
+            ]
+        );
+        let unknown = br#"{"applicant_bin":"940140000385","date":"2026-12-01","lines":[],"x":1}"#;
+        let errs = BlockRequest::parse_json(unknown, d("2026-12-03")).err().unwrap_or_default();
+        assert_eq!(errs.first().map(|e| (e.field.as_str(), e.rule)), Some(("/x", "unknown_field")));
+    }
+}

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::competence::{Competence, CompetenceRules};
 use crate::ids::Bin;
 use crate::kato::{Kato, KatoLevel};
 
@@ -21,14 +22,13 @@ pub enum OrganizationKind {
     LocalInternalAudit,
     CentralInternalAudit,
     MvdTerritorialInternalAudit,
-    NationalBankInternalAudit,
     AuthorizedBody,
     Integrator,
     BudgetPlanningBody,
 }
 
 impl OrganizationKind {
-    pub const ALL: [OrganizationKind; 12] = [
+    pub const ALL: [OrganizationKind; 11] = [
         OrganizationKind::Parliament,
         OrganizationKind::SupremeAuditChamber,
         OrganizationKind::InternalStateAudit,
@@ -37,7 +37,6 @@ impl OrganizationKind {
         OrganizationKind::LocalInternalAudit,
         OrganizationKind::CentralInternalAudit,
         OrganizationKind::MvdTerritorialInternalAudit,
-        OrganizationKind::NationalBankInternalAudit,
         OrganizationKind::AuthorizedBody,
         OrganizationKind::Integrator,
         OrganizationKind::BudgetPlanningBody,
@@ -53,7 +52,6 @@ impl OrganizationKind {
             OrganizationKind::LocalInternalAudit => "local_internal_audit",
             OrganizationKind::CentralInternalAudit => "central_internal_audit",
             OrganizationKind::MvdTerritorialInternalAudit => "mvd_territorial_internal_audit",
-            OrganizationKind::NationalBankInternalAudit => "national_bank_internal_audit",
             OrganizationKind::AuthorizedBody => "authorized_body",
             OrganizationKind::Integrator => "integrator",
             OrganizationKind::BudgetPlanningBody => "budget_planning_body",
@@ -88,6 +86,42 @@ impl FromStr for OrganizationKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or(())
+    }
+}
+
+/// Kinds that Order 270 §2.6 names and excludes ("…қоспағанда" = "except"): the internal audit
+/// services of the National Bank and of the financial-market regulator are not state audit bodies
+/// under the order. They are no kind of this system; a record or request naming one is refused.
+pub const EXCLUDED_KINDS: [&str; 2] = [
+    "national_bank_internal_audit",
+    "financial_regulator_internal_audit",
+];
+
+/// The §2.6 exclusions: the kinds above and a configured list of BINs (those two bodies' BINs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exclusions {
+    bins: BTreeSet<Bin>,
+}
+
+impl Exclusions {
+    /// Parses the configured BINs; a wrong one is refused with its position in the list.
+    pub fn new(bins: &[String]) -> Result<Self, String> {
+        let mut set = BTreeSet::new();
+        for (i, b) in bins.iter().enumerate() {
+            let bin = Bin::parse(b)
+                .map_err(|e| format!("excluded_bins[{i}] = {b:?}: {e} (Order 270 §2.6 list)"))?;
+            set.insert(bin);
+        }
+        Ok(Exclusions { bins: set })
+    }
+
+    /// Whether an organization of this BIN (and stored or asked-for kind) is excluded by §2.6.
+    pub fn excludes(&self, bin: &str, kind: &str) -> bool {
+        EXCLUDED_KINDS.contains(&kind) || self.bins.iter().any(|b| b.as_str() == bin)
+    }
+
+    pub fn bins(&self) -> impl Iterator<Item = &Bin> {
+        self.bins.iter()
     }
 }
 
@@ -290,46 +324,9 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// True when the scope admits nothing (the National Bank's internal audit until a change request).
+    /// True when the scope admits nothing (an organization whose kind has no rule).
     pub fn is_empty(&self) -> bool {
         self.levels.is_empty()
-    }
-}
-
-/// The budget levels, territory and administrators of an organization's competence (Order 270 §6).
-pub fn competence(org: &Organization) -> (Vec<BudgetLevel>, Option<Kato>, Vec<String>) {
-    use OrganizationKind as K;
-    let levels_from = |t: &Kato| match t.level() {
-        KatoLevel::Region => vec![
-            BudgetLevel::Regional,
-            BudgetLevel::District,
-            BudgetLevel::Rural,
-        ],
-        KatoLevel::District => vec![BudgetLevel::District, BudgetLevel::Rural],
-        _ => vec![BudgetLevel::Rural],
-    };
-    match (org.kind, &org.territory) {
-        (K::Parliament | K::SupremeAuditChamber | K::InternalStateAudit, _) => {
-            (vec![BudgetLevel::Republican], None, vec![])
-        }
-        (K::CentralInternalAudit, _) => (
-            vec![BudgetLevel::Republican],
-            None,
-            org.administrators
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-        ),
-        (K::Maslikhat | K::RevisionCommission | K::LocalInternalAudit, Some(t)) => {
-            (levels_from(t), Some(t.clone()), vec![])
-        }
-        (K::MvdTerritorialInternalAudit, Some(t)) => {
-            let republican_city = t.region().is_some_and(|r| r.republican_city);
-            let admin = if republican_city { "352" } else { "252" };
-            (levels_from(t), Some(t.clone()), vec![admin.to_owned()])
-        }
-        // National Bank internal audit: §6 names no scope. Operators read no budget data.
-        _ => (vec![], None, vec![]),
     }
 }
 
@@ -346,13 +343,18 @@ pub fn fiscal_years(system: System, granted_on: Date, valid_until: Date) -> Vec<
 
 /// The scope of one grant: competence of the organization plus fiscal years, with optional extra years.
 pub fn derive_scope(
+    rules: &CompetenceRules,
     org: &Organization,
     system: System,
     granted_on: Date,
     valid_until: Date,
     extra_years: &BTreeSet<i16>,
 ) -> Scope {
-    let (levels, territory, administrators) = competence(org);
+    let Competence {
+        levels,
+        territory,
+        administrators,
+    } = rules.competence(org);
     if levels.is_empty() {
         return Scope {
             fiscal_years: vec![],
@@ -444,15 +446,18 @@ mod tests {
         );
     }
 
-    // Order 270 §6: scope by competence, every applicant kind.
+    // Order 270 §6: scope by competence, every applicant kind. Parliament, the Supreme Audit Chamber
+    // and internal state audit read the republican budget and all local budgets.
     #[test]
     fn every_applicant_kinds_scope() {
         use OrganizationKind as K;
         let g = d("2026-11-25");
         let u = d("2027-06-30");
         let none = BTreeSet::new();
+        let rules = CompetenceRules::shipped().unwrap_or_else(|_| std::process::abort());
         let s = |o: Result<Organization, OrgRule>, sys| {
             derive_scope(
+                &rules,
                 &o.unwrap_or_else(|_| std::process::abort()),
                 sys,
                 g,
@@ -462,8 +467,17 @@ mod tests {
         };
         for kind in [K::Parliament, K::SupremeAuditChamber, K::InternalStateAudit] {
             let sc = s(org(kind, None, &[]), System::AnalyticalCentral);
-            assert_eq!(sc.levels, vec![BudgetLevel::Republican]);
+            assert_eq!(
+                sc.levels,
+                vec![
+                    BudgetLevel::Republican,
+                    BudgetLevel::Regional,
+                    BudgetLevel::District,
+                    BudgetLevel::Rural
+                ]
+            );
             assert_eq!(sc.territory, None);
+            assert_eq!(sc.territory_prefix, None);
             assert!(sc.administrators.is_empty());
             assert_eq!(sc.fiscal_years, vec![2025, 2026, 2027]);
         }
@@ -513,12 +527,8 @@ mod tests {
             System::AnalyticalCentral,
         );
         assert_eq!(sc.administrators, vec!["252".to_owned()]);
-        let sc = s(
-            org(K::NationalBankInternalAudit, None, &[]),
-            System::AnalyticalCentral,
-        );
-        assert!(sc.is_empty());
-        assert!(sc.fiscal_years.is_empty());
+        // Order 270 §2.6: the National Bank's internal audit is no applicant kind at all.
+        assert!("national_bank_internal_audit".parse::<K>().is_err());
     }
 
     #[test]
@@ -526,7 +536,9 @@ mod tests {
         let o =
             org(OrganizationKind::Parliament, None, &[]).unwrap_or_else(|_| std::process::abort());
         let extra: BTreeSet<i16> = [2020].into_iter().collect();
+        let rules = CompetenceRules::shipped().unwrap_or_else(|_| std::process::abort());
         let sc = derive_scope(
+            &rules,
             &o,
             System::AnalyticalCentral,
             d("2026-03-15"),

@@ -37,6 +37,9 @@ pub enum Action {
     ReadAudit,
     ReadReports,
     RequestRenewal,
+    SubmitBlockRequest,
+    ReadBlockRequest,
+    ListLateBlockRequests,
     ReadData,
     QueryData,
 }
@@ -55,6 +58,9 @@ impl Action {
             Action::ReadAudit => "read_audit",
             Action::ReadReports => "read_reports",
             Action::RequestRenewal => "request_renewal",
+            Action::SubmitBlockRequest => "submit_block_request",
+            Action::ReadBlockRequest => "read_block_request",
+            Action::ListLateBlockRequests => "list_late_block_requests",
             Action::ReadData => "read_data",
             Action::QueryData => "query_data",
         }
@@ -89,6 +95,10 @@ pub enum Resource {
         organization_bin: String,
     },
     Registry,
+    BlockRequest {
+        id: String,
+        applicant_bin: String,
+    },
     AuditLog,
     Reports,
     /// One budget row (`territory` is its KATO, "" for the republican budget).
@@ -236,6 +246,11 @@ impl PolicyEngine {
                 list.push(json!({"uid": {"type": "Qoljetim::Grant", "id": id},
                                  "attrs": {"person_iin": person_iin, "organization_bin": organization_bin}, "parents": []}));
                 ("Grant", id.clone())
+            }
+            Resource::BlockRequest { id, applicant_bin } => {
+                list.push(json!({"uid": {"type": "Qoljetim::BlockRequest", "id": id},
+                                 "attrs": {"applicant_bin": applicant_bin}, "parents": []}));
+                ("BlockRequest", id.clone())
             }
             Resource::Registry => {
                 list.push(json!({"uid": {"type": "Qoljetim::Registry", "id": "organizations"}, "attrs": {}, "parents": []}));

@@ -213,7 +213,7 @@ proptest! {
     // Security property: only a head of the same BIN can submit; only the authorized body's reviewer
     // reviews; only the integrator's admin grants; nobody decides on their own organization.
     #[test]
-    fn decisions_match_the_rules(roles in role_strategy(), kind_i in 0usize..12, same_bin in any::<bool>()) {
+    fn decisions_match_the_rules(roles in role_strategy(), kind_i in 0usize..K::ALL.len(), same_bin in any::<bool>()) {
         let e = engine();
         let kind = K::ALL[kind_i];
         let a = actor(if same_bin { APPLICANT } else { MINFIN }, kind, &roles);
@@ -223,5 +223,9 @@ proptest! {
         prop_assert_eq!(review, roles.contains(&Role::Reviewer) && kind == K::AuthorizedBody && !same_bin);
         let grant = e.decide(&a, Action::GrantAccess, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(grant, roles.contains(&Role::IntegratorAdmin) && kind == K::Integrator && !same_bin);
+        // Order 270 §9: only the employing body's head sends its block request.
+        let br = Resource::BlockRequest { id: "new".into(), applicant_bin: APPLICANT.into() };
+        let block = e.decide(&a, Action::SubmitBlockRequest, &br).map(|d| d.allowed).unwrap_or(true);
+        prop_assert_eq!(block, roles.contains(&Role::Head) && same_bin);
     }
 }

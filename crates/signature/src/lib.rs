@@ -51,6 +51,15 @@ pub enum SignatureError {
         not_before: String,
         not_after: String,
     },
+    /// A certificate whose validity has not begun yet (its own refusal: the remedy differs).
+    #[error(
+        "a certificate of the chain is not valid yet at {at}: valid from {not_before} to {not_after}"
+    )]
+    NotYetValid {
+        at: String,
+        not_before: String,
+        not_after: String,
+    },
     #[error("the certificate {serial} was revoked at {revoked_at}")]
     Revoked { serial: String, revoked_at: String },
     #[error("the revocation status of the certificate cannot be known: {0}")]
@@ -96,6 +105,7 @@ impl SignatureError {
             SignatureError::SignatureInvalid => "signature-invalid",
             SignatureError::Untrusted => "certificate-untrusted",
             SignatureError::Expired { .. } => "certificate-expired",
+            SignatureError::NotYetValid { .. } => "certificate-not-yet-valid",
             SignatureError::Revoked { .. } => "certificate-revoked",
             SignatureError::RevocationUnknown(_) => "revocation-unknown",
             SignatureError::Crl(_) => "crl-invalid",

@@ -142,6 +142,18 @@ fn untrusted_chain_and_expired_certificate_are_refused() {
         "{err:?}"
     );
     // The signing-time claim does not rescue it: validity is judged at the time of receipt.
+
+    // Not valid yet: its own refusal, not "expired".
+    let (early, early_key) = trusted
+        .issue(&s, KeyKind::P256, n + 24.hours(), n + 48.hours())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cms = sign_cms(b"x", &early, &early_key, None).unwrap_or_default();
+    let err = verifier(&trusted).verify_cms(&cms, n).err();
+    assert!(
+        matches!(err, Some(SignatureError::NotYetValid { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.map(|e| e.slug()), Some("certificate-not-yet-valid"));
 }
 
 // Order 270 §8: the application is signed by the head (or signing right) of the applicant, with a signing key.
@@ -1018,7 +1030,7 @@ mod time_stamps {
                 .verify_cms(&early, n)
                 .err()
                 .map(|e| e.slug()),
-            Some("certificate-expired")
+            Some("certificate-not-yet-valid")
         );
         let store = std::sync::Arc::new(crate::CrlStore::new(ca.certificate.clone()));
         let crl = ca

@@ -337,12 +337,19 @@ fn check_validity(cert: &Certificate, at: Timestamp) -> Result<(), SignatureErro
     let nb = v.not_before.to_unix_duration().as_secs() as i64;
     let na = v.not_after.to_unix_duration().as_secs() as i64;
     let t = at.as_second();
-    if t < nb || t > na {
-        let fmt = |s: i64| {
-            Timestamp::from_second(s)
-                .map(|t| t.to_string())
-                .unwrap_or_default()
-        };
+    let fmt = |s: i64| {
+        Timestamp::from_second(s)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    };
+    if t < nb {
+        return Err(SignatureError::NotYetValid {
+            at: at.to_string(),
+            not_before: fmt(nb),
+            not_after: fmt(na),
+        });
+    }
+    if t > na {
         return Err(SignatureError::Expired {
             at: at.to_string(),
             not_before: fmt(nb),

@@ -30,6 +30,25 @@ pub struct NewHrEvent {
     /// The block (at receipt) came no later than the end of the 3rd working day.
     pub met: bool,
     pub evidence: Option<Vec<u8>>,
+    /// The effective date lies ahead (Almaty): the block waits for the start of that day.
+    pub scheduled: bool,
+}
+
+/// The employing body's signed block request (Order 270 §9): kept as evidence; each line is a block
+/// event beside the HR events (`source = block_request`).
+#[derive(Debug, Clone)]
+pub struct NewBlockRequest {
+    pub applicant_bin: String,
+    pub form_date: String,
+    pub signer_iin: String,
+    pub signer_name: String,
+    pub signer_certificate: Vec<u8>,
+    pub trust_anchor: String,
+    /// How the signature was verified (revocation, signing time), as JSON.
+    pub verification: String,
+    pub evidence: Vec<u8>,
+    pub received_at: i64,
+    pub lines: Vec<NewHrEvent>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +109,12 @@ pub enum LifecycleChange {
         error: Option<String>,
     },
     HrEvent(Box<NewHrEvent>),
+    BlockRequest(Box<NewBlockRequest>),
+    /// Scheduled blocks whose effective date (Almaty) has come: made now.
+    ApplyScheduledBlocks {
+        today: String,
+        at: i64,
+    },
     ImportPersonnel {
         posts: Vec<PersonnelPost>,
         bins: Vec<String>,
@@ -150,6 +175,136 @@ fn message_id(dedupe_key: &str, id: i64) -> String {
     format!("<{}.{id}@qoljetim>", hex::encode(&h[..12]))
 }
 
+/// An earlier event with the same id, or the same kind, person, organization, date and order.
+async fn duplicate_event(
+    conn: &mut AnyConnection,
+    e: &NewHrEvent,
+) -> std::result::Result<Option<i64>, Failure> {
+    let dup = sqlx::query(
+        "SELECT id FROM hr_events WHERE event_id = $1 OR (kind = $2 AND iin = $3 AND bin = $4 AND effective_date = $5 AND order_number = $6)",
+    )
+    .bind(&e.event_id)
+    .bind(&e.kind)
+    .bind(&e.iin)
+    .bind(&e.bin)
+    .bind(&e.effective_date)
+    .bind(&e.order_number)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match dup {
+        Some(r) => Some(r.try_get("id")?),
+        None => None,
+    })
+}
+
+async fn insert_event(
+    conn: &mut AnyConnection,
+    e: &NewHrEvent,
+    block_request_id: Option<i64>,
+) -> std::result::Result<i64, Failure> {
+    let row = sqlx::query(
+        "INSERT INTO hr_events (source, event_id, kind, iin, bin, effective_date, order_number, order_date, new_position, \
+         received_at, block_due, block_due_at, block_due_provisional, grants_blocked, sessions_ended, lines_stopped, met, \
+         working_days_taken, evidence, block_request_id, scheduled_for) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, 0, $14, $15, $16, $17, $18) RETURNING id",
+    )
+    .bind(&e.source)
+    .bind(&e.event_id)
+    .bind(&e.kind)
+    .bind(&e.iin)
+    .bind(&e.bin)
+    .bind(&e.effective_date)
+    .bind(&e.order_number)
+    .bind(&e.order_date)
+    .bind(&e.new_position)
+    .bind(e.received_at)
+    .bind(&e.block_due)
+    .bind(e.block_due_at)
+    .bind(b(e.block_due_provisional))
+    .bind(b(e.met))
+    .bind(e.working_days_taken)
+    .bind(e.evidence.clone())
+    .bind(block_request_id)
+    .bind(e.scheduled.then(|| e.effective_date.clone()))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Blocks every live grant of the person in the organization, whatever its dates (an event that
+/// arrives late or back-dated still blocks: never match on an exact date), ends the person's sessions
+/// there, and stops lines not granted yet. Records the effect on the event.
+async fn block_person(
+    conn: &mut AnyConnection,
+    event_id: i64,
+    iin: &str,
+    bin: &str,
+    kind: &str,
+    at: i64,
+    out: &mut ChangeOutcome,
+) -> std::result::Result<(), Failure> {
+    let blocked = sqlx::query(
+        "SELECT id FROM grants WHERE person_iin = $1 AND organization_bin = $2 AND status = 'active' ORDER BY id",
+    )
+    .bind(iin)
+    .bind(bin)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut grant_ids = vec![];
+    for r in &blocked {
+        grant_ids.push(r.try_get::<i64, _>("id")?);
+    }
+    sqlx::query(
+        "UPDATE grants SET status = 'blocked', ended_at = $1, end_reason = $2, hr_event_id = $3 \
+         WHERE person_iin = $4 AND organization_bin = $5 AND status = 'active'",
+    )
+    .bind(at)
+    .bind(kind)
+    .bind(event_id)
+    .bind(iin)
+    .bind(bin)
+    .execute(&mut *conn)
+    .await?;
+    let sessions = sqlx::query("DELETE FROM sessions WHERE iin = $1 AND bin = $2")
+        .bind(iin)
+        .bind(bin)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    // Lines not granted yet will not be: the powers they were asked for have ended.
+    let detail = serde_json::json!({"hr_event": event_id, "kind": kind}).to_string();
+    let lines = sqlx::query(
+        "UPDATE application_lines SET hr_event_id = $1, hr_status = 'mismatch', hr_detail = $2 \
+         WHERE iin = $3 AND status IN ('submitted', 'approved') \
+         AND application_id IN (SELECT id FROM applications WHERE applicant_bin = $4)",
+    )
+    .bind(event_id)
+    .bind(&detail)
+    .bind(iin)
+    .bind(bin)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let grants = i64::try_from(grant_ids.len()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE hr_events SET grants_blocked = grants_blocked + $1, sessions_ended = sessions_ended + $2, \
+         lines_stopped = lines_stopped + $3, applied_at = $4 WHERE id = $5",
+    )
+    .bind(grants)
+    .bind(n(sessions))
+    .bind(n(lines))
+    .bind(at)
+    .bind(event_id)
+    .execute(&mut *conn)
+    .await?;
+    out.ids.extend(grant_ids);
+    *out.counts.entry("grants_blocked").or_insert(0) += grants;
+    *out.counts.entry("sessions_ended").or_insert(0) += n(sessions);
+    *out.counts.entry("lines_stopped").or_insert(0) += n(lines);
+    Ok(())
+}
+
 pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) -> Applied {
     let mut out = ChangeOutcome::default();
     match change {
@@ -182,106 +337,67 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             out.id = Some(*application_id);
         }
         LifecycleChange::HrEvent(e) => {
-            let dup = sqlx::query(
-                "SELECT id FROM hr_events WHERE event_id = $1 OR (kind = $2 AND iin = $3 AND bin = $4 AND effective_date = $5 AND order_number = $6)",
-            )
-            .bind(&e.event_id)
-            .bind(&e.kind)
-            .bind(&e.iin)
-            .bind(&e.bin)
-            .bind(&e.effective_date)
-            .bind(&e.order_number)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(r) = dup {
-                return Err(Failure::Conflict(Conflict::DuplicateEvent {
-                    id: r.try_get("id")?,
-                }));
+            if let Some(id) = duplicate_event(conn, e).await? {
+                return Err(Failure::Conflict(Conflict::DuplicateEvent { id }));
             }
+            let id = insert_event(conn, e, None).await?;
+            out.id = Some(id);
+            if !e.scheduled {
+                block_person(conn, id, &e.iin, &e.bin, &e.kind, e.received_at, &mut out).await?;
+            }
+        }
+        LifecycleChange::BlockRequest(r) => {
             let row = sqlx::query(
-                "INSERT INTO hr_events (source, event_id, kind, iin, bin, effective_date, order_number, order_date, new_position, \
-                 received_at, block_due, block_due_at, block_due_provisional, grants_blocked, sessions_ended, lines_stopped, met, \
-                 working_days_taken, evidence) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, 0, $14, $15, $16) RETURNING id",
+                "INSERT INTO block_requests (applicant_bin, form_date, signer_iin, signer_name, signer_certificate, trust_anchor, \
+                 verification, evidence, received_at, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
-            .bind(&e.source)
-            .bind(&e.event_id)
-            .bind(&e.kind)
-            .bind(&e.iin)
-            .bind(&e.bin)
-            .bind(&e.effective_date)
-            .bind(&e.order_number)
-            .bind(&e.order_date)
-            .bind(&e.new_position)
-            .bind(e.received_at)
-            .bind(&e.block_due)
-            .bind(e.block_due_at)
-            .bind(b(e.block_due_provisional))
-            .bind(b(e.met))
-            .bind(e.working_days_taken)
-            .bind(e.evidence.clone())
+            .bind(&r.applicant_bin)
+            .bind(&r.form_date)
+            .bind(&r.signer_iin)
+            .bind(&r.signer_name)
+            .bind(r.signer_certificate.clone())
+            .bind(&r.trust_anchor)
+            .bind(&r.verification)
+            .bind(r.evidence.clone())
+            .bind(r.received_at)
+            .bind(i64::try_from(r.lines.len()).unwrap_or(i64::MAX))
             .fetch_one(&mut *conn)
             .await?;
-            let id: i64 = row.try_get("id")?;
-            // Every live grant of the person in the organization, whatever its dates: an event that
-            // arrives late or is back-dated still blocks (never match on an exact date).
-            let blocked = sqlx::query(
-                "SELECT id FROM grants WHERE person_iin = $1 AND organization_bin = $2 AND status = 'active' ORDER BY id",
+            let request_id: i64 = row.try_get("id")?;
+            out.id = Some(request_id);
+            for (n, line) in r.lines.iter().enumerate() {
+                let mut e = line.clone();
+                e.event_id = format!("block-request/{request_id}/{}", n + 1);
+                // The same person, reason, date and order in an earlier request: that event stands.
+                let event_id = match duplicate_event(conn, &e).await? {
+                    Some(id) => id,
+                    None => insert_event(conn, &e, Some(request_id)).await?,
+                };
+                out.ids.push(event_id);
+                let mut line_out = ChangeOutcome::default();
+                if !e.scheduled {
+                    block_person(conn, event_id, &e.iin, &e.bin, &e.kind, e.received_at, &mut line_out)
+                        .await?;
+                }
+                for (k, v) in line_out.counts {
+                    *out.counts.entry(k).or_insert(0) += v;
+                }
+            }
+        }
+        LifecycleChange::ApplyScheduledBlocks { today, at } => {
+            let due = sqlx::query(
+                "SELECT id, iin, bin, kind FROM hr_events WHERE applied_at IS NULL AND scheduled_for <= $1 ORDER BY id",
             )
-            .bind(&e.iin)
-            .bind(&e.bin)
+            .bind(today)
             .fetch_all(&mut *conn)
             .await?;
-            for r in &blocked {
-                out.ids.push(r.try_get("id")?);
+            for r in &due {
+                let id: i64 = r.try_get("id")?;
+                let (iin, bin, kind): (String, String, String) =
+                    (r.try_get("iin")?, r.try_get("bin")?, r.try_get("kind")?);
+                block_person(conn, id, &iin, &bin, &kind, *at, &mut out).await?;
+                out.ids.push(id);
             }
-            sqlx::query(
-                "UPDATE grants SET status = 'blocked', ended_at = $1, end_reason = $2, hr_event_id = $3 \
-                 WHERE person_iin = $4 AND organization_bin = $5 AND status = 'active'",
-            )
-            .bind(e.received_at)
-            .bind(&e.kind)
-            .bind(id)
-            .bind(&e.iin)
-            .bind(&e.bin)
-            .execute(&mut *conn)
-            .await?;
-            let sessions = sqlx::query("DELETE FROM sessions WHERE iin = $1 AND bin = $2")
-                .bind(&e.iin)
-                .bind(&e.bin)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            // Lines not granted yet will not be: the powers they were asked for have ended.
-            let detail = serde_json::json!({"hr_event": id, "kind": e.kind, "effective_date": e.effective_date})
-                .to_string();
-            let lines = sqlx::query(
-                "UPDATE application_lines SET hr_event_id = $1, hr_status = 'mismatch', hr_detail = $2 \
-                 WHERE iin = $3 AND status IN ('submitted', 'approved') \
-                 AND application_id IN (SELECT id FROM applications WHERE applicant_bin = $4)",
-            )
-            .bind(id)
-            .bind(&detail)
-            .bind(&e.iin)
-            .bind(&e.bin)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-            let grants = i64::try_from(blocked.len()).unwrap_or(i64::MAX);
-            sqlx::query(
-                "UPDATE hr_events SET grants_blocked = $1, sessions_ended = $2, lines_stopped = $3 WHERE id = $4",
-            )
-            .bind(grants)
-            .bind(n(sessions))
-            .bind(n(lines))
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-            out.id = Some(id);
-            out.counts.insert("grants_blocked", grants);
-            out.counts.insert("sessions_ended", n(sessions));
-            out.counts.insert("lines_stopped", n(lines));
         }
         LifecycleChange::ImportPersonnel { posts, bins, at } => {
             for bin in bins {
@@ -546,6 +662,24 @@ pub struct HrEventRow {
     pub lines_stopped: i64,
     pub met: bool,
     pub working_days_taken: i64,
+    /// The block request this event is a line of (source `block_request`).
+    pub block_request_id: Option<i64>,
+    /// The Almaty date the block waits for, when it was scheduled.
+    pub scheduled_for: Option<String>,
+    /// When the block was made; None while scheduled.
+    pub applied_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockRequestRow {
+    pub id: i64,
+    pub applicant_bin: String,
+    pub form_date: String,
+    pub signer_iin: String,
+    pub signer_name: String,
+    pub trust_anchor: String,
+    pub received_at: i64,
+    pub lines: Vec<HrEventRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -584,7 +718,8 @@ pub struct OutboxRow {
 }
 
 const EVENT_COLUMNS: &str = "id, source, event_id, kind, iin, bin, effective_date, order_number, order_date, new_position, \
-    received_at, block_due, block_due_at, block_due_provisional, grants_blocked, sessions_ended, lines_stopped, met, working_days_taken";
+    received_at, block_due, block_due_at, block_due_provisional, grants_blocked, sessions_ended, lines_stopped, met, working_days_taken, \
+    block_request_id, scheduled_for, applied_at";
 
 fn event(r: &AnyRow) -> Result<HrEventRow> {
     Ok(HrEventRow {
@@ -607,6 +742,9 @@ fn event(r: &AnyRow) -> Result<HrEventRow> {
         lines_stopped: r.try_get("lines_stopped")?,
         met: r.try_get::<i64, _>("met")? != 0,
         working_days_taken: r.try_get("working_days_taken")?,
+        block_request_id: r.try_get("block_request_id")?,
+        scheduled_for: r.try_get("scheduled_for")?,
+        applied_at: r.try_get("applied_at")?,
     })
 }
 
@@ -703,6 +841,84 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event).collect()
+    }
+
+    /// Block requests, newest first; `applicant_bin` narrows to one organization, `late_only` to those
+    /// with a line received after its 3-working-day clock (Order 270 §9).
+    pub async fn block_requests(
+        &self,
+        applicant_bin: Option<&str>,
+        late_only: bool,
+        limit: i64,
+    ) -> Result<Vec<BlockRequestRow>> {
+        let rows = sqlx::query(
+            "SELECT id, applicant_bin, form_date, signer_iin, signer_name, trust_anchor, received_at FROM block_requests \
+             WHERE ($1 = '' OR applicant_bin = $1) \
+             AND ($2 = 0 OR id IN (SELECT block_request_id FROM hr_events WHERE block_request_id IS NOT NULL AND met = 0)) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(applicant_bin.unwrap_or(""))
+        .bind(i64::from(late_only))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = vec![];
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            out.push(BlockRequestRow {
+                id,
+                applicant_bin: r.try_get("applicant_bin")?,
+                form_date: r.try_get("form_date")?,
+                signer_iin: r.try_get("signer_iin")?,
+                signer_name: r.try_get("signer_name")?,
+                trust_anchor: r.try_get("trust_anchor")?,
+                received_at: r.try_get("received_at")?,
+                lines: self.block_request_lines(id).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn block_request(&self, id: i64) -> Result<Option<BlockRequestRow>> {
+        let r = sqlx::query(
+            "SELECT id, applicant_bin, form_date, signer_iin, signer_name, trust_anchor, received_at FROM block_requests WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = r else { return Ok(None) };
+        Ok(Some(BlockRequestRow {
+            id,
+            applicant_bin: r.try_get("applicant_bin")?,
+            form_date: r.try_get("form_date")?,
+            signer_iin: r.try_get("signer_iin")?,
+            signer_name: r.try_get("signer_name")?,
+            trust_anchor: r.try_get("trust_anchor")?,
+            received_at: r.try_get("received_at")?,
+            lines: self.block_request_lines(id).await?,
+        }))
+    }
+
+    async fn block_request_lines(&self, id: i64) -> Result<Vec<HrEventRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM hr_events WHERE block_request_id = $1 ORDER BY id"
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event).collect()
+    }
+
+    /// The signed bytes of a block request, as received.
+    pub async fn block_request_evidence(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        let r = sqlx::query("SELECT evidence FROM block_requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get("evidence")?),
+            None => None,
+        })
     }
 
     /// HR events whose block came after the 3rd working day and blocked live access.

@@ -15,6 +15,8 @@ pub struct OrganizationRow {
     pub kind: String,
     pub territory: Option<String>,
     pub administrators: Vec<String>,
+    /// The clause under which the organization is not eligible (Order 270 §2.6); None = eligible.
+    pub excluded: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,8 +68,11 @@ pub struct LineRow {
     pub position: String,
     pub unit: String,
     pub phone: String,
+    /// The form's e-mail contact (None on lines received before the form asked for it).
+    pub email: Option<String>,
     pub purpose: String,
-    pub access_until_requested: String,
+    /// None: the form gave no until-date (the full year).
+    pub access_until_requested: Option<String>,
     pub access_until_effective: String,
     pub notice: Option<String>,
     pub eqyzmet_qr: String,
@@ -93,7 +98,7 @@ pub struct GrantRow {
     pub status: String,
     pub valid_from: String,
     pub valid_until: String,
-    pub access_until_requested: String,
+    pub access_until_requested: Option<String>,
     pub notice: Option<String>,
     pub scope: serde_json::Value,
     pub extra_years_reason: Option<String>,
@@ -117,6 +122,7 @@ fn org(r: &AnyRow) -> Result<OrganizationRow> {
         kind: r.try_get("kind")?,
         territory: r.try_get("territory")?,
         administrators: json_list(&r.try_get::<String, _>("administrators")?)?,
+        excluded: r.try_get("excluded")?,
     })
 }
 
@@ -153,7 +159,7 @@ fn app(r: &AnyRow) -> Result<ApplicationRow> {
     })
 }
 
-const LINE_COLUMNS: &str = "application_id, line, iin, surname, name, patronymic, position, unit, phone, purpose, \
+const LINE_COLUMNS: &str = "application_id, line, iin, surname, name, patronymic, position, unit, phone, email, purpose, \
     access_until_requested, access_until_effective, notice, eqyzmet_qr, status, reason, hr_status, hr_detail, hr_checked_at, \
     hr_attempts, hr_last_error, hr_event_id";
 
@@ -168,6 +174,7 @@ fn line(r: &AnyRow) -> Result<LineRow> {
         position: r.try_get("position")?,
         unit: r.try_get("unit")?,
         phone: r.try_get("phone")?,
+        email: r.try_get("email")?,
         purpose: r.try_get("purpose")?,
         access_until_requested: r.try_get("access_until_requested")?,
         access_until_effective: r.try_get("access_until_effective")?,
@@ -215,7 +222,7 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
 
 impl Store {
     pub async fn organization(&self, bin: &str) -> Result<Option<OrganizationRow>> {
-        let r = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators FROM organizations WHERE bin = $1")
+        let r = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators, excluded FROM organizations WHERE bin = $1")
             .bind(bin)
             .fetch_optional(&self.pool)
             .await?;
@@ -223,7 +230,7 @@ impl Store {
     }
 
     pub async fn organizations(&self) -> Result<Vec<OrganizationRow>> {
-        let rows = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators FROM organizations ORDER BY bin")
+        let rows = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators, excluded FROM organizations ORDER BY bin")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(org).collect()
@@ -393,6 +400,25 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(grant).collect()
+    }
+
+    /// Every grant of one person in one organization, newest first: the person's own grants are read
+    /// directly, never picked out of a window of the organization's newest grants.
+    pub async fn grants_of_person(&self, iin: &str, bin: &str) -> Result<Vec<GrantRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE person_iin = $1 AND organization_bin = $2 ORDER BY id DESC"
+        )))
+        .bind(iin)
+        .bind(bin)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grant).collect()
+    }
+
+    /// The live (active) grants of one organization, oldest first.
+    pub async fn active_grants_of(&self, organization_bin: &str) -> Result<Vec<GrantRow>> {
+        self.grants_where("organization_bin = $1 AND status = 'active'", organization_bin)
+            .await
     }
 
     /// Grants, newest first; `organization_bin` narrows the candidates, policy decides on each.

@@ -30,8 +30,10 @@ pub struct NewLine {
     pub position: String,
     pub unit: String,
     pub phone: String,
+    pub email: String,
     pub purpose: String,
-    pub access_until_requested: String,
+    /// None: the form gave no until-date (the full year applies).
+    pub access_until_requested: Option<String>,
     pub access_until_effective: String,
     pub notice: Option<String>,
     pub eqyzmet_qr: String,
@@ -65,7 +67,7 @@ pub struct NewGrant {
     pub system: String,
     pub valid_from: String,
     pub valid_until: String,
-    pub access_until_requested: String,
+    pub access_until_requested: Option<String>,
     pub notice: Option<String>,
     pub scope: String,
     pub extra_years_reason: Option<String>,
@@ -111,6 +113,20 @@ pub enum Change {
         bin: String,
         role: String,
         created_at: i64,
+    },
+    /// Order 270 §2.6: the organization is not eligible (its kind was removed, or its BIN is on the
+    /// excluded list): marked with the clause, its live grants blocked, its sessions ended.
+    ExcludeOrganization {
+        bin: String,
+        clause: String,
+        at: i64,
+    },
+    /// A live grant's scope re-derived after a change of the competence rules (Order 270 §6).
+    RederiveScope {
+        grant_id: i64,
+        /// The scope the grant holds now; the change is refused if it holds another (a race).
+        previous: String,
+        scope: String,
     },
     /// HR registry checks, HR events, expiry, notifications, the outbox (crate::lifecycle).
     Lifecycle(Box<crate::lifecycle::LifecycleChange>),
@@ -241,15 +257,15 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             for chunk in a.lines.chunks(100) {
                 let mut sql = String::from(
                     "INSERT INTO application_lines (application_id, line, iin, surname, name, patronymic, position, unit, \
-                     phone, purpose, access_until_requested, access_until_effective, notice, eqyzmet_qr, status) VALUES ",
+                     phone, purpose, access_until_requested, access_until_effective, notice, eqyzmet_qr, email, status) VALUES ",
                 );
                 for (i, _) in chunk.iter().enumerate() {
-                    let p = i * 14;
+                    let p = i * 15;
                     if i > 0 {
                         sql.push(',');
                     }
                     sql.push_str(&format!(
-                        "(${},${},${},${},${},${},${},${},${},${},${},${},${},${},'submitted')",
+                        "(${},${},${},${},${},${},${},${},${},${},${},${},${},${},${},'submitted')",
                         p + 1,
                         p + 2,
                         p + 3,
@@ -263,7 +279,8 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                         p + 11,
                         p + 12,
                         p + 13,
-                        p + 14
+                        p + 14,
+                        p + 15
                     ));
                 }
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -282,7 +299,8 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                         .bind(&l.access_until_requested)
                         .bind(&l.access_until_effective)
                         .bind(&l.notice)
-                        .bind(&l.eqyzmet_qr);
+                        .bind(&l.eqyzmet_qr)
+                        .bind(&l.email);
                 }
                 q.execute(&mut *conn).await?;
             }
@@ -433,6 +451,65 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 .bind(*created_at)
                 .execute(&mut *conn)
                 .await?;
+        }
+        Change::ExcludeOrganization { bin, clause, at } => {
+            let marked = sqlx::query(
+                "UPDATE organizations SET excluded = $1 WHERE bin = $2 AND excluded IS NULL",
+            )
+            .bind(clause)
+            .bind(bin)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if marked != 1 {
+                return Err(Failure::Conflict(Conflict::NotFound));
+            }
+            let blocked = sqlx::query(
+                "SELECT id FROM grants WHERE organization_bin = $1 AND status = 'active' ORDER BY id",
+            )
+            .bind(bin)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in &blocked {
+                out.ids.push(r.try_get("id")?);
+            }
+            sqlx::query(
+                "UPDATE grants SET status = 'blocked', ended_at = $1, end_reason = 'not_eligible' \
+                 WHERE organization_bin = $2 AND status = 'active'",
+            )
+            .bind(*at)
+            .bind(bin)
+            .execute(&mut *conn)
+            .await?;
+            let sessions = sqlx::query("DELETE FROM sessions WHERE bin = $1")
+                .bind(bin)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            out.counts.insert(
+                "grants_blocked",
+                i64::try_from(blocked.len()).unwrap_or(i64::MAX),
+            );
+            out.counts
+                .insert("sessions_ended", i64::try_from(sessions).unwrap_or(i64::MAX));
+        }
+        Change::RederiveScope {
+            grant_id,
+            previous,
+            scope,
+        } => {
+            let res = sqlx::query(
+                "UPDATE grants SET scope = $1 WHERE id = $2 AND scope = $3 AND status = 'active'",
+            )
+            .bind(scope)
+            .bind(*grant_id)
+            .bind(previous)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                return Err(Failure::Conflict(Conflict::NotFound));
+            }
+            out.id = Some(*grant_id);
         }
         Change::AddStaff {
             iin,

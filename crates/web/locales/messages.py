@@ -51,6 +51,8 @@ P = {
  "hr-signer-not-allowed": ("The signer is not a configured HR system", "Подписант не является настроенной кадровой системой", "Қол қоюшы бапталған кадр жүйесі емес"),
  "duplicate-event": ("The HR event was received before", "Кадровое событие уже получено", "Кадр оқиғасы бұрын алынған"),
  "renewal-not-possible": ("This access cannot be renewed", "Этот доступ нельзя продлить", "Бұл қолжетімділікті ұзарту мүмкін емес"),
+ "certificate-not-yet-valid": ("The certificate is not valid yet", "Сертификат ещё не действует", "Сертификат әлі жарамды емес"),
+ "not-eligible": ("The organization is not a state audit body under Order 270", "Организация не является органом госаудита по Приказу 270", "Ұйым 270 бұйрық бойынша мемлекеттік аудит органы емес"),
 }
 D = {
  # slug: (en detail, ru detail, kk detail); { $x } are arguments
@@ -102,6 +104,8 @@ D = {
  "grant-inactive": ("You hold no active grant for { $system } today: it has expired, been blocked, or was never granted (Order 270 §9).", "У вас нет действующего доступа к { $system } на сегодня: срок истёк, доступ заблокирован или не предоставлялся (Приказ 270 п.9).", "Сізде бүгін { $system } жүйесіне қолданыстағы қолжетімділік жоқ: мерзімі өткен, бұғатталған немесе берілмеген (270 бұйрық 9-т.)."),
  "data-out-of-scope": ("{ $filter } is outside your scope: { $scope } (Order 270 §6).", "{ $filter } вне вашей области доступа: { $scope } (Приказ 270 п.6).", "{ $filter } сіздің қолжетімділік аясыңыздан тыс: { $scope } (270 бұйрық 6-т.)."),
  "budget-data-unavailable": ("Try again later.", "Повторите позже.", "Кейінірек қайталаңыз."),
+ "certificate-not-yet-valid": ("Valid from { $not_before } to { $not_after }; checked at { $at }. Sign once its validity has begun.", "Действует с { $not_before } по { $not_after }; проверено { $at }. Подпишите, когда срок начнётся.", "{ $not_before } мен { $not_after } аралығында жарамды; тексерілді { $at }. Мерзімі басталғанда қол қойыңыз."),
+ "not-eligible": ("BIN { $bin } ({ $kind }) is excluded: the internal audit services of the National Bank and of the financial-market regulator are not state audit bodies under Order 270 §2.6.", "БИН { $bin } ({ $kind }) исключён: службы внутреннего аудита Национального Банка и регулятора финансового рынка не являются органами госаудита по Приказу 270 п.2.6.", "{ $bin } БСН ({ $kind }) алынып тасталған: Ұлттық Банктің және қаржы нарығын реттеу органының ішкі аудит қызметтері 270 бұйрықтың 2.6-т. бойынша мемлекеттік аудит органы емес."),
 }
 R = {
  "length": ("must be exactly 12 digits", "должно быть ровно 12 цифр", "дәл 12 цифр болуы керек"),
@@ -156,6 +160,20 @@ R = {
  "language": ("kk or ru", "kk или ru", "kk немесе ru"),
  "report_format": ("json, csv or pdf", "json, csv или pdf", "json, csv немесе pdf"),
  "period": ("from must not be after to, at most 3 years", "from не позже to, не более 3 лет", "from to-дан кейін емес, 3 жылдан аспайды"),
+ "type": ("the value has the wrong JSON type", "значение неверного типа JSON", "мәннің JSON түрі қате"),
+ "no_grant_in_organization": ("this person holds no access granted to this organization (Order 270 §9)", "у этого лица нет доступа, выданного этой организации (Приказ 270 п.9)", "бұл тұлғада осы ұйымға берілген қолжетімділік жоқ (270 бұйрық 9-т.)"),
+ "block_reason": ("dismissed, transferred or other", "dismissed, transferred или other", "dismissed, transferred немесе other"),
+ "separator": ("comma, semicolon or tab", "comma, semicolon или tab", "comma, semicolon немесе tab"),
+}
+# Free texts: { $x } are arguments.
+T = {
+ "export-notice": ("Order 270 §15: data obtained from the budget-process information systems is not passed to third parties. Read by { $reader } ({ $organization }) at { $at }; audit record { $audit_id }.",
+                   "Приказ 270 п.15: данные, полученные из информационных систем бюджетного процесса, не передаются третьим лицам. Получено: { $reader } ({ $organization }), { $at }; запись аудита { $audit_id }.",
+                   "270 бұйрық 15-т.: бюджеттік процестің ақпараттық жүйелерінен алынған деректер үшінші тұлғаларға берілмейді. Алған: { $reader } ({ $organization }), { $at }; аудит жазбасы { $audit_id }."),
+ "export-unit-tiyn": ("amounts in tiyn (1 tenge = 100 tiyn)", "суммы в тиынах (1 тенге = 100 тиын)", "сомалар тиынмен (1 теңге = 100 тиын)"),
+ "export-unit-unit": ("values in the indicator's own unit", "значения в единицах показателя", "мәндер көрсеткіштің өз бірлігінде"),
+ "export-dataset": ("Dataset { $dataset } of { $system }, fiscal year { $year }; filters: { $filters }", "Набор { $dataset } системы { $system }, финансовый год { $year }; фильтры: { $filters }", "{ $system } жүйесінің { $dataset } жиыны, қаржы жылы { $year }; сүзгілер: { $filters }"),
+ "export-name": ("name", "наименование", "атауы"),
 }
 here = os.path.dirname(os.path.abspath(__file__))
 for i, lang in enumerate(["en", "ru", "kk"]):
@@ -165,6 +183,8 @@ for i, lang in enumerate(["en", "ru", "kk"]):
         lines.append(f"problem-{k}-detail = {D[k][i]}")
     for k, v in R.items():
         lines.append(f"rule-{k.replace('_','-')} = {v[i]}")
+    for k, v in T.items():
+        lines.append(f"{k} = {v[i]}")
     os.makedirs(os.path.join(here, lang), exist_ok=True)
     open(os.path.join(here, lang, "main.ftl"), "w").write("\n".join(lines) + "\n")
 assert set(P) == set(D)

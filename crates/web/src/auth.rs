@@ -81,11 +81,22 @@ pub struct Caller {
     pub ip: String,
     /// The time of the request by the service's clock (µs).
     pub now: i64,
+    /// A request a page makes by itself (polling), marked with the `X-Qoljetim-Background: 1`
+    /// header: audited like any other, but it does not count as activity for the idle timeout.
+    pub background: bool,
 }
+
+/// The header that marks a request a page makes by itself (DESIGN.md §5).
+pub const BACKGROUND_HEADER: &str = "x-qoljetim-background";
 
 impl Caller {
     pub fn actor_id(&self) -> String {
         format!("{}@{}", self.actor.iin, self.actor.bin)
+    }
+
+    /// The session activity this request records (for the idle timeout): none for background polling.
+    pub fn touch(&self) -> Option<(String, i64)> {
+        (!self.background).then(|| (self.token_hash.clone(), self.now))
     }
 }
 
@@ -236,6 +247,10 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         session_expires_at: s.expires_at,
         ip: client_ip(parts),
         now,
+        background: parts
+            .headers
+            .get(BACKGROUND_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"1"),
     }))
 }
 

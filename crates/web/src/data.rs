@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::i18n::Lang;
+use crate::handlers::rfc3339_micros;
 use crate::problem::{ApiError, ApiResult};
 
 const MAX_LIMIT: usize = 10_000;
@@ -42,10 +43,17 @@ fn parse_code(dim: Dim, v: &str) -> Option<i64> {
 }
 
 /// Parses the query string into a `DataQuery`, naming every parameter that breaks a rule.
+/// How an answer leaves: JSON, or CSV with a separator (None: the caller's language decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Json,
+    Csv { separator: Option<u8> },
+}
+
 pub fn parse_query(
     spec: &DatasetSpec,
     params: &HashMap<String, String>,
-) -> Result<(DataQuery, bool), Vec<FieldError>> {
+) -> Result<(DataQuery, Output), Vec<FieldError>> {
     let mut errors = vec![];
     let fiscal_year = match params.get("fiscal_year").map(|y| y.parse::<i16>()) {
         Some(Ok(y)) if (2000..=2100).contains(&y) => y,
@@ -148,12 +156,26 @@ pub fn parse_query(
         .get("offset")
         .and_then(|o| o.parse::<usize>().ok())
         .unwrap_or(0);
-    let csv = match params.get("format").map(String::as_str) {
-        None | Some("json") => false,
-        Some("csv") => true,
+    let separator = match params.get("sep").map(String::as_str) {
+        None => None,
+        Some("comma" | ",") => Some(b','),
+        Some("semicolon" | ";") => Some(b';'),
+        Some("tab" | "\t") => Some(b'\t'),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "/sep",
+                "separator",
+                "comma, semicolon or tab",
+            ));
+            None
+        }
+    };
+    let output = match params.get("format").map(String::as_str) {
+        None | Some("json") => Output::Json,
+        Some("csv") => Output::Csv { separator },
         Some(_) => {
             errors.push(FieldError::new("/format", "format", "json or csv"));
-            false
+            Output::Json
         }
     };
     for key in params.keys() {
@@ -165,6 +187,7 @@ pub fn parse_query(
             "limit",
             "offset",
             "format",
+            "sep",
         ]
         .contains(&key.as_str())
             || spec.dims.iter().any(|d| d.name() == key);
@@ -187,27 +210,38 @@ pub fn parse_query(
                 limit,
                 offset,
             },
-            csv,
+            output,
         ))
     } else {
         Err(errors)
     }
 }
 
-/// The caller's grant for `system` that is active today (Almaty date), if any.
-fn active_grant<'a>(
-    grants: &'a [GrantRow],
-    caller: &Caller,
-    system: System,
-    today: &str,
-) -> Option<&'a GrantRow> {
+/// The caller's grant for `system` that is active today (Almaty date), if any, among the person's
+/// own grants in the organization.
+fn active_grant(grants: &[GrantRow], system: System, today: &str) -> Option<GrantRow> {
     grants
         .iter()
-        .filter(|g| {
-            g.person_iin == caller.actor.iin && g.system == system.as_str() && g.status == "active"
-        })
+        .filter(|g| g.system == system.as_str() && g.status == "active")
         .filter(|g| g.valid_from.as_str() <= today && today <= g.valid_until.as_str())
         .max_by_key(|g| g.id)
+        .cloned()
+}
+
+/// The levels a territory filter value implies: a budget's KATO is one budget of one level; a region
+/// or district filter covers its own level and the ones below it.
+fn implied_levels(d: Dim, kato: i64) -> Vec<&'static str> {
+    match d {
+        Dim::Budget if kato == 0 => vec!["republican"],
+        Dim::Budget => match Kato::parse(&format!("{kato:09}")).map(|k| k.level()) {
+            Ok(qoljetim_domain::KatoLevel::Region) => vec!["regional"],
+            Ok(qoljetim_domain::KatoLevel::District) => vec!["district"],
+            _ => vec!["rural"],
+        },
+        Dim::Region => vec!["regional", "district", "rural"],
+        Dim::District => vec!["district", "rural"],
+        _ => vec![""],
+    }
 }
 
 fn grant_context(system: System, scope: &Scope) -> GrantContext {
@@ -260,6 +294,7 @@ fn describe(scope: &Scope) -> String {
     format!("fiscal_years={years}; levels={levels}; territory={territory}; administrators={admins}")
 }
 
+/// Writes the read's audit record; returns its sequence number (the export's id, Order 270 §15).
 async fn audited(
     st: &AppState,
     c: &Caller,
@@ -268,7 +303,7 @@ async fn audited(
     outcome: &str,
     policies: Vec<String>,
     details: Value,
-) -> ApiResult<()> {
+) -> ApiResult<i64> {
     let e = qoljetim_store::AuditEntry {
         actor: c.actor_id(),
         actor_bin: Some(c.actor.bin.clone()),
@@ -280,9 +315,9 @@ async fn audited(
         details,
     };
     st.store
-        .commit_touching(Change::None, e, Some((c.token_hash.clone(), c.now)))
+        .commit_touching(Change::None, e, c.touch())
         .await
-        .map(|_| ())
+        .map(|o| o.audit_seq)
         .map_err(ApiError::store)
 }
 
@@ -299,14 +334,20 @@ pub async fn query(
     let spec = DatasetSpec::find(system, &dataset)
         .ok_or_else(|| ApiError::not_found(format!("dataset {dataset}")))?;
     let resource = format!("data/{}/{}", system.as_str(), spec.name);
-    let (q, csv) = parse_query(spec, &params).map_err(ApiError::validation)?;
+    let (q, output) = parse_query(spec, &params).map_err(ApiError::validation)?;
+    let lang = Lang::from_accept_language(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let today = st.calendar.almaty_date(st.clock.now()).to_string();
+    // The person's own grants, read directly: never a window of the organization's newest grants.
     let grants = st
         .store
-        .grants(Some(&caller.actor.bin), 5000)
+        .grants_of_person(&caller.actor.iin, &caller.actor.bin)
         .await
         .map_err(ApiError::store)?;
-    let Some(grant) = active_grant(&grants, &caller, system, &today) else {
+    let Some(grant) = active_grant(&grants, system, &today) else {
         audited(
             &st,
             &caller,
@@ -323,69 +364,63 @@ pub async fn query(
     };
     let scope: Scope = serde_json::from_value(grant.scope.clone()).map_err(ApiError::internal)?;
     let ctx = grant_context(system, &scope);
-    // Cedar decides each explicit filter value against the grant's scope.
-    let mut probes = vec![(
-        String::new(),
-        String::new(),
-        String::new(),
-        "fiscal_year".to_owned(),
+    // Cedar decides each explicit filter value against every part of the scope it implies: a budget's
+    // KATO implies its level and territory, a region or district its territory and the levels at and
+    // below it, an administrator code the administrator. A value passes when some implied level does.
+    let query_probe = |level: &str, territory: String, administrator: String| Resource::DataQuery {
+        system: system.as_str().to_owned(),
+        fiscal_year: i64::from(q.fiscal_year),
+        level: level.to_owned(),
+        territory,
+        administrator,
+    };
+    let mut probes: Vec<(String, Vec<Resource>)> = vec![(
+        format!("fiscal_year={}", q.fiscal_year),
+        vec![query_probe("", String::new(), String::new())],
     )];
     for (d, values) in &q.filters {
         for v in values {
-            match d {
-                Dim::Budget | Dim::Region | Dim::District => probes.push((
-                    format_code(*d, *v),
-                    String::new(),
-                    String::new(),
-                    format!("{}={}", d.name(), format_code(*d, *v)),
-                )),
-                Dim::Administrator => probes.push((
-                    String::new(),
-                    format_code(*d, *v),
-                    String::new(),
-                    format!("administrator={}", format_code(*d, *v)),
-                )),
-                Dim::BudgetLevel => probes.push((
-                    String::new(),
-                    String::new(),
-                    format_code(*d, *v),
-                    format!("budget_level={}", format_code(*d, *v)),
-                )),
-                _ => {}
-            }
+            let code = format_code(*d, *v);
+            let label = format!("{}={code}", d.name());
+            let candidates = match d {
+                Dim::Budget | Dim::Region | Dim::District => {
+                    let territory = if *v == 0 { String::new() } else { code.clone() };
+                    implied_levels(*d, *v)
+                        .into_iter()
+                        .map(|l| query_probe(l, territory.clone(), String::new()))
+                        .collect()
+                }
+                Dim::Administrator => vec![query_probe("", String::new(), code.clone())],
+                Dim::BudgetLevel => vec![query_probe(&code, String::new(), String::new())],
+                _ => continue,
+            };
+            probes.push((label, candidates));
         }
     }
     let mut policies = std::collections::BTreeSet::new();
-    for (territory, administrator, level, label) in probes {
-        let territory = if territory == "000000000" {
-            String::new()
-        } else {
-            territory
-        };
-        let r = Resource::DataQuery {
-            system: system.as_str().to_owned(),
-            fiscal_year: i64::from(q.fiscal_year),
-            level,
-            territory,
-            administrator,
-        };
-        let d = st
-            .policy
-            .decide_data(&caller.actor, Action::QueryData, &r, &ctx)
-            .map_err(ApiError::internal)?;
-        if !d.allowed {
-            let label = if label == "fiscal_year" {
-                format!("fiscal_year={}", q.fiscal_year)
-            } else {
-                label
-            };
+    for (label, candidates) in probes {
+        let mut refusal = None;
+        let mut permitted = false;
+        for r in &candidates {
+            let d = st
+                .policy
+                .decide_data(&caller.actor, Action::QueryData, r, &ctx)
+                .map_err(ApiError::internal)?;
+            if d.allowed {
+                policies.extend(d.policies);
+                permitted = true;
+                break;
+            }
+            refusal = Some(d.policies);
+        }
+        if !permitted {
             audited(
                 &st,
                 &caller,
                 "query_data",
                 resource,
                 "denied",
-                d.policies,
+                refusal.unwrap_or_default(),
                 json!({"filters": params, "refused": label, "scope": grant.scope}),
             )
             .await?;
@@ -393,7 +428,6 @@ pub async fn query(
                 .arg("filter", label)
                 .arg("scope", describe(&scope)));
         }
-        policies.extend(d.policies);
     }
     let data_scope = DataScope::from_grant(&scope);
     let Some(engine) = st.budget.as_ref() else {
@@ -406,47 +440,59 @@ pub async fn query(
         .query(spec, &data_scope, &q)
         .await
         .map_err(ApiError::internal)?;
-    audited(
+    let format = match output {
+        Output::Json => "json",
+        Output::Csv { .. } => "csv",
+    };
+    // Order 270 §15: the read's audit record is the export's id, so a leaked file names its reader.
+    let audit_id = audited(
         &st,
         &caller,
         "query_data",
         resource,
         "allowed",
         policies.into_iter().collect(),
-        json!({"grant": grant.id, "filters": params, "scope": grant.scope, "rows": answer.rows.len()}),
+        json!({"grant": grant.id, "filters": params, "scope": grant.scope, "rows": answer.rows.len(),
+               "export": {"format": format, "language": lang.code()}}),
     )
     .await?;
-    if csv {
-        let mut out = String::from("\u{feff}");
-        let header: Vec<String> = answer
-            .group_by
-            .iter()
-            .chain(answer.measures.iter())
-            .cloned()
-            .collect();
-        out.push_str(&header.join(","));
-        out.push_str("\r\n");
-        for (codes, values) in &answer.rows {
-            let cells: Vec<String> = codes
-                .iter()
-                .cloned()
-                .chain(values.iter().map(|v| v.to_string()))
-                .collect();
-            out.push_str(&cells.join(","));
-            out.push_str("\r\n");
-        }
-        let mut r = out.into_response();
+    let notice = ExportNotice {
+        reader: caller.actor_id(),
+        reader_name: caller
+            .person
+            .get("common_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        organization: caller.actor.bin.clone(),
+        at: rfc3339_micros(caller.now),
+        audit_id,
+        lang,
+    };
+    if let Output::Csv { separator } = output {
+        let separator = separator.unwrap_or(match lang {
+            // A spreadsheet set to Kazakh or Russian reads `;` as the column separator (the decimal
+            // separator there is the comma).
+            Lang::Kk | Lang::Ru => b';',
+            Lang::En => b',',
+        });
+        let body = csv_export(spec, system, &q, &answer, &notice, &params, separator)
+            .map_err(ApiError::internal)?;
+        let mut r = body.into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/csv; charset=utf-8"),
         );
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"qoljetim-{}-{}-{}-{audit_id}.csv\"",
+            system.as_str(),
+            spec.name,
+            q.fiscal_year
+        )) {
+            r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
         return Ok(r);
     }
-    let lang = Lang::from_accept_language(
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
     let rows: Vec<Value> = answer
         .rows
         .iter()
@@ -472,13 +518,124 @@ pub async fn query(
         "system": system.as_str(), "dataset": spec.name, "fiscal_year": q.fiscal_year,
         "group_by": answer.group_by, "measures": answer.measures, "unit": if spec.name == "indicators" { "unit" } else { "tiyn" },
         "scope": grant.scope, "rows": rows, "has_more": answer.has_more, "offset": q.offset, "limit": q.limit,
+        "notice": notice.json(),
     }))
     .into_response())
 }
 
+/// Who read what, when, under which audit record, and the §15 duty, in the caller's language.
+struct ExportNotice {
+    reader: String,
+    reader_name: String,
+    organization: String,
+    at: String,
+    audit_id: i64,
+    lang: Lang,
+}
+
+impl ExportNotice {
+    fn text(&self) -> String {
+        let reader = if self.reader_name.is_empty() {
+            self.reader.clone()
+        } else {
+            format!("{} {}", self.reader_name, self.reader)
+        };
+        self.lang.text(
+            "export-notice",
+            &[
+                ("reader", reader),
+                ("organization", self.organization.clone()),
+                ("at", self.at.clone()),
+                ("audit_id", self.audit_id.to_string()),
+            ],
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "clause": "Order 270 §15", "text": self.text(), "reader": self.reader,
+            "reader_name": self.reader_name, "organization_bin": self.organization, "at": self.at,
+            "audit_id": self.audit_id, "language": self.lang.code(),
+        })
+    }
+}
+
+/// The CSV export (Order 270 §15): leading `#` lines say who read it, when, under which audit record,
+/// what was asked and the unit; then a header and rows, a name column beside each code column. Written
+/// with the `csv` crate (quoting as RFC 4180) with a byte-order mark for spreadsheets.
+fn csv_export(
+    spec: &DatasetSpec,
+    system: System,
+    q: &DataQuery,
+    answer: &qoljetim_budget::DataAnswer,
+    notice: &ExportNotice,
+    params: &HashMap<String, String>,
+    separator: u8,
+) -> Result<Vec<u8>, String> {
+    let lang = notice.lang;
+    let mut filters: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| !["format", "sep", "limit", "offset"].contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    filters.sort();
+    let unit_key = if spec.name == "indicators" {
+        "export-unit-unit"
+    } else {
+        "export-unit-tiyn"
+    };
+    let mut out = String::from("\u{feff}");
+    for line in [
+        notice.text(),
+        lang.text(
+            "export-dataset",
+            &[
+                ("dataset", spec.name.to_owned()),
+                ("system", system.as_str().to_owned()),
+                ("year", q.fiscal_year.to_string()),
+                ("filters", filters.join(" ")),
+            ],
+        ),
+        lang.text(unit_key, &[]),
+        format!(
+            "export_id={} reader={} at={}",
+            notice.audit_id, notice.reader, notice.at
+        ),
+    ] {
+        // A comment line is one line: no line breaks can come from the values inside it.
+        out.push_str("# ");
+        out.push_str(&line.replace(['\r', '\n'], " "));
+        out.push_str("\r\n");
+    }
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(separator)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out.into_bytes());
+    let name_suffix = lang.text("export-name", &[]);
+    let mut header = vec![];
+    for g in &answer.group_by {
+        header.push(g.clone());
+        header.push(format!("{g}_name ({name_suffix})"));
+    }
+    header.extend(answer.measures.iter().cloned());
+    w.write_record(&header).map_err(|e| e.to_string())?;
+    for (codes, values) in &answer.rows {
+        let mut record = vec![];
+        for (d, c) in q.group_by.iter().zip(codes) {
+            record.push(c.clone());
+            let code = parse_code(*d, c).unwrap_or(0);
+            record.push(qoljetim_budget::names::name(*d, code, lang.code()).unwrap_or_default());
+        }
+        record.extend(values.iter().map(|v| v.to_string()));
+        w.write_record(&record).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
 /// Codes of a dimension with their names in the caller's language.
 pub async fn dimension(
-    _caller: Caller,
+    State(st): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Path((system, dim)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<Value>>> {
@@ -526,6 +683,17 @@ pub async fn dimension(
     for c in codes {
         seen.insert(c, qoljetim_budget::names::name(d, c, lang.code()));
     }
+    // DESIGN.md §5: every signed-in request is audited and counts as activity.
+    audited(
+        &st,
+        &caller,
+        "read_dimension",
+        format!("data/{system}/dimensions/{}", d.name()),
+        "allowed",
+        vec![],
+        json!({}),
+    )
+    .await?;
     Ok(Json(
         seen.into_iter()
             .map(|(c, n)| json!({"code": format_code(d, c), "name": n}))

@@ -123,7 +123,7 @@ pub(crate) fn caller_entry(c: &Caller, action: &str, resource: String, d: &Decis
 }
 
 pub(crate) fn touch(c: &Caller) -> Option<(String, i64)> {
-    Some((c.token_hash.clone(), c.now))
+    c.touch()
 }
 
 /// Records a refusal in the audit chain before the error leaves.
@@ -191,6 +191,7 @@ fn line_view(l: &LineRow) -> LineView {
         position: l.position.clone(),
         unit: l.unit.clone(),
         phone: l.phone.clone(),
+        email: l.email.clone(),
         purpose: l.purpose.clone(),
         eqyzmet_qr: l.eqyzmet_qr.clone(),
         status: l.status.clone(),
@@ -263,7 +264,8 @@ pub(crate) fn grant_view(g: &GrantRow) -> GrantView {
     }
 }
 
-fn org_domain(o: &OrganizationRow) -> ApiResult<Organization> {
+/// The domain organization of a stored record.
+pub fn org_domain(o: &OrganizationRow) -> ApiResult<Organization> {
     let bin = Bin::parse(&o.bin).map_err(ApiError::internal)?;
     let kind = o
         .kind
@@ -293,7 +295,18 @@ fn org_domain(o: &OrganizationRow) -> ApiResult<Organization> {
 }
 
 fn org_json(o: &OrganizationRow) -> Value {
-    json!({"bin": o.bin, "name_kk": o.name_kk, "name_ru": o.name_ru, "kind": o.kind, "territory": o.territory, "administrators": o.administrators})
+    json!({"bin": o.bin, "name_kk": o.name_kk, "name_ru": o.name_ru, "kind": o.kind, "territory": o.territory,
+        "administrators": o.administrators, "eligible": o.excluded.is_none(), "excluded": o.excluded})
+}
+
+/// Order 270 §2.6: an organization of an excluded kind or BIN, or one marked not eligible, may neither
+/// register nor apply.
+pub fn not_eligible(st: &AppState, bin: &str, kind: &str, marked: Option<&str>) -> Option<ApiError> {
+    (marked.is_some() || st.config.exclusions.excludes(bin, kind)).then(|| {
+        ApiError::new(StatusCode::FORBIDDEN, "not-eligible")
+            .arg("bin", bin)
+            .arg("kind", kind)
+    })
 }
 
 /// Parses `{signed_cms}`, decodes and verifies it at `at`; every refusal is audited as `action` by an
@@ -592,13 +605,10 @@ pub async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Va
     let mut policies = BTreeSet::new();
     for g in st
         .store
-        .grants(Some(&caller.actor.bin), 1000)
+        .grants_of_person(&caller.actor.iin, &caller.actor.bin)
         .await
         .map_err(ApiError::store)?
     {
-        if g.person_iin != caller.actor.iin {
-            continue;
-        }
         let d = decide(&st, &caller.actor, Action::ReadGrant, &grant_resource(&g))?;
         if d.allowed {
             policies.extend(d.policies);
@@ -700,6 +710,9 @@ pub async fn submit(
             .arg("bin", &form.applicant_bin);
         return Err(refuse(&st, attempt, e).await);
     };
+    if let Some(err) = not_eligible(&st, &org.bin, &org.kind, org.excluded.as_deref()) {
+        return Err(refuse(&st, attempt, err).await);
+    }
     let kind = org.kind.parse::<OrganizationKind>().ok();
     if kind.is_none_or(|k| k.is_operator()) {
         let e = ApiError::new(StatusCode::FORBIDDEN, "not-an-applicant").arg("kind", &org.kind);
@@ -759,8 +772,9 @@ pub async fn submit(
                 position: l.position.clone(),
                 unit: l.unit.clone(),
                 phone: l.phone.clone(),
+                email: l.email.clone(),
                 purpose: l.purpose.clone(),
-                access_until_requested: l.access_until_requested.to_string(),
+                access_until_requested: l.access_until_requested.map(|d| d.to_string()),
                 access_until_effective: l.access_until_effective.to_string(),
                 notice: l.notice.clone(),
                 eqyzmet_qr: l.eqyzmet_qr.clone(),
@@ -1169,6 +1183,9 @@ pub async fn grant(
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::internal("applicant missing"))?;
+    if let Some(err) = not_eligible(&st, &org_row.bin, &org_row.kind, org_row.excluded.as_deref()) {
+        return Err(refuse(&st, e, err).await);
+    }
     let org = org_domain(&org_row)?;
     let at = st.clock.now();
     let granted_on = st.calendar.almaty_date(at);
@@ -1181,9 +1198,11 @@ pub async fn grant(
             not_granted.push((l.line, "powers_ended".to_owned()));
             continue;
         }
-        let requested: Date = l
+        let requested: Option<Date> = l
             .access_until_requested
-            .parse()
+            .as_deref()
+            .map(str::parse)
+            .transpose()
             .map_err(ApiError::internal)?;
         let Some(validity) = grant_validity(granted_on, requested) else {
             // DESIGN.md §3: a line whose until-date has passed by the grant is not granted.
@@ -1193,6 +1212,7 @@ pub async fn grant(
         for sys in &systems {
             let years = extra.get(sys).cloned().unwrap_or_default();
             let scope = derive_scope(
+                &st.rules,
                 &org,
                 *sys,
                 validity.valid_from,
@@ -1391,6 +1411,9 @@ pub async fn create_organization(
         Ok(p) => p,
         Err(err) => return Err(refuse(&st, e, err).await),
     };
+    if let Some(err) = not_eligible(&st, parsed.bin.trim(), parsed.kind.trim(), None) {
+        return Err(refuse(&st, e, err).await);
+    }
     let org = match parse_organization(&parsed) {
         Ok(o) => o,
         Err(errors) => return Err(refuse(&st, e, ApiError::validation(errors)).await),

@@ -2,6 +2,7 @@
 //! commit through the store with their audit record, and map the result.
 
 pub mod auth;
+pub mod block;
 pub mod data;
 mod handlers;
 pub use handlers::signed_body_cms;
@@ -17,14 +18,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use qoljetim_domain::{Clock, WorkingDayCalendar};
+use qoljetim_domain::{Clock, CompetenceRules, WorkingDayCalendar};
 use qoljetim_policy::PolicyEngine;
 use qoljetim_signature::Verifier;
 use qoljetim_store::Store;
 use tokio::net::TcpListener;
 
 pub use data::parse_query as parse_data_query;
-pub use handlers::parse_organization;
+pub use handlers::{not_eligible, org_domain, parse_organization};
 pub use openapi::openapi_json;
 pub use views::OrganizationBody;
 
@@ -41,6 +42,8 @@ pub struct WebConfig {
     pub cookie_secure: bool,
     /// BINs of the HR systems whose signed events (dismissals, transfers) are accepted.
     pub hr_event_signer_bins: Vec<String>,
+    /// Order 270 §2.6: the excluded kinds and the configured BINs that may not register or apply.
+    pub exclusions: qoljetim_domain::org::Exclusions,
 }
 
 impl Default for WebConfig {
@@ -51,6 +54,7 @@ impl Default for WebConfig {
             session_idle_minutes: 30,
             cookie_secure: false,
             hr_event_signer_bins: vec![],
+            exclusions: qoljetim_domain::org::Exclusions::default(),
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct AppState {
     pub budget: Option<Arc<dyn qoljetim_budget::BudgetStore>>,
     /// The clock every rule reads (settable in tests and by `qoljetim jobs run-once --at`).
     pub clock: Clock,
+    /// Competence → scope (Order 270 §6), read from the rules file at start-up.
+    pub rules: Arc<CompetenceRules>,
 }
 
 impl AppState {
@@ -79,6 +85,7 @@ impl AppState {
     ) -> std::io::Result<Self> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+        let rules = CompetenceRules::shipped().map_err(std::io::Error::other)?;
         Ok(AppState {
             store,
             policy: Arc::new(policy),
@@ -88,6 +95,7 @@ impl AppState {
             config: Arc::new(config),
             budget: None,
             clock: Clock::system(),
+            rules: Arc::new(rules),
         })
     }
 }
@@ -108,6 +116,9 @@ pub fn router(state: AppState) -> Router {
         .route("/grants", get(handlers::list_grants))
         .route("/grants/{id}/renewal", get(lifecycle::renewal_draft))
         .route("/hr/events", post(lifecycle::hr_event))
+        .route("/block-requests", post(block::submit).get(block::list))
+        .route("/block-requests/{id}", get(block::get))
+        .route("/block-requests/{id}/evidence", get(block::evidence))
         .route(
             "/me/profile",
             get(lifecycle::get_profile).put(lifecycle::put_profile),

@@ -56,6 +56,8 @@ pub fn new_hr_event(
         working_days_taken: i64::from(taken),
         met: received_at <= due.due_at,
         evidence,
+        // The person holds the post until the effective date: the block waits for that day (Almaty).
+        scheduled: event.effective_date > cal.almaty_date(received_at),
     })
 }
 
@@ -158,27 +160,29 @@ pub struct ProfileBody {
     pub language: String,
 }
 
-/// A plain check of an address: one @, a dot in the domain, no spaces, at most 254 characters.
-pub fn email_ok(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && s.len() <= 254
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',')
-}
+pub use qoljetim_domain::application::email_ok;
 
 #[utoipa::path(get, path = "/api/v1/me/profile", responses((status = 200, description = "{email, language, updated_at}")))]
 pub async fn get_profile(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let p = st
         .store
         .profile(&caller.actor.iin, &caller.actor.bin)
+        .await
+        .map_err(ApiError::store)?;
+    // DESIGN.md §5: every signed-in request is audited and counts as activity.
+    st.store
+        .commit_touching(
+            Change::None,
+            entry(
+                caller.actor_id(),
+                Some(caller.actor.bin.clone()),
+                "read_profile",
+                format!("profile:{}", caller.actor_id()),
+                "ok".into(),
+                &caller.ip,
+            ),
+            touch(&caller),
+        )
         .await
         .map_err(ApiError::store)?;
     Ok(Json(match p {
@@ -278,6 +282,19 @@ pub async fn list_notifications(
                    "created_at": rfc3339_micros(n.created_at), "read": n.read_at.is_some()})
         })
         .collect();
+    let mut e = entry(
+        caller.actor_id(),
+        Some(caller.actor.bin.clone()),
+        "read_notifications",
+        format!("notifications:{}", caller.actor_id()),
+        "ok".into(),
+        &caller.ip,
+    );
+    e.details = json!({"count": list.len(), "background": caller.background});
+    st.store
+        .commit_touching(Change::None, e, touch(&caller))
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(json!({"notifications": list})))
 }
 
@@ -561,26 +578,4 @@ pub async fn registry_report(
         &report.tables(),
         value,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn email_rule() {
-        assert!(email_ok("aigul@maslikhat.kz"));
-        for bad in [
-            "",
-            "a",
-            "a@b",
-            "@b.kz",
-            "a@b.kz.",
-            "a b@b.kz",
-            "a@@b.kz",
-            "a@b.kz,c@d.kz",
-        ] {
-            assert!(!email_ok(bad), "{bad}");
-        }
-    }
 }

@@ -2,6 +2,7 @@
 
 use utoipa::OpenApi;
 
+use crate::block;
 use crate::handlers;
 use crate::lifecycle;
 use crate::views::*;
@@ -35,6 +36,10 @@ use crate::views::*;
         lifecycle::renewal_draft,
         lifecycle::deadlines_report,
         lifecycle::registry_report,
+        block::submit,
+        block::list,
+        block::get,
+        block::evidence,
     ),
     components(schemas(
         ChallengeView,

@@ -95,6 +95,11 @@ impl ApiError {
                 at,
                 not_before,
                 not_after,
+            }
+            | SignatureError::NotYetValid {
+                at,
+                not_before,
+                not_after,
             } => {
                 err = err
                     .arg("at", at)

@@ -41,11 +41,14 @@ pub struct LineView {
     pub position: String,
     pub unit: String,
     pub phone: String,
+    /// The form's e-mail contact (null on lines received before the form asked for it).
+    pub email: Option<String>,
     pub purpose: String,
     pub eqyzmet_qr: String,
     pub status: String,
     pub reason: Option<String>,
-    pub access_until_requested: String,
+    /// Null when the form gave no until-date: the full calendar year applies (Order 270 §9).
+    pub access_until_requested: Option<String>,
     pub access_until_effective: String,
     pub notice: Option<String>,
     /// What the HR registry (E-Qyzmet) said: pending, confirmed, mismatch, unknown. The reviewer decides.
@@ -117,13 +120,15 @@ pub struct GrantView {
     pub status: String,
     pub valid_from: String,
     pub valid_until: String,
-    pub access_until_requested: String,
+    /// Null when the form gave no until-date.
+    pub access_until_requested: Option<String>,
     pub access_until_effective: String,
     pub notice: Option<String>,
     #[schema(value_type = Object)]
     pub scope: serde_json::Value,
     pub extra_years_reason: Option<String>,
-    /// When and why access ended: validity_ended, dismissal, transfer.
+    /// When and why access ended: validity_ended, dismissal, transfer (HR event), dismissed,
+    /// transferred, other (the employer's block request), not_eligible (Order 270 §2.6).
     pub ended_at: Option<String>,
     pub end_reason: Option<String>,
     pub hr_event: Option<i64>,

@@ -59,7 +59,7 @@ async fn grant_line(
         surname: "Сейітова",
         name: "Динара",
         patronymic: Some("Болатқызы"),
-        access_until: until,
+        access_until: Some(until),
     }];
     let mut f = application_json(
         &w.bin,
@@ -623,7 +623,7 @@ async fn hr_registry_checks_over_http_and_from_files(app: &TestApp) -> R {
             surname: "Сейітова",
             name: "Динара",
             patronymic: None,
-            access_until: until,
+            access_until: Some(until),
         })
         .collect();
     let f = application_json(
