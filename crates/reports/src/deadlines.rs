@@ -53,6 +53,16 @@ pub struct DeadlineReport {
     pub generated_at: String,
     pub clocks: Vec<ClockSummary>,
     pub items: Vec<ClockItem>,
+    /// Order 270 §9: the employing bodies' block requests, met or late, per organization.
+    pub block_requests_by_organization: Vec<OrganizationBlockRequests>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizationBlockRequests {
+    pub organization_bin: String,
+    pub lines: usize,
+    pub met: usize,
+    pub late: usize,
 }
 
 fn outcome(done: Option<i64>, due_at: i64, now: i64) -> &'static str {
@@ -163,10 +173,40 @@ pub async fn deadline_report(
             });
         }
     }
+    let mut by_org: std::collections::BTreeMap<String, (usize, usize, usize)> =
+        std::collections::BTreeMap::new();
     for e in store
         .hr_events_between(&from.to_string(), &to.to_string())
         .await?
     {
+        if e.source == "block_request" {
+            // Order 270 §9: the employing body's request, due 3 working days after the day the
+            // powers ended; done when it was received (the block follows at once or on the date).
+            items.push(ClockItem {
+                clock: "block_request",
+                subject: format!(
+                    "block_request:{} {}/{}",
+                    e.block_request_id.unwrap_or_default(),
+                    e.bin,
+                    e.iin
+                ),
+                started: e.effective_date.clone(),
+                due: e.block_due.clone(),
+                due_at: instant(e.block_due_at),
+                done_at: Some(instant(e.received_at)),
+                working_days_taken: Some(u32::try_from(e.working_days_taken).unwrap_or(u32::MAX)),
+                outcome: if e.met { "met" } else { "missed" },
+                provisional: e.block_due_provisional,
+            });
+            let o = by_org.entry(e.bin.clone()).or_insert((0, 0, 0));
+            o.0 += 1;
+            if e.met {
+                o.1 += 1;
+            } else {
+                o.2 += 1;
+            }
+            continue;
+        }
         if e.grants_blocked == 0 {
             // Nothing was live to block: no block clock ran.
             continue;
@@ -191,13 +231,28 @@ pub async fn deadline_report(
             qoljetim_domain::lifecycle::BLOCK_WORKING_DAYS,
             &items,
         ),
+        summarize(
+            "block_request",
+            qoljetim_domain::lifecycle::BLOCK_WORKING_DAYS,
+            &items,
+        ),
     ];
+    let block_requests_by_organization = by_org
+        .into_iter()
+        .map(|(bin, (lines, met, late))| OrganizationBlockRequests {
+            organization_bin: bin,
+            lines,
+            met,
+            late,
+        })
+        .collect();
     Ok(DeadlineReport {
         from: from.to_string(),
         to: to.to_string(),
         generated_at: now.to_string(),
         clocks,
         items,
+        block_requests_by_organization,
     })
 }
 
@@ -206,6 +261,7 @@ fn clock_label(c: &str) -> String {
         "review" => kk_ru("Өтінімді қарау", "Рассмотрение заявки"),
         "grant" => kk_ru("Қолжетімділік беру", "Предоставление доступа"),
         "block" => kk_ru("Бұғаттау", "Блокирование"),
+        "block_request" => kk_ru("Бұғаттауға өтінім", "Запрос на блокировку"),
         other => other.to_owned(),
     }
 }
@@ -307,7 +363,32 @@ impl DeadlineReport {
                 })
                 .collect(),
         };
-        vec![summary, items]
+        let by_org = Table {
+            heading: kk_ru(
+                "Бұғаттауға өтінімдер ұйымдар бойынша",
+                "Запросы на блокировку по организациям",
+            ),
+            columns: vec![
+                kk_ru("БСН", "БИН"),
+                kk_ru("Жолдар", "Строки"),
+                kk_ru("Мерзімінде", "В срок"),
+                kk_ru("Кешікті", "С опозданием"),
+            ],
+            widths: vec![3.0, 1.6, 1.6, 1.6],
+            rows: self
+                .block_requests_by_organization
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.organization_bin.clone(),
+                        o.lines.to_string(),
+                        o.met.to_string(),
+                        o.late.to_string(),
+                    ]
+                })
+                .collect(),
+        };
+        vec![summary, items, by_org]
     }
 }
 

@@ -19,6 +19,7 @@ on_both_databases!(sqlite_at, postgres_at;
     outbox_retries_and_never_sends_twice,
     hr_registry_checks_over_http_and_from_files,
     reports_render_kazakh_in_pdf_and_csv,
+    employer_block_request_blocks_at_once_or_on_the_date,
 );
 
 fn set(app: &TestApp, almaty: &str) -> R {
@@ -817,5 +818,214 @@ async fn reports_render_kazakh_in_pdf_and_csv(app: &TestApp) -> R {
         .map(|e| e.iter().filter_map(|x| x["field"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(fields, ["/format", "/to"], "{v}");
+    Ok(())
+}
+
+/// A block request signed by the organization's head, posted by its signed-in head.
+async fn post_block_request(
+    app: &TestApp,
+    w: &World,
+    request: &Value,
+) -> Result<(u16, Value), qoljetim::AnyError> {
+    let head_sign = app.person(
+        &iin(10),
+        Some(&w.bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let signed = head_sign.sign(request.to_string().as_bytes())?;
+    head.post("/api/v1/block-requests", &json!({"signed_cms": signed}))
+        .await
+}
+
+fn pdf_text(app: &TestApp, pdf: &[u8]) -> Result<String, qoljetim::AnyError> {
+    let path = app.dir.join("block-report.pdf");
+    std::fs::write(&path, pdf)?;
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .map_err(|e| format!("pdftotext (Debian poppler-utils) is needed: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// Order 270 §9: the state body where the user works sends, within 3 working days of the day the
+// employee's powers end, a request to block the account; the integrator blocks on it. Blocked at once
+// (sessions end), or at the start of a future effective date; a person the organization has not
+// been granted for names the line and nothing is applied; the clock is reported per organization.
+async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let (d, e, f, g) = (iin(31), iin(32), iin(33), iin(34));
+    let (_, gd) = grant_line(app, &w, &d, "2026-12-31", "Бас маман").await?;
+    let (_, ge) = grant_line(app, &w, &e, "2026-12-31", "Бас маман").await?;
+    let (_, gf) = grant_line(app, &w, &f, "2026-12-31", "Бас маман").await?;
+    let (_, gg) = grant_line(app, &w, &g, "2026-12-31", "Бас маман").await?;
+    // Thursday 12 March 2026: two employees, signed in, whose powers ended on Wednesday 11 March.
+    set(app, "2026-03-12T10:00:00")?;
+    let user_d = app.signed_in(&d, &w.bin, NcaRole::Employee).await?;
+    let user_e = app.signed_in(&e, &w.bin, NcaRole::Employee).await?;
+    assert_eq!(user_d.get("/api/v1/me").await?.0, 200);
+
+    // Only the head posts it: an employee of the organization is refused by policy.
+    let request = json!({"applicant_bin": w.bin, "date": "2026-03-12", "lines": [
+        {"iin": d, "reason": "dismissed", "effective_date": "2026-03-11", "order_number": "12-ж/қ"},
+        {"iin": e, "reason": "transferred", "effective_date": "2026-03-11"}]});
+    let head_sign = app.person(&iin(10), Some(&w.bin), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
+    let (s, v) = user_e
+        .post(
+            "/api/v1/block-requests",
+            &json!({"signed_cms": head_sign.sign(request.to_string().as_bytes())?}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+
+    let (s, v) = post_block_request(app, &w, &request).await?;
+    assert_eq!(s, 201, "{v}");
+    let request_id = v["id"].as_i64().unwrap_or(0);
+    let lines = v["lines"].as_array().cloned().unwrap_or_default();
+    assert_eq!(lines.len(), 2, "{v}");
+    for l in &lines {
+        assert_eq!(l["blocked_grants"], 1, "{l}");
+        assert_eq!(l["deadline_met"], true, "{l}");
+        assert_eq!(l["block_due"], "2026-03-16", "3 working days after 11 March: {l}");
+        assert_eq!(l["scheduled_for"], Value::Null);
+    }
+    assert_eq!(lines[0]["order_number"], "12-ж/қ");
+    // Their sessions end; signed in again, the next data read is refused.
+    for user in [&user_d, &user_e] {
+        let (s, v) = user.get("/api/v1/me").await?;
+        assert_eq!((s, problem_type(&v)), (401, "session-expired"), "{v}");
+    }
+    let again = app.signed_in(&d, &w.bin, NcaRole::Employee).await?;
+    let (s, v) = again
+        .get("/api/v1/data/analytical_central/expenditure?fiscal_year=2026")
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "grant-inactive"), "{v}");
+    for (id, reason) in [(gd[0], "dismissed"), (ge[0], "transferred")] {
+        let gr = grant_status(app, &w, id).await?;
+        assert_eq!((gr["status"].as_str(), gr["end_reason"].as_str()), (Some("blocked"), Some(reason)), "{gr}");
+    }
+    assert_eq!(grant_status(app, &w, gf[0]).await?["status"], "active");
+    // The evidence is the signed document, as received.
+    let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let (s, bytes) = head
+        .get_bytes(&format!("/api/v1/block-requests/{request_id}/evidence"))
+        .await?;
+    assert_eq!(s, 200);
+    let signed_json = request.to_string();
+    assert!(
+        bytes.windows(signed_json.len()).any(|x| x == signed_json.as_bytes()),
+        "the CMS carries the signed JSON unchanged"
+    );
+
+    // A line naming a person the organization holds no grant for: 400 naming /lines/1/iin, and
+    // nothing applied — not even the valid line before it.
+    let (s, v) = post_block_request(
+        app,
+        &w,
+        &json!({"applicant_bin": w.bin, "date": "2026-03-12", "lines": [
+            {"iin": f, "reason": "dismissed", "effective_date": "2026-03-11"},
+            {"iin": iin(35), "reason": "dismissed", "effective_date": "2026-03-11"}]}),
+    )
+    .await?;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["errors"][0]["field"], "/lines/1/iin");
+    assert_eq!(v["errors"][0]["rule"], "no_grant_in_organization");
+    assert_eq!(grant_status(app, &w, gf[0]).await?["status"], "active");
+
+    // Received on Tuesday 17 March, the 4th working day after 11 March: blocked, and late.
+    set(app, "2026-03-17T09:00:00")?;
+    let (s, v) = post_block_request(
+        app,
+        &w,
+        &json!({"applicant_bin": w.bin, "date": "2026-03-17", "lines": [
+            {"iin": f, "reason": "dismissed", "effective_date": "2026-03-11"}]}),
+    )
+    .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["lines"][0]["deadline_met"], false, "{v}");
+    assert_eq!(v["lines"][0]["working_days_taken"], 4);
+    assert_eq!(v["lines"][0]["blocked_grants"], 1);
+
+    // Powers ending on Friday 20 March: the person holds the post until then, so the block is
+    // scheduled for the start of that day (Almaty), not made at once.
+    let (s, v) = post_block_request(
+        app,
+        &w,
+        &json!({"applicant_bin": w.bin, "date": "2026-03-17", "lines": [
+            {"iin": g, "reason": "other", "effective_date": "2026-03-20"}]}),
+    )
+    .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["lines"][0]["scheduled_for"], "2026-03-20", "{v}");
+    assert_eq!(v["lines"][0]["blocked_grants"], 0);
+    assert_eq!(grant_status(app, &w, gg[0]).await?["status"], "active");
+    set(app, "2026-03-19T23:59:00")?;
+    assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 0);
+    assert_eq!(grant_status(app, &w, gg[0]).await?["status"], "active");
+    set(app, "2026-03-20T00:01:00")?;
+    assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 1);
+    let gr = grant_status(app, &w, gg[0]).await?;
+    assert_eq!((gr["status"].as_str(), gr["end_reason"].as_str()), (Some("blocked"), Some("other")), "{gr}");
+    assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 0, "once");
+
+    // Who sees the requests: the head its own; the integrator every one, and the late ones.
+    let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let (s, v) = head.get("/api/v1/block-requests").await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["block_requests"].as_array().map(|a| a.len()), Some(3), "{v}");
+    let (reviewer, integrator) = operators(app, &w).await?;
+    let (s, v) = integrator.get("/api/v1/block-requests?late=true").await?;
+    assert_eq!(s, 200, "{v}");
+    let late = v["block_requests"].as_array().cloned().unwrap_or_default();
+    assert_eq!(late.len(), 1, "{v}");
+    assert_eq!(late[0]["lines"][0]["iin"], f.as_str());
+    let (s, v) = reviewer.get("/api/v1/block-requests?late=true").await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+    let (s, v) = head.get("/api/v1/block-requests?late=true").await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+
+    // The deadline report: the block-request clock, met twice and late once, per organization too;
+    // in JSON, CSV and PDF.
+    let (s, v) = integrator
+        .get("/api/v1/reports/deadlines?from=2026-03-01&to=2026-03-31")
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let clock = v["clocks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c["clock"] == "block_request")
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        (clock["total"].as_u64(), clock["met"].as_u64(), clock["missed"].as_u64()),
+        (Some(4), Some(3), Some(1)),
+        "{clock}"
+    );
+    assert_eq!(
+        v["block_requests_by_organization"],
+        json!([{"organization_bin": w.bin, "lines": 4, "met": 3, "late": 1}])
+    );
+    let (s, csv) = integrator
+        .get_bytes("/api/v1/reports/deadlines?from=2026-03-01&to=2026-03-31&format=csv")
+        .await?;
+    assert_eq!(s, 200);
+    let csv = String::from_utf8_lossy(&csv).into_owned();
+    assert!(csv.contains("Запрос на блокировку"), "{csv}");
+    let late_row = csv
+        .lines()
+        .find(|l| l.contains(&format!("{}/{f}", w.bin)))
+        .unwrap_or("");
+    assert!(late_row.contains("просрочено"), "{late_row}");
+    let (s, pdf) = integrator
+        .get_bytes("/api/v1/reports/deadlines?from=2026-03-01&to=2026-03-31&format=pdf")
+        .await?;
+    assert_eq!(s, 200);
+    let text = pdf_text(app, &pdf)?;
+    assert!(text.contains("Бұғаттауға өтінім"), "{text}");
+    assert!(text.contains("Запросы на блокировку по организациям"), "{text}");
     Ok(())
 }
