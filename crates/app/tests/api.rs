@@ -75,6 +75,18 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     openapi_and_health,
 );
 
+/// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
+const EXCLUDED: u32 = 97;
+
+on_both_databases!(sqlite_excluded, postgres_excluded;
+    (|db| TestApp::spawn_configured(db, KeyKind::P256, |c| c.excluded_bins = vec![demo_bin(EXCLUDED)]));
+    excluded_bodies_are_refused_and_marked,
+);
+
+on_both_databases!(sqlite_start, postgres_start; database;
+    a_bad_rules_file_stops_the_start,
+);
+
 on_both_databases!(sqlite_data, postgres_data;
     (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
     maslikhat_reads_its_own_budget_only,
@@ -82,6 +94,10 @@ on_both_databases!(sqlite_data, postgres_data;
     mvd_almaty_reads_administrator_352_only,
     expired_or_missing_grant_is_refused,
     data_routes_are_read_only_and_audited,
+    rules_file_change_rederives_live_grants,
+    a_persons_grant_is_found_past_any_window,
+    every_signed_in_request_is_audited_and_counts_as_activity,
+    filters_are_checked_against_every_part_of_the_scope,
 );
 
 #[path = "api/lifecycle.rs"]
@@ -1833,5 +1849,284 @@ async fn data_routes_are_read_only_and_audited(app: &TestApp) -> R {
     assert_eq!(details["scope"]["territory_prefix"], "63");
     assert!(details["rows"].as_u64().is_some());
     assert_eq!(ok.policies, "[\"grant-scope-permits-query\"]");
+    Ok(())
+}
+
+// Order 270 §2.6: the internal audit services of the National Bank and of the financial-market
+// regulator are not state audit bodies under the order ("…қоспағанда" = "except"): neither their kind
+// nor a listed BIN registers or applies; an organization already registered is marked not eligible,
+// its grants blocked and sessions ended, with an audit record.
+async fn excluded_bodies_are_refused_and_marked(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let c = w.integrator.with_lang("en");
+    for body in [
+        json!({"bin": demo_bin(EXCLUDED), "name_kk": "Н", "name_ru": "Н", "kind": "maslikhat", "territory": "750000000"}),
+        json!({"bin": demo_bin(96), "name_kk": "Н", "name_ru": "Н", "kind": "national_bank_internal_audit"}),
+    ] {
+        let (s, v) = c.post("/api/v1/organizations", &body).await?;
+        assert_eq!((s, problem_type(&v)), (403, "not-eligible"), "{v}");
+        assert!(v["detail"].as_str().is_some_and(|d| d.contains("Order 270 §2.6")), "{v}");
+    }
+    assert!(app.state.store.organization(&demo_bin(96)).await?.is_none());
+    // A listed BIN registered before the list named it cannot apply, even before it is marked.
+    app.add_org(&demo_bin(EXCLUDED), K::Maslikhat, Some("750000000"), &[]).await?;
+    let head = app.person(&iin(69), Some(&demo_bin(EXCLUDED)), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
+    let f = form(app, &demo_bin(EXCLUDED), &[(&iin(68), plus_months(today(app), 6))]);
+    let (s, v) = app.client().submit(&head, &f).await?;
+    assert_eq!((s, problem_type(&v)), (403, "not-eligible"), "{v}");
+    assert_eq!(app.state.store.applications(Some(&demo_bin(EXCLUDED)), None, 10).await?.len(), 0);
+    // An organization with a live grant and a session whose BIN the list names from the next start.
+    app.add_org(&demo_bin(95), K::Maslikhat, Some("750000000"), &[]).await?;
+    let listed = World { bin: demo_bin(95), head_sign: app.person(&iin(70), Some(&demo_bin(95)), Some(NcaRole::FirstHead), KeyPurpose::Signing)?, ..w };
+    let id = {
+        let f = form(app, &listed.bin, &[(&iin(71), plus_months(today(app), 6))]);
+        let (s, v) = app.client().submit(&listed.head_sign, &f).await?;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_i64().unwrap_or(0)
+    };
+    let (s, v) = listed.reviewer.post(&format!("/api/v1/applications/{id}/review"), &json!({"lines": [{"line": 1, "decision": "approve"}]})).await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = listed.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+    assert_eq!(s, 201, "{v}");
+    let user = app.signed_in(&iin(71), &listed.bin, NcaRole::Employee).await?;
+    // The start-up step (run at every start) marks it.
+    let exclusions = qoljetim_domain::org::Exclusions::new(&[demo_bin(95)])?;
+    let marked = qoljetim::apply_exclusions(&app.state.store, &exclusions, Timestamp::now()).await?;
+    assert_eq!(marked, vec![demo_bin(95)]);
+    assert!(qoljetim::apply_exclusions(&app.state.store, &exclusions, Timestamp::now()).await?.is_empty(), "once");
+    let (s, v) = user.get("/api/v1/me").await?;
+    assert_eq!((s, problem_type(&v)), (401, "session-expired"), "{v}");
+    let (s, v) = listed.integrator.get("/api/v1/grants").await?;
+    assert_eq!(s, 200);
+    let g = v.as_array().cloned().unwrap_or_default().into_iter().find(|g| g["organization_bin"] == listed.bin.as_str()).unwrap_or_default();
+    assert_eq!((g["status"].as_str(), g["end_reason"].as_str()), (Some("blocked"), Some("not_eligible")), "{g}");
+    let (_, v) = listed.integrator.get("/api/v1/organizations").await?;
+    let org = v.as_array().cloned().unwrap_or_default().into_iter().find(|o| o["bin"] == listed.bin.as_str()).unwrap_or_default();
+    assert_eq!((org["eligible"].as_bool(), org["excluded"].as_str()), (Some(false), Some("Order 270 §2.6")), "{org}");
+    let record = app.state.store.audit_records(0, 10_000).await?.into_iter().find(|r| r.action == "exclude_organization").ok_or("no audit record")?;
+    assert_eq!(record.resource, format!("organization/{}", listed.bin));
+    // Its head's next application is refused with the clause.
+    let f = form(app, &listed.bin, &[(&iin(72), plus_months(today(app), 6))]);
+    let (s, v) = app.client().with_lang("ru").submit(&listed.head_sign, &f).await?;
+    assert_eq!((s, problem_type(&v)), (403, "not-eligible"), "{v}");
+    assert!(app.state.config.exclusions.bins().all(|b| b.as_str() != listed.bin), "marked, not listed");
+    assert!(v["detail"].as_str().is_some_and(|d| d.contains("п.2.6")), "{v}");
+    // A record of the removed kind (from before the re-reading) is marked the same way.
+    app.state
+        .store
+        .commit(
+            qoljetim_store::Change::CreateOrganization {
+                bin: demo_bin(96),
+                name_kk: "Ұлттық Банктің ішкі аудит қызметі".into(),
+                name_ru: "Служба внутреннего аудита Национального Банка".into(),
+                kind: "national_bank_internal_audit".into(),
+                territory: None,
+                administrators: "[]".into(),
+                created_at: 0,
+            },
+            qoljetim::cli_audit("cli:test", "manage_organizations", demo_bin(96), json!({})),
+        )
+        .await?;
+    let marked = qoljetim::apply_exclusions(&app.state.store, &qoljetim_domain::org::Exclusions::default(), Timestamp::now()).await?;
+    assert_eq!(marked, vec![demo_bin(96)]);
+    Ok(())
+}
+
+// DESIGN.md §2: the competence rules are data, validated at start-up: a file with an unknown kind
+// stops the server, naming the file and line.
+async fn a_bad_rules_file_stops_the_start(db: Option<&str>) -> R {
+    let text = qoljetim_domain::competence::SHIPPED_RULES
+        .replace("kind = \"maslikhat\"", "kind = \"national_bank_internal_audit\"");
+    let line = qoljetim_domain::competence::SHIPPED_RULES
+        .lines()
+        .position(|l| l.contains("kind = \"maslikhat\""))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let path = std::env::temp_dir().join(format!("qoljetim-rules-{}.toml", std::process::id()));
+    std::fs::write(&path, text)?;
+    let p = path.clone();
+    let r = TestApp::spawn_configured(db, KeyKind::P256, move |c| c.competence_rules = p).await;
+    let _ = std::fs::remove_file(&path);
+    match r {
+        Ok(app) => {
+            app.cleanup().await;
+            Err("the server started with a bad rules file".into())
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("{}:{line}:", path.display())), "{msg}");
+            assert!(msg.contains("unknown kind"), "{msg}");
+            Ok(())
+        }
+    }
+}
+
+// Order 270 §6, DESIGN.md §2: the rules file changed to republican-only for Parliament and re-derived
+// narrows the live grant, one audit record per grant; run again, nothing changes.
+async fn rules_file_change_rederives_live_grants(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let deputy = granted_user(app, &w, 12, K::Parliament, None, &[], &["analytical_central"]).await?;
+    let almaty = format!("{AC}?fiscal_year=2026&group_by=budget&budget=750000000&measures=paid");
+    let (s, v) = deputy.get(&almaty).await?;
+    assert_eq!((s, rows(&v).len()), (200, 1), "{v}");
+    let stricter_text = qoljetim_domain::competence::SHIPPED_RULES.replacen(
+        "levels = [\"republican\", \"regional\", \"district\", \"rural\"]",
+        "levels = [\"republican\"]",
+        1,
+    );
+    let stricter = qoljetim_domain::CompetenceRules::parse("stricter.toml", &stricter_text)?;
+    let changed = qoljetim::rederive_scopes(&app.state.store, &stricter, K::Parliament, "cli:test", false).await?;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0].scope["levels"], json!(["republican"]));
+    assert_eq!(changed[0].previous["levels"], json!(["republican", "regional", "district", "rural"]));
+    assert_eq!(changed[0].scope["fiscal_years"], changed[0].previous["fiscal_years"], "years stay");
+    let records: Vec<_> = app.state.store.audit_records(0, 10_000).await?.into_iter().filter(|r| r.action == "rederive_scope").collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].resource, format!("grant/{}", changed[0].grant));
+    let (s, v) = deputy.get(&almaty).await?;
+    assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"), "{v}");
+    let (s, v) = deputy.get(&format!("{AC}?fiscal_year=2026&group_by=budget_level&measures=paid")).await?;
+    assert_eq!(s, 200);
+    assert_eq!(rows(&v).iter().map(|r| r["group"]["budget_level"].clone()).collect::<Vec<_>>(), vec![json!("republican")]);
+    assert!(qoljetim::rederive_scopes(&app.state.store, &stricter, K::Parliament, "cli:test", false).await?.is_empty());
+    // The shipped rules widen it again.
+    let shipped = qoljetim_domain::CompetenceRules::shipped()?;
+    assert_eq!(qoljetim::rederive_scopes(&app.state.store, &shipped, K::Parliament, "cli:test", false).await?.len(), 1);
+    let (s, v) = deputy.get(&almaty).await?;
+    assert_eq!((s, rows(&v).len()), (200, 1), "{v}");
+    Ok(())
+}
+
+// A person's grant is read directly: in an organization with more grants than any window (5,001
+// newer grants of other people), the older valid grant still reads data and shows in GET /me.
+async fn a_persons_grant_is_found_past_any_window(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let user = granted_user(app, &w, 13, K::RevisionCommission, Some("350000000"), &[], &["analytical_central"]).await?;
+    let bin = demo_bin(213);
+    app.state
+        .store
+        .pool()
+        .execute(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO grants (application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
+             access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5001) \
+             SELECT g.application_id, 1000 + n.i, 'other' || CAST(n.i AS TEXT), g.organization_bin, g.system, g.status, \
+             g.valid_from, g.valid_until, NULL, NULL, g.scope, NULL, g.granted_by, g.granted_at \
+             FROM n, grants g WHERE g.organization_bin = '{bin}'"
+        )))
+        .await?;
+    let (s, v) = user.get("/api/v1/me").await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["grants"].as_array().map(|g| g.len()), Some(1), "{v}");
+    let (s, v) = user.get(&format!("{AC}?fiscal_year=2026&group_by=program")).await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(!rows(&v).is_empty());
+    Ok(())
+}
+
+/// `last_seen` of the client's session.
+async fn last_seen(app: &TestApp, c: &ApiClient) -> Result<i64, qoljetim::AnyError> {
+    let hash = qoljetim_web::auth::token_hash(c.token.as_deref().unwrap_or(""));
+    Ok(app.state.store.session(&hash).await?.ok_or("no session")?.last_seen)
+}
+
+// DESIGN.md §5: every signed-in request writes an audit record and counts as activity for the idle
+// timeout; a request a page makes by itself (X-Qoljetim-Background: 1) is audited but does not.
+async fn every_signed_in_request_is_audited_and_counts_as_activity(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let user = granted_user(app, &w, 14, K::LocalInternalAudit, Some("630000000"), &[], &["analytical_central"]).await?;
+    let http = reqwest::Client::new();
+    for (path, action) in [
+        ("/api/v1/me/profile", "read_profile"),
+        ("/api/v1/notifications", "read_notifications"),
+        ("/api/v1/data/analytical_central/dimensions/functional_group", "read_dimension"),
+    ] {
+        let before_records = app.state.store.audit_records(0, 100_000).await?.len();
+        let before = last_seen(app, &user).await?;
+        let (s, _) = user.get(path).await?;
+        assert_eq!(s, 200, "{path}");
+        let after = last_seen(app, &user).await?;
+        assert!(after > before, "{path} counts as activity");
+        let records = app.state.store.audit_records(0, 100_000).await?;
+        assert_eq!(records.len(), before_records + 1, "{path} is audited");
+        assert_eq!(records.last().map(|r| r.action.as_str()), Some(action));
+        // The same request made by a page on its own: audited, no activity.
+        let r = http
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(user.token.clone().unwrap_or_default())
+            .header("X-Qoljetim-Background", "1")
+            .send()
+            .await?;
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert_eq!(last_seen(app, &user).await?, after, "{path} in the background");
+        assert_eq!(app.state.store.audit_records(0, 100_000).await?.len(), before_records + 2);
+    }
+    Ok(())
+}
+
+// Order 270 §6: every filter value is checked against every part of the scope it implies — a budget's
+// KATO its level and territory, a region or district its territory and levels, an administrator code
+// the administrator — for each kind of scope.
+async fn filters_are_checked_against_every_part_of_the_scope(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let central = granted_user(app, &w, 15, K::CentralInternalAudit, None, &["217"], &["analytical_central"]).await?;
+    let city = granted_user(app, &w, 16, K::Maslikhat, Some("750000000"), &[], &["analytical_central"]).await?;
+    let district = granted_user(app, &w, 17, K::Maslikhat, Some("191000000"), &[], &["analytical_central"]).await?;
+    let mvd = granted_user(app, &w, 18, K::MvdTerritorialInternalAudit, Some("350000000"), &[], &["analytical_central"]).await?;
+    let everyone = granted_user(app, &w, 19, K::SupremeAuditChamber, None, &[], &["analytical_central"]).await?;
+    let q = |f: &str| format!("{AC}?fiscal_year=2026&group_by=program&{f}");
+    // (who, filter, allowed)
+    let cases: Vec<(&ApiClient, &str, bool)> = vec![
+        // Republican budget only, administrator 217.
+        (&central, "budget=000000000", true),
+        (&central, "budget=750000000", false),
+        (&central, "budget=351000000", false),
+        (&central, "region=750000000", false),
+        (&central, "district=191000000", false),
+        (&central, "budget_level=regional", false),
+        (&central, "budget_level=republican", true),
+        (&central, "administrator=217", true),
+        (&central, "administrator=218", false),
+        // Almaty city (region level and below), any administrator.
+        (&city, "budget=750000000", true),
+        (&city, "budget=710000000", false),
+        (&city, "budget=000000000", false),
+        (&city, "region=750000000", true),
+        (&city, "region=710000000", false),
+        (&city, "budget_level=republican", false),
+        (&city, "budget_level=district", true),
+        (&city, "administrator=999", true),
+        // A district: its own district's budgets; its region, a sibling, the republican budget not.
+        (&district, "budget=191000000", true),
+        (&district, "budget=190000000", false),
+        (&district, "budget=191200000", false),
+        (&district, "district=191000000", true),
+        (&district, "district=191200000", false),
+        (&district, "region=190000000", false),
+        (&district, "budget_level=regional", false),
+        (&district, "budget_level=rural", true),
+        // MVD of an oblast: administrator 252 in the oblast.
+        (&mvd, "administrator=252", true),
+        (&mvd, "administrator=352", false),
+        (&mvd, "budget=350000000", true),
+        (&mvd, "budget=000000000", false),
+        (&mvd, "region=750000000", false),
+        // All budgets (§6 indent 1): every level and territory.
+        (&everyone, "budget=000000000", true),
+        (&everyone, "budget=750000000", true),
+        (&everyone, "district=191200000", true),
+        (&everyone, "budget_level=rural", true),
+        (&everyone, "administrator=352", true),
+    ];
+    for (who, filter, allowed) in cases {
+        let (s, v) = who.get(&q(filter)).await?;
+        if allowed {
+            assert_eq!(s, 200, "{filter}: {v}");
+        } else {
+            assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"), "{filter}: {v}");
+            let name = filter.split('=').next().unwrap_or("");
+            assert!(v["detail"].as_str().is_some_and(|d| d.contains(name)), "{filter}: {v}");
+        }
+    }
     Ok(())
 }
