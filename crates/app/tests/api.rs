@@ -57,8 +57,14 @@ fn postgres_url() -> Result<String, qoljetim::AnyError> {
         .map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?)
 }
 
-on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
+// 10:00 on Thursday 19 March 2026 in Almaty, before Nauryz.
+on_both_databases!(sqlite_nauryz, postgres_nauryz;
+    (|db| TestApp::spawn_at(db, KeyKind::P256, "2026-03-19T05:00:00Z".parse()?));
     full_workflow,
+    clocks_run_out_and_are_reported,
+);
+
+on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     signature_refusals,
     sign_in_refusals,
     concurrent_challenge_use,
@@ -207,19 +213,34 @@ fn problem_type(v: &Value) -> &str {
         .trim_start_matches("urn:qoljetim:problem:")
 }
 
+/// Moves the fixed clock of a `spawn_at` app to an Almaty wall-clock time.
+fn set_almaty(app: &TestApp, almaty: &str) -> R {
+    let t: Timestamp = format!("{almaty}+05:00[Asia/Almaty]")
+        .parse::<jiff::Zoned>()?
+        .timestamp();
+    app.state.clock.set(t);
+    Ok(())
+}
+
 // Order 270 §8, §9, §11: signed application → review → grant, with deadlines, evidence, scope and audit.
+// The clock is fixed at 10:00 on Thursday 19 March 2026 (Almaty); the expected dates are read off the
+// calendar files, not computed by the server's own calendar: Nauryz (21–23 March) falls on a weekend,
+// so 24 and 25 March are days off too.
 async fn full_workflow(app: &TestApp) -> R {
     let w = world(app).await?;
-    let t = today(app);
-    // Line 1 asks for more than a year: capped with a notice. Real IIN vectors from FACTS.md.
-    let f = form(
+    // Line 1 asks for more than a year: capped with a notice; line 2 gives no until-date (the form
+    // has no such column): the full year. Real IIN vectors from FACTS.md.
+    let mut f = form(
         app,
         &w.bin,
         &[
-            ("871008401427", plus_months(t, 18)),
-            ("850712300801", plus_months(t, 3)),
+            ("871008401427", "2028-01-31".to_owned()),
+            ("850712300801", String::new()),
         ],
     );
+    if let Some(line) = f["lines"][1].as_object_mut() {
+        line.remove("access_until");
+    }
     let signed = w.head_sign.sign(f.to_string().as_bytes())?;
     let (s, v) = app
         .client()
@@ -228,20 +249,18 @@ async fn full_workflow(app: &TestApp) -> R {
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().unwrap_or(0);
     assert_eq!(v["status"], "submitted");
-    let expected_due = app.state.calendar.deadline(Timestamp::now(), 2)?;
-    assert_eq!(
-        v["review_due"],
-        expected_due.due.to_string(),
-        "Order 270 §9: 2 working days to review"
-    );
+    // Order 270 §9: 2 working days to review — Friday 20 March, then Thursday 26 March.
+    assert_eq!(v["review_due"], "2026-03-26");
+    assert_eq!(v["review_due_at"], "2026-03-26T18:59:59Z", "23:59:59 in Almaty");
     assert_eq!(v["review_overdue"], false);
     assert_eq!(v["lines"][0]["line"], 1);
     assert_eq!(v["lines"][0]["notice"], "access_until_capped_to_one_year");
-    assert_eq!(
-        v["lines"][0]["access_until_effective"],
-        t.checked_add(1.year())?.to_string()
-    );
+    assert_eq!(v["lines"][0]["access_until_requested"], "2028-01-31");
+    assert_eq!(v["lines"][0]["access_until_effective"], "2027-03-19");
     assert_eq!(v["lines"][1]["notice"], Value::Null);
+    assert_eq!(v["lines"][1]["access_until_requested"], Value::Null);
+    assert_eq!(v["lines"][1]["access_until_effective"], "2027-03-19");
+    assert_eq!(v["lines"][1]["email"], "u850712300801@" .to_owned() + &w.bin + ".example.kz");
     assert!(
         v["claimed_signing_time"].is_string(),
         "the signing-time claim is recorded"
@@ -276,6 +295,11 @@ async fn full_workflow(app: &TestApp) -> R {
         .await?;
     assert_eq!(v.as_array().map(|a| a.len()), Some(0));
 
+    // Friday 20 March, 11:00: reviewed; the grant is due 2 working days later, Friday 27 March.
+    set_almaty(app, "2026-03-20T11:00:00")?;
+    let reviewer = app.signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee).await?;
+    let integrator = app.signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee).await?;
+    let w = World { reviewer, integrator, ..w };
     let review = json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "reject", "reason": "не член маслихата"}]});
     let (s, v) = w
         .reviewer
@@ -285,8 +309,8 @@ async fn full_workflow(app: &TestApp) -> R {
     assert_eq!(v["status"], "forwarded");
     assert_eq!(v["lines"][1]["status"], "rejected");
     assert_eq!(v["lines"][1]["reason"], "не член маслихата");
-    let grant_due = app.state.calendar.deadline(Timestamp::now(), 2)?;
-    assert_eq!(v["grant_due"], grant_due.due.to_string());
+    assert_eq!(v["grant_due"], "2026-03-27");
+    assert_eq!(v["grant_overdue"], false);
 
     let (s, v) = w
         .integrator
@@ -305,20 +329,16 @@ async fn full_workflow(app: &TestApp) -> R {
         .cloned()
         .unwrap_or_default();
     assert_eq!(ac["person_iin"], "871008401427");
-    assert_eq!(ac["valid_from"], t.to_string());
-    assert_eq!(ac["valid_until"], t.checked_add(1.year())?.to_string());
+    // Order 270 §9: one calendar year from the grant, capped.
+    assert_eq!(ac["valid_from"], "2026-03-20");
+    assert_eq!(ac["valid_until"], "2027-03-20");
     assert_eq!(ac["notice"], "access_until_capped_to_one_year");
     assert_eq!(ac["scope"]["territory_prefix"], "75");
     assert_eq!(
         ac["scope"]["levels"],
         json!(["regional", "district", "rural"])
     );
-    let y = i64::from(t.year());
-    let until_year = i64::from(t.checked_add(1.year())?.year());
-    assert_eq!(
-        ac["scope"]["fiscal_years"],
-        json!((y - 1..=until_year).collect::<Vec<_>>())
-    );
+    assert_eq!(ac["scope"]["fiscal_years"], json!([2025, 2026, 2027]));
     let sp = grants
         .iter()
         .find(|g| g["system"] == "state_planning")
@@ -326,7 +346,7 @@ async fn full_workflow(app: &TestApp) -> R {
         .unwrap_or_default();
     assert_eq!(
         sp["scope"]["fiscal_years"],
-        json!((y..=until_year + 3).collect::<Vec<_>>())
+        json!([2026, 2027, 2028, 2029, 2030])
     );
 
     // The granted person sees their own line and grants, nothing of the other line.
@@ -2128,5 +2148,101 @@ async fn filters_are_checked_against_every_part_of_the_scope(app: &TestApp) -> R
             assert!(v["detail"].as_str().is_some_and(|d| d.contains(name)), "{filter}: {v}");
         }
     }
+    Ok(())
+}
+
+/// The reviewer and integrator signed in afresh at the clock's time (sessions idle out across jumps).
+async fn operators_now(app: &TestApp) -> Result<(ApiClient, ApiClient), qoljetim::AnyError> {
+    Ok((
+        app.signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee).await?,
+        app.signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee).await?,
+    ))
+}
+
+// Order 270 §9: the review and grant clocks run out at 23:59:59 Almaty of their last working day; the
+// overdue flags turn true then and not before, and the deadline report gives each clock's outcome.
+// Dates are literal, from calendar/2026.toml (Nauryz carry-overs 24–25 March).
+async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let a = submit_two_lines(app, &w).await?;
+    let b = submit_two_lines(app, &w).await?;
+    set_almaty(app, "2026-03-20T11:00:00")?;
+    let (reviewer, _) = operators_now(app).await?;
+    let (s, v) = reviewer
+        .post(
+            &format!("/api/v1/applications/{b}/review"),
+            &json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "approve"}]}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["grant_due"], "2026-03-27");
+    let flags = |v: &Value| (v["review_overdue"].as_bool(), v["grant_overdue"].as_bool());
+    for (at, a_flags, b_flags) in [
+        ("2026-03-26T23:59:59", (Some(false), Some(false)), (Some(false), Some(false))),
+        ("2026-03-27T00:00:01", (Some(true), Some(false)), (Some(false), Some(false))),
+        ("2026-03-27T23:59:59", (Some(true), Some(false)), (Some(false), Some(false))),
+        ("2026-03-28T00:00:01", (Some(true), Some(false)), (Some(false), Some(true))),
+    ] {
+        set_almaty(app, at)?;
+        let (reviewer, _) = operators_now(app).await?;
+        let (_, va) = reviewer.get(&format!("/api/v1/applications/{a}")).await?;
+        let (_, vb) = reviewer.get(&format!("/api/v1/applications/{b}")).await?;
+        assert_eq!((flags(&va), flags(&vb)), (a_flags, b_flags), "at {at}");
+    }
+    // Granted on Monday 30 March: three working days (26, 27, 30 March) after forwarding — late.
+    set_almaty(app, "2026-03-30T10:00:00")?;
+    let (reviewer, integrator) = operators_now(app).await?;
+    let (s, v) = integrator
+        .post(&format!("/api/v1/applications/{b}/grant"), &json!({}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = reviewer
+        .get("/api/v1/reports/deadlines?from=2026-03-01&to=2026-03-31")
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let item = |clock: &str, id: i64| -> Value {
+        v["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|i| i["clock"] == clock && i["subject"] == format!("application:{id}"))
+            .unwrap_or(Value::Null)
+    };
+    let ra = item("review", a);
+    assert_eq!(
+        (ra["due"].as_str(), ra["outcome"].as_str(), ra["done_at"].is_null()),
+        (Some("2026-03-26"), Some("missed"), true),
+        "{ra}"
+    );
+    let rb = item("review", b);
+    assert_eq!(
+        (rb["due"].as_str(), rb["outcome"].as_str(), rb["working_days_taken"].as_u64()),
+        (Some("2026-03-26"), Some("met"), Some(1)),
+        "{rb}"
+    );
+    let gb = item("grant", b);
+    assert_eq!(
+        (gb["started"].as_str(), gb["due"].as_str(), gb["outcome"].as_str(), gb["working_days_taken"].as_u64()),
+        (Some("2026-03-20"), Some("2026-03-27"), Some("missed"), Some(3)),
+        "{gb}"
+    );
+    let summary = |clock: &str| -> Value {
+        v["clocks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c["clock"] == clock)
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        (summary("review")["met"].as_u64(), summary("review")["missed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (summary("grant")["met"].as_u64(), summary("grant")["missed"].as_u64()),
+        (Some(0), Some(1))
+    );
     Ok(())
 }
