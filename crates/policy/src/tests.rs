@@ -41,7 +41,119 @@ fn schema_and_policies_validate_strictly() {
             .map(|x| x.to_string())
             .collect::<Vec<_>>()
     );
-    assert!(e.policies().policies().count() >= 12);
+}
+
+// DESIGN.md §5: Cedar is the one list of who may do what. Each policy, by its id, with a request it
+// decides (and is named for in the decision) and a near miss it does not decide. A policy added or
+// removed without a row here fails the test.
+#[test]
+fn each_policy_makes_its_decisions() {
+    let e = engine();
+    let head = actor(APPLICANT, K::Maslikhat, &[Role::Head]);
+    let employee = actor(APPLICANT, K::Maslikhat, &[Role::Employee]);
+    let reviewer = actor(MINFIN, K::AuthorizedBody, &[Role::Reviewer]);
+    let integrator = actor(INTEGRATOR, K::Integrator, &[Role::IntegratorAdmin]);
+    let line = |iin: &str| Resource::ApplicationLine {
+        id: "1/1".into(),
+        applicant_bin: APPLICANT.into(),
+        iin: iin.into(),
+    };
+    let grant = |iin: &str, bin: &str| Resource::Grant {
+        id: "1".into(),
+        person_iin: iin.into(),
+        organization_bin: bin.into(),
+    };
+    let block = |bin: &str| Resource::BlockRequest {
+        id: "1".into(),
+        applicant_bin: bin.into(),
+    };
+    let other = "990101300012";
+    // (policy, who, action, resource it permits or forbids, near miss: who, resource)
+    type Case<'a> = (&'a str, &'a Actor, Action, Resource, &'a Actor, Resource);
+    let cases: Vec<Case<'_>> = vec![
+        ("applicant-head-submits", &head, Action::SubmitApplication, app(APPLICANT), &head, app(MINFIN)),
+        ("applicant-head-reads-own-applications", &head, Action::ReadApplication, app(APPLICANT), &employee, app(APPLICANT)),
+        ("employee-reads-own-line", &employee, Action::ReadApplicationLine, line(&employee.iin), &employee, line(other)),
+        ("reviewer-reads-applications", &reviewer, Action::ReadApplication, app(APPLICANT), &head, app(MINFIN)),
+        ("integrator-reads-applications", &integrator, Action::ReadApplication, app(APPLICANT), &employee, app(INTEGRATOR)),
+        ("reviewer-reviews", &reviewer, Action::ReviewApplication, app(APPLICANT), &integrator, app(APPLICANT)),
+        ("integrator-grants", &integrator, Action::GrantAccess, app(APPLICANT), &reviewer, app(APPLICANT)),
+        ("own-grants", &employee, Action::ReadGrant, grant(&employee.iin, APPLICANT), &employee, grant(other, APPLICANT)),
+        ("head-reads-organization-grants", &head, Action::ReadGrant, grant(other, APPLICANT), &head, grant(other, MINFIN)),
+        ("operators-read-grants", &reviewer, Action::ReadGrant, grant(other, APPLICANT), &employee, grant(other, MINFIN)),
+        ("integrator-manages-organizations", &integrator, Action::ManageOrganizations, Resource::Registry, &reviewer, Resource::Registry),
+        ("operators-read-audit", &reviewer, Action::ReadAudit, Resource::AuditLog, &head, Resource::AuditLog),
+        ("operators-read-reports", &integrator, Action::ReadReports, Resource::Reports, &head, Resource::Reports),
+        ("own-grant-renewal", &employee, Action::RequestRenewal, grant(&employee.iin, APPLICANT), &employee, grant(other, APPLICANT)),
+        ("head-renews-organization-grants", &head, Action::RequestRenewal, grant(other, APPLICANT), &head, grant(other, MINFIN)),
+        ("employer-head-requests-block", &head, Action::SubmitBlockRequest, block(APPLICANT), &employee, block(APPLICANT)),
+        ("employer-head-reads-own-block-requests", &head, Action::ReadBlockRequest, block(APPLICANT), &head, block(MINFIN)),
+        ("integrator-reads-block-requests", &integrator, Action::ReadBlockRequest, block(APPLICANT), &reviewer, block(APPLICANT)),
+    ];
+    let mut covered: Vec<&str> = vec![];
+    for (policy, who, action, resource, miss_who, miss) in &cases {
+        let d = e.decide(who, *action, resource).unwrap_or_else(|x| panic!("{x}"));
+        assert!(d.allowed, "{policy}");
+        assert_eq!(d.policies, vec![(*policy).to_owned()], "{policy}");
+        let d = e.decide(miss_who, *action, miss).unwrap_or_else(|x| panic!("{x}"));
+        assert!(!d.allowed, "{policy}: the near miss is refused");
+        assert!(d.policies.is_empty(), "{policy}: default deny, no policy named");
+        covered.push(policy);
+    }
+    // Every signed-in person reads the registry: no near miss exists.
+    for who in [&head, &employee, &reviewer, &integrator] {
+        let d = e.decide(who, Action::ReadOrganizations, &Resource::Registry).unwrap_or_else(|x| panic!("{x}"));
+        assert_eq!((d.allowed, d.policies), (true, vec!["signed-in-reads-organizations".to_owned()]));
+    }
+    covered.push("signed-in-reads-organizations");
+    // The forbid: an operator's own organization, whatever permits it.
+    let d = e
+        .decide(&integrator, Action::GrantAccess, &app(INTEGRATOR))
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!((d.allowed, d.policies), (false, vec!["no-decision-on-own-organization".to_owned()]));
+    covered.push("no-decision-on-own-organization");
+    // The late block-request list is the integrator's.
+    let d = e
+        .decide(&integrator, Action::ListLateBlockRequests, &Resource::Reports)
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!((d.allowed, d.policies.clone()), (true, vec!["integrator-reads-block-requests".to_owned()]));
+    assert!(!e.decide(&reviewer, Action::ListLateBlockRequests, &Resource::Reports).map(|d| d.allowed).unwrap_or(true));
+    // The data policies, with a grant of Almaty.
+    let ctx = GrantContext {
+        system: "analytical_central".into(),
+        fiscal_years: vec![2026],
+        levels: vec!["regional".into()],
+        territory_prefix: "75".into(),
+        administrators: vec![],
+    };
+    let row = |territory: &str| Resource::BudgetRow {
+        system: "analytical_central".into(),
+        fiscal_year: 2026,
+        level: "regional".into(),
+        territory: territory.into(),
+        administrator: "217".into(),
+    };
+    let query = |territory: &str| Resource::DataQuery {
+        system: "analytical_central".into(),
+        fiscal_year: 2026,
+        level: String::new(),
+        territory: territory.into(),
+        administrator: String::new(),
+    };
+    for (policy, action, yes, no) in [
+        ("grant-scope-permits-row", Action::ReadData, row("750000000"), row("710000000")),
+        ("grant-scope-permits-query", Action::QueryData, query("750000000"), query("710000000")),
+    ] {
+        let d = e.decide_data(&employee, action, &yes, &ctx).unwrap_or_else(|x| panic!("{x}"));
+        assert_eq!((d.allowed, d.policies), (true, vec![policy.to_owned()]));
+        let d = e.decide_data(&employee, action, &no, &ctx).unwrap_or_else(|x| panic!("{x}"));
+        assert!(!d.allowed, "{policy}");
+        covered.push(policy);
+    }
+    let mut ids: Vec<String> = e.policies().policies().map(|p| p.id().to_string()).collect();
+    ids.sort();
+    covered.sort();
+    assert_eq!(ids, covered, "every policy has its row, and only those");
 }
 
 // Order 270 §8–§9: who may do what in the workflow.
