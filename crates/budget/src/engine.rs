@@ -241,6 +241,24 @@ fn partitions(
 }
 
 impl DataFusionStore {
+    /// A store over batches held in memory, with no folder behind it (the generated oracle test).
+    #[cfg(test)]
+    pub(crate) fn in_memory(
+        tables: Vec<(&'static DatasetSpec, Vec<RecordBatch>)>,
+    ) -> Result<Self, BudgetError> {
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+        for (spec, batches) in tables {
+            let table = MemTable::try_new(spec.schema(), vec![batches])?;
+            ctx.register_table(table_name(spec), Arc::new(table))?;
+        }
+        Ok(DataFusionStore {
+            // No manifest here: `fresh` never reloads.
+            root: PathBuf::from("/nonexistent/qoljetim-in-memory"),
+            loaded: RwLock::new(Arc::new(Loaded { stamp: None, ctx })),
+            reload: tokio::sync::Mutex::new(()),
+        })
+    }
+
     pub async fn open(root: &Path) -> Result<Self, BudgetError> {
         let loaded = load(root).await?;
         Ok(DataFusionStore {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use qoljetim_policy::{Action, Actor, GrantContext, PolicyEngine, Resource};
 
+use datafusion::arrow::array::RecordBatch;
+
 use crate::engine::{DataFusionStore, DataQuery, DataScope, SortKey, current_files};
 use crate::generate::{Rng, budgets, expenditure, generate};
 use crate::model::{DATASETS, Dim, LEVELS, format_code};
@@ -519,4 +521,256 @@ fn parquet_import_uses_the_same_rules() {
         other => panic!("expected a row error, got {other:?}"),
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The territories of the generated cases: the republican budget (0) and budgets of every level in
+/// two regions, with sibling districts and rural districts (KATO, level).
+const TERRITORIES: [(i64, i8); 13] = [
+    (0, 0),
+    (750_000_000, 1),
+    (710_000_000, 1),
+    (190_000_000, 1),
+    (350_000_000, 1),
+    (191_000_000, 2),
+    (191_200_000, 2),
+    (194_000_000, 2),
+    (351_000_000, 2),
+    (191_010_000, 3),
+    (191_020_000, 3),
+    (191_210_000, 3),
+    (194_010_000, 3),
+];
+const ADMINISTRATORS: [i16; 5] = [101, 217, 252, 352, 464];
+
+/// One generated row: (fiscal year, month, territory index, functional group, administrator, program,
+/// paid).
+type GenRow = (i16, i8, usize, i8, i16, i16, i64);
+
+fn gen_rows() -> impl Strategy<Value = Vec<GenRow>> {
+    proptest::collection::vec(
+        (
+            2025i16..=2027,
+            1i8..=12,
+            0..TERRITORIES.len(),
+            1i8..=15,
+            proptest::sample::select(ADMINISTRATORS.to_vec()),
+            1i16..=4,
+            0i64..1_000_000_000,
+        ),
+        0..40,
+    )
+}
+
+fn gen_batch(rows: &[GenRow]) -> RecordBatch {
+    use datafusion::arrow::array::{ArrayRef, Int8Array, Int16Array, Int64Array};
+    use std::sync::Arc;
+    let spec = expenditure_spec();
+    let mut cols: Vec<ArrayRef> = vec![];
+    for d in spec.dims {
+        let v = |f: &dyn Fn(&GenRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+        let values = match d {
+            Dim::FiscalYear => v(&|r| i64::from(r.0)),
+            Dim::Month => v(&|r| i64::from(r.1)),
+            Dim::BudgetLevel => v(&|r| i64::from(TERRITORIES[r.2].1)),
+            Dim::Budget => v(&|r| TERRITORIES[r.2].0),
+            Dim::Region => v(&|r| crate::model::region_of(TERRITORIES[r.2].0)),
+            Dim::District => v(&|r| crate::model::district_of(TERRITORIES[r.2].0, TERRITORIES[r.2].1)),
+            Dim::FunctionalGroup => v(&|r| i64::from(r.3)),
+            Dim::Administrator => v(&|r| i64::from(r.4)),
+            Dim::Program => v(&|r| i64::from(r.5)),
+            Dim::Subprogram => v(&|_| 0),
+            Dim::Specifics => v(&|_| 111),
+            _ => v(&|_| 0),
+        };
+        cols.push(match d.data_type() {
+            datafusion::arrow::datatypes::DataType::Int8 => {
+                Arc::new(Int8Array::from(values.iter().map(|x| *x as i8).collect::<Vec<_>>()))
+            }
+            datafusion::arrow::datatypes::DataType::Int16 => {
+                Arc::new(Int16Array::from(values.iter().map(|x| *x as i16).collect::<Vec<_>>()))
+            }
+            _ => Arc::new(Int64Array::from(values)),
+        });
+    }
+    for m in spec.measures {
+        let values: Vec<i64> = rows.iter().map(|r| if *m == "paid" { r.6 } else { 1 }).collect();
+        cols.push(Arc::new(Int64Array::from(values)));
+    }
+    RecordBatch::try_new(spec.schema(), cols).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A scope: half of the cases derive it from an organization through the shipped competence rules
+/// (the same rules the server grants with), half are arbitrary combinations.
+fn gen_scope() -> impl Strategy<Value = (String, DataScope)> {
+    use qoljetim_domain::org::{AdministratorCode, Organization, derive_scope};
+    use qoljetim_domain::{Bin, Kato, OrganizationKind, System};
+    let kinds: Vec<OrganizationKind> = OrganizationKind::ALL
+        .into_iter()
+        .filter(|k| k.is_applicant())
+        .collect();
+    let by_rules = (
+        proptest::sample::select(kinds),
+        1..TERRITORIES.len(),
+        proptest::sample::subsequence(vec!["217", "464", "101"], 1..=2),
+        2025i16..=2027,
+    )
+        .prop_filter_map("an organization the registry would accept", |(kind, t, admins, year)| {
+            let rules = qoljetim_domain::CompetenceRules::shipped().ok()?;
+            let (kato, level) = TERRITORIES[t];
+            let territory = match kind {
+                OrganizationKind::Maslikhat if level <= 2 => Some(Kato::parse(&format!("{kato:09}")).ok()?),
+                OrganizationKind::RevisionCommission
+                | OrganizationKind::LocalInternalAudit
+                | OrganizationKind::MvdTerritorialInternalAudit
+                    if level == 1 =>
+                {
+                    Some(Kato::parse(&format!("{kato:09}")).ok()?)
+                }
+                OrganizationKind::Maslikhat
+                | OrganizationKind::RevisionCommission
+                | OrganizationKind::LocalInternalAudit
+                | OrganizationKind::MvdTerritorialInternalAudit => return None,
+                _ => None,
+            };
+            let admins = if kind == OrganizationKind::CentralInternalAudit {
+                admins.iter().filter_map(|a| AdministratorCode::parse(a).ok()).collect()
+            } else {
+                vec![]
+            };
+            let org = Organization::new(
+                Bin::parse("940140000385").ok()?,
+                "а".into(),
+                "а".into(),
+                kind,
+                territory,
+                admins,
+            )
+            .ok()?;
+            let granted: jiff::civil::Date = format!("{year}-06-01").parse().ok()?;
+            let until: jiff::civil::Date = format!("{year}-12-31").parse().ok()?;
+            let scope = derive_scope(&rules, &org, System::AnalyticalCentral, granted, until, &BTreeSet::new());
+            Some((format!("{kind}:{:?}", org.territory.map(|t| t.to_string())), DataScope::from_grant(&scope)))
+        });
+    let arbitrary = scope_strategy().prop_map(|s| (format!("{s:?}"), s));
+    prop_oneof![by_rules, arbitrary]
+}
+
+/// A query: a year, up to three groupings, and at most one explicit filter with its values.
+fn gen_query() -> impl Strategy<Value = DataQuery> {
+    let dims = vec![
+        Dim::BudgetLevel,
+        Dim::Budget,
+        Dim::Region,
+        Dim::District,
+        Dim::Administrator,
+        Dim::FunctionalGroup,
+        Dim::Month,
+    ];
+    let filter = prop_oneof![
+        Just(None),
+        proptest::sample::subsequence((0..TERRITORIES.len()).collect::<Vec<_>>(), 1..=2)
+            .prop_map(|t| Some((Dim::Budget, t.iter().map(|i| TERRITORIES[*i].0).collect::<Vec<_>>()))),
+        proptest::sample::subsequence(vec![750_000_000i64, 710_000_000, 190_000_000], 1..=2)
+            .prop_map(|v| Some((Dim::Region, v))),
+        proptest::sample::subsequence(ADMINISTRATORS.to_vec(), 1..=2)
+            .prop_map(|v| Some((Dim::Administrator, v.into_iter().map(i64::from).collect()))),
+        proptest::sample::subsequence(vec![0i64, 1, 2, 3], 1..=2).prop_map(|v| Some((Dim::BudgetLevel, v))),
+    ];
+    (2025i16..=2027, proptest::sample::subsequence(dims, 0..=3), filter).prop_map(
+        |(fiscal_year, group_by, filter)| DataQuery {
+            fiscal_year,
+            group_by,
+            filters: filter.into_iter().collect(),
+            measures: vec!["paid".into()],
+            sort: vec![],
+            limit: 10_000,
+            offset: 0,
+        },
+    )
+}
+
+// Order 270 §6, DESIGN.md §5: scopes (half derived through the competence rules), rows and queries
+// generated together; the engine's answer is exactly the aggregate of the rows Cedar permits the
+// caller to read that match the query. 1,000 cases in the normal suite; QOLJETIM_ORACLE_CASES=100000
+// runs more (docs/budget-data.md gives that run's figures).
+#[test]
+fn scope_filter_matches_cedar_on_generated_scopes_rows_and_queries() {
+    let cases: u32 = std::env::var("QOLJETIM_ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let engine = PolicyEngine::new().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = rt();
+    let started = std::time::Instant::now();
+    let shapes = std::cell::RefCell::new(BTreeSet::new());
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&(gen_scope(), gen_rows(), gen_query()), |((label, scope), rows, q)| {
+        shapes.borrow_mut().insert(format!(
+            "{label}|{:?}|{:?}",
+            q.group_by,
+            q.filters.iter().map(|f| f.0).collect::<Vec<_>>()
+        ));
+        let ctx = grant(&scope);
+        let mut expected: std::collections::BTreeMap<Vec<String>, i64> = Default::default();
+        for r in &rows {
+            let (kato, level) = TERRITORIES[r.2];
+            let key_of = |d: Dim| -> i64 {
+                match d {
+                    Dim::BudgetLevel => i64::from(level),
+                    Dim::Budget => kato,
+                    Dim::Region => crate::model::region_of(kato),
+                    Dim::District => crate::model::district_of(kato, level),
+                    Dim::Administrator => i64::from(r.4),
+                    Dim::FunctionalGroup => i64::from(r.3),
+                    Dim::Month => i64::from(r.1),
+                    _ => 0,
+                }
+            };
+            let resource = Resource::BudgetRow {
+                system: "analytical_central".into(),
+                fiscal_year: i64::from(r.0),
+                level: LEVELS[level as usize].to_owned(),
+                territory: if kato == 0 { String::new() } else { format!("{kato:09}") },
+                administrator: format!("{:03}", r.4),
+            };
+            let d = engine
+                .decide_data(&actor(), Action::ReadData, &resource, &ctx)
+                .unwrap_or_else(|e| panic!("{e}"));
+            prop_assert_eq!(d.allowed, scope.admits(r.0, level, kato, r.4));
+            let matches = r.0 == q.fiscal_year
+                && q.filters.iter().all(|(dim, values)| values.contains(&key_of(*dim)));
+            if d.allowed && matches {
+                let key: Vec<String> = q.group_by.iter().map(|dim| format_code(*dim, key_of(*dim))).collect();
+                *expected.entry(key).or_insert(0) += r.6;
+            }
+        }
+        let store = DataFusionStore::in_memory(vec![(expenditure_spec(), vec![gen_batch(&rows)])])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let answer = runtime
+            .block_on(store.run(expenditure_spec(), &scope, &q))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: std::collections::BTreeMap<Vec<String>, i64> = answer
+            .rows
+            .iter()
+            // An aggregate over no rows (no grouping) is one row of null, read as 0.
+            .filter(|(codes, values)| !(codes.is_empty() && values[0] == 0 && expected.is_empty()))
+            .map(|(codes, values)| (codes.clone(), values[0]))
+            .collect();
+        prop_assert_eq!(got, expected);
+        Ok(())
+    });
+    let elapsed = started.elapsed();
+    eprintln!(
+        "oracle: {cases} cases, {} distinct scope × query shapes, {:.1} s",
+        shapes.borrow().len(),
+        elapsed.as_secs_f64()
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(shapes.borrow().len() > cases as usize / 4, "the cases are varied");
 }
