@@ -62,6 +62,6 @@ curl -sf -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/json' \
 
 # 5. The head signs and submits an application.
 TODAY=$(TZ=Asia/Almaty date +%F); UNTIL=$(TZ=Asia/Almaty date -d '+6 months' +%F)
-printf '%s' "{\"applicant_bin\":\"$BIN\",\"date\":\"$TODAY\",\"head\":{\"surname\":\"Әбенова\",\"name\":\"Айгүл\",\"patronymic\":null},\"systems\":[\"analytical_central\"],\"lines\":[{\"surname\":\"Әбенова\",\"name\":\"Айгүл\",\"patronymic\":null,\"iin\":\"850712300801\",\"position\":\"депутат\",\"unit\":\"комиссия\",\"phone\":\"+7 727 000 0000\",\"purpose\":\"аудит\",\"access_until\":\"$UNTIL\",\"eqyzmet_qr\":\"QR\"}]}" > "$W/app.json"
+printf '%s' "{\"applicant_bin\":\"$BIN\",\"date\":\"$TODAY\",\"head\":{\"surname\":\"Әбенова\",\"name\":\"Айгүл\",\"patronymic\":null},\"systems\":[\"analytical_central\"],\"lines\":[{\"surname\":\"Әбенова\",\"name\":\"Айгүл\",\"patronymic\":null,\"iin\":\"850712300801\",\"position\":\"депутат\",\"unit\":\"комиссия\",\"phone\":\"+7 727 000 0000\",\"email\":\"a.abenova@example.kz\",\"purpose\":\"аудит\",\"access_until\":\"$UNTIL\",\"eqyzmet_qr\":\"QR\"}]}" > "$W/app.json"
 curl -sf -X POST "$BASE/api/v1/applications" -H 'Content-Type: application/json' \
   -d "{\"signed_cms\":\"$(sign "$W/app.json" head)\"}" | json '"application " + str(d["id"]) + " " + d["status"] + ", review due " + d["review_due"] + ", anchor: " + d["trust_anchor"]'

@@ -2,8 +2,10 @@
 # Walks the demo from sign-in to a granted access with nothing but curl, openssl and python3 (for JSON):
 # the integrator and the reviewer sign in with their authentication keys (openssl cms over the
 # challenge), the head of the Almaty city maslikhat signs an application with the signing key, the
-# reviewer approves it, the integrator grants it, and the employee signs in and sees the grant. Last,
+# reviewer approves it, the integrator grants it, and the employee signs in and sees the grant. A
+# deputy of Parliament reads the Almaty city budget and a rural budget in Karaganda oblast (§6). Then
 # revocation: a fresh key of the employee signs in, the development CA revokes it, and the session ends.
+# Last, the maslikhat's head sends a signed block request for the employee (§9): the access ends at once.
 #
 #   qoljetim demo &                       # first terminal (or: cargo run -- demo)
 #   scripts/walkthrough.sh [DATA_DIR]     # default data; BASE=http://127.0.0.1:8080
@@ -37,13 +39,12 @@ EMP_CERT=$(one "$DEMO/maslikhat-almaty/employee1-*-auth.pem")
 EMP_IIN=$(basename "$EMP_CERT" | sed -E 's/employee1-([0-9]{12})-auth.pem/\1/')
 BIN=$(python3 -c "import json; print([p['bin'] for p in json.load(open('$DEMO/people.json')) if p['organization']=='maslikhat-almaty'][0])")
 TODAY=$(TZ=Asia/Almaty date +%F)
-UNTIL=$(TZ=Asia/Almaty date -d '+6 months' +%F)
 cat > "$WORK/application.json" <<JSON
 {"applicant_bin":"$BIN","date":"$TODAY","head":{"surname":"Әбенова","name":"Айгүл","patronymic":"Қайратқызы"},
  "systems":["analytical_central","state_planning"],
  "lines":[{"surname":"Сейітова","name":"Динара","patronymic":"Болатқызы","iin":"$EMP_IIN","position":"депутат",
-           "unit":"бюджет комиссиясы","phone":"+7 727 000 0000","purpose":"бюджеттің атқарылуын бақылау",
-           "access_until":"$UNTIL","eqyzmet_qr":"EQYZMET:$EMP_IIN"}]}
+           "unit":"бюджет комиссиясы","phone":"+7 727 000 0000","email":"d.seitova@maslikhat.example.kz",
+           "purpose":"бюджеттің атқарылуын бақылау","eqyzmet_qr":"EQYZMET:$EMP_IIN"}]}
 JSON
 CMS=$(sign "$WORK/application.json" "$HEAD_CERT" "${HEAD_CERT%.pem}.key.pem")
 ID=$(curl -sf -X POST "$BASE/api/v1/applications" -H 'Content-Type: application/json' -d "{\"signed_cms\":\"$CMS\"}" | json 'd["id"]')
@@ -66,6 +67,13 @@ curl -sf "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&grou
 curl -s "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program&region=710000000" \
   -H "Authorization: Bearer $EMP" -H 'Accept-Language: ru' | json '"Astana: " + str(d["status"]) + " " + d["detail"]'
 
+# Order 270 §6: Parliament reads the republican budget and all local budgets.
+DEPUTY=$(login "$(one "$DEMO/parliament/employee1-*-auth.pem")")
+curl -sf "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=budget&budget=750000000&measures=paid" \
+  -H "Authorization: Bearer $DEPUTY" | json '"Parliament reads the Almaty city budget: paid " + str(d["rows"][0]["values"]["paid"] // 100) + " tenge"'
+curl -sf "$BASE/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=budget&region=350000000&budget_level=rural&measures=paid&limit=1" \
+  -H "Authorization: Bearer $DEPUTY" | json '"and a rural budget in Karaganda oblast: " + d["rows"][0]["group"]["budget"] + ", notice: " + d["notice"]["text"][:60] + "…"'
+
 # Revocation (DESIGN.md §4): a fresh authentication certificate for the employee signs in; the
 # development CA revokes it and publishes its CRL; the server reads it within seconds and the session
 # ends at its next request. QOLJETIM names the binary (default: cargo run).
@@ -78,4 +86,14 @@ $QOLJETIM dev-ca revoke --data-dir "$DATA" --cert "$WORK/fresh.pem"
 sleep 7
 curl -s "$BASE/api/v1/me" -H "Authorization: Bearer $FRESH" -H 'Accept-Language: en' \
   | json '"after revocation: " + d["type"].split(":")[-1] + " — " + d["detail"]'
-echo "done: application $ID granted"
+
+# Order 270 §9: the employing body's block request, signed by its head, posted by the signed-in head.
+HEAD=$(login "$(one "$DEMO/maslikhat-almaty/head-*-auth.pem")")
+cat > "$WORK/block.json" <<JSON
+{"applicant_bin":"$BIN","date":"$TODAY","lines":[{"iin":"$EMP_IIN","reason":"dismissed","effective_date":"$TODAY","order_number":"1-ж/қ"}]}
+JSON
+BCMS=$(sign "$WORK/block.json" "$HEAD_CERT" "${HEAD_CERT%.pem}.key.pem")
+curl -sf -X POST "$BASE/api/v1/block-requests" -H "Authorization: Bearer $HEAD" -H 'Content-Type: application/json' \
+  -d "{\"signed_cms\":\"$BCMS\"}" | json '"block request " + str(d["id"]) + ": " + ", ".join(l["iin"] + " blocked " + str(l["blocked_grants"]) + " grants, due " + l["block_due"] for l in d["lines"])'
+curl -s "$BASE/api/v1/me" -H "Authorization: Bearer $EMP" -H 'Accept-Language: en' | json '"the employee'"'"'s session: " + d["type"].split(":")[-1]'
+echo "done: application $ID granted, then blocked on the employer's request"

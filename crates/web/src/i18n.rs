@@ -171,6 +171,25 @@ mod tests {
         );
     }
 
+    /// docs/problems.md lists every problem type and every field rule the server can answer.
+    #[test]
+    fn every_problem_and_rule_is_documented() {
+        let doc = include_str!("../../../docs/problems.md");
+        let en = include_str!("../locales/en/main.ftl");
+        for line in en.lines() {
+            let name = if let Some(rest) = line.strip_prefix("problem-") {
+                rest.split_once("-title").map(|(slug, _)| slug.to_owned())
+            } else {
+                line.strip_prefix("rule-")
+                    .and_then(|rest| rest.split_once(' '))
+                    .map(|(rule, _)| rule.replace('-', "_"))
+            };
+            if let Some(name) = name {
+                assert!(doc.contains(&format!("`{name}`")), "{name} is not in docs/problems.md");
+            }
+        }
+    }
+
     #[test]
     fn accept_language_picks_by_quality() {
         assert_eq!(Lang::from_accept_language(None), Lang::Kk);
