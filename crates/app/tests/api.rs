@@ -2165,7 +2165,20 @@ async fn operators_now(app: &TestApp) -> Result<(ApiClient, ApiClient), qoljetim
 async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
     let w = world(app).await?;
     let a = submit_two_lines(app, &w).await?;
-    let b = submit_two_lines(app, &w).await?;
+    // B's form gives no until-date (the appendix form has no such column): a full year from the grant.
+    let mut fb = form(
+        app,
+        &w.bin,
+        &[(&iin(11), String::new()), (&iin(12), String::new())],
+    );
+    for line in fb["lines"].as_array_mut().into_iter().flatten() {
+        if let Some(l) = line.as_object_mut() {
+            l.remove("access_until");
+        }
+    }
+    let (s, v) = app.client().submit(&w.head_sign, &fb).await?;
+    assert_eq!(s, 201, "{v}");
+    let b = v["id"].as_i64().unwrap_or(0);
     set_almaty(app, "2026-03-20T11:00:00")?;
     let (reviewer, _) = operators_now(app).await?;
     let (s, v) = reviewer
@@ -2196,6 +2209,15 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
         .post(&format!("/api/v1/applications/{b}/grant"), &json!({}))
         .await?;
     assert_eq!(s, 201, "{v}");
+    // Order 270 §9: one full calendar year from the grant, no notice.
+    for g in v["grants"].as_array().cloned().unwrap_or_default() {
+        assert_eq!(
+            (g["valid_from"].as_str(), g["valid_until"].as_str(), g["access_until_requested"].is_null(), g["notice"].is_null()),
+            (Some("2026-03-30"), Some("2027-03-30"), true, true),
+            "{g}"
+        );
+    }
+    assert_eq!(v["grants"].as_array().map(|g| g.len()), Some(4), "{v}");
     let (s, v) = reviewer
         .get("/api/v1/reports/deadlines?from=2026-03-01&to=2026-03-31")
         .await?;

@@ -69,6 +69,7 @@ fn event_json(e: &qoljetim_store::HrEventRow, duplicate: bool) -> Value {
         "block_due_at": rfc3339_micros(e.block_due_at), "block_due_provisional": e.block_due_provisional,
         "met": e.met, "working_days_taken": e.working_days_taken, "grants_blocked": e.grants_blocked,
         "sessions_ended": e.sessions_ended, "lines_stopped": e.lines_stopped,
+        "scheduled_for": if e.applied_at.is_none() { e.scheduled_for.clone() } else { None },
     })
 }
 

@@ -970,6 +970,25 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     let gr = grant_status(app, &w, gg[0]).await?;
     assert_eq!((gr["status"].as_str(), gr["end_reason"].as_str()), (Some("blocked"), Some("other")), "{gr}");
     assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 0, "once");
+    // An HR event dated ahead is scheduled the same way.
+    let (h, gh) = {
+        let h = iin(36);
+        let (_, gh) = grant_line(app, &w, &h, "2026-12-31", "Бас маман").await?;
+        (h, gh)
+    };
+    let (s, v) = app
+        .client()
+        .post(
+            "/api/v1/hr/events",
+            &hr_event_body(app, &dismissal("F-1", &h, &w.bin, "2026-03-23"), None)?,
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["scheduled_for"].as_str(), v["grants_blocked"].as_i64()), (Some("2026-03-23"), Some(0)), "{v}");
+    assert_eq!(grant_status(app, &w, gh[0]).await?["status"], "active");
+    set(app, "2026-03-23T00:00:30")?;
+    assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 1);
+    assert_eq!(grant_status(app, &w, gh[0]).await?["status"], "blocked");
 
     // Who sees the requests: the head its own; the integrator every one, and the late ones.
     let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
