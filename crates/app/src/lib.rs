@@ -269,7 +269,8 @@ pub async fn rederive_scopes(
         if org_row.kind != kind.as_str() || org_row.excluded.is_some() {
             continue;
         }
-        let org = qoljetim_web::org_domain(&org_row).map_err(|e| format!("{}: {e:?}", org_row.bin))?;
+        let org =
+            qoljetim_web::org_domain(&org_row).map_err(|e| format!("{}: {e:?}", org_row.bin))?;
         for g in store.active_grants_of(&org_row.bin).await? {
             let old: qoljetim_domain::Scope = serde_json::from_value(g.scope.clone())?;
             let system: qoljetim_domain::System = g

@@ -685,7 +685,11 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 "{} live grant(s) of {} {} under {}",
                 changed.len(),
                 kind,
-                if dry_run { "would change" } else { "re-derived" },
+                if dry_run {
+                    "would change"
+                } else {
+                    "re-derived"
+                },
                 rules.source
             );
         }

@@ -238,10 +238,15 @@ impl Worker {
                     today: today.clone(),
                     at: now.as_microsecond(),
                 },
-                audit("apply_scheduled_blocks", "hr_events".into(), json!({"today": today})),
+                audit(
+                    "apply_scheduled_blocks",
+                    "hr_events".into(),
+                    json!({"today": today}),
+                ),
             )
             .await?;
-        s.scheduled_blocks = usize::try_from(out.counts.get("grants_blocked").copied().unwrap_or(0)).unwrap_or(0);
+        s.scheduled_blocks =
+            usize::try_from(out.counts.get("grants_blocked").copied().unwrap_or(0)).unwrap_or(0);
         Ok(())
     }
 

@@ -251,7 +251,10 @@ async fn full_workflow(app: &TestApp) -> R {
     assert_eq!(v["status"], "submitted");
     // Order 270 §9: 2 working days to review — Friday 20 March, then Thursday 26 March.
     assert_eq!(v["review_due"], "2026-03-26");
-    assert_eq!(v["review_due_at"], "2026-03-26T18:59:59Z", "23:59:59 in Almaty");
+    assert_eq!(
+        v["review_due_at"], "2026-03-26T18:59:59Z",
+        "23:59:59 in Almaty"
+    );
     assert_eq!(v["review_overdue"], false);
     assert_eq!(v["lines"][0]["line"], 1);
     assert_eq!(v["lines"][0]["notice"], "access_until_capped_to_one_year");
@@ -260,7 +263,10 @@ async fn full_workflow(app: &TestApp) -> R {
     assert_eq!(v["lines"][1]["notice"], Value::Null);
     assert_eq!(v["lines"][1]["access_until_requested"], Value::Null);
     assert_eq!(v["lines"][1]["access_until_effective"], "2027-03-19");
-    assert_eq!(v["lines"][1]["email"], "u850712300801@" .to_owned() + &w.bin + ".example.kz");
+    assert_eq!(
+        v["lines"][1]["email"],
+        "u850712300801@".to_owned() + &w.bin + ".example.kz"
+    );
     assert!(
         v["claimed_signing_time"].is_string(),
         "the signing-time claim is recorded"
@@ -297,9 +303,17 @@ async fn full_workflow(app: &TestApp) -> R {
 
     // Friday 20 March, 11:00: reviewed; the grant is due 2 working days later, Friday 27 March.
     set_almaty(app, "2026-03-20T11:00:00")?;
-    let reviewer = app.signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee).await?;
-    let integrator = app.signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee).await?;
-    let w = World { reviewer, integrator, ..w };
+    let reviewer = app
+        .signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee)
+        .await?;
+    let integrator = app
+        .signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee)
+        .await?;
+    let w = World {
+        reviewer,
+        integrator,
+        ..w
+    };
     let review = json!({"lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "reject", "reason": "не член маслихата"}]});
     let (s, v) = w
         .reviewer
@@ -859,9 +873,21 @@ async fn validation_errors_are_localized_and_named(app: &TestApp) -> R {
     assert_eq!(
         named,
         vec![
-            ("/extra".into(), "unknown_field".into(), "неизвестное поле".into()),
-            ("/lines/0/extra".into(), "unknown_field".into(), "неизвестное поле".into()),
-            ("/lines/0/purpose".into(), "required".into(), "обязательно".into()),
+            (
+                "/extra".into(),
+                "unknown_field".into(),
+                "неизвестное поле".into()
+            ),
+            (
+                "/lines/0/extra".into(),
+                "unknown_field".into(),
+                "неизвестное поле".into()
+            ),
+            (
+                "/lines/0/purpose".into(),
+                "required".into(),
+                "обязательно".into()
+            ),
         ]
     );
     // Appendix form: the e-mail contact is required and must be an address.
@@ -876,7 +902,12 @@ async fn validation_errors_are_localized_and_named(app: &TestApp) -> R {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|e| (e["field"].as_str().unwrap_or(""), e["rule"].as_str().unwrap_or("")))
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap_or(""),
+                        e["rule"].as_str().unwrap_or(""),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -1132,14 +1163,20 @@ async fn district_maslikhat_scope_excludes_siblings(app: &TestApp) -> R {
         .iter()
         .filter(|b| b.starts_with("191") && !b.starts_with("1910"))
         .collect();
-    assert!(!siblings.is_empty(), "the data has sibling districts: {all:?}");
+    assert!(
+        !siblings.is_empty(),
+        "the data has sibling districts: {all:?}"
+    );
     let (s, v) = district.get(&q).await?;
     assert_eq!(s, 200, "{v}");
     let seen = budgets(&v);
     assert!(!seen.is_empty(), "the district's own budgets");
     assert!(seen.iter().all(|b| b.starts_with("1910")), "{seen:?}");
     for sibling in siblings {
-        assert!(!seen.contains(sibling), "{sibling} is a sibling district's budget");
+        assert!(
+            !seen.contains(sibling),
+            "{sibling} is a sibling district's budget"
+        );
     }
     // And exactly the district's budgets: every budget inside it that Parliament sees.
     let inside: Vec<&String> = all.iter().filter(|b| b.starts_with("1910")).collect();
@@ -1582,7 +1619,9 @@ async fn maslikhat_reads_its_own_budget_only(app: &TestApp) -> R {
     levels.sort();
     assert_eq!(levels, vec!["district", "regional", "republican", "rural"]);
     let (s, v) = parliament
-        .get(&format!("{AC}?fiscal_year=2026&group_by=budget&budget=750000000&measures=paid"))
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=budget&budget=750000000&measures=paid"
+        ))
         .await?;
     assert_eq!(s, 200, "{v}");
     assert_eq!(rows(&v).len(), 1, "the Almaty city budget: {v}");
@@ -1593,12 +1632,21 @@ async fn maslikhat_reads_its_own_budget_only(app: &TestApp) -> R {
         ))
         .await?;
     assert_eq!(s, 200, "{v}");
-    assert!(!rows(&v).is_empty(), "rural budgets of Karaganda oblast: {v}");
-    assert!(rows(&v).iter().all(|r| r["group"]["budget_level"] == "rural"
-        && r["group"]["budget"].as_str().is_some_and(|b| b.starts_with("35"))));
+    assert!(
+        !rows(&v).is_empty(),
+        "rural budgets of Karaganda oblast: {v}"
+    );
+    assert!(rows(&v).iter().all(|r| {
+        r["group"]["budget_level"] == "rural"
+            && r["group"]["budget"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("35"))
+    }));
     // The Almaty maslikhat still reads nothing outside Almaty, at any level.
     let (s, v) = almaty
-        .get(&format!("{AC}?fiscal_year=2026&group_by=program&budget=000000000"))
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=program&budget=000000000"
+        ))
         .await?;
     assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"));
     Ok(())
@@ -1763,7 +1811,8 @@ async fn data_routes_are_read_only_and_audited(app: &TestApp) -> R {
         assert_eq!(r.status().as_u16(), 405, "{method}");
     }
     // Order 270 §15: a CSV export says who read it, when, under which audit record, and the duty.
-    let csv_query = format!("{AC}?fiscal_year=2026&group_by=functional_group&measures=paid&format=csv");
+    let csv_query =
+        format!("{AC}?fiscal_year=2026&group_by=functional_group&measures=paid&format=csv");
     let (s, bytes) = user.get_bytes(&csv_query).await?;
     assert_eq!(s, 200);
     assert!(
@@ -1774,11 +1823,16 @@ async fn data_routes_are_read_only_and_audited(app: &TestApp) -> R {
     let comments: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
     assert_eq!(comments.len(), 4, "{text}");
     assert!(
-        comments[0].contains("Order 270 §15") && comments[0].contains("not passed to third parties"),
+        comments[0].contains("Order 270 §15")
+            && comments[0].contains("not passed to third parties"),
         "{}",
         comments[0]
     );
-    assert!(comments[2].contains("tiyn"), "the unit of amounts: {}", comments[2]);
+    assert!(
+        comments[2].contains("tiyn"),
+        "the unit of amounts: {}",
+        comments[2]
+    );
     let export_id: i64 = comments[3]
         .split_whitespace()
         .find_map(|w| w.strip_prefix("export_id="))
@@ -1794,17 +1848,28 @@ async fn data_routes_are_read_only_and_audited(app: &TestApp) -> R {
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
     let header: Vec<String> = r.headers()?.iter().map(str::to_owned).collect();
-    assert_eq!(header, vec!["functional_group", "functional_group_name (name)", "paid"]);
+    assert_eq!(
+        header,
+        vec!["functional_group", "functional_group_name (name)", "paid"]
+    );
     let records: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>()?;
     assert!(!records.is_empty());
-    assert!(records.iter().all(|rec| rec.len() == 3 && !rec[1].is_empty()));
+    assert!(
+        records
+            .iter()
+            .all(|rec| rec.len() == 3 && !rec[1].is_empty())
+    );
     // The export's id is the read's audit record, with the same reader and filters (GET /audit).
     let (s, v) = w
         .integrator
         .get(&format!("/api/v1/audit?after={}&limit=1", export_id - 1))
         .await?;
     assert_eq!(s, 200, "{v}");
-    let record = v.as_array().and_then(|a| a.first()).cloned().unwrap_or_default();
+    let record = v
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(record["seq"], export_id);
     assert_eq!(record["action"], "query_data");
     assert_eq!(record["actor"].as_str(), Some(reader.as_str()));
@@ -1816,24 +1881,34 @@ async fn data_routes_are_read_only_and_audited(app: &TestApp) -> R {
     let text = String::from_utf8_lossy(&bytes[3..]).to_string();
     assert!(text.contains("Приказ 270 п.15"), "{text}");
     let header = text.lines().find(|l| !l.starts_with('#')).unwrap_or("");
-    assert_eq!(header, "functional_group;functional_group_name (наименование);paid");
+    assert_eq!(
+        header,
+        "functional_group;functional_group_name (наименование);paid"
+    );
     let (_, bytes) = ru.get_bytes(&format!("{csv_query}&sep=comma")).await?;
     let text = String::from_utf8_lossy(&bytes[3..]).to_string();
     let header = text.lines().find(|l| !l.starts_with('#')).unwrap_or("");
-    assert_eq!(header, "functional_group,functional_group_name (наименование),paid");
+    assert_eq!(
+        header,
+        "functional_group,functional_group_name (наименование),paid"
+    );
     let (s, v) = ru.get(&format!("{csv_query}&sep=pipe")).await?;
     assert_eq!((s, v["errors"][0]["field"].as_str()), (400, Some("/sep")));
     // JSON answers carry the same notice as an object.
     let (s, v) = user
         .with_lang("kk")
-        .get(&format!("{AC}?fiscal_year=2026&group_by=functional_group&measures=paid"))
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=functional_group&measures=paid"
+        ))
         .await?;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["notice"]["clause"], "Order 270 §15");
     assert_eq!(v["notice"]["reader"].as_str(), Some(reader.as_str()));
     assert!(v["notice"]["audit_id"].as_i64() > Some(export_id));
     assert!(
-        v["notice"]["text"].as_str().is_some_and(|t| t.contains("үшінші тұлғаларға берілмейді")),
+        v["notice"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("үшінші тұлғаларға берілмейді")),
         "{v}"
     );
     let (s, v) = user.get("/api/v1/data/state_planning/budget_applications?fiscal_year=2026&group_by=program&measures=year_1").await?;
@@ -1885,52 +1960,142 @@ async fn excluded_bodies_are_refused_and_marked(app: &TestApp) -> R {
     ] {
         let (s, v) = c.post("/api/v1/organizations", &body).await?;
         assert_eq!((s, problem_type(&v)), (403, "not-eligible"), "{v}");
-        assert!(v["detail"].as_str().is_some_and(|d| d.contains("Order 270 §2.6")), "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("Order 270 §2.6")),
+            "{v}"
+        );
     }
     assert!(app.state.store.organization(&demo_bin(96)).await?.is_none());
     // A listed BIN registered before the list named it cannot apply, even before it is marked.
-    app.add_org(&demo_bin(EXCLUDED), K::Maslikhat, Some("750000000"), &[]).await?;
-    let head = app.person(&iin(69), Some(&demo_bin(EXCLUDED)), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
-    let f = form(app, &demo_bin(EXCLUDED), &[(&iin(68), plus_months(today(app), 6))]);
+    app.add_org(&demo_bin(EXCLUDED), K::Maslikhat, Some("750000000"), &[])
+        .await?;
+    let head = app.person(
+        &iin(69),
+        Some(&demo_bin(EXCLUDED)),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let f = form(
+        app,
+        &demo_bin(EXCLUDED),
+        &[(&iin(68), plus_months(today(app), 6))],
+    );
     let (s, v) = app.client().submit(&head, &f).await?;
     assert_eq!((s, problem_type(&v)), (403, "not-eligible"), "{v}");
-    assert_eq!(app.state.store.applications(Some(&demo_bin(EXCLUDED)), None, 10).await?.len(), 0);
+    assert_eq!(
+        app.state
+            .store
+            .applications(Some(&demo_bin(EXCLUDED)), None, 10)
+            .await?
+            .len(),
+        0
+    );
     // An organization with a live grant and a session whose BIN the list names from the next start.
-    app.add_org(&demo_bin(95), K::Maslikhat, Some("750000000"), &[]).await?;
-    let listed = World { bin: demo_bin(95), head_sign: app.person(&iin(70), Some(&demo_bin(95)), Some(NcaRole::FirstHead), KeyPurpose::Signing)?, ..w };
+    app.add_org(&demo_bin(95), K::Maslikhat, Some("750000000"), &[])
+        .await?;
+    let listed = World {
+        bin: demo_bin(95),
+        head_sign: app.person(
+            &iin(70),
+            Some(&demo_bin(95)),
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Signing,
+        )?,
+        ..w
+    };
     let id = {
         let f = form(app, &listed.bin, &[(&iin(71), plus_months(today(app), 6))]);
         let (s, v) = app.client().submit(&listed.head_sign, &f).await?;
         assert_eq!(s, 201, "{v}");
         v["id"].as_i64().unwrap_or(0)
     };
-    let (s, v) = listed.reviewer.post(&format!("/api/v1/applications/{id}/review"), &json!({"lines": [{"line": 1, "decision": "approve"}]})).await?;
+    let (s, v) = listed
+        .reviewer
+        .post(
+            &format!("/api/v1/applications/{id}/review"),
+            &json!({"lines": [{"line": 1, "decision": "approve"}]}),
+        )
+        .await?;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = listed.integrator.post(&format!("/api/v1/applications/{id}/grant"), &json!({})).await?;
+    let (s, v) = listed
+        .integrator
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
     assert_eq!(s, 201, "{v}");
-    let user = app.signed_in(&iin(71), &listed.bin, NcaRole::Employee).await?;
+    let user = app
+        .signed_in(&iin(71), &listed.bin, NcaRole::Employee)
+        .await?;
     // The start-up step (run at every start) marks it.
     let exclusions = qoljetim_domain::org::Exclusions::new(&[demo_bin(95)])?;
-    let marked = qoljetim::apply_exclusions(&app.state.store, &exclusions, Timestamp::now()).await?;
+    let marked =
+        qoljetim::apply_exclusions(&app.state.store, &exclusions, Timestamp::now()).await?;
     assert_eq!(marked, vec![demo_bin(95)]);
-    assert!(qoljetim::apply_exclusions(&app.state.store, &exclusions, Timestamp::now()).await?.is_empty(), "once");
+    assert!(
+        qoljetim::apply_exclusions(&app.state.store, &exclusions, Timestamp::now())
+            .await?
+            .is_empty(),
+        "once"
+    );
     let (s, v) = user.get("/api/v1/me").await?;
     assert_eq!((s, problem_type(&v)), (401, "session-expired"), "{v}");
     let (s, v) = listed.integrator.get("/api/v1/grants").await?;
     assert_eq!(s, 200);
-    let g = v.as_array().cloned().unwrap_or_default().into_iter().find(|g| g["organization_bin"] == listed.bin.as_str()).unwrap_or_default();
-    assert_eq!((g["status"].as_str(), g["end_reason"].as_str()), (Some("blocked"), Some("not_eligible")), "{g}");
+    let g = v
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|g| g["organization_bin"] == listed.bin.as_str())
+        .unwrap_or_default();
+    assert_eq!(
+        (g["status"].as_str(), g["end_reason"].as_str()),
+        (Some("blocked"), Some("not_eligible")),
+        "{g}"
+    );
     let (_, v) = listed.integrator.get("/api/v1/organizations").await?;
-    let org = v.as_array().cloned().unwrap_or_default().into_iter().find(|o| o["bin"] == listed.bin.as_str()).unwrap_or_default();
-    assert_eq!((org["eligible"].as_bool(), org["excluded"].as_str()), (Some(false), Some("Order 270 §2.6")), "{org}");
-    let record = app.state.store.audit_records(0, 10_000).await?.into_iter().find(|r| r.action == "exclude_organization").ok_or("no audit record")?;
+    let org = v
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|o| o["bin"] == listed.bin.as_str())
+        .unwrap_or_default();
+    assert_eq!(
+        (org["eligible"].as_bool(), org["excluded"].as_str()),
+        (Some(false), Some("Order 270 §2.6")),
+        "{org}"
+    );
+    let record = app
+        .state
+        .store
+        .audit_records(0, 10_000)
+        .await?
+        .into_iter()
+        .find(|r| r.action == "exclude_organization")
+        .ok_or("no audit record")?;
     assert_eq!(record.resource, format!("organization/{}", listed.bin));
     // Its head's next application is refused with the clause.
     let f = form(app, &listed.bin, &[(&iin(72), plus_months(today(app), 6))]);
-    let (s, v) = app.client().with_lang("ru").submit(&listed.head_sign, &f).await?;
+    let (s, v) = app
+        .client()
+        .with_lang("ru")
+        .submit(&listed.head_sign, &f)
+        .await?;
     assert_eq!((s, problem_type(&v)), (403, "not-eligible"), "{v}");
-    assert!(app.state.config.exclusions.bins().all(|b| b.as_str() != listed.bin), "marked, not listed");
-    assert!(v["detail"].as_str().is_some_and(|d| d.contains("п.2.6")), "{v}");
+    assert!(
+        app.state
+            .config
+            .exclusions
+            .bins()
+            .all(|b| b.as_str() != listed.bin),
+        "marked, not listed"
+    );
+    assert!(
+        v["detail"].as_str().is_some_and(|d| d.contains("п.2.6")),
+        "{v}"
+    );
     // A record of the removed kind (from before the re-reading) is marked the same way.
     app.state
         .store
@@ -1947,7 +2112,12 @@ async fn excluded_bodies_are_refused_and_marked(app: &TestApp) -> R {
             qoljetim::cli_audit("cli:test", "manage_organizations", demo_bin(96), json!({})),
         )
         .await?;
-    let marked = qoljetim::apply_exclusions(&app.state.store, &qoljetim_domain::org::Exclusions::default(), Timestamp::now()).await?;
+    let marked = qoljetim::apply_exclusions(
+        &app.state.store,
+        &qoljetim_domain::org::Exclusions::default(),
+        Timestamp::now(),
+    )
+    .await?;
     assert_eq!(marked, vec![demo_bin(96)]);
     Ok(())
 }
@@ -1955,8 +2125,10 @@ async fn excluded_bodies_are_refused_and_marked(app: &TestApp) -> R {
 // DESIGN.md §2: the competence rules are data, validated at start-up: a file with an unknown kind
 // stops the server, naming the file and line.
 async fn a_bad_rules_file_stops_the_start(db: Option<&str>) -> R {
-    let text = qoljetim_domain::competence::SHIPPED_RULES
-        .replace("kind = \"maslikhat\"", "kind = \"national_bank_internal_audit\"");
+    let text = qoljetim_domain::competence::SHIPPED_RULES.replace(
+        "kind = \"maslikhat\"",
+        "kind = \"national_bank_internal_audit\"",
+    );
     let line = qoljetim_domain::competence::SHIPPED_RULES
         .lines()
         .position(|l| l.contains("kind = \"maslikhat\""))
@@ -1974,7 +2146,10 @@ async fn a_bad_rules_file_stops_the_start(db: Option<&str>) -> R {
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.contains(&format!("{}:{line}:", path.display())), "{msg}");
+            assert!(
+                msg.contains(&format!("{}:{line}:", path.display())),
+                "{msg}"
+            );
             assert!(msg.contains("unknown kind"), "{msg}");
             Ok(())
         }
@@ -1985,7 +2160,16 @@ async fn a_bad_rules_file_stops_the_start(db: Option<&str>) -> R {
 // narrows the live grant, one audit record per grant; run again, nothing changes.
 async fn rules_file_change_rederives_live_grants(app: &TestApp) -> R {
     let w = world(app).await?;
-    let deputy = granted_user(app, &w, 12, K::Parliament, None, &[], &["analytical_central"]).await?;
+    let deputy = granted_user(
+        app,
+        &w,
+        12,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
     let almaty = format!("{AC}?fiscal_year=2026&group_by=budget&budget=750000000&measures=paid");
     let (s, v) = deputy.get(&almaty).await?;
     assert_eq!((s, rows(&v).len()), (200, 1), "{v}");
@@ -1995,23 +2179,68 @@ async fn rules_file_change_rederives_live_grants(app: &TestApp) -> R {
         1,
     );
     let stricter = qoljetim_domain::CompetenceRules::parse("stricter.toml", &stricter_text)?;
-    let changed = qoljetim::rederive_scopes(&app.state.store, &stricter, K::Parliament, "cli:test", false).await?;
+    let changed = qoljetim::rederive_scopes(
+        &app.state.store,
+        &stricter,
+        K::Parliament,
+        "cli:test",
+        false,
+    )
+    .await?;
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0].scope["levels"], json!(["republican"]));
-    assert_eq!(changed[0].previous["levels"], json!(["republican", "regional", "district", "rural"]));
-    assert_eq!(changed[0].scope["fiscal_years"], changed[0].previous["fiscal_years"], "years stay");
-    let records: Vec<_> = app.state.store.audit_records(0, 10_000).await?.into_iter().filter(|r| r.action == "rederive_scope").collect();
+    assert_eq!(
+        changed[0].previous["levels"],
+        json!(["republican", "regional", "district", "rural"])
+    );
+    assert_eq!(
+        changed[0].scope["fiscal_years"], changed[0].previous["fiscal_years"],
+        "years stay"
+    );
+    let records: Vec<_> = app
+        .state
+        .store
+        .audit_records(0, 10_000)
+        .await?
+        .into_iter()
+        .filter(|r| r.action == "rederive_scope")
+        .collect();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].resource, format!("grant/{}", changed[0].grant));
     let (s, v) = deputy.get(&almaty).await?;
     assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"), "{v}");
-    let (s, v) = deputy.get(&format!("{AC}?fiscal_year=2026&group_by=budget_level&measures=paid")).await?;
+    let (s, v) = deputy
+        .get(&format!(
+            "{AC}?fiscal_year=2026&group_by=budget_level&measures=paid"
+        ))
+        .await?;
     assert_eq!(s, 200);
-    assert_eq!(rows(&v).iter().map(|r| r["group"]["budget_level"].clone()).collect::<Vec<_>>(), vec![json!("republican")]);
-    assert!(qoljetim::rederive_scopes(&app.state.store, &stricter, K::Parliament, "cli:test", false).await?.is_empty());
+    assert_eq!(
+        rows(&v)
+            .iter()
+            .map(|r| r["group"]["budget_level"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!("republican")]
+    );
+    assert!(
+        qoljetim::rederive_scopes(
+            &app.state.store,
+            &stricter,
+            K::Parliament,
+            "cli:test",
+            false
+        )
+        .await?
+        .is_empty()
+    );
     // The shipped rules widen it again.
     let shipped = qoljetim_domain::CompetenceRules::shipped()?;
-    assert_eq!(qoljetim::rederive_scopes(&app.state.store, &shipped, K::Parliament, "cli:test", false).await?.len(), 1);
+    assert_eq!(
+        qoljetim::rederive_scopes(&app.state.store, &shipped, K::Parliament, "cli:test", false)
+            .await?
+            .len(),
+        1
+    );
     let (s, v) = deputy.get(&almaty).await?;
     assert_eq!((s, rows(&v).len()), (200, 1), "{v}");
     Ok(())
@@ -2021,7 +2250,16 @@ async fn rules_file_change_rederives_live_grants(app: &TestApp) -> R {
 // newer grants of other people), the older valid grant still reads data and shows in GET /me.
 async fn a_persons_grant_is_found_past_any_window(app: &TestApp) -> R {
     let w = world(app).await?;
-    let user = granted_user(app, &w, 13, K::RevisionCommission, Some("350000000"), &[], &["analytical_central"]).await?;
+    let user = granted_user(
+        app,
+        &w,
+        13,
+        K::RevisionCommission,
+        Some("350000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
     let bin = demo_bin(213);
     app.state
         .store
@@ -2038,7 +2276,9 @@ async fn a_persons_grant_is_found_past_any_window(app: &TestApp) -> R {
     let (s, v) = user.get("/api/v1/me").await?;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["grants"].as_array().map(|g| g.len()), Some(1), "{v}");
-    let (s, v) = user.get(&format!("{AC}?fiscal_year=2026&group_by=program")).await?;
+    let (s, v) = user
+        .get(&format!("{AC}?fiscal_year=2026&group_by=program"))
+        .await?;
     assert_eq!(s, 200, "{v}");
     assert!(!rows(&v).is_empty());
     Ok(())
@@ -2047,19 +2287,37 @@ async fn a_persons_grant_is_found_past_any_window(app: &TestApp) -> R {
 /// `last_seen` of the client's session.
 async fn last_seen(app: &TestApp, c: &ApiClient) -> Result<i64, qoljetim::AnyError> {
     let hash = qoljetim_web::auth::token_hash(c.token.as_deref().unwrap_or(""));
-    Ok(app.state.store.session(&hash).await?.ok_or("no session")?.last_seen)
+    Ok(app
+        .state
+        .store
+        .session(&hash)
+        .await?
+        .ok_or("no session")?
+        .last_seen)
 }
 
 // DESIGN.md §5: every signed-in request writes an audit record and counts as activity for the idle
 // timeout; a request a page makes by itself (X-Qoljetim-Background: 1) is audited but does not.
 async fn every_signed_in_request_is_audited_and_counts_as_activity(app: &TestApp) -> R {
     let w = world(app).await?;
-    let user = granted_user(app, &w, 14, K::LocalInternalAudit, Some("630000000"), &[], &["analytical_central"]).await?;
+    let user = granted_user(
+        app,
+        &w,
+        14,
+        K::LocalInternalAudit,
+        Some("630000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
     let http = reqwest::Client::new();
     for (path, action) in [
         ("/api/v1/me/profile", "read_profile"),
         ("/api/v1/notifications", "read_notifications"),
-        ("/api/v1/data/analytical_central/dimensions/functional_group", "read_dimension"),
+        (
+            "/api/v1/data/analytical_central/dimensions/functional_group",
+            "read_dimension",
+        ),
     ] {
         let before_records = app.state.store.audit_records(0, 100_000).await?.len();
         let before = last_seen(app, &user).await?;
@@ -2078,8 +2336,15 @@ async fn every_signed_in_request_is_audited_and_counts_as_activity(app: &TestApp
             .send()
             .await?;
         assert_eq!(r.status().as_u16(), 200, "{path}");
-        assert_eq!(last_seen(app, &user).await?, after, "{path} in the background");
-        assert_eq!(app.state.store.audit_records(0, 100_000).await?.len(), before_records + 2);
+        assert_eq!(
+            last_seen(app, &user).await?,
+            after,
+            "{path} in the background"
+        );
+        assert_eq!(
+            app.state.store.audit_records(0, 100_000).await?.len(),
+            before_records + 2
+        );
     }
     Ok(())
 }
@@ -2089,11 +2354,56 @@ async fn every_signed_in_request_is_audited_and_counts_as_activity(app: &TestApp
 // the administrator — for each kind of scope.
 async fn filters_are_checked_against_every_part_of_the_scope(app: &TestApp) -> R {
     let w = world(app).await?;
-    let central = granted_user(app, &w, 15, K::CentralInternalAudit, None, &["217"], &["analytical_central"]).await?;
-    let city = granted_user(app, &w, 16, K::Maslikhat, Some("750000000"), &[], &["analytical_central"]).await?;
-    let district = granted_user(app, &w, 17, K::Maslikhat, Some("191000000"), &[], &["analytical_central"]).await?;
-    let mvd = granted_user(app, &w, 18, K::MvdTerritorialInternalAudit, Some("350000000"), &[], &["analytical_central"]).await?;
-    let everyone = granted_user(app, &w, 19, K::SupremeAuditChamber, None, &[], &["analytical_central"]).await?;
+    let central = granted_user(
+        app,
+        &w,
+        15,
+        K::CentralInternalAudit,
+        None,
+        &["217"],
+        &["analytical_central"],
+    )
+    .await?;
+    let city = granted_user(
+        app,
+        &w,
+        16,
+        K::Maslikhat,
+        Some("750000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let district = granted_user(
+        app,
+        &w,
+        17,
+        K::Maslikhat,
+        Some("191000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let mvd = granted_user(
+        app,
+        &w,
+        18,
+        K::MvdTerritorialInternalAudit,
+        Some("350000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let everyone = granted_user(
+        app,
+        &w,
+        19,
+        K::SupremeAuditChamber,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
     let q = |f: &str| format!("{AC}?fiscal_year=2026&group_by=program&{f}");
     // (who, filter, allowed)
     let cases: Vec<(&ApiClient, &str, bool)> = vec![
@@ -2143,9 +2453,16 @@ async fn filters_are_checked_against_every_part_of_the_scope(app: &TestApp) -> R
         if allowed {
             assert_eq!(s, 200, "{filter}: {v}");
         } else {
-            assert_eq!((s, problem_type(&v)), (403, "data-out-of-scope"), "{filter}: {v}");
+            assert_eq!(
+                (s, problem_type(&v)),
+                (403, "data-out-of-scope"),
+                "{filter}: {v}"
+            );
             let name = filter.split('=').next().unwrap_or("");
-            assert!(v["detail"].as_str().is_some_and(|d| d.contains(name)), "{filter}: {v}");
+            assert!(
+                v["detail"].as_str().is_some_and(|d| d.contains(name)),
+                "{filter}: {v}"
+            );
         }
     }
     Ok(())
@@ -2154,8 +2471,10 @@ async fn filters_are_checked_against_every_part_of_the_scope(app: &TestApp) -> R
 /// The reviewer and integrator signed in afresh at the clock's time (sessions idle out across jumps).
 async fn operators_now(app: &TestApp) -> Result<(ApiClient, ApiClient), qoljetim::AnyError> {
     Ok((
-        app.signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee).await?,
-        app.signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee).await?,
+        app.signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee)
+            .await?,
+        app.signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee)
+            .await?,
     ))
 }
 
@@ -2191,10 +2510,26 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
     assert_eq!(v["grant_due"], "2026-03-27");
     let flags = |v: &Value| (v["review_overdue"].as_bool(), v["grant_overdue"].as_bool());
     for (at, a_flags, b_flags) in [
-        ("2026-03-26T23:59:59", (Some(false), Some(false)), (Some(false), Some(false))),
-        ("2026-03-27T00:00:01", (Some(true), Some(false)), (Some(false), Some(false))),
-        ("2026-03-27T23:59:59", (Some(true), Some(false)), (Some(false), Some(false))),
-        ("2026-03-28T00:00:01", (Some(true), Some(false)), (Some(false), Some(true))),
+        (
+            "2026-03-26T23:59:59",
+            (Some(false), Some(false)),
+            (Some(false), Some(false)),
+        ),
+        (
+            "2026-03-27T00:00:01",
+            (Some(true), Some(false)),
+            (Some(false), Some(false)),
+        ),
+        (
+            "2026-03-27T23:59:59",
+            (Some(true), Some(false)),
+            (Some(false), Some(false)),
+        ),
+        (
+            "2026-03-28T00:00:01",
+            (Some(true), Some(false)),
+            (Some(false), Some(true)),
+        ),
     ] {
         set_almaty(app, at)?;
         let (reviewer, _) = operators_now(app).await?;
@@ -2212,7 +2547,12 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
     // Order 270 §9: one full calendar year from the grant, no notice.
     for g in v["grants"].as_array().cloned().unwrap_or_default() {
         assert_eq!(
-            (g["valid_from"].as_str(), g["valid_until"].as_str(), g["access_until_requested"].is_null(), g["notice"].is_null()),
+            (
+                g["valid_from"].as_str(),
+                g["valid_until"].as_str(),
+                g["access_until_requested"].is_null(),
+                g["notice"].is_null()
+            ),
             (Some("2026-03-30"), Some("2027-03-30"), true, true),
             "{g}"
         );
@@ -2233,20 +2573,38 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
     };
     let ra = item("review", a);
     assert_eq!(
-        (ra["due"].as_str(), ra["outcome"].as_str(), ra["done_at"].is_null()),
+        (
+            ra["due"].as_str(),
+            ra["outcome"].as_str(),
+            ra["done_at"].is_null()
+        ),
         (Some("2026-03-26"), Some("missed"), true),
         "{ra}"
     );
     let rb = item("review", b);
     assert_eq!(
-        (rb["due"].as_str(), rb["outcome"].as_str(), rb["working_days_taken"].as_u64()),
+        (
+            rb["due"].as_str(),
+            rb["outcome"].as_str(),
+            rb["working_days_taken"].as_u64()
+        ),
         (Some("2026-03-26"), Some("met"), Some(1)),
         "{rb}"
     );
     let gb = item("grant", b);
     assert_eq!(
-        (gb["started"].as_str(), gb["due"].as_str(), gb["outcome"].as_str(), gb["working_days_taken"].as_u64()),
-        (Some("2026-03-20"), Some("2026-03-27"), Some("missed"), Some(3)),
+        (
+            gb["started"].as_str(),
+            gb["due"].as_str(),
+            gb["outcome"].as_str(),
+            gb["working_days_taken"].as_u64()
+        ),
+        (
+            Some("2026-03-20"),
+            Some("2026-03-27"),
+            Some("missed"),
+            Some(3)
+        ),
         "{gb}"
     );
     let summary = |clock: &str| -> Value {
@@ -2259,11 +2617,17 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
             .unwrap_or(Value::Null)
     };
     assert_eq!(
-        (summary("review")["met"].as_u64(), summary("review")["missed"].as_u64()),
+        (
+            summary("review")["met"].as_u64(),
+            summary("review")["missed"].as_u64()
+        ),
         (Some(1), Some(1))
     );
     assert_eq!(
-        (summary("grant")["met"].as_u64(), summary("grant")["missed"].as_u64()),
+        (
+            summary("grant")["met"].as_u64(),
+            summary("grant")["missed"].as_u64()
+        ),
         (Some(0), Some(1))
     );
     Ok(())

@@ -574,7 +574,9 @@ fn gen_batch(rows: &[GenRow]) -> RecordBatch {
             Dim::BudgetLevel => v(&|r| i64::from(TERRITORIES[r.2].1)),
             Dim::Budget => v(&|r| TERRITORIES[r.2].0),
             Dim::Region => v(&|r| crate::model::region_of(TERRITORIES[r.2].0)),
-            Dim::District => v(&|r| crate::model::district_of(TERRITORIES[r.2].0, TERRITORIES[r.2].1)),
+            Dim::District => {
+                v(&|r| crate::model::district_of(TERRITORIES[r.2].0, TERRITORIES[r.2].1))
+            }
             Dim::FunctionalGroup => v(&|r| i64::from(r.3)),
             Dim::Administrator => v(&|r| i64::from(r.4)),
             Dim::Program => v(&|r| i64::from(r.5)),
@@ -583,17 +585,20 @@ fn gen_batch(rows: &[GenRow]) -> RecordBatch {
             _ => v(&|_| 0),
         };
         cols.push(match d.data_type() {
-            datafusion::arrow::datatypes::DataType::Int8 => {
-                Arc::new(Int8Array::from(values.iter().map(|x| *x as i8).collect::<Vec<_>>()))
-            }
-            datafusion::arrow::datatypes::DataType::Int16 => {
-                Arc::new(Int16Array::from(values.iter().map(|x| *x as i16).collect::<Vec<_>>()))
-            }
+            datafusion::arrow::datatypes::DataType::Int8 => Arc::new(Int8Array::from(
+                values.iter().map(|x| *x as i8).collect::<Vec<_>>(),
+            )),
+            datafusion::arrow::datatypes::DataType::Int16 => Arc::new(Int16Array::from(
+                values.iter().map(|x| *x as i16).collect::<Vec<_>>(),
+            )),
             _ => Arc::new(Int64Array::from(values)),
         });
     }
     for m in spec.measures {
-        let values: Vec<i64> = rows.iter().map(|r| if *m == "paid" { r.6 } else { 1 }).collect();
+        let values: Vec<i64> = rows
+            .iter()
+            .map(|r| if *m == "paid" { r.6 } else { 1 })
+            .collect();
         cols.push(Arc::new(Int64Array::from(values)));
     }
     RecordBatch::try_new(spec.schema(), cols).unwrap_or_else(|e| panic!("{e}"))
@@ -614,43 +619,61 @@ fn gen_scope() -> impl Strategy<Value = (String, DataScope)> {
         proptest::sample::subsequence(vec!["217", "464", "101"], 1..=2),
         2025i16..=2027,
     )
-        .prop_filter_map("an organization the registry would accept", |(kind, t, admins, year)| {
-            let rules = qoljetim_domain::CompetenceRules::shipped().ok()?;
-            let (kato, level) = TERRITORIES[t];
-            let territory = match kind {
-                OrganizationKind::Maslikhat if level <= 2 => Some(Kato::parse(&format!("{kato:09}")).ok()?),
-                OrganizationKind::RevisionCommission
-                | OrganizationKind::LocalInternalAudit
-                | OrganizationKind::MvdTerritorialInternalAudit
-                    if level == 1 =>
-                {
-                    Some(Kato::parse(&format!("{kato:09}")).ok()?)
-                }
-                OrganizationKind::Maslikhat
-                | OrganizationKind::RevisionCommission
-                | OrganizationKind::LocalInternalAudit
-                | OrganizationKind::MvdTerritorialInternalAudit => return None,
-                _ => None,
-            };
-            let admins = if kind == OrganizationKind::CentralInternalAudit {
-                admins.iter().filter_map(|a| AdministratorCode::parse(a).ok()).collect()
-            } else {
-                vec![]
-            };
-            let org = Organization::new(
-                Bin::parse("940140000385").ok()?,
-                "а".into(),
-                "а".into(),
-                kind,
-                territory,
-                admins,
-            )
-            .ok()?;
-            let granted: jiff::civil::Date = format!("{year}-06-01").parse().ok()?;
-            let until: jiff::civil::Date = format!("{year}-12-31").parse().ok()?;
-            let scope = derive_scope(&rules, &org, System::AnalyticalCentral, granted, until, &BTreeSet::new());
-            Some((format!("{kind}:{:?}", org.territory.map(|t| t.to_string())), DataScope::from_grant(&scope)))
-        });
+        .prop_filter_map(
+            "an organization the registry would accept",
+            |(kind, t, admins, year)| {
+                let rules = qoljetim_domain::CompetenceRules::shipped().ok()?;
+                let (kato, level) = TERRITORIES[t];
+                let territory = match kind {
+                    OrganizationKind::Maslikhat if level <= 2 => {
+                        Some(Kato::parse(&format!("{kato:09}")).ok()?)
+                    }
+                    OrganizationKind::RevisionCommission
+                    | OrganizationKind::LocalInternalAudit
+                    | OrganizationKind::MvdTerritorialInternalAudit
+                        if level == 1 =>
+                    {
+                        Some(Kato::parse(&format!("{kato:09}")).ok()?)
+                    }
+                    OrganizationKind::Maslikhat
+                    | OrganizationKind::RevisionCommission
+                    | OrganizationKind::LocalInternalAudit
+                    | OrganizationKind::MvdTerritorialInternalAudit => return None,
+                    _ => None,
+                };
+                let admins = if kind == OrganizationKind::CentralInternalAudit {
+                    admins
+                        .iter()
+                        .filter_map(|a| AdministratorCode::parse(a).ok())
+                        .collect()
+                } else {
+                    vec![]
+                };
+                let org = Organization::new(
+                    Bin::parse("940140000385").ok()?,
+                    "а".into(),
+                    "а".into(),
+                    kind,
+                    territory,
+                    admins,
+                )
+                .ok()?;
+                let granted: jiff::civil::Date = format!("{year}-06-01").parse().ok()?;
+                let until: jiff::civil::Date = format!("{year}-12-31").parse().ok()?;
+                let scope = derive_scope(
+                    &rules,
+                    &org,
+                    System::AnalyticalCentral,
+                    granted,
+                    until,
+                    &BTreeSet::new(),
+                );
+                Some((
+                    format!("{kind}:{:?}", org.territory.map(|t| t.to_string())),
+                    DataScope::from_grant(&scope),
+                ))
+            },
+        );
     let arbitrary = scope_strategy().prop_map(|s| (format!("{s:?}"), s));
     prop_oneof![by_rules, arbitrary]
 }
@@ -668,16 +691,25 @@ fn gen_query() -> impl Strategy<Value = DataQuery> {
     ];
     let filter = prop_oneof![
         Just(None),
-        proptest::sample::subsequence((0..TERRITORIES.len()).collect::<Vec<_>>(), 1..=2)
-            .prop_map(|t| Some((Dim::Budget, t.iter().map(|i| TERRITORIES[*i].0).collect::<Vec<_>>()))),
+        proptest::sample::subsequence((0..TERRITORIES.len()).collect::<Vec<_>>(), 1..=2).prop_map(
+            |t| Some((
+                Dim::Budget,
+                t.iter().map(|i| TERRITORIES[*i].0).collect::<Vec<_>>()
+            ))
+        ),
         proptest::sample::subsequence(vec![750_000_000i64, 710_000_000, 190_000_000], 1..=2)
             .prop_map(|v| Some((Dim::Region, v))),
         proptest::sample::subsequence(ADMINISTRATORS.to_vec(), 1..=2)
             .prop_map(|v| Some((Dim::Administrator, v.into_iter().map(i64::from).collect()))),
-        proptest::sample::subsequence(vec![0i64, 1, 2, 3], 1..=2).prop_map(|v| Some((Dim::BudgetLevel, v))),
+        proptest::sample::subsequence(vec![0i64, 1, 2, 3], 1..=2)
+            .prop_map(|v| Some((Dim::BudgetLevel, v))),
     ];
-    (2025i16..=2027, proptest::sample::subsequence(dims, 0..=3), filter).prop_map(
-        |(fiscal_year, group_by, filter)| DataQuery {
+    (
+        2025i16..=2027,
+        proptest::sample::subsequence(dims, 0..=3),
+        filter,
+    )
+        .prop_map(|(fiscal_year, group_by, filter)| DataQuery {
             fiscal_year,
             group_by,
             filters: filter.into_iter().collect(),
@@ -685,8 +717,7 @@ fn gen_query() -> impl Strategy<Value = DataQuery> {
             sort: vec![],
             limit: 10_000,
             offset: 0,
-        },
-    )
+        })
 }
 
 // Order 270 §6, DESIGN.md §5: scopes (half derived through the competence rules), rows and queries
@@ -708,61 +739,77 @@ fn scope_filter_matches_cedar_on_generated_scopes_rows_and_queries() {
         failure_persistence: None,
         ..ProptestConfig::default()
     });
-    let result = runner.run(&(gen_scope(), gen_rows(), gen_query()), |((label, scope), rows, q)| {
-        shapes.borrow_mut().insert(format!(
-            "{label}|{:?}|{:?}",
-            q.group_by,
-            q.filters.iter().map(|f| f.0).collect::<Vec<_>>()
-        ));
-        let ctx = grant(&scope);
-        let mut expected: std::collections::BTreeMap<Vec<String>, i64> = Default::default();
-        for r in &rows {
-            let (kato, level) = TERRITORIES[r.2];
-            let key_of = |d: Dim| -> i64 {
-                match d {
-                    Dim::BudgetLevel => i64::from(level),
-                    Dim::Budget => kato,
-                    Dim::Region => crate::model::region_of(kato),
-                    Dim::District => crate::model::district_of(kato, level),
-                    Dim::Administrator => i64::from(r.4),
-                    Dim::FunctionalGroup => i64::from(r.3),
-                    Dim::Month => i64::from(r.1),
-                    _ => 0,
+    let result = runner.run(
+        &(gen_scope(), gen_rows(), gen_query()),
+        |((label, scope), rows, q)| {
+            shapes.borrow_mut().insert(format!(
+                "{label}|{:?}|{:?}",
+                q.group_by,
+                q.filters.iter().map(|f| f.0).collect::<Vec<_>>()
+            ));
+            let ctx = grant(&scope);
+            let mut expected: std::collections::BTreeMap<Vec<String>, i64> = Default::default();
+            for r in &rows {
+                let (kato, level) = TERRITORIES[r.2];
+                let key_of = |d: Dim| -> i64 {
+                    match d {
+                        Dim::BudgetLevel => i64::from(level),
+                        Dim::Budget => kato,
+                        Dim::Region => crate::model::region_of(kato),
+                        Dim::District => crate::model::district_of(kato, level),
+                        Dim::Administrator => i64::from(r.4),
+                        Dim::FunctionalGroup => i64::from(r.3),
+                        Dim::Month => i64::from(r.1),
+                        _ => 0,
+                    }
+                };
+                let resource = Resource::BudgetRow {
+                    system: "analytical_central".into(),
+                    fiscal_year: i64::from(r.0),
+                    level: LEVELS[level as usize].to_owned(),
+                    territory: if kato == 0 {
+                        String::new()
+                    } else {
+                        format!("{kato:09}")
+                    },
+                    administrator: format!("{:03}", r.4),
+                };
+                let d = engine
+                    .decide_data(&actor(), Action::ReadData, &resource, &ctx)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                prop_assert_eq!(d.allowed, scope.admits(r.0, level, kato, r.4));
+                let matches = r.0 == q.fiscal_year
+                    && q.filters
+                        .iter()
+                        .all(|(dim, values)| values.contains(&key_of(*dim)));
+                if d.allowed && matches {
+                    let key: Vec<String> = q
+                        .group_by
+                        .iter()
+                        .map(|dim| format_code(*dim, key_of(*dim)))
+                        .collect();
+                    *expected.entry(key).or_insert(0) += r.6;
                 }
-            };
-            let resource = Resource::BudgetRow {
-                system: "analytical_central".into(),
-                fiscal_year: i64::from(r.0),
-                level: LEVELS[level as usize].to_owned(),
-                territory: if kato == 0 { String::new() } else { format!("{kato:09}") },
-                administrator: format!("{:03}", r.4),
-            };
-            let d = engine
-                .decide_data(&actor(), Action::ReadData, &resource, &ctx)
-                .unwrap_or_else(|e| panic!("{e}"));
-            prop_assert_eq!(d.allowed, scope.admits(r.0, level, kato, r.4));
-            let matches = r.0 == q.fiscal_year
-                && q.filters.iter().all(|(dim, values)| values.contains(&key_of(*dim)));
-            if d.allowed && matches {
-                let key: Vec<String> = q.group_by.iter().map(|dim| format_code(*dim, key_of(*dim))).collect();
-                *expected.entry(key).or_insert(0) += r.6;
             }
-        }
-        let store = DataFusionStore::in_memory(vec![(expenditure_spec(), vec![gen_batch(&rows)])])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let answer = runtime
-            .block_on(store.run(expenditure_spec(), &scope, &q))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let got: std::collections::BTreeMap<Vec<String>, i64> = answer
-            .rows
-            .iter()
-            // An aggregate over no rows (no grouping) is one row of null, read as 0.
-            .filter(|(codes, values)| !(codes.is_empty() && values[0] == 0 && expected.is_empty()))
-            .map(|(codes, values)| (codes.clone(), values[0]))
-            .collect();
-        prop_assert_eq!(got, expected);
-        Ok(())
-    });
+            let store =
+                DataFusionStore::in_memory(vec![(expenditure_spec(), vec![gen_batch(&rows)])])
+                    .unwrap_or_else(|e| panic!("{e}"));
+            let answer = runtime
+                .block_on(store.run(expenditure_spec(), &scope, &q))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let got: std::collections::BTreeMap<Vec<String>, i64> = answer
+                .rows
+                .iter()
+                // An aggregate over no rows (no grouping) is one row of null, read as 0.
+                .filter(|(codes, values)| {
+                    !(codes.is_empty() && values[0] == 0 && expected.is_empty())
+                })
+                .map(|(codes, values)| (codes.clone(), values[0]))
+                .collect();
+            prop_assert_eq!(got, expected);
+            Ok(())
+        },
+    );
     let elapsed = started.elapsed();
     eprintln!(
         "oracle: {cases} cases, {} distinct scope × query shapes, {:.1} s",
@@ -772,5 +819,8 @@ fn scope_filter_matches_cedar_on_generated_scopes_rows_and_queries() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    assert!(shapes.borrow().len() > cases as usize / 4, "the cases are varied");
+    assert!(
+        shapes.borrow().len() > cases as usize / 4,
+        "the cases are varied"
+    );
 }

@@ -763,7 +763,16 @@ mod tests {
             assert!(email_ok(good), "{good}");
         }
         for bad in [
-            "", "a", "a@", "@b.kz", "a@b", "a@@b.kz", "a b@c.kz", "a@b..kz", "a@.b.kz", "a@b.kz.",
+            "",
+            "a",
+            "a@",
+            "@b.kz",
+            "a@b",
+            "a@@b.kz",
+            "a b@c.kz",
+            "a@b..kz",
+            "a@.b.kz",
+            "a@b.kz.",
             "a@b.kz,c@d.kz",
         ] {
             assert!(!email_ok(bad), "{bad}");
@@ -779,22 +788,31 @@ mod tests {
         let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
         assert_eq!(got, vec![("/extra", "unknown_field")]);
         // Inside a line: the unknown field and a missing one, each by its JSON Pointer.
-        let l = line("871008401427", "2027-01-01")
-            .replace(r#""purpose":"аудит","#, r#""extra":true,"#);
+        let l =
+            line("871008401427", "2027-01-01").replace(r#""purpose":"аудит","#, r#""extra":true,"#);
         let errs = ApplicationForm::parse(form(&l).as_bytes(), d("2026-11-25"))
             .err()
             .unwrap_or_default();
         let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
         assert_eq!(
             got,
-            vec![("/lines/0/extra", "unknown_field"), ("/lines/0/purpose", "required")]
+            vec![
+                ("/lines/0/extra", "unknown_field"),
+                ("/lines/0/purpose", "required")
+            ]
         );
-        let l = line("871008401427", "2027-01-01").replace(r#""iin":"871008401427""#, r#""iin":871008401427"#);
+        let l = line("871008401427", "2027-01-01")
+            .replace(r#""iin":"871008401427""#, r#""iin":871008401427"#);
         let errs = ApplicationForm::parse(form(&l).as_bytes(), d("2026-11-25"))
             .err()
             .unwrap_or_default();
-        assert_eq!(errs.first().map(|e| (e.field.as_str(), e.rule)), Some(("/lines/0/iin", "type")));
-        let errs = ApplicationForm::parse(b"not json", d("2026-11-25")).err().unwrap_or_default();
+        assert_eq!(
+            errs.first().map(|e| (e.field.as_str(), e.rule)),
+            Some(("/lines/0/iin", "type"))
+        );
+        let errs = ApplicationForm::parse(b"not json", d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
         assert_eq!(errs.first().map(|e| e.rule), Some("application_json"));
         let errs = ApplicationForm::parse(form("").as_bytes(), d("2026-11-25"))
             .err()

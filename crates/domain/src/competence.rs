@@ -94,7 +94,10 @@ fn has_territory(kind: OrganizationKind) -> bool {
     use OrganizationKind as K;
     matches!(
         kind,
-        K::Maslikhat | K::RevisionCommission | K::LocalInternalAudit | K::MvdTerritorialInternalAudit
+        K::Maslikhat
+            | K::RevisionCommission
+            | K::LocalInternalAudit
+            | K::MvdTerritorialInternalAudit
     )
 }
 
@@ -313,7 +316,11 @@ mod tests {
         assert!(e.message.contains("unknown budget level"), "{e}");
         assert!(e.line > 1, "{e}");
 
-        let e = err(&SHIPPED_RULES.replacen("administrators = \"mvd\"", "administrators = \"some\"", 1));
+        let e = err(&SHIPPED_RULES.replacen(
+            "administrators = \"mvd\"",
+            "administrators = \"some\"",
+            1,
+        ));
         assert!(e.message.contains("unknown administrator rule"), "{e}");
         let mvd_line = SHIPPED_RULES
             .lines()
@@ -324,7 +331,11 @@ mod tests {
         let e = err(&SHIPPED_RULES.replacen("territory = \"all\"", "territory = \"own\"", 1));
         assert!(e.message.contains("has no territory"), "{e}");
 
-        let e = err(&SHIPPED_RULES.replacen("kind = \"supreme_audit_chamber\"", "kind = \"parliament\"", 1));
+        let e = err(&SHIPPED_RULES.replacen(
+            "kind = \"supreme_audit_chamber\"",
+            "kind = \"parliament\"",
+            1,
+        ));
         assert!(e.message.contains("second rule"), "{e}");
 
         let without_mvd = SHIPPED_RULES
@@ -333,7 +344,11 @@ mod tests {
             .collect::<Vec<_>>()
             .join("[[rule]]");
         let e = err(&without_mvd);
-        assert!(e.message.contains("no rule for the applicant kind mvd_territorial_internal_audit"), "{e}");
+        assert!(
+            e.message
+                .contains("no rule for the applicant kind mvd_territorial_internal_audit"),
+            "{e}"
+        );
 
         let e = err("[[rule]]\nkind = \"parliament\"\nlevels = 3\n");
         assert_eq!(e.line, 3, "{e}");

@@ -521,7 +521,11 @@ impl BlockRequest {
             } else {
                 "json"
             };
-            vec![FieldError::new(field, rule, format!("not a block request: {msg}"))]
+            vec![FieldError::new(
+                field,
+                rule,
+                format!("not a block request: {msg}"),
+            )]
         })?;
         let mut errors = vec![];
         let applicant_bin = match Bin::parse(raw.applicant_bin.trim()) {
@@ -564,7 +568,11 @@ impl BlockRequest {
                     Some(v)
                 }
                 Err(e) => {
-                    errors.push(FieldError::new(format!("{base}/iin"), e.rule(), e.to_string()));
+                    errors.push(FieldError::new(
+                        format!("{base}/iin"),
+                        e.rule(),
+                        e.to_string(),
+                    ));
                     None
                 }
             };
@@ -576,7 +584,11 @@ impl BlockRequest {
                     "dismissed, transferred or other",
                 ));
             }
-            let effective = date(&mut errors, format!("{base}/effective_date"), l.effective_date.trim());
+            let effective = date(
+                &mut errors,
+                format!("{base}/effective_date"),
+                l.effective_date.trim(),
+            );
             let order_number = match l.order_number.as_deref().map(str::trim) {
                 Some("") | None => None,
                 Some(o) => Some(text(&mut errors, format!("{base}/order_number"), o, 200)),
@@ -615,7 +627,8 @@ mod block_request_tests {
         let good = r#"{"applicant_bin":"940140000385","date":"2026-12-01","lines":[
             {"iin":"871008401427","reason":"dismissed","effective_date":"2026-11-30","order_number":"12-к"},
             {"iin":"850712300801","reason":"transferred","effective_date":"2026-12-10"}]}"#;
-        let r = BlockRequest::parse_json(good.as_bytes(), d("2026-12-03")).unwrap_or_else(|e| panic!("{e:?}"));
+        let r = BlockRequest::parse_json(good.as_bytes(), d("2026-12-03"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(r.lines.len(), 2);
         assert_eq!(r.lines[0].reason, BlockReason::Dismissed);
         assert_eq!(r.lines[0].order_number.as_deref(), Some("12-к"));
@@ -623,7 +636,9 @@ mod block_request_tests {
         let bad = br#"{"applicant_bin":"940140000385","date":"2026-12-09","lines":[
             {"iin":"871008401427","reason":"fired","effective_date":"30.11.2026"},
             {"iin":"871008401427","reason":"other","effective_date":"2026-11-30"}]}"#;
-        let errs = BlockRequest::parse_json(bad, d("2026-12-03")).err().unwrap_or_default();
+        let errs = BlockRequest::parse_json(bad, d("2026-12-03"))
+            .err()
+            .unwrap_or_default();
         let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
         assert_eq!(
             got,
@@ -635,7 +650,12 @@ mod block_request_tests {
             ]
         );
         let unknown = br#"{"applicant_bin":"940140000385","date":"2026-12-01","lines":[],"x":1}"#;
-        let errs = BlockRequest::parse_json(unknown, d("2026-12-03")).err().unwrap_or_default();
-        assert_eq!(errs.first().map(|e| (e.field.as_str(), e.rule)), Some(("/x", "unknown_field")));
+        let errs = BlockRequest::parse_json(unknown, d("2026-12-03"))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            errs.first().map(|e| (e.field.as_str(), e.rule)),
+            Some(("/x", "unknown_field"))
+        );
     }
 }

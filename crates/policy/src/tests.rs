@@ -71,53 +71,205 @@ fn each_policy_makes_its_decisions() {
     // (policy, who, action, resource it permits or forbids, near miss: who, resource)
     type Case<'a> = (&'a str, &'a Actor, Action, Resource, &'a Actor, Resource);
     let cases: Vec<Case<'_>> = vec![
-        ("applicant-head-submits", &head, Action::SubmitApplication, app(APPLICANT), &head, app(MINFIN)),
-        ("applicant-head-reads-own-applications", &head, Action::ReadApplication, app(APPLICANT), &employee, app(APPLICANT)),
-        ("employee-reads-own-line", &employee, Action::ReadApplicationLine, line(&employee.iin), &employee, line(other)),
-        ("reviewer-reads-applications", &reviewer, Action::ReadApplication, app(APPLICANT), &head, app(MINFIN)),
-        ("integrator-reads-applications", &integrator, Action::ReadApplication, app(APPLICANT), &employee, app(INTEGRATOR)),
-        ("reviewer-reviews", &reviewer, Action::ReviewApplication, app(APPLICANT), &integrator, app(APPLICANT)),
-        ("integrator-grants", &integrator, Action::GrantAccess, app(APPLICANT), &reviewer, app(APPLICANT)),
-        ("own-grants", &employee, Action::ReadGrant, grant(&employee.iin, APPLICANT), &employee, grant(other, APPLICANT)),
-        ("head-reads-organization-grants", &head, Action::ReadGrant, grant(other, APPLICANT), &head, grant(other, MINFIN)),
-        ("operators-read-grants", &reviewer, Action::ReadGrant, grant(other, APPLICANT), &employee, grant(other, MINFIN)),
-        ("integrator-manages-organizations", &integrator, Action::ManageOrganizations, Resource::Registry, &reviewer, Resource::Registry),
-        ("operators-read-audit", &reviewer, Action::ReadAudit, Resource::AuditLog, &head, Resource::AuditLog),
-        ("operators-read-reports", &integrator, Action::ReadReports, Resource::Reports, &head, Resource::Reports),
-        ("own-grant-renewal", &employee, Action::RequestRenewal, grant(&employee.iin, APPLICANT), &employee, grant(other, APPLICANT)),
-        ("head-renews-organization-grants", &head, Action::RequestRenewal, grant(other, APPLICANT), &head, grant(other, MINFIN)),
-        ("employer-head-requests-block", &head, Action::SubmitBlockRequest, block(APPLICANT), &employee, block(APPLICANT)),
-        ("employer-head-reads-own-block-requests", &head, Action::ReadBlockRequest, block(APPLICANT), &head, block(MINFIN)),
-        ("integrator-reads-block-requests", &integrator, Action::ReadBlockRequest, block(APPLICANT), &reviewer, block(APPLICANT)),
+        (
+            "applicant-head-submits",
+            &head,
+            Action::SubmitApplication,
+            app(APPLICANT),
+            &head,
+            app(MINFIN),
+        ),
+        (
+            "applicant-head-reads-own-applications",
+            &head,
+            Action::ReadApplication,
+            app(APPLICANT),
+            &employee,
+            app(APPLICANT),
+        ),
+        (
+            "employee-reads-own-line",
+            &employee,
+            Action::ReadApplicationLine,
+            line(&employee.iin),
+            &employee,
+            line(other),
+        ),
+        (
+            "reviewer-reads-applications",
+            &reviewer,
+            Action::ReadApplication,
+            app(APPLICANT),
+            &head,
+            app(MINFIN),
+        ),
+        (
+            "integrator-reads-applications",
+            &integrator,
+            Action::ReadApplication,
+            app(APPLICANT),
+            &employee,
+            app(INTEGRATOR),
+        ),
+        (
+            "reviewer-reviews",
+            &reviewer,
+            Action::ReviewApplication,
+            app(APPLICANT),
+            &integrator,
+            app(APPLICANT),
+        ),
+        (
+            "integrator-grants",
+            &integrator,
+            Action::GrantAccess,
+            app(APPLICANT),
+            &reviewer,
+            app(APPLICANT),
+        ),
+        (
+            "own-grants",
+            &employee,
+            Action::ReadGrant,
+            grant(&employee.iin, APPLICANT),
+            &employee,
+            grant(other, APPLICANT),
+        ),
+        (
+            "head-reads-organization-grants",
+            &head,
+            Action::ReadGrant,
+            grant(other, APPLICANT),
+            &head,
+            grant(other, MINFIN),
+        ),
+        (
+            "operators-read-grants",
+            &reviewer,
+            Action::ReadGrant,
+            grant(other, APPLICANT),
+            &employee,
+            grant(other, MINFIN),
+        ),
+        (
+            "integrator-manages-organizations",
+            &integrator,
+            Action::ManageOrganizations,
+            Resource::Registry,
+            &reviewer,
+            Resource::Registry,
+        ),
+        (
+            "operators-read-audit",
+            &reviewer,
+            Action::ReadAudit,
+            Resource::AuditLog,
+            &head,
+            Resource::AuditLog,
+        ),
+        (
+            "operators-read-reports",
+            &integrator,
+            Action::ReadReports,
+            Resource::Reports,
+            &head,
+            Resource::Reports,
+        ),
+        (
+            "own-grant-renewal",
+            &employee,
+            Action::RequestRenewal,
+            grant(&employee.iin, APPLICANT),
+            &employee,
+            grant(other, APPLICANT),
+        ),
+        (
+            "head-renews-organization-grants",
+            &head,
+            Action::RequestRenewal,
+            grant(other, APPLICANT),
+            &head,
+            grant(other, MINFIN),
+        ),
+        (
+            "employer-head-requests-block",
+            &head,
+            Action::SubmitBlockRequest,
+            block(APPLICANT),
+            &employee,
+            block(APPLICANT),
+        ),
+        (
+            "employer-head-reads-own-block-requests",
+            &head,
+            Action::ReadBlockRequest,
+            block(APPLICANT),
+            &head,
+            block(MINFIN),
+        ),
+        (
+            "integrator-reads-block-requests",
+            &integrator,
+            Action::ReadBlockRequest,
+            block(APPLICANT),
+            &reviewer,
+            block(APPLICANT),
+        ),
     ];
     let mut covered: Vec<&str> = vec![];
     for (policy, who, action, resource, miss_who, miss) in &cases {
-        let d = e.decide(who, *action, resource).unwrap_or_else(|x| panic!("{x}"));
+        let d = e
+            .decide(who, *action, resource)
+            .unwrap_or_else(|x| panic!("{x}"));
         assert!(d.allowed, "{policy}");
         assert_eq!(d.policies, vec![(*policy).to_owned()], "{policy}");
-        let d = e.decide(miss_who, *action, miss).unwrap_or_else(|x| panic!("{x}"));
+        let d = e
+            .decide(miss_who, *action, miss)
+            .unwrap_or_else(|x| panic!("{x}"));
         assert!(!d.allowed, "{policy}: the near miss is refused");
-        assert!(d.policies.is_empty(), "{policy}: default deny, no policy named");
+        assert!(
+            d.policies.is_empty(),
+            "{policy}: default deny, no policy named"
+        );
         covered.push(policy);
     }
     // Every signed-in person reads the registry: no near miss exists.
     for who in [&head, &employee, &reviewer, &integrator] {
-        let d = e.decide(who, Action::ReadOrganizations, &Resource::Registry).unwrap_or_else(|x| panic!("{x}"));
-        assert_eq!((d.allowed, d.policies), (true, vec!["signed-in-reads-organizations".to_owned()]));
+        let d = e
+            .decide(who, Action::ReadOrganizations, &Resource::Registry)
+            .unwrap_or_else(|x| panic!("{x}"));
+        assert_eq!(
+            (d.allowed, d.policies),
+            (true, vec!["signed-in-reads-organizations".to_owned()])
+        );
     }
     covered.push("signed-in-reads-organizations");
     // The forbid: an operator's own organization, whatever permits it.
     let d = e
         .decide(&integrator, Action::GrantAccess, &app(INTEGRATOR))
         .unwrap_or_else(|x| panic!("{x}"));
-    assert_eq!((d.allowed, d.policies), (false, vec!["no-decision-on-own-organization".to_owned()]));
+    assert_eq!(
+        (d.allowed, d.policies),
+        (false, vec!["no-decision-on-own-organization".to_owned()])
+    );
     covered.push("no-decision-on-own-organization");
     // The late block-request list is the integrator's.
     let d = e
-        .decide(&integrator, Action::ListLateBlockRequests, &Resource::Reports)
+        .decide(
+            &integrator,
+            Action::ListLateBlockRequests,
+            &Resource::Reports,
+        )
         .unwrap_or_else(|x| panic!("{x}"));
-    assert_eq!((d.allowed, d.policies.clone()), (true, vec!["integrator-reads-block-requests".to_owned()]));
-    assert!(!e.decide(&reviewer, Action::ListLateBlockRequests, &Resource::Reports).map(|d| d.allowed).unwrap_or(true));
+    assert_eq!(
+        (d.allowed, d.policies.clone()),
+        (true, vec!["integrator-reads-block-requests".to_owned()])
+    );
+    assert!(
+        !e.decide(&reviewer, Action::ListLateBlockRequests, &Resource::Reports)
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
     // The data policies, with a grant of Almaty.
     let ctx = GrantContext {
         system: "analytical_central".into(),
@@ -141,16 +293,34 @@ fn each_policy_makes_its_decisions() {
         administrator: String::new(),
     };
     for (policy, action, yes, no) in [
-        ("grant-scope-permits-row", Action::ReadData, row("750000000"), row("710000000")),
-        ("grant-scope-permits-query", Action::QueryData, query("750000000"), query("710000000")),
+        (
+            "grant-scope-permits-row",
+            Action::ReadData,
+            row("750000000"),
+            row("710000000"),
+        ),
+        (
+            "grant-scope-permits-query",
+            Action::QueryData,
+            query("750000000"),
+            query("710000000"),
+        ),
     ] {
-        let d = e.decide_data(&employee, action, &yes, &ctx).unwrap_or_else(|x| panic!("{x}"));
+        let d = e
+            .decide_data(&employee, action, &yes, &ctx)
+            .unwrap_or_else(|x| panic!("{x}"));
         assert_eq!((d.allowed, d.policies), (true, vec![policy.to_owned()]));
-        let d = e.decide_data(&employee, action, &no, &ctx).unwrap_or_else(|x| panic!("{x}"));
+        let d = e
+            .decide_data(&employee, action, &no, &ctx)
+            .unwrap_or_else(|x| panic!("{x}"));
         assert!(!d.allowed, "{policy}");
         covered.push(policy);
     }
-    let mut ids: Vec<String> = e.policies().policies().map(|p| p.id().to_string()).collect();
+    let mut ids: Vec<String> = e
+        .policies()
+        .policies()
+        .map(|p| p.id().to_string())
+        .collect();
     ids.sort();
     covered.sort();
     assert_eq!(ids, covered, "every policy has its row, and only those");

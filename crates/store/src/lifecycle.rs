@@ -376,8 +376,16 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
                 out.ids.push(event_id);
                 let mut line_out = ChangeOutcome::default();
                 if !e.scheduled {
-                    block_person(conn, event_id, &e.iin, &e.bin, &e.kind, e.received_at, &mut line_out)
-                        .await?;
+                    block_person(
+                        conn,
+                        event_id,
+                        &e.iin,
+                        &e.bin,
+                        &e.kind,
+                        e.received_at,
+                        &mut line_out,
+                    )
+                    .await?;
                 }
                 for (k, v) in line_out.counts {
                     *out.counts.entry(k).or_insert(0) += v;

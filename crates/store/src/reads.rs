@@ -417,8 +417,11 @@ impl Store {
 
     /// The live (active) grants of one organization, oldest first.
     pub async fn active_grants_of(&self, organization_bin: &str) -> Result<Vec<GrantRow>> {
-        self.grants_where("organization_bin = $1 AND status = 'active'", organization_bin)
-            .await
+        self.grants_where(
+            "organization_bin = $1 AND status = 'active'",
+            organization_bin,
+        )
+        .await
     }
 
     /// Grants, newest first; `organization_bin` narrows the candidates, policy decides on each.

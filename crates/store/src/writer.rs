@@ -490,8 +490,10 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 "grants_blocked",
                 i64::try_from(blocked.len()).unwrap_or(i64::MAX),
             );
-            out.counts
-                .insert("sessions_ended", i64::try_from(sessions).unwrap_or(i64::MAX));
+            out.counts.insert(
+                "sessions_ended",
+                i64::try_from(sessions).unwrap_or(i64::MAX),
+            );
         }
         Change::RederiveScope {
             grant_id,

@@ -17,13 +17,15 @@ use qoljetim_domain::application::FieldError;
 use qoljetim_domain::lifecycle::{BlockRequest, BlockRequestLine};
 use qoljetim_policy::{Action, Resource};
 use qoljetim_signature::{SignatureError, require_application_signer};
-use qoljetim_store::{BlockRequestRow, Change, HrEventRow, LifecycleChange, NewBlockRequest, NewHrEvent};
+use qoljetim_store::{
+    BlockRequestRow, Change, HrEventRow, LifecycleChange, NewBlockRequest, NewHrEvent,
+};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::handlers::{
-    authorize, caller_entry, revocation_json, refuse, rfc3339_micros, signing_time_json, touch,
+    authorize, caller_entry, refuse, revocation_json, rfc3339_micros, signing_time_json, touch,
     verified_body,
 };
 use crate::problem::{ApiError, ApiResult};
@@ -87,7 +89,11 @@ fn request_json(r: &BlockRequestRow) -> Value {
     responses((status = 201, description = "{id, lines: [{iin, blocked_grants, scheduled_for, deadline_met, …}]}"),
               (status = 400, description = "a line whose IIN holds no grant of the organization names /lines/N/iin; nothing applied"),
               (status = 403, description = "forbidden, not-eligible")))]
-pub async fn submit(State(st): State<AppState>, caller: Caller, body: Bytes) -> ApiResult<Response> {
+pub async fn submit(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
     let at = st.clock.now();
     let (cms, verified) = verified_body(
         &st,

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::i18n::Lang;
 use crate::handlers::rfc3339_micros;
+use crate::i18n::Lang;
 use crate::problem::{ApiError, ApiResult};
 
 const MAX_LIMIT: usize = 10_000;

@@ -301,7 +301,12 @@ fn org_json(o: &OrganizationRow) -> Value {
 
 /// Order 270 §2.6: an organization of an excluded kind or BIN, or one marked not eligible, may neither
 /// register nor apply.
-pub fn not_eligible(st: &AppState, bin: &str, kind: &str, marked: Option<&str>) -> Option<ApiError> {
+pub fn not_eligible(
+    st: &AppState,
+    bin: &str,
+    kind: &str,
+    marked: Option<&str>,
+) -> Option<ApiError> {
     (marked.is_some() || st.config.exclusions.excludes(bin, kind)).then(|| {
         ApiError::new(StatusCode::FORBIDDEN, "not-eligible")
             .arg("bin", bin)
@@ -1183,7 +1188,12 @@ pub async fn grant(
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::internal("applicant missing"))?;
-    if let Some(err) = not_eligible(&st, &org_row.bin, &org_row.kind, org_row.excluded.as_deref()) {
+    if let Some(err) = not_eligible(
+        &st,
+        &org_row.bin,
+        &org_row.kind,
+        org_row.excluded.as_deref(),
+    ) {
         return Err(refuse(&st, e, err).await);
     }
     let org = org_domain(&org_row)?;

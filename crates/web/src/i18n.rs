@@ -185,7 +185,10 @@ mod tests {
                     .map(|(rule, _)| rule.replace('-', "_"))
             };
             if let Some(name) = name {
-                assert!(doc.contains(&format!("`{name}`")), "{name} is not in docs/problems.md");
+                assert!(
+                    doc.contains(&format!("`{name}`")),
+                    "{name} is not in docs/problems.md"
+                );
             }
         }
     }

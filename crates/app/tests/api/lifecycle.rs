@@ -872,7 +872,12 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     let request = json!({"applicant_bin": w.bin, "date": "2026-03-12", "lines": [
         {"iin": d, "reason": "dismissed", "effective_date": "2026-03-11", "order_number": "12-ж/қ"},
         {"iin": e, "reason": "transferred", "effective_date": "2026-03-11"}]});
-    let head_sign = app.person(&iin(10), Some(&w.bin), Some(NcaRole::FirstHead), KeyPurpose::Signing)?;
+    let head_sign = app.person(
+        &iin(10),
+        Some(&w.bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
     let (s, v) = user_e
         .post(
             "/api/v1/block-requests",
@@ -889,7 +894,10 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     for l in &lines {
         assert_eq!(l["blocked_grants"], 1, "{l}");
         assert_eq!(l["deadline_met"], true, "{l}");
-        assert_eq!(l["block_due"], "2026-03-16", "3 working days after 11 March: {l}");
+        assert_eq!(
+            l["block_due"], "2026-03-16",
+            "3 working days after 11 March: {l}"
+        );
         assert_eq!(l["scheduled_for"], Value::Null);
     }
     assert_eq!(lines[0]["order_number"], "12-ж/қ");
@@ -905,7 +913,11 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     assert_eq!((s, problem_type(&v)), (403, "grant-inactive"), "{v}");
     for (id, reason) in [(gd[0], "dismissed"), (ge[0], "transferred")] {
         let gr = grant_status(app, &w, id).await?;
-        assert_eq!((gr["status"].as_str(), gr["end_reason"].as_str()), (Some("blocked"), Some(reason)), "{gr}");
+        assert_eq!(
+            (gr["status"].as_str(), gr["end_reason"].as_str()),
+            (Some("blocked"), Some(reason)),
+            "{gr}"
+        );
     }
     assert_eq!(grant_status(app, &w, gf[0]).await?["status"], "active");
     // The evidence is the signed document, as received.
@@ -916,7 +928,9 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     assert_eq!(s, 200);
     let signed_json = request.to_string();
     assert!(
-        bytes.windows(signed_json.len()).any(|x| x == signed_json.as_bytes()),
+        bytes
+            .windows(signed_json.len())
+            .any(|x| x == signed_json.as_bytes()),
         "the CMS carries the signed JSON unchanged"
     );
 
@@ -968,8 +982,16 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     set(app, "2026-03-20T00:01:00")?;
     assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 1);
     let gr = grant_status(app, &w, gg[0]).await?;
-    assert_eq!((gr["status"].as_str(), gr["end_reason"].as_str()), (Some("blocked"), Some("other")), "{gr}");
-    assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 0, "once");
+    assert_eq!(
+        (gr["status"].as_str(), gr["end_reason"].as_str()),
+        (Some("blocked"), Some("other")),
+        "{gr}"
+    );
+    assert_eq!(
+        worker(app, None).run_once().await?.scheduled_blocks,
+        0,
+        "once"
+    );
     // An HR event dated ahead is scheduled the same way.
     let (h, gh) = {
         let h = iin(36);
@@ -984,7 +1006,11 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
         )
         .await?;
     assert_eq!(s, 201, "{v}");
-    assert_eq!((v["scheduled_for"].as_str(), v["grants_blocked"].as_i64()), (Some("2026-03-23"), Some(0)), "{v}");
+    assert_eq!(
+        (v["scheduled_for"].as_str(), v["grants_blocked"].as_i64()),
+        (Some("2026-03-23"), Some(0)),
+        "{v}"
+    );
     assert_eq!(grant_status(app, &w, gh[0]).await?["status"], "active");
     set(app, "2026-03-23T00:00:30")?;
     assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 1);
@@ -994,7 +1020,11 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
     let (s, v) = head.get("/api/v1/block-requests").await?;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["block_requests"].as_array().map(|a| a.len()), Some(3), "{v}");
+    assert_eq!(
+        v["block_requests"].as_array().map(|a| a.len()),
+        Some(3),
+        "{v}"
+    );
     let (reviewer, integrator) = operators(app, &w).await?;
     let (s, v) = integrator.get("/api/v1/block-requests?late=true").await?;
     assert_eq!(s, 200, "{v}");
@@ -1020,7 +1050,11 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
         .find(|c| c["clock"] == "block_request")
         .unwrap_or(Value::Null);
     assert_eq!(
-        (clock["total"].as_u64(), clock["met"].as_u64(), clock["missed"].as_u64()),
+        (
+            clock["total"].as_u64(),
+            clock["met"].as_u64(),
+            clock["missed"].as_u64()
+        ),
         (Some(4), Some(3), Some(1)),
         "{clock}"
     );
@@ -1045,6 +1079,9 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     assert_eq!(s, 200);
     let text = pdf_text(app, &pdf)?;
     assert!(text.contains("Бұғаттауға өтінім"), "{text}");
-    assert!(text.contains("Запросы на блокировку по организациям"), "{text}");
+    assert!(
+        text.contains("Запросы на блокировку по организациям"),
+        "{text}"
+    );
     Ok(())
 }
