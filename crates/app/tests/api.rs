@@ -206,6 +206,17 @@ async fn submit_two_lines(app: &TestApp, w: &World) -> Result<i64, qoljetim::Any
     Ok(v["id"].as_i64().unwrap_or(0))
 }
 
+/// One clock's summary in a deadline report (`clocks[]` by name); null when absent.
+fn clock_summary(report: &Value, clock: &str) -> Value {
+    report["clocks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c["clock"] == clock)
+        .unwrap_or(Value::Null)
+}
+
 fn problem_type(v: &Value) -> &str {
     v["type"]
         .as_str()
@@ -2607,15 +2618,7 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
         ),
         "{gb}"
     );
-    let summary = |clock: &str| -> Value {
-        v["clocks"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c["clock"] == clock)
-            .unwrap_or(Value::Null)
-    };
+    let summary = |clock: &str| clock_summary(&v, clock);
     assert_eq!(
         (
             summary("review")["met"].as_u64(),

@@ -155,6 +155,31 @@ pub fn email_ok(s: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',')
 }
 
+/// An IIN of a list where each person appears once: a bad or repeated one is named by `field`.
+pub(crate) fn iin_once(
+    errors: &mut Vec<FieldError>,
+    field: String,
+    raw: &str,
+    seen: &mut HashSet<Iin>,
+) -> Option<Iin> {
+    match Iin::parse(raw.trim()) {
+        Ok(v) => {
+            if !seen.insert(v.clone()) {
+                errors.push(FieldError::new(
+                    field,
+                    "duplicate_iin",
+                    "the same person is listed twice",
+                ));
+            }
+            Some(v)
+        }
+        Err(e) => {
+            errors.push(FieldError::new(field, e.rule(), e.to_string()));
+            None
+        }
+    }
+}
+
 fn phone_ok(p: &str) -> bool {
     let digits: String = p.chars().filter(|c| c.is_ascii_digit()).collect();
     let allowed = p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
@@ -177,6 +202,25 @@ fn name(errors: &mut Vec<FieldError>, base: &str, raw: RawName) -> PersonName {
                 }
             }),
     }
+}
+
+/// The JSON Pointer and rule of a serde error: serde names the field between backticks
+/// (`unknown field \`x\``, `missing field \`y\``); other errors name no field.
+pub fn serde_field_error(e: &serde_json::Error, context: &str) -> FieldError {
+    let msg = e.to_string();
+    let field = msg
+        .split('`')
+        .nth(1)
+        .map(|f| format!("/{f}"))
+        .unwrap_or_default();
+    let rule = if msg.starts_with("unknown field") {
+        "unknown_field"
+    } else if msg.starts_with("missing field") {
+        "required"
+    } else {
+        "json"
+    };
+    FieldError::new(field, rule, format!("{context}{msg}"))
 }
 
 /// The fields of one object of the form: (name, required, kind).
@@ -361,26 +405,7 @@ impl ApplicationForm {
                     patronymic: l.patronymic,
                 },
             );
-            let iin = match Iin::parse(&l.iin) {
-                Ok(v) => {
-                    if !seen.insert(v.clone()) {
-                        errors.push(FieldError::new(
-                            format!("{base}/iin"),
-                            "duplicate_iin",
-                            "the same person is listed twice",
-                        ));
-                    }
-                    Some(v)
-                }
-                Err(e) => {
-                    errors.push(FieldError::new(
-                        format!("{base}/iin"),
-                        e.rule(),
-                        e.to_string(),
-                    ));
-                    None
-                }
-            };
+            let iin = iin_once(&mut errors, format!("{base}/iin"), &l.iin, &mut seen);
             let position = text(&mut errors, format!("{base}/position"), &l.position, 500);
             let unit = text(&mut errors, format!("{base}/unit"), &l.unit, 500);
             if !phone_ok(&l.phone) {

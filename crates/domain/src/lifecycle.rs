@@ -6,7 +6,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::application::{FieldError, date, text};
+use crate::application::{FieldError, date, serde_field_error, text};
 use crate::calendar::{CalendarError, Deadline, WorkingDayCalendar};
 use crate::ids::{Bin, Iin};
 
@@ -506,27 +506,8 @@ impl BlockRequest {
     /// Parses and validates the signed JSON as received on `today` (Almaty); every broken rule is
     /// reported with its JSON Pointer.
     pub fn parse_json(bytes: &[u8], today: Date) -> Result<BlockRequest, Vec<FieldError>> {
-        let raw: RawBlockRequest = serde_json::from_slice(bytes).map_err(|e| {
-            let msg = e.to_string();
-            // serde names the field between backticks; the pointer is as precise as serde allows.
-            let field = msg
-                .split('`')
-                .nth(1)
-                .map(|f| format!("/{f}"))
-                .unwrap_or_default();
-            let rule = if msg.starts_with("unknown field") {
-                "unknown_field"
-            } else if msg.starts_with("missing field") {
-                "required"
-            } else {
-                "json"
-            };
-            vec![FieldError::new(
-                field,
-                rule,
-                format!("not a block request: {msg}"),
-            )]
-        })?;
+        let raw: RawBlockRequest = serde_json::from_slice(bytes)
+            .map_err(|e| vec![serde_field_error(&e, "not a block request: ")])?;
         let mut errors = vec![];
         let applicant_bin = match Bin::parse(raw.applicant_bin.trim()) {
             Ok(b) => Some(b),
@@ -556,26 +537,8 @@ impl BlockRequest {
         let mut lines = vec![];
         for (i, l) in raw.lines.iter().enumerate() {
             let base = format!("/lines/{i}");
-            let iin = match Iin::parse(l.iin.trim()) {
-                Ok(v) => {
-                    if !seen.insert(v.clone()) {
-                        errors.push(FieldError::new(
-                            format!("{base}/iin"),
-                            "duplicate_iin",
-                            "the same person is listed twice",
-                        ));
-                    }
-                    Some(v)
-                }
-                Err(e) => {
-                    errors.push(FieldError::new(
-                        format!("{base}/iin"),
-                        e.rule(),
-                        e.to_string(),
-                    ));
-                    None
-                }
-            };
+            let iin =
+                crate::application::iin_once(&mut errors, format!("{base}/iin"), &l.iin, &mut seen);
             let reason = BlockReason::parse(l.reason.trim());
             if reason.is_none() {
                 errors.push(FieldError::new(

@@ -182,22 +182,16 @@ pub async fn deadline_report(
         if e.source == "block_request" {
             // Order 270 §9: the employing body's request, due 3 working days after the day the
             // powers ended; done when it was received (the block follows at once or on the date).
-            items.push(ClockItem {
-                clock: "block_request",
-                subject: format!(
+            items.push(block_item(
+                "block_request",
+                format!(
                     "block_request:{} {}/{}",
                     e.block_request_id.unwrap_or_default(),
                     e.bin,
                     e.iin
                 ),
-                started: e.effective_date.clone(),
-                due: e.block_due.clone(),
-                due_at: instant(e.block_due_at),
-                done_at: Some(instant(e.received_at)),
-                working_days_taken: Some(u32::try_from(e.working_days_taken).unwrap_or(u32::MAX)),
-                outcome: if e.met { "met" } else { "missed" },
-                provisional: e.block_due_provisional,
-            });
+                &e,
+            ));
             let o = by_org.entry(e.bin.clone()).or_insert((0, 0, 0));
             o.0 += 1;
             if e.met {
@@ -211,17 +205,7 @@ pub async fn deadline_report(
             // Nothing was live to block: no block clock ran.
             continue;
         }
-        items.push(ClockItem {
-            clock: "block",
-            subject: format!("hr_event:{}", e.id),
-            started: e.effective_date.clone(),
-            due: e.block_due.clone(),
-            due_at: instant(e.block_due_at),
-            done_at: Some(instant(e.received_at)),
-            working_days_taken: Some(u32::try_from(e.working_days_taken).unwrap_or(u32::MAX)),
-            outcome: if e.met { "met" } else { "missed" },
-            provisional: e.block_due_provisional,
-        });
+        items.push(block_item("block", format!("hr_event:{}", e.id), &e));
     }
     let clocks = vec![
         summarize("review", 2, &items),
@@ -254,6 +238,22 @@ pub async fn deadline_report(
         items,
         block_requests_by_organization,
     })
+}
+
+/// The clock of a block event: from the day the powers ended to the receipt (the block is made then,
+/// or at the start of a future effective date).
+fn block_item(clock: &'static str, subject: String, e: &qoljetim_store::HrEventRow) -> ClockItem {
+    ClockItem {
+        clock,
+        subject,
+        started: e.effective_date.clone(),
+        due: e.block_due.clone(),
+        due_at: instant(e.block_due_at),
+        done_at: Some(instant(e.received_at)),
+        working_days_taken: Some(u32::try_from(e.working_days_taken).unwrap_or(u32::MAX)),
+        outcome: if e.met { "met" } else { "missed" },
+        provisional: e.block_due_provisional,
+    }
 }
 
 fn clock_label(c: &str) -> String {

@@ -756,6 +756,9 @@ fn event(r: &AnyRow) -> Result<HrEventRow> {
     })
 }
 
+const BLOCK_REQUEST_COLUMNS: &str =
+    "id, applicant_bin, form_date, signer_iin, signer_name, trust_anchor, received_at";
+
 const OUTBOX_COLUMNS: &str = "id, notification_id, to_address, subject, body, message_id, status, attempts, next_attempt_at, last_error, sent_at";
 
 fn outbox(r: &AnyRow) -> Result<OutboxRow> {
@@ -859,12 +862,12 @@ impl Store {
         late_only: bool,
         limit: i64,
     ) -> Result<Vec<BlockRequestRow>> {
-        let rows = sqlx::query(
-            "SELECT id, applicant_bin, form_date, signer_iin, signer_name, trust_anchor, received_at FROM block_requests \
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {BLOCK_REQUEST_COLUMNS} FROM block_requests \
              WHERE ($1 = '' OR applicant_bin = $1) \
              AND ($2 = 0 OR id IN (SELECT block_request_id FROM hr_events WHERE block_request_id IS NOT NULL AND met = 0)) \
-             ORDER BY id DESC LIMIT $3",
-        )
+             ORDER BY id DESC LIMIT $3"
+        )))
         .bind(applicant_bin.unwrap_or(""))
         .bind(i64::from(late_only))
         .bind(limit)
@@ -872,30 +875,14 @@ impl Store {
         .await?;
         let mut out = vec![];
         for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            out.push(BlockRequestRow {
-                id,
-                applicant_bin: r.try_get("applicant_bin")?,
-                form_date: r.try_get("form_date")?,
-                signer_iin: r.try_get("signer_iin")?,
-                signer_name: r.try_get("signer_name")?,
-                trust_anchor: r.try_get("trust_anchor")?,
-                received_at: r.try_get("received_at")?,
-                lines: self.block_request_lines(id).await?,
-            });
+            out.push(self.block_request_row(r).await?);
         }
         Ok(out)
     }
 
-    pub async fn block_request(&self, id: i64) -> Result<Option<BlockRequestRow>> {
-        let r = sqlx::query(
-            "SELECT id, applicant_bin, form_date, signer_iin, signer_name, trust_anchor, received_at FROM block_requests WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = r else { return Ok(None) };
-        Ok(Some(BlockRequestRow {
+    async fn block_request_row(&self, r: &AnyRow) -> Result<BlockRequestRow> {
+        let id: i64 = r.try_get("id")?;
+        Ok(BlockRequestRow {
             id,
             applicant_bin: r.try_get("applicant_bin")?,
             form_date: r.try_get("form_date")?,
@@ -904,7 +891,20 @@ impl Store {
             trust_anchor: r.try_get("trust_anchor")?,
             received_at: r.try_get("received_at")?,
             lines: self.block_request_lines(id).await?,
-        }))
+        })
+    }
+
+    pub async fn block_request(&self, id: i64) -> Result<Option<BlockRequestRow>> {
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {BLOCK_REQUEST_COLUMNS} FROM block_requests WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match r {
+            Some(r) => Ok(Some(self.block_request_row(&r).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn block_request_lines(&self, id: i64) -> Result<Vec<HrEventRow>> {

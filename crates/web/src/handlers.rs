@@ -44,20 +44,9 @@ pub(crate) fn rfc3339_micros(us: i64) -> String {
 /// Parses a JSON body, naming the field serde complains about.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| {
-        let msg = e.to_string();
-        let field = msg
-            .split('`')
-            .nth(1)
-            .map(|f| format!("/{f}"))
-            .unwrap_or_default();
-        let rule = if msg.starts_with("unknown field") {
-            "unknown_field"
-        } else if msg.starts_with("missing field") {
-            "required"
-        } else {
-            "json"
-        };
-        ApiError::field(&field, rule, msg)
+        ApiError::validation(vec![qoljetim_domain::application::serde_field_error(
+            &e, "",
+        )])
     })
 }
 

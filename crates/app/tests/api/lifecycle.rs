@@ -303,13 +303,7 @@ async fn leavers_are_blocked_at_once_and_the_block_clock_is_reported(app: &TestA
         .get("/api/v1/reports/deadlines?from=2026-03-01&to=2026-03-31")
         .await?;
     assert_eq!(s, 200, "{v}");
-    let block = v["clocks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .find(|c| c["clock"] == "block")
-        .unwrap_or(Value::Null);
+    let block = clock_summary(&v, "block");
     assert_eq!(
         (
             block["total"].as_u64(),
@@ -1042,13 +1036,7 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
         .get("/api/v1/reports/deadlines?from=2026-03-01&to=2026-03-31")
         .await?;
     assert_eq!(s, 200, "{v}");
-    let clock = v["clocks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .find(|c| c["clock"] == "block_request")
-        .unwrap_or(Value::Null);
+    let clock = clock_summary(&v, "block_request");
     assert_eq!(
         (
             clock["total"].as_u64(),
