@@ -919,14 +919,7 @@ impl Store {
 
     /// The signed bytes of a block request, as received.
     pub async fn block_request_evidence(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        let r = sqlx::query("SELECT evidence FROM block_requests WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match r {
-            Some(r) => Some(r.try_get("evidence")?),
-            None => None,
-        })
+        self.signed_bytes("block_requests", id).await
     }
 
     /// HR events whose block came after the 3rd working day and blocked live access.

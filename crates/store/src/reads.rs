@@ -353,10 +353,21 @@ impl Store {
     }
 
     pub async fn evidence(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        let r = sqlx::query("SELECT evidence FROM applications WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        self.signed_bytes("applications", id).await
+    }
+
+    /// The signed bytes kept as evidence in `table` (a fixed table name from this crate).
+    pub(crate) async fn signed_bytes(
+        &self,
+        table: &'static str,
+        id: i64,
+    ) -> Result<Option<Vec<u8>>> {
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT evidence FROM {table} WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match r {
             Some(r) => Some(r.try_get("evidence")?),
             None => None,
