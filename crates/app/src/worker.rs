@@ -103,13 +103,25 @@ impl Worker {
             .await
     }
 
+    /// Where a person's notices go: the e-mail of their profile, else the e-mail the head gave on the
+    /// person's latest application line (appendix form: work phone and e-mail), in the profile's
+    /// language or Kazakh.
     async fn address(&self, iin: &str, bin: &str) -> Result<Option<(String, String)>, StoreError> {
+        let profile = self.state.store.profile(iin, bin).await?;
+        let language = profile
+            .as_ref()
+            .map(|p| p.language.clone())
+            .unwrap_or_else(|| "kk".to_owned());
+        if let Some(email) = profile.and_then(|p| p.email) {
+            return Ok(Some((email, language)));
+        }
         Ok(self
             .state
             .store
-            .profile(iin, bin)
+            .latest_line_for(iin, bin)
             .await?
-            .and_then(|p| p.email.map(|e| (e, p.language))))
+            .and_then(|l| l.email)
+            .map(|e| (e, language)))
     }
 
     async fn notify(&self, mut list: Vec<NewNotification>) -> Result<usize, AnyError> {

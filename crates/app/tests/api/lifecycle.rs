@@ -20,6 +20,7 @@ on_both_databases!(sqlite_at, postgres_at;
     hr_registry_checks_over_http_and_from_files,
     reports_render_kazakh_in_pdf_and_csv,
     employer_block_request_blocks_at_once_or_on_the_date,
+    notices_go_to_the_forms_email_until_a_profile_sets_one,
 );
 
 fn set(app: &TestApp, almaty: &str) -> R {
@@ -1071,5 +1072,52 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
         text.contains("Запросы на блокировку по организациям"),
         "{text}"
     );
+    Ok(())
+}
+
+// Appendix form: the contact details are a work phone and an e-mail address; that e-mail receives the
+// person's notices until the person's profile sets another.
+async fn notices_go_to_the_forms_email_until_a_profile_sets_one(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let person = iin(41);
+    grant_line(app, &w, &person, "2026-04-10", "Бас маман").await?;
+    let form_email = format!("u{person}@{}.example.kz", w.bin);
+    // Seven days before the last day: the reminder's e-mail waits in the outbox (no relay configured).
+    set(app, "2026-04-03T09:00:00")?;
+    assert_eq!(worker(app, None).run_once().await?.reminders, 2);
+    let to: Vec<String> = app
+        .state
+        .store
+        .outbox(None)
+        .await?
+        .into_iter()
+        .map(|m| m.to_address)
+        .collect();
+    assert_eq!(
+        to,
+        vec![form_email.clone()],
+        "the head who signed has no e-mail"
+    );
+    // The person sets another address: the next notice goes there.
+    let user = app.signed_in(&person, &w.bin, NcaRole::Employee).await?;
+    let (s, v) = user
+        .put(
+            "/api/v1/me/profile",
+            &json!({"email": "own@maslikhat.kz", "language": "ru"}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    set(app, "2026-04-09T09:00:00")?;
+    assert_eq!(worker(app, None).run_once().await?.reminders, 2);
+    let mut to: Vec<String> = app
+        .state
+        .store
+        .outbox(None)
+        .await?
+        .into_iter()
+        .map(|m| m.to_address)
+        .collect();
+    to.sort();
+    assert_eq!(to, vec!["own@maslikhat.kz".to_owned(), form_email]);
     Ok(())
 }
