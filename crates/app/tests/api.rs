@@ -485,6 +485,27 @@ async fn signature_refusals(app: &TestApp) -> R {
         submit_status(app, &expired, &f).await?,
         (400, "certificate-expired".into())
     );
+    // Not valid yet: its own type, and the detail says when validity begins.
+    let early = app.person_valid(
+        &iin(10),
+        Some(&w.bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+        Timestamp::now() + 2.hours(),
+        Timestamp::now() + 48.hours(),
+    )?;
+    let (s, v) = app.client().submit(&early, &f).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (400, "certificate-not-yet-valid"),
+        "{v}"
+    );
+    assert!(
+        v["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Valid from")),
+        "{v}"
+    );
     // Wrong BIN: the head of the Astana maslikhat signs for Almaty.
     let other_bin = demo_bin(ASTANA_MASLIKHAT);
     app.add_org(&other_bin, K::Maslikhat, Some("710000000"), &[])
@@ -567,7 +588,7 @@ async fn signature_refusals(app: &TestApp) -> R {
         .into_iter()
         .filter(|r| r.outcome.starts_with("refused:"))
         .count();
-    assert_eq!(refusals, 7);
+    assert_eq!(refusals, 8);
     Ok(())
 }
 
