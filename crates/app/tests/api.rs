@@ -2458,6 +2458,8 @@ async fn filters_are_checked_against_every_part_of_the_scope(app: &TestApp) -> R
         (&city, "budget_level=republican", false),
         (&city, "budget_level=district", true),
         (&city, "administrator=999", true),
+        (&city, "district=751000000", true),
+        (&city, "district=191000000", false),
         // A district: its own district's budgets; its region, a sibling, the republican budget not.
         (&district, "budget=191000000", true),
         (&district, "budget=190000000", false),
@@ -2467,18 +2469,25 @@ async fn filters_are_checked_against_every_part_of_the_scope(app: &TestApp) -> R
         (&district, "region=190000000", false),
         (&district, "budget_level=regional", false),
         (&district, "budget_level=rural", true),
+        (&district, "administrator=217", true),
         // MVD of an oblast: administrator 252 in the oblast.
         (&mvd, "administrator=252", true),
         (&mvd, "administrator=352", false),
         (&mvd, "budget=350000000", true),
         (&mvd, "budget=000000000", false),
         (&mvd, "region=750000000", false),
+        (&mvd, "region=350000000", true),
+        (&mvd, "district=351000000", true),
+        (&mvd, "district=191000000", false),
+        (&mvd, "budget_level=regional", true),
+        (&mvd, "budget_level=republican", false),
         // All budgets (§6 indent 1): every level and territory.
         (&everyone, "budget=000000000", true),
         (&everyone, "budget=750000000", true),
         (&everyone, "district=191200000", true),
         (&everyone, "budget_level=rural", true),
         (&everyone, "administrator=352", true),
+        (&everyone, "region=750000000", true),
     ];
     for (who, filter, allowed) in cases {
         let (s, v) = who.get(&q(filter)).await?;
