@@ -321,6 +321,15 @@ async fn audited(
         .map_err(ApiError::store)
 }
 
+#[utoipa::path(get, path = "/api/v1/data/{system}/{dataset}",
+    params(("system" = String, Path, description = "analytical_central | state_planning"),
+           ("dataset" = String, Path, description = "expenditure, revenue, budget_applications, indicators"),
+           ("fiscal_year" = i16, Query), ("group_by" = Option<String>, Query), ("measures" = Option<String>, Query),
+           ("sort" = Option<String>, Query), ("limit" = Option<usize>, Query), ("offset" = Option<usize>, Query),
+           ("format" = Option<String>, Query, description = "json | csv"),
+           ("sep" = Option<String>, Query, description = "CSV separator: comma | semicolon | tab (default by language)")),
+    responses((status = 200, description = "{rows, has_more, scope, notice, …} or CSV with leading # lines (Order 270 §15)"),
+              (status = 403, description = "grant-inactive, data-out-of-scope"), (status = 503, description = "budget-data-unavailable")))]
 pub async fn query(
     State(st): State<AppState>,
     caller: Caller,
@@ -633,6 +642,9 @@ fn csv_export(
 }
 
 /// Codes of a dimension with their names in the caller's language.
+#[utoipa::path(get, path = "/api/v1/data/{system}/dimensions/{dim}",
+    params(("system" = String, Path), ("dim" = String, Path)),
+    responses((status = 200, description = "[{code, name}]")))]
 pub async fn dimension(
     State(st): State<AppState>,
     caller: Caller,

@@ -1562,6 +1562,7 @@ pub async fn audit(
     ))
 }
 
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "{status, database, backend}"), (status = 500, description = "the database cannot be reached")))]
 pub async fn healthz(State(st): State<AppState>) -> ApiResult<Json<Value>> {
     sqlx_ping(&st).await?;
     Ok(Json(
@@ -1577,6 +1578,7 @@ async fn sqlx_ping(st: &AppState) -> ApiResult<()> {
         .map_err(ApiError::store)
 }
 
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document")))]
 pub async fn openapi() -> Response {
     let mut r = crate::openapi::openapi_json().into_response();
     r.headers_mut().insert(

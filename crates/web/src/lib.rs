@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use qoljetim_domain::{Clock, CompetenceRules, WorkingDayCalendar};
 use qoljetim_policy::PolicyEngine;
 use qoljetim_signature::Verifier;
@@ -101,49 +100,8 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/auth/challenge", get(handlers::challenge))
-        .route("/auth/login", post(handlers::login))
-        .route("/me", get(handlers::me))
-        .route(
-            "/applications",
-            post(handlers::submit).get(handlers::list_applications),
-        )
-        .route("/applications/{id}", get(handlers::get_application))
-        .route("/applications/{id}/evidence", get(handlers::evidence))
-        .route("/applications/{id}/review", post(handlers::review))
-        .route("/applications/{id}/grant", post(handlers::grant))
-        .route("/grants", get(handlers::list_grants))
-        .route("/grants/{id}/renewal", get(lifecycle::renewal_draft))
-        .route("/hr/events", post(lifecycle::hr_event))
-        .route("/block-requests", post(block::submit).get(block::list))
-        .route("/block-requests/{id}", get(block::get))
-        .route("/block-requests/{id}/evidence", get(block::evidence))
-        .route(
-            "/me/profile",
-            get(lifecycle::get_profile).put(lifecycle::put_profile),
-        )
-        .route("/notifications", get(lifecycle::list_notifications))
-        .route(
-            "/notifications/{id}/read",
-            post(lifecycle::read_notification),
-        )
-        .route("/reports/deadlines", get(lifecycle::deadlines_report))
-        .route("/reports/access-registry", get(lifecycle::registry_report))
-        .route(
-            "/organizations",
-            get(handlers::list_organizations).post(handlers::create_organization),
-        )
-        .route("/calendar/deadline", get(handlers::deadline))
-        .route("/audit", get(handlers::audit))
-        .route("/openapi.json", get(handlers::openapi))
-        // Read only: these routes answer GET; any other method gets 405.
-        .route("/data/{system}/{dataset}", get(data::query))
-        .route("/data/{system}/dimensions/{dim}", get(data::dimension));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(handlers::healthz))
-        .layer(axum::middleware::from_fn(problem::localize_problems))
+    let (api, _spec) = openapi::api_routes().split_for_parts();
+    api.layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             handlers::panic_to_problem,
         ))

@@ -1,6 +1,11 @@
 //! OpenAPI 3.1 generated from the handlers' annotations.
 
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::data;
 
 use crate::block;
 use crate::handlers;
@@ -12,34 +17,6 @@ use crate::views::*;
     info(
         title = "Qoljetim API",
         description = "Read-only access to the budget-process information systems under Order No. 270 of the Ministry of Finance of Kazakhstan."
-    ),
-    paths(
-        handlers::challenge,
-        handlers::login,
-        handlers::me,
-        handlers::submit,
-        handlers::list_applications,
-        handlers::get_application,
-        handlers::evidence,
-        handlers::review,
-        handlers::grant,
-        handlers::list_grants,
-        handlers::list_organizations,
-        handlers::create_organization,
-        handlers::deadline,
-        handlers::audit,
-        lifecycle::hr_event,
-        lifecycle::get_profile,
-        lifecycle::put_profile,
-        lifecycle::list_notifications,
-        lifecycle::read_notification,
-        lifecycle::renewal_draft,
-        lifecycle::deadlines_report,
-        lifecycle::registry_report,
-        block::submit,
-        block::list,
-        block::get,
-        block::evidence,
     ),
     components(schemas(
         ChallengeView,
@@ -61,8 +38,51 @@ use crate::views::*;
 )]
 struct ApiDoc;
 
+/// Every route of the API, each from its handler's `#[utoipa::path]` annotation: the router and the
+/// OpenAPI document are one list, so a route cannot be served without being documented.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(handlers::challenge))
+        .routes(routes!(handlers::login))
+        .routes(routes!(handlers::me))
+        .routes(routes!(handlers::submit, handlers::list_applications))
+        .routes(routes!(handlers::get_application))
+        .routes(routes!(handlers::evidence))
+        .routes(routes!(handlers::review))
+        .routes(routes!(handlers::grant))
+        .routes(routes!(handlers::list_grants))
+        .routes(routes!(lifecycle::renewal_draft))
+        .routes(routes!(lifecycle::hr_event))
+        .routes(routes!(block::submit, block::list))
+        .routes(routes!(block::get))
+        .routes(routes!(block::evidence))
+        .routes(routes!(lifecycle::get_profile, lifecycle::put_profile))
+        .routes(routes!(lifecycle::list_notifications))
+        .routes(routes!(lifecycle::read_notification))
+        .routes(routes!(lifecycle::deadlines_report))
+        .routes(routes!(lifecycle::registry_report))
+        .routes(routes!(
+            handlers::list_organizations,
+            handlers::create_organization
+        ))
+        .routes(routes!(handlers::deadline))
+        .routes(routes!(handlers::audit))
+        .routes(routes!(handlers::openapi))
+        // Read only: these routes answer GET; any other method gets 405.
+        .routes(routes!(data::query))
+        .routes(routes!(data::dimension))
+        .routes(routes!(handlers::healthz))
+}
+
+/// The OpenAPI 3.1 document, made once from the same list as the router.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_owned())
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        api_routes()
+            .split_for_parts()
+            .1
+            .to_pretty_json()
+            .unwrap_or_else(|_| "{}".to_owned())
+    })
+    .clone()
 }
