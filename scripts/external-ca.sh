@@ -41,8 +41,7 @@ issue employee 850712300801 1.2.398.3.3.4.1.2.5 1.3.6.1.5.5.7.3.2 digitalSignatu
 cat > "$W/qoljetim.toml" <<TOML
 listen = "127.0.0.1:$PORT"
 data_dir = "$W/data"
-trust_dev_ca = false
-[[trust_anchors]]
+[[pki.trust_anchors]]
 name = "our test CA"
 certificate = "$W/ca.pem"
 development = true

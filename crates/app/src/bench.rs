@@ -335,6 +335,10 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
     let cfg = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.to_owned(),
+        pki: crate::config::PkiConfig {
+            trust_dev_ca: true,
+            ..Default::default()
+        },
         ..Config::default()
     };
     let t = Instant::now();

@@ -1,32 +1,134 @@
-//! Configuration: a TOML file plus `QOLJETIM_` environment variables (qoljetim.example.toml documents
-//! every key). Command-line flags override both.
+//! Configuration by sections: a TOML file plus `QOLJETIM_` environment variables (qoljetim.example.toml
+//! documents every key). The environment maps by one rule: `QOLJETIM_<KEY>` for a top-level key,
+//! `QOLJETIM_<SECTION>__<KEY>` inside a section (`QOLJETIM_HR__TOKEN`, `QOLJETIM_SESSION__IDLE_MINUTES`).
+//! Command-line flags override both. Secrets are a type that never prints.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// A value that must not appear in logs or error messages (a token, a URL with a password).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The value, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+/// How a trust anchor's certificates are checked for revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationConfig {
+    /// Full and delta CRLs: files or http(s) URLs, each signed by this anchor.
+    Crl { sources: Vec<String> },
+    /// An RFC 6960 responder at an http URL (as the NCA's is).
+    Ocsp { url: String },
+    /// A test or development CA: recorded in every decision, refused in production.
+    None,
+}
+
+/// The TOML shape of an anchor: `revocation = "crl" | "ocsp" | "none"` with its own key beside it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct TrustAnchorToml {
+    name: String,
+    certificate: PathBuf,
+    #[serde(default)]
+    development: bool,
+    #[serde(default = "none")]
+    revocation: String,
+    #[serde(default)]
+    crl_sources: Vec<String>,
+    #[serde(default)]
+    ocsp_url: String,
+}
+
+fn none() -> String {
+    "none".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TrustAnchorToml", into = "TrustAnchorToml")]
 pub struct TrustAnchorConfig {
     pub name: String,
     /// PEM or DER file of the CA certificate.
     pub certificate: PathBuf,
     /// A development or test CA; refused in production mode.
-    #[serde(default)]
     pub development: bool,
-    /// Revocation checking: "crl" (the CRLs of `crl_sources`), "ocsp" (the responder at `ocsp_url`)
-    /// or "none" (a test or development CA: recorded in every decision and refused in production).
-    #[serde(default = "default_revocation")]
-    pub revocation: String,
-    /// With "crl": files or http(s) URLs of the anchor's full and delta CRLs (DER or PEM), each
-    /// signed by this anchor, read at start and every `crl_refresh_minutes`.
-    #[serde(default)]
-    pub crl_sources: Vec<String>,
-    /// With "ocsp": the responder's http URL (RFC 6960), e.g. http://ocsp.pki.gov.kz/.
-    #[serde(default)]
-    pub ocsp_url: String,
+    pub revocation: RevocationConfig,
+}
+
+impl TryFrom<TrustAnchorToml> for TrustAnchorConfig {
+    type Error = String;
+    fn try_from(t: TrustAnchorToml) -> Result<Self, String> {
+        let revocation = match t.revocation.as_str() {
+            "none" => RevocationConfig::None,
+            "crl" if t.crl_sources.is_empty() => {
+                return Err(format!(
+                    "trust anchor {}: revocation = \"crl\" needs at least one entry in crl_sources",
+                    t.name
+                ));
+            }
+            "crl" => RevocationConfig::Crl {
+                sources: t.crl_sources,
+            },
+            "ocsp" if !t.ocsp_url.starts_with("http://") => {
+                return Err(format!(
+                    "trust anchor {}: revocation = \"ocsp\" needs ocsp_url = \"http://…\"",
+                    t.name
+                ));
+            }
+            "ocsp" => RevocationConfig::Ocsp { url: t.ocsp_url },
+            other => {
+                return Err(format!(
+                    "trust anchor {}: revocation \"{other}\" is not one of \"crl\", \"ocsp\", \"none\"",
+                    t.name
+                ));
+            }
+        };
+        Ok(TrustAnchorConfig {
+            name: t.name,
+            certificate: t.certificate,
+            development: t.development,
+            revocation,
+        })
+    }
+}
+
+impl From<TrustAnchorConfig> for TrustAnchorToml {
+    fn from(a: TrustAnchorConfig) -> Self {
+        let (revocation, crl_sources, ocsp_url) = match a.revocation {
+            RevocationConfig::Crl { sources } => ("crl", sources, String::new()),
+            RevocationConfig::Ocsp { url } => ("ocsp", vec![], url),
+            RevocationConfig::None => ("none", vec![], String::new()),
+        };
+        TrustAnchorToml {
+            name: a.name,
+            certificate: a.certificate,
+            development: a.development,
+            revocation: revocation.to_owned(),
+            crl_sources,
+            ocsp_url,
+        }
+    }
 }
 
 /// A time-stamp authority anchor (RFC 3161): TSA certificates must chain to one of these.
@@ -38,55 +140,145 @@ pub struct TsaAnchorConfig {
     pub certificate: PathBuf,
 }
 
-fn default_revocation() -> String {
-    "none".to_owned()
+/// `[session]`: sign-in sessions (DESIGN.md §4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub hours: i64,
+    pub idle_minutes: i64,
+    /// Mark the session cookie `Secure` (behind TLS).
+    pub cookie_secure: bool,
 }
 
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            hours: 8,
+            idle_minutes: 30,
+            cookie_secure: false,
+        }
+    }
+}
+
+/// `[pki]`: trust anchors, revocation, time stamps (docs/pki.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    pub listen: String,
-    pub data_dir: PathBuf,
-    /// Empty: SQLite file `qoljetim.db` in the data folder. `postgres://…`: PostgreSQL.
-    pub database_url: String,
-    pub production: bool,
-    pub session_hours: i64,
-    pub session_idle_minutes: i64,
-    pub cookie_secure: bool,
-    /// Trust the development CA kept in `<data_dir>/dev-ca/` (made by `qoljetim dev-ca init` or `demo`).
+#[serde(deny_unknown_fields, default)]
+pub struct PkiConfig {
+    /// Trust the development CA kept in `<data_dir>/dev-ca/`. Off unless `qoljetim demo` (or a test)
+    /// turns it on; production mode refuses it.
     pub trust_dev_ca: bool,
     pub trust_anchors: Vec<TrustAnchorConfig>,
-    /// Calendar files (docs/calendar.md) that replace the shipped year files of their years.
-    pub calendar_files: Vec<PathBuf>,
-    pub log: String,
-    /// The HR registry (E-Qyzmet) adapter: "file" (imported personnel lists) or "http".
-    pub hr_adapter: String,
-    /// Base URL of the HTTP adapter (docs/lifecycle.md has the contract).
-    pub hr_url: String,
-    /// Bearer token for the HTTP adapter, if the registry wants one (keep it in the environment).
-    pub hr_token: String,
-    pub hr_timeout_seconds: u64,
-    /// BINs of the HR systems whose signed events (POST /api/v1/hr/events) are accepted.
-    pub hr_event_signer_bins: Vec<String>,
-    /// SMTP relay, e.g. smtp://relay.example.kz:25 or smtp://relay:587?tls=required. Empty: e-mails
-    /// wait in the outbox (in-app notifications still appear).
-    pub smtp_url: String,
-    pub smtp_from: String,
-    /// Run the background worker inside `serve`.
-    pub worker_enabled: bool,
-    pub worker_interval_seconds: u64,
-    /// How often CRLs are fetched again (each anchor with revocation = "crl", and the development CA).
-    pub crl_refresh_minutes: u64,
-    /// Accept a signature whose revocation status cannot be known (no CRL reachable, CRL expired).
-    /// Off by default (fail closed); every decision taken under it records `fail_open` in its audit.
-    pub revocation_fail_open: bool,
-    /// Anchors for RFC 3161 time-stamp tokens in CMS (NCA's TSA: the issuing CA of its TSA
-    /// certificate). With `trust_dev_ca`, the development CAs are TSA anchors too.
+    /// Anchors for RFC 3161 time-stamp tokens in CMS (with `trust_dev_ca`, the development CAs too).
     pub tsa_anchors: Vec<TsaAnchorConfig>,
+    /// Accept a signature whose revocation status cannot be known. Off by default (fail closed);
+    /// every decision taken under it records `fail_open` in its audit.
+    pub revocation_fail_open: bool,
+    /// How often CRLs are fetched again.
+    pub crl_refresh_minutes: u64,
     /// OCSP answers are reused for at most this long (and never past their nextUpdate).
     pub ocsp_max_age_minutes: u64,
     /// How long an OCSP request may take before the status counts as unknown.
     pub ocsp_timeout_seconds: u64,
+}
+
+impl Default for PkiConfig {
+    fn default() -> Self {
+        PkiConfig {
+            trust_dev_ca: false,
+            trust_anchors: vec![],
+            tsa_anchors: vec![],
+            revocation_fail_open: false,
+            crl_refresh_minutes: 60,
+            ocsp_max_age_minutes: 5,
+            ocsp_timeout_seconds: 10,
+        }
+    }
+}
+
+/// Which HR registry (E-Qyzmet) adapter the worker asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HrAdapter {
+    /// Imported personnel lists (`qoljetim hr import-personnel`).
+    File,
+    /// The HTTP JSON contract of docs/lifecycle.md.
+    Http,
+}
+
+/// `[hr]`: the HR registry port and the HR systems allowed to post events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HrConfig {
+    pub adapter: HrAdapter,
+    /// Base URL of the HTTP adapter.
+    pub url: String,
+    /// Bearer token for the HTTP adapter (keep it in the environment: QOLJETIM_HR__TOKEN).
+    pub token: Secret,
+    pub timeout_seconds: u64,
+    /// BINs of the HR systems whose signed events (POST /api/v1/hr/events) are accepted.
+    pub event_signer_bins: Vec<String>,
+}
+
+impl Default for HrConfig {
+    fn default() -> Self {
+        HrConfig {
+            adapter: HrAdapter::File,
+            url: String::new(),
+            token: Secret::default(),
+            timeout_seconds: 10,
+            event_signer_bins: vec![],
+        }
+    }
+}
+
+/// `[smtp]`: e-mail notifications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Relay URL, e.g. smtp://relay.example.kz:25 (it may carry credentials: a secret). Empty: e-mails
+    /// wait in the outbox (in-app notifications still appear).
+    pub url: Secret,
+    pub from: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            url: Secret::default(),
+            from: "Qoljetim <no-reply@qoljetim.local>".into(),
+        }
+    }
+}
+
+/// `[worker]`: the background jobs inside `serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    pub enabled: bool,
+    pub interval_seconds: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            enabled: true,
+            interval_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// Empty: SQLite file `qoljetim.db` in the data folder. `postgres://…`: PostgreSQL (it may carry a
+    /// password: a secret).
+    pub database_url: Secret,
+    pub production: bool,
+    pub log: String,
+    /// Calendar files (docs/calendar.md) that replace the shipped year files of their years.
+    pub calendar_files: Vec<PathBuf>,
     /// Competence → scope rules (docs/scope-rules.md); empty: the shipped `rules/competence.toml`.
     /// A file that names an unknown kind, level or rule stops the server at start-up, naming the line.
     pub competence_rules: PathBuf,
@@ -94,6 +286,11 @@ pub struct Config {
     /// National Bank and of the financial-market regulator). Shipped empty: no public source we could
     /// reach confirms those BINs; docs/decisions.md says how to add them.
     pub excluded_bins: Vec<String>,
+    pub session: SessionConfig,
+    pub pki: PkiConfig,
+    pub hr: HrConfig,
+    pub smtp: SmtpConfig,
+    pub worker: WorkerConfig,
 }
 
 impl Default for Config {
@@ -101,64 +298,20 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("data"),
-            database_url: String::new(),
+            database_url: Secret::default(),
             production: false,
-            session_hours: 8,
-            session_idle_minutes: 30,
-            cookie_secure: false,
-            trust_dev_ca: true,
-            trust_anchors: vec![],
-            calendar_files: vec![],
             log: "info".into(),
-            hr_adapter: "file".into(),
-            hr_url: String::new(),
-            hr_token: String::new(),
-            hr_timeout_seconds: 10,
-            hr_event_signer_bins: vec![],
-            smtp_url: String::new(),
-            smtp_from: "Qoljetim <no-reply@qoljetim.local>".into(),
-            worker_enabled: true,
-            worker_interval_seconds: 60,
-            crl_refresh_minutes: 60,
-            revocation_fail_open: false,
-            tsa_anchors: vec![],
-            ocsp_max_age_minutes: 5,
-            ocsp_timeout_seconds: 10,
+            calendar_files: vec![],
             competence_rules: PathBuf::new(),
             excluded_bins: vec![],
+            session: SessionConfig::default(),
+            pki: PkiConfig::default(),
+            hr: HrConfig::default(),
+            smtp: SmtpConfig::default(),
+            worker: WorkerConfig::default(),
         }
     }
 }
-
-const ENV_KEYS: [&str; 27] = [
-    "competence_rules",
-    "excluded_bins",
-    "ocsp_max_age_minutes",
-    "ocsp_timeout_seconds",
-    "tsa_anchors",
-    "crl_refresh_minutes",
-    "revocation_fail_open",
-    "hr_adapter",
-    "hr_url",
-    "hr_token",
-    "hr_timeout_seconds",
-    "hr_event_signer_bins",
-    "smtp_url",
-    "smtp_from",
-    "worker_enabled",
-    "worker_interval_seconds",
-    "listen",
-    "data_dir",
-    "database_url",
-    "production",
-    "session_hours",
-    "session_idle_minutes",
-    "cookie_secure",
-    "trust_dev_ca",
-    "calendar_files",
-    "log",
-    "trust_anchors",
-];
 
 impl Config {
     /// Defaults, then the file (if given or `qoljetim.toml` exists), then `QOLJETIM_*` variables.
@@ -177,19 +330,98 @@ impl Config {
                 }
             }
         }
-        fig = fig.merge(Env::prefixed("QOLJETIM_").only(&ENV_KEYS));
+        // QOLJETIM_<KEY> and QOLJETIM_<SECTION>__<KEY>, for the keys this type has (other QOLJETIM_
+        // variables, such as the tests' QOLJETIM_TEST_POSTGRES_URL, are not configuration).
+        let known: Vec<String> = match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => vec![],
+        };
+        fig = fig.merge(Env::prefixed("QOLJETIM_").split("__").filter(move |k| {
+            // The key as the environment spells it (upper case), the separator already a dot.
+            let k = k.as_str().to_ascii_lowercase();
+            let k = k.as_str();
+            known.iter().any(|t| {
+                k == t
+                    || k.strip_prefix(t.as_str())
+                        .is_some_and(|r| r.starts_with("__") || r.starts_with('.'))
+            })
+        }));
         fig.extract().map_err(|e| format!("configuration: {e}"))
     }
 
     pub fn database_url(&self) -> String {
-        if self.database_url.trim().is_empty() {
+        if self.database_url.is_empty() {
             qoljetim_store::sqlite_url(&self.data_dir.join("qoljetim.db"))
         } else {
-            self.database_url.clone()
+            self.database_url.expose().to_owned()
         }
     }
 
     pub fn dev_ca_dir(&self) -> PathBuf {
         self.data_dir.join("dev-ca")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let mut c = Config::default();
+        c.hr.token = Secret::new("s3cret-token");
+        c.smtp.url = Secret::new("smtp://user:pass@relay:587");
+        c.database_url = Secret::new("postgres://app:pw@db/qoljetim");
+        let shown = format!("{c:?}");
+        for secret in ["s3cret-token", "user:pass", "app:pw"] {
+            assert!(!shown.contains(secret), "{secret} printed: {shown}");
+        }
+        assert_eq!(c.database_url(), "postgres://app:pw@db/qoljetim");
+    }
+
+    // One rule maps the environment: QOLJETIM_<KEY>, QOLJETIM_<SECTION>__<KEY>; other QOLJETIM_
+    // variables (the tests' own) are not configuration.
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail takes a closure returning its own error type
+    fn environment_maps_by_rule() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QOLJETIM_DATA_DIR", "/srv/qoljetim");
+            jail.set_env("QOLJETIM_SESSION__IDLE_MINUTES", "15");
+            jail.set_env("QOLJETIM_HR__TOKEN", "tok");
+            jail.set_env("QOLJETIM_PKI__TRUST_DEV_CA", "true");
+            jail.set_env("QOLJETIM_TEST_POSTGRES_URL", "postgres://x");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.data_dir, PathBuf::from("/srv/qoljetim"));
+            assert_eq!(c.session.idle_minutes, 15);
+            assert_eq!(c.hr.token.expose(), "tok");
+            assert!(c.pki.trust_dev_ca);
+            jail.set_env("QOLJETIM_WORKER__ENABLED", "maybe");
+            let e = Config::load(None).err().unwrap_or_default();
+            assert!(e.contains("WORKER.ENABLED"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn anchors_parse_into_a_revocation_enum_or_say_what_is_missing() {
+        let ok: Result<TrustAnchorConfig, _> = toml::from_str(
+            "name = \"a\"\ncertificate = \"/a.pem\"\nrevocation = \"crl\"\ncrl_sources = [\"/a.crl\"]",
+        );
+        assert_eq!(
+            ok.map(|a| a.revocation).ok(),
+            Some(RevocationConfig::Crl {
+                sources: vec!["/a.crl".into()]
+            })
+        );
+        let bad: Result<TrustAnchorConfig, _> =
+            toml::from_str("name = \"b\"\ncertificate = \"/b.pem\"\nrevocation = \"ocsp\"");
+        let msg = bad.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("needs ocsp_url"), "{msg}");
+        let none: Result<TrustAnchorConfig, _> =
+            toml::from_str("name = \"c\"\ncertificate = \"/c.pem\"");
+        assert_eq!(
+            none.map(|a| a.revocation).ok(),
+            Some(RevocationConfig::None)
+        );
     }
 }

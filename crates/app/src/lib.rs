@@ -98,20 +98,20 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
     let policy = PolicyEngine::new()?;
     let (anchors, feeds) = pki::trust_anchors(cfg)?;
     let verifier = Verifier::new(anchors)
-        .with_fail_open(cfg.revocation_fail_open)
+        .with_fail_open(cfg.pki.revocation_fail_open)
         .with_tsa_anchors(pki::tsa_anchors(cfg)?);
     // The first load is awaited so that the first sign-in finds the CRLs in force.
     pki::refresh(&feeds).await;
     pki::spawn_refresher(
         feeds,
-        std::time::Duration::from_secs(cfg.crl_refresh_minutes * 60),
+        std::time::Duration::from_secs(cfg.pki.crl_refresh_minutes * 60),
     );
     let web = WebConfig {
         production: cfg.production,
-        session_hours: cfg.session_hours,
-        session_idle_minutes: cfg.session_idle_minutes,
-        cookie_secure: cfg.cookie_secure,
-        hr_event_signer_bins: cfg.hr_event_signer_bins.clone(),
+        session_hours: cfg.session.hours,
+        session_idle_minutes: cfg.session.idle_minutes,
+        cookie_secure: cfg.session.cookie_secure,
+        hr_event_signer_bins: cfg.hr.event_signer_bins.clone(),
         exclusions: exclusions.clone(),
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
@@ -163,11 +163,11 @@ pub async fn spawn_server_with_clock(
 
 /// Starts the background worker inside the server process, when the configuration enables it.
 pub fn start_worker(cfg: &Config, state: AppState) -> Result<(), AnyError> {
-    if !cfg.worker_enabled {
+    if !cfg.worker.enabled {
         return Ok(());
     }
     let worker = worker::worker_for(cfg, state)?;
-    let every = std::time::Duration::from_secs(cfg.worker_interval_seconds.max(1));
+    let every = std::time::Duration::from_secs(cfg.worker.interval_seconds.max(1));
     tokio::spawn(worker.run_forever(every));
     Ok(())
 }

@@ -111,7 +111,7 @@ enum JobsCmd {
     Outbox {
         #[command(flatten)]
         common: Common,
-        #[arg(long)]
+        #[arg(long, value_parser = ["pending", "sending", "sent", "uncertain", "failed"])]
         status: Option<String>,
     },
     /// Put an uncertain or failed e-mail back in the queue (after checking the relay's log).
@@ -150,8 +150,7 @@ enum ReportCmd {
         from: jiff::civil::Date,
         #[arg(long)]
         to: jiff::civil::Date,
-        /// json, csv or pdf
-        #[arg(long, default_value = "json")]
+        #[arg(long, default_value = "json", value_parser = ["json", "csv", "pdf"])]
         format: String,
         #[arg(long)]
         out: PathBuf,
@@ -162,7 +161,7 @@ enum ReportCmd {
         common: Common,
         #[arg(long)]
         on: Option<jiff::civil::Date>,
-        #[arg(long, default_value = "json")]
+        #[arg(long, default_value = "json", value_parser = ["json", "csv", "pdf"])]
         format: String,
         #[arg(long)]
         out: PathBuf,
@@ -205,8 +204,7 @@ enum StaffCmd {
         org: String,
         #[arg(long)]
         iin: String,
-        /// reviewer | integrator_admin
-        #[arg(long)]
+        #[arg(long, value_parser = ["reviewer", "integrator_admin"])]
         role: String,
     },
 }
@@ -218,8 +216,8 @@ enum GrantsCmd {
     Rederive {
         #[command(flatten)]
         common: Common,
-        /// The organization kind, e.g. parliament.
-        #[arg(long)]
+        /// The applicant kind whose grants to re-derive.
+        #[arg(long, value_parser = applicant_kinds())]
         kind: String,
         /// Show what would change, change nothing.
         #[arg(long)]
@@ -235,7 +233,9 @@ enum OrgCmd {
         common: Common,
         #[arg(long)]
         bin: String,
-        #[arg(long)]
+        /// The kinds of Order 270 §2.6 and the operators'; the two excluded by §2.6 are listed so that
+        /// their refusal can say why.
+        #[arg(long, value_parser = organization_kinds())]
         kind: String,
         #[arg(long)]
         name_kk: String,
@@ -257,8 +257,7 @@ enum DevCaCmd {
     Init {
         #[command(flatten)]
         common: Common,
-        /// rsa | p256
-        #[arg(long, default_value = "rsa")]
+        #[arg(long, default_value = "rsa", value_parser = ["rsa", "p256"])]
         key: String,
     },
     /// Issue a test certificate in the NCA profile and write <out>/<stem>.pem and <stem>.key.pem.
@@ -279,14 +278,14 @@ enum DevCaCmd {
         bin: Option<String>,
         #[arg(long, default_value = "Организация")]
         org_name: String,
-        /// first_head | signing_right | financial_signing | hr | employee | information_system
-        #[arg(long, default_value = "employee")]
+        /// The NCA role of the certificate.
+        #[arg(long, default_value = "employee", value_parser = ["first_head", "signing_right", "financial_signing", "hr", "employee", "information_system"])]
         role: String,
-        /// sign | auth
-        #[arg(long)]
+        /// Signing key or authentication key.
+        #[arg(long, value_parser = ["sign", "auth"])]
         purpose: String,
-        /// rsa | p256 | gost2004 | gost2015 (GOST keys are issued by the GOST development CA)
-        #[arg(long, default_value = "rsa")]
+        /// GOST keys are issued by the GOST development CA.
+        #[arg(long, default_value = "rsa", value_parser = ["rsa", "p256", "gost2004", "gost2015"])]
         key: String,
         #[arg(long)]
         out: PathBuf,
@@ -356,6 +355,26 @@ fn config(common: &Common, listen: Option<&Listen>) -> Result<Config, AnyError> 
     Ok(cfg)
 }
 
+/// The organization kinds `org add` takes (the §2.6 exclusions included, to be refused with the clause).
+fn organization_kinds() -> clap::builder::PossibleValuesParser {
+    let mut v: Vec<&'static str> = qoljetim_domain::OrganizationKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    v.extend(qoljetim_domain::org::EXCLUDED_KINDS);
+    clap::builder::PossibleValuesParser::new(v)
+}
+
+/// The applicant kinds (those with a competence rule).
+fn applicant_kinds() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        qoljetim_domain::OrganizationKind::ALL
+            .iter()
+            .filter(|k| k.is_applicant())
+            .map(|k| k.as_str()),
+    )
+}
+
 fn cli_user() -> String {
     format!(
         "cli:{}",
@@ -393,7 +412,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }
         Command::Demo { common, listen } => {
             let mut cfg = config(&common, Some(&listen))?;
-            cfg.trust_dev_ca = true;
+            cfg.pki.trust_dev_ca = true;
             if cfg.production {
                 return Err("the demo runs only outside production mode".into());
             }

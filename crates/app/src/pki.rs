@@ -10,7 +10,7 @@ use std::time::Duration;
 use qoljetim_signature::ocsp::{OcspClient, OcspTransport};
 use qoljetim_signature::{CrlStore, Revocation, TrustAnchor};
 
-use crate::config::Config;
+use crate::config::{Config, RevocationConfig};
 use crate::{devca_files, load_certificate};
 
 /// OCSP over plain HTTP POST (RFC 6960 Appendix A.1) with a blocking client: CMS verification runs
@@ -66,58 +66,38 @@ const DEV_ANCHOR_GOST: &str = "qoljetim-development-ca-gost";
 pub fn trust_anchors(cfg: &Config) -> Result<(Vec<TrustAnchor>, Vec<CrlFeed>), String> {
     let mut anchors = vec![];
     let mut feeds = vec![];
-    for a in &cfg.trust_anchors {
+    for a in &cfg.pki.trust_anchors {
         if cfg.production && a.development {
             return Err(format!(
                 "trust anchor {}: production mode refuses development anchors",
                 a.name
             ));
         }
-        if cfg.production && a.revocation == "none" {
+        if cfg.production && a.revocation == RevocationConfig::None {
             return Err(format!(
                 "trust anchor {}: production mode refuses an anchor without revocation checking (revocation = \"none\")",
                 a.name
             ));
         }
         let certificate = load_certificate(&a.certificate)?;
-        let revocation = match a.revocation.as_str() {
-            "none" => Revocation::None,
-            "crl" => {
-                if a.crl_sources.is_empty() {
-                    return Err(format!(
-                        "trust anchor {}: revocation = \"crl\" needs at least one entry in crl_sources",
-                        a.name
-                    ));
-                }
+        let revocation = match &a.revocation {
+            RevocationConfig::None => Revocation::None,
+            RevocationConfig::Crl { sources } => {
                 let store = Arc::new(CrlStore::new(certificate.clone()));
                 feeds.push(CrlFeed {
                     anchor: a.name.clone(),
                     store: store.clone(),
-                    sources: a.crl_sources.clone(),
+                    sources: sources.clone(),
                 });
                 Revocation::Crl(store)
             }
-            "ocsp" => {
-                if !a.ocsp_url.starts_with("http://") {
-                    return Err(format!(
-                        "trust anchor {}: revocation = \"ocsp\" needs ocsp_url = \"http://…\"",
-                        a.name
-                    ));
-                }
-                Revocation::Ocsp(Arc::new(OcspClient::new(
-                    &a.ocsp_url,
-                    Arc::new(HttpOcspTransport::new(Duration::from_secs(
-                        cfg.ocsp_timeout_seconds,
-                    ))),
-                    (cfg.ocsp_max_age_minutes * 60) as i64,
-                )))
-            }
-            other => {
-                return Err(format!(
-                    "trust anchor {}: revocation \"{other}\" is not one of \"crl\", \"ocsp\", \"none\"",
-                    a.name
-                ));
-            }
+            RevocationConfig::Ocsp { url } => Revocation::Ocsp(Arc::new(OcspClient::new(
+                url,
+                Arc::new(HttpOcspTransport::new(Duration::from_secs(
+                    cfg.pki.ocsp_timeout_seconds,
+                ))),
+                (cfg.pki.ocsp_max_age_minutes * 60) as i64,
+            ))),
         };
         anchors.push(TrustAnchor {
             name: a.name.clone(),
@@ -126,7 +106,7 @@ pub fn trust_anchors(cfg: &Config) -> Result<(Vec<TrustAnchor>, Vec<CrlFeed>), S
             revocation,
         });
     }
-    if cfg.trust_dev_ca {
+    if cfg.pki.trust_dev_ca {
         if cfg.production {
             return Err(
                 "production mode refuses the development CA: set trust_dev_ca = false".into(),
@@ -160,7 +140,7 @@ pub fn trust_anchors(cfg: &Config) -> Result<(Vec<TrustAnchor>, Vec<CrlFeed>), S
 /// they are trusted (their TSA certificates are made by `devca::issue_tsa`).
 pub fn tsa_anchors(cfg: &Config) -> Result<Vec<TrustAnchor>, String> {
     let mut out = vec![];
-    for a in &cfg.tsa_anchors {
+    for a in &cfg.pki.tsa_anchors {
         out.push(TrustAnchor {
             name: a.name.clone(),
             certificate: load_certificate(&a.certificate)?,
@@ -168,7 +148,7 @@ pub fn tsa_anchors(cfg: &Config) -> Result<Vec<TrustAnchor>, String> {
             revocation: Revocation::None,
         });
     }
-    if cfg.trust_dev_ca && !cfg.production {
+    if cfg.pki.trust_dev_ca && !cfg.production {
         let gost = devca_files::gost_dir(&cfg.dev_ca_dir());
         for (name, dir) in [(DEV_ANCHOR, cfg.dev_ca_dir()), (DEV_ANCHOR_GOST, gost)] {
             let path = dir.join("ca.pem");
@@ -204,10 +184,14 @@ pub fn feeds_of(cfg: &Config, anchors: &[TrustAnchor]) -> Vec<CrlFeed> {
                     .to_string(),
             ],
             name => cfg
+                .pki
                 .trust_anchors
                 .iter()
                 .find(|c| c.name == name)
-                .map(|c| c.crl_sources.clone())
+                .and_then(|c| match &c.revocation {
+                    RevocationConfig::Crl { sources } => Some(sources.clone()),
+                    _ => None,
+                })
                 .unwrap_or_default(),
         };
         out.push(CrlFeed {

@@ -151,8 +151,15 @@ impl TestApp {
         let mut cfg = Config {
             listen: "127.0.0.1:0".into(),
             data_dir: dir.clone(),
-            database_url: database_url.clone(),
-            hr_event_signer_bins: vec![hr_system_bin()],
+            database_url: crate::config::Secret::new(database_url.clone()),
+            hr: crate::config::HrConfig {
+                event_signer_bins: vec![hr_system_bin()],
+                ..Default::default()
+            },
+            pki: crate::config::PkiConfig {
+                trust_dev_ca: true,
+                ..Default::default()
+            },
             ..Config::default()
         };
         if let Some(f) = configure {

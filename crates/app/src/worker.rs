@@ -527,24 +527,25 @@ pub(crate) fn date_of(us: i64) -> String {
 
 /// The worker of a configuration: its HR adapter and SMTP relay.
 pub fn worker_for(cfg: &crate::config::Config, state: AppState) -> Result<Worker, AnyError> {
-    let registry: Arc<dyn HrRegistry> = match cfg.hr_adapter.as_str() {
-        "http" => {
-            if cfg.hr_url.trim().is_empty() {
-                return Err("hr_adapter = \"http\" needs hr_url".into());
+    let registry: Arc<dyn HrRegistry> = match cfg.hr.adapter {
+        crate::config::HrAdapter::Http => {
+            if cfg.hr.url.trim().is_empty() {
+                return Err("[hr] adapter = \"http\" needs url".into());
             }
             Arc::new(crate::hr::HttpRegistry::new(
-                &cfg.hr_url,
-                Some(cfg.hr_token.clone()).filter(|t| !t.is_empty()),
-                Duration::from_secs(cfg.hr_timeout_seconds.max(1)),
+                &cfg.hr.url,
+                Some(cfg.hr.token.expose().to_owned()).filter(|t| !t.is_empty()),
+                Duration::from_secs(cfg.hr.timeout_seconds.max(1)),
             )?)
         }
-        "file" => Arc::new(crate::hr::FileRegistry::new(state.store.clone())),
-        other => return Err(format!("hr_adapter \"{other}\": use file or http").into()),
+        crate::config::HrAdapter::File => {
+            Arc::new(crate::hr::FileRegistry::new(state.store.clone()))
+        }
     };
-    let mailer = if cfg.smtp_url.trim().is_empty() {
+    let mailer = if cfg.smtp.url.is_empty() {
         None
     } else {
-        Some(Mailer::new(&cfg.smtp_url, &cfg.smtp_from)?)
+        Some(Mailer::new(cfg.smtp.url.expose(), &cfg.smtp.from)?)
     };
     Ok(Worker {
         state,

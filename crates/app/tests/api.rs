@@ -1424,7 +1424,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
     // The router and the document are one list: every documented path and method is served (an
-    // unrouted one would answer the router's bare 404, a method the path lacks 405).
+    // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
     assert_eq!(paths.len(), 26, "every route of the router");
@@ -1492,25 +1492,19 @@ async fn openapi_and_health(app: &TestApp) -> R {
 
 #[test]
 fn production_mode_refuses_the_development_ca() {
-    let cfg = qoljetim::config::Config {
+    let mut cfg = qoljetim::config::Config {
         production: true,
-        trust_dev_ca: true,
         ..Default::default()
     };
+    cfg.pki.trust_dev_ca = true;
     assert!(qoljetim::pki::trust_anchors(&cfg).is_err());
-    let cfg = qoljetim::config::Config {
-        production: true,
-        trust_dev_ca: false,
-        trust_anchors: vec![qoljetim::config::TrustAnchorConfig {
-            name: "dev".into(),
-            certificate: "x.pem".into(),
-            development: true,
-            revocation: "none".into(),
-            crl_sources: vec![],
-            ocsp_url: String::new(),
-        }],
-        ..Default::default()
-    };
+    cfg.pki.trust_dev_ca = false;
+    cfg.pki.trust_anchors = vec![qoljetim::config::TrustAnchorConfig {
+        name: "dev".into(),
+        certificate: "x.pem".into(),
+        development: true,
+        revocation: qoljetim::config::RevocationConfig::None,
+    }];
     assert!(
         qoljetim::pki::trust_anchors(&cfg)
             .err()

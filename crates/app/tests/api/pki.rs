@@ -60,15 +60,15 @@ async fn almaty_employee(app: &TestApp) -> Result<(String, KeyPair), qoljetim::A
 /// Trusts the development CA only through a configured anchor whose CRL source does not exist.
 fn strict_anchor(cfg: &mut qoljetim::config::Config, fail_open: bool) {
     let dir = cfg.dev_ca_dir();
-    cfg.trust_dev_ca = false;
-    cfg.revocation_fail_open = fail_open;
-    cfg.trust_anchors = vec![qoljetim::config::TrustAnchorConfig {
+    cfg.pki.trust_dev_ca = false;
+    cfg.pki.revocation_fail_open = fail_open;
+    cfg.pki.trust_anchors = vec![qoljetim::config::TrustAnchorConfig {
         name: "strict".into(),
         certificate: dir.join("ca.pem"),
         development: true,
-        revocation: "crl".into(),
-        crl_sources: vec![dir.join("unpublished.crl").display().to_string()],
-        ocsp_url: String::new(),
+        revocation: qoljetim::config::RevocationConfig::Crl {
+            sources: vec![dir.join("unpublished.crl").display().to_string()],
+        },
     }];
 }
 
@@ -444,15 +444,14 @@ mod over_http {
 
     fn anchor(
         cfg: &qoljetim::config::Config,
-        revocation: &str,
+        name: &str,
+        revocation: qoljetim::config::RevocationConfig,
     ) -> qoljetim::config::TrustAnchorConfig {
         qoljetim::config::TrustAnchorConfig {
-            name: format!("{revocation}-anchor"),
+            name: format!("{name}-anchor"),
             certificate: cfg.dev_ca_dir().join("ca.pem"),
             development: true,
-            revocation: revocation.into(),
-            crl_sources: vec![],
-            ocsp_url: String::new(),
+            revocation,
         }
     }
 
@@ -476,11 +475,16 @@ mod over_http {
     async fn ocsp_responder_over_http(pg: Option<&str>) -> R {
         let port = free_port()?;
         let app = TestApp::spawn_configured(pg, KeyKind::P256, move |cfg| {
-            let mut a = anchor(cfg, "ocsp");
-            a.ocsp_url = format!("http://127.0.0.1:{port}/");
-            cfg.trust_dev_ca = false;
-            cfg.trust_anchors = vec![a];
-            cfg.ocsp_max_age_minutes = 0;
+            let a = anchor(
+                cfg,
+                "ocsp",
+                qoljetim::config::RevocationConfig::Ocsp {
+                    url: format!("http://127.0.0.1:{port}/"),
+                },
+            );
+            cfg.pki.trust_dev_ca = false;
+            cfg.pki.trust_anchors = vec![a];
+            cfg.pki.ocsp_max_age_minutes = 0;
         })
         .await?;
         let r = async {
@@ -583,11 +587,16 @@ mod over_http {
             if let Ok(mut p) = app_crl.lock() {
                 *p = qoljetim::devca_files::crl_path(&gost);
             }
-            let mut a = anchor(cfg, "crl");
+            let mut a = anchor(
+                cfg,
+                "crl",
+                qoljetim::config::RevocationConfig::Crl {
+                    sources: vec![format!("http://127.0.0.1:{port}/ca.crl")],
+                },
+            );
             a.certificate = gost.join("ca.pem");
-            a.crl_sources = vec![format!("http://127.0.0.1:{port}/ca.crl")];
-            cfg.trust_dev_ca = false;
-            cfg.trust_anchors = vec![a];
+            cfg.pki.trust_dev_ca = false;
+            cfg.pki.trust_anchors = vec![a];
         })
         .await?;
         let r = async {
