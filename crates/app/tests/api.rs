@@ -622,7 +622,7 @@ async fn sign_in_refusals(app: &TestApp) -> R {
         &app.state.challenge_key,
         Timestamp::now() - 6.minutes(),
     )
-    .map_err(|e| e.slug)?;
+    .map_err(|e| e.slug())?;
     let (s, v) = c
         .post(
             "/api/v1/auth/login",
@@ -632,7 +632,7 @@ async fn sign_in_refusals(app: &TestApp) -> R {
     assert_eq!((s, problem_type(&v)), (401, "challenge-expired"));
     // Foreign: not issued by this server.
     let (foreign, _) =
-        qoljetim_web::auth::issue_challenge(&[9u8; 32], Timestamp::now()).map_err(|e| e.slug)?;
+        qoljetim_web::auth::issue_challenge(&[9u8; 32], Timestamp::now()).map_err(|e| e.slug())?;
     let (s, v) = c
         .post(
             "/api/v1/auth/login",

@@ -4,7 +4,7 @@
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
@@ -14,7 +14,7 @@ use qoljetim_policy::Actor;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Problem};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -39,7 +39,7 @@ pub fn issue_challenge(key: &[u8; 32], now: Timestamp) -> Result<(String, Timest
 
 /// Checks a returned challenge: issued by this server (else `challenge-invalid`) and not expired.
 pub fn check_challenge(key: &[u8; 32], challenge: &str, now: Timestamp) -> Result<i64, ApiError> {
-    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "challenge-invalid");
+    let invalid = || ApiError::new(Problem::ChallengeInvalid);
     let raw = URL_SAFE_NO_PAD
         .decode(challenge.trim())
         .map_err(|_| invalid())?;
@@ -54,7 +54,7 @@ pub fn check_challenge(key: &[u8; 32], challenge: &str, now: Timestamp) -> Resul
     exp.copy_from_slice(&raw[16..24]);
     let exp = i64::from_be_bytes(exp);
     if now.as_second() > exp {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "challenge-expired"));
+        return Err(ApiError::new(Problem::ChallengeExpired));
     }
     Ok(exp)
 }
@@ -217,16 +217,16 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         && !same_origin(parts)
     {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "origin-mismatch"));
+        return Err(ApiError::new(Problem::OriginMismatch));
     }
     let hash = token_hash(&token);
     let session = state.store.session(&hash).await.map_err(ApiError::store)?;
     let Some(s) = session else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired"));
+        return Err(ApiError::new(Problem::SessionExpired));
     };
     let now = state.clock.now().as_microsecond();
     if now > s.expires_at || now > s.last_seen + state.config.session_idle_minutes * 60_000_000 {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "session-expired"));
+        return Err(ApiError::new(Problem::SessionExpired));
     }
     end_if_revoked(state, &s.person, &s.token_hash, &s.iin, &s.bin, parts).await?;
     let org_kind = s
@@ -259,7 +259,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         resolve(parts, state)
             .await?
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "not-signed-in"))
+            .ok_or_else(|| ApiError::new(Problem::NotSignedIn))
     }
 }
 
@@ -299,11 +299,11 @@ mod tests {
         assert_eq!(
             check_challenge(&key, &c, now + 301.seconds())
                 .err()
-                .map(|e| e.slug),
+                .map(|e| e.slug()),
             Some("challenge-expired")
         );
         assert_eq!(
-            check_challenge(&[8u8; 32], &c, now).err().map(|e| e.slug),
+            check_challenge(&[8u8; 32], &c, now).err().map(|e| e.slug()),
             Some("challenge-invalid")
         );
         let mut forged = URL_SAFE_NO_PAD.decode(&c).unwrap_or_default();
@@ -311,11 +311,13 @@ mod tests {
         assert_eq!(
             check_challenge(&key, &URL_SAFE_NO_PAD.encode(forged), now)
                 .err()
-                .map(|e| e.slug),
+                .map(|e| e.slug()),
             Some("challenge-invalid")
         );
         assert_eq!(
-            check_challenge(&key, "garbage", now).err().map(|e| e.slug),
+            check_challenge(&key, "garbage", now)
+                .err()
+                .map(|e| e.slug()),
             Some("challenge-invalid")
         );
     }

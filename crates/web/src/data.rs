@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use qoljetim_budget::engine::{DataQuery, DataScope, SortKey};
 use qoljetim_budget::model::{DatasetSpec, Dim, LEVELS, format_code, level_code};
@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::handlers::rfc3339_micros;
 use crate::i18n::Lang;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::{ApiError, ApiResult, Problem};
 
 const MAX_LIMIT: usize = 10_000;
 
@@ -367,9 +367,7 @@ pub async fn query(
             json!({"filters": params}),
         )
         .await?;
-        return Err(
-            ApiError::new(StatusCode::FORBIDDEN, "grant-inactive").arg("system", system.as_str())
-        );
+        return Err(ApiError::new(Problem::GrantInactive).arg("system", system.as_str()));
     };
     let scope: Scope = serde_json::from_value(grant.scope.clone()).map_err(ApiError::internal)?;
     let ctx = grant_context(system, &scope);
@@ -433,17 +431,14 @@ pub async fn query(
                 json!({"filters": params, "refused": label, "scope": grant.scope}),
             )
             .await?;
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "data-out-of-scope")
+            return Err(ApiError::new(Problem::DataOutOfScope)
                 .arg("filter", label)
                 .arg("scope", describe(&scope)));
         }
     }
     let data_scope = DataScope::from_grant(&scope);
     let Some(engine) = st.budget.as_ref() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "budget-data-unavailable",
-        ));
+        return Err(ApiError::new(Problem::BudgetDataUnavailable));
     };
     let answer = engine
         .query(spec, &data_scope, &q)

@@ -32,7 +32,7 @@ use crate::auth::{
     Caller, ClientIp, MaybeCaller, SESSION_COOKIE, check_challenge, issue_challenge, new_token,
 };
 use crate::i18n::Lang;
-use crate::problem::{ApiError, ApiResult, render};
+use crate::problem::{ApiError, ApiResult, Problem, render};
 use crate::views::*;
 
 pub(crate) fn rfc3339_micros(us: i64) -> String {
@@ -117,7 +117,7 @@ pub(crate) fn touch(c: &Caller) -> Option<(String, i64)> {
 
 /// Records a refusal in the audit chain before the error leaves.
 pub(crate) async fn refuse(st: &AppState, mut e: AuditEntry, err: ApiError) -> ApiError {
-    e.outcome = format!("refused:{}", err.slug);
+    e.outcome = format!("refused:{}", err.slug());
     if e.details.is_null() {
         e.details =
             json!({"args": err.args.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()});
@@ -297,7 +297,7 @@ pub fn not_eligible(
     marked: Option<&str>,
 ) -> Option<ApiError> {
     (marked.is_some() || st.config.exclusions.excludes(bin, kind)).then(|| {
-        ApiError::new(StatusCode::FORBIDDEN, "not-eligible")
+        ApiError::new(Problem::NotEligible)
             .arg("bin", bin)
             .arg("kind", kind)
     })
@@ -416,7 +416,9 @@ pub async fn login(
         .await
         .map_err(ApiError::store)?
     else {
-        let e = ApiError::new(StatusCode::UNAUTHORIZED, "organization-unknown").arg("bin", &bin);
+        let e = ApiError::new(Problem::OrganizationUnknown)
+            .at_sign_in()
+            .arg("bin", &bin);
         return Err(refuse(&st, attempt, e).await);
     };
     let mut roles: BTreeSet<String> = st
@@ -689,7 +691,7 @@ pub async fn submit(
     if let Some(s) = &session
         && s.actor.bin != form.applicant_bin.as_str()
     {
-        let e = ApiError::new(StatusCode::FORBIDDEN, "session-bin-mismatch")
+        let e = ApiError::new(Problem::SessionBinMismatch)
             .arg("session", &s.actor.bin)
             .arg("applicant", &form.applicant_bin);
         return Err(refuse(&st, attempt, e).await);
@@ -700,8 +702,7 @@ pub async fn submit(
         .await
         .map_err(ApiError::store)?
     else {
-        let e = ApiError::new(StatusCode::BAD_REQUEST, "organization-unknown")
-            .arg("bin", &form.applicant_bin);
+        let e = ApiError::new(Problem::OrganizationUnknown).arg("bin", &form.applicant_bin);
         return Err(refuse(&st, attempt, e).await);
     };
     if let Some(err) = not_eligible(&st, &org.bin, &org.kind, org.excluded.as_deref()) {
@@ -709,7 +710,7 @@ pub async fn submit(
     }
     let kind = org.kind.parse::<OrganizationKind>().ok();
     if kind.is_none_or(|k| k.is_operator()) {
-        let e = ApiError::new(StatusCode::FORBIDDEN, "not-an-applicant").arg("kind", &org.kind);
+        let e = ApiError::new(Problem::NotAnApplicant).arg("kind", &org.kind);
         return Err(refuse(&st, attempt, e).await);
     }
     let iin = id.iin.clone().map(|i| i.to_string()).unwrap_or_default();
@@ -1041,7 +1042,7 @@ pub async fn review(
         ApplicationStatus::parse(&a.status).ok_or_else(|| ApiError::internal("stored status"))?;
     let reviewed = match status.review(lines.len() as u32, &decisions) {
         Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) => {
-            let err = ApiError::new(StatusCode::CONFLICT, "wrong-state")
+            let err = ApiError::new(Problem::WrongState)
                 .arg("current", cur)
                 .arg("expected", exp);
             return Err(refuse(&st, e, err).await);
@@ -1119,7 +1120,7 @@ pub async fn grant(
     let status =
         ApplicationStatus::parse(&a.status).ok_or_else(|| ApiError::internal("stored status"))?;
     if let Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) = status.grant() {
-        let err = ApiError::new(StatusCode::CONFLICT, "wrong-state")
+        let err = ApiError::new(Problem::WrongState)
             .arg("current", cur)
             .arg("expected", exp);
         return Err(refuse(&st, e, err).await);
@@ -1433,7 +1434,7 @@ pub async fn create_organization(
         .await
         .map_err(|err| match err {
             qoljetim_store::StoreError::Conflict(qoljetim_store::Conflict::OrganizationExists) => {
-                ApiError::new(StatusCode::CONFLICT, "organization-exists").arg("bin", &org.bin)
+                ApiError::new(Problem::OrganizationExists).arg("bin", &org.bin)
             }
             other => ApiError::store(other),
         })?;
@@ -1590,8 +1591,5 @@ pub async fn openapi() -> Response {
 
 pub fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
-    render(
-        &ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        Lang::Kk,
-    )
+    render(&ApiError::new(Problem::Internal), Lang::Kk)
 }

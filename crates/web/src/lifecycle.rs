@@ -26,7 +26,7 @@ use crate::handlers::{
     verified_body,
 };
 use crate::i18n::Lang;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::{ApiError, ApiResult, Problem};
 
 /// The stored form of an HR event received at `received_at`: the block clock (3 working days from the
 /// last day of the powers), whether the block (made at receipt) met it, and the working days taken.
@@ -105,7 +105,7 @@ pub async fn hr_event(
         return Err(refuse(
             &st,
             e,
-            ApiError::new(StatusCode::FORBIDDEN, "hr-signer-not-allowed").arg("bin", &signer_bin),
+            ApiError::new(Problem::HrSignerNotAllowed).arg("bin", &signer_bin),
         )
         .await);
     }
@@ -367,7 +367,7 @@ pub async fn renewal_draft(
         return Err(refuse(
             &st,
             e,
-            ApiError::new(StatusCode::CONFLICT, "renewal-not-possible")
+            ApiError::new(Problem::RenewalNotPossible)
                 .arg("id", id)
                 .arg("status", &g.status)
                 .arg("reason", "dismissal"),

@@ -13,11 +13,229 @@ use serde_json::json;
 
 use crate::i18n::Lang;
 
+/// Every problem the API answers: its `type` slug and its status. Fluent files hold the title and
+/// detail of each in kk, ru and en (`problem-<slug>-title`, `-detail`); a test walks this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    Validation,
+    MalformedRequest,
+    PayloadTooLarge,
+    NotSignedIn,
+    SessionExpired,
+    OriginMismatch,
+    Forbidden,
+    NotFound,
+    WrongState,
+    LineDecided,
+    OrganizationExists,
+    OrganizationUnknown,
+    NotAnApplicant,
+    NotEligible,
+    SessionBinMismatch,
+    ChallengeInvalid,
+    ChallengeExpired,
+    ChallengeUsed,
+    CmsMalformed,
+    CmsSignerCount,
+    CmsNoContent,
+    CmsDigestAlgorithm,
+    SignatureAlgorithm,
+    KeyParameters,
+    CmsSignedAttributes,
+    CertificateMissing,
+    SignatureInvalid,
+    CertificateUntrusted,
+    CertificateExpired,
+    CertificateNotYetValid,
+    CertificateRevoked,
+    RevocationUnknown,
+    CrlInvalid,
+    TimestampInvalid,
+    CertificateNoIin,
+    CertificateNotLegalEntity,
+    CertificateWrongBin,
+    CertificateNoSigningRight,
+    CertificateNotSigningKey,
+    CertificateNotAuthenticationKey,
+    DevelopmentCaRefused,
+    GrantInactive,
+    DataOutOfScope,
+    BudgetDataUnavailable,
+    HrSignerNotAllowed,
+    DuplicateEvent,
+    RenewalNotPossible,
+    AuditFailed,
+    Internal,
+}
+
+impl Problem {
+    pub const ALL: [Problem; 49] = [
+        Problem::Validation,
+        Problem::MalformedRequest,
+        Problem::PayloadTooLarge,
+        Problem::NotSignedIn,
+        Problem::SessionExpired,
+        Problem::OriginMismatch,
+        Problem::Forbidden,
+        Problem::NotFound,
+        Problem::WrongState,
+        Problem::LineDecided,
+        Problem::OrganizationExists,
+        Problem::OrganizationUnknown,
+        Problem::NotAnApplicant,
+        Problem::NotEligible,
+        Problem::SessionBinMismatch,
+        Problem::ChallengeInvalid,
+        Problem::ChallengeExpired,
+        Problem::ChallengeUsed,
+        Problem::CmsMalformed,
+        Problem::CmsSignerCount,
+        Problem::CmsNoContent,
+        Problem::CmsDigestAlgorithm,
+        Problem::SignatureAlgorithm,
+        Problem::KeyParameters,
+        Problem::CmsSignedAttributes,
+        Problem::CertificateMissing,
+        Problem::SignatureInvalid,
+        Problem::CertificateUntrusted,
+        Problem::CertificateExpired,
+        Problem::CertificateNotYetValid,
+        Problem::CertificateRevoked,
+        Problem::RevocationUnknown,
+        Problem::CrlInvalid,
+        Problem::TimestampInvalid,
+        Problem::CertificateNoIin,
+        Problem::CertificateNotLegalEntity,
+        Problem::CertificateWrongBin,
+        Problem::CertificateNoSigningRight,
+        Problem::CertificateNotSigningKey,
+        Problem::CertificateNotAuthenticationKey,
+        Problem::DevelopmentCaRefused,
+        Problem::GrantInactive,
+        Problem::DataOutOfScope,
+        Problem::BudgetDataUnavailable,
+        Problem::HrSignerNotAllowed,
+        Problem::DuplicateEvent,
+        Problem::RenewalNotPossible,
+        Problem::AuditFailed,
+        Problem::Internal,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Problem::Validation => "validation",
+            Problem::MalformedRequest => "malformed-request",
+            Problem::PayloadTooLarge => "payload-too-large",
+            Problem::NotSignedIn => "not-signed-in",
+            Problem::SessionExpired => "session-expired",
+            Problem::OriginMismatch => "origin-mismatch",
+            Problem::Forbidden => "forbidden",
+            Problem::NotFound => "not-found",
+            Problem::WrongState => "wrong-state",
+            Problem::LineDecided => "line-decided",
+            Problem::OrganizationExists => "organization-exists",
+            Problem::OrganizationUnknown => "organization-unknown",
+            Problem::NotAnApplicant => "not-an-applicant",
+            Problem::NotEligible => "not-eligible",
+            Problem::SessionBinMismatch => "session-bin-mismatch",
+            Problem::ChallengeInvalid => "challenge-invalid",
+            Problem::ChallengeExpired => "challenge-expired",
+            Problem::ChallengeUsed => "challenge-used",
+            Problem::CmsMalformed => "cms-malformed",
+            Problem::CmsSignerCount => "cms-signer-count",
+            Problem::CmsNoContent => "cms-no-content",
+            Problem::CmsDigestAlgorithm => "cms-digest-algorithm",
+            Problem::SignatureAlgorithm => "signature-algorithm",
+            Problem::KeyParameters => "key-parameters",
+            Problem::CmsSignedAttributes => "cms-signed-attributes",
+            Problem::CertificateMissing => "certificate-missing",
+            Problem::SignatureInvalid => "signature-invalid",
+            Problem::CertificateUntrusted => "certificate-untrusted",
+            Problem::CertificateExpired => "certificate-expired",
+            Problem::CertificateNotYetValid => "certificate-not-yet-valid",
+            Problem::CertificateRevoked => "certificate-revoked",
+            Problem::RevocationUnknown => "revocation-unknown",
+            Problem::CrlInvalid => "crl-invalid",
+            Problem::TimestampInvalid => "timestamp-invalid",
+            Problem::CertificateNoIin => "certificate-no-iin",
+            Problem::CertificateNotLegalEntity => "certificate-not-legal-entity",
+            Problem::CertificateWrongBin => "certificate-wrong-bin",
+            Problem::CertificateNoSigningRight => "certificate-no-signing-right",
+            Problem::CertificateNotSigningKey => "certificate-not-signing-key",
+            Problem::CertificateNotAuthenticationKey => "certificate-not-authentication-key",
+            Problem::DevelopmentCaRefused => "development-ca-refused",
+            Problem::GrantInactive => "grant-inactive",
+            Problem::DataOutOfScope => "data-out-of-scope",
+            Problem::BudgetDataUnavailable => "budget-data-unavailable",
+            Problem::HrSignerNotAllowed => "hr-signer-not-allowed",
+            Problem::DuplicateEvent => "duplicate-event",
+            Problem::RenewalNotPossible => "renewal-not-possible",
+            Problem::AuditFailed => "audit-failed",
+            Problem::Internal => "internal",
+        }
+    }
+
+    /// The status a problem answers with; `ApiError::at_sign_in` makes signature and registry
+    /// problems 401 when they refuse a sign-in.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Problem::Validation
+            | Problem::MalformedRequest
+            | Problem::OrganizationUnknown
+            | Problem::CmsMalformed
+            | Problem::CmsSignerCount
+            | Problem::CmsNoContent
+            | Problem::CmsDigestAlgorithm
+            | Problem::SignatureAlgorithm
+            | Problem::KeyParameters
+            | Problem::CmsSignedAttributes
+            | Problem::CertificateMissing
+            | Problem::SignatureInvalid
+            | Problem::CertificateUntrusted
+            | Problem::CertificateExpired
+            | Problem::CertificateNotYetValid
+            | Problem::CertificateRevoked
+            | Problem::RevocationUnknown
+            | Problem::CrlInvalid
+            | Problem::TimestampInvalid
+            | Problem::DevelopmentCaRefused => StatusCode::BAD_REQUEST,
+            Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::NotSignedIn
+            | Problem::SessionExpired
+            | Problem::ChallengeInvalid
+            | Problem::ChallengeExpired
+            | Problem::ChallengeUsed
+            | Problem::CertificateNotAuthenticationKey => StatusCode::UNAUTHORIZED,
+            Problem::OriginMismatch
+            | Problem::Forbidden
+            | Problem::NotAnApplicant
+            | Problem::NotEligible
+            | Problem::SessionBinMismatch
+            | Problem::CertificateNoIin
+            | Problem::CertificateNotLegalEntity
+            | Problem::CertificateWrongBin
+            | Problem::CertificateNoSigningRight
+            | Problem::CertificateNotSigningKey
+            | Problem::GrantInactive
+            | Problem::DataOutOfScope
+            | Problem::HrSignerNotAllowed => StatusCode::FORBIDDEN,
+            Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::WrongState
+            | Problem::LineDecided
+            | Problem::OrganizationExists
+            | Problem::DuplicateEvent
+            | Problem::RenewalNotPossible => StatusCode::CONFLICT,
+            Problem::BudgetDataUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::AuditFailed | Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// An error on its way out, not yet in the caller's language.
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    pub problem: Problem,
     pub status: StatusCode,
-    pub slug: &'static str,
     pub args: Vec<(&'static str, String)>,
     pub errors: Vec<FieldError>,
 }
@@ -25,13 +243,22 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, slug: &'static str) -> Self {
+    pub fn new(problem: Problem) -> Self {
         ApiError {
-            status,
-            slug,
+            problem,
+            status: problem.status(),
             args: vec![],
             errors: vec![],
         }
+    }
+    /// The problem's `type` slug.
+    pub fn slug(&self) -> &'static str {
+        self.problem.slug()
+    }
+    /// A refused sign-in answers 401 whatever refused it (the signature, the registry).
+    pub fn at_sign_in(mut self) -> Self {
+        self.status = StatusCode::UNAUTHORIZED;
+        self
     }
     pub fn arg(mut self, k: &'static str, v: impl ToString) -> Self {
         self.args.push((k, v.to_string()));
@@ -40,8 +267,8 @@ impl ApiError {
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let n = errors.len();
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            slug: "validation",
+            problem: Problem::Validation,
+            status: Problem::Validation.status(),
             args: vec![("count", n.to_string())],
             errors,
         }
@@ -50,39 +277,52 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, rule, detail)])
     }
     pub fn malformed(reason: impl ToString) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed-request").arg("reason", reason)
+        Self::new(Problem::MalformedRequest).arg("reason", reason)
     }
     pub fn forbidden(action: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden").arg("action", action)
+        Self::new(Problem::Forbidden).arg("action", action)
     }
     pub fn not_found(what: impl ToString) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found").arg("what", what)
+        Self::new(Problem::NotFound).arg("what", what)
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        Self::new(Problem::Internal)
     }
 
     /// A signature problem: `status` is 401 at sign-in and 400/403 for documents.
     pub fn signature(e: &SignatureError, at_sign_in: bool) -> Self {
-        let entitlement = matches!(
-            e,
-            SignatureError::NotLegalEntity
-                | SignatureError::WrongBin { .. }
-                | SignatureError::NoSigningRight
-                | SignatureError::NotSigningKey
-                | SignatureError::NoIin
-        );
-        let status = if at_sign_in {
-            StatusCode::UNAUTHORIZED
-        } else if entitlement {
-            StatusCode::FORBIDDEN
-        } else if matches!(e, SignatureError::Internal(_)) {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::BAD_REQUEST
+        use SignatureError as S;
+        let problem = match e {
+            S::Malformed(_) => Problem::CmsMalformed,
+            S::SignerCount(_) => Problem::CmsSignerCount,
+            S::NoContent => Problem::CmsNoContent,
+            S::DigestAlgorithm(_) => Problem::CmsDigestAlgorithm,
+            S::SignatureAlgorithm(_) => Problem::SignatureAlgorithm,
+            S::SignedAttributes(_) => Problem::CmsSignedAttributes,
+            S::CertificateMissing => Problem::CertificateMissing,
+            S::SignatureInvalid => Problem::SignatureInvalid,
+            S::Untrusted => Problem::CertificateUntrusted,
+            S::Expired { .. } => Problem::CertificateExpired,
+            S::NotYetValid { .. } => Problem::CertificateNotYetValid,
+            S::Revoked { .. } => Problem::CertificateRevoked,
+            S::RevocationUnknown(_) => Problem::RevocationUnknown,
+            S::Crl(_) => Problem::CrlInvalid,
+            S::TimeStamp(_) => Problem::TimestampInvalid,
+            S::NoIin => Problem::CertificateNoIin,
+            S::NotLegalEntity => Problem::CertificateNotLegalEntity,
+            S::WrongBin { .. } => Problem::CertificateWrongBin,
+            S::NoSigningRight => Problem::CertificateNoSigningRight,
+            S::NotSigningKey => Problem::CertificateNotSigningKey,
+            S::NotAuthenticationKey => Problem::CertificateNotAuthenticationKey,
+            S::DevelopmentCaRefused => Problem::DevelopmentCaRefused,
+            S::KeyParameters(_) => Problem::KeyParameters,
+            S::Internal(_) => Problem::Internal,
         };
-        let mut err = Self::new(status, e.slug());
+        let mut err = Self::new(problem);
+        if at_sign_in && problem != Problem::Internal {
+            err = err.at_sign_in();
+        }
         match e {
             SignatureError::Malformed(r)
             | SignatureError::DigestAlgorithm(r)
@@ -125,7 +365,7 @@ impl ApiError {
             StoreError::Conflict(c) => Self::conflict(c),
             StoreError::Audit(m) => {
                 tracing::error!(error = %m, "audit write failed; change rolled back");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "audit-failed")
+                Self::new(Problem::AuditFailed)
             }
             other => Self::internal(other),
         }
@@ -133,23 +373,15 @@ impl ApiError {
 
     pub fn conflict(c: Conflict) -> Self {
         match c {
-            Conflict::ChallengeUsed => Self::new(StatusCode::UNAUTHORIZED, "challenge-used"),
-            Conflict::OrganizationExists => Self::new(StatusCode::CONFLICT, "organization-exists"),
-            Conflict::OrganizationUnknown => {
-                Self::new(StatusCode::BAD_REQUEST, "organization-unknown")
-            }
-            Conflict::WrongState { current, expected } => {
-                Self::new(StatusCode::CONFLICT, "wrong-state")
-                    .arg("current", current)
-                    .arg("expected", expected)
-            }
-            Conflict::LineDecided { line } => {
-                Self::new(StatusCode::CONFLICT, "line-decided").arg("line", line)
-            }
+            Conflict::ChallengeUsed => Self::new(Problem::ChallengeUsed),
+            Conflict::OrganizationExists => Self::new(Problem::OrganizationExists),
+            Conflict::OrganizationUnknown => Self::new(Problem::OrganizationUnknown),
+            Conflict::WrongState { current, expected } => Self::new(Problem::WrongState)
+                .arg("current", current)
+                .arg("expected", expected),
+            Conflict::LineDecided { line } => Self::new(Problem::LineDecided).arg("line", line),
             Conflict::NotFound => Self::not_found("application"),
-            Conflict::DuplicateEvent { id } => {
-                Self::new(StatusCode::CONFLICT, "duplicate-event").arg("id", id)
-            }
+            Conflict::DuplicateEvent { id } => Self::new(Problem::DuplicateEvent).arg("id", id),
         }
     }
 }
@@ -165,7 +397,7 @@ impl IntoResponse for ApiError {
 }
 
 pub fn render(e: &ApiError, lang: Lang) -> Response {
-    let key = |part: &str| format!("problem-{}-{part}", e.slug);
+    let key = |part: &str| format!("problem-{}-{part}", e.slug());
     let errors: Vec<serde_json::Value> = e
         .errors
         .iter()
@@ -180,7 +412,7 @@ pub fn render(e: &ApiError, lang: Lang) -> Response {
         })
         .collect();
     let mut body = json!({
-        "type": format!("urn:qoljetim:problem:{}", e.slug),
+        "type": format!("urn:qoljetim:problem:{}", e.slug()),
         "title": lang.text(&key("title"), &e.args),
         "status": e.status.as_u16(),
         "detail": lang.text(&key("detail"), &e.args),
@@ -213,8 +445,7 @@ pub async fn localize_problems(req: Request, next: Next) -> Response {
     }
     match response.status() {
         StatusCode::PAYLOAD_TOO_LARGE => render(
-            &ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
-                .arg("limit", crate::BODY_LIMIT),
+            &ApiError::new(Problem::PayloadTooLarge).arg("limit", crate::BODY_LIMIT),
             lang,
         ),
         StatusCode::NOT_FOUND if response.headers().get(header::CONTENT_TYPE).is_none() => {
@@ -222,7 +453,10 @@ pub async fn localize_problems(req: Request, next: Next) -> Response {
         }
         StatusCode::METHOD_NOT_ALLOWED => {
             let mut r = render(
-                &ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "forbidden").arg("action", "method"),
+                &ApiError {
+                    status: StatusCode::METHOD_NOT_ALLOWED,
+                    ..ApiError::forbidden("method")
+                },
                 lang,
             );
             if let Some(allow) = response.headers().get(header::ALLOW) {
