@@ -183,14 +183,16 @@ async fn end_if_revoked(
         qoljetim_store::Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::EndSession {
             token_hash: token_hash.to_owned(),
         }));
-    let mut audit = crate::handlers::entry(
-        format!("{iin}@{bin}"),
-        Some(bin.to_owned()),
-        "end_session",
-        "session".into(),
-        "certificate_revoked".into(),
-        &client_ip(parts),
-    );
+    let mut audit = qoljetim_store::AuditEntry {
+        actor: format!("{iin}@{bin}"),
+        actor_bin: Some(bin.to_owned()),
+        action: "end_session".into(),
+        resource: "session".into(),
+        outcome: "certificate_revoked".into(),
+        ip: client_ip(parts),
+        policies: vec![],
+        details: serde_json::Value::Null,
+    };
     audit.details = serde_json::json!({"certificate_serial": text("certificate_serial"),
         "trust_anchor": text("trust_anchor"), "revoked_at": revoked_at.to_string()});
     state

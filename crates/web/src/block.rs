@@ -24,11 +24,11 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::handlers::{
+use crate::problem::{ApiError, ApiResult};
+use crate::toolbox::{
     authorize, caller_entry, refuse, revocation_json, rfc3339_micros, signing_time_json, touch,
     verified_body,
 };
-use crate::problem::{ApiError, ApiResult};
 
 /// The stored block event of one line received at `received_at`: its clock (3 working days from the
 /// day the powers end), whether the request met it, and whether the block waits for a future date.

@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::handlers::rfc3339_micros;
 use crate::i18n::Lang;
 use crate::problem::{ApiError, ApiResult, Problem};
+use crate::toolbox::rfc3339_micros;
 
 const MAX_LIMIT: usize = 10_000;
 

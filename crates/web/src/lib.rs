@@ -1,11 +1,16 @@
 //! The HTTP API of Qoljetim (DESIGN.md §8): thin handlers that parse, call the domain and the policy,
 //! commit through the store with their audit record, and map the result.
 
+mod applications;
 pub mod auth;
 pub mod block;
 pub mod data;
-mod handlers;
-pub use handlers::signed_body_cms;
+mod grants;
+mod organizations;
+mod sign_in;
+mod system;
+mod toolbox;
+pub use toolbox::signed_body_cms;
 pub mod i18n;
 pub mod lifecycle;
 mod openapi;
@@ -24,8 +29,8 @@ use qoljetim_store::Store;
 use tokio::net::TcpListener;
 
 pub use data::parse_query as parse_data_query;
-pub use handlers::{not_eligible, org_domain, parse_organization};
 pub use openapi::openapi_json;
+pub use organizations::{not_eligible, org_domain, parse_organization};
 pub use views::OrganizationBody;
 
 /// A signed 1,000-line application in base64 stays well below this.
@@ -103,7 +108,7 @@ pub fn router(state: AppState) -> Router {
     let (api, _spec) = openapi::api_routes().split_for_parts();
     api.layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            handlers::panic_to_problem,
+            system::panic_to_problem,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -21,12 +21,12 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Caller, ClientIp};
-use crate::handlers::{
-    authorize, caller_entry, entry, grant_resource, parse_json, refuse, rfc3339_micros, touch,
-    verified_body,
-};
+use crate::grants::grant_resource;
 use crate::i18n::Lang;
 use crate::problem::{ApiError, ApiResult, Problem};
+use crate::toolbox::{
+    authorize, caller_entry, entry, parse_json, refuse, rfc3339_micros, touch, verified_body,
+};
 
 /// The stored form of an HR event received at `received_at`: the block clock (3 working days from the
 /// last day of the powers), whether the block (made at receipt) met it, and the working days taken.

@@ -1,5 +1,7 @@
 //! OpenAPI 3.1 generated from the handlers' annotations.
 
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -8,9 +10,9 @@ use crate::AppState;
 use crate::data;
 
 use crate::block;
-use crate::handlers;
 use crate::lifecycle;
 use crate::views::*;
+use crate::{applications, grants, organizations, sign_in, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,15 +44,18 @@ struct ApiDoc;
 /// OpenAPI document are one list, so a route cannot be served without being documented.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(handlers::challenge))
-        .routes(routes!(handlers::login))
-        .routes(routes!(handlers::me))
-        .routes(routes!(handlers::submit, handlers::list_applications))
-        .routes(routes!(handlers::get_application))
-        .routes(routes!(handlers::evidence))
-        .routes(routes!(handlers::review))
-        .routes(routes!(handlers::grant))
-        .routes(routes!(handlers::list_grants))
+        .routes(routes!(sign_in::challenge))
+        .routes(routes!(sign_in::login))
+        .routes(routes!(sign_in::me))
+        .routes(routes!(
+            applications::submit,
+            applications::list_applications
+        ))
+        .routes(routes!(applications::get_application))
+        .routes(routes!(applications::evidence))
+        .routes(routes!(applications::review))
+        .routes(routes!(applications::grant))
+        .routes(routes!(grants::list_grants))
         .routes(routes!(lifecycle::renewal_draft))
         .routes(routes!(lifecycle::hr_event))
         .routes(routes!(block::submit, block::list))
@@ -62,16 +67,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::deadlines_report))
         .routes(routes!(lifecycle::registry_report))
         .routes(routes!(
-            handlers::list_organizations,
-            handlers::create_organization
+            organizations::list_organizations,
+            organizations::create_organization
         ))
-        .routes(routes!(handlers::deadline))
-        .routes(routes!(handlers::audit))
-        .routes(routes!(handlers::openapi))
+        .routes(routes!(system::deadline))
+        .routes(routes!(system::audit))
+        .routes(routes!(openapi))
         // Read only: these routes answer GET; any other method gets 405.
         .routes(routes!(data::query))
         .routes(routes!(data::dimension))
-        .routes(routes!(handlers::healthz))
+        .routes(routes!(system::healthz))
 }
 
 /// The OpenAPI 3.1 document, made once from the same list as the router.
@@ -85,4 +90,14 @@ pub fn openapi_json() -> String {
             .unwrap_or_else(|_| "{}".to_owned())
     })
     .clone()
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document")))]
+pub async fn openapi() -> Response {
+    let mut r = openapi_json().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }

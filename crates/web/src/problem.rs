@@ -467,3 +467,101 @@ pub async fn localize_problems(req: Request, next: Next) -> Response {
         _ => response,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every problem of the enum has a title and a detail in Kazakh, Russian and English, every
+    /// argument a message uses is given by some caller, and no message names a problem that is gone.
+    #[test]
+    fn every_problem_is_translated() {
+        let args: Vec<(&'static str, String)> = [
+            "count",
+            "reason",
+            "action",
+            "what",
+            "current",
+            "expected",
+            "line",
+            "bin",
+            "kind",
+            "session",
+            "applicant",
+            "at",
+            "not_before",
+            "not_after",
+            "found",
+            "limit",
+            "system",
+            "filter",
+            "scope",
+            "id",
+            "status",
+            "serial",
+            "revoked_at",
+        ]
+        .into_iter()
+        .map(|k| (k, "x".to_owned()))
+        .collect();
+        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+            for p in Problem::ALL {
+                for part in ["title", "detail"] {
+                    let key = format!("problem-{}-{part}", p.slug());
+                    let text = lang.text(&key, &args);
+                    assert!(
+                        text != key && !text.is_empty() && !text.contains("{"),
+                        "{key} missing or incomplete in {}: {text}",
+                        lang.code()
+                    );
+                }
+            }
+        }
+        let en = include_str!("../locales/en/main.ftl");
+        for line in en.lines() {
+            if let Some(slug) = line
+                .strip_prefix("problem-")
+                .and_then(|r| r.split_once("-title"))
+                .map(|(s, _)| s)
+            {
+                assert!(
+                    Problem::ALL.iter().any(|p| p.slug() == slug),
+                    "{slug} has messages but no Problem"
+                );
+            }
+        }
+        assert_eq!(
+            Lang::Ru.text("problem-forbidden-detail", &[("action", "x".into())]),
+            "Действие x вам не разрешено."
+        );
+        assert_eq!(
+            Lang::Kk.text("problem-not-signed-in-title", &[]),
+            "Кіру қажет"
+        );
+    }
+
+    /// docs/problems.md lists every problem type and every field rule the server can answer.
+    #[test]
+    fn every_problem_and_rule_is_documented() {
+        let doc = include_str!("../../../docs/problems.md");
+        for p in Problem::ALL {
+            assert!(
+                doc.contains(&format!("| `{}` | {}", p.slug(), p.status().as_u16())),
+                "{} ({}) is not in docs/problems.md with its status",
+                p.slug(),
+                p.status().as_u16()
+            );
+        }
+        let en = include_str!("../locales/en/main.ftl");
+        for rule in en.lines().filter_map(|l| {
+            l.strip_prefix("rule-")
+                .and_then(|rest| rest.split_once(' '))
+                .map(|(rule, _)| rule.replace('-', "_"))
+        }) {
+            assert!(
+                doc.contains(&format!("`{rule}`")),
+                "{rule} is not in docs/problems.md"
+            );
+        }
+    }
+}
