@@ -11,13 +11,15 @@ pub mod identity;
 pub mod ocsp;
 pub mod oids;
 pub mod pkcs12;
+pub mod primitives;
 pub mod revocation;
 pub mod verify;
 
 pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};
-pub use revocation::{CrlStore, Revocation, RevocationEvidence, RevocationStatus};
+pub use revocation::{CrlStore, RevocationEvidence, RevocationStatus};
 pub use verify::{
-    TimeStamp, TrustAnchor, VerifiedCms, Verifier, require_application_signer, require_sign_in,
+    Revocation, TimeStamp, TrustAnchor, VerifiedCms, Verifier, require_application_signer,
+    require_sign_in,
 };
 
 /// Why a signature or certificate was refused. `slug()` is the stable problem type of the API.

@@ -21,8 +21,8 @@ use x509_cert::Certificate;
 use x509_cert::ext::Extensions;
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
+use crate::primitives::{certificate_signed_by, signed_by};
 use crate::revocation::RevocationStatus;
-use crate::verify::{certificate_signed_by, signed_by};
 
 const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const ID_PKIX_OCSP_BASIC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");

@@ -7,7 +7,7 @@
 //! CRL (and one delta CRL) per issuing CA, so the issuing CAs are configured as the anchors.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use der::{Decode, DecodePem, Encode};
 use jiff::Timestamp;
@@ -16,7 +16,7 @@ use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 use x509_cert::name::Name;
 
-use crate::verify::signed_by;
+use crate::primitives::signed_by;
 use crate::{SignatureError, der_err};
 
 /// The revocation status of one certificate at one time.
@@ -28,31 +28,6 @@ pub enum RevocationStatus {
     },
     /// Why the status cannot be known (no CRL loaded, CRL expired).
     Unknown(String),
-}
-
-/// How a trust anchor's certificates are checked for revocation.
-#[derive(Clone)]
-pub enum Revocation {
-    /// Explicitly none: a test or development CA. Recorded in every decision; refused in production.
-    None,
-    Crl(Arc<CrlStore>),
-    Ocsp(Arc<crate::ocsp::OcspClient>),
-}
-
-impl Revocation {
-    pub fn method(&self) -> &'static str {
-        match self {
-            Revocation::None => "none",
-            Revocation::Crl(_) => "crl",
-            Revocation::Ocsp(_) => "ocsp",
-        }
-    }
-}
-
-impl std::fmt::Debug for Revocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.method())
-    }
 }
 
 /// What a decision records about revocation.

@@ -8,15 +8,39 @@ use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
 use der::{Decode, Encode};
 use jiff::Timestamp;
-use sha2::{Digest, Sha256, Sha384, Sha512};
-use spki::der::referenced::OwnedToRef;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::BasicConstraints;
-use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::identity::CertificateIdentity;
-use crate::revocation::{Revocation, RevocationEvidence, RevocationStatus};
+pub use crate::primitives::{certificate_signed_by, signed_by, verify_gost};
+use crate::primitives::{digest, verify_prehashed};
+use crate::revocation::{CrlStore, RevocationEvidence, RevocationStatus};
 use crate::{SignatureError, der_err, oids};
+
+/// How a trust anchor's certificates are checked for revocation.
+#[derive(Clone)]
+pub enum Revocation {
+    /// Explicitly none: a test or development CA. Recorded in every decision; refused in production.
+    None,
+    Crl(std::sync::Arc<CrlStore>),
+    Ocsp(std::sync::Arc<crate::ocsp::OcspClient>),
+}
+
+impl Revocation {
+    pub fn method(&self) -> &'static str {
+        match self {
+            Revocation::None => "none",
+            Revocation::Crl(_) => "crl",
+            Revocation::Ocsp(_) => "ocsp",
+        }
+    }
+}
+
+impl std::fmt::Debug for Revocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.method())
+    }
+}
 
 /// A configured trust anchor: a CA certificate and how its revocation is checked.
 #[derive(Debug, Clone)]
@@ -147,21 +171,6 @@ pub struct Verifier {
 const MAX_PATH: usize = 6;
 const MAX_CMS_BYTES: usize = 16 * 1024 * 1024;
 
-fn digest(alg: &ObjectIdentifier, data: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    Ok(match *alg {
-        oids::SHA256 => Sha256::digest(data).to_vec(),
-        oids::SHA384 => Sha384::digest(data).to_vec(),
-        oids::SHA512 => Sha512::digest(data).to_vec(),
-        oids::GOST34311 => crate::gost::digest(crate::gost::GostCurve::CryptoProA, data),
-        oids::STREEBOG512 => crate::gost::digest(crate::gost::GostCurve::Tc26Gost512A, data),
-        oids::STREEBOG256 => {
-            use streebog::Digest as _;
-            streebog::Streebog256::digest(data).to_vec()
-        }
-        other => return Err(SignatureError::DigestAlgorithm(other.to_string())),
-    })
-}
-
 /// The GOST signature algorithm a CMS signer info means (NCALayer may name the key algorithm there, as
 /// RSA signer infos name rsaEncryption) and the digest it must be paired with; None if not GOST.
 fn gost_cms_algorithm(sig_alg: &ObjectIdentifier) -> Option<(ObjectIdentifier, ObjectIdentifier)> {
@@ -173,163 +182,6 @@ fn gost_cms_algorithm(sig_alg: &ObjectIdentifier) -> Option<(ObjectIdentifier, O
         oids::GOST2015_256_SIGNATURE => Some((oids::GOST2015_256_SIGNATURE, oids::STREEBOG256)),
         _ => None,
     }
-}
-
-/// Verifies `signature` over a precomputed `hashed` digest (made with `hash_alg`) by the key in `spki`.
-fn verify_prehashed(
-    spki: &SubjectPublicKeyInfoOwned,
-    sig_alg: &ObjectIdentifier,
-    hash_alg: &ObjectIdentifier,
-    hashed: &[u8],
-    signature: &[u8],
-) -> Result<(), SignatureError> {
-    use signature::hazmat::PrehashVerifier;
-    let key_alg = spki.algorithm.oid;
-    let sig_ok = match (*sig_alg, key_alg) {
-        (
-            oids::RSA_ENCRYPTION
-            | oids::SHA256_WITH_RSA
-            | oids::SHA384_WITH_RSA
-            | oids::SHA512_WITH_RSA,
-            oids::RSA_ENCRYPTION,
-        ) => {
-            let expected_hash = match *sig_alg {
-                oids::SHA256_WITH_RSA => Some(oids::SHA256),
-                oids::SHA384_WITH_RSA => Some(oids::SHA384),
-                oids::SHA512_WITH_RSA => Some(oids::SHA512),
-                _ => None,
-            };
-            if expected_hash.is_some_and(|h| h != *hash_alg) {
-                return Err(SignatureError::SignatureAlgorithm(format!(
-                    "{sig_alg} with digest {hash_alg}"
-                )));
-            }
-            let pk = rsa::PublicKey::try_from(spki.owned_to_ref())
-                .map_err(|e| SignatureError::Malformed(format!("RSA public key: {e}")))?;
-            let scheme = match *hash_alg {
-                oids::SHA256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
-                oids::SHA384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
-                _ => rsa::Pkcs1v15Sign::new::<Sha512>(),
-            };
-            pk.verify(scheme, hashed, signature).is_ok()
-        }
-        (oids::ECDSA_SHA256 | oids::ECDSA_SHA384 | oids::ECDSA_SHA512, oids::EC_PUBLIC_KEY) => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-                .ok_or_else(|| SignatureError::Malformed("EC key without named curve".into()))?;
-            let point = spki.subject_public_key.raw_bytes();
-            match curve {
-                oids::CURVE_P256 => {
-                    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                        .map_err(|_| SignatureError::Malformed("P-256 public key".into()))?;
-                    let sig = p256::ecdsa::Signature::from_der(signature)
-                        .map_err(|_| SignatureError::SignatureInvalid)?;
-                    vk.verify_prehash(hashed, &sig).is_ok()
-                }
-                oids::CURVE_P384 => {
-                    let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                        .map_err(|_| SignatureError::Malformed("P-384 public key".into()))?;
-                    let sig = p384::ecdsa::Signature::from_der(signature)
-                        .map_err(|_| SignatureError::SignatureInvalid)?;
-                    vk.verify_prehash(hashed, &sig).is_ok()
-                }
-                other => return Err(SignatureError::SignatureAlgorithm(format!("curve {other}"))),
-            }
-        }
-        (sig, key) => {
-            return Err(SignatureError::SignatureAlgorithm(format!(
-                "{sig} with key {key}"
-            )));
-        }
-    };
-    if sig_ok {
-        Ok(())
-    } else {
-        Err(SignatureError::SignatureInvalid)
-    }
-}
-
-/// The digest a certificate signature algorithm implies.
-fn cert_hash(sig_alg: &ObjectIdentifier) -> Result<ObjectIdentifier, SignatureError> {
-    Ok(match *sig_alg {
-        oids::SHA256_WITH_RSA | oids::ECDSA_SHA256 => oids::SHA256,
-        oids::SHA384_WITH_RSA | oids::ECDSA_SHA384 => oids::SHA384,
-        oids::SHA512_WITH_RSA | oids::ECDSA_SHA512 => oids::SHA512,
-        other => return Err(SignatureError::SignatureAlgorithm(other.to_string())),
-    })
-}
-
-/// A GOST signature (`None` when `sig_alg` is not GOST): the key's curve must be the algorithm's
-/// (34.310-2004 → CryptoPro-A; 34.10-2015-512 → TC26 512 A). `Ok(false)` when it does not verify.
-pub fn verify_gost(
-    spki: &SubjectPublicKeyInfoOwned,
-    sig_alg: &ObjectIdentifier,
-    message: &[u8],
-    signature: &[u8],
-) -> Option<Result<bool, SignatureError>> {
-    use crate::gost::{GostCurve, GostError};
-    let wanted = match *sig_alg {
-        oids::GOST2004_SIGNATURE => GostCurve::CryptoProA,
-        oids::GOST2015_512_SIGNATURE => GostCurve::Tc26Gost512A,
-        oids::GOST2015_256_SIGNATURE => {
-            return Some(Err(SignatureError::KeyParameters(
-                "GOST 34.10-2015 256-bit: the NCA parameter set is not confirmed (docs)".into(),
-            )));
-        }
-        _ => return None,
-    };
-    Some(match crate::gost::curve_of(spki) {
-        Err(e) => Err(SignatureError::KeyParameters(e.to_string())),
-        Ok(curve) if curve != wanted => Err(SignatureError::KeyParameters(format!(
-            "{sig_alg} needs {wanted:?}, the key is on {curve:?}"
-        ))),
-        Ok(_) => match crate::gost::verify_spki(spki, message, signature) {
-            Ok(()) => Ok(true),
-            Err(GostError::Invalid) => Ok(false),
-            Err(GostError::BadSignatureLength) => Ok(false),
-            Err(e) => Err(SignatureError::KeyParameters(e.to_string())),
-        },
-    })
-}
-
-/// True when the key `issuer_key` made `signature` (with `sig_alg`) over `tbs`, the to-be-signed part
-/// of a certificate or CRL.
-pub fn signed_by(
-    tbs: &[u8],
-    sig_alg: &ObjectIdentifier,
-    signature: &[u8],
-    issuer_key: &SubjectPublicKeyInfoOwned,
-) -> Result<bool, SignatureError> {
-    if let Some(result) = verify_gost(issuer_key, sig_alg, tbs, signature) {
-        return result;
-    }
-    let hash_alg = cert_hash(sig_alg)?;
-    let hashed = digest(&hash_alg, tbs)?;
-    match verify_prehashed(issuer_key, sig_alg, &hash_alg, &hashed, signature) {
-        Ok(()) => Ok(true),
-        Err(SignatureError::SignatureInvalid) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// True when `issuer` signed `cert`.
-pub fn certificate_signed_by(
-    cert: &Certificate,
-    issuer: &Certificate,
-) -> Result<bool, SignatureError> {
-    if cert.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
-        return Ok(false);
-    }
-    let tbs = cert.tbs_certificate().to_der().map_err(der_err)?;
-    signed_by(
-        &tbs,
-        &cert.signature_algorithm().oid,
-        cert.signature().raw_bytes(),
-        issuer.tbs_certificate().subject_public_key_info(),
-    )
 }
 
 fn check_validity(cert: &Certificate, at: Timestamp) -> Result<(), SignatureError> {

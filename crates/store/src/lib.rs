@@ -8,6 +8,7 @@
 mod audit;
 mod lifecycle;
 mod reads;
+mod tx;
 mod writer;
 
 use std::time::Duration;
@@ -20,7 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
 pub use lifecycle::*;
 pub use reads::*;
-pub use writer::{Change, ChangeOutcome, NewApplication, NewGrant, NewLine, NewSession};
+pub use tx::ChangeOutcome;
+pub use writer::{Change, NewApplication, NewGrant, NewLine, NewSession};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

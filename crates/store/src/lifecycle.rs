@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::writer::{Applied, Failure, b};
-use crate::{ChangeOutcome, Conflict, Result, Store};
+use crate::tx::{Applied, ChangeOutcome, Failure, b};
+use crate::{Conflict, Result, Store};
 
 #[derive(Debug, Clone)]
 pub struct NewHrEvent {

@@ -1,11 +1,11 @@
 //! The single writer: applies each change with its audit record, several requests per transaction
 //! (group commit), each request isolated in its own savepoint.
 
-use serde::Serialize;
 use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::mpsc;
 
 use crate::audit::{AuditEntry, AuditRecord, record_hash};
+use crate::tx::{Applied, ChangeOutcome, Failure, b};
 use crate::{Backend, Conflict, Job, Result, StoreError};
 
 #[derive(Debug, Clone)]
@@ -130,32 +130,6 @@ pub enum Change {
     },
     /// HR registry checks, HR events, expiry, notifications, the outbox (crate::lifecycle).
     Lifecycle(Box<crate::lifecycle::LifecycleChange>),
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ChangeOutcome {
-    pub id: Option<i64>,
-    pub ids: Vec<i64>,
-    /// Named counts of what a change did (grants blocked, sessions ended, …).
-    pub counts: std::collections::BTreeMap<&'static str, i64>,
-    pub audit_seq: i64,
-}
-
-pub(crate) enum Failure {
-    Conflict(Conflict),
-    Db(sqlx::Error),
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Db(e)
-    }
-}
-
-pub(crate) type Applied = std::result::Result<ChangeOutcome, Failure>;
-
-pub(crate) fn b(v: bool) -> i64 {
-    i64::from(v)
 }
 
 async fn status_of(
