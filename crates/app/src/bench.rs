@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 
 use crate::AnyError;
 use crate::client::{FormLine, KeyPair, application_json};
+use crate::inproc::{InProcess, iin};
 use crate::people::demo_bin;
-use crate::testkit::{TestApp, iin};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -106,7 +106,7 @@ pub async fn workflow_on(
     logins: usize,
     applications: usize,
 ) -> Result<WorkflowFigures, AnyError> {
-    let app = TestApp::spawn(pg_admin, KeyKind::Rsa2048).await?;
+    let app = InProcess::spawn(pg_admin, KeyKind::Rsa2048).await?;
     let bin = demo_bin(7);
     app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[])
         .await?;

@@ -7,10 +7,10 @@ pub mod config;
 pub mod demo;
 pub mod devca_files;
 pub mod hr;
+pub mod inproc;
 pub mod mailer;
 pub mod people;
 pub mod pki;
-pub mod testkit;
 pub mod worker;
 
 use der::{Decode, DecodePem};

@@ -5,10 +5,10 @@
 use jiff::{Timestamp, ToSpan};
 use qoljetim::client::{ApiClient, FormLine, KeyPair, application_json};
 use qoljetim::people::demo_bin;
-use qoljetim::testkit::{TestApp, iin};
 use qoljetim_domain::OrganizationKind as K;
 use qoljetim_signature::devca::KeyKind;
 use qoljetim_signature::{KeyPurpose, NcaRole};
+use qoljetim_testkit::{TestApp, iin};
 use serde_json::{Value, json};
 use sqlx::Executor;
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use qoljetim::hr::{FileRegistry, HttpRegistry};
 use qoljetim::mailer::Mailer;
-use qoljetim::testkit::{SmtpSink, hr_system_bin};
 use qoljetim::worker::Worker;
 use qoljetim_store::{Change, LifecycleChange, PersonnelPost};
+use qoljetim_testkit::{SmtpSink, hr_system_bin};
 
 use super::*;
 

@@ -1,6 +1,7 @@
-//! The test kit: a real server on port 0 with a fresh database (a temporary SQLite file, or a fresh
-//! PostgreSQL database that is dropped afterwards), the development CA, and helpers to make people.
-//! The integration tests and `qoljetim bench` both use it.
+//! An in-process server on a scratch database — a temporary SQLite file, or a fresh PostgreSQL database
+//! dropped afterwards — with its own development CA and helpers to register organizations and make
+//! people: what `qoljetim bench` runs against. The test kit (crates/testkit, never in the binary) builds
+//! the integration tests' `TestApp` on it.
 
 use std::path::PathBuf;
 
@@ -18,15 +19,10 @@ use crate::client::{ApiClient, KeyPair};
 use crate::config::Config;
 use crate::people::demo_iin;
 
-/// The BIN of the test HR system (E-Qyzmet's event sender), allowed in every test app.
-pub fn hr_system_bin() -> String {
-    crate::people::demo_bin(90)
-}
-
 /// A change to the configuration before the server starts.
-type Configure<'a> = Box<dyn FnOnce(&mut Config) + Send + 'a>;
+pub type Configure<'a> = Box<dyn FnOnce(&mut Config) + Send + 'a>;
 
-pub struct TestApp {
+pub struct InProcess {
     pub base: String,
     pub state: AppState,
     pub ca: DevCa,
@@ -34,7 +30,8 @@ pub struct TestApp {
     pub dir: PathBuf,
     pub database_url: String,
     pub config: Config,
-    pg: Option<(String, String)>,
+    /// The PostgreSQL admin URL and the scratch database's name, dropped by `cleanup`.
+    pub pg: Option<(String, String)>,
 }
 
 /// Creates a fresh PostgreSQL database next to `admin_url`'s and returns its URL and name.
@@ -70,58 +67,24 @@ fn temp_dir() -> Result<PathBuf, AnyError> {
     Ok(dir)
 }
 
-impl TestApp {
+impl InProcess {
     /// Boots the real server on port 0. `postgres_admin_url`: None for SQLite.
     pub async fn spawn(
         postgres_admin_url: Option<&str>,
         key_kind: KeyKind,
-    ) -> Result<TestApp, AnyError> {
-        Self::spawn_with_data(postgres_admin_url, key_kind, 0).await
+    ) -> Result<InProcess, AnyError> {
+        Self::start(postgres_admin_url, key_kind, 0, None, None).await
     }
 
-    /// As `spawn`, with `budget_rows` rows of seeded synthetic budget data for 2025–2027.
-    pub async fn spawn_with_data(
-        postgres_admin_url: Option<&str>,
-        key_kind: KeyKind,
-        budget_rows: usize,
-    ) -> Result<TestApp, AnyError> {
-        Self::spawn_full(postgres_admin_url, key_kind, budget_rows, None, None).await
-    }
-
-    /// As `spawn`, with `configure` changing the configuration before the server starts (its
-    /// `data_dir`, with the development CAs in `dev-ca/`, is already made).
-    pub async fn spawn_configured(
-        postgres_admin_url: Option<&str>,
-        key_kind: KeyKind,
-        configure: impl FnOnce(&mut Config) + Send,
-    ) -> Result<TestApp, AnyError> {
-        Self::spawn_full(
-            postgres_admin_url,
-            key_kind,
-            0,
-            None,
-            Some(Box::new(configure)),
-        )
-        .await
-    }
-
-    /// As `spawn`, with the clock fixed at `at` (tests move it with `app.state.clock.set`) and the
-    /// test HR system (`hr_system_bin()`) allowed to post HR events.
-    pub async fn spawn_at(
-        postgres_admin_url: Option<&str>,
-        key_kind: KeyKind,
-        at: Timestamp,
-    ) -> Result<TestApp, AnyError> {
-        Self::spawn_full(postgres_admin_url, key_kind, 0, Some(at), None).await
-    }
-
-    async fn spawn_full(
+    /// Boots the server: `budget_rows` of seeded synthetic data for 2025–2027 (0: none), the clock
+    /// fixed at `at` (None: the system clock), and `configure` changing the configuration before start.
+    pub async fn start(
         postgres_admin_url: Option<&str>,
         key_kind: KeyKind,
         budget_rows: usize,
         at: Option<Timestamp>,
         configure: Option<Configure<'_>>,
-    ) -> Result<TestApp, AnyError> {
+    ) -> Result<InProcess, AnyError> {
         let dir = temp_dir()?;
         if budget_rows > 0 {
             qoljetim_budget::generate::generate(
@@ -152,10 +115,6 @@ impl TestApp {
             listen: "127.0.0.1:0".into(),
             data_dir: dir.clone(),
             database_url: crate::config::Secret::new(database_url.clone()),
-            hr: crate::config::HrConfig {
-                event_signer_bins: vec![hr_system_bin()],
-                ..Default::default()
-            },
             pki: crate::config::PkiConfig {
                 trust_dev_ca: true,
                 ..Default::default()
@@ -170,7 +129,7 @@ impl TestApp {
             None => qoljetim_domain::Clock::system(),
         };
         let (addr, state) = crate::spawn_server_with_clock(&cfg, clock).await?;
-        Ok(TestApp {
+        Ok(InProcess {
             base: format!("http://{addr}"),
             state,
             ca,
@@ -180,21 +139,6 @@ impl TestApp {
             config: cfg,
             pg,
         })
-    }
-
-    /// Revokes `cert` at the development CA (which publishes its CRL again) and has the server read
-    /// the CRLs now instead of at the next scheduled refresh.
-    pub async fn revoke(&self, cert: &x509_cert::Certificate) -> Result<(), AnyError> {
-        crate::devca_files::revoke(&self.config.dev_ca_dir(), cert, self.state.clock.now())?;
-        self.refresh_crls().await
-    }
-
-    pub async fn refresh_crls(&self) -> Result<(), AnyError> {
-        let feeds = crate::pki::feeds_of(&self.config, self.state.verifier.anchors());
-        for r in crate::pki::refresh(&feeds).await {
-            r.outcome.map_err(|e| format!("{}: {e}", r.source))?;
-        }
-        Ok(())
     }
 
     pub fn client(&self) -> ApiClient {
@@ -315,118 +259,4 @@ impl TestApp {
 /// The n-th test IIN (valid check digit).
 pub fn iin(n: u32) -> String {
     demo_iin(n)
-}
-
-/// A local SMTP sink standing in for the relay (tests only): records every message it accepts, can
-/// refuse the next N with 451, and can hold the answer to a message forever (a relay that received
-/// it but whose reply never came back — what a crash in the middle of a send looks like).
-#[derive(Clone, Default)]
-pub struct SmtpSink {
-    pub url: String,
-    /// Messages whose DATA arrived, accepted or not.
-    pub received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    /// Messages answered 250.
-    pub accepted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    pub refuse_next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    pub hold_next: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl SmtpSink {
-    pub async fn start() -> Result<SmtpSink, AnyError> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let sink = SmtpSink {
-            url: format!("smtp://{}", listener.local_addr()?),
-            ..SmtpSink::default()
-        };
-        let s = sink.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let _ = s.session(stream).await;
-                });
-            }
-        });
-        Ok(sink)
-    }
-
-    async fn session(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
-        use std::sync::atomic::Ordering;
-        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-        let (r, mut w) = stream.into_split();
-        let mut r = BufReader::new(r);
-        w.write_all(b"220 sink ESMTP\r\n").await?;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if r.read_line(&mut line).await? == 0 {
-                return Ok(());
-            }
-            let cmd = line.trim_end().to_ascii_uppercase();
-            if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
-                w.write_all(b"250-sink\r\n250 8BITMIME\r\n").await?;
-            } else if cmd == "DATA" {
-                w.write_all(b"354 go ahead\r\n").await?;
-                let mut msg = String::new();
-                loop {
-                    line.clear();
-                    if r.read_line(&mut line).await? == 0 {
-                        return Ok(());
-                    }
-                    if line == ".\r\n" || line == ".\n" {
-                        break;
-                    }
-                    msg.push_str(&line);
-                }
-                if let Ok(mut g) = self.received.lock() {
-                    g.push(msg.clone());
-                }
-                if self.hold_next.swap(false, Ordering::SeqCst) {
-                    // Never answer: the client cannot know whether the relay took the message.
-                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-                    return Ok(());
-                }
-                let refuse = self
-                    .refuse_next
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok();
-                if refuse {
-                    w.write_all(b"451 4.3.0 try again later\r\n").await?;
-                } else {
-                    if let Ok(mut g) = self.accepted.lock() {
-                        g.push(msg);
-                    }
-                    w.write_all(b"250 2.0.0 queued\r\n").await?;
-                }
-            } else if cmd == "QUIT" {
-                w.write_all(b"221 bye\r\n").await?;
-                return Ok(());
-            } else {
-                w.write_all(b"250 ok\r\n").await?;
-            }
-        }
-    }
-
-    /// The Message-IDs of the accepted messages, in order.
-    pub fn accepted_ids(&self) -> Vec<String> {
-        Self::ids(&self.accepted)
-    }
-
-    pub fn received_ids(&self) -> Vec<String> {
-        Self::ids(&self.received)
-    }
-
-    fn ids(list: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
-        list.lock()
-            .map(|g| {
-                g.iter()
-                    .filter_map(|m| {
-                        m.lines()
-                            .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
-                            .map(|l| l[11..].trim().to_owned())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
 }
