@@ -15,7 +15,6 @@ use qoljetim_domain::application::{
 use qoljetim_domain::org::derive_scope;
 use qoljetim_domain::{ApplicationStatus, OrganizationKind, Role, System};
 use qoljetim_policy::{Action, Actor, Decision, Resource};
-use qoljetim_signature::{SignatureError, require_application_signer};
 use qoljetim_store::{ApplicationRow, Change, LineRow, NewApplication, NewGrant, NewLine};
 use serde_json::{Value, json};
 
@@ -131,22 +130,15 @@ pub async fn submit(
         "signing_time": signing_time_json(&verified),
         "claimed_signing_time": verified.claimed_signing_time.map(|t| t.to_string()),
     });
-    if st.config.production && verified.development_anchor {
-        return Err(refuse(
-            &st,
-            attempt,
-            ApiError::signature(&SignatureError::DevelopmentCaRefused, false),
-        )
-        .await);
-    }
-    let today = st.calendar.almaty_date(at);
-    let form = match ApplicationForm::parse(&verified.content, today) {
-        Ok(f) => f,
-        Err(errors) => return Err(refuse(&st, attempt, ApiError::validation(errors)).await),
-    };
-    if let Err(e) = require_application_signer(id, &form.applicant_bin) {
-        return Err(refuse(&st, attempt, ApiError::signature(&e, false)).await);
-    }
+    let form = organization_document(
+        &st,
+        &verified,
+        at,
+        &attempt,
+        ApplicationForm::parse,
+        |f: &ApplicationForm| &f.applicant_bin,
+    )
+    .await?;
     if let Some(s) = &session
         && s.actor.bin != form.applicant_bin.as_str()
     {

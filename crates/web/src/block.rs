@@ -16,7 +16,6 @@ use qoljetim_domain::WorkingDayCalendar;
 use qoljetim_domain::application::FieldError;
 use qoljetim_domain::lifecycle::{BlockRequest, BlockRequestLine};
 use qoljetim_policy::{Action, Resource};
-use qoljetim_signature::{SignatureError, require_application_signer};
 use qoljetim_store::{
     BlockRequestRow, Change, HrEventRow, LifecycleChange, NewBlockRequest, NewHrEvent,
 };
@@ -26,8 +25,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::problem::{ApiError, ApiResult};
 use crate::toolbox::{
-    authorize, caller_entry, refuse, revocation_json, rfc3339_micros, signing_time_json, touch,
-    verified_body,
+    authorize, caller_entry, organization_document, refuse, revocation_json, rfc3339_micros,
+    signing_time_json, touch, verified_body,
 };
 
 /// The stored block event of one line received at `received_at`: its clock (3 working days from the
@@ -121,23 +120,16 @@ pub async fn submit(
         "trust_anchor": verified.anchor, "revocation": revocation_json(&verified.revocation),
         "signing_time": signing_time_json(&verified),
     });
-    if st.config.production && verified.development_anchor {
-        return Err(refuse(
-            &st,
-            e,
-            ApiError::signature(&SignatureError::DevelopmentCaRefused, false),
-        )
-        .await);
-    }
-    let today = st.calendar.almaty_date(at);
-    let request = match BlockRequest::parse_json(&verified.content, today) {
-        Ok(r) => r,
-        Err(errors) => return Err(refuse(&st, e, ApiError::validation(errors)).await),
-    };
     // The document is the organization's: signed by its first head or signing right (signing key).
-    if let Err(err) = require_application_signer(id, &request.applicant_bin) {
-        return Err(refuse(&st, e, ApiError::signature(&err, false)).await);
-    }
+    let request = organization_document(
+        &st,
+        &verified,
+        at,
+        &e,
+        BlockRequest::parse_json,
+        |r: &BlockRequest| &r.applicant_bin,
+    )
+    .await?;
     let resource = Resource::BlockRequest {
         id: "new".into(),
         applicant_bin: request.applicant_bin.to_string(),

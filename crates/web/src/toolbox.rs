@@ -5,7 +5,9 @@ use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
+use qoljetim_domain::application::FieldError;
 use qoljetim_policy::{Action, Actor, Decision, Resource};
+use qoljetim_signature::{SignatureError, require_application_signer};
 use qoljetim_store::{AuditEntry, Change};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -191,4 +193,32 @@ pub(crate) fn signer_id(id: &qoljetim_signature::CertificateIdentity) -> String 
         id.iin.as_ref().map(|i| i.as_str()).unwrap_or("?"),
         id.bin.as_ref().map(|b| b.as_str()).unwrap_or("?")
     )
+}
+
+/// The checks every signed document of an organization shares (applications, block requests):
+/// production refuses a development anchor; the content parses (`parse`, given the Almaty day of
+/// receipt); the signer is the first head or has signing right for the BIN the document names
+/// (`bin_of`). Each refusal is audited with `attempt`.
+pub(crate) async fn organization_document<T>(
+    st: &AppState,
+    verified: &qoljetim_signature::VerifiedCms,
+    at: Timestamp,
+    attempt: &AuditEntry,
+    parse: impl FnOnce(&[u8], jiff::civil::Date) -> Result<T, Vec<FieldError>>,
+    bin_of: impl Fn(&T) -> &qoljetim_domain::Bin,
+) -> ApiResult<T> {
+    if st.config.production && verified.development_anchor {
+        let err = ApiError::signature(&SignatureError::DevelopmentCaRefused, false);
+        return Err(refuse(st, attempt.clone(), err).await);
+    }
+    let doc = match parse(&verified.content, st.calendar.almaty_date(at)) {
+        Ok(d) => d,
+        Err(errors) => {
+            return Err(refuse(st, attempt.clone(), ApiError::validation(errors)).await);
+        }
+    };
+    if let Err(e) = require_application_signer(&verified.signer, bin_of(&doc)) {
+        return Err(refuse(st, attempt.clone(), ApiError::signature(&e, false)).await);
+    }
+    Ok(doc)
 }
