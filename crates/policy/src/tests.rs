@@ -253,6 +253,16 @@ fn each_policy_makes_its_decisions() {
         (false, vec!["no-decision-on-own-organization".to_owned()])
     );
     covered.push("no-decision-on-own-organization");
+    // §8: an operator's head does not apply, even for its own BIN.
+    let minfin_head = actor(MINFIN, K::AuthorizedBody, &[Role::Head]);
+    let d = e
+        .decide(&minfin_head, Action::SubmitApplication, &app(MINFIN))
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(
+        (d.allowed, d.policies),
+        (false, vec!["operators-do-not-apply".to_owned()])
+    );
+    covered.push("operators-do-not-apply");
     // The late block-request list is the integrator's.
     let d = e
         .decide(
@@ -500,7 +510,7 @@ proptest! {
         let kind = K::ALL[kind_i];
         let a = actor(if same_bin { APPLICANT } else { MINFIN }, kind, &roles);
         let submit = e.decide(&a, Action::SubmitApplication, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);
-        prop_assert_eq!(submit, roles.contains(&Role::Head) && same_bin);
+        prop_assert_eq!(submit, roles.contains(&Role::Head) && same_bin && kind.is_applicant());
         let review = e.decide(&a, Action::ReviewApplication, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(review, roles.contains(&Role::Reviewer) && kind == K::AuthorizedBody && !same_bin);
         let grant = e.decide(&a, Action::GrantAccess, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);

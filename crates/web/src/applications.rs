@@ -160,10 +160,6 @@ pub async fn submit(
         return Err(refuse(&st, attempt, err).await);
     }
     let kind = org.kind.parse::<OrganizationKind>().ok();
-    if kind.is_none_or(|k| k.is_operator()) {
-        let e = ApiError::new(Problem::NotAnApplicant).arg("kind", &org.kind);
-        return Err(refuse(&st, attempt, e).await);
-    }
     let iin = id.iin.clone().map(|i| i.to_string()).unwrap_or_default();
     let actor = Actor {
         iin: iin.clone(),
@@ -179,7 +175,9 @@ pub async fn submit(
     let d = decide(&st, &actor, Action::SubmitApplication, &resource)?;
     attempt.policies = d.policies.clone();
     if !d.allowed {
-        return Err(refuse(&st, attempt, ApiError::forbidden("submit_application")).await);
+        // Cedar decides; the policy that refused names the problem (an operator does not apply).
+        let err = ApiError::denied("submit_application", &d.policies).arg("kind", &org.kind);
+        return Err(refuse(&st, attempt, err).await);
     }
     let due = st.calendar.deadline(at, 2).map_err(ApiError::internal)?;
     let new = NewApplication {

@@ -282,6 +282,15 @@ impl ApiError {
     pub fn forbidden(action: &str) -> Self {
         Self::new(Problem::Forbidden).arg("action", action)
     }
+    /// A Cedar denial: the forbid policy that refused names the problem (`operators-do-not-apply` →
+    /// `not-an-applicant`); a request no policy permits is `forbidden`.
+    pub fn denied(action: &str, policies: &[String]) -> Self {
+        if policies.iter().any(|p| p == "operators-do-not-apply") {
+            Self::new(Problem::NotAnApplicant)
+        } else {
+            Self::forbidden(action)
+        }
+    }
     pub fn not_found(what: impl ToString) -> Self {
         Self::new(Problem::NotFound).arg("what", what)
     }
