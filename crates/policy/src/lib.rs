@@ -310,7 +310,22 @@ impl PolicyEngine {
         action: Action,
         resource: &Resource,
     ) -> Result<Decision, PolicyError> {
-        self.decide_with(actor, action, resource, None)
+        self.decide_in(actor, action, resource, None)
+    }
+
+    /// Decides a submission: `actor` is the signer, `session_bin` the organization of the session the
+    /// document was posted in, if any.
+    pub fn decide_submission(
+        &self,
+        actor: &Actor,
+        resource: &Resource,
+        session_bin: Option<&str>,
+    ) -> Result<Decision, PolicyError> {
+        let context = match session_bin {
+            Some(bin) => json!({"session_bin": bin}),
+            None => json!({}),
+        };
+        self.decide_in(actor, Action::SubmitApplication, resource, Some(context))
     }
 
     /// Decides a data read or query with the caller's grant scope as context.
@@ -321,26 +336,25 @@ impl PolicyEngine {
         resource: &Resource,
         grant: &GrantContext,
     ) -> Result<Decision, PolicyError> {
-        self.decide_with(actor, action, resource, Some(grant))
+        let context = json!({"grant": {"system": grant.system, "fiscal_years": grant.fiscal_years,
+            "levels": grant.levels, "territory_prefix": grant.territory_prefix,
+            "administrators": grant.administrators}});
+        self.decide_in(actor, action, resource, Some(context))
     }
 
-    fn decide_with(
+    fn decide_in(
         &self,
         actor: &Actor,
         action: Action,
         resource: &Resource,
-        grant: Option<&GrantContext>,
+        context: Option<Value>,
     ) -> Result<Decision, PolicyError> {
         let (principal, res, entities) = self.entities(actor, resource)?;
         let action_uid = uid("Action", action.as_str())?;
-        let context = match grant {
+        let context = match context {
             None => Context::empty(),
-            Some(g) => Context::from_json_value(
-                json!({"grant": {"system": g.system, "fiscal_years": g.fiscal_years, "levels": g.levels,
-                                 "territory_prefix": g.territory_prefix, "administrators": g.administrators}}),
-                Some((&self.schema, &action_uid)),
-            )
-            .map_err(|e| PolicyError::Request(e.to_string()))?,
+            Some(c) => Context::from_json_value(c, Some((&self.schema, &action_uid)))
+                .map_err(|e| PolicyError::Request(e.to_string()))?,
         };
         let request = Request::new(principal, action_uid, res, context, Some(&self.schema))
             .map_err(|e| PolicyError::Request(e.to_string()))?;

@@ -263,6 +263,22 @@ fn each_policy_makes_its_decisions() {
         (false, vec!["operators-do-not-apply".to_owned()])
     );
     covered.push("operators-do-not-apply");
+    // DESIGN.md §8: a head signed in for another organization does not post this one's document.
+    let d = e
+        .decide_submission(&head, &app(APPLICANT), Some(MINFIN))
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(
+        (d.allowed, d.policies),
+        (false, vec!["session-of-another-organization".to_owned()])
+    );
+    let d = e
+        .decide_submission(&head, &app(APPLICANT), Some(APPLICANT))
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(
+        (d.allowed, d.policies),
+        (true, vec!["applicant-head-submits".to_owned()])
+    );
+    covered.push("session-of-another-organization");
     // The late block-request list is the integrator's.
     let d = e
         .decide(
@@ -511,6 +527,11 @@ proptest! {
         let a = actor(if same_bin { APPLICANT } else { MINFIN }, kind, &roles);
         let submit = e.decide(&a, Action::SubmitApplication, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(submit, roles.contains(&Role::Head) && same_bin && kind.is_applicant());
+        // In a session: only of the applicant's own organization.
+        let in_session = e.decide_submission(&a, &app(APPLICANT), Some(a.bin.as_str())).map(|d| d.allowed).unwrap_or(true);
+        prop_assert_eq!(in_session, submit);
+        let elsewhere = e.decide_submission(&a, &app(APPLICANT), Some(INTEGRATOR)).map(|d| d.allowed).unwrap_or(true);
+        prop_assert!(!elsewhere);
         let review = e.decide(&a, Action::ReviewApplication, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(review, roles.contains(&Role::Reviewer) && kind == K::AuthorizedBody && !same_bin);
         let grant = e.decide(&a, Action::GrantAccess, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);

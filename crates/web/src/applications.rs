@@ -139,14 +139,6 @@ pub async fn submit(
         |f: &ApplicationForm| &f.applicant_bin,
     )
     .await?;
-    if let Some(s) = &session
-        && s.actor.bin != form.applicant_bin.as_str()
-    {
-        let e = ApiError::new(Problem::SessionBinMismatch)
-            .arg("session", &s.actor.bin)
-            .arg("applicant", &form.applicant_bin);
-        return Err(refuse(&st, attempt, e).await);
-    }
     let Some(org) = st
         .store
         .organization(form.applicant_bin.as_str())
@@ -172,11 +164,19 @@ pub async fn submit(
         applicant_bin: form.applicant_bin.to_string(),
         status: "submitted".into(),
     };
-    let d = decide(&st, &actor, Action::SubmitApplication, &resource)?;
+    let session_bin = session.as_ref().map(|s| s.actor.bin.as_str());
+    let d = st
+        .policy
+        .decide_submission(&actor, &resource, session_bin)
+        .map_err(ApiError::internal)?;
     attempt.policies = d.policies.clone();
     if !d.allowed {
-        // Cedar decides; the policy that refused names the problem (an operator does not apply).
-        let err = ApiError::denied("submit_application", &d.policies).arg("kind", &org.kind);
+        // Cedar decides; the policy that refused names the problem (an operator does not apply, a
+        // session of another organization).
+        let err = ApiError::denied("submit_application", &d.policies)
+            .arg("kind", &org.kind)
+            .arg("session", session_bin.unwrap_or_default())
+            .arg("applicant", &form.applicant_bin);
         return Err(refuse(&st, attempt, err).await);
     }
     let due = st.calendar.deadline(at, 2).map_err(ApiError::internal)?;

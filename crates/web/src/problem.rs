@@ -283,10 +283,16 @@ impl ApiError {
         Self::new(Problem::Forbidden).arg("action", action)
     }
     /// A Cedar denial: the forbid policy that refused names the problem (`operators-do-not-apply` →
-    /// `not-an-applicant`); a request no policy permits is `forbidden`.
+    /// `not-an-applicant`, `session-of-another-organization` → `session-bin-mismatch`); a request no
+    /// policy permits is `forbidden`.
     pub fn denied(action: &str, policies: &[String]) -> Self {
         if policies.iter().any(|p| p == "operators-do-not-apply") {
             Self::new(Problem::NotAnApplicant)
+        } else if policies
+            .iter()
+            .any(|p| p == "session-of-another-organization")
+        {
+            Self::new(Problem::SessionBinMismatch)
         } else {
             Self::forbidden(action)
         }
