@@ -37,6 +37,7 @@ pub enum Action {
     ReadAudit,
     ReadReports,
     RequestRenewal,
+    PostHrEvent,
     SubmitBlockRequest,
     ReadBlockRequest,
     ListLateBlockRequests,
@@ -58,6 +59,7 @@ impl Action {
             Action::ReadAudit => "read_audit",
             Action::ReadReports => "read_reports",
             Action::RequestRenewal => "request_renewal",
+            Action::PostHrEvent => "post_hr_event",
             Action::SubmitBlockRequest => "submit_block_request",
             Action::ReadBlockRequest => "read_block_request",
             Action::ListLateBlockRequests => "list_late_block_requests",
@@ -326,6 +328,21 @@ impl PolicyEngine {
             None => json!({}),
         };
         self.decide_in(actor, Action::SubmitApplication, resource, Some(context))
+    }
+
+    /// Decides whether the signer of an HR event may post it: its certificate's BIN must be one of
+    /// the configured HR systems'.
+    pub fn decide_hr_event(
+        &self,
+        signer: &Actor,
+        hr_system_bins: &[String],
+    ) -> Result<Decision, PolicyError> {
+        self.decide_in(
+            signer,
+            Action::PostHrEvent,
+            &Resource::Registry,
+            Some(json!({"hr_system_bins": hr_system_bins})),
+        )
     }
 
     /// Decides a data read or query with the caller's grant scope as context.

@@ -279,6 +279,28 @@ fn each_policy_makes_its_decisions() {
         (true, vec!["applicant-head-submits".to_owned()])
     );
     covered.push("session-of-another-organization");
+    // §9: HR events from the configured HR systems only.
+    let hr = actor("000740000728", K::Integrator, &[]);
+    let configured = vec!["000740000728".to_owned()];
+    let d = e
+        .decide_hr_event(&hr, &configured)
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(
+        (d.allowed, d.policies),
+        (true, vec!["configured-hr-system-posts-events".to_owned()])
+    );
+    let other = actor(APPLICANT, K::Maslikhat, &[Role::Head]);
+    assert!(
+        !e.decide_hr_event(&other, &configured)
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
+    assert!(
+        !e.decide_hr_event(&hr, &[])
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
+    covered.push("configured-hr-system-posts-events");
     // The late block-request list is the integrator's.
     let d = e
         .decide(

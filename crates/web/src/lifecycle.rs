@@ -101,13 +101,26 @@ pub async fn hr_event(
         "ok".into(),
         &ip,
     );
-    if signer_bin.is_empty() || !st.config.hr_event_signer_bins.contains(&signer_bin) {
-        return Err(refuse(
-            &st,
-            e,
-            ApiError::new(Problem::HrSignerNotAllowed).arg("bin", &signer_bin),
-        )
-        .await);
+    // Cedar decides: the signer's BIN among the configured HR systems' (a fact given as context).
+    let signer = qoljetim_policy::Actor {
+        iin: verified
+            .signer
+            .iin
+            .as_ref()
+            .map(|i| i.as_str().to_owned())
+            .unwrap_or_default(),
+        bin: signer_bin.clone(),
+        org_kind: None,
+        roles: vec![],
+    };
+    let d = st
+        .policy
+        .decide_hr_event(&signer, &st.config.hr_event_signer_bins)
+        .map_err(ApiError::internal)?;
+    e.policies = d.policies.clone();
+    if !d.allowed {
+        let err = ApiError::new(Problem::HrSignerNotAllowed).arg("bin", &signer_bin);
+        return Err(refuse(&st, e, err).await);
     }
     let event = match HrEvent::parse_json(&verified.content) {
         Ok(ev) => ev,
