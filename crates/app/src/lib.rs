@@ -188,6 +188,7 @@ pub fn cli_audit(
         ip: "local".to_owned(),
         policies: vec![],
         details,
+        creates: None,
     }
 }
 

@@ -59,6 +59,7 @@ fn audit(action: &str, resource: String, details: serde_json::Value) -> AuditEnt
         ip: "local".into(),
         policies: vec![],
         details,
+        creates: None,
     }
 }
 

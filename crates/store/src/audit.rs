@@ -23,6 +23,10 @@ pub struct AuditEntry {
     pub ip: String,
     pub policies: Vec<String>,
     pub details: Value,
+    /// For a change that creates a record (an application, a block request): the kind of that record.
+    /// The writer then names the resource `<kind>/<id>` from the change's outcome.
+    #[serde(skip)]
+    pub creates: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -592,10 +592,8 @@ async fn run_job(
             (Err(err), e)
         }
     };
-    if let (Ok(o), true) = (&outcome, entry.resource.contains("{id}")) {
-        entry.resource = entry
-            .resource
-            .replace("{id}", &o.id.map(|i| i.to_string()).unwrap_or_default());
+    if let (Ok(o), Some(kind)) = (&outcome, entry.creates) {
+        entry.resource = format!("{kind}/{}", o.id.map(|i| i.to_string()).unwrap_or_default());
     }
     if let (Ok(_), Some((token_hash, at))) = (&outcome, &job.touch_session) {
         sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")

@@ -226,7 +226,7 @@ pub async fn submit(
             .collect(),
     };
     attempt.outcome = "allowed".into();
-    attempt.resource = "application/{id}".into();
+    attempt.creates = Some("application");
     attempt.details["lines"] = json!(form.lines.len());
     attempt.details["review_due"] = json!(due.due.to_string());
     let out = st

@@ -192,6 +192,7 @@ async fn end_if_revoked(
         ip: client_ip(parts),
         policies: vec![],
         details: serde_json::Value::Null,
+        creates: None,
     };
     audit.details = serde_json::json!({"certificate_serial": text("certificate_serial"),
         "trust_anchor": text("trust_anchor"), "revoked_at": revoked_at.to_string()});

@@ -168,7 +168,7 @@ pub async fn submit(
         lines.push(block_event(&st.calendar, bin, l, at).map_err(ApiError::internal)?);
     }
     e.outcome = "allowed".into();
-    e.resource = "block_request/{id}".into();
+    e.creates = Some("block_request");
     e.details["lines"] = json!(lines.iter().map(|l| json!({"iin": l.iin, "reason": l.kind,
         "effective_date": l.effective_date, "block_due": l.block_due, "met": l.met, "scheduled": l.scheduled})).collect::<Vec<_>>());
     let new = NewBlockRequest {

@@ -313,6 +313,7 @@ async fn audited(
         ip: c.ip.clone(),
         policies,
         details,
+        creates: None,
     };
     st.store
         .commit_touching(Change::None, e, c.touch())

@@ -78,6 +78,7 @@ pub(crate) fn entry(
         ip: ip.to_owned(),
         policies: vec![],
         details: Value::Null,
+        creates: None,
     }
 }
 

@@ -884,6 +884,16 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     let (s, v) = post_block_request(app, &w, &request).await?;
     assert_eq!(s, 201, "{v}");
     let request_id = v["id"].as_i64().unwrap_or(0);
+    // The audit record names the request the change created.
+    let rec = app
+        .state
+        .store
+        .audit_records(0, 10_000)
+        .await?
+        .into_iter()
+        .find(|r| r.action == "submit_block_request" && r.outcome == "allowed")
+        .ok_or("no audit record of the request")?;
+    assert_eq!(rec.resource, format!("block_request/{request_id}"));
     let lines = v["lines"].as_array().cloned().unwrap_or_default();
     assert_eq!(lines.len(), 2, "{v}");
     for l in &lines {
