@@ -756,6 +756,19 @@ fn event(r: &AnyRow) -> Result<HrEventRow> {
     })
 }
 
+fn block_request_row(r: &AnyRow, lines: Vec<HrEventRow>) -> Result<BlockRequestRow> {
+    Ok(BlockRequestRow {
+        id: r.try_get("id")?,
+        applicant_bin: r.try_get("applicant_bin")?,
+        form_date: r.try_get("form_date")?,
+        signer_iin: r.try_get("signer_iin")?,
+        signer_name: r.try_get("signer_name")?,
+        trust_anchor: r.try_get("trust_anchor")?,
+        received_at: r.try_get("received_at")?,
+        lines,
+    })
+}
+
 const BLOCK_REQUEST_COLUMNS: &str =
     "id, applicant_bin, form_date, signer_iin, signer_name, trust_anchor, received_at";
 
@@ -873,25 +886,37 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = vec![];
-        for r in &rows {
-            out.push(self.block_request_row(r).await?);
+        // The lines of every listed request in one query, grouped by request.
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut lines: std::collections::HashMap<i64, Vec<HrEventRow>> = Default::default();
+        if !ids.is_empty() {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            let events = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {EVENT_COLUMNS} FROM hr_events WHERE block_request_id IN ({list}) ORDER BY id"
+            )))
+            .fetch_all(&self.pool)
+            .await?;
+            for ev in &events {
+                let ev = event(ev)?;
+                lines
+                    .entry(ev.block_request_id.unwrap_or_default())
+                    .or_default()
+                    .push(ev);
+            }
         }
-        Ok(out)
-    }
-
-    async fn block_request_row(&self, r: &AnyRow) -> Result<BlockRequestRow> {
-        let id: i64 = r.try_get("id")?;
-        Ok(BlockRequestRow {
-            id,
-            applicant_bin: r.try_get("applicant_bin")?,
-            form_date: r.try_get("form_date")?,
-            signer_iin: r.try_get("signer_iin")?,
-            signer_name: r.try_get("signer_name")?,
-            trust_anchor: r.try_get("trust_anchor")?,
-            received_at: r.try_get("received_at")?,
-            lines: self.block_request_lines(id).await?,
-        })
+        rows.iter()
+            .map(|r| {
+                block_request_row(
+                    r,
+                    lines
+                        .remove(&r.try_get::<i64, _>("id")?)
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
     }
 
     pub async fn block_request(&self, id: i64) -> Result<Option<BlockRequestRow>> {
@@ -902,7 +927,13 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match r {
-            Some(r) => Ok(Some(self.block_request_row(&r).await?)),
+            Some(r) => {
+                let id: i64 = r.try_get("id")?;
+                Ok(Some(block_request_row(
+                    &r,
+                    self.block_request_lines(id).await?,
+                )?))
+            }
             None => Ok(None),
         }
     }

@@ -23,23 +23,21 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::lifecycle::block_clock;
 use crate::problem::{ApiError, ApiResult};
 use crate::toolbox::{
-    authorize, caller_entry, organization_document, refuse, revocation_json, rfc3339_micros,
-    signing_time_json, touch, verified_body,
+    allowed, authorize, caller_entry, organization_document, refuse, revocation_json,
+    rfc3339_micros, signing_time_json, touch, verified_body,
 };
 
-/// The stored block event of one line received at `received_at`: its clock (3 working days from the
-/// day the powers end), whether the request met it, and whether the block waits for a future date.
+/// The stored block event of one line received at `received_at`, with its block clock.
 pub fn block_event(
     cal: &WorkingDayCalendar,
     bin: &str,
     line: &BlockRequestLine,
     received_at: Timestamp,
 ) -> Result<NewHrEvent, String> {
-    let due = line.block_deadline(cal).map_err(|e| e.to_string())?;
-    let today = cal.almaty_date(received_at);
-    let taken = cal.working_days_between(line.effective_date, today);
+    let clock = block_clock(cal, line.effective_date, received_at)?;
     Ok(NewHrEvent {
         source: "block_request".into(),
         // Replaced by the store with block-request/<request id>/<line>.
@@ -52,13 +50,13 @@ pub fn block_event(
         order_date: None,
         new_position: None,
         received_at: received_at.as_microsecond(),
-        block_due: due.due.to_string(),
-        block_due_at: due.due_at.as_microsecond(),
-        block_due_provisional: due.provisional,
-        working_days_taken: i64::from(taken),
-        met: received_at <= due.due_at,
+        block_due: clock.due.due.to_string(),
+        block_due_at: clock.due.due_at.as_microsecond(),
+        block_due_provisional: clock.due.provisional,
+        working_days_taken: clock.working_days_taken,
+        met: clock.met,
         evidence: None,
-        scheduled: line.effective_date > today,
+        scheduled: clock.scheduled,
     })
 }
 
@@ -109,11 +107,7 @@ pub async fn submit(
         &caller,
         "submit_block_request",
         "block_request".into(),
-        &qoljetim_policy::Decision {
-            allowed: false,
-            policies: vec![],
-            errors: vec![],
-        },
+        &allowed(vec![]),
     );
     e.details = json!({
         "signer_iin": id.iin.as_ref().map(|i| i.as_str()), "certificate_serial": id.serial_hex,
@@ -234,11 +228,6 @@ pub async fn list(
         policies.extend(d.policies);
     }
     // Heads read their own organization's; the integrator every organization's (Cedar decides each).
-    let own = st
-        .store
-        .block_requests(Some(&caller.actor.bin), late, 1000)
-        .await
-        .map_err(ApiError::store)?;
     let all_allowed = st
         .policy
         .decide(
@@ -250,15 +239,13 @@ pub async fn list(
             },
         )
         .map_err(ApiError::internal)?;
-    let rows = if all_allowed.allowed {
-        policies.extend(all_allowed.policies);
-        st.store
-            .block_requests(None, late, 1000)
-            .await
-            .map_err(ApiError::store)?
-    } else {
-        own
-    };
+    let narrow = (!all_allowed.allowed).then_some(caller.actor.bin.as_str());
+    policies.extend(all_allowed.policies);
+    let rows = st
+        .store
+        .block_requests(narrow, late, 1000)
+        .await
+        .map_err(ApiError::store)?;
     let mut out = vec![];
     for r in &rows {
         let d = st
@@ -281,11 +268,7 @@ pub async fn list(
         &caller,
         "read_block_request",
         "block_requests".into(),
-        &qoljetim_policy::Decision {
-            allowed: true,
-            policies: policies.into_iter().collect(),
-            errors: vec![],
-        },
+        &allowed(policies.into_iter().collect()),
     );
     e.details = json!({"late": late, "count": out.len()});
     st.store
@@ -295,14 +278,18 @@ pub async fn list(
     Ok(Json(json!({ "block_requests": out })))
 }
 
-async fn load(st: &AppState, caller: &Caller, id: i64) -> ApiResult<BlockRequestRow> {
+async fn load(
+    st: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> ApiResult<(BlockRequestRow, qoljetim_policy::Decision)> {
     let row = st
         .store
         .block_request(id)
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("block request {id}")))?;
-    authorize(
+    let d = authorize(
         st,
         caller,
         Action::ReadBlockRequest,
@@ -313,7 +300,7 @@ async fn load(st: &AppState, caller: &Caller, id: i64) -> ApiResult<BlockRequest
         &format!("block_request/{id}"),
     )
     .await?;
-    Ok(row)
+    Ok((row, d))
 }
 
 #[utoipa::path(get, path = "/api/v1/block-requests/{id}", params(("id" = i64, Path)),
@@ -323,18 +310,13 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let row = load(&st, &caller, id).await?;
-    let mut e = caller_entry(
+    let (row, d) = load(&st, &caller, id).await?;
+    let e = caller_entry(
         &caller,
         "read_block_request",
         format!("block_request/{id}"),
-        &qoljetim_policy::Decision {
-            allowed: true,
-            policies: vec![],
-            errors: vec![],
-        },
+        &d,
     );
-    e.details = json!({});
     st.store
         .commit_touching(Change::None, e, touch(&caller))
         .await
@@ -349,7 +331,7 @@ pub async fn evidence(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    load(&st, &caller, id).await?;
+    let (_, d) = load(&st, &caller, id).await?;
     let bytes = st
         .store
         .block_request_evidence(id)
@@ -360,11 +342,7 @@ pub async fn evidence(
         &caller,
         "read_block_request_evidence",
         format!("block_request/{id}"),
-        &qoljetim_policy::Decision {
-            allowed: true,
-            policies: vec![],
-            errors: vec![],
-        },
+        &d,
     );
     st.store
         .commit_touching(Change::None, e, touch(&caller))

@@ -28,8 +28,38 @@ use crate::toolbox::{
     authorize, caller_entry, entry, parse_json, refuse, rfc3339_micros, touch, verified_body,
 };
 
-/// The stored form of an HR event received at `received_at`: the block clock (3 working days from the
-/// last day of the powers), whether the block (made at receipt) met it, and the working days taken.
+/// The block clock of an event whose powers end on `effective_date`, received at `received_at`
+/// (Order 270 §9): due at the end of the 3rd working day after that day, met when received by then, the
+/// working days taken, and whether the block waits for a future effective date (Almaty).
+pub struct BlockClock {
+    pub due: qoljetim_domain::calendar::Deadline,
+    pub working_days_taken: i64,
+    pub met: bool,
+    pub scheduled: bool,
+}
+
+pub fn block_clock(
+    cal: &WorkingDayCalendar,
+    effective_date: Date,
+    received_at: Timestamp,
+) -> Result<BlockClock, String> {
+    let due = cal
+        .deadline_from_date(
+            effective_date,
+            qoljetim_domain::lifecycle::BLOCK_WORKING_DAYS,
+        )
+        .map_err(|e| e.to_string())?;
+    let today = cal.almaty_date(received_at);
+    Ok(BlockClock {
+        working_days_taken: i64::from(cal.working_days_between(effective_date, today)),
+        met: received_at <= due.due_at,
+        // The person holds the post until the effective date: the block waits for that day.
+        scheduled: effective_date > today,
+        due,
+    })
+}
+
+/// The stored form of an HR event received at `received_at`, with its block clock.
 pub fn new_hr_event(
     cal: &WorkingDayCalendar,
     event: &HrEvent,
@@ -37,8 +67,7 @@ pub fn new_hr_event(
     received_at: Timestamp,
     evidence: Option<Vec<u8>>,
 ) -> Result<NewHrEvent, String> {
-    let due = event.block_deadline(cal).map_err(|e| e.to_string())?;
-    let taken = cal.working_days_between(event.effective_date, cal.almaty_date(received_at));
+    let clock = block_clock(cal, event.effective_date, received_at)?;
     Ok(NewHrEvent {
         source: source.to_owned(),
         event_id: event.event_id.clone(),
@@ -50,14 +79,13 @@ pub fn new_hr_event(
         order_date: event.order_date.map(|d| d.to_string()),
         new_position: event.new_position.clone(),
         received_at: received_at.as_microsecond(),
-        block_due: due.due.to_string(),
-        block_due_at: due.due_at.as_microsecond(),
-        block_due_provisional: due.provisional,
-        working_days_taken: i64::from(taken),
-        met: received_at <= due.due_at,
+        block_due: clock.due.due.to_string(),
+        block_due_at: clock.due.due_at.as_microsecond(),
+        block_due_provisional: clock.due.provisional,
+        working_days_taken: clock.working_days_taken,
+        met: clock.met,
         evidence,
-        // The person holds the post until the effective date: the block waits for that day (Almaty).
-        scheduled: event.effective_date > cal.almaty_date(received_at),
+        scheduled: clock.scheduled,
     })
 }
 

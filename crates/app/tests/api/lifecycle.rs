@@ -1085,7 +1085,7 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     Ok(())
 }
 
-// Appendix form: the contact details are a work phone and an e-mail address; that e-mail receives the
+// Order 270, appendix form: the contact details are a work phone and an e-mail address; that e-mail receives the
 // person's notices until the person's profile sets another.
 async fn notices_go_to_the_forms_email_until_a_profile_sets_one(app: &TestApp) -> R {
     let w = world(app).await?;
