@@ -7,13 +7,13 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(cms) = qoljetim_web::signed_body_cms(data) else {
+    let Ok(cms) = qoljetim_service::signed_body_cms(data) else {
         return;
     };
     let now = jiff::Timestamp::now();
     if let Ok(v) = common::verifier().verify_cms(&cms, now) {
         let challenge = String::from_utf8_lossy(&v.content);
-        let _ = qoljetim_web::auth::check_challenge(&[7u8; 32], &challenge, now);
+        let _ = qoljetim_service::check_challenge(&[7u8; 32], &challenge, now);
         let _ = qoljetim_signature::require_sign_in(&v.signer);
     }
 });

@@ -527,7 +527,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
                     .collect()
             })
             .unwrap_or_default();
-        let (q, _) = qoljetim_web::parse_data_query(spec, &params).map_err(|e| format!("{e:?}"))?;
+        let (q, _) = qoljetim_service::parse_query(spec, &params).map_err(|e| format!("{e:?}"))?;
         let ds = qoljetim_budget::DataScope::from_grant(&scope);
         let mut direct = vec![];
         for _ in 0..iterations {

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use jiff::{Timestamp, ToSpan};
 use qoljetim_domain::OrganizationKind;
+use qoljetim_service::Service as AppState;
 use qoljetim_signature::devca::{DevCa, KeyKind, Subject};
 use qoljetim_signature::{KeyPurpose, NcaRole};
 use qoljetim_store::Change;
-use qoljetim_web::AppState;
 use serde_json::json;
 use sqlx::Executor;
 

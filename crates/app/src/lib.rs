@@ -16,9 +16,9 @@ pub mod worker;
 use der::{Decode, DecodePem};
 use qoljetim_domain::WorkingDayCalendar;
 use qoljetim_policy::PolicyEngine;
+use qoljetim_service::{Service as AppState, ServiceConfig};
 use qoljetim_signature::Verifier;
 use qoljetim_store::Store;
-use qoljetim_web::{AppState, WebConfig};
 use x509_cert::Certificate;
 
 use crate::config::Config;
@@ -106,7 +106,7 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
         feeds,
         std::time::Duration::from_secs(cfg.pki.crl_refresh_minutes * 60),
     );
-    let web = WebConfig {
+    let web = ServiceConfig {
         production: cfg.production,
         session_hours: cfg.session.hours,
         session_idle_minutes: cfg.session.idle_minutes,
@@ -192,55 +192,38 @@ pub fn cli_audit(
     }
 }
 
-/// Applies one HR event (file import or test) as the webhook does: blocks at once, records the clock.
-/// Returns a one-line summary; a repeated event is reported as such and changes nothing.
+/// Applies one HR event (file import or test) through the webhook's use case after its signature:
+/// blocks at once, records the clock. Returns a one-line summary; a repeated event is reported as such
+/// and changes nothing.
 pub async fn apply_hr_event(
     state: &AppState,
     event: &qoljetim_domain::lifecycle::HrEvent,
     source: &str,
     actor: &str,
 ) -> Result<String, AnyError> {
-    let at = state.clock.now();
-    let new = qoljetim_web::lifecycle::new_hr_event(&state.calendar, event, source, at, None)?;
-    let summary = format!(
-        "{} {} of {} in {} (powers ended {}): block due {}, {}",
-        event.event_id,
-        new.kind,
-        new.iin,
-        new.bin,
-        new.effective_date,
-        new.block_due,
-        if new.met { "met" } else { "missed" }
-    );
-    let details = serde_json::json!({"kind": new.kind, "iin": new.iin, "bin": new.bin, "effective_date": new.effective_date, "met": new.met});
-    match state
-        .store
-        .commit(
-            qoljetim_store::Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::HrEvent(
-                Box::new(new),
-            ))),
-            cli_audit(
-                actor,
-                "hr_event",
-                format!("hr_event:{}", event.event_id),
-                details,
-            ),
-        )
+    let out = state
+        .import_hr_event(event, source, actor)
         .await
-    {
-        Ok(out) => Ok(format!(
-            "{summary}; {} grants blocked, {} sessions ended",
-            out.counts.get("grants_blocked").copied().unwrap_or(0),
-            out.counts.get("sessions_ended").copied().unwrap_or(0)
-        )),
-        Err(qoljetim_store::StoreError::Conflict(qoljetim_store::Conflict::DuplicateEvent {
-            id,
-        })) => Ok(format!(
-            "{} was received before (event {id}): no change",
-            event.event_id
-        )),
-        Err(e) => Err(e.into()),
+        .map_err(|e| format!("{}: {:?}", e.slug(), e.args))?;
+    let ev = out.event;
+    if out.duplicate {
+        return Ok(format!(
+            "{} was received before (event {}): no change",
+            event.event_id, ev.id
+        ));
     }
+    Ok(format!(
+        "{} {} of {} in {} (powers ended {}): block due {}, {}; {} grants blocked, {} sessions ended",
+        ev.event_id,
+        ev.kind,
+        ev.iin,
+        ev.bin,
+        ev.effective_date,
+        ev.block_due,
+        if ev.met { "met" } else { "missed" },
+        ev.grants_blocked,
+        ev.sessions_ended
+    ))
 }
 
 /// One grant whose scope `rederive_scopes` changed.
@@ -270,8 +253,8 @@ pub async fn rederive_scopes(
         if org_row.kind != kind.as_str() || org_row.excluded.is_some() {
             continue;
         }
-        let org =
-            qoljetim_web::org_domain(&org_row).map_err(|e| format!("{}: {e:?}", org_row.bin))?;
+        let org = qoljetim_service::org_domain(&org_row)
+            .map_err(|e| format!("{}: {e:?}", org_row.bin))?;
         for g in store.active_grants_of(&org_row.bin).await? {
             let old: qoljetim_domain::Scope = serde_json::from_value(g.scope.clone())?;
             let system: qoljetim_domain::System = g

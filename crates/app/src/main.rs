@@ -643,42 +643,33 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             administrators,
         }) => {
             let cfg = config(&common, None)?;
-            let exclusions = qoljetim_domain::org::Exclusions::new(&cfg.excluded_bins)?;
-            if exclusions.excludes(bin.trim(), kind.trim()) {
-                return Err(format!(
-                    "refused (not-eligible): BIN {bin} ({kind}) is excluded: the internal audit services of the National Bank and \
-                     of the financial-market regulator are not state audit bodies under Order 270 §2.6"
-                )
-                .into());
-            }
-            let body = qoljetim_web_body(bin, kind, name_kk, name_ru, territory, administrators);
-            let org = qoljetim_web::parse_organization(&body).map_err(|errs| {
-                errs.iter()
-                    .map(|e| format!("{}: {} ({})", e.field, e.detail, e.rule))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
-            let store = open_store(&cfg).await?;
-            let change = Change::CreateOrganization {
-                bin: org.bin.to_string(),
-                name_kk: org.name_kk.clone(),
-                name_ru: org.name_ru.clone(),
-                kind: org.kind.as_str().into(),
-                territory: org.territory.as_ref().map(|t| t.to_string()),
-                administrators: serde_json::to_string(&org.administrators)?,
-                created_at: Timestamp::now().as_microsecond(),
-            };
-            store
-                .commit(
-                    change,
-                    qoljetim::cli_audit(
-                        &cli_user(),
-                        "manage_organizations",
-                        format!("organization/{}", org.bin),
-                        serde_json::to_value(&org)?,
-                    ),
-                )
-                .await?;
+            let state = qoljetim::build_state(&cfg).await?;
+            let body = organization_body(bin, kind, name_kk, name_ru, territory, administrators);
+            let org = state
+                .register_organization_as_operator(&cli_user(), body)
+                .await
+                .map_err(|e| {
+                    let fields = e
+                        .errors
+                        .iter()
+                        .map(|f| format!("{}: {} ({})", f.field, f.detail, f.rule))
+                        .collect::<Vec<_>>();
+                    let args = e
+                        .args
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>();
+                    let why = if e.problem == qoljetim_service::Problem::NotEligible {
+                        " (the internal audit services of the National Bank and of the financial-market regulator are not state audit bodies under Order 270 §2.6)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "refused ({}): {}{why}",
+                        e.slug(),
+                        [fields, args].concat().join("; ")
+                    )
+                })?;
             println!("organization {} registered as {}", org.bin, org.kind);
         }
         Command::Grants(GrantsCmd::Rederive {
@@ -889,15 +880,15 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn qoljetim_web_body(
+fn organization_body(
     bin: String,
     kind: String,
     name_kk: String,
     name_ru: String,
     territory: Option<String>,
     administrators: Vec<String>,
-) -> qoljetim_web::OrganizationBody {
-    qoljetim_web::OrganizationBody {
+) -> qoljetim_service::OrganizationBody {
+    qoljetim_service::OrganizationBody {
         bin,
         name_kk,
         name_ru,

@@ -17,10 +17,10 @@ use jiff::{Timestamp, ToSpan};
 use qoljetim_domain::lifecycle::{
     HrCheck, HrQuery, REMINDER_DAYS, compare_with_registry, days_left, reminder_due,
 };
+use qoljetim_service::Service as AppState;
 use qoljetim_store::{
     AuditEntry, Change, LifecycleChange, NewEmail, NewNotification, SendResult, StoreError,
 };
-use qoljetim_web::AppState;
 use serde::Serialize;
 use serde_json::json;
 

@@ -618,11 +618,9 @@ async fn sign_in_refusals(app: &TestApp) -> R {
     let (s, v) = c.post("/api/v1/auth/login", &body).await?;
     assert_eq!((s, problem_type(&v)), (401, "challenge-used"));
     // Expired: issued by this server six minutes ago.
-    let (old, _) = qoljetim_web::auth::issue_challenge(
-        &app.state.challenge_key,
-        Timestamp::now() - 6.minutes(),
-    )
-    .map_err(|e| e.slug())?;
+    let (old, _) =
+        qoljetim_service::issue_challenge(&app.state.challenge_key, Timestamp::now() - 6.minutes())
+            .map_err(|e| e.slug())?;
     let (s, v) = c
         .post(
             "/api/v1/auth/login",
@@ -632,7 +630,7 @@ async fn sign_in_refusals(app: &TestApp) -> R {
     assert_eq!((s, problem_type(&v)), (401, "challenge-expired"));
     // Foreign: not issued by this server.
     let (foreign, _) =
-        qoljetim_web::auth::issue_challenge(&[9u8; 32], Timestamp::now()).map_err(|e| e.slug())?;
+        qoljetim_service::issue_challenge(&[9u8; 32], Timestamp::now()).map_err(|e| e.slug())?;
     let (s, v) = c
         .post(
             "/api/v1/auth/login",
@@ -2349,7 +2347,7 @@ async fn a_persons_grant_is_found_past_any_window(app: &TestApp) -> R {
 
 /// `last_seen` of the client's session.
 async fn last_seen(app: &TestApp, c: &ApiClient) -> Result<i64, qoljetim::AnyError> {
-    let hash = qoljetim_web::auth::token_hash(c.token.as_deref().unwrap_or(""));
+    let hash = qoljetim_service::token_hash(c.token.as_deref().unwrap_or(""));
     Ok(app
         .state
         .store

@@ -83,6 +83,22 @@ impl Lang {
     }
 }
 
+/// The caller's language from `Accept-Language` (Kazakh when none is named).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Lang::from_accept_language(
+            parts
+                .headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,13 +6,12 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::AppState;
-use crate::data;
+use qoljetim_service::views::*;
 
-use crate::block;
-use crate::lifecycle;
-use crate::views::*;
-use crate::{applications, grants, organizations, sign_in, system};
+use crate::AppState;
+use crate::handlers::{
+    applications, block, data, grants, lifecycle, organizations, reports, sign_in, system,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,8 +33,19 @@ use crate::{applications, grants, organizations, sign_in, system};
         ReviewLineBody,
         GrantBody,
         OrganizationBody,
+        OrganizationView,
         DeadlineView,
-        AuditView
+        AuditView,
+        MeView,
+        HealthView,
+        BlockRequestView,
+        BlockLineView,
+        HrEventView,
+        ProfileView,
+        NotificationView,
+        NotificationList,
+        RenewalDraftView,
+        DimensionValue
     ))
 )]
 struct ApiDoc;
@@ -64,8 +74,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::get_profile, lifecycle::put_profile))
         .routes(routes!(lifecycle::list_notifications))
         .routes(routes!(lifecycle::read_notification))
-        .routes(routes!(lifecycle::deadlines_report))
-        .routes(routes!(lifecycle::registry_report))
+        .routes(routes!(reports::deadlines_report))
+        .routes(routes!(reports::registry_report))
         .routes(routes!(
             organizations::list_organizations,
             organizations::create_organization

@@ -22,8 +22,7 @@ pub struct LoginView {
     pub expires_at: String,
     #[schema(value_type = Object)]
     pub person: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub organization: serde_json::Value,
+    pub organization: OrganizationView,
     pub roles: Vec<String>,
     /// The certificate's name matched with the latest application line: `match`, `mismatch` (with
     /// the fields, both names, shown to the integrator) or `no_application_line`.
@@ -182,6 +181,19 @@ pub struct OrganizationBody {
     pub administrators: Vec<String>,
 }
 
+/// An organization of the registry (Order 270 §2.6): eligible to apply unless excluded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationView {
+    pub bin: String,
+    pub name_kk: String,
+    pub name_ru: String,
+    pub kind: String,
+    pub territory: Option<String>,
+    pub administrators: Vec<String>,
+    pub eligible: bool,
+    pub excluded: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadlineView {
     pub from: String,
@@ -206,4 +218,127 @@ pub struct AuditView {
     pub details: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// `GET /healthz`: the service is up and its database answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    pub status: String,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    pub version: String,
+}
+
+/// `GET /me`: the signed-in person (from the certificate), the organization, roles and grants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    #[schema(value_type = Object)]
+    pub person: serde_json::Value,
+    pub organization: Option<OrganizationView>,
+    pub roles: Vec<String>,
+    pub session_expires_at: String,
+    pub grants: Vec<GrantView>,
+}
+
+/// One line of a block request: the person, why and from when, what was blocked, and its clock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockLineView {
+    pub iin: String,
+    pub reason: String,
+    pub effective_date: String,
+    pub order_number: Option<String>,
+    pub blocked_grants: i64,
+    pub sessions_ended: i64,
+    /// The future effective date the block waits for (Almaty), until it is applied.
+    pub scheduled_for: Option<String>,
+    pub blocked_at: Option<String>,
+    pub block_due: String,
+    pub block_due_at: String,
+    pub deadline_met: bool,
+    pub working_days_taken: i64,
+}
+
+/// A block request (Order 270 §9) as kept: who signed it, when it arrived, its lines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockRequestView {
+    pub id: i64,
+    pub applicant_bin: String,
+    pub date: String,
+    pub signer_iin: String,
+    pub signer_name: String,
+    pub trust_anchor: String,
+    pub received_at: String,
+    pub deadline_met: bool,
+    pub lines: Vec<BlockLineView>,
+}
+
+/// An HR event as kept (Order 270 §9): the person, the powers' end, the block clock and its effect.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HrEventView {
+    pub id: i64,
+    /// The same event was received before: this is that one, and nothing changed.
+    pub duplicate: bool,
+    pub event_id: String,
+    pub kind: String,
+    pub iin: String,
+    pub bin: String,
+    pub effective_date: String,
+    pub order_number: String,
+    pub new_position: Option<String>,
+    pub received_at: String,
+    pub block_due: String,
+    pub block_due_at: String,
+    pub block_due_provisional: bool,
+    pub met: bool,
+    pub working_days_taken: i64,
+    pub grants_blocked: i64,
+    pub sessions_ended: i64,
+    pub lines_stopped: i64,
+    pub scheduled_for: Option<String>,
+    /// The grants blocked by this arrival (absent for a duplicate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<i64>>,
+}
+
+/// The e-mail a person gets notices at and their language.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileView {
+    pub email: Option<String>,
+    pub language: String,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: String,
+    pub read: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationList {
+    pub notifications: Vec<NotificationView>,
+}
+
+/// A renewal form pre-filled from a grant, for the head to check and sign.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenewalDraftView {
+    pub renews_grant: i64,
+    pub grant_status: String,
+    pub valid_until: String,
+    /// An application form (docs/application-form.md) to sign as it is or after corrections.
+    #[schema(value_type = Object)]
+    pub form: serde_json::Value,
+    pub check_before_signing: Vec<String>,
+}
+
+/// A code of a dimension and its name in the caller's language (none when the code has no name).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DimensionValue {
+    pub code: String,
+    pub name: Option<String>,
 }

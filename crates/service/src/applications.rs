@@ -1,0 +1,741 @@
+//! Applications (Order 270 §8–§9): submit a signed form, list and read, the evidence, review, grant.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::Date;
+use qoljetim_domain::application::{
+    ApplicationForm, Decision as LineDecisionKind, FieldError, LineDecision, NOTICE_CAPPED,
+    grant_validity,
+};
+use qoljetim_domain::org::derive_scope;
+use qoljetim_domain::{ApplicationStatus, OrganizationKind, Role, System};
+use qoljetim_policy::{Action, Actor, Decision, Resource};
+use qoljetim_store::{ApplicationRow, Change, LineRow, NewApplication, NewGrant, NewLine};
+use serde_json::{Value, json};
+
+use crate::audit::Attempt;
+use crate::error::{Input, Problem, ServiceError, ServiceResult};
+use crate::grants::*;
+use crate::organizations::*;
+use crate::toolbox::*;
+use crate::views::*;
+use crate::{Caller, Service};
+
+pub(crate) fn app_resource(a: &ApplicationRow) -> Resource {
+    Resource::Application {
+        id: a.id.to_string(),
+        applicant_bin: a.applicant_bin.clone(),
+        status: a.status.clone(),
+    }
+}
+
+pub(crate) fn line_view(l: &LineRow) -> LineView {
+    LineView {
+        line: l.line,
+        surname: l.surname.clone(),
+        name: l.name.clone(),
+        patronymic: l.patronymic.clone(),
+        iin: l.iin.clone(),
+        position: l.position.clone(),
+        unit: l.unit.clone(),
+        phone: l.phone.clone(),
+        email: l.email.clone(),
+        purpose: l.purpose.clone(),
+        eqyzmet_qr: l.eqyzmet_qr.clone(),
+        status: l.status.clone(),
+        reason: l.reason.clone(),
+        access_until_requested: l.access_until_requested.clone(),
+        access_until_effective: l.access_until_effective.clone(),
+        notice: l.notice.clone(),
+        hr_check: HrCheckView {
+            status: l.hr_status.clone(),
+            detail: l.hr_detail.clone(),
+            checked_at: l.hr_checked_at.map(rfc3339_micros),
+            attempts: l.hr_attempts,
+            last_error: l.hr_last_error.clone(),
+            hr_event: l.hr_event_id,
+        },
+    }
+}
+
+pub(crate) fn application_view(
+    a: &ApplicationRow,
+    lines: &[LineRow],
+    complete: bool,
+    now_us: i64,
+) -> ApplicationView {
+    ApplicationView {
+        id: a.id,
+        applicant_bin: a.applicant_bin.clone(),
+        status: a.status.clone(),
+        date: a.form_date.clone(),
+        systems: a.systems.clone(),
+        head: a.head.clone(),
+        signer_iin: a.signer_iin.clone(),
+        signer_name: a.signer_name.clone(),
+        claimed_signing_time: a.claimed_signing_time.map(rfc3339_micros),
+        received_at: rfc3339_micros(a.received_at),
+        trust_anchor: a.trust_anchor.clone(),
+        verification: serde_json::from_str(&a.revocation)
+            .unwrap_or_else(|_| json!({"revocation": {"method": a.revocation}})),
+        review_due: a.review_due.clone(),
+        review_due_at: rfc3339_micros(a.review_due_at),
+        review_due_provisional: a.review_due_provisional,
+        review_overdue: a.status == "submitted" && now_us > a.review_due_at,
+        grant_due: a.grant_due.clone(),
+        grant_due_at: a.grant_due_at.map(rfc3339_micros),
+        grant_overdue: a.status == "forwarded" && a.grant_due_at.is_some_and(|g| now_us > g),
+        complete,
+        lines: lines.iter().map(line_view).collect(),
+    }
+}
+
+/// A reviewer's decisions on an application's lines.
+pub struct ReviewCommand {
+    pub application: i64,
+    pub body: Input<ReviewBody>,
+}
+
+/// The grant of a forwarded application (with extra fiscal years, if any, and their reason).
+pub struct GrantCommand {
+    pub application: i64,
+    pub body: Input<GrantBody>,
+}
+
+/// A signed document as kept (the evidence), with the name it is downloaded under.
+pub struct EvidenceFile {
+    pub bytes: Vec<u8>,
+    pub filename: String,
+    pub content_type: &'static str,
+}
+
+/// The lines the caller may see, and whether that is the whole application; None: nothing.
+type Visible = Option<(Vec<LineRow>, bool)>;
+
+impl Service {
+    pub(crate) async fn load_application(&self, id: i64) -> ServiceResult<ApplicationRow> {
+        self.store
+            .application(id)
+            .await
+            .map_err(ServiceError::store)?
+            .ok_or_else(|| ServiceError::not_found(format!("application {id}")))
+    }
+
+    async fn lines(&self, id: i64) -> ServiceResult<Vec<LineRow>> {
+        self.store.lines(id).await.map_err(ServiceError::store)
+    }
+
+    async fn application_view_of(&self, id: i64) -> ServiceResult<ApplicationView> {
+        let a = self.load_application(id).await?;
+        let lines = self.lines(id).await?;
+        Ok(application_view(
+            &a,
+            &lines,
+            true,
+            self.clock.now().as_microsecond(),
+        ))
+    }
+
+    /// Order 270 §8: an application signed by the applicant's first head or signing right, posted by
+    /// anyone holding it (with or without a session; a session must be of the applicant).
+    pub async fn submit_application(
+        &self,
+        session: Option<&Caller>,
+        ip: &str,
+        body: &[u8],
+    ) -> ServiceResult<ApplicationView> {
+        let attempt = Attempt::default();
+        let r = self
+            .submit_application_in(&attempt, session, ip, body)
+            .await;
+        self.settle(attempt, r).await
+    }
+
+    async fn submit_application_in(
+        &self,
+        attempt: &Attempt,
+        session: Option<&Caller>,
+        ip: &str,
+        body: &[u8],
+    ) -> ServiceResult<ApplicationView> {
+        let at = self.clock.now();
+        let (cms, verified) = self
+            .verified_body(
+                attempt,
+                body,
+                at,
+                anonymous("submit_application", "application", ip),
+                false,
+            )
+            .await?;
+        let id = &verified.signer;
+        let mut e = entry(
+            signer_id(id),
+            id.bin.as_ref().map(|b| b.to_string()),
+            "submit_application",
+            "application".into(),
+            String::new(),
+            ip,
+        );
+        e.details = json!({
+            "certificate_serial": id.serial_hex, "trust_anchor": verified.anchor, "revocation": revocation_json(&verified.revocation),
+            "signing_time": signing_time_json(&verified),
+            "claimed_signing_time": verified.claimed_signing_time.map(|t| t.to_string()),
+        });
+        attempt.begin(e, None);
+        let form = self.organization_document(
+            &verified,
+            at,
+            ApplicationForm::parse,
+            |f: &ApplicationForm| &f.applicant_bin,
+        )?;
+        let Some(org) = self
+            .store
+            .organization(form.applicant_bin.as_str())
+            .await
+            .map_err(ServiceError::store)?
+        else {
+            return Err(
+                ServiceError::new(Problem::OrganizationUnknown).arg("bin", &form.applicant_bin)
+            );
+        };
+        if let Some(err) = not_eligible(self, &org.bin, &org.kind, org.excluded.as_deref()) {
+            return Err(err);
+        }
+        let kind = org.kind.parse::<OrganizationKind>().ok();
+        let iin = id.iin.clone().map(|i| i.to_string()).unwrap_or_default();
+        let actor = Actor {
+            iin: iin.clone(),
+            bin: form.applicant_bin.to_string(),
+            org_kind: kind,
+            roles: vec![Role::Head],
+        };
+        let resource = Resource::Application {
+            id: "new".into(),
+            applicant_bin: form.applicant_bin.to_string(),
+            status: "submitted".into(),
+        };
+        let session_bin = session.map(|s| s.actor.bin.as_str());
+        let d = self
+            .policy
+            .decide_submission(&actor, &resource, session_bin)
+            .map_err(ServiceError::internal)?;
+        attempt.update(|e| e.policies = d.policies.clone());
+        if !d.allowed {
+            // Cedar decides; the policy that refused names the problem (an operator does not apply, a
+            // session of another organization).
+            return Err(ServiceError::denied("submit_application", &d.policies)
+                .arg("kind", &org.kind)
+                .arg("session", session_bin.unwrap_or_default())
+                .arg("applicant", &form.applicant_bin));
+        }
+        let due = self
+            .calendar
+            .deadline(at, 2)
+            .map_err(ServiceError::internal)?;
+        let new = NewApplication {
+            applicant_bin: form.applicant_bin.to_string(),
+            form_date: form.date.to_string(),
+            systems: serde_json::to_string(
+                &form.systems.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            )
+            .unwrap_or_default(),
+            head: serde_json::to_string(&form.head).unwrap_or_default(),
+            signer_iin: iin,
+            signer_name: id.common_name.clone().unwrap_or_default(),
+            signer_certificate: der::Encode::to_der(&verified.signer_certificate)
+                .map_err(ServiceError::internal)?,
+            claimed_signing_time: verified.claimed_signing_time.map(|t| t.as_microsecond()),
+            trust_anchor: verified.anchor.clone(),
+            // The verification's evidence beside the CMS: how revocation was checked and which time
+            // was the signing time (the column predates time stamps; its text is this JSON).
+            revocation: json!({"revocation": revocation_json(&verified.revocation),
+                "signing_time": signing_time_json(&verified)})
+            .to_string(),
+            evidence: cms,
+            received_at: at.as_microsecond(),
+            review_due: due.due.to_string(),
+            review_due_at: due.due_at.as_microsecond(),
+            review_due_provisional: due.provisional,
+            lines: form.lines.iter().map(new_line).collect(),
+        };
+        attempt.update(|e| {
+            e.outcome = "allowed".into();
+            e.creates = Some("application");
+            e.details["lines"] = json!(form.lines.len());
+            e.details["review_due"] = json!(due.due.to_string());
+        });
+        let out = self
+            .commit(attempt, Change::SubmitApplication(Box::new(new)))
+            .await?;
+        let app_id = out.id.ok_or_else(|| ServiceError::internal("no id"))?;
+        self.application_view_of(app_id).await
+    }
+
+    /// What the caller may see of an application: all of it, only their own lines, or nothing.
+    pub(crate) fn visible_lines(
+        &self,
+        c: &Caller,
+        a: &ApplicationRow,
+        lines: Vec<LineRow>,
+    ) -> ServiceResult<(Decision, Visible)> {
+        let d = self.decide(&c.actor, Action::ReadApplication, &app_resource(a))?;
+        if d.allowed {
+            return Ok((d, Some((lines, true))));
+        }
+        let mut own = vec![];
+        let mut policies = BTreeSet::new();
+        for l in lines {
+            let r = Resource::ApplicationLine {
+                id: format!("{}/{}", a.id, l.line),
+                applicant_bin: a.applicant_bin.clone(),
+                iin: l.iin.clone(),
+            };
+            let dl = self.decide(&c.actor, Action::ReadApplicationLine, &r)?;
+            if dl.allowed {
+                policies.extend(dl.policies);
+                own.push(l);
+            }
+        }
+        if own.is_empty() {
+            return Ok((d, None));
+        }
+        Ok((allowed(policies.into_iter().collect()), Some((own, false))))
+    }
+
+    /// The applications the caller may read (all, their organization's, or their own lines).
+    pub async fn list_applications(
+        &self,
+        caller: &Caller,
+        q: ListQuery,
+    ) -> ServiceResult<Vec<ApplicationView>> {
+        let attempt = Attempt::default();
+        let limit = q.limit.unwrap_or(100).clamp(1, 500);
+        // Cedar decides how wide the candidate set is: may this caller read another body's application?
+        let probe = Resource::Application {
+            id: "probe".into(),
+            applicant_bin: "000000000000".into(),
+            status: "submitted".into(),
+        };
+        let wide = self
+            .decide(&caller.actor, Action::ReadApplication, &probe)?
+            .allowed;
+        let candidates = self
+            .store
+            .applications(
+                if wide { None } else { Some(&caller.actor.bin) },
+                q.status.as_deref(),
+                limit,
+            )
+            .await
+            .map_err(ServiceError::store)?;
+        let mut out = vec![];
+        let mut policies = BTreeSet::new();
+        for a in candidates {
+            let lines = self.lines(a.id).await?;
+            if let (d, Some((visible, complete))) = self.visible_lines(caller, &a, lines)? {
+                policies.extend(d.policies);
+                out.push(application_view(
+                    &a,
+                    &visible,
+                    complete,
+                    self.clock.now().as_microsecond(),
+                ));
+            }
+        }
+        let d = allowed(policies.into_iter().collect());
+        let mut e = caller_entry(caller, "read_application", "applications".into(), &d);
+        e.details = json!({"returned": out.len(), "status": q.status});
+        attempt.begin_for(caller, e);
+        self.record(&attempt).await?;
+        Ok(out)
+    }
+
+    /// One application, as far as the caller may see it.
+    pub async fn application(&self, caller: &Caller, id: i64) -> ServiceResult<ApplicationView> {
+        let attempt = Attempt::default();
+        let r = self.application_in(&attempt, caller, id).await;
+        self.settle(attempt, r).await
+    }
+
+    async fn application_in(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        id: i64,
+    ) -> ServiceResult<ApplicationView> {
+        let a = self.load_application(id).await?;
+        let lines = self.lines(id).await?;
+        let (d, visible) = self.visible_lines(caller, &a, lines)?;
+        let mut e = caller_entry(caller, "read_application", format!("application/{id}"), &d);
+        let Some((visible, complete)) = visible else {
+            e.outcome = "denied".into();
+            attempt.begin_for(caller, e);
+            return Err(ServiceError::forbidden("read_application"));
+        };
+        attempt.begin_for(caller, e);
+        self.record(attempt).await?;
+        Ok(application_view(
+            &a,
+            &visible,
+            complete,
+            self.clock.now().as_microsecond(),
+        ))
+    }
+
+    /// The signed bytes of an application, unchanged (Order 270 §8: the evidence).
+    pub async fn application_evidence(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> ServiceResult<EvidenceFile> {
+        let attempt = Attempt::default();
+        let r = self.application_evidence_in(&attempt, caller, id).await;
+        self.settle(attempt, r).await
+    }
+
+    async fn application_evidence_in(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        id: i64,
+    ) -> ServiceResult<EvidenceFile> {
+        let a = self.load_application(id).await?;
+        let resource = format!("application/{id}/evidence");
+        let d = self.authorize(
+            attempt,
+            caller,
+            Action::ReadApplication,
+            &app_resource(&a),
+            &resource,
+        )?;
+        let bytes = self
+            .store
+            .evidence(id)
+            .await
+            .map_err(ServiceError::store)?
+            .ok_or_else(|| ServiceError::not_found("evidence"))?;
+        attempt.begin_for(caller, caller_entry(caller, "read_evidence", resource, &d));
+        self.record(attempt).await?;
+        Ok(EvidenceFile {
+            bytes,
+            filename: format!("application-{id}.p7s"),
+            content_type: "application/pkcs7-mime; smime-type=signed-data",
+        })
+    }
+
+    /// Order 270 §9: the reviewer approves or rejects each line; an application with an approved line
+    /// is forwarded for the grant (due in 2 working days).
+    pub async fn review(
+        &self,
+        caller: &Caller,
+        cmd: ReviewCommand,
+    ) -> ServiceResult<ApplicationView> {
+        let attempt = Attempt::default();
+        let r = self.review_in(&attempt, caller, cmd).await;
+        self.settle(attempt, r).await
+    }
+
+    async fn review_in(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        cmd: ReviewCommand,
+    ) -> ServiceResult<ApplicationView> {
+        let id = cmd.application;
+        let a = self.load_application(id).await?;
+        let resource = format!("application/{id}");
+        self.authorize(
+            attempt,
+            caller,
+            Action::ReviewApplication,
+            &app_resource(&a),
+            &resource,
+        )?;
+        let parsed = cmd.body?;
+        let decisions = line_decisions(&parsed).map_err(ServiceError::validation)?;
+        let lines = self.lines(id).await?;
+        let status = ApplicationStatus::parse(&a.status)
+            .ok_or_else(|| ServiceError::internal("stored status"))?;
+        let reviewed = match status.review(lines.len() as u32, &decisions) {
+            Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) => {
+                return Err(ServiceError::new(Problem::WrongState)
+                    .arg("current", cur)
+                    .arg("expected", exp));
+            }
+            Ok(Err(field_errors)) => return Err(ServiceError::validation(field_errors)),
+            Ok(Ok(r)) => r,
+        };
+        let at = self.clock.now();
+        let grant_due = if reviewed.outcome == ApplicationStatus::Forwarded {
+            let g = self
+                .calendar
+                .deadline(at, 2)
+                .map_err(ServiceError::internal)?;
+            Some((g.due.to_string(), g.due_at.as_microsecond(), g.provisional))
+        } else {
+            None
+        };
+        attempt.update(|e| {
+            e.details = json!({
+                "outcome": reviewed.outcome.as_str(),
+                "lines": reviewed.lines.iter().map(|(n, s, r)| json!({"line": n, "status": s.as_str(), "reason": r})).collect::<Vec<_>>(),
+            })
+        });
+        let change = Change::Review {
+            application_id: id,
+            lines: reviewed
+                .lines
+                .iter()
+                .map(|(n, s, r)| (i64::from(*n), s.as_str().to_owned(), r.clone()))
+                .collect(),
+            outcome: reviewed.outcome.as_str().to_owned(),
+            reviewed_at: at.as_microsecond(),
+            reviewed_by: caller.actor_id(),
+            grant_due,
+        };
+        self.commit(attempt, change).await?;
+        self.application_view_of(id).await
+    }
+
+    /// Order 270 §9: access to each requested system for every approved line, with the scope of the
+    /// organization's competence (§6), until the line's date or a year (DESIGN.md §3).
+    pub async fn grant(
+        &self,
+        caller: &Caller,
+        cmd: GrantCommand,
+    ) -> ServiceResult<GrantResultView> {
+        let attempt = Attempt::default();
+        let r = self.grant_in(&attempt, caller, cmd).await;
+        self.settle(attempt, r).await
+    }
+
+    async fn grant_in(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        cmd: GrantCommand,
+    ) -> ServiceResult<GrantResultView> {
+        let id = cmd.application;
+        let a = self.load_application(id).await?;
+        let resource = format!("application/{id}");
+        self.authorize(
+            attempt,
+            caller,
+            Action::GrantAccess,
+            &app_resource(&a),
+            &resource,
+        )?;
+        let parsed = cmd.body?;
+        let status = ApplicationStatus::parse(&a.status)
+            .ok_or_else(|| ServiceError::internal("stored status"))?;
+        if let Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) =
+            status.grant()
+        {
+            return Err(ServiceError::new(Problem::WrongState)
+                .arg("current", cur)
+                .arg("expected", exp));
+        }
+        let systems: Vec<System> = a.systems.iter().filter_map(|s| s.parse().ok()).collect();
+        let (extra, reason) = extra_years(&parsed, &systems).map_err(ServiceError::validation)?;
+        let org_row = self
+            .store
+            .organization(&a.applicant_bin)
+            .await
+            .map_err(ServiceError::store)?
+            .ok_or_else(|| ServiceError::internal("applicant missing"))?;
+        if let Some(err) = not_eligible(
+            self,
+            &org_row.bin,
+            &org_row.kind,
+            org_row.excluded.as_deref(),
+        ) {
+            return Err(err);
+        }
+        let org = org_domain(&org_row)?;
+        let at = self.clock.now();
+        let granted_on = self.calendar.almaty_date(at);
+        let lines = self.lines(id).await?;
+        let mut new_grants = vec![];
+        let mut not_granted = vec![];
+        for l in lines.iter().filter(|l| l.status == "approved") {
+            if l.hr_event_id.is_some() {
+                // Order 270 §9: the powers ended after submission (dismissal, transfer): no access.
+                not_granted.push((l.line, "powers_ended".to_owned()));
+                continue;
+            }
+            let requested: Option<Date> = l
+                .access_until_requested
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(ServiceError::internal)?;
+            let Some(validity) = grant_validity(granted_on, requested) else {
+                // DESIGN.md §3: a line whose until-date has passed by the grant is not granted.
+                not_granted.push((l.line, "access_until_passed".to_owned()));
+                continue;
+            };
+            for sys in &systems {
+                let years = extra.get(sys).cloned().unwrap_or_default();
+                let scope = derive_scope(
+                    &self.rules,
+                    &org,
+                    *sys,
+                    validity.valid_from,
+                    validity.valid_until,
+                    &years,
+                );
+                new_grants.push(NewGrant {
+                    line: l.line,
+                    person_iin: l.iin.clone(),
+                    organization_bin: a.applicant_bin.clone(),
+                    system: sys.as_str().to_owned(),
+                    valid_from: validity.valid_from.to_string(),
+                    valid_until: validity.valid_until.to_string(),
+                    access_until_requested: l.access_until_requested.clone(),
+                    notice: validity.capped.then(|| NOTICE_CAPPED.to_owned()),
+                    scope: serde_json::to_string(&scope).map_err(ServiceError::internal)?,
+                    extra_years_reason: if years.is_empty() {
+                        None
+                    } else {
+                        reason.clone()
+                    },
+                });
+            }
+        }
+        attempt.update(|e| {
+            e.details = json!({
+                "grants": new_grants.iter().map(|g| json!({"line": g.line, "system": g.system, "valid_until": g.valid_until, "scope": serde_json::from_str::<Value>(&g.scope).unwrap_or(Value::Null)})).collect::<Vec<_>>(),
+                "not_granted": not_granted.iter().map(|(l, r)| json!({"line": l, "reason": r})).collect::<Vec<_>>(),
+                "extra_years_reason": reason,
+            })
+        });
+        let change = Change::Grant {
+            application_id: id,
+            grants: new_grants,
+            not_granted: not_granted.clone(),
+            granted_at: at.as_microsecond(),
+            granted_by: caller.actor_id(),
+        };
+        self.commit(attempt, change).await?;
+        let grants = self
+            .store
+            .grants_of_application(id)
+            .await
+            .map_err(ServiceError::store)?;
+        Ok(GrantResultView {
+            grants: grants.iter().map(grant_view).collect(),
+            not_granted: not_granted
+                .into_iter()
+                .map(|(line, reason)| NotGrantedView { line, reason })
+                .collect(),
+        })
+    }
+}
+
+fn new_line(l: &qoljetim_domain::application::ApplicationLine) -> NewLine {
+    NewLine {
+        line: i64::from(l.line),
+        iin: l.iin.to_string(),
+        surname: l.person.surname.clone(),
+        name: l.person.name.clone(),
+        patronymic: l.person.patronymic.clone(),
+        position: l.position.clone(),
+        unit: l.unit.clone(),
+        phone: l.phone.clone(),
+        email: l.email.clone(),
+        purpose: l.purpose.clone(),
+        access_until_requested: l.access_until_requested.map(|d| d.to_string()),
+        access_until_effective: l.access_until_effective.to_string(),
+        notice: l.notice.clone(),
+        eqyzmet_qr: l.eqyzmet_qr.clone(),
+    }
+}
+
+/// The review body's decisions, naming each one that is neither `approve` nor `reject`.
+fn line_decisions(parsed: &ReviewBody) -> Result<Vec<LineDecision>, Vec<FieldError>> {
+    let mut errors = vec![];
+    let decisions = parsed
+        .lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let decision = match l.decision.as_str() {
+                "approve" => LineDecisionKind::Approve,
+                "reject" => LineDecisionKind::Reject,
+                _ => {
+                    errors.push(FieldError::new(
+                        format!("/lines/{i}/decision"),
+                        "decision",
+                        "approve or reject",
+                    ));
+                    return None;
+                }
+            };
+            Some(LineDecision {
+                line: l.line,
+                decision,
+                reason: l.reason.clone(),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(decisions)
+    } else {
+        Err(errors)
+    }
+}
+
+type ExtraYears = (BTreeMap<System, BTreeSet<i16>>, Option<String>);
+
+/// The grant body's extra fiscal years per requested system and their reason (required with them).
+fn extra_years(parsed: &GrantBody, systems: &[System]) -> Result<ExtraYears, Vec<FieldError>> {
+    let mut extra: BTreeMap<System, BTreeSet<i16>> = BTreeMap::new();
+    let mut errors = vec![];
+    for (name, years) in parsed.fiscal_years_extra.iter().flatten() {
+        let field = format!("/fiscal_years_extra/{name}");
+        match name.parse::<System>() {
+            Ok(s) if systems.contains(&s) => {
+                for (i, y) in years.iter().enumerate() {
+                    if (2000..=2100).contains(y) {
+                        extra.entry(s).or_default().insert(*y as i16);
+                    } else {
+                        errors.push(FieldError::new(
+                            format!("{field}/{i}"),
+                            "fiscal_year",
+                            "a year from 2000 to 2100",
+                        ));
+                    }
+                }
+            }
+            Ok(_) => errors.push(FieldError::new(
+                field,
+                "system_not_requested",
+                "the application does not ask for this system",
+            )),
+            Err(()) => errors.push(FieldError::new(
+                field,
+                "unknown_system",
+                "analytical_central or state_planning",
+            )),
+        }
+    }
+    let reason = parsed
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    if !extra.is_empty() && reason.is_none() {
+        errors.push(FieldError::new(
+            "/reason",
+            "reason_required",
+            "extra fiscal years need a recorded reason",
+        ));
+    }
+    if errors.is_empty() {
+        Ok((extra, reason))
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,583 @@
+//! Budget data reads (Order 270 §4–§6): read mode only, for a signed-in person whose grant for the
+//! system is active today, within the scope fixed on the grant. Cedar decides the query's filters; the
+//! engine applies the scope itself to every row; every read is audited with the scope applied.
+
+use std::collections::{BTreeMap, HashMap};
+
+use qoljetim_budget::engine::{DataQuery, DataScope, SortKey};
+use qoljetim_budget::model::{DatasetSpec, Dim, LEVELS, format_code, level_code};
+use qoljetim_domain::application::FieldError;
+use qoljetim_domain::{Kato, Scope, System};
+use qoljetim_policy::{Action, GrantContext, Resource};
+use qoljetim_store::GrantRow;
+use serde_json::{Value, json};
+
+use crate::audit::Attempt;
+use crate::error::{Problem, ServiceError, ServiceResult};
+use crate::toolbox::{entry, rfc3339_micros};
+use crate::views::DimensionValue;
+use crate::{Caller, Service};
+
+const MAX_LIMIT: usize = 10_000;
+
+/// The number of a code as the engine stores it (a KATO, a level's name, a fixed-width code).
+pub fn parse_code(dim: Dim, v: &str) -> Option<i64> {
+    let v = v.trim();
+    match dim {
+        Dim::BudgetLevel => level_code(v).map(i64::from),
+        Dim::Budget | Dim::Region | Dim::District => {
+            if v == "000000000" && dim == Dim::Budget {
+                return Some(0);
+            }
+            let k = Kato::parse(v).ok()?;
+            k.as_str().parse().ok()
+        }
+        _ if dim.width() > 0 => (v.len() == dim.width() && v.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| v.parse().ok())
+            .flatten(),
+        _ => v.parse().ok(),
+    }
+}
+
+/// Parses the query string into a `DataQuery`, naming every parameter that breaks a rule.
+/// How an answer leaves: JSON, or CSV with a separator (None: the caller's language decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Json,
+    Csv { separator: Option<u8> },
+}
+
+pub fn parse_query(
+    spec: &DatasetSpec,
+    params: &HashMap<String, String>,
+) -> Result<(DataQuery, Output), Vec<FieldError>> {
+    let mut errors = vec![];
+    let fiscal_year = match params.get("fiscal_year").map(|y| y.parse::<i16>()) {
+        Some(Ok(y)) if (2000..=2100).contains(&y) => y,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "/fiscal_year",
+                "fiscal_year",
+                "a year from 2000 to 2100",
+            ));
+            0
+        }
+        None => {
+            errors.push(FieldError::new("/fiscal_year", "required", "required"));
+            0
+        }
+    };
+    let mut group_by = vec![];
+    for g in params
+        .get("group_by")
+        .map(|s| s.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        match Dim::parse(g).filter(|d| spec.has(*d)) {
+            Some(d) if !group_by.contains(&d) => group_by.push(d),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                "/group_by",
+                "group_by",
+                format!("{g} is not a dimension of {}", spec.name),
+            )),
+        }
+    }
+    let measures: Vec<String> = match params.get("measures") {
+        Some(m) => {
+            let list: Vec<String> = m
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for x in &list {
+                if !spec.measures.contains(&x.as_str()) {
+                    errors.push(FieldError::new(
+                        "/measures",
+                        "measure",
+                        format!("{x} is not a measure of {}", spec.name),
+                    ));
+                }
+            }
+            list
+        }
+        None => spec.measures.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    let mut filters = vec![];
+    for d in spec.dims.iter().filter(|d| **d != Dim::FiscalYear) {
+        if let Some(raw) = params.get(d.name()) {
+            let mut values = vec![];
+            for v in raw.split(',') {
+                match parse_code(*d, v) {
+                    Some(c) => values.push(c),
+                    None => errors.push(FieldError::new(
+                        format!("/{}", d.name()),
+                        "filter_value",
+                        format!("{v} is not a {} code", d.name()),
+                    )),
+                }
+            }
+            filters.push((*d, values));
+        }
+    }
+    let mut sort = vec![];
+    for s in params
+        .get("sort")
+        .map(|s| s.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        let (name, descending) = s.strip_prefix('-').map(|n| (n, true)).unwrap_or((s, false));
+        let known = measures.iter().any(|m| m == name) || group_by.iter().any(|d| d.name() == name);
+        if known {
+            sort.push(SortKey {
+                column: name.to_owned(),
+                descending,
+            });
+        } else {
+            errors.push(FieldError::new(
+                "/sort",
+                "sort",
+                format!("{name} is neither a chosen measure nor a grouping"),
+            ));
+        }
+    }
+    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+        None => 100,
+        Some(Ok(l)) if (1..=MAX_LIMIT).contains(&l) => l,
+        Some(_) => {
+            errors.push(FieldError::new("/limit", "limit", "from 1 to 10000"));
+            100
+        }
+    };
+    let offset = params
+        .get("offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let separator = match params.get("sep").map(String::as_str) {
+        None => None,
+        Some("comma" | ",") => Some(b','),
+        Some("semicolon" | ";") => Some(b';'),
+        Some("tab" | "\t") => Some(b'\t'),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "/sep",
+                "separator",
+                "comma, semicolon or tab",
+            ));
+            None
+        }
+    };
+    let output = match params.get("format").map(String::as_str) {
+        None | Some("json") => Output::Json,
+        Some("csv") => Output::Csv { separator },
+        Some(_) => {
+            errors.push(FieldError::new("/format", "format", "json or csv"));
+            Output::Json
+        }
+    };
+    for key in params.keys() {
+        let known = [
+            "fiscal_year",
+            "group_by",
+            "measures",
+            "sort",
+            "limit",
+            "offset",
+            "format",
+            "sep",
+        ]
+        .contains(&key.as_str())
+            || spec.dims.iter().any(|d| d.name() == key);
+        if !known {
+            errors.push(FieldError::new(
+                format!("/{key}"),
+                "unknown_field",
+                "not a parameter of this dataset",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok((
+            DataQuery {
+                fiscal_year,
+                group_by,
+                filters,
+                measures,
+                sort,
+                limit,
+                offset,
+            },
+            output,
+        ))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The caller's grant for `system` that is active today (Almaty date), if any, among the person's
+/// own grants in the organization.
+fn active_grant(grants: &[GrantRow], system: System, today: &str) -> Option<GrantRow> {
+    grants
+        .iter()
+        .filter(|g| g.system == system.as_str() && g.status == "active")
+        .filter(|g| g.valid_from.as_str() <= today && today <= g.valid_until.as_str())
+        .max_by_key(|g| g.id)
+        .cloned()
+}
+
+/// The levels a territory filter value implies: a budget's KATO is one budget of one level; a region
+/// or district filter covers its own level and the ones below it.
+fn implied_levels(d: Dim, kato: i64) -> Vec<&'static str> {
+    match d {
+        Dim::Budget if kato == 0 => vec!["republican"],
+        Dim::Budget => match Kato::parse(&format!("{kato:09}")).map(|k| k.level()) {
+            Ok(qoljetim_domain::KatoLevel::Region) => vec!["regional"],
+            Ok(qoljetim_domain::KatoLevel::District) => vec!["district"],
+            _ => vec!["rural"],
+        },
+        Dim::Region => vec!["regional", "district", "rural"],
+        Dim::District => vec!["district", "rural"],
+        _ => vec![""],
+    }
+}
+
+fn grant_context(system: System, scope: &Scope) -> GrantContext {
+    GrantContext {
+        system: system.as_str().to_owned(),
+        fiscal_years: scope.fiscal_years.iter().map(|y| i64::from(*y)).collect(),
+        levels: scope
+            .levels
+            .iter()
+            .map(|l| {
+                serde_json::to_value(l)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect(),
+        territory_prefix: scope.territory_prefix.clone().unwrap_or_default(),
+        administrators: scope.administrators.clone(),
+    }
+}
+
+fn describe(scope: &Scope) -> String {
+    let years = scope
+        .fiscal_years
+        .iter()
+        .map(|y| y.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let levels = scope
+        .levels
+        .iter()
+        .map(|l| {
+            serde_json::to_value(l)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let territory = scope
+        .territory
+        .as_ref()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "—".into());
+    let admins = if scope.administrators.is_empty() {
+        "—".to_owned()
+    } else {
+        scope.administrators.join(",")
+    };
+    format!("fiscal_years={years}; levels={levels}; territory={territory}; administrators={admins}")
+}
+
+/// A read of budget data: the system and dataset of the path, the query string as written, and the
+/// caller's language (names in answers, the §15 notice).
+pub struct DataRequest {
+    pub system: String,
+    pub dataset: String,
+    pub params: HashMap<String, String>,
+    /// `kk`, `ru` or `en`.
+    pub language: &'static str,
+}
+
+/// Who read what, when, under which audit record (Order 270 §15): the export's id is the read's audit
+/// record.
+pub struct ExportNotice {
+    pub reader: String,
+    pub reader_name: String,
+    pub organization: String,
+    pub at: String,
+    pub audit_id: i64,
+}
+
+/// The answer of a scoped read, with everything an export of it names.
+pub struct DataAnswerView {
+    pub system: System,
+    pub spec: &'static DatasetSpec,
+    pub query: DataQuery,
+    pub output: Output,
+    pub answer: qoljetim_budget::DataAnswer,
+    /// The grant's scope that was applied, as stored on the grant.
+    pub scope: Value,
+    pub notice: ExportNotice,
+    pub params: HashMap<String, String>,
+}
+
+/// The codes of one dimension of a system, with names in `language`.
+pub struct DimensionRequest {
+    pub system: String,
+    pub dimension: String,
+    pub language: &'static str,
+}
+
+impl Service {
+    /// Order 270 §4–§6: a read of one dataset in read mode only, for a signed-in person whose grant for
+    /// the system is active today, within the grant's scope. Cedar decides each filter; the engine
+    /// applies the scope to every row; the read is audited with the scope applied.
+    pub async fn query_data(
+        &self,
+        caller: &Caller,
+        r: DataRequest,
+    ) -> ServiceResult<DataAnswerView> {
+        let attempt = Attempt::default();
+        let result = self.query_data_in(&attempt, caller, r).await;
+        self.settle(attempt, result).await
+    }
+
+    async fn query_data_in(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        r: DataRequest,
+    ) -> ServiceResult<DataAnswerView> {
+        let DataRequest {
+            system,
+            dataset,
+            params,
+            language,
+        } = r;
+        let system: System = system
+            .parse()
+            .map_err(|()| ServiceError::not_found(format!("system {system}")))?;
+        let spec = DatasetSpec::find(system, &dataset)
+            .ok_or_else(|| ServiceError::not_found(format!("dataset {dataset}")))?;
+        let resource = format!("data/{}/{}", system.as_str(), spec.name);
+        let (q, output) = parse_query(spec, &params).map_err(ServiceError::validation)?;
+        let today = self.calendar.almaty_date(self.clock.now()).to_string();
+        let mut e = entry(
+            caller.actor_id(),
+            Some(caller.actor.bin.clone()),
+            "query_data",
+            resource,
+            String::new(),
+            &caller.ip,
+        );
+        e.details = json!({"filters": params});
+        attempt.begin_for(caller, e);
+        // The person's own grants, read directly: never a window of the organization's newest grants.
+        let grants = self
+            .store
+            .grants_of_person(&caller.actor.iin, &caller.actor.bin)
+            .await
+            .map_err(ServiceError::store)?;
+        let Some(grant) = active_grant(&grants, system, &today) else {
+            return Err(ServiceError::new(Problem::GrantInactive).arg("system", system.as_str()));
+        };
+        let scope: Scope =
+            serde_json::from_value(grant.scope.clone()).map_err(ServiceError::internal)?;
+        let policies = self.decide_filters(attempt, caller, system, &q, &grant, &scope, &params)?;
+        let data_scope = DataScope::from_grant(&scope);
+        let Some(engine) = self.budget.as_ref() else {
+            return Err(ServiceError::new(Problem::BudgetDataUnavailable));
+        };
+        let answer = engine
+            .query(spec, &data_scope, &q)
+            .await
+            .map_err(ServiceError::internal)?;
+        let format = match output {
+            Output::Json => "json",
+            Output::Csv { .. } => "csv",
+        };
+        attempt.update(|e| {
+            e.outcome = "allowed".into();
+            e.policies = policies;
+            e.details = json!({"grant": grant.id, "filters": params, "scope": grant.scope, "rows": answer.rows.len(),
+               "export": {"format": format, "language": language}});
+        });
+        // Order 270 §15: the read's audit record is the export's id, so a leaked file names its reader.
+        let audit_id = self.record(attempt).await?;
+        Ok(DataAnswerView {
+            system,
+            spec,
+            query: q,
+            output,
+            answer,
+            scope: grant.scope.clone(),
+            notice: ExportNotice {
+                reader: caller.actor_id(),
+                reader_name: caller
+                    .person
+                    .get("common_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                organization: caller.actor.bin.clone(),
+                at: rfc3339_micros(caller.now),
+                audit_id,
+            },
+            params,
+        })
+    }
+
+    /// Cedar decides each explicit filter value against every part of the scope it implies: a budget's
+    /// KATO implies its level and territory, a region or district its territory and the levels at and
+    /// below it, an administrator code the administrator. A value passes when some implied level does.
+    /// The first value no policy permits is `data-out-of-scope` (recorded as denied, with the scope).
+    #[allow(clippy::too_many_arguments)]
+    fn decide_filters(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        system: System,
+        q: &DataQuery,
+        grant: &GrantRow,
+        scope: &Scope,
+        params: &HashMap<String, String>,
+    ) -> ServiceResult<Vec<String>> {
+        let ctx = grant_context(system, scope);
+        let query_probe =
+            |level: &str, territory: String, administrator: String| Resource::DataQuery {
+                system: system.as_str().to_owned(),
+                fiscal_year: i64::from(q.fiscal_year),
+                level: level.to_owned(),
+                territory,
+                administrator,
+            };
+        let mut probes: Vec<(String, Vec<Resource>)> = vec![(
+            format!("fiscal_year={}", q.fiscal_year),
+            vec![query_probe("", String::new(), String::new())],
+        )];
+        for (d, values) in &q.filters {
+            for v in values {
+                let code = format_code(*d, *v);
+                let label = format!("{}={code}", d.name());
+                let candidates = match d {
+                    Dim::Budget | Dim::Region | Dim::District => {
+                        let territory = if *v == 0 { String::new() } else { code.clone() };
+                        implied_levels(*d, *v)
+                            .into_iter()
+                            .map(|l| query_probe(l, territory.clone(), String::new()))
+                            .collect()
+                    }
+                    Dim::Administrator => vec![query_probe("", String::new(), code.clone())],
+                    Dim::BudgetLevel => vec![query_probe(&code, String::new(), String::new())],
+                    _ => continue,
+                };
+                probes.push((label, candidates));
+            }
+        }
+        let mut policies = std::collections::BTreeSet::new();
+        for (label, candidates) in probes {
+            let mut refusal = None;
+            let mut permitted = false;
+            for r in &candidates {
+                let d = self
+                    .policy
+                    .decide_data(&caller.actor, Action::QueryData, r, &ctx)
+                    .map_err(ServiceError::internal)?;
+                if d.allowed {
+                    policies.extend(d.policies);
+                    permitted = true;
+                    break;
+                }
+                refusal = Some(d.policies);
+            }
+            if !permitted {
+                attempt.update(|e| {
+                    e.outcome = "denied".into();
+                    e.policies = refusal.unwrap_or_default();
+                    e.details = json!({"filters": params, "refused": label, "scope": grant.scope});
+                });
+                return Err(ServiceError::new(Problem::DataOutOfScope)
+                    .arg("filter", label)
+                    .arg("scope", describe(scope)));
+            }
+        }
+        Ok(policies.into_iter().collect())
+    }
+
+    /// Codes of a dimension with their names in the caller's language (a signed-in read, audited).
+    pub async fn dimension(
+        &self,
+        caller: &Caller,
+        r: DimensionRequest,
+    ) -> ServiceResult<Vec<DimensionValue>> {
+        let _: System = r
+            .system
+            .parse()
+            .map_err(|()| ServiceError::not_found(format!("system {}", r.system)))?;
+        let d = Dim::parse(&r.dimension)
+            .ok_or_else(|| ServiceError::not_found(format!("dimension {}", r.dimension)))?;
+        let codes = dimension_codes(d);
+        let mut seen = BTreeMap::new();
+        for c in codes {
+            seen.insert(c, qoljetim_budget::names::name(d, c, r.language));
+        }
+        // DESIGN.md §5: every signed-in request is audited and counts as activity.
+        let attempt = Attempt::default();
+        attempt.begin_for(
+            caller,
+            entry(
+                caller.actor_id(),
+                Some(caller.actor.bin.clone()),
+                "read_dimension",
+                format!("data/{}/dimensions/{}", r.system, d.name()),
+                "allowed".into(),
+                &caller.ip,
+            ),
+        );
+        self.record(&attempt).await?;
+        Ok(seen
+            .into_iter()
+            .map(|(c, name)| DimensionValue {
+                code: format_code(d, c),
+                name,
+            })
+            .collect())
+    }
+}
+
+fn dimension_codes(d: Dim) -> Vec<i64> {
+    match d {
+        Dim::FunctionalGroup => qoljetim_budget::names::FUNCTIONAL_GROUPS
+            .iter()
+            .map(|x| x.0)
+            .collect(),
+        Dim::Specifics => qoljetim_budget::names::SPECIFICS
+            .iter()
+            .map(|x| x.0)
+            .collect(),
+        Dim::Administrator => qoljetim_budget::names::ADMINISTRATORS
+            .iter()
+            .map(|x| x.0)
+            .collect(),
+        Dim::BudgetLevel => (0..LEVELS.len() as i64).collect(),
+        Dim::Region => qoljetim_domain::kato::REGIONS
+            .iter()
+            .filter_map(|r| r.code.parse().ok())
+            .collect(),
+        Dim::District => qoljetim_budget::generate::budgets()
+            .iter()
+            .filter(|b| b.level == 2)
+            .map(|b| b.kato)
+            .collect(),
+        Dim::Budget => qoljetim_budget::generate::budgets()
+            .iter()
+            .map(|b| b.kato)
+            .collect(),
+        Dim::Month => (1..=12).collect(),
+        Dim::Program | Dim::Subprogram => (0..=999).collect(),
+        _ => vec![],
+    }
+}

@@ -1,0 +1,98 @@
+//! Grants: their views and the list (own, the organization's, all by policy).
+
+use std::collections::BTreeSet;
+
+use qoljetim_policy::{Action, Resource};
+use qoljetim_store::GrantRow;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::Attempt;
+use crate::error::{ServiceError, ServiceResult};
+use crate::toolbox::*;
+use crate::views::*;
+use crate::{Caller, Service};
+
+pub(crate) fn grant_view(g: &GrantRow) -> GrantView {
+    GrantView {
+        id: g.id,
+        application_id: g.application_id,
+        line: g.line,
+        person_iin: g.person_iin.clone(),
+        organization_bin: g.organization_bin.clone(),
+        system: g.system.clone(),
+        status: g.status.clone(),
+        valid_from: g.valid_from.clone(),
+        valid_until: g.valid_until.clone(),
+        access_until_requested: g.access_until_requested.clone(),
+        access_until_effective: g.valid_until.clone(),
+        notice: g.notice.clone(),
+        scope: g.scope.clone(),
+        extra_years_reason: g.extra_years_reason.clone(),
+        ended_at: g.ended_at.map(rfc3339_micros),
+        end_reason: g.end_reason.clone(),
+        hr_event: g.hr_event_id,
+    }
+}
+
+pub(crate) fn grant_resource(g: &GrantRow) -> Resource {
+    Resource::Grant {
+        id: g.id.to_string(),
+        person_iin: g.person_iin.clone(),
+        organization_bin: g.organization_bin.clone(),
+    }
+}
+
+impl Service {
+    /// The grants the caller may read: their own, their organization's, or all (Cedar decides each).
+    pub async fn list_grants(
+        &self,
+        caller: &Caller,
+        q: ListQuery,
+    ) -> ServiceResult<Vec<GrantView>> {
+        let attempt = Attempt::default();
+        let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+        let probe = Resource::Grant {
+            id: "probe".into(),
+            person_iin: "000000000000".into(),
+            organization_bin: "000000000000".into(),
+        };
+        let wide = self
+            .decide(&caller.actor, Action::ReadGrant, &probe)?
+            .allowed;
+        let candidates = self
+            .store
+            .grants(if wide { None } else { Some(&caller.actor.bin) }, limit)
+            .await
+            .map_err(ServiceError::store)?;
+        let mut out = vec![];
+        let mut policies = BTreeSet::new();
+        for g in candidates {
+            if q.status.as_deref().is_some_and(|s| s != g.status) {
+                continue;
+            }
+            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g))?;
+            if d.allowed {
+                policies.extend(d.policies);
+                out.push(grant_view(&g));
+            }
+        }
+        let mut e = caller_entry(
+            caller,
+            "read_grant",
+            "grants".into(),
+            &allowed(policies.into_iter().collect()),
+        );
+        e.details = json!({"returned": out.len()});
+        attempt.begin_for(caller, e);
+        self.record(&attempt).await?;
+        Ok(out)
+    }
+}
+
+/// The query of a list: a status to narrow by and how many.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}

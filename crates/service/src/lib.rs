@@ -1,0 +1,115 @@
+//! The use cases of Qoljetim (DESIGN.md §7): each takes a typed command and the authenticated caller,
+//! uses the store, Cedar, the calendar, the signature verifier and the clock it is given, and returns a
+//! typed outcome or one `ServiceError`. The audit record of every call — allowed, refused with its
+//! problem, or in conflict — is written from that result in one place (`audit::Attempt`). The web
+//! handlers and the command line only translate to and from these calls.
+
+mod applications;
+mod audit;
+mod block;
+mod data;
+mod error;
+mod grants;
+mod lifecycle;
+mod organizations;
+mod reports;
+mod sessions;
+mod sign_in;
+mod system;
+mod toolbox;
+pub mod views;
+
+use std::sync::Arc;
+
+use qoljetim_domain::{Clock, CompetenceRules, WorkingDayCalendar};
+use qoljetim_policy::PolicyEngine;
+use qoljetim_signature::Verifier;
+use qoljetim_store::Store;
+
+pub use applications::{EvidenceFile, GrantCommand, ReviewCommand};
+pub use block::BlockRequestList;
+pub use data::{
+    DataAnswerView, DataRequest, DimensionRequest, ExportNotice, Output, parse_code, parse_query,
+};
+pub use error::{Input, Problem, ServiceError, ServiceResult};
+pub use grants::ListQuery;
+pub use lifecycle::{HrEventOutcome, NoticeLanguage, ProfileBody, block_clock, new_hr_event};
+pub use organizations::{not_eligible, org_domain, parse_organization};
+pub use reports::{Report, ReportBody, ReportFormat, ReportRequest};
+pub use sessions::{
+    CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
+};
+pub use sign_in::SignedIn;
+pub use system::{AuditQuery, DeadlineQuery};
+pub use toolbox::{parse_json, signed_body_cms};
+pub use views::*;
+
+/// What the use cases are configured with (the `[session]`, `[hr]` and exclusion sections).
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Production mode refuses development trust anchors.
+    pub production: bool,
+    pub session_hours: i64,
+    pub session_idle_minutes: i64,
+    /// Mark the session cookie `Secure` (behind TLS).
+    pub cookie_secure: bool,
+    /// BINs of the HR systems whose signed events (dismissals, transfers) are accepted.
+    pub hr_event_signer_bins: Vec<String>,
+    /// Order 270 §2.6: the excluded kinds and the configured BINs that may not register or apply.
+    pub exclusions: qoljetim_domain::org::Exclusions,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            production: false,
+            session_hours: 8,
+            session_idle_minutes: 30,
+            cookie_secure: false,
+            hr_event_signer_bins: vec![],
+            exclusions: qoljetim_domain::org::Exclusions::default(),
+        }
+    }
+}
+
+/// The use cases and what they use. Cheap to clone (every part is shared).
+#[derive(Clone)]
+pub struct Service {
+    pub store: Store,
+    pub policy: Arc<PolicyEngine>,
+    pub verifier: Arc<Verifier>,
+    pub calendar: Arc<WorkingDayCalendar>,
+    pub challenge_key: Arc<[u8; 32]>,
+    pub config: Arc<ServiceConfig>,
+    /// The budget data engine (read only); None when the data folder has none.
+    pub budget: Option<Arc<dyn qoljetim_budget::BudgetStore>>,
+    /// The clock every rule reads (settable in tests and by `qoljetim jobs run-once --at`).
+    pub clock: Clock,
+    /// Competence → scope (Order 270 §6), read from the rules file at start-up.
+    pub rules: Arc<CompetenceRules>,
+}
+
+impl Service {
+    pub fn new(
+        store: Store,
+        policy: PolicyEngine,
+        verifier: Verifier,
+        calendar: WorkingDayCalendar,
+        config: ServiceConfig,
+    ) -> std::io::Result<Self> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+        let rules = CompetenceRules::shipped().map_err(std::io::Error::other)?;
+        Ok(Service {
+            store,
+            policy: Arc::new(policy),
+            verifier: Arc::new(verifier),
+            calendar: Arc::new(calendar),
+            challenge_key: Arc::new(key),
+            config: Arc::new(config),
+            budget: None,
+            clock: Clock::system(),
+            rules: Arc::new(rules),
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! Sessions (Order 270 §11, DESIGN.md §4): a stateless one-time challenge, sessions as hashed opaque
+//! tokens, and the `Caller` a session token establishes (the web layer reads the token from a Bearer
+//! header or the cookie).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{KeyInit, Mac};
+use jiff::Timestamp;
+use qoljetim_domain::{OrganizationKind, Role};
+use qoljetim_policy::Actor;
+use sha2::{Digest, Sha256};
+
+use crate::Service;
+use crate::error::{Problem, ServiceError};
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+pub const CHALLENGE_SECONDS: i64 = 300;
+
+/// A challenge is nonce ‖ expiry ‖ HMAC-SHA256(server key, nonce ‖ expiry)[..16], base64url: the server
+/// keeps nothing until it is used, and a used one is recorded so that it signs in once.
+pub fn issue_challenge(
+    key: &[u8; 32],
+    now: Timestamp,
+) -> Result<(String, Timestamp), ServiceError> {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(ServiceError::internal)?;
+    let exp = now.as_second() + CHALLENGE_SECONDS;
+    let mut raw = Vec::with_capacity(40);
+    raw.extend_from_slice(&nonce);
+    raw.extend_from_slice(&exp.to_be_bytes());
+    let mut mac = HmacSha256::new_from_slice(key).map_err(ServiceError::internal)?;
+    mac.update(&raw);
+    raw.extend_from_slice(&mac.finalize().into_bytes()[..16]);
+    let expires = Timestamp::from_second(exp).map_err(ServiceError::internal)?;
+    Ok((URL_SAFE_NO_PAD.encode(raw), expires))
+}
+
+/// Checks a returned challenge: issued by this server (else `challenge-invalid`) and not expired.
+pub fn check_challenge(
+    key: &[u8; 32],
+    challenge: &str,
+    now: Timestamp,
+) -> Result<i64, ServiceError> {
+    let invalid = || ServiceError::new(Problem::ChallengeInvalid);
+    let raw = URL_SAFE_NO_PAD
+        .decode(challenge.trim())
+        .map_err(|_| invalid())?;
+    if raw.len() != 40 {
+        return Err(invalid());
+    }
+    let mut mac = HmacSha256::new_from_slice(key).map_err(ServiceError::internal)?;
+    mac.update(&raw[..24]);
+    mac.verify_truncated_left(&raw[24..])
+        .map_err(|_| invalid())?;
+    let mut exp = [0u8; 8];
+    exp.copy_from_slice(&raw[16..24]);
+    let exp = i64::from_be_bytes(exp);
+    if now.as_second() > exp {
+        return Err(ServiceError::new(Problem::ChallengeExpired));
+    }
+    Ok(exp)
+}
+
+pub fn new_token() -> Result<(String, String), ServiceError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(ServiceError::internal)?;
+    let token = URL_SAFE_NO_PAD.encode(b);
+    let hash = token_hash(&token);
+    Ok((token, hash))
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A signed-in person, as established by their session.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub token_hash: String,
+    pub person: serde_json::Value,
+    pub session_expires_at: i64,
+    pub ip: String,
+    /// The time of the request by the service's clock (µs).
+    pub now: i64,
+    /// A request a page makes by itself (polling), marked with the `X-Qoljetim-Background: 1`
+    /// header: audited like any other, but it does not count as activity for the idle timeout.
+    pub background: bool,
+}
+
+impl Caller {
+    pub fn actor_id(&self) -> String {
+        format!("{}@{}", self.actor.iin, self.actor.bin)
+    }
+
+    /// The session activity this request records (for the idle timeout): none for background polling.
+    pub fn touch(&self) -> Option<(String, i64)> {
+        (!self.background).then(|| (self.token_hash.clone(), self.now))
+    }
+}
+
+/// DESIGN.md §4: a certificate revoked after sign-in ends its sessions at the next check, which is the
+/// session's next request once the anchor's CRL lists it.
+async fn end_if_revoked(
+    state: &Service,
+    person: &serde_json::Value,
+    token_hash: &str,
+    iin: &str,
+    bin: &str,
+    ip: &str,
+) -> Result<(), ServiceError> {
+    let text = |k: &str| person.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    let Some(anchor) = state.verifier.anchor(text("trust_anchor")) else {
+        return Ok(());
+    };
+    let Ok(serial) = hex::decode(text("certificate_serial")) else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let status = match &anchor.revocation {
+        qoljetim_signature::Revocation::None => return Ok(()),
+        qoljetim_signature::Revocation::Crl(crls) => crls.status_of_serial(&serial, now, now),
+        qoljetim_signature::Revocation::Ocsp(client) => {
+            // A cached answer, or one round trip to the responder off the async threads.
+            let (client, issuer) = (client.clone(), anchor.certificate.clone());
+            tokio::task::spawn_blocking(move || client.status_of_serial(&serial, &issuer, now, now))
+                .await
+                .map_err(ServiceError::internal)?
+        }
+    };
+    // An unknown status does not end a session that was opened with a good one.
+    let qoljetim_signature::RevocationStatus::Revoked { revoked_at } = status else {
+        return Ok(());
+    };
+    let change =
+        qoljetim_store::Change::Lifecycle(Box::new(qoljetim_store::LifecycleChange::EndSession {
+            token_hash: token_hash.to_owned(),
+        }));
+    let mut audit = qoljetim_store::AuditEntry {
+        actor: format!("{iin}@{bin}"),
+        actor_bin: Some(bin.to_owned()),
+        action: "end_session".into(),
+        resource: "session".into(),
+        outcome: "certificate_revoked".into(),
+        ip: ip.to_owned(),
+        policies: vec![],
+        details: serde_json::Value::Null,
+        creates: None,
+    };
+    audit.details = serde_json::json!({"certificate_serial": text("certificate_serial"),
+        "trust_anchor": text("trust_anchor"), "revoked_at": revoked_at.to_string()});
+    state
+        .store
+        .commit(change, audit)
+        .await
+        .map_err(ServiceError::store)?;
+    Err(ServiceError::signature(
+        &qoljetim_signature::SignatureError::Revoked {
+            serial: text("certificate_serial").to_owned(),
+            revoked_at: revoked_at.to_string(),
+        },
+        true,
+    ))
+}
+
+/// A session token as a request presents it, with what the request says about itself.
+#[derive(Debug, Clone)]
+pub struct SessionToken {
+    pub token: String,
+    /// The client address, for the audit chain.
+    pub ip: String,
+    /// A request a page makes by itself (polling): not activity for the idle timeout.
+    pub background: bool,
+}
+
+impl Service {
+    /// The caller a session token establishes: the session exists, has not expired or idled out, and
+    /// its certificate has not been revoked since sign-in.
+    pub async fn authenticate(&self, t: SessionToken) -> Result<Caller, ServiceError> {
+        let hash = token_hash(&t.token);
+        let session = self
+            .store
+            .session(&hash)
+            .await
+            .map_err(ServiceError::store)?;
+        let Some(s) = session else {
+            return Err(ServiceError::new(Problem::SessionExpired));
+        };
+        let now = self.clock.now().as_microsecond();
+        if now > s.expires_at || now > s.last_seen + self.config.session_idle_minutes * 60_000_000 {
+            return Err(ServiceError::new(Problem::SessionExpired));
+        }
+        end_if_revoked(self, &s.person, &s.token_hash, &s.iin, &s.bin, &t.ip).await?;
+        let org_kind = s
+            .person
+            .get("org_kind")
+            .and_then(|v| v.as_str())
+            .and_then(|k| k.parse::<OrganizationKind>().ok());
+        let roles = s.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        Ok(Caller {
+            actor: Actor {
+                iin: s.iin,
+                bin: s.bin,
+                org_kind,
+                roles,
+            },
+            token_hash: s.token_hash,
+            person: s.person,
+            session_expires_at: s.expires_at,
+            ip: t.ip,
+            now,
+            background: t.background,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::ToSpan;
+
+    // Order 270 §11: a challenge is one-time (checked in the store), five minutes, and ours.
+    #[test]
+    fn challenge_expiry_and_forgery() {
+        let key = [7u8; 32];
+        let now = Timestamp::now();
+        let (c, exp) = issue_challenge(&key, now).unwrap_or_else(|_| (String::new(), now));
+        assert_eq!(exp.as_second() - now.as_second(), 300);
+        assert!(check_challenge(&key, &c, now + 299.seconds()).is_ok());
+        assert_eq!(
+            check_challenge(&key, &c, now + 301.seconds())
+                .err()
+                .map(|e| e.slug()),
+            Some("challenge-expired")
+        );
+        assert_eq!(
+            check_challenge(&[8u8; 32], &c, now).err().map(|e| e.slug()),
+            Some("challenge-invalid")
+        );
+        let mut forged = URL_SAFE_NO_PAD.decode(&c).unwrap_or_default();
+        forged[20] ^= 1; // extend the expiry without the key
+        assert_eq!(
+            check_challenge(&key, &URL_SAFE_NO_PAD.encode(forged), now)
+                .err()
+                .map(|e| e.slug()),
+            Some("challenge-invalid")
+        );
+        assert_eq!(
+            check_challenge(&key, "garbage", now)
+                .err()
+                .map(|e| e.slug()),
+            Some("challenge-invalid")
+        );
+    }
+}

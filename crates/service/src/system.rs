@@ -1,0 +1,146 @@
+//! Calendar deadlines, the audit chain, health.
+
+use jiff::civil::Date;
+use qoljetim_domain::application::FieldError;
+use qoljetim_policy::{Action, Resource};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::audit::Attempt;
+use crate::error::{ServiceError, ServiceResult};
+use crate::toolbox::*;
+use crate::views::*;
+use crate::{Caller, Service};
+
+/// `from` and `working_days` as the caller wrote them (each is checked and named when wrong).
+#[derive(Debug, Default, Deserialize)]
+pub struct DeadlineQuery {
+    pub from: Option<String>,
+    pub working_days: Option<String>,
+}
+
+/// Where the audit chain is read from, and how many records.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQuery {
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl Service {
+    /// The end of `working_days` working days after `from` (Almaty calendar, DESIGN.md §3).
+    pub fn deadline(&self, q: DeadlineQuery) -> ServiceResult<DeadlineView> {
+        let mut errors = vec![];
+        let from = match q.from.as_deref().map(|f| (f, f.parse::<Date>())) {
+            Some((f, Ok(d))) if f.len() == 10 => Some(d),
+            Some(_) => {
+                errors.push(FieldError::new("/from", "date_format", "a date YYYY-MM-DD"));
+                None
+            }
+            None => {
+                errors.push(FieldError::new("/from", "required", "required"));
+                None
+            }
+        };
+        let n = match q.working_days.as_deref().map(str::parse::<u32>) {
+            Some(Ok(n)) if (1..=60).contains(&n) => Some(n),
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "/working_days",
+                    "working_days_range",
+                    "from 1 to 60",
+                ));
+                None
+            }
+            None => {
+                errors.push(FieldError::new("/working_days", "required", "required"));
+                None
+            }
+        };
+        let (Some(from), Some(n)) = (from, n) else {
+            return Err(ServiceError::validation(errors));
+        };
+        let d = self
+            .calendar
+            .deadline_from_date(from, n)
+            .map_err(ServiceError::internal)?;
+        Ok(DeadlineView {
+            from: from.to_string(),
+            working_days: n,
+            due: d.due.to_string(),
+            due_at: d.due_at.to_string(),
+            provisional: d.provisional,
+        })
+    }
+
+    /// The audit chain (operators), oldest first after `after`, or the newest `limit` records.
+    pub async fn audit_records(
+        &self,
+        caller: &Caller,
+        q: AuditQuery,
+    ) -> ServiceResult<Vec<AuditView>> {
+        let attempt = Attempt::default();
+        let r = self.audit_records_in(&attempt, caller, q).await;
+        self.settle(attempt, r).await
+    }
+
+    async fn audit_records_in(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        q: AuditQuery,
+    ) -> ServiceResult<Vec<AuditView>> {
+        self.authorize(
+            attempt,
+            caller,
+            Action::ReadAudit,
+            &Resource::AuditLog,
+            "audit",
+        )?;
+        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        let mut records = match q.after {
+            Some(after) => self.store.audit_records(after, limit).await,
+            None => self.store.audit_tail(limit).await.map(|mut v| {
+                v.reverse();
+                v
+            }),
+        }
+        .map_err(ServiceError::store)?;
+        records.truncate(limit as usize);
+        attempt.update(|e| e.details = json!({"after": q.after, "returned": records.len()}));
+        self.record(attempt).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| AuditView {
+                seq: r.seq,
+                at: rfc3339_micros(r.at),
+                actor: r.actor,
+                actor_bin: r.actor_bin,
+                action: r.action,
+                resource: r.resource,
+                outcome: r.outcome,
+                ip: r.ip,
+                policies: serde_json::from_str(&r.policies).unwrap_or_default(),
+                details: serde_json::from_str(&r.details).unwrap_or(Value::Null),
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect())
+    }
+
+    /// The service is up and its database answers.
+    pub async fn health(&self) -> ServiceResult<HealthView> {
+        self.store
+            .organizations()
+            .await
+            .map_err(ServiceError::store)?;
+        Ok(HealthView {
+            status: "ok".into(),
+            backend: match self.store.backend() {
+                qoljetim_store::Backend::Sqlite => "sqlite",
+                qoljetim_store::Backend::Postgres => "postgres",
+            }
+            .to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+    }
+}
