@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use der::DecodePem;
 use jiff::{Timestamp, ToSpan};
-use qoljetim_signature::devca::{DevCa, KeyKind};
+use qoljetim_devca::{DevCa, KeyKind};
 use qoljetim_signature::{Revocation, TrustAnchor, Verifier};
 use x509_cert::Certificate;
 

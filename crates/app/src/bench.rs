@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use qoljetim_devca::{KeyKind, sign_cms};
 use qoljetim_domain::OrganizationKind;
-use qoljetim_signature::devca::{KeyKind, sign_cms};
 use qoljetim_signature::{KeyPurpose, NcaRole};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -27,7 +27,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// The person every signature benchmark issues a certificate to.
 /// A verifier trusting `ca` alone, without revocation checking: the crypto is what is measured.
-fn bench_verifier(ca: &qoljetim_signature::devca::DevCa) -> qoljetim_signature::Verifier {
+fn bench_verifier(ca: &qoljetim_devca::DevCa) -> qoljetim_signature::Verifier {
     qoljetim_signature::Verifier::new(vec![qoljetim_signature::TrustAnchor {
         name: "bench".into(),
         certificate: ca.certificate.clone(),
@@ -36,8 +36,8 @@ fn bench_verifier(ca: &qoljetim_signature::devca::DevCa) -> qoljetim_signature::
     }])
 }
 
-fn bench_subject(purpose: KeyPurpose) -> qoljetim_signature::devca::Subject {
-    qoljetim_signature::devca::Subject {
+fn bench_subject(purpose: KeyPurpose) -> qoljetim_devca::Subject {
+    qoljetim_devca::Subject {
         surname: "БЕНЧ".into(),
         name: "ТЕСТ".into(),
         patronymic: None,
@@ -51,7 +51,7 @@ fn bench_subject(purpose: KeyPurpose) -> qoljetim_signature::devca::Subject {
 /// CMS verifications per second, crypto only, on every core.
 pub fn cms_verifications(seconds: f64) -> Result<(f64, usize), AnyError> {
     let now = Timestamp::now();
-    let ca = qoljetim_signature::devca::DevCa::generate(
+    let ca = qoljetim_devca::DevCa::generate(
         KeyKind::Rsa2048,
         now - jiff::ToSpan::hours(1),
         now + jiff::ToSpan::hours(24),
@@ -407,7 +407,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
         .await?;
     let person =
         |iin_: &str, bin: &str, role: NcaRole, purpose: KeyPurpose| -> Result<KeyPair, AnyError> {
-            let subject = qoljetim_signature::devca::Subject {
+            let subject = qoljetim_devca::Subject {
                 surname: "БЕНЧ".into(),
                 name: "ТЕСТ".into(),
                 patronymic: None,
@@ -588,7 +588,7 @@ pub fn signatures(seconds: f64) -> Result<Vec<(String, f64)>, AnyError> {
         ("RSA-2048 (sha256WithRSAEncryption)", KeyKind::Rsa2048),
         ("ECDSA P-256 (ecdsa-with-SHA256)", KeyKind::P256),
     ] {
-        let ca = qoljetim_signature::devca::DevCa::generate(
+        let ca = qoljetim_devca::DevCa::generate(
             kind,
             now - jiff::ToSpan::hours(1),
             now + jiff::ToSpan::hours(24),
@@ -656,7 +656,7 @@ pub fn signatures(seconds: f64) -> Result<Vec<(String, f64)>, AnyError> {
         ("CMS, GOST 34.310-2004", KeyKind::Gost2004),
         ("CMS, GOST 34.10-2015 512", KeyKind::Gost2015_512),
     ] {
-        let ca = qoljetim_signature::devca::DevCa::generate(
+        let ca = qoljetim_devca::DevCa::generate(
             kind,
             now - jiff::ToSpan::hours(1),
             now + jiff::ToSpan::hours(24),

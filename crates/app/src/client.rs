@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use qoljetim_signature::devca::{PrivateKey, sign_cms};
+use qoljetim_devca::{PrivateKey, sign_cms};
 use serde_json::{Value, json};
 use x509_cert::Certificate;
 

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use jiff::Timestamp;
+use qoljetim_devca::{DevCa, KeyKind, Subject};
 use qoljetim_domain::OrganizationKind as K;
-use qoljetim_signature::devca::{DevCa, KeyKind, Subject};
 use qoljetim_signature::{KeyPurpose, NcaRole};
 use qoljetim_store::{Change, Store};
 use serde_json::{Value, json};

@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::{Timestamp, ToSpan};
-use qoljetim_signature::devca::{
-    DevCa, KeyKind, PrivateKey, RevokedEntry, Subject, certificate_pem,
-};
+use qoljetim_devca::{DevCa, KeyKind, PrivateKey, RevokedEntry, Subject, certificate_pem};
 use x509_cert::Certificate;
 
 use crate::AnyError;
@@ -155,12 +153,8 @@ pub fn issue_to_files(
     std::fs::write(&cert_path, certificate_pem(&cert)?)?;
     write_private(&dir.join(format!("{stem}.key.pem")), &key.to_pkcs8_pem()?)?;
     let name = format!("{} {}", subject.surname, subject.name);
-    let p12 = qoljetim_signature::pkcs12::write(
-        &cert,
-        &key.to_pkcs8_der()?,
-        DEMO_PKCS12_PASSWORD,
-        &name,
-    )?;
+    let p12 =
+        qoljetim_devca::pkcs12::write(&cert, &key.to_pkcs8_der()?, DEMO_PKCS12_PASSWORD, &name)?;
     std::fs::write(dir.join(format!("{stem}.p12")), p12)?;
     Ok((cert, key, cert_path))
 }

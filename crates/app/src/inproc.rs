@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use jiff::{Timestamp, ToSpan};
+use qoljetim_devca::{DevCa, KeyKind, Subject};
 use qoljetim_domain::OrganizationKind;
 use qoljetim_service::Service as AppState;
-use qoljetim_signature::devca::{DevCa, KeyKind, Subject};
 use qoljetim_signature::{KeyPurpose, NcaRole};
 use qoljetim_store::Change;
 use serde_json::json;

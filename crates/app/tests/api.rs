@@ -5,8 +5,8 @@
 use jiff::{Timestamp, ToSpan};
 use qoljetim::client::{ApiClient, FormLine, KeyPair, application_json};
 use qoljetim::people::demo_bin;
+use qoljetim_devca::KeyKind;
 use qoljetim_domain::OrganizationKind as K;
-use qoljetim_signature::devca::KeyKind;
 use qoljetim_signature::{KeyPurpose, NcaRole};
 use qoljetim_testkit::{TestApp, iin};
 use serde_json::{Value, json};
@@ -448,12 +448,12 @@ async fn signature_refusals(app: &TestApp) -> R {
     let t = today(app);
     let f = form(app, &w.bin, &[(&iin(11), plus_months(t, 6))]);
     // Untrusted chain: a certificate from another CA.
-    let rogue = qoljetim_signature::devca::DevCa::generate(
+    let rogue = qoljetim_devca::DevCa::generate(
         KeyKind::P256,
         Timestamp::now() - 1.hour(),
         Timestamp::now() + 24.hours(),
     )?;
-    let subject = qoljetim_signature::devca::Subject {
+    let subject = qoljetim_devca::Subject {
         surname: "ТЕСТ".into(),
         name: "ТЕСТ".into(),
         patronymic: None,

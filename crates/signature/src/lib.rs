@@ -1,16 +1,15 @@
-//! CMS and X.509 verification in the NCA profile, and the development CA.
+//! CMS and X.509 verification in the NCA profile. Nothing here signs or issues: the development CA,
+//! its CMS and GOST signers and PKCS#12 writer are the `qoljetim-devca` crate, which the verification
+//! path never links (its tests — every refusal path, the NCA test artefacts — live there too).
 //!
 //! Verification follows RFC 5652 (CMS SignedData) and RFC 5280 (certificate paths) for RSA PKCS#1 v1.5
-//! and ECDSA P-256/P-384, and GOST 34.310-2004 / 34.10-2015 in the NCA's byte orders (`gost`; the
-//! signer of the development CA is apart, in `gost_sign`). Revocation per anchor: `revocation`.
+//! and ECDSA P-256/P-384, and GOST 34.310-2004 / 34.10-2015 in the NCA's byte orders (`gost`).
+//! Revocation per anchor: `revocation`.
 
-pub mod devca;
 pub mod gost;
-pub mod gost_sign;
 pub mod identity;
 pub mod ocsp;
 pub mod oids;
-pub mod pkcs12;
 pub mod primitives;
 pub mod revocation;
 pub mod verify;
@@ -128,6 +127,3 @@ impl SignatureError {
 pub(crate) fn der_err(e: der::Error) -> SignatureError {
     SignatureError::Malformed(e.to_string())
 }
-
-#[cfg(test)]
-mod tests;

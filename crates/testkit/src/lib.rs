@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use qoljetim::AnyError;
 use qoljetim::config::Config;
 use qoljetim::inproc::InProcess;
-use qoljetim_signature::devca::KeyKind;
+use qoljetim_devca::KeyKind;
 
 pub use qoljetim::inproc::iin;
 

@@ -258,7 +258,7 @@ async fn sign_in_name_is_matched_with_the_application_line(app: &TestApp) -> R {
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().unwrap_or(0);
     let now = app.state.clock.now();
-    let subject = |surname: &str| qoljetim_signature::devca::Subject {
+    let subject = |surname: &str| qoljetim_devca::Subject {
         surname: surname.into(),
         name: "ДИНАРА".into(),
         patronymic: Some("БОЛАТҚЫЗЫ".into()),
@@ -319,7 +319,7 @@ async fn sign_in_name_is_matched_with_the_application_line(app: &TestApp) -> R {
 // counts from the token's time, and its verification record says so; a token for another signature
 // is refused with its own type and nothing is stored.
 async fn time_stamped_application_counts_from_the_token_time(app: &TestApp) -> R {
-    use qoljetim_signature::devca::{add_time_stamp, issue_tsa};
+    use qoljetim_devca::{add_time_stamp, issue_tsa};
     let w = world(app).await?;
     let now = app.state.clock.now();
     let (tsa_cert, tsa_key) = issue_tsa(&app.ca, app.key_kind, now - 48.hours(), now + 48.hours())?;

@@ -6,10 +6,10 @@ use jiff::{Timestamp, ToSpan};
 use qoljetim_domain::Bin;
 use x509_cert::Certificate;
 
-use crate::SignatureError;
-use crate::devca::{DevCa, KeyKind, PrivateKey, Subject, sign_cms};
-use crate::identity::{CertificateIdentity, KeyPurpose, NcaRole};
-use crate::verify::{
+use crate::{DevCa, KeyKind, PrivateKey, Subject, sign_cms};
+use qoljetim_signature::SignatureError;
+use qoljetim_signature::identity::{CertificateIdentity, KeyPurpose, NcaRole};
+use qoljetim_signature::verify::{
     TrustAnchor, Verifier, certificate_signed_by, require_application_signer, require_sign_in,
 };
 
@@ -48,7 +48,7 @@ fn verifier(ca: &DevCa) -> Verifier {
         name: "dev".into(),
         certificate: ca.certificate.clone(),
         development: true,
-        revocation: crate::Revocation::None,
+        revocation: qoljetim_signature::Revocation::None,
     }])
 }
 
@@ -249,7 +249,7 @@ fn malformed_input_is_an_error_not_a_panic() {
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/nca-test/{name}",
-        env!("CARGO_MANIFEST_DIR")
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../signature")
     );
     std::fs::read(path).unwrap_or_default()
 }
@@ -314,9 +314,9 @@ fn real_nca_gost_certificate_verifies_in_the_chain_check() {
     }
     // The 2015 (512-bit) CA's key cannot have signed a 34.310-2004 signature: refused by parameters.
     let ca2015 = load_cert("nca_gost2015_test.cer");
-    let res = crate::verify::verify_gost(
+    let res = qoljetim_signature::verify::verify_gost(
         ca2015.tbs_certificate().subject_public_key_info(),
-        &crate::oids::GOST2004_SIGNATURE,
+        &qoljetim_signature::oids::GOST2004_SIGNATURE,
         b"x",
         &[0u8; 64],
     );
@@ -348,9 +348,7 @@ fn openssl_cms_signature_verifies() {
     let write = |n: &str, b: &[u8]| std::fs::write(dir.join(n), b).unwrap_or_default();
     write(
         "cert.pem",
-        crate::devca::certificate_pem(&cert)
-            .unwrap_or_default()
-            .as_bytes(),
+        crate::certificate_pem(&cert).unwrap_or_default().as_bytes(),
     );
     write("key.pem", key.to_pkcs8_pem().unwrap_or_default().as_bytes());
     write("content.json", b"{\"a\":\"\xd3\x98\"}");
@@ -544,7 +542,7 @@ fn openssl_p384_chain_and_cms_verify() {
         name: "p384".into(),
         certificate: ca_cert,
         development: true,
-        revocation: crate::Revocation::None,
+        revocation: qoljetim_signature::Revocation::None,
     }]);
     let ok = v.verify_cms(&cms, now()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(require_application_signer(&ok.signer, &bin(BIN)), Ok(()));
@@ -624,12 +622,14 @@ fn gost_key_on_the_wrong_curve_or_digest_is_refused() {
     );
     let cms = sign_cms(b"{}", &cert, &key, None).unwrap();
     let wrong_curve = rewrite_signer(&cms, |si| {
-        si.signature_algorithm.oid = crate::oids::GOST2015_512_SIGNATURE;
-        si.digest_alg.oid = crate::oids::STREEBOG512;
+        si.signature_algorithm.oid = qoljetim_signature::oids::GOST2015_512_SIGNATURE;
+        si.digest_alg.oid = qoljetim_signature::oids::STREEBOG512;
     });
     let err = verifier(&ca).verify_cms(&wrong_curve, now()).err().unwrap();
     assert_eq!(err.slug(), "key-parameters", "{err}");
-    let wrong_digest = rewrite_signer(&cms, |si| si.digest_alg.oid = crate::oids::SHA256);
+    let wrong_digest = rewrite_signer(&cms, |si| {
+        si.digest_alg.oid = qoljetim_signature::oids::SHA256
+    });
     let err = verifier(&ca)
         .verify_cms(&wrong_digest, now())
         .err()
@@ -637,8 +637,8 @@ fn gost_key_on_the_wrong_curve_or_digest_is_refused() {
     assert_eq!(err.slug(), "signature-algorithm", "{err}");
     // The unconfirmed 256-bit GOST 2015 set is refused, not guessed.
     let unconfirmed = rewrite_signer(&cms, |si| {
-        si.signature_algorithm.oid = crate::oids::GOST2015_256_SIGNATURE;
-        si.digest_alg.oid = crate::oids::STREEBOG256;
+        si.signature_algorithm.oid = qoljetim_signature::oids::GOST2015_256_SIGNATURE;
+        si.digest_alg.oid = qoljetim_signature::oids::STREEBOG256;
     });
     let err = verifier(&ca).verify_cms(&unconfirmed, now()).err().unwrap();
     assert_eq!(err.slug(), "key-parameters", "{err}");
@@ -650,8 +650,14 @@ fn gost_key_on_the_wrong_curve_or_digest_is_refused() {
 fn gost_development_ca_writes_the_nca_profile() {
     use der::Encode;
     for (kind, sig) in [
-        (KeyKind::Gost2004, crate::oids::GOST2004_SIGNATURE),
-        (KeyKind::Gost2015_512, crate::oids::GOST2015_512_SIGNATURE),
+        (
+            KeyKind::Gost2004,
+            qoljetim_signature::oids::GOST2004_SIGNATURE,
+        ),
+        (
+            KeyKind::Gost2015_512,
+            qoljetim_signature::oids::GOST2015_512_SIGNATURE,
+        ),
     ] {
         let ca = ca(kind);
         assert_eq!(ca.certificate.signature_algorithm().oid, sig);
@@ -662,23 +668,24 @@ fn gost_development_ca_writes_the_nca_profile() {
         assert!(!certificate_signed_by(&cert, &other.certificate).unwrap());
         // The private key survives its PEM file.
         let pem = ca.key.to_pkcs8_pem().unwrap();
-        let back = DevCa::from_pem(
-            &crate::devca::certificate_pem(&ca.certificate).unwrap(),
-            &pem,
-        )
-        .unwrap();
+        let back =
+            DevCa::from_pem(&crate::certificate_pem(&ca.certificate).unwrap(), &pem).unwrap();
         let (cert2, _) = issue(&back, &person(None, KeyPurpose::Signing, None), kind);
         assert!(certificate_signed_by(&cert2, &ca.certificate).unwrap());
         assert!(!cert2.to_der().unwrap().is_empty());
     }
 }
 
-fn crl_verifier(ca: &DevCa, store: std::sync::Arc<crate::CrlStore>, fail_open: bool) -> Verifier {
+fn crl_verifier(
+    ca: &DevCa,
+    store: std::sync::Arc<qoljetim_signature::CrlStore>,
+    fail_open: bool,
+) -> Verifier {
     Verifier::new(vec![TrustAnchor {
         name: "dev".into(),
         certificate: ca.certificate.clone(),
         development: true,
-        revocation: crate::Revocation::Crl(store),
+        revocation: qoljetim_signature::Revocation::Crl(store),
     }])
     .with_fail_open(fail_open)
 }
@@ -694,7 +701,7 @@ fn der_of(crl: &x509_cert::crl::CertificateList) -> Vec<u8> {
 // evidence then says. Both families: RSA and GOST CAs publish CRLs.
 #[test]
 fn crl_full_and_delta_revocation_fail_closed_and_fail_open() {
-    use crate::devca::RevokedEntry;
+    use crate::RevokedEntry;
     for kind in [KeyKind::Rsa2048, KeyKind::Gost2015_512] {
         let ca = ca(kind);
         let s = person(Some(NcaRole::FirstHead), KeyPurpose::Signing, Some(BIN));
@@ -706,7 +713,7 @@ fn crl_full_and_delta_revocation_fail_closed_and_fail_open() {
             serial: c.tbs_certificate().serial_number().as_bytes().to_vec(),
             revoked_at: n - 10.minutes(),
         };
-        let store = std::sync::Arc::new(crate::CrlStore::new(ca.certificate.clone()));
+        let store = std::sync::Arc::new(qoljetim_signature::CrlStore::new(ca.certificate.clone()));
         let v = crl_verifier(&ca, store.clone(), false);
         let cms_good = sign_cms(b"{}", &good_cert, &good_key, None).unwrap();
         let cms_bad = sign_cms(b"{}", &bad_cert, &bad_key, None).unwrap();
@@ -775,7 +782,7 @@ fn foreign_or_tampered_crl_is_refused_and_keeps_the_previous_one() {
     let ca = ca(KeyKind::Gost2004);
     let rogue = self::ca(KeyKind::Gost2004);
     let n = now();
-    let store = crate::CrlStore::new(ca.certificate.clone());
+    let store = qoljetim_signature::CrlStore::new(ca.certificate.clone());
     let good = der_of(&ca.crl(&[], 1, None, n - 1.hour(), n + 1.hour()).unwrap());
     store.load("crl", &good).unwrap();
     let foreign = der_of(&rogue.crl(&[], 2, None, n - 1.hour(), n + 1.hour()).unwrap());
@@ -790,7 +797,7 @@ fn foreign_or_tampered_crl_is_refused_and_keeps_the_previous_one() {
     assert!(store.load("crl", b"not a crl").is_err());
     assert_eq!(
         store.status_of_serial(&[1, 2, 3], n, n),
-        crate::RevocationStatus::Good,
+        qoljetim_signature::RevocationStatus::Good,
         "the previous CRL is still in force"
     );
 }
@@ -803,7 +810,7 @@ fn real_nca_crls_load_against_their_issuers() {
         ("nca_rsa_test.crl", "nca_rsa_test.crt"),
         ("nca_gost2022_test.crl", "nca_gost2015_test.cer"),
     ] {
-        let store = crate::CrlStore::new(load_cert(issuer));
+        let store = qoljetim_signature::CrlStore::new(load_cert(issuer));
         let summary = store
             .load(crl, &fixture(crl))
             .unwrap_or_else(|e| panic!("{crl}: {e}"));
@@ -819,14 +826,14 @@ mod interop {
     //! Signatures made by OpenSSL 3 with Debian's GOST engine and by `openssl cms` (fixtures/interop,
     //! made by its make.sh): an implementation nobody here wrote agrees with ours.
     use super::*;
-    use crate::gost::{self, GostCurve};
     use der::Encode;
     use num_bigint::BigUint;
+    use qoljetim_signature::gost::{self, GostCurve};
 
     fn read(name: &str) -> Vec<u8> {
         let path = format!(
             "{}/tests/fixtures/interop/{name}",
-            env!("CARGO_MANIFEST_DIR")
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../signature")
         );
         std::fs::read(path).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
@@ -898,7 +905,7 @@ mod interop {
             let content = read("content.json");
             let md = attrs
                 .iter()
-                .find(|a| a.oid == crate::oids::ATTR_MESSAGE_DIGEST)
+                .find(|a| a.oid == qoljetim_signature::oids::ATTR_MESSAGE_DIGEST)
                 .and_then(|a| a.values.iter().next())
                 .and_then(|v| v.decode_as::<der::asn1::OctetString>().ok())
                 .unwrap();
@@ -929,7 +936,7 @@ mod interop {
                 name: name.into(),
                 certificate: cert.clone(),
                 development: true,
-                revocation: crate::Revocation::None,
+                revocation: qoljetim_signature::Revocation::None,
             }]);
             let cms = read(&format!("{name}.cms"));
             let at = Timestamp::from_second(
@@ -963,27 +970,27 @@ mod time_stamps {
     //! certificate's validity and revocation are judged at it; a token that does not verify, is for
     //! another signature, or comes from an untrusted TSA is refused as `timestamp-invalid`.
     use super::*;
-    use crate::devca::{RevokedEntry, add_time_stamp, issue_tsa};
+    use crate::{RevokedEntry, add_time_stamp, issue_tsa};
 
     fn with_tsa(
         ca: &DevCa,
         tsa_ca: &DevCa,
-        store: Option<std::sync::Arc<crate::CrlStore>>,
+        store: Option<std::sync::Arc<qoljetim_signature::CrlStore>>,
     ) -> Verifier {
         Verifier::new(vec![TrustAnchor {
             name: "dev".into(),
             certificate: ca.certificate.clone(),
             development: true,
             revocation: match store {
-                Some(s) => crate::Revocation::Crl(s),
-                None => crate::Revocation::None,
+                Some(s) => qoljetim_signature::Revocation::Crl(s),
+                None => qoljetim_signature::Revocation::None,
             },
         }])
         .with_tsa_anchors(vec![TrustAnchor {
             name: "tsa".into(),
             certificate: tsa_ca.certificate.clone(),
             development: true,
-            revocation: crate::Revocation::None,
+            revocation: qoljetim_signature::Revocation::None,
         }])
     }
 
@@ -1032,7 +1039,7 @@ mod time_stamps {
                 .map(|e| e.slug()),
             Some("certificate-not-yet-valid")
         );
-        let store = std::sync::Arc::new(crate::CrlStore::new(ca.certificate.clone()));
+        let store = std::sync::Arc::new(qoljetim_signature::CrlStore::new(ca.certificate.clone()));
         let crl = ca
             .crl(
                 &[RevokedEntry {
@@ -1109,7 +1116,7 @@ mod time_stamps {
         let read = |name: &str| {
             std::fs::read(format!(
                 "{}/tests/fixtures/interop/{name}",
-                env!("CARGO_MANIFEST_DIR")
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../signature")
             ))
             .unwrap()
         };
@@ -1122,7 +1129,7 @@ mod time_stamps {
             let mut attrs = der::asn1::SetOfVec::new();
             attrs
                 .insert(x509_cert::attr::Attribute {
-                    oid: crate::oids::ATTR_TIME_STAMP_TOKEN,
+                    oid: qoljetim_signature::oids::ATTR_TIME_STAMP_TOKEN,
                     values,
                 })
                 .unwrap();
@@ -1132,7 +1139,7 @@ mod time_stamps {
             name: name.into(),
             certificate: c.clone(),
             development: true,
-            revocation: crate::Revocation::None,
+            revocation: qoljetim_signature::Revocation::None,
         };
         let nb = signer
             .tbs_certificate()
@@ -1166,7 +1173,7 @@ mod ocsp_interop {
     //! files so that the test needs no port: good, revoked, unknown, a foreign signer, a delegated
     //! responder, a dead transport.
     use super::*;
-    use crate::ocsp::{OcspClient, OcspTransport};
+    use qoljetim_signature::ocsp::{OcspClient, OcspTransport};
     use std::path::PathBuf;
     use std::sync::Arc;
 
@@ -1218,7 +1225,7 @@ mod ocsp_interop {
             name: "ocsp".into(),
             certificate: ca.certificate.clone(),
             development: true,
-            revocation: crate::Revocation::Ocsp(Arc::new(OcspClient::new(
+            revocation: qoljetim_signature::Revocation::Ocsp(Arc::new(OcspClient::new(
                 "http://responder.invalid/",
                 transport,
                 300,
@@ -1234,12 +1241,11 @@ mod ocsp_interop {
         let rogue = self::ca(KeyKind::P256);
         let n = now();
         let (resp_cert, resp_key) =
-            crate::devca::issue_ocsp_responder(&ca, KeyKind::P256, n - 1.hours(), n + 24.hours())
-                .unwrap();
+            crate::issue_ocsp_responder(&ca, KeyKind::P256, n - 1.hours(), n + 24.hours()).unwrap();
         let write = |name: &str, cert: &Certificate, key: &PrivateKey| {
             std::fs::write(
                 dir.join(format!("{name}.pem")),
-                crate::devca::certificate_pem(cert).unwrap(),
+                crate::certificate_pem(cert).unwrap(),
             )
             .unwrap();
             std::fs::write(dir.join(format!("{name}.key")), key.to_pkcs8_pem().unwrap()).unwrap();
@@ -1252,7 +1258,7 @@ mod ocsp_interop {
         let (bad, bad_key) = issue(&ca, &s, KeyKind::P256);
         let (stranger, stranger_key) = issue(&ca, &s, KeyKind::P256);
         let serial = |c: &Certificate| {
-            crate::identity::hex_upper(c.tbs_certificate().serial_number().as_bytes())
+            qoljetim_signature::identity::hex_upper(c.tbs_certificate().serial_number().as_bytes())
         };
         let exp = openssl_time(n + 24.hours());
         let index = format!(

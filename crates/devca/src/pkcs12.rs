@@ -11,7 +11,7 @@ use pkcs8::pkcs5::pbes2;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
-use crate::SignatureError;
+use qoljetim_signature::SignatureError;
 
 const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
 const CERT_BAG: Oid = Oid::new_unwrap("1.2.840.113549.1.12.10.1.3");

@@ -1,6 +1,13 @@
 //! The development CA: test certificates in the NCA profile for the demo and the tests, and a CMS
 //! signer that makes what NCALayer makes (attached SignedData with content type, signing time and
-//! message digest as signed attributes). Never trusted in production mode.
+//! message digest as signed attributes); the GOST signer (`gost_sign`) and the PKCS#12 writer
+//! (`pkcs12`). Never trusted in production mode, and never linked into verification: it depends on
+//! `qoljetim-signature`, not the other way round.
+
+pub mod gost_sign;
+pub mod pkcs12;
+#[cfg(test)]
+mod verification_tests;
 
 use std::str::FromStr;
 use std::time::{Duration, UNIX_EPOCH};
@@ -34,10 +41,10 @@ use x509_cert::spki::{
 };
 use x509_cert::time::{Time, Validity};
 
-use crate::gost::GostCurve;
 use crate::gost_sign::GostSigningKey;
-use crate::identity::{KeyPurpose, NcaRole};
-use crate::{SignatureError, oids};
+use qoljetim_signature::gost::{self, GostCurve};
+use qoljetim_signature::identity::{KeyPurpose, NcaRole};
+use qoljetim_signature::{SignatureError, oids};
 
 fn internal<E: std::fmt::Display>(e: E) -> SignatureError {
     SignatureError::Internal(e.to_string())
@@ -158,7 +165,7 @@ impl PrivateKey {
     /// The digest of `data` under [`Self::cms_digest_algorithm`].
     pub fn cms_digest(&self, data: &[u8]) -> Vec<u8> {
         match self {
-            PrivateKey::Gost(k) => crate::gost::digest(k.curve(), data),
+            PrivateKey::Gost(k) => gost::digest(k.curve(), data),
             _ => Sha256::digest(data).to_vec(),
         }
     }
@@ -670,7 +677,7 @@ pub fn time_stamp_token(
     tsa_key: &PrivateKey,
     gen_time: Timestamp,
 ) -> Result<Any, SignatureError> {
-    use crate::verify::MessageImprint;
+    use qoljetim_signature::verify::MessageImprint;
     let imprint = MessageImprint {
         hash_algorithm: AlgorithmIdentifierOwned {
             oid: tsa_key.cms_digest_algorithm(),

@@ -1,5 +1,5 @@
 //! GOST signing for the development CA and the tests only. The server never signs with GOST; it is
-//! kept apart from verification (crate::gost) so that nothing on the verification path can reach a
+//! kept apart from verification (qoljetim_signature::gost) so that nothing on the verification path can reach a
 //! private scalar.
 //!
 //! GOST R 34.10-2012 §6.1 (RFC 7091 §6.1), in the NCA's byte orders (FACTS.md):
@@ -18,8 +18,8 @@ use der::{Any, Decode, Encode};
 use num_bigint::BigUint;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
-use crate::gost::{self, GostCurve};
-use crate::{SignatureError, oids};
+use qoljetim_signature::gost::{self, GostCurve};
+use qoljetim_signature::{SignatureError, oids};
 
 fn internal<E: std::fmt::Display>(e: E) -> SignatureError {
     SignatureError::Internal(e.to_string())
