@@ -3,7 +3,10 @@
 
 use axum::response::Response;
 use qoljetim_service::{DataAnswerView, ExportNotice, ServiceError, parse_code};
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::i18n::Lang;
 use crate::problem::ApiResult;
@@ -26,44 +29,101 @@ fn notice_text(n: &ExportNotice, lang: Lang) -> String {
     )
 }
 
+/// The §15 notice of a JSON answer: who read it, when, under which audit record, and the duty.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportNoticeView {
+    /// Always "Order 270 §15".
+    pub clause: &'static str,
+    pub text: String,
+    pub reader: String,
+    pub reader_name: String,
+    pub organization_bin: String,
+    pub at: String,
+    pub audit_id: i64,
+    pub language: &'static str,
+}
+
+/// One row of an answer: the group's codes (each with `<dim>_name` beside it) and the measures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataRowView {
+    pub group: BTreeMap<String, String>,
+    pub values: BTreeMap<String, i64>,
+}
+
+/// `GET /data/{system}/{dataset}` as JSON: the rows inside the grant's scope, the scope applied, and
+/// the §15 notice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataAnswerBody {
+    pub system: &'static str,
+    pub dataset: &'static str,
+    pub fiscal_year: i16,
+    pub group_by: Vec<String>,
+    pub measures: Vec<String>,
+    /// `tiyn` for amounts, `unit` for indicators.
+    pub unit: &'static str,
+    #[schema(value_type = Object)]
+    pub scope: serde_json::Value,
+    pub rows: Vec<DataRowView>,
+    pub has_more: bool,
+    pub offset: usize,
+    pub limit: usize,
+    pub notice: ExportNoticeView,
+}
+
 /// The JSON answer: rows with a name beside each code, the scope applied, the §15 notice.
-pub(crate) fn json_answer(a: &DataAnswerView, lang: Lang) -> Value {
+pub(crate) fn json_answer(a: &DataAnswerView, lang: Lang) -> DataAnswerBody {
     let q = &a.query;
-    let rows: Vec<Value> = a
+    let rows = a
         .answer
         .rows
         .iter()
         .map(|(codes, values)| {
-            let mut group = serde_json::Map::new();
+            let mut group = BTreeMap::new();
             for (d, c) in q.group_by.iter().zip(codes) {
-                group.insert(d.name().to_owned(), Value::String(c.clone()));
+                group.insert(d.name().to_owned(), c.clone());
                 let code = parse_code(*d, c).unwrap_or(0);
                 if let Some(n) = qoljetim_budget::names::name(*d, code, lang.code()) {
-                    group.insert(format!("{}_name", d.name()), Value::String(n));
+                    group.insert(format!("{}_name", d.name()), n);
                 }
             }
-            let values: serde_json::Map<String, Value> = a
+            let values = a
                 .answer
                 .measures
                 .iter()
-                .zip(values)
-                .map(|(m, v)| (m.clone(), json!(v)))
+                .cloned()
+                .zip(values.iter().copied())
                 .collect();
-            json!({"group": group, "values": values})
+            DataRowView { group, values }
         })
         .collect();
     let n = &a.notice;
-    json!({
-        "system": a.system.as_str(), "dataset": a.spec.name, "fiscal_year": q.fiscal_year,
-        "group_by": a.answer.group_by, "measures": a.answer.measures,
-        "unit": if a.spec.name == "indicators" { "unit" } else { "tiyn" },
-        "scope": a.scope, "rows": rows, "has_more": a.answer.has_more, "offset": q.offset, "limit": q.limit,
-        "notice": {
-            "clause": "Order 270 §15", "text": notice_text(n, lang), "reader": n.reader,
-            "reader_name": n.reader_name, "organization_bin": n.organization, "at": n.at,
-            "audit_id": n.audit_id, "language": lang.code(),
+    DataAnswerBody {
+        system: a.system.as_str(),
+        dataset: a.spec.name,
+        fiscal_year: q.fiscal_year,
+        group_by: a.answer.group_by.clone(),
+        measures: a.answer.measures.clone(),
+        unit: if a.spec.name == "indicators" {
+            "unit"
+        } else {
+            "tiyn"
         },
-    })
+        scope: a.scope.clone(),
+        rows,
+        has_more: a.answer.has_more,
+        offset: q.offset,
+        limit: q.limit,
+        notice: ExportNoticeView {
+            clause: "Order 270 §15",
+            text: notice_text(n, lang),
+            reader: n.reader.clone(),
+            reader_name: n.reader_name.clone(),
+            organization_bin: n.organization.clone(),
+            at: n.at.clone(),
+            audit_id: n.audit_id,
+            language: lang.code(),
+        },
+    }
 }
 
 /// The CSV file, named after the system, dataset, year and the read's audit record.

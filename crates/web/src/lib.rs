@@ -3,7 +3,7 @@
 //! decides who may do what (Cedar does, in the service) or touches the database.
 
 pub mod auth;
-mod export;
+pub mod export;
 mod handlers;
 pub mod i18n;
 mod openapi;

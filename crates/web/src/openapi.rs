@@ -45,7 +45,10 @@ use crate::handlers::{
         NotificationView,
         NotificationList,
         RenewalDraftView,
-        DimensionValue
+        DimensionValue,
+        crate::export::DataAnswerBody,
+        crate::export::DataRowView,
+        crate::export::ExportNoticeView
     ))
 )]
 struct ApiDoc;

@@ -21,7 +21,7 @@ use crate::problem::ApiResult;
            ("sort" = Option<String>, Query), ("limit" = Option<usize>, Query), ("offset" = Option<usize>, Query),
            ("format" = Option<String>, Query, description = "json | csv"),
            ("sep" = Option<String>, Query, description = "CSV separator: comma | semicolon | tab (default by language)")),
-    responses((status = 200, description = "{rows, has_more, scope, notice, …} or CSV with leading # lines (Order 270 §15)"),
+    responses((status = 200, body = crate::export::DataAnswerBody, description = "JSON, or CSV with leading # lines (Order 270 §15) when format=csv"),
               (status = 403, description = "grant-inactive, data-out-of-scope"), (status = 503, description = "budget-data-unavailable")))]
 pub async fn query(
     State(st): State<AppState>,
