@@ -167,6 +167,7 @@ fn grant(scope: &DataScope) -> GrantContext {
             .map(|l| LEVELS[*l as usize].to_owned())
             .collect(),
         territory_prefix: scope.territory_prefix.clone().unwrap_or_default(),
+        active: true,
         administrators: scope
             .administrators
             .iter()
@@ -177,8 +178,8 @@ fn grant(scope: &DataScope) -> GrantContext {
 
 fn actor() -> Actor {
     Actor {
-        iin: "871008401427".into(),
-        bin: "940140000385".into(),
+        iin: qoljetim_domain::Iin::parse("871008401427").unwrap_or_else(|e| panic!("{e}")),
+        bin: qoljetim_domain::Bin::parse("940140000385").unwrap_or_else(|e| panic!("{e}")),
         org_kind: None,
         roles: vec![],
     }

@@ -7,7 +7,7 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
     Request, Schema,
 };
-use qoljetim_domain::{OrganizationKind, Role};
+use qoljetim_domain::{Bin, Iin, OrganizationKind, Role};
 use serde_json::{Value, json};
 
 pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
@@ -41,6 +41,12 @@ pub enum Action {
     SubmitBlockRequest,
     ReadBlockRequest,
     ListLateBlockRequests,
+    /// Read every organization's applications (a list not narrowed to the caller's organization).
+    ListAllApplications,
+    /// Read every organization's grants.
+    ListAllGrants,
+    /// Read every organization's block requests.
+    ListAllBlockRequests,
     ReadData,
     QueryData,
 }
@@ -63,6 +69,9 @@ impl Action {
             Action::SubmitBlockRequest => "submit_block_request",
             Action::ReadBlockRequest => "read_block_request",
             Action::ListLateBlockRequests => "list_late_block_requests",
+            Action::ListAllApplications => "list_all_applications",
+            Action::ListAllGrants => "list_all_grants",
+            Action::ListAllBlockRequests => "list_all_block_requests",
             Action::ReadData => "read_data",
             Action::QueryData => "query_data",
         }
@@ -72,10 +81,29 @@ impl Action {
 /// Who asks: a person of an organization with the roles their sign-in established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    pub iin: String,
-    pub bin: String,
+    pub iin: Iin,
+    pub bin: Bin,
     pub org_kind: Option<OrganizationKind>,
     pub roles: Vec<Role>,
+}
+
+/// The principal of a Cedar request as its entity holds it.
+struct Principal<'a> {
+    iin: &'a str,
+    bin: &'a str,
+    org_kind: &'a str,
+    roles: Vec<&'a str>,
+}
+
+impl<'a> Principal<'a> {
+    fn of(actor: &'a Actor) -> Self {
+        Principal {
+            iin: actor.iin.as_str(),
+            bin: actor.bin.as_str(),
+            org_kind: actor.org_kind.map(|k| k.as_str()).unwrap_or(""),
+            roles: actor.roles.iter().map(|r| r.as_str()).collect(),
+        }
+    }
 }
 
 /// What is asked about.
@@ -130,6 +158,9 @@ pub struct GrantContext {
     /// "" for no territorial limit.
     pub territory_prefix: String,
     pub administrators: Vec<String>,
+    /// The grant is active today (status active, today within its validity, Almaty): a fact the
+    /// service establishes from the stored grant; `grant-not-active` forbids every read without it.
+    pub active: bool,
 }
 
 /// The KATO level prefixes of a territory: region (2), district (4), rural district (6) digits.
@@ -209,11 +240,10 @@ impl PolicyEngine {
 
     fn entities(
         &self,
-        actor: &Actor,
+        actor: &Principal<'_>,
         resource: &Resource,
     ) -> Result<(EntityUid, EntityUid, Entities), PolicyError> {
-        let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("");
-        let roles: Vec<&str> = actor.roles.iter().map(|r| r.as_str()).collect();
+        let (org_kind, roles) = (actor.org_kind, &actor.roles);
         let mut list = vec![
             json!({"uid": {"type": "Qoljetim::Organization", "id": actor.bin},
                    "attrs": {"bin": actor.bin, "kind": org_kind}, "parents": []}),
@@ -312,7 +342,7 @@ impl PolicyEngine {
         action: Action,
         resource: &Resource,
     ) -> Result<Decision, PolicyError> {
-        self.decide_in(actor, action, resource, None)
+        self.decide_in(&Principal::of(actor), action, resource, None)
     }
 
     /// Decides a submission: `actor` is the signer, `session_bin` the organization of the session the
@@ -327,18 +357,30 @@ impl PolicyEngine {
             Some(bin) => json!({"session_bin": bin}),
             None => json!({}),
         };
-        self.decide_in(actor, Action::SubmitApplication, resource, Some(context))
+        self.decide_in(
+            &Principal::of(actor),
+            Action::SubmitApplication,
+            resource,
+            Some(context),
+        )
     }
 
     /// Decides whether the signer of an HR event may post it: its certificate's BIN must be one of
     /// the configured HR systems'.
     pub fn decide_hr_event(
         &self,
-        signer: &Actor,
+        signer_bin: Option<&Bin>,
         hr_system_bins: &[String],
     ) -> Result<Decision, PolicyError> {
+        // An information system, not a person: its organization's BIN (none: "" — never configured).
+        let signer = Principal {
+            iin: "",
+            bin: signer_bin.map(|b| b.as_str()).unwrap_or(""),
+            org_kind: "",
+            roles: vec![],
+        };
         self.decide_in(
-            signer,
+            &signer,
             Action::PostHrEvent,
             &Resource::Registry,
             Some(json!({"hr_system_bins": hr_system_bins})),
@@ -355,13 +397,13 @@ impl PolicyEngine {
     ) -> Result<Decision, PolicyError> {
         let context = json!({"grant": {"system": grant.system, "fiscal_years": grant.fiscal_years,
             "levels": grant.levels, "territory_prefix": grant.territory_prefix,
-            "administrators": grant.administrators}});
-        self.decide_in(actor, action, resource, Some(context))
+            "administrators": grant.administrators, "active": grant.active}});
+        self.decide_in(&Principal::of(actor), action, resource, Some(context))
     }
 
     fn decide_in(
         &self,
-        actor: &Actor,
+        actor: &Principal<'_>,
         action: Action,
         resource: &Resource,
         context: Option<Value>,

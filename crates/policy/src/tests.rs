@@ -8,10 +8,14 @@ fn engine() -> PolicyEngine {
     PolicyEngine::new().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn actor(bin: &str, kind: K, roles: &[Role]) -> Actor {
+fn bin(s: &str) -> Bin {
+    Bin::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn actor(b: &str, kind: K, roles: &[Role]) -> Actor {
     Actor {
-        iin: "871008401427".into(),
-        bin: bin.into(),
+        iin: Iin::parse("871008401427").unwrap_or_else(|e| panic!("{e}")),
+        bin: bin(b),
         org_kind: Some(kind),
         roles: roles.to_vec(),
     }
@@ -91,7 +95,7 @@ fn each_policy_makes_its_decisions() {
             "employee-reads-own-line",
             &employee,
             Action::ReadApplicationLine,
-            line(&employee.iin),
+            line(employee.iin.as_str()),
             &employee,
             line(other),
         ),
@@ -131,7 +135,7 @@ fn each_policy_makes_its_decisions() {
             "own-grants",
             &employee,
             Action::ReadGrant,
-            grant(&employee.iin, APPLICANT),
+            grant(employee.iin.as_str(), APPLICANT),
             &employee,
             grant(other, APPLICANT),
         ),
@@ -179,7 +183,7 @@ fn each_policy_makes_its_decisions() {
             "own-grant-renewal",
             &employee,
             Action::RequestRenewal,
-            grant(&employee.iin, APPLICANT),
+            grant(employee.iin.as_str(), APPLICANT),
             &employee,
             grant(other, APPLICANT),
         ),
@@ -280,23 +284,28 @@ fn each_policy_makes_its_decisions() {
     );
     covered.push("session-of-another-organization");
     // §9: HR events from the configured HR systems only.
-    let hr = actor("000740000728", K::Integrator, &[]);
-    let configured = vec!["000740000728".to_owned()];
+    let hr = bin(INTEGRATOR);
+    let configured = vec![INTEGRATOR.to_owned()];
     let d = e
-        .decide_hr_event(&hr, &configured)
+        .decide_hr_event(Some(&hr), &configured)
         .unwrap_or_else(|x| panic!("{x}"));
     assert_eq!(
         (d.allowed, d.policies),
         (true, vec!["configured-hr-system-posts-events".to_owned()])
     );
-    let other = actor(APPLICANT, K::Maslikhat, &[Role::Head]);
     assert!(
-        !e.decide_hr_event(&other, &configured)
+        !e.decide_hr_event(Some(&bin(APPLICANT)), &configured)
+            .map(|d| d.allowed)
+            .unwrap_or(true)
+    );
+    // A signer whose certificate names no BIN is never a configured HR system.
+    assert!(
+        !e.decide_hr_event(None, &configured)
             .map(|d| d.allowed)
             .unwrap_or(true)
     );
     assert!(
-        !e.decide_hr_event(&hr, &[])
+        !e.decide_hr_event(Some(&hr), &[])
             .map(|d| d.allowed)
             .unwrap_or(true)
     );
@@ -318,6 +327,37 @@ fn each_policy_makes_its_decisions() {
             .map(|d| d.allowed)
             .unwrap_or(true)
     );
+    // Lists across organizations are the operators' (block requests: the integrator's only); a head's
+    // lists stay narrowed to their organization.
+    for (action, policy, who) in [
+        (
+            Action::ListAllApplications,
+            "operators-list-all-applications",
+            vec![&reviewer, &integrator],
+        ),
+        (
+            Action::ListAllGrants,
+            "operators-list-all-grants",
+            vec![&reviewer, &integrator],
+        ),
+        (
+            Action::ListAllBlockRequests,
+            "integrator-lists-all-block-requests",
+            vec![&integrator],
+        ),
+    ] {
+        for a in [&head, &reviewer, &integrator] {
+            let d = e
+                .decide(a, action, &Resource::Registry)
+                .unwrap_or_else(|x| panic!("{x}"));
+            let expected = who.contains(&a);
+            assert_eq!(d.allowed, expected, "{} {:?}", action.as_str(), a.roles);
+            if expected {
+                assert_eq!(d.policies, vec![policy.to_owned()]);
+            }
+        }
+        covered.push(policy);
+    }
     // The data policies, with a grant of Almaty.
     let ctx = GrantContext {
         system: "analytical_central".into(),
@@ -325,6 +365,7 @@ fn each_policy_makes_its_decisions() {
         levels: vec!["regional".into()],
         territory_prefix: "75".into(),
         administrators: vec![],
+        active: true,
     };
     let row = |territory: &str| Resource::BudgetRow {
         system: "analytical_central".into(),
@@ -363,7 +404,20 @@ fn each_policy_makes_its_decisions() {
             .unwrap_or_else(|x| panic!("{x}"));
         assert!(!d.allowed, "{policy}");
         covered.push(policy);
+        // Order 270 §9: the same read under a grant that is not active today is forbidden.
+        let inactive = GrantContext {
+            active: false,
+            ..ctx.clone()
+        };
+        let d = e
+            .decide_data(&employee, action, &yes, &inactive)
+            .unwrap_or_else(|x| panic!("{x}"));
+        assert_eq!(
+            (d.allowed, d.policies),
+            (false, vec!["grant-not-active".to_owned()])
+        );
     }
+    covered.push("grant-not-active");
     let mut ids: Vec<String> = e
         .policies()
         .policies()
@@ -508,7 +562,7 @@ fn workflow_decisions_name_their_policies() {
     assert!(allowed(
         &head,
         Action::RequestRenewal,
-        &grant_of("990101300012", &head.bin)
+        &grant_of("990101300012", head.bin.as_str())
     ));
     assert!(!allowed(
         &head,
@@ -518,7 +572,7 @@ fn workflow_decisions_name_their_policies() {
     assert!(allowed(
         &head,
         Action::RequestRenewal,
-        &grant_of(&head.iin, &head.bin)
+        &grant_of(head.iin.as_str(), head.bin.as_str())
     ));
     assert!(!allowed(
         &integrator,

@@ -121,6 +121,25 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found(format!("application {id}")))
     }
 
+    /// The application `id`, once Cedar allows `action` on it (the decision begins the audit record).
+    async fn authorized_application(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        id: i64,
+        action: Action,
+    ) -> ServiceResult<ApplicationRow> {
+        let a = self.load_application(id).await?;
+        self.authorize(
+            attempt,
+            caller,
+            action,
+            &app_resource(&a),
+            &format!("application/{id}"),
+        )?;
+        Ok(a)
+    }
+
     async fn lines(&self, id: i64) -> ServiceResult<Vec<LineRow>> {
         self.store.lines(id).await.map_err(ServiceError::store)
     }
@@ -177,11 +196,7 @@ impl Service {
             String::new(),
             ip,
         );
-        e.details = json!({
-            "certificate_serial": id.serial_hex, "trust_anchor": verified.anchor, "revocation": revocation_json(&verified.revocation),
-            "signing_time": signing_time_json(&verified),
-            "claimed_signing_time": verified.claimed_signing_time.map(|t| t.to_string()),
-        });
+        e.details = signature_evidence(&verified);
         attempt.begin(e, None);
         let form = self.organization_document(
             &verified,
@@ -203,10 +218,13 @@ impl Service {
             return Err(err);
         }
         let kind = org.kind.parse::<OrganizationKind>().ok();
-        let iin = id.iin.clone().map(|i| i.to_string()).unwrap_or_default();
+        let signer_iin = id.iin.clone().ok_or_else(|| {
+            ServiceError::signature(&qoljetim_signature::SignatureError::NoIin, false)
+        })?;
+        let iin = signer_iin.to_string();
         let actor = Actor {
-            iin: iin.clone(),
-            bin: form.applicant_bin.to_string(),
+            iin: signer_iin,
+            bin: form.applicant_bin.clone(),
             org_kind: kind,
             roles: vec![Role::Head],
         };
@@ -311,19 +329,22 @@ impl Service {
     ) -> ServiceResult<Vec<ApplicationView>> {
         let attempt = Attempt::default();
         let limit = q.limit.unwrap_or(100).clamp(1, 500);
-        // Cedar decides how wide the candidate set is: may this caller read another body's application?
-        let probe = Resource::Application {
-            id: "probe".into(),
-            applicant_bin: "000000000000".into(),
-            status: "submitted".into(),
-        };
+        // Cedar decides how wide the candidate set is; each candidate is then decided on its own.
         let wide = self
-            .decide(&caller.actor, Action::ReadApplication, &probe)?
+            .decide(
+                &caller.actor,
+                Action::ListAllApplications,
+                &Resource::Registry,
+            )?
             .allowed;
         let candidates = self
             .store
             .applications(
-                if wide { None } else { Some(&caller.actor.bin) },
+                if wide {
+                    None
+                } else {
+                    Some(caller.actor.bin.as_str())
+                },
                 q.status.as_deref(),
                 limit,
             )
@@ -443,15 +464,9 @@ impl Service {
         cmd: ReviewCommand,
     ) -> ServiceResult<ApplicationView> {
         let id = cmd.application;
-        let a = self.load_application(id).await?;
-        let resource = format!("application/{id}");
-        self.authorize(
-            attempt,
-            caller,
-            Action::ReviewApplication,
-            &app_resource(&a),
-            &resource,
-        )?;
+        let a = self
+            .authorized_application(attempt, caller, id, Action::ReviewApplication)
+            .await?;
         let parsed = cmd.body?;
         let decisions = line_decisions(&parsed).map_err(ServiceError::validation)?;
         let lines = self.lines(id).await?;
@@ -517,15 +532,9 @@ impl Service {
         cmd: GrantCommand,
     ) -> ServiceResult<GrantResultView> {
         let id = cmd.application;
-        let a = self.load_application(id).await?;
-        let resource = format!("application/{id}");
-        self.authorize(
-            attempt,
-            caller,
-            Action::GrantAccess,
-            &app_resource(&a),
-            &resource,
-        )?;
+        let a = self
+            .authorized_application(attempt, caller, id, Action::GrantAccess)
+            .await?;
         let parsed = cmd.body?;
         let status = ApplicationStatus::parse(&a.status)
             .ok_or_else(|| ServiceError::internal("stored status"))?;

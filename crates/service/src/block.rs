@@ -21,7 +21,8 @@ use crate::audit::Attempt;
 use crate::error::{Input, ServiceError, ServiceResult};
 use crate::lifecycle::block_clock;
 use crate::toolbox::{
-    allowed, anonymous, caller_entry, revocation_json, rfc3339_micros, signing_time_json,
+    allowed, anonymous, caller_entry, revocation_json, rfc3339_micros, signature_evidence,
+    signing_time_json,
 };
 use crate::views::{BlockLineView, BlockRequestView};
 use crate::{Caller, Service};
@@ -136,11 +137,7 @@ impl Service {
             "block_request".into(),
             &allowed(vec![]),
         );
-        e.details = json!({
-            "signer_iin": id.iin.as_ref().map(|i| i.as_str()), "certificate_serial": id.serial_hex,
-            "trust_anchor": verified.anchor, "revocation": revocation_json(&verified.revocation),
-            "signing_time": signing_time_json(&verified),
-        });
+        e.details = signature_evidence(&verified);
         attempt.begin_for(caller, e.clone());
         // The document is the organization's: signed by its first head or signing right (signing key).
         let request = self.organization_document(
@@ -257,11 +254,8 @@ impl Service {
         // each).
         let all_allowed = self.decide(
             &caller.actor,
-            Action::ReadBlockRequest,
-            &Resource::BlockRequest {
-                id: "any".into(),
-                applicant_bin: String::new(),
-            },
+            Action::ListAllBlockRequests,
+            &Resource::Registry,
         )?;
         let narrow = (!all_allowed.allowed).then_some(caller.actor.bin.as_str());
         policies.extend(all_allowed.policies);

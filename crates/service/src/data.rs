@@ -257,6 +257,8 @@ fn grant_context(system: System, scope: &Scope) -> GrantContext {
             .collect(),
         territory_prefix: scope.territory_prefix.clone().unwrap_or_default(),
         administrators: scope.administrators.clone(),
+        // Chosen by `active_grant`: active, and today within its validity.
+        active: true,
     }
 }
 
@@ -367,7 +369,7 @@ impl Service {
         let today = self.calendar.almaty_date(self.clock.now()).to_string();
         let mut e = entry(
             caller.actor_id(),
-            Some(caller.actor.bin.clone()),
+            Some(caller.actor.bin.to_string()),
             "query_data",
             resource,
             String::new(),
@@ -378,11 +380,42 @@ impl Service {
         // The person's own grants, read directly: never a window of the organization's newest grants.
         let grants = self
             .store
-            .grants_of_person(&caller.actor.iin, &caller.actor.bin)
+            .grants_of_person(caller.actor.iin.as_str(), caller.actor.bin.as_str())
             .await
             .map_err(ServiceError::store)?;
         let Some(grant) = active_grant(&grants, system, &today) else {
-            return Err(ServiceError::new(Problem::GrantInactive).arg("system", system.as_str()));
+            // Cedar decides on the fact: no grant for the system is active today (`grant-not-active`).
+            let inactive = GrantContext {
+                system: system.as_str().to_owned(),
+                fiscal_years: vec![],
+                levels: vec![],
+                territory_prefix: String::new(),
+                administrators: vec![],
+                active: false,
+            };
+            let probe = Resource::DataQuery {
+                system: system.as_str().to_owned(),
+                fiscal_year: i64::from(q.fiscal_year),
+                level: String::new(),
+                territory: String::new(),
+                administrator: String::new(),
+            };
+            let d = self
+                .policy
+                .decide_data(&caller.actor, Action::QueryData, &probe, &inactive)
+                .map_err(ServiceError::internal)?;
+            if d.allowed {
+                return Err(ServiceError::internal(
+                    "a read was permitted without an active grant",
+                ));
+            }
+            attempt.update(|e| {
+                e.outcome = "denied".into();
+                e.policies = d.policies.clone();
+            });
+            return Err(
+                ServiceError::denied("query_data", &d.policies).arg("system", system.as_str())
+            );
         };
         let scope: Scope =
             serde_json::from_value(grant.scope.clone()).map_err(ServiceError::internal)?;
@@ -422,7 +455,7 @@ impl Service {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
-                organization: caller.actor.bin.clone(),
+                organization: caller.actor.bin.to_string(),
                 at: rfc3339_micros(caller.now),
                 audit_id,
             },
@@ -530,7 +563,7 @@ impl Service {
             caller,
             entry(
                 caller.actor_id(),
-                Some(caller.actor.bin.clone()),
+                Some(caller.actor.bin.to_string()),
                 "read_dimension",
                 format!("data/{}/dimensions/{}", r.system, d.name()),
                 "allowed".into(),

@@ -235,6 +235,8 @@ impl ServiceError {
             .any(|p| p == "session-of-another-organization")
         {
             Self::new(Problem::SessionBinMismatch)
+        } else if policies.iter().any(|p| p == "grant-not-active") {
+            Self::new(Problem::GrantInactive)
         } else {
             Self::forbidden(action)
         }

@@ -52,17 +52,20 @@ impl Service {
     ) -> ServiceResult<Vec<GrantView>> {
         let attempt = Attempt::default();
         let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-        let probe = Resource::Grant {
-            id: "probe".into(),
-            person_iin: "000000000000".into(),
-            organization_bin: "000000000000".into(),
-        };
+        // Cedar decides how wide the candidate set is; each candidate is then decided on its own.
         let wide = self
-            .decide(&caller.actor, Action::ReadGrant, &probe)?
+            .decide(&caller.actor, Action::ListAllGrants, &Resource::Registry)?
             .allowed;
         let candidates = self
             .store
-            .grants(if wide { None } else { Some(&caller.actor.bin) }, limit)
+            .grants(
+                if wide {
+                    None
+                } else {
+                    Some(caller.actor.bin.as_str())
+                },
+                limit,
+            )
             .await
             .map_err(ServiceError::store)?;
         let mut out = vec![];

@@ -35,7 +35,7 @@ pub use error::{Input, Problem, ServiceError, ServiceResult};
 pub use grants::ListQuery;
 pub use lifecycle::{HrEventOutcome, NoticeLanguage, ProfileBody, block_clock, new_hr_event};
 pub use organizations::{not_eligible, org_domain, parse_organization};
-pub use reports::{Report, ReportBody, ReportFormat, ReportRequest};
+pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};
 pub use sessions::{
     CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
 };

@@ -175,20 +175,12 @@ impl Service {
         );
         attempt.begin(e, None);
         // Cedar decides: the signer's BIN among the configured HR systems' (a fact given as context).
-        let signer = qoljetim_policy::Actor {
-            iin: verified
-                .signer
-                .iin
-                .as_ref()
-                .map(|i| i.as_str().to_owned())
-                .unwrap_or_default(),
-            bin: signer_bin.clone(),
-            org_kind: None,
-            roles: vec![],
-        };
         let d = self
             .policy
-            .decide_hr_event(&signer, &self.config.hr_event_signer_bins)
+            .decide_hr_event(
+                verified.signer.bin.as_ref(),
+                &self.config.hr_event_signer_bins,
+            )
             .map_err(ServiceError::internal)?;
         attempt.update(|e| e.policies = d.policies.clone());
         if !d.allowed {
@@ -280,7 +272,7 @@ impl Service {
         let attempt = Attempt::default();
         let p = self
             .store
-            .profile(&caller.actor.iin, &caller.actor.bin)
+            .profile(caller.actor.iin.as_str(), caller.actor.bin.as_str())
             .await
             .map_err(ServiceError::store)?;
         // DESIGN.md §5: every signed-in request is audited and counts as activity.
@@ -345,8 +337,8 @@ impl Service {
         self.commit(
             attempt,
             Change::Lifecycle(Box::new(LifecycleChange::SetProfile {
-                iin: caller.actor.iin.clone(),
-                bin: caller.actor.bin.clone(),
+                iin: caller.actor.iin.to_string(),
+                bin: caller.actor.bin.to_string(),
                 email: email.clone(),
                 language: b.language.clone(),
                 at: caller.now,
@@ -369,7 +361,7 @@ impl Service {
         let attempt = Attempt::default();
         let rows = self
             .store
-            .notifications(&caller.actor.iin, &caller.actor.bin, 200)
+            .notifications(caller.actor.iin.as_str(), caller.actor.bin.as_str(), 200)
             .await
             .map_err(ServiceError::store)?;
         let list: Vec<NotificationView> = rows
@@ -403,7 +395,7 @@ impl Service {
     pub async fn read_notification(&self, caller: &Caller, id: i64) -> ServiceResult<()> {
         let e = entry(
             caller.actor_id(),
-            Some(caller.actor.bin.clone()),
+            Some(caller.actor.bin.to_string()),
             "read_notification",
             format!("notification:{id}"),
             "ok".into(),
@@ -411,8 +403,8 @@ impl Service {
         );
         let change = Change::Lifecycle(Box::new(LifecycleChange::MarkRead {
             id,
-            iin: caller.actor.iin.clone(),
-            bin: caller.actor.bin.clone(),
+            iin: caller.actor.iin.to_string(),
+            bin: caller.actor.bin.to_string(),
             at: caller.now,
         }));
         // Another person's notification does not exist for this one: not found, and not recorded.
@@ -520,7 +512,7 @@ impl Service {
 fn self_entry(caller: &Caller, action: &str, what: &str) -> qoljetim_store::AuditEntry {
     entry(
         caller.actor_id(),
-        Some(caller.actor.bin.clone()),
+        Some(caller.actor.bin.to_string()),
         action,
         format!("{what}:{}", caller.actor_id()),
         "ok".into(),

@@ -92,118 +92,112 @@ fn date_param(v: Option<&str>, name: &str, default: Date, errors: &mut Vec<Field
     }
 }
 
+/// Which report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// Deadline compliance: each clock, met vs missed, median and worst working days.
+    Deadlines,
+    /// Who has access to which system, scope and until when, and who lost it and why.
+    AccessRegistry,
+}
+
 impl Service {
-    /// `GET /reports/deadlines`: each clock, met vs missed, median and worst working days.
-    pub async fn deadlines_report(
+    /// A report for an operator (Cedar: `read_reports`), as JSON, CSV or PDF.
+    pub async fn report(
         &self,
         caller: &Caller,
+        kind: ReportKind,
         q: ReportRequest,
     ) -> ServiceResult<Report> {
         let attempt = Attempt::default();
-        let r = self.deadlines_report_in(&attempt, caller, q).await;
+        let r = self.report_in(&attempt, caller, kind, q).await;
         self.settle(attempt, r).await
     }
 
-    async fn deadlines_report_in(
+    async fn report_in(
         &self,
         attempt: &Attempt,
         caller: &Caller,
+        kind: ReportKind,
         q: ReportRequest,
     ) -> ServiceResult<Report> {
+        let name = match kind {
+            ReportKind::Deadlines => "reports:deadlines",
+            ReportKind::AccessRegistry => "reports:access-registry",
+        };
         self.authorize(
             attempt,
             caller,
             Action::ReadReports,
             &Resource::Reports,
-            "reports:deadlines",
+            name,
         )?;
         let now = self.clock.now();
         let today = self.calendar.almaty_date(now);
         let mut errors = vec![];
         let format = report_format(q.format.as_deref(), &mut errors);
-        let from = date_param(
-            q.from.as_deref(),
-            "from",
-            today.first_of_month(),
-            &mut errors,
-        );
-        let to = date_param(q.to.as_deref(), "to", today, &mut errors);
-        if to < from || from.until(to).map(|s| s.get_days() > 1100).unwrap_or(true) {
-            errors.push(FieldError::new(
-                "/to",
-                "period",
-                "from must not be after to, at most 3 years",
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(ServiceError::validation(errors));
-        }
-        let report = qoljetim_reports::deadline_report(&self.store, &self.calendar, from, to, now)
-            .await
-            .map_err(ServiceError::internal)?;
-        attempt.update(|e| {
-            e.details = json!({"from": report.from, "to": report.to, "format": format.as_str(),
-                "items": report.items.len()})
-        });
+        let report = match kind {
+            ReportKind::Deadlines => {
+                let from = date_param(
+                    q.from.as_deref(),
+                    "from",
+                    today.first_of_month(),
+                    &mut errors,
+                );
+                let to = date_param(q.to.as_deref(), "to", today, &mut errors);
+                if to < from || from.until(to).map(|s| s.get_days() > 1100).unwrap_or(true) {
+                    errors.push(FieldError::new(
+                        "/to",
+                        "period",
+                        "from must not be after to, at most 3 years",
+                    ));
+                }
+                if !errors.is_empty() {
+                    return Err(ServiceError::validation(errors));
+                }
+                let r =
+                    qoljetim_reports::deadline_report(&self.store, &self.calendar, from, to, now)
+                        .await
+                        .map_err(ServiceError::internal)?;
+                let details = json!({"from": r.from, "to": r.to, "format": format.as_str(),
+                    "items": r.items.len()});
+                (
+                    format!("deadlines-{from}-{to}"),
+                    details,
+                    ReportBody::Deadlines(r),
+                )
+            }
+            ReportKind::AccessRegistry => {
+                let on = date_param(q.on.as_deref(), "on", today, &mut errors);
+                if !errors.is_empty() {
+                    return Err(ServiceError::validation(errors));
+                }
+                let r = qoljetim_reports::access_registry(&self.store, on, now)
+                    .await
+                    .map_err(ServiceError::internal)?;
+                let details = json!({"on": r.on, "format": format.as_str(),
+                    "active": r.active.len(), "ended": r.ended.len()});
+                (
+                    format!("access-registry-{on}"),
+                    details,
+                    ReportBody::AccessRegistry(r),
+                )
+            }
+        };
+        let (stem, details, body) = report;
+        attempt.update(|e| e.details = details);
         self.record(attempt).await?;
+        let (title, subtitle, tables) = match &body {
+            ReportBody::Deadlines(r) => (r.title(), r.subtitle(), r.tables()),
+            ReportBody::AccessRegistry(r) => (r.title(), r.subtitle(), r.tables()),
+        };
         Ok(Report {
             format,
-            stem: format!("deadlines-{from}-{to}"),
-            title: report.title(),
-            subtitle: report.subtitle(),
-            tables: report.tables(),
-            body: ReportBody::Deadlines(report),
-        })
-    }
-
-    /// `GET /reports/access-registry`: who has access to which system, scope and until when, and who
-    /// lost it and why.
-    pub async fn registry_report(
-        &self,
-        caller: &Caller,
-        q: ReportRequest,
-    ) -> ServiceResult<Report> {
-        let attempt = Attempt::default();
-        let r = self.registry_report_in(&attempt, caller, q).await;
-        self.settle(attempt, r).await
-    }
-
-    async fn registry_report_in(
-        &self,
-        attempt: &Attempt,
-        caller: &Caller,
-        q: ReportRequest,
-    ) -> ServiceResult<Report> {
-        self.authorize(
-            attempt,
-            caller,
-            Action::ReadReports,
-            &Resource::Reports,
-            "reports:access-registry",
-        )?;
-        let now = self.clock.now();
-        let today = self.calendar.almaty_date(now);
-        let mut errors = vec![];
-        let format = report_format(q.format.as_deref(), &mut errors);
-        let on = date_param(q.on.as_deref(), "on", today, &mut errors);
-        if !errors.is_empty() {
-            return Err(ServiceError::validation(errors));
-        }
-        let report = qoljetim_reports::access_registry(&self.store, on, now)
-            .await
-            .map_err(ServiceError::internal)?;
-        attempt.update(|e| {
-            e.details = json!({"on": report.on, "format": format.as_str(),
-                "active": report.active.len(), "ended": report.ended.len()})
-        });
-        self.record(attempt).await?;
-        Ok(Report {
-            format,
-            stem: format!("access-registry-{on}"),
-            title: report.title(),
-            subtitle: report.subtitle(),
-            tables: report.tables(),
-            body: ReportBody::AccessRegistry(report),
+            stem,
+            title,
+            subtitle,
+            tables,
+            body,
         })
     }
 }

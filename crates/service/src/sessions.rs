@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use jiff::Timestamp;
-use qoljetim_domain::{OrganizationKind, Role};
+use qoljetim_domain::{Bin, Iin, OrganizationKind, Role};
 use qoljetim_policy::Actor;
 use sha2::{Digest, Sha256};
 
@@ -199,9 +199,10 @@ impl Service {
             .and_then(|k| k.parse::<OrganizationKind>().ok());
         let roles = s.roles.iter().filter_map(|r| Role::parse(r)).collect();
         Ok(Caller {
+            // Stored at sign-in from a verified certificate: a value that does not parse is corruption.
             actor: Actor {
-                iin: s.iin,
-                bin: s.bin,
+                iin: Iin::parse(&s.iin).map_err(ServiceError::internal)?,
+                bin: Bin::parse(&s.bin).map_err(ServiceError::internal)?,
                 org_kind,
                 roles,
             },

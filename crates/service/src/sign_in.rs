@@ -61,8 +61,7 @@ impl Service {
             String::new(),
             ip,
         );
-        e.details = json!({"certificate_serial": id.serial_hex, "trust_anchor": verified.anchor,
-            "revocation": revocation_json(&verified.revocation), "signing_time": signing_time_json(&verified)});
+        e.details = signature_evidence(&verified);
         attempt.begin(e, None);
         let challenge = String::from_utf8(verified.content.clone()).unwrap_or_default();
         let exp = check_challenge(&self.challenge_key, &challenge, at)?;
@@ -155,14 +154,14 @@ impl Service {
         let attempt = Attempt::default();
         let org = self
             .store
-            .organization(&caller.actor.bin)
+            .organization(caller.actor.bin.as_str())
             .await
             .map_err(ServiceError::store)?;
         let mut grants = vec![];
         let mut policies = BTreeSet::new();
         for g in self
             .store
-            .grants_of_person(&caller.actor.iin, &caller.actor.bin)
+            .grants_of_person(caller.actor.iin.as_str(), caller.actor.bin.as_str())
             .await
             .map_err(ServiceError::store)?
         {

@@ -83,7 +83,7 @@ pub(crate) fn entry(
 pub(crate) fn caller_entry(c: &Caller, action: &str, resource: String, d: &Decision) -> AuditEntry {
     let mut e = entry(
         c.actor_id(),
-        Some(c.actor.bin.clone()),
+        Some(c.actor.bin.to_string()),
         action,
         resource,
         if d.allowed { "allowed" } else { "denied" }.into(),
@@ -185,6 +185,17 @@ impl Service {
             .map_err(|e| ServiceError::signature(&e, false))?;
         Ok(doc)
     }
+}
+
+/// What a verified signature adds to a call's audit record (DESIGN.md §4): the certificate, its anchor,
+/// how revocation was checked and which time was the signing time.
+pub(crate) fn signature_evidence(v: &qoljetim_signature::VerifiedCms) -> Value {
+    json!({
+        "signer_iin": v.signer.iin.as_ref().map(|i| i.as_str()),
+        "certificate_serial": v.signer.serial_hex, "trust_anchor": v.anchor,
+        "revocation": revocation_json(&v.revocation), "signing_time": signing_time_json(v),
+        "claimed_signing_time": v.claimed_signing_time.map(|t| t.to_string()),
+    })
 }
 
 /// The audit entry of a signed call before its signature identifies anyone.

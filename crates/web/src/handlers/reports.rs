@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use qoljetim_service::{Report, ReportRequest, ServiceError};
+use qoljetim_service::{Report, ReportKind, ReportRequest, ServiceError};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -17,7 +17,7 @@ pub async fn deadlines_report(
     caller: Caller,
     Query(q): Query<ReportRequest>,
 ) -> ApiResult<Response> {
-    answer(st.deadlines_report(&caller, q).await?)
+    answer(st.report(&caller, ReportKind::Deadlines, q).await?)
 }
 
 /// `GET /reports/access-registry?on&format`: who has access to which system, scope and until when, and
@@ -29,7 +29,7 @@ pub async fn registry_report(
     caller: Caller,
     Query(q): Query<ReportRequest>,
 ) -> ApiResult<Response> {
-    answer(st.registry_report(&caller, q).await?)
+    answer(st.report(&caller, ReportKind::AccessRegistry, q).await?)
 }
 
 /// A report as JSON, or as the CSV or PDF file it was asked as.
