@@ -1488,6 +1488,70 @@ async fn openapi_and_health(app: &TestApp) -> R {
     Ok(())
 }
 
+/// Order 270 §2.6: `qoljetim org add` goes through the same use case as `POST /organizations` — the
+/// same exclusions, the same field rules, the same audit record — on a fresh data folder.
+#[test]
+fn cli_org_add_uses_the_registration_use_case() {
+    let dir = std::env::temp_dir().join(format!("qoljetim-cli-org-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_qoljetim"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let add = |bin: &str, kind: &str| {
+        run(&[
+            "org",
+            "add",
+            "--bin",
+            bin,
+            "--kind",
+            kind,
+            "--name-kk",
+            "Ұйым",
+            "--name-ru",
+            "Орган",
+        ])
+    };
+    let integrator = demo_bin(901);
+    let (ok, text) = add(&integrator, "integrator");
+    assert!(
+        ok && text.contains(&format!("organization {integrator} registered")),
+        "{text}"
+    );
+    // The same BIN again is the API's conflict.
+    let (ok, text) = add(&integrator, "integrator");
+    assert!(!ok && text.contains("organization-exists"), "{text}");
+    // A wrong check digit names the field and the rule.
+    let mut wrong = integrator.clone();
+    let last = wrong.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
+    wrong.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
+    let (ok, text) = add(&wrong, "integrator");
+    assert!(
+        !ok && text.contains("/bin") && text.contains("check_digit"),
+        "{text}"
+    );
+    // Order 270 §2.6: the National Bank's internal audit service is not a state audit body.
+    let (ok, text) = add(&demo_bin(902), "national_bank_internal_audit");
+    assert!(!ok && text.contains("not-eligible"), "{text}");
+    // One record each: the registration, the conflict (written by the store), the two refusals.
+    let (ok, text) = run(&["audit", "verify"]);
+    assert!(
+        ok && text.contains("audit chain intact: 4 records"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn production_mode_refuses_the_development_ca() {
     let mut cfg = qoljetim::config::Config {

@@ -3,8 +3,9 @@
 //! A use case opens an `Attempt` and, once it knows who is asking for what (after authorization, or
 //! after a signature identified the signer), `begin`s it with the entry that describes the call. An
 //! allowed call commits its change together with that entry (`Service::commit`, `Service::record`);
-//! any error after `begin` — a denial, a refused input, a conflict in the store — is recorded by
-//! `Service::settle` with its problem. Errors before `begin` (an unknown id) and internal failures are
+//! any error after `begin` — a denial, a refused input — is recorded by `Service::settle` with its
+//! problem; a conflict in the store (a used challenge, a decided line) is recorded by the store's
+//! writer as `conflict:<problem>` in the transaction that refused the change. Errors before `begin` (an unknown id) and internal failures are
 //! not refusals and leave no record.
 
 use std::sync::Mutex;
@@ -83,13 +84,20 @@ impl Service {
         let (entry, touch) = attempt
             .take_for_commit()
             .ok_or_else(|| ServiceError::internal("commit before the audit entry was begun"))?;
-        let out = self
-            .store
-            .commit_touching(change, entry, touch)
-            .await
-            .map_err(ServiceError::store)?;
-        attempt.mark_done();
-        Ok(out)
+        match self.store.commit_touching(change, entry, touch).await {
+            Ok(out) => {
+                attempt.mark_done();
+                Ok(out)
+            }
+            Err(e) => {
+                // A conflict is recorded by the writer itself (`conflict:<slug>`, in the transaction
+                // that refused it): nothing more to record.
+                if matches!(e, qoljetim_store::StoreError::Conflict(_)) {
+                    attempt.mark_done();
+                }
+                Err(ServiceError::store(e))
+            }
+        }
     }
 
     /// Records an allowed read (no change) with the attempt's entry; returns its sequence number.
