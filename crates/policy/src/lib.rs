@@ -7,7 +7,7 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
     Request, Schema,
 };
-use qoljetim_domain::{Bin, Iin, OrganizationKind, Role};
+use qoljetim_domain::{ApplicationStatus, Bin, Iin, OrganizationKind, Role};
 use serde_json::{Value, json};
 
 pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
@@ -109,25 +109,29 @@ impl<'a> Principal<'a> {
 /// What is asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
+    /// An application; `id` None for one being submitted (not stored yet).
     Application {
-        id: String,
-        applicant_bin: String,
-        status: String,
+        id: Option<i64>,
+        applicant_bin: Bin,
+        status: ApplicationStatus,
     },
+    /// One line (one person) of an application.
     ApplicationLine {
-        id: String,
-        applicant_bin: String,
-        iin: String,
+        application: i64,
+        line: i64,
+        applicant_bin: Bin,
+        iin: Iin,
     },
     Grant {
-        id: String,
-        person_iin: String,
-        organization_bin: String,
+        id: i64,
+        person_iin: Iin,
+        organization_bin: Bin,
     },
     Registry,
+    /// A block request; `id` None for one being submitted.
     BlockRequest {
-        id: String,
-        applicant_bin: String,
+        id: Option<i64>,
+        applicant_bin: Bin,
     },
     AuditLog,
     Reports,
@@ -257,32 +261,37 @@ impl PolicyEngine {
                 applicant_bin,
                 status,
             } => {
+                let id = id.map_or_else(|| "new".to_owned(), |i| i.to_string());
                 list.push(json!({"uid": {"type": "Qoljetim::Application", "id": id},
-                                 "attrs": {"applicant_bin": applicant_bin, "status": status}, "parents": []}));
-                ("Application", id.clone())
+                                 "attrs": {"applicant_bin": applicant_bin, "status": status.as_str()}, "parents": []}));
+                ("Application", id)
             }
             Resource::ApplicationLine {
-                id,
+                application,
+                line,
                 applicant_bin,
                 iin,
             } => {
+                let id = format!("{application}/{line}");
                 list.push(json!({"uid": {"type": "Qoljetim::ApplicationLine", "id": id},
                                  "attrs": {"applicant_bin": applicant_bin, "iin": iin}, "parents": []}));
-                ("ApplicationLine", id.clone())
+                ("ApplicationLine", id)
             }
             Resource::Grant {
                 id,
                 person_iin,
                 organization_bin,
             } => {
+                let id = id.to_string();
                 list.push(json!({"uid": {"type": "Qoljetim::Grant", "id": id},
                                  "attrs": {"person_iin": person_iin, "organization_bin": organization_bin}, "parents": []}));
-                ("Grant", id.clone())
+                ("Grant", id)
             }
             Resource::BlockRequest { id, applicant_bin } => {
+                let id = id.map_or_else(|| "new".to_owned(), |i| i.to_string());
                 list.push(json!({"uid": {"type": "Qoljetim::BlockRequest", "id": id},
                                  "attrs": {"applicant_bin": applicant_bin}, "parents": []}));
-                ("BlockRequest", id.clone())
+                ("BlockRequest", id)
             }
             Resource::Registry => {
                 list.push(json!({"uid": {"type": "Qoljetim::Registry", "id": "organizations"}, "attrs": {}, "parents": []}));

@@ -1,6 +1,6 @@
 use cedar_policy::{ValidationMode, Validator};
 use proptest::prelude::*;
-use qoljetim_domain::{OrganizationKind as K, Role};
+use qoljetim_domain::{ApplicationStatus, OrganizationKind as K, Role};
 
 use super::*;
 
@@ -12,6 +12,10 @@ fn bin(s: &str) -> Bin {
     Bin::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
+fn iin(s: &str) -> Iin {
+    Iin::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
 fn actor(b: &str, kind: K, roles: &[Role]) -> Actor {
     Actor {
         iin: Iin::parse("871008401427").unwrap_or_else(|e| panic!("{e}")),
@@ -21,11 +25,11 @@ fn actor(b: &str, kind: K, roles: &[Role]) -> Actor {
     }
 }
 
-fn app(bin: &str) -> Resource {
+fn app(b: &str) -> Resource {
     Resource::Application {
-        id: "1".into(),
-        applicant_bin: bin.into(),
-        status: "submitted".into(),
+        id: Some(1),
+        applicant_bin: self::bin(b),
+        status: ApplicationStatus::Submitted,
     }
 }
 
@@ -57,21 +61,22 @@ fn each_policy_makes_its_decisions() {
     let employee = actor(APPLICANT, K::Maslikhat, &[Role::Employee]);
     let reviewer = actor(MINFIN, K::AuthorizedBody, &[Role::Reviewer]);
     let integrator = actor(INTEGRATOR, K::Integrator, &[Role::IntegratorAdmin]);
-    let line = |iin: &str| Resource::ApplicationLine {
-        id: "1/1".into(),
-        applicant_bin: APPLICANT.into(),
-        iin: iin.into(),
+    let line = |i: &str| Resource::ApplicationLine {
+        application: 1,
+        line: 1,
+        applicant_bin: bin(APPLICANT),
+        iin: iin(i),
     };
-    let grant = |iin: &str, bin: &str| Resource::Grant {
-        id: "1".into(),
-        person_iin: iin.into(),
-        organization_bin: bin.into(),
+    let grant = |i: &str, b: &str| Resource::Grant {
+        id: 1,
+        person_iin: iin(i),
+        organization_bin: bin(b),
     };
-    let block = |bin: &str| Resource::BlockRequest {
-        id: "1".into(),
-        applicant_bin: bin.into(),
+    let block = |b: &str| Resource::BlockRequest {
+        id: Some(1),
+        applicant_bin: bin(b),
     };
-    let other = "990101300012";
+    let other = "990101300013";
     // (policy, who, action, resource it permits or forbids, near miss: who, resource)
     type Case<'a> = (&'a str, &'a Actor, Action, Resource, &'a Actor, Resource);
     let cases: Vec<Case<'_>> = vec![
@@ -455,9 +460,10 @@ fn workflow_decisions_name_their_policies() {
             .unwrap_or(true)
     );
     let own_line = Resource::ApplicationLine {
-        id: "1/1".into(),
-        applicant_bin: APPLICANT.into(),
-        iin: "871008401427".into(),
+        application: 1,
+        line: 1,
+        applicant_bin: bin(APPLICANT),
+        iin: iin("871008401427"),
     };
     assert!(
         e.decide(&employee, Action::ReadApplicationLine, &own_line)
@@ -465,9 +471,10 @@ fn workflow_decisions_name_their_policies() {
             .unwrap_or(false)
     );
     let other_line = Resource::ApplicationLine {
-        id: "1/2".into(),
-        applicant_bin: APPLICANT.into(),
-        iin: "850712300801".into(),
+        application: 1,
+        line: 2,
+        applicant_bin: bin(APPLICANT),
+        iin: iin("850712300801"),
     };
     assert!(
         !e.decide(&employee, Action::ReadApplicationLine, &other_line)
@@ -554,20 +561,20 @@ fn workflow_decisions_name_their_policies() {
         &Resource::Reports
     ));
     // A renewal: the person of the grant or the head of its organization, nobody next door.
-    let grant_of = |iin: &str, bin: &str| Resource::Grant {
-        id: "1".into(),
-        person_iin: iin.into(),
-        organization_bin: bin.into(),
+    let grant_of = |i: &str, b: &str| Resource::Grant {
+        id: 1,
+        person_iin: iin(i),
+        organization_bin: bin(b),
     };
     assert!(allowed(
         &head,
         Action::RequestRenewal,
-        &grant_of("990101300012", head.bin.as_str())
+        &grant_of("990101300013", head.bin.as_str())
     ));
     assert!(!allowed(
         &head,
         Action::RequestRenewal,
-        &grant_of("990101300012", MINFIN)
+        &grant_of("990101300013", MINFIN)
     ));
     assert!(allowed(
         &head,
@@ -577,7 +584,7 @@ fn workflow_decisions_name_their_policies() {
     assert!(!allowed(
         &integrator,
         Action::RequestRenewal,
-        &grant_of("990101300012", APPLICANT)
+        &grant_of("990101300013", APPLICANT)
     ));
 }
 
@@ -613,7 +620,7 @@ proptest! {
         let grant = e.decide(&a, Action::GrantAccess, &app(APPLICANT)).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(grant, roles.contains(&Role::IntegratorAdmin) && kind == K::Integrator && !same_bin);
         // Order 270 §9: only the employing body's head sends its block request.
-        let br = Resource::BlockRequest { id: "new".into(), applicant_bin: APPLICANT.into() };
+        let br = Resource::BlockRequest { id: None, applicant_bin: bin(APPLICANT) };
         let block = e.decide(&a, Action::SubmitBlockRequest, &br).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(block, roles.contains(&Role::Head) && same_bin);
     }

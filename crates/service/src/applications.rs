@@ -21,12 +21,13 @@ use crate::toolbox::*;
 use crate::views::*;
 use crate::{Caller, Service};
 
-pub(crate) fn app_resource(a: &ApplicationRow) -> Resource {
-    Resource::Application {
-        id: a.id.to_string(),
-        applicant_bin: a.applicant_bin.clone(),
-        status: a.status.clone(),
-    }
+pub(crate) fn app_resource(a: &ApplicationRow) -> ServiceResult<Resource> {
+    Ok(Resource::Application {
+        id: Some(a.id),
+        applicant_bin: stored_bin(&a.applicant_bin)?,
+        status: ApplicationStatus::parse(&a.status)
+            .ok_or_else(|| ServiceError::internal("stored status"))?,
+    })
 }
 
 pub(crate) fn line_view(l: &LineRow) -> LineView {
@@ -134,7 +135,7 @@ impl Service {
             attempt,
             caller,
             action,
-            &app_resource(&a),
+            &app_resource(&a)?,
             &format!("application/{id}"),
         )?;
         Ok(a)
@@ -229,9 +230,9 @@ impl Service {
             roles: vec![Role::Head],
         };
         let resource = Resource::Application {
-            id: "new".into(),
-            applicant_bin: form.applicant_bin.to_string(),
-            status: "submitted".into(),
+            id: None,
+            applicant_bin: form.applicant_bin.clone(),
+            status: ApplicationStatus::Submitted,
         };
         let session_bin = session.map(|s| s.actor.bin.as_str());
         let d = self
@@ -297,7 +298,7 @@ impl Service {
         a: &ApplicationRow,
         lines: Vec<LineRow>,
     ) -> ServiceResult<(Decision, Visible)> {
-        let d = self.decide(&c.actor, Action::ReadApplication, &app_resource(a))?;
+        let d = self.decide(&c.actor, Action::ReadApplication, &app_resource(a)?)?;
         if d.allowed {
             return Ok((d, Some((lines, true))));
         }
@@ -305,9 +306,10 @@ impl Service {
         let mut policies = BTreeSet::new();
         for l in lines {
             let r = Resource::ApplicationLine {
-                id: format!("{}/{}", a.id, l.line),
-                applicant_bin: a.applicant_bin.clone(),
-                iin: l.iin.clone(),
+                application: a.id,
+                line: l.line,
+                applicant_bin: stored_bin(&a.applicant_bin)?,
+                iin: stored_iin(&l.iin)?,
             };
             let dl = self.decide(&c.actor, Action::ReadApplicationLine, &r)?;
             if dl.allowed {
@@ -427,7 +429,7 @@ impl Service {
             attempt,
             caller,
             Action::ReadApplication,
-            &app_resource(&a),
+            &app_resource(&a)?,
             &resource,
         )?;
         let bytes = self

@@ -22,7 +22,7 @@ use crate::error::{Input, ServiceError, ServiceResult};
 use crate::lifecycle::block_clock;
 use crate::toolbox::{
     allowed, anonymous, caller_entry, revocation_json, rfc3339_micros, signature_evidence,
-    signing_time_json,
+    signing_time_json, stored_bin,
 };
 use crate::views::{BlockLineView, BlockRequestView};
 use crate::{Caller, Service};
@@ -147,8 +147,8 @@ impl Service {
             |r: &BlockRequest| &r.applicant_bin,
         )?;
         let resource = Resource::BlockRequest {
-            id: "new".into(),
-            applicant_bin: request.applicant_bin.to_string(),
+            id: None,
+            applicant_bin: request.applicant_bin.clone(),
         };
         let d = self.authorize(
             attempt,
@@ -270,8 +270,8 @@ impl Service {
                 &caller.actor,
                 Action::ReadBlockRequest,
                 &Resource::BlockRequest {
-                    id: r.id.to_string(),
-                    applicant_bin: r.applicant_bin.clone(),
+                    id: Some(r.id),
+                    applicant_bin: stored_bin(&r.applicant_bin)?,
                 },
             )?;
             if d.allowed {
@@ -310,8 +310,8 @@ impl Service {
             caller,
             Action::ReadBlockRequest,
             &Resource::BlockRequest {
-                id: id.to_string(),
-                applicant_bin: row.applicant_bin.clone(),
+                id: Some(id),
+                applicant_bin: stored_bin(&row.applicant_bin)?,
             },
             &format!("block_request/{id}"),
         )?;

@@ -35,12 +35,12 @@ pub(crate) fn grant_view(g: &GrantRow) -> GrantView {
     }
 }
 
-pub(crate) fn grant_resource(g: &GrantRow) -> Resource {
-    Resource::Grant {
-        id: g.id.to_string(),
-        person_iin: g.person_iin.clone(),
-        organization_bin: g.organization_bin.clone(),
-    }
+pub(crate) fn grant_resource(g: &GrantRow) -> ServiceResult<Resource> {
+    Ok(Resource::Grant {
+        id: g.id,
+        person_iin: stored_iin(&g.person_iin)?,
+        organization_bin: stored_bin(&g.organization_bin)?,
+    })
 }
 
 impl Service {
@@ -74,7 +74,7 @@ impl Service {
             if q.status.as_deref().is_some_and(|s| s != g.status) {
                 continue;
             }
-            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g))?;
+            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g)?)?;
             if d.allowed {
                 policies.extend(d.policies);
                 out.push(grant_view(&g));

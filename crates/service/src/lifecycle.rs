@@ -442,7 +442,7 @@ impl Service {
             attempt,
             caller,
             Action::RequestRenewal,
-            &grant_resource(&g),
+            &grant_resource(&g)?,
             &format!("grant:{id}"),
         )?;
         let event = match g.hr_event_id {

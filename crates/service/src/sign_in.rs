@@ -165,7 +165,7 @@ impl Service {
             .await
             .map_err(ServiceError::store)?
         {
-            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g))?;
+            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g)?)?;
             if d.allowed {
                 policies.extend(d.policies);
                 grants.push(grant_view(&g));
