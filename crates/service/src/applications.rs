@@ -30,32 +30,34 @@ pub(crate) fn app_resource(a: &ApplicationRow) -> ServiceResult<Resource> {
     })
 }
 
-pub(crate) fn line_view(l: &LineRow) -> LineView {
-    LineView {
-        line: l.line,
-        surname: l.surname.clone(),
-        name: l.name.clone(),
-        patronymic: l.patronymic.clone(),
-        iin: l.iin.clone(),
-        position: l.position.clone(),
-        unit: l.unit.clone(),
-        phone: l.phone.clone(),
-        email: l.email.clone(),
-        purpose: l.purpose.clone(),
-        eqyzmet_qr: l.eqyzmet_qr.clone(),
-        status: l.status.clone(),
-        reason: l.reason.clone(),
-        access_until_requested: l.access_until_requested.clone(),
-        access_until_effective: l.access_until_effective.clone(),
-        notice: l.notice.clone(),
-        hr_check: HrCheckView {
-            status: l.hr_status.clone(),
-            detail: l.hr_detail.clone(),
-            checked_at: l.hr_checked_at.map(rfc3339_micros),
-            attempts: l.hr_attempts,
-            last_error: l.hr_last_error.clone(),
-            hr_event: l.hr_event_id,
-        },
+impl From<&LineRow> for LineView {
+    fn from(l: &LineRow) -> Self {
+        LineView {
+            line: l.line,
+            surname: l.surname.clone(),
+            name: l.name.clone(),
+            patronymic: l.patronymic.clone(),
+            iin: l.iin.clone(),
+            position: l.position.clone(),
+            unit: l.unit.clone(),
+            phone: l.phone.clone(),
+            email: l.email.clone(),
+            purpose: l.purpose.clone(),
+            eqyzmet_qr: l.eqyzmet_qr.clone(),
+            status: l.status.clone(),
+            reason: l.reason.clone(),
+            access_until_requested: l.access_until_requested.clone(),
+            access_until_effective: l.access_until_effective.clone(),
+            notice: l.notice.clone(),
+            hr_check: HrCheckView {
+                status: l.hr_status.clone(),
+                detail: l.hr_detail.clone(),
+                checked_at: l.hr_checked_at.map(rfc3339_micros),
+                attempts: l.hr_attempts,
+                last_error: l.hr_last_error.clone(),
+                hr_event: l.hr_event_id,
+            },
+        }
     }
 }
 
@@ -87,7 +89,7 @@ pub(crate) fn application_view(
         grant_due_at: a.grant_due_at.map(rfc3339_micros),
         grant_overdue: a.status == "forwarded" && a.grant_due_at.is_some_and(|g| now_us > g),
         complete,
-        lines: lines.iter().map(line_view).collect(),
+        lines: lines.iter().map(LineView::from).collect(),
     }
 }
 
@@ -635,7 +637,7 @@ impl Service {
             .await
             .map_err(ServiceError::store)?;
         Ok(GrantResultView {
-            grants: grants.iter().map(grant_view).collect(),
+            grants: grants.iter().map(GrantView::from).collect(),
             not_granted: not_granted
                 .into_iter()
                 .map(|(line, reason)| NotGrantedView { line, reason })

@@ -13,25 +13,27 @@ use crate::toolbox::*;
 use crate::views::*;
 use crate::{Caller, Service};
 
-pub(crate) fn grant_view(g: &GrantRow) -> GrantView {
-    GrantView {
-        id: g.id,
-        application_id: g.application_id,
-        line: g.line,
-        person_iin: g.person_iin.clone(),
-        organization_bin: g.organization_bin.clone(),
-        system: g.system.clone(),
-        status: g.status.clone(),
-        valid_from: g.valid_from.clone(),
-        valid_until: g.valid_until.clone(),
-        access_until_requested: g.access_until_requested.clone(),
-        access_until_effective: g.valid_until.clone(),
-        notice: g.notice.clone(),
-        scope: g.scope.clone(),
-        extra_years_reason: g.extra_years_reason.clone(),
-        ended_at: g.ended_at.map(rfc3339_micros),
-        end_reason: g.end_reason.clone(),
-        hr_event: g.hr_event_id,
+impl From<&GrantRow> for GrantView {
+    fn from(g: &GrantRow) -> Self {
+        GrantView {
+            id: g.id,
+            application_id: g.application_id,
+            line: g.line,
+            person_iin: g.person_iin.clone(),
+            organization_bin: g.organization_bin.clone(),
+            system: g.system.clone(),
+            status: g.status.clone(),
+            valid_from: g.valid_from.clone(),
+            valid_until: g.valid_until.clone(),
+            access_until_requested: g.access_until_requested.clone(),
+            access_until_effective: g.valid_until.clone(),
+            notice: g.notice.clone(),
+            scope: g.scope.clone(),
+            extra_years_reason: g.extra_years_reason.clone(),
+            ended_at: g.ended_at.map(rfc3339_micros),
+            end_reason: g.end_reason.clone(),
+            hr_event: g.hr_event_id,
+        }
     }
 }
 
@@ -77,7 +79,7 @@ impl Service {
             let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g)?)?;
             if d.allowed {
                 policies.extend(d.policies);
-                out.push(grant_view(&g));
+                out.push(GrantView::from(&g));
             }
         }
         let mut e = caller_entry(

@@ -43,16 +43,18 @@ pub fn org_domain(o: &OrganizationRow) -> ServiceResult<Organization> {
     .map_err(ServiceError::internal)
 }
 
-pub(crate) fn organization_view(o: &OrganizationRow) -> OrganizationView {
-    OrganizationView {
-        bin: o.bin.clone(),
-        name_kk: o.name_kk.clone(),
-        name_ru: o.name_ru.clone(),
-        kind: o.kind.clone(),
-        territory: o.territory.clone(),
-        administrators: o.administrators.clone(),
-        eligible: o.excluded.is_none(),
-        excluded: o.excluded.clone(),
+impl From<&OrganizationRow> for OrganizationView {
+    fn from(o: &OrganizationRow) -> Self {
+        OrganizationView {
+            bin: o.bin.clone(),
+            name_kk: o.name_kk.clone(),
+            name_ru: o.name_ru.clone(),
+            kind: o.kind.clone(),
+            territory: o.territory.clone(),
+            administrators: o.administrators.clone(),
+            eligible: o.excluded.is_none(),
+            excluded: o.excluded.clone(),
+        }
     }
 }
 
@@ -143,7 +145,7 @@ impl Service {
             .await
             .map_err(ServiceError::store)?;
         self.record(attempt).await?;
-        Ok(orgs.iter().map(organization_view).collect())
+        Ok(orgs.iter().map(OrganizationView::from).collect())
     }
 
     /// Order 270 §2.6: registers an organization that may apply (not of an excluded kind or BIN).
@@ -232,6 +234,6 @@ impl Service {
             .await
             .map_err(ServiceError::store)?
             .ok_or_else(|| ServiceError::internal("lost"))?;
-        Ok(organization_view(&row))
+        Ok(OrganizationView::from(&row))
     }
 }

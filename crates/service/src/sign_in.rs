@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use crate::audit::Attempt;
 use crate::error::{Problem, ServiceError, ServiceResult};
 use crate::grants::*;
-use crate::organizations::*;
 use crate::sessions::{check_challenge, issue_challenge, new_token};
 use crate::toolbox::*;
 use crate::views::*;
@@ -141,7 +140,7 @@ impl Service {
                 token,
                 expires_at: rfc3339_micros(expires_at),
                 person,
-                organization: organization_view(&org),
+                organization: OrganizationView::from(&org),
                 roles,
                 name_check,
             },
@@ -168,7 +167,7 @@ impl Service {
             let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g)?)?;
             if d.allowed {
                 policies.extend(d.policies);
-                grants.push(grant_view(&g));
+                grants.push(GrantView::from(&g));
             }
         }
         let mut e = caller_entry(
@@ -182,7 +181,7 @@ impl Service {
         self.record(&attempt).await?;
         Ok(MeView {
             person: caller.person.clone(),
-            organization: org.as_ref().map(organization_view),
+            organization: org.as_ref().map(OrganizationView::from),
             roles: caller
                 .actor
                 .roles
