@@ -11,7 +11,7 @@ use qoljetim_domain::org::derive_scope;
 use qoljetim_domain::{ApplicationStatus, OrganizationKind, Role, System};
 use qoljetim_policy::{Action, Actor, Decision, Resource};
 use qoljetim_store::{ApplicationRow, Change, LineRow, NewApplication, NewGrant, NewLine};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::audit::Attempt;
 use crate::error::{Input, Problem, ServiceError, ServiceResult};
@@ -257,10 +257,7 @@ impl Service {
         let new = NewApplication {
             applicant_bin: form.applicant_bin.to_string(),
             form_date: form.date.to_string(),
-            systems: serde_json::to_string(
-                &form.systems.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            )
-            .unwrap_or_default(),
+            systems: form.systems.clone(),
             head: serde_json::to_string(&form.head).unwrap_or_default(),
             signer_iin: iin,
             signer_name: id.common_name.clone().unwrap_or_default(),
@@ -602,12 +599,12 @@ impl Service {
                     line: l.line,
                     person_iin: l.iin.clone(),
                     organization_bin: a.applicant_bin.clone(),
-                    system: sys.as_str().to_owned(),
+                    system: *sys,
                     valid_from: validity.valid_from.to_string(),
                     valid_until: validity.valid_until.to_string(),
                     access_until_requested: l.access_until_requested.clone(),
                     notice: validity.capped.then(|| NOTICE_CAPPED.to_owned()),
-                    scope: serde_json::to_string(&scope).map_err(ServiceError::internal)?,
+                    scope,
                     extra_years_reason: if years.is_empty() {
                         None
                     } else {
@@ -618,7 +615,7 @@ impl Service {
         }
         attempt.update(|e| {
             e.details = json!({
-                "grants": new_grants.iter().map(|g| json!({"line": g.line, "system": g.system, "valid_until": g.valid_until, "scope": serde_json::from_str::<Value>(&g.scope).unwrap_or(Value::Null)})).collect::<Vec<_>>(),
+                "grants": new_grants.iter().map(|g| json!({"line": g.line, "system": g.system.as_str(), "valid_until": g.valid_until, "scope": g.scope})).collect::<Vec<_>>(),
                 "not_granted": not_granted.iter().map(|(l, r)| json!({"line": l, "reason": r})).collect::<Vec<_>>(),
                 "extra_years_reason": reason,
             })

@@ -43,7 +43,8 @@ pub struct NewLine {
 pub struct NewApplication {
     pub applicant_bin: String,
     pub form_date: String,
-    pub systems: String,
+    /// The systems asked for (kept as a JSON array of their names).
+    pub systems: Vec<qoljetim_domain::System>,
     pub head: String,
     pub signer_iin: String,
     pub signer_name: String,
@@ -64,12 +65,13 @@ pub struct NewGrant {
     pub line: i64,
     pub person_iin: String,
     pub organization_bin: String,
-    pub system: String,
+    pub system: qoljetim_domain::System,
     pub valid_from: String,
     pub valid_until: String,
     pub access_until_requested: Option<String>,
     pub notice: Option<String>,
-    pub scope: String,
+    /// Fixed at grant time (Order 270 §6), kept as JSON: the evidence of what was granted.
+    pub scope: qoljetim_domain::Scope,
     pub extra_years_reason: Option<String>,
 }
 
@@ -157,6 +159,11 @@ async fn organization_exists(
     Ok(row.is_some())
 }
 
+/// A value kept as JSON text.
+fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> std::result::Result<String, Failure> {
+    serde_json::to_string(v).map_err(|e| Failure::Db(sqlx::Error::Encode(Box::new(e))))
+}
+
 async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
     let mut out = ChangeOutcome::default();
     match change {
@@ -203,6 +210,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             if !organization_exists(conn, &a.applicant_bin).await? {
                 return Err(Failure::Conflict(Conflict::OrganizationUnknown));
             }
+            let systems = json_text(&a.systems.iter().map(|s| s.as_str()).collect::<Vec<_>>())?;
             let row = sqlx::query(
                 "INSERT INTO applications (applicant_bin, status, form_date, systems, head, signer_iin, signer_name, \
                  signer_certificate, claimed_signing_time, trust_anchor, revocation, evidence, received_at, review_due, \
@@ -211,7 +219,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             )
             .bind(&a.applicant_bin)
             .bind(&a.form_date)
-            .bind(&a.systems)
+            .bind(systems)
             .bind(&a.head)
             .bind(&a.signer_iin)
             .bind(&a.signer_name)
@@ -359,6 +367,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 ));
             }
             for g in grants {
+                let scope = json_text(&g.scope)?;
                 let row = sqlx::query(
                     "INSERT INTO grants (application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
                      access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at) \
@@ -368,12 +377,12 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 .bind(g.line)
                 .bind(&g.person_iin)
                 .bind(&g.organization_bin)
-                .bind(&g.system)
+                .bind(g.system.as_str())
                 .bind(&g.valid_from)
                 .bind(&g.valid_until)
                 .bind(&g.access_until_requested)
                 .bind(&g.notice)
-                .bind(&g.scope)
+                .bind(scope)
                 .bind(&g.extra_years_reason)
                 .bind(granted_by)
                 .bind(*granted_at)
