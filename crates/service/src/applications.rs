@@ -10,7 +10,9 @@ use qoljetim_domain::application::{
 use qoljetim_domain::org::derive_scope;
 use qoljetim_domain::{ApplicationStatus, OrganizationKind, Role, System};
 use qoljetim_policy::{Action, Actor, Decision, Resource};
-use qoljetim_store::{ApplicationRow, Change, LineRow, NewApplication, NewGrant, NewLine};
+use qoljetim_store::{
+    ApplicationRow, Change, LineRow, NewApplication, NewGrant, NewLine, NotGranted, ReviewedLine,
+};
 use serde_json::json;
 
 use crate::audit::Attempt;
@@ -484,11 +486,11 @@ impl Service {
         };
         let at = self.clock.now();
         let grant_due = if reviewed.outcome == ApplicationStatus::Forwarded {
-            let g = self
-                .calendar
-                .deadline(at, 2)
-                .map_err(ServiceError::internal)?;
-            Some((g.due.to_string(), g.due_at.as_microsecond(), g.provisional))
+            Some(
+                self.calendar
+                    .deadline(at, 2)
+                    .map_err(ServiceError::internal)?,
+            )
         } else {
             None
         };
@@ -503,9 +505,13 @@ impl Service {
             lines: reviewed
                 .lines
                 .iter()
-                .map(|(n, s, r)| (i64::from(*n), s.as_str().to_owned(), r.clone()))
+                .map(|(n, s, r)| ReviewedLine {
+                    line: i64::from(*n),
+                    status: *s,
+                    reason: r.clone(),
+                })
                 .collect(),
-            outcome: reviewed.outcome.as_str().to_owned(),
+            outcome: reviewed.outcome,
             reviewed_at: at.as_microsecond(),
             reviewed_by: caller.actor_id(),
             grant_due,
@@ -571,7 +577,10 @@ impl Service {
         for l in lines.iter().filter(|l| l.status == "approved") {
             if l.hr_event_id.is_some() {
                 // Order 270 §9: the powers ended after submission (dismissal, transfer): no access.
-                not_granted.push((l.line, "powers_ended".to_owned()));
+                not_granted.push(NotGranted {
+                    line: l.line,
+                    reason: "powers_ended".to_owned(),
+                });
                 continue;
             }
             let requested: Option<Date> = l
@@ -582,7 +591,10 @@ impl Service {
                 .map_err(ServiceError::internal)?;
             let Some(validity) = grant_validity(granted_on, requested) else {
                 // DESIGN.md §3: a line whose until-date has passed by the grant is not granted.
-                not_granted.push((l.line, "access_until_passed".to_owned()));
+                not_granted.push(NotGranted {
+                    line: l.line,
+                    reason: "access_until_passed".to_owned(),
+                });
                 continue;
             };
             for sys in &systems {
@@ -616,7 +628,7 @@ impl Service {
         attempt.update(|e| {
             e.details = json!({
                 "grants": new_grants.iter().map(|g| json!({"line": g.line, "system": g.system.as_str(), "valid_until": g.valid_until, "scope": g.scope})).collect::<Vec<_>>(),
-                "not_granted": not_granted.iter().map(|(l, r)| json!({"line": l, "reason": r})).collect::<Vec<_>>(),
+                "not_granted": not_granted.iter().map(|n| json!({"line": n.line, "reason": n.reason})).collect::<Vec<_>>(),
                 "extra_years_reason": reason,
             })
         });
@@ -637,7 +649,10 @@ impl Service {
             grants: grants.iter().map(GrantView::from).collect(),
             not_granted: not_granted
                 .into_iter()
-                .map(|(line, reason)| NotGrantedView { line, reason })
+                .map(|n| NotGrantedView {
+                    line: n.line,
+                    reason: n.reason,
+                })
                 .collect(),
         })
     }

@@ -22,7 +22,7 @@ pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash}
 pub use lifecycle::*;
 pub use reads::*;
 pub use tx::ChangeOutcome;
-pub use writer::{Change, NewApplication, NewGrant, NewLine, NewSession};
+pub use writer::{Change, NewApplication, NewGrant, NewLine, NewSession, NotGranted, ReviewedLine};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

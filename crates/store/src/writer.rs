@@ -75,6 +75,21 @@ pub struct NewGrant {
     pub extra_years_reason: Option<String>,
 }
 
+/// One line's review decision.
+#[derive(Debug, Clone)]
+pub struct ReviewedLine {
+    pub line: i64,
+    pub status: qoljetim_domain::LineStatus,
+    pub reason: Option<String>,
+}
+
+/// An approved line that gets no access at the grant, and why (`powers_ended`, `access_until_passed`).
+#[derive(Debug, Clone)]
+pub struct NotGranted {
+    pub line: i64,
+    pub reason: String,
+}
+
 /// A state change. Each is applied in one savepoint together with its audit record.
 #[derive(Debug, Clone)]
 pub enum Change {
@@ -88,16 +103,17 @@ pub enum Change {
     SubmitApplication(Box<NewApplication>),
     Review {
         application_id: i64,
-        lines: Vec<(i64, String, Option<String>)>,
-        outcome: String,
+        lines: Vec<ReviewedLine>,
+        outcome: qoljetim_domain::ApplicationStatus,
         reviewed_at: i64,
         reviewed_by: String,
-        grant_due: Option<(String, i64, bool)>,
+        /// Order 270 §9: when the application is forwarded, the grant's deadline.
+        grant_due: Option<qoljetim_domain::calendar::Deadline>,
     },
     Grant {
         application_id: i64,
         grants: Vec<NewGrant>,
-        not_granted: Vec<(i64, String)>,
+        not_granted: Vec<NotGranted>,
         granted_at: i64,
         granted_by: String,
     },
@@ -297,14 +313,18 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             grant_due,
         } => {
             let (gd, gda, gdp) = match grant_due {
-                Some((d, at, p)) => (Some(d.clone()), Some(*at), Some(b(*p))),
+                Some(d) => (
+                    Some(d.due.to_string()),
+                    Some(d.due_at.as_microsecond()),
+                    Some(b(d.provisional)),
+                ),
                 None => (None, None, None),
             };
             let res = sqlx::query(
                 "UPDATE applications SET status = $1, reviewed_at = $2, reviewed_by = $3, grant_due = $4, grant_due_at = $5, \
                  grant_due_provisional = $6 WHERE id = $7 AND status = 'submitted'",
             )
-            .bind(outcome)
+            .bind(outcome.as_str())
             .bind(*reviewed_at)
             .bind(reviewed_by)
             .bind(gd)
@@ -324,18 +344,18 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                     },
                 ));
             }
-            for (line, status, reason) in lines {
+            for l in lines {
                 let res = sqlx::query(
                     "UPDATE application_lines SET status = $1, reason = $2 WHERE application_id = $3 AND line = $4 AND status = 'submitted'",
                 )
-                .bind(status)
-                .bind(reason)
+                .bind(l.status.as_str())
+                .bind(&l.reason)
                 .bind(*application_id)
-                .bind(*line)
+                .bind(l.line)
                 .execute(&mut *conn)
                 .await?;
                 if res.rows_affected() != 1 {
-                    return Err(Failure::Conflict(Conflict::LineDecided { line: *line }));
+                    return Err(Failure::Conflict(Conflict::LineDecided { line: l.line }));
                 }
             }
             out.id = Some(*application_id);
@@ -402,11 +422,11 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                     return Err(Failure::Conflict(Conflict::LineDecided { line: *line }));
                 }
             }
-            for (line, reason) in not_granted {
+            for n in not_granted {
                 sqlx::query("UPDATE application_lines SET status = 'not_granted', reason = $1 WHERE application_id = $2 AND line = $3 AND status = 'approved'")
-                    .bind(reason)
+                    .bind(&n.reason)
                     .bind(*application_id)
-                    .bind(*line)
+                    .bind(n.line)
                     .execute(&mut *conn)
                     .await?;
             }
