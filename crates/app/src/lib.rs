@@ -90,7 +90,24 @@ pub async fn apply_exclusions(
     Ok(marked)
 }
 
+/// The use cases as the server runs them: `build_service`, with the CRLs loaded and kept fresh and the
+/// budget data open.
 pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
+    let (mut state, feeds) = build_service(cfg).await?;
+    // The first load is awaited so that the first sign-in finds the CRLs in force.
+    pki::refresh(&feeds).await;
+    pki::spawn_refresher(
+        feeds,
+        std::time::Duration::from_secs(cfg.pki.crl_refresh_minutes * 60),
+    );
+    state.budget = Some(open_budget(&budget_dir(cfg)).await?);
+    Ok(state)
+}
+
+/// The use cases for a command-line call that verifies no signature and reads no budget data
+/// (`org add`, `hr import-orders`): no CRL fetch, no budget data loaded; the CRL feeds are returned
+/// for a caller that needs them.
+pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>), AnyError> {
     let rules = competence_rules(cfg)?;
     let exclusions = qoljetim_domain::org::Exclusions::new(&cfg.excluded_bins)?;
     std::fs::create_dir_all(&cfg.data_dir)?;
@@ -100,12 +117,6 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
     let verifier = Verifier::new(anchors)
         .with_fail_open(cfg.pki.revocation_fail_open)
         .with_tsa_anchors(pki::tsa_anchors(cfg)?);
-    // The first load is awaited so that the first sign-in finds the CRLs in force.
-    pki::refresh(&feeds).await;
-    pki::spawn_refresher(
-        feeds,
-        std::time::Duration::from_secs(cfg.pki.crl_refresh_minutes * 60),
-    );
     let web = ServiceConfig {
         production: cfg.production,
         session_hours: cfg.session.hours,
@@ -117,8 +128,7 @@ pub async fn build_state(cfg: &Config) -> Result<AppState, AnyError> {
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;
     state.rules = std::sync::Arc::new(rules);
-    state.budget = Some(open_budget(&budget_dir(cfg)).await?);
-    Ok(state)
+    Ok((state, feeds))
 }
 
 /// Where the budget data (Parquet files and their manifest) lives: `<data_dir>/budget`.
@@ -201,12 +211,11 @@ pub async fn apply_hr_event(
     source: &str,
     actor: &str,
 ) -> Result<String, AnyError> {
-    let out = state
+    let ev = state
         .import_hr_event(event, source, actor)
         .await
         .map_err(|e| format!("{}: {:?}", e.slug(), e.args))?;
-    let ev = out.event;
-    if out.duplicate {
+    if ev.duplicate {
         return Ok(format!(
             "{} was received before (event {}): no change",
             event.event_id, ev.id

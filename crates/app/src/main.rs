@@ -535,7 +535,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let Some(events) = parse_all(&files, qoljetim::hr::parse_orders_csv)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            let state = qoljetim::build_state(&cfg).await?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
             for ev in events {
                 let out = qoljetim::apply_hr_event(&state, &ev, "file", "cli:operator").await?;
                 println!("{}", out);
@@ -643,7 +643,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             administrators,
         }) => {
             let cfg = config(&common, None)?;
-            let state = qoljetim::build_state(&cfg).await?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
             let body = organization_body(bin, kind, name_kk, name_ru, territory, administrators);
             let org = state
                 .register_organization_as_operator(&cli_user(), body)

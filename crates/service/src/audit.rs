@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use qoljetim_store::{AuditEntry, Change, ChangeOutcome};
+use qoljetim_store::{AuditEntry, Change, ChangeOutcome, StoreError};
 use serde_json::json;
 
 use crate::error::{Problem, ServiceError, ServiceResult};
@@ -81,23 +81,28 @@ impl Service {
         attempt: &Attempt,
         change: Change,
     ) -> ServiceResult<ChangeOutcome> {
+        self.commit_to_store(attempt, change)
+            .await?
+            .map_err(ServiceError::store)
+    }
+
+    /// `commit`, answering with the store's own error, for a use case that treats a conflict as an
+    /// outcome (a repeated HR event). The outer error: no entry was begun.
+    pub(crate) async fn commit_to_store(
+        &self,
+        attempt: &Attempt,
+        change: Change,
+    ) -> ServiceResult<Result<ChangeOutcome, StoreError>> {
         let (entry, touch) = attempt
             .take_for_commit()
             .ok_or_else(|| ServiceError::internal("commit before the audit entry was begun"))?;
-        match self.store.commit_touching(change, entry, touch).await {
-            Ok(out) => {
-                attempt.mark_done();
-                Ok(out)
-            }
-            Err(e) => {
-                // A conflict is recorded by the writer itself (`conflict:<slug>`, in the transaction
-                // that refused it): nothing more to record.
-                if matches!(e, qoljetim_store::StoreError::Conflict(_)) {
-                    attempt.mark_done();
-                }
-                Err(ServiceError::store(e))
-            }
+        let result = self.store.commit_touching(change, entry, touch).await;
+        // A conflict is recorded by the writer itself (`conflict:<slug>`, in the transaction that
+        // refused it): nothing more to record.
+        if matches!(result, Ok(_) | Err(StoreError::Conflict(_))) {
+            attempt.mark_done();
         }
+        Ok(result)
     }
 
     /// Records an allowed read (no change) with the attempt's entry; returns its sequence number.

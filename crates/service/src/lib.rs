@@ -33,7 +33,7 @@ pub use data::{
 };
 pub use error::{Input, Problem, ServiceError, ServiceResult};
 pub use grants::ListQuery;
-pub use lifecycle::{HrEventOutcome, NoticeLanguage, ProfileBody, block_clock, new_hr_event};
+pub use lifecycle::{NoticeLanguage, ProfileBody};
 pub use organizations::{not_eligible, org_domain, parse_organization};
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};
 pub use sessions::{

@@ -23,14 +23,14 @@ use crate::{Caller, Service};
 /// The block clock of an event whose powers end on `effective_date`, received at `received_at`
 /// (Order 270 §9): due at the end of the 3rd working day after that day, met when received by then, the
 /// working days taken, and whether the block waits for a future effective date (Almaty).
-pub struct BlockClock {
+pub(crate) struct BlockClock {
     pub due: qoljetim_domain::calendar::Deadline,
     pub working_days_taken: i64,
     pub met: bool,
     pub scheduled: bool,
 }
 
-pub fn block_clock(
+pub(crate) fn block_clock(
     cal: &WorkingDayCalendar,
     effective_date: Date,
     received_at: Timestamp,
@@ -52,7 +52,7 @@ pub fn block_clock(
 }
 
 /// The stored form of an HR event received at `received_at`, with its block clock.
-pub fn new_hr_event(
+pub(crate) fn new_hr_event(
     cal: &WorkingDayCalendar,
     event: &HrEvent,
     source: &str,
@@ -112,13 +112,6 @@ impl From<&HrEventRow> for HrEventView {
     }
 }
 
-/// An HR event taken in: the event as kept, and whether it had been received before (then nothing
-/// changed).
-pub struct HrEventOutcome {
-    pub event: HrEventView,
-    pub duplicate: bool,
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
@@ -137,7 +130,7 @@ impl Service {
     /// `POST /hr/events`: a dismissal or transfer signed (CMS) by a configured HR system. Blocks every
     /// live grant of the person in the organization at once and ends their sessions; the same event
     /// twice has one effect (`duplicate`).
-    pub async fn receive_hr_event(&self, ip: &str, body: &[u8]) -> ServiceResult<HrEventOutcome> {
+    pub async fn receive_hr_event(&self, ip: &str, body: &[u8]) -> ServiceResult<HrEventView> {
         let attempt = Attempt::default();
         let r = self.receive_hr_event_in(&attempt, ip, body).await;
         self.settle(attempt, r).await
@@ -148,7 +141,7 @@ impl Service {
         attempt: &Attempt,
         ip: &str,
         body: &[u8],
-    ) -> ServiceResult<HrEventOutcome> {
+    ) -> ServiceResult<HrEventView> {
         let at = self.clock.now();
         let (cms, verified) = self
             .verified_body(
@@ -198,7 +191,7 @@ impl Service {
         event: &HrEvent,
         source: &str,
         operator: &str,
-    ) -> ServiceResult<HrEventOutcome> {
+    ) -> ServiceResult<HrEventView> {
         let attempt = Attempt::default();
         attempt.begin(
             entry(
@@ -226,7 +219,7 @@ impl Service {
         source: &str,
         at: Timestamp,
         evidence: Option<Vec<u8>>,
-    ) -> ServiceResult<HrEventOutcome> {
+    ) -> ServiceResult<HrEventView> {
         let new = new_hr_event(&self.calendar, event, source, at, evidence)
             .map_err(ServiceError::internal)?;
         attempt.update(|e| {
@@ -238,19 +231,11 @@ impl Service {
             });
         });
         let change = Change::Lifecycle(Box::new(LifecycleChange::HrEvent(Box::new(new))));
-        let (id, grants, duplicate) = match self.commit(attempt, change).await {
+        let (id, grants, duplicate) = match self.commit_to_store(attempt, change).await? {
             Ok(out) => (out.id.unwrap_or_default(), Some(out.ids), false),
-            Err(err) if err.problem == Problem::DuplicateEvent => {
-                // Nothing to record: the event's first arrival is in the chain.
-                let id = err
-                    .args
-                    .iter()
-                    .find(|(k, _)| *k == "id")
-                    .and_then(|(_, v)| v.parse().ok())
-                    .ok_or_else(|| ServiceError::internal("duplicate without id"))?;
-                (id, None, true)
-            }
-            Err(err) => return Err(err),
+            // Not an error: the event's first arrival is in the chain, and this one changes nothing.
+            Err(StoreError::Conflict(Conflict::DuplicateEvent { id })) => (id, None, true),
+            Err(err) => return Err(ServiceError::store(err)),
         };
         let row = self
             .store
@@ -261,10 +246,7 @@ impl Service {
         let mut view = HrEventView::from(&row);
         view.duplicate = duplicate;
         view.grants = grants;
-        Ok(HrEventOutcome {
-            event: view,
-            duplicate,
-        })
+        Ok(view)
     }
 
     /// The signed-in person's e-mail for notices and their language.

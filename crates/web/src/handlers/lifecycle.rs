@@ -26,13 +26,13 @@ pub async fn hr_event(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<HrEventView>)> {
-    let out = st.receive_hr_event(&ip, &body).await?;
-    let status = if out.duplicate {
+    let event = st.receive_hr_event(&ip, &body).await?;
+    let status = if event.duplicate {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(out.event)))
+    Ok((status, Json(event)))
 }
 
 #[utoipa::path(get, path = "/api/v1/me/profile", responses((status = 200, body = ProfileView)))]
