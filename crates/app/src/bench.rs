@@ -353,15 +353,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
     let store = &state.store;
     let now = Timestamp::now().as_microsecond();
     let add = |bin: String, kind: OrganizationKind, territory: Option<&str>, admins: &[&str]| {
-        qoljetim_store::Change::CreateOrganization {
-            bin,
-            name_kk: "bench".into(),
-            name_ru: "bench".into(),
-            kind: kind.as_str().into(),
-            territory: territory.map(str::to_owned),
-            administrators: serde_json::to_string(admins).unwrap_or_else(|_| "[]".into()),
-            created_at: now,
-        }
+        crate::organization_change(&bin, ("bench", "bench"), kind, territory, admins, now)
     };
     let audit = || {
         crate::cli_audit(
@@ -373,35 +365,25 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
     };
     store
         .commit(
-            add(minfin.clone(), OrganizationKind::AuthorizedBody, None, &[]),
+            add(minfin.clone(), OrganizationKind::AuthorizedBody, None, &[])?,
             audit(),
         )
         .await?;
     store
         .commit(
-            add(integrator.clone(), OrganizationKind::Integrator, None, &[]),
+            add(integrator.clone(), OrganizationKind::Integrator, None, &[])?,
             audit(),
         )
         .await?;
     store
         .commit(
-            qoljetim_store::Change::AddStaff {
-                iin: iin(1),
-                bin: minfin.clone(),
-                role: "reviewer".into(),
-                created_at: now,
-            },
+            crate::staff_change(&iin(1), &minfin, "reviewer", now)?,
             audit(),
         )
         .await?;
     store
         .commit(
-            qoljetim_store::Change::AddStaff {
-                iin: iin(2),
-                bin: integrator.clone(),
-                role: "integrator_admin".into(),
-                created_at: now,
-            },
+            crate::staff_change(&iin(2), &integrator, "integrator_admin", now)?,
             audit(),
         )
         .await?;
@@ -455,7 +437,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
         let bin = demo_bin(10 + i as u32);
         store
             .commit(
-                add(bin.clone(), case.kind, case.territory, case.administrators),
+                add(bin.clone(), case.kind, case.territory, case.administrators)?,
                 audit(),
             )
             .await?;

@@ -173,15 +173,14 @@ pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), A
     let now = Timestamp::now().as_microsecond();
     for (i, o) in ORGS.iter().enumerate() {
         let bin = org_bin(i);
-        let change = Change::CreateOrganization {
-            bin: bin.clone(),
-            name_kk: o.name_kk.into(),
-            name_ru: o.name_ru.into(),
-            kind: o.kind.as_str().into(),
-            territory: o.territory.map(str::to_owned),
-            administrators: serde_json::to_string(o.administrators)?,
-            created_at: now,
-        };
+        let change = crate::organization_change(
+            &bin,
+            (o.name_kk, o.name_ru),
+            o.kind,
+            o.territory,
+            o.administrators,
+            now,
+        )?;
         match store
             .commit(
                 change,
@@ -202,12 +201,7 @@ pub async fn seed_registry(store: &Store, people: &[DemoPerson]) -> Result<(), A
         .iter()
         .filter(|p| p.role == "reviewer" || p.role == "integrator_admin")
     {
-        let change = Change::AddStaff {
-            iin: p.iin.clone(),
-            bin: p.bin.clone(),
-            role: p.role.into(),
-            created_at: now,
-        };
+        let change = crate::staff_change(&p.iin, &p.bin, p.role, now)?;
         store
             .commit(
                 change,

@@ -10,7 +10,6 @@ use qoljetim_devca::{DevCa, KeyKind, Subject};
 use qoljetim_domain::OrganizationKind;
 use qoljetim_service::Service as AppState;
 use qoljetim_signature::{KeyPurpose, NcaRole};
-use qoljetim_store::Change;
 use serde_json::json;
 use sqlx::Executor;
 
@@ -152,15 +151,14 @@ impl InProcess {
         territory: Option<&str>,
         admins: &[&str],
     ) -> Result<(), AnyError> {
-        let change = Change::CreateOrganization {
-            bin: bin.into(),
-            name_kk: format!("Ұйым {bin}"),
-            name_ru: format!("Организация {bin}"),
-            kind: kind.as_str().into(),
-            territory: territory.map(str::to_owned),
-            administrators: serde_json::to_string(admins)?,
-            created_at: Timestamp::now().as_microsecond(),
-        };
+        let change = crate::organization_change(
+            bin,
+            (&format!("Ұйым {bin}"), &format!("Организация {bin}")),
+            kind,
+            territory,
+            admins,
+            Timestamp::now().as_microsecond(),
+        )?;
         self.state
             .store
             .commit(
@@ -177,12 +175,7 @@ impl InProcess {
     }
 
     pub async fn add_staff(&self, iin: &str, bin: &str, role: &str) -> Result<(), AnyError> {
-        let change = Change::AddStaff {
-            iin: iin.into(),
-            bin: bin.into(),
-            role: role.into(),
-            created_at: Timestamp::now().as_microsecond(),
-        };
+        let change = crate::staff_change(iin, bin, role, Timestamp::now().as_microsecond())?;
         self.state
             .store
             .commit(

@@ -63,7 +63,7 @@ pub async fn apply_exclusions(
 ) -> Result<Vec<String>, AnyError> {
     let mut marked = vec![];
     for org in store.organizations().await? {
-        if org.excluded.is_some() || !exclusions.excludes(&org.bin, &org.kind) {
+        if org.excluded.is_some() || !exclusions.excludes(org.bin.as_str(), org.kind.as_str()) {
             continue;
         }
         let clause = "Order 270 §2.6".to_owned();
@@ -85,7 +85,7 @@ pub async fn apply_exclusions(
             .await?;
         tracing::warn!(bin = %org.bin, kind = %org.kind, grants_blocked = ?out.counts.get("grants_blocked"),
             "organization marked not eligible (Order 270 §2.6)");
-        marked.push(org.bin);
+        marked.push(org.bin.to_string());
     }
     Ok(marked)
 }
@@ -182,6 +182,45 @@ pub fn start_worker(cfg: &Config, state: AppState) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// An organization registered directly in the store (the demo, the benchmarks, the test kit), its codes
+/// parsed as the store keeps them.
+pub fn organization_change(
+    bin: &str,
+    names: (&str, &str),
+    kind: qoljetim_domain::OrganizationKind,
+    territory: Option<&str>,
+    administrators: &[&str],
+    at: i64,
+) -> Result<qoljetim_store::Change, AnyError> {
+    Ok(qoljetim_store::Change::CreateOrganization {
+        bin: qoljetim_domain::Bin::parse(bin)?,
+        name_kk: names.0.to_owned(),
+        name_ru: names.1.to_owned(),
+        kind: kind.into(),
+        territory: territory.map(qoljetim_domain::Kato::parse).transpose()?,
+        administrators: administrators
+            .iter()
+            .map(|a| qoljetim_domain::org::AdministratorCode::parse(a))
+            .collect::<Result<_, _>>()?,
+        created_at: at,
+    })
+}
+
+/// An operator's staff entry (reviewer or integrator administrator) added directly in the store.
+pub fn staff_change(
+    iin: &str,
+    bin: &str,
+    role: &str,
+    at: i64,
+) -> Result<qoljetim_store::Change, AnyError> {
+    Ok(qoljetim_store::Change::AddStaff {
+        iin: qoljetim_domain::Iin::parse(iin)?,
+        bin: qoljetim_domain::Bin::parse(bin)?,
+        role: qoljetim_domain::Role::parse(role).ok_or_else(|| format!("unknown role {role}"))?,
+        created_at: at,
+    })
+}
+
 /// The audit record of a command-line change (no policy decides it: the operator has the machine).
 pub fn cli_audit(
     actor: &str,
@@ -214,7 +253,7 @@ pub async fn apply_hr_event(
     let ev = state
         .import_hr_event(event, source, actor)
         .await
-        .map_err(|e| format!("{}: {:?}", e.slug(), e.args))?;
+        .map_err(|e| format!("{}: {:?}", e.slug(), e.problem.args()))?;
     if ev.duplicate {
         return Ok(format!(
             "{} was received before (event {}): no change",
@@ -242,8 +281,8 @@ pub struct Rederived {
     pub organization_bin: String,
     pub person_iin: String,
     pub system: String,
-    pub previous: serde_json::Value,
-    pub scope: serde_json::Value,
+    pub previous: qoljetim_domain::Scope,
+    pub scope: qoljetim_domain::Scope,
 }
 
 /// Re-derives the scope of every live grant of organizations of `kind` under `rules` (Order 270 §6,
@@ -259,41 +298,39 @@ pub async fn rederive_scopes(
 ) -> Result<Vec<Rederived>, AnyError> {
     let mut changed = vec![];
     for org_row in store.organizations().await? {
-        if org_row.kind != kind.as_str() || org_row.excluded.is_some() {
+        if org_row.kind.current() != Some(kind) || org_row.excluded.is_some() {
             continue;
         }
         let org = qoljetim_service::org_domain(&org_row)
             .map_err(|e| format!("{}: {e:?}", org_row.bin))?;
-        for g in store.active_grants_of(&org_row.bin).await? {
-            let old: qoljetim_domain::Scope = serde_json::from_value(g.scope.clone())?;
-            let system: qoljetim_domain::System = g
-                .system
-                .parse()
-                .map_err(|()| format!("grant {}: stored system {}", g.id, g.system))?;
-            let from: jiff::civil::Date = g.valid_from.parse()?;
-            let until: jiff::civil::Date = g.valid_until.parse()?;
-            let years = old.fiscal_years.iter().copied().collect();
-            let new = qoljetim_domain::org::derive_scope(rules, &org, system, from, until, &years);
-            if new == old {
+        for g in store.active_grants_of(org_row.bin.as_str()).await? {
+            let years = g.scope.fiscal_years.iter().copied().collect();
+            let new = qoljetim_domain::org::derive_scope(
+                rules,
+                &org,
+                g.system,
+                g.valid_from,
+                g.valid_until,
+                &years,
+            );
+            if new == g.scope {
                 continue;
             }
-            let previous = serde_json::to_string(&g.scope)?;
-            let scope = serde_json::to_string(&new)?;
             let item = Rederived {
                 grant: g.id,
-                organization_bin: g.organization_bin.clone(),
-                person_iin: g.person_iin.clone(),
-                system: g.system.clone(),
+                organization_bin: g.organization_bin.to_string(),
+                person_iin: g.person_iin.to_string(),
+                system: g.system.as_str().to_owned(),
                 previous: g.scope.clone(),
-                scope: serde_json::to_value(&new)?,
+                scope: new,
             };
             if !dry_run {
                 store
                     .commit(
                         qoljetim_store::Change::RederiveScope {
                             grant_id: g.id,
-                            previous,
-                            scope,
+                            previous: item.previous.clone(),
+                            scope: item.scope.clone(),
                         },
                         cli_audit(
                             actor,

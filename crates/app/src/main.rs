@@ -605,7 +605,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             } else {
                 OrganizationKind::Integrator
             };
-            if organization.kind != expected.as_str() {
+            if organization.kind.current() != Some(expected) {
                 return Err(format!(
                     "a {} belongs to an organization of kind {}, {bin} is {}",
                     role.as_str(),
@@ -615,9 +615,9 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .into());
             }
             let change = Change::AddStaff {
-                iin: iin.to_string(),
-                bin: bin.to_string(),
-                role: role.as_str().into(),
+                iin: iin.clone(),
+                bin: bin.clone(),
+                role,
                 created_at: Timestamp::now().as_microsecond(),
             };
             store
@@ -655,11 +655,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                         .map(|f| format!("{}: {} ({})", f.field, f.detail, f.rule))
                         .collect::<Vec<_>>();
                     let args = e
-                        .args
+                        .problem
+                        .args()
                         .iter()
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect::<Vec<_>>();
-                    let why = if e.problem == qoljetim_service::Problem::NotEligible {
+                    let why = if e.kind() == qoljetim_service::ProblemKind::NotEligible {
                         " (the internal audit services of the National Bank and of the financial-market regulator are not state audit bodies under Order 270 §2.6)"
                     } else {
                         ""
@@ -688,7 +689,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             for c in &changed {
                 println!(
                     "grant {} ({} {} {}): {} → {}",
-                    c.grant, c.person_iin, c.organization_bin, c.system, c.previous, c.scope
+                    c.grant,
+                    c.person_iin,
+                    c.organization_bin,
+                    c.system,
+                    serde_json::to_string(&c.previous)?,
+                    serde_json::to_string(&c.scope)?
                 );
             }
             println!(

@@ -185,8 +185,8 @@ impl Worker {
         let now_us = now.as_microsecond();
         for l in self.state.store.lines_to_check(now_us, 200).await? {
             let q = HrQuery {
-                iin: l.iin.clone(),
-                bin: l.applicant_bin.clone(),
+                iin: l.iin.to_string(),
+                bin: l.applicant_bin.to_string(),
                 position: l.position.clone(),
                 unit: l.unit.clone(),
                 qr: l.eqyzmet_qr.clone(),
@@ -292,9 +292,7 @@ impl Worker {
             .active_grants_ending_by(&horizon.to_string())
             .await?
         {
-            let Ok(until) = g.valid_until.parse::<jiff::civil::Date>() else {
-                continue;
-            };
+            let until = g.valid_until;
             let Some(threshold) = reminder_due(until, today) else {
                 continue;
             };
@@ -305,11 +303,11 @@ impl Worker {
             {
                 recipients.push((app.signer_iin.clone(), g.organization_bin.clone()));
             }
-            let (sys_kk, sys_ru) = system_kk_ru(&g.system);
+            let (sys_kk, sys_ru) = system_kk_ru(g.system.as_str());
             for (iin, bin) in recipients {
                 list.push(NewNotification {
-                    recipient_iin: iin.clone(),
-                    recipient_bin: bin.clone(),
+                    recipient_iin: iin.to_string(),
+                    recipient_bin: bin.to_string(),
                     kind: format!("expiry_reminder_{threshold}"),
                     subject_ref: format!("grant:{}", g.id),
                     dedupe_key: format!("expiry:{}:{threshold}:{iin}@{bin}", g.id),
@@ -364,7 +362,7 @@ impl Worker {
             }
         };
         for a in store.applications_overdue(now.as_microsecond()).await? {
-            if a.status == "submitted" {
+            if a.status == qoljetim_domain::ApplicationStatus::Submitted {
                 flag(
                     &reviewers,
                     format!("overdue:review:{}", a.id),
@@ -380,7 +378,7 @@ impl Worker {
                     ("Қарау мерзімі өтті", "Просрочено рассмотрение"),
                 );
             } else {
-                let due = a.grant_due.clone().unwrap_or_default();
+                let due = a.grant_due.map(|d| d.to_string()).unwrap_or_default();
                 flag(
                     &integrators,
                     format!("overdue:grant:{}", a.id),

@@ -46,10 +46,11 @@ impl DataScope {
                 })
                 .collect(),
             territory_prefix: scope.territory_prefix.clone(),
+            // Three digits by construction (`AdministratorCode`): every code parses.
             administrators: scope
                 .administrators
                 .iter()
-                .filter_map(|a| a.parse().ok())
+                .filter_map(|a| a.as_str().parse().ok())
                 .collect(),
         }
     }

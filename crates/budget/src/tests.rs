@@ -5,13 +5,15 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use proptest::prelude::*;
+use qoljetim_domain::org::AdministratorCode;
+use qoljetim_domain::{BudgetLevel, Kato, System};
 use qoljetim_policy::{Action, Actor, GrantContext, PolicyEngine, Resource};
 
 use datafusion::arrow::array::RecordBatch;
 
 use crate::engine::{DataFusionStore, DataQuery, DataScope, SortKey, current_files};
 use crate::generate::{Rng, budgets, expenditure, generate};
-use crate::model::{DATASETS, Dim, LEVELS, format_code};
+use crate::model::{DATASETS, Dim, format_code};
 
 fn temp(name: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -157,21 +159,31 @@ fn generated_totals_and_shapes_are_realistic() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A row's KATO as the policy sees it: None for the republican budget (code 0).
+fn territory(kato: i64) -> Option<Kato> {
+    (kato != 0)
+        .then(|| Kato::parse(&format!("{kato:09}")).unwrap_or_else(|e| panic!("{kato}: {e}")))
+}
+
+fn admin(code: i64) -> AdministratorCode {
+    AdministratorCode::parse(&format!("{code:03}")).unwrap_or_else(|e| panic!("{code}: {e}"))
+}
+
 fn grant(scope: &DataScope) -> GrantContext {
     GrantContext {
-        system: "analytical_central".into(),
-        fiscal_years: scope.fiscal_years.iter().map(|y| i64::from(*y)).collect(),
+        system: System::AnalyticalCentral,
+        fiscal_years: scope.fiscal_years.clone(),
         levels: scope
             .levels
             .iter()
-            .map(|l| LEVELS[*l as usize].to_owned())
+            .map(|l| BudgetLevel::ALL[*l as usize])
             .collect(),
-        territory_prefix: scope.territory_prefix.clone().unwrap_or_default(),
+        territory_prefix: scope.territory_prefix.clone(),
         active: true,
         administrators: scope
             .administrators
             .iter()
-            .map(|a| format!("{a:03}"))
+            .map(|a| admin(i64::from(*a)))
             .collect(),
     }
 }
@@ -296,17 +308,12 @@ fn scope_filter_matches_cedar_row_by_row() {
         let mut expected: BTreeSet<Vec<String>> = BTreeSet::new();
         let mut expected_paid: i64 = 0;
         for (key, paid) in &rows {
-            let territory = if key[3] == 0 {
-                String::new()
-            } else {
-                format!("{:09}", key[3])
-            };
             let row = Resource::BudgetRow {
-                system: "analytical_central".into(),
-                fiscal_year: key[0],
-                level: LEVELS[key[2] as usize].to_owned(),
-                territory,
-                administrator: format!("{:03}", key[5]),
+                system: System::AnalyticalCentral,
+                fiscal_year: key[0] as i16,
+                level: BudgetLevel::ALL[key[2] as usize],
+                territory: territory(key[3]),
+                administrator: admin(key[5]),
             };
             let d = engine
                 .decide_data(&actor(), Action::ReadData, &row, &ctx)
@@ -765,15 +772,11 @@ fn scope_filter_matches_cedar_on_generated_scopes_rows_and_queries() {
                     }
                 };
                 let resource = Resource::BudgetRow {
-                    system: "analytical_central".into(),
-                    fiscal_year: i64::from(r.0),
-                    level: LEVELS[level as usize].to_owned(),
-                    territory: if kato == 0 {
-                        String::new()
-                    } else {
-                        format!("{kato:09}")
-                    },
-                    administrator: format!("{:03}", r.4),
+                    system: System::AnalyticalCentral,
+                    fiscal_year: r.0,
+                    level: BudgetLevel::ALL[level as usize],
+                    territory: territory(kato),
+                    administrator: admin(i64::from(r.4)),
                 };
                 let d = engine
                     .decide_data(&actor(), Action::ReadData, &resource, &ctx)

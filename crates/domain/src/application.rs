@@ -508,6 +508,30 @@ pub enum LineStatus {
     NotGranted,
 }
 
+/// A grant's state: live, blocked (an HR event, an exclusion, a block request) or expired (§9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Active,
+    Blocked,
+    Expired,
+}
+
+impl GrantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantStatus::Active => "active",
+            GrantStatus::Blocked => "blocked",
+            GrantStatus::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Active, Self::Blocked, Self::Expired]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
 impl ApplicationStatus {
     pub fn as_str(self) -> &'static str {
         match self {

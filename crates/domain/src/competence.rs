@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::kato::{Kato, KatoLevel};
-use crate::org::{BudgetLevel, Organization, OrganizationKind};
+use crate::org::{AdministratorCode, BudgetLevel, Organization, OrganizationKind};
 
 /// The rules shipped with the binary.
 pub const SHIPPED_RULES: &str = include_str!("../../../rules/competence.toml");
@@ -45,7 +45,7 @@ pub struct CompetenceRule {
 pub struct Competence {
     pub levels: Vec<BudgetLevel>,
     pub territory: Option<Kato>,
-    pub administrators: Vec<String>,
+    pub administrators: Vec<AdministratorCode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -257,14 +257,11 @@ impl CompetenceRules {
         };
         let administrators = match (rule.administrators, &territory) {
             (AdministratorRule::Any, _) => vec![],
-            (AdministratorRule::Own, _) => org
-                .administrators
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
+            (AdministratorRule::Own, _) => org.administrators.clone(),
             (AdministratorRule::Mvd, Some(t)) => {
-                let republican_city = t.region().is_some_and(|r| r.republican_city);
-                vec![if republican_city { "352" } else { "252" }.to_owned()]
+                vec![AdministratorCode::mvd(
+                    t.region().is_some_and(|r| r.republican_city),
+                )]
             }
             (AdministratorRule::Mvd, None) => return nothing,
         };

@@ -252,6 +252,13 @@ impl fmt::Display for Kato {
     }
 }
 
+impl std::str::FromStr for Kato {
+    type Err = KatoError;
+    fn from_str(s: &str) -> Result<Self, KatoError> {
+        Kato::parse(s)
+    }
+}
+
 impl Serialize for Kato {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

@@ -97,6 +97,61 @@ pub const EXCLUDED_KINDS: [&str; 2] = [
     "financial_regulator_internal_audit",
 ];
 
+/// The kind an organization was registered with: one of today's kinds, or one §2.6 excludes (a record
+/// kept from before the re-reading, recognised so that it is marked not eligible — never read as a
+/// kind that may apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegisteredKind {
+    Current(OrganizationKind),
+    Excluded(&'static str),
+}
+
+impl RegisteredKind {
+    /// None: neither a kind of this system nor an excluded one.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.parse::<OrganizationKind>()
+            .ok()
+            .map(RegisteredKind::Current)
+            .or_else(|| {
+                EXCLUDED_KINDS
+                    .into_iter()
+                    .find(|k| *k == s)
+                    .map(RegisteredKind::Excluded)
+            })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegisteredKind::Current(k) => k.as_str(),
+            RegisteredKind::Excluded(k) => k,
+        }
+    }
+    /// The kind, when it is one of this system's.
+    pub fn current(self) -> Option<OrganizationKind> {
+        match self {
+            RegisteredKind::Current(k) => Some(k),
+            RegisteredKind::Excluded(_) => None,
+        }
+    }
+}
+
+impl From<OrganizationKind> for RegisteredKind {
+    fn from(k: OrganizationKind) -> Self {
+        RegisteredKind::Current(k)
+    }
+}
+
+impl fmt::Display for RegisteredKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RegisteredKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// The §2.6 exclusions: the kinds above and a configured list of BINs (those two bodies' BINs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exclusions {
@@ -131,6 +186,11 @@ impl Exclusions {
 pub struct AdministratorCode(String);
 
 impl AdministratorCode {
+    /// The Ministry of Internal Affairs' administrator whose budget its territorial internal audit
+    /// reads: 252 in a region, 352 in a city of republican significance.
+    pub fn mvd(republican_city: bool) -> Self {
+        AdministratorCode(if republican_city { "352" } else { "252" }.to_owned())
+    }
     pub fn parse(s: &str) -> Result<Self, OrgRule> {
         if s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(AdministratorCode(s.to_owned()))
@@ -310,6 +370,27 @@ pub enum BudgetLevel {
     Rural,
 }
 
+impl BudgetLevel {
+    /// In the order of the budget engine's level codes (0 = republican … 3 = rural).
+    pub const ALL: [BudgetLevel; 4] = [
+        BudgetLevel::Republican,
+        BudgetLevel::Regional,
+        BudgetLevel::District,
+        BudgetLevel::Rural,
+    ];
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetLevel::Republican => "republican",
+            BudgetLevel::Regional => "regional",
+            BudgetLevel::District => "district",
+            BudgetLevel::Rural => "rural",
+        }
+    }
+}
+
 /// What a grant lets its holder read: fixed at grant time and stored on the grant as evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
@@ -320,7 +401,7 @@ pub struct Scope {
     /// The level prefix of `territory` that every readable budget's KATO starts with.
     pub territory_prefix: Option<String>,
     /// Administrator codes the holder may read; empty = every administrator within the other limits.
-    pub administrators: Vec<String>,
+    pub administrators: Vec<AdministratorCode>,
 }
 
 impl Scope {
@@ -390,6 +471,12 @@ mod tests {
     }
     fn kato(s: &str) -> Kato {
         Kato::parse(s).unwrap_or_else(|_| std::process::abort())
+    }
+    fn admins(sc: &Scope) -> Vec<&str> {
+        sc.administrators
+            .iter()
+            .map(AdministratorCode::as_str)
+            .collect()
     }
     fn org(kind: OrganizationKind, t: Option<&str>, a: &[&str]) -> Result<Organization, OrgRule> {
         Organization::new(
@@ -511,22 +598,22 @@ mod tests {
             System::AnalyticalCentral,
         );
         assert_eq!(sc.levels, vec![BudgetLevel::Republican]);
-        assert_eq!(sc.administrators, vec!["217".to_owned(), "218".to_owned()]);
+        assert_eq!(admins(&sc), vec!["217", "218"]);
         let sc = s(
             org(K::MvdTerritorialInternalAudit, Some("750000000"), &[]),
             System::AnalyticalCentral,
         );
-        assert_eq!(sc.administrators, vec!["352".to_owned()]);
+        assert_eq!(admins(&sc), vec!["352"]);
         let sc = s(
             org(K::MvdTerritorialInternalAudit, Some("710000000"), &[]),
             System::AnalyticalCentral,
         );
-        assert_eq!(sc.administrators, vec!["352".to_owned()]);
+        assert_eq!(admins(&sc), vec!["352"]);
         let sc = s(
             org(K::MvdTerritorialInternalAudit, Some("350000000"), &[]),
             System::AnalyticalCentral,
         );
-        assert_eq!(sc.administrators, vec!["252".to_owned()]);
+        assert_eq!(admins(&sc), vec!["252"]);
         // Order 270 §2.6: the National Bank's internal audit is no applicant kind at all.
         assert!("national_bank_internal_audit".parse::<K>().is_err());
     }

@@ -7,7 +7,10 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
     Request, Schema,
 };
-use qoljetim_domain::{ApplicationStatus, Bin, Iin, OrganizationKind, Role};
+use qoljetim_domain::org::AdministratorCode;
+use qoljetim_domain::{
+    ApplicationStatus, Bin, BudgetLevel, Iin, Kato, OrganizationKind, Role, System,
+};
 use serde_json::{Value, json};
 
 pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
@@ -135,33 +138,34 @@ pub enum Resource {
     },
     AuditLog,
     Reports,
-    /// One budget row (`territory` is its KATO, "" for the republican budget).
+    /// One budget row (`territory` is its KATO, None for the republican budget).
     BudgetRow {
-        system: String,
-        fiscal_year: i64,
-        level: String,
-        territory: String,
-        administrator: String,
+        system: System,
+        fiscal_year: i16,
+        level: BudgetLevel,
+        territory: Option<Kato>,
+        administrator: AdministratorCode,
     },
-    /// A data query's explicit filters ("" where it does not filter).
+    /// A data query's explicit filters (None where it does not filter).
     DataQuery {
-        system: String,
-        fiscal_year: i64,
-        level: String,
-        territory: String,
-        administrator: String,
+        system: System,
+        fiscal_year: i16,
+        level: Option<BudgetLevel>,
+        territory: Option<Kato>,
+        administrator: Option<AdministratorCode>,
     },
 }
 
 /// The scope of the caller's grant, passed to Cedar as context for data decisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantContext {
-    pub system: String,
-    pub fiscal_years: Vec<i64>,
-    pub levels: Vec<String>,
-    /// "" for no territorial limit.
-    pub territory_prefix: String,
-    pub administrators: Vec<String>,
+    pub system: System,
+    pub fiscal_years: Vec<i16>,
+    pub levels: Vec<BudgetLevel>,
+    /// The KATO level prefix every readable budget starts with; None for no territorial limit.
+    pub territory_prefix: Option<String>,
+    /// Empty: every administrator within the other limits.
+    pub administrators: Vec<AdministratorCode>,
     /// The grant is active today (status active, today within its validity, Almaty): a fact the
     /// service establishes from the stored grant; `grant-not-active` forbids every read without it.
     pub active: bool,
@@ -304,6 +308,10 @@ impl PolicyEngine {
                 territory,
                 administrator,
             } => {
+                // Cedar sees codes as text: "" where a row has no territory (the republican budget).
+                let territory = territory.as_ref().map_or("", Kato::as_str);
+                let (system, level, administrator) =
+                    (system.as_str(), level.as_str(), administrator.as_str());
                 let id = format!("{system}/{fiscal_year}/{level}/{territory}/{administrator}");
                 list.push(json!({"uid": {"type": "Qoljetim::BudgetRow", "id": id},
                                  "attrs": {"system": system, "fiscal_year": fiscal_year, "level": level,
@@ -318,6 +326,11 @@ impl PolicyEngine {
                 territory,
                 administrator,
             } => {
+                // "" where the query does not filter on the attribute.
+                let territory = territory.as_ref().map_or("", Kato::as_str);
+                let level = level.map_or("", BudgetLevel::as_str);
+                let administrator = administrator.as_ref().map_or("", AdministratorCode::as_str);
+                let system = system.as_str();
                 let id =
                     format!("query:{system}/{fiscal_year}/{level}/{territory}/{administrator}");
                 list.push(json!({"uid": {"type": "Qoljetim::DataQuery", "id": id},
@@ -404,9 +417,11 @@ impl PolicyEngine {
         resource: &Resource,
         grant: &GrantContext,
     ) -> Result<Decision, PolicyError> {
-        let context = json!({"grant": {"system": grant.system, "fiscal_years": grant.fiscal_years,
-            "levels": grant.levels, "territory_prefix": grant.territory_prefix,
-            "administrators": grant.administrators, "active": grant.active}});
+        let context = json!({"grant": {"system": grant.system.as_str(), "fiscal_years": grant.fiscal_years,
+            "levels": grant.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+            "territory_prefix": grant.territory_prefix.as_deref().unwrap_or_default(),
+            "administrators": grant.administrators.iter().map(AdministratorCode::as_str).collect::<Vec<_>>(),
+            "active": grant.active}});
         self.decide_in(&Principal::of(actor), action, resource, Some(context))
     }
 

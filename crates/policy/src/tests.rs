@@ -365,26 +365,27 @@ fn each_policy_makes_its_decisions() {
     }
     // The data policies, with a grant of Almaty.
     let ctx = GrantContext {
-        system: "analytical_central".into(),
+        system: System::AnalyticalCentral,
         fiscal_years: vec![2026],
-        levels: vec!["regional".into()],
-        territory_prefix: "75".into(),
+        levels: vec![BudgetLevel::Regional],
+        territory_prefix: Some("75".into()),
         administrators: vec![],
         active: true,
     };
+    let kato = |k: &str| Some(Kato::parse(k).unwrap_or_else(|e| panic!("{e}")));
     let row = |territory: &str| Resource::BudgetRow {
-        system: "analytical_central".into(),
+        system: System::AnalyticalCentral,
         fiscal_year: 2026,
-        level: "regional".into(),
-        territory: territory.into(),
-        administrator: "217".into(),
+        level: BudgetLevel::Regional,
+        territory: kato(territory),
+        administrator: AdministratorCode::parse("217").unwrap_or_else(|e| panic!("{e}")),
     };
     let query = |territory: &str| Resource::DataQuery {
-        system: "analytical_central".into(),
+        system: System::AnalyticalCentral,
         fiscal_year: 2026,
-        level: String::new(),
-        territory: territory.into(),
-        administrator: String::new(),
+        level: None,
+        territory: kato(territory),
+        administrator: None,
     };
     for (policy, action, yes, no) in [
         (

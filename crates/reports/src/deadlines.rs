@@ -145,7 +145,7 @@ pub async fn deadline_report(
             clock: "review",
             subject: format!("application:{}", a.id),
             started: received.to_string(),
-            due: a.review_due.clone(),
+            due: a.review_due.to_string(),
             due_at: instant(a.review_due_at),
             done_at: a.reviewed_at.map(instant),
             working_days_taken: a
@@ -155,14 +155,14 @@ pub async fn deadline_report(
             provisional: a.review_due_provisional,
         });
         if let (Some(reviewed), Some(due), Some(due_at)) =
-            (a.reviewed_at, &a.grant_due, a.grant_due_at)
+            (a.reviewed_at, a.grant_due, a.grant_due_at)
         {
             let started = date_of(cal, reviewed);
             items.push(ClockItem {
                 clock: "grant",
                 subject: format!("application:{}", a.id),
                 started: started.to_string(),
-                due: due.clone(),
+                due: due.to_string(),
                 due_at: instant(due_at),
                 done_at: a.granted_at.map(instant),
                 working_days_taken: a
@@ -192,7 +192,7 @@ pub async fn deadline_report(
                 ),
                 &e,
             ));
-            let o = by_org.entry(e.bin.clone()).or_insert((0, 0, 0));
+            let o = by_org.entry(e.bin.to_string()).or_insert((0, 0, 0));
             o.0 += 1;
             if e.met {
                 o.1 += 1;
@@ -246,8 +246,8 @@ fn block_item(clock: &'static str, subject: String, e: &qoljetim_store::HrEventR
     ClockItem {
         clock,
         subject,
-        started: e.effective_date.clone(),
-        due: e.block_due.clone(),
+        started: e.effective_date.to_string(),
+        due: e.block_due.to_string(),
         due_at: instant(e.block_due_at),
         done_at: Some(instant(e.received_at)),
         working_days_taken: Some(u32::try_from(e.working_days_taken).unwrap_or(u32::MAX)),

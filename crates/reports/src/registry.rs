@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use qoljetim_domain::Scope;
+use qoljetim_domain::application::GrantStatus;
 use qoljetim_store::{GrantRow, Store};
 use serde::Serialize;
 
@@ -31,7 +33,7 @@ pub struct RegistryEntry {
     pub organization_name_kk: String,
     pub organization_name_ru: String,
     pub system: String,
-    pub scope: serde_json::Value,
+    pub scope: Scope,
     pub valid_from: String,
     pub valid_until: String,
     /// active, expired, blocked, as of the report's day.
@@ -52,42 +54,29 @@ pub struct AccessRegistry {
 
 /// The status of a grant on `on`: a grant past its last day is expired even before the worker has
 /// marked it.
-pub fn status_on(g: &GrantRow, on: &str) -> (String, Option<String>) {
-    if g.status == "active" && g.valid_until.as_str() < on {
-        return ("expired".into(), Some("validity_ended".into()));
+pub fn status_on(g: &GrantRow, on: Date) -> (GrantStatus, Option<String>) {
+    if g.status == GrantStatus::Active && g.valid_until < on {
+        return (GrantStatus::Expired, Some("validity_ended".into()));
     }
-    (g.status.clone(), g.end_reason.clone())
+    (g.status, g.end_reason.clone())
 }
 
-fn scope_text(scope: &serde_json::Value) -> String {
-    let list = |k: &str| {
+fn scope_text(scope: &Scope) -> String {
+    let join = |items: Vec<String>| items.join(",");
+    let admins = join(
         scope
-            .get(k)
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| x.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default()
-    };
-    let territory = scope
-        .get("territory")
-        .and_then(|v| v.as_str())
-        .unwrap_or("—");
-    let admins = list("administrators");
+            .administrators
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+    );
     format!(
         "{}: {}; {}: {}; KATO {}{}",
         kk_ru("жылдар", "годы"),
-        list("fiscal_years"),
+        join(scope.fiscal_years.iter().map(i16::to_string).collect()),
         kk_ru("деңгей", "уровни"),
-        list("levels"),
-        territory,
+        join(scope.levels.iter().map(|l| l.as_str().to_owned()).collect()),
+        scope.territory.as_ref().map_or("—", |t| t.as_str()),
         if admins.is_empty() {
             String::new()
         } else {
@@ -102,7 +91,7 @@ pub async fn access_registry(
     now: Timestamp,
 ) -> Result<AccessRegistry, ReportError> {
     let on_s = on.to_string();
-    let orgs: BTreeMap<String, (String, String)> = store
+    let orgs: BTreeMap<qoljetim_domain::Bin, (String, String)> = store
         .organizations()
         .await?
         .into_iter()
@@ -113,7 +102,7 @@ pub async fn access_registry(
     let mut active = vec![];
     let mut ended = vec![];
     for g in store.all_grants().await? {
-        if g.valid_from.as_str() > on_s.as_str() {
+        if g.valid_from > on {
             continue;
         }
         if !people.contains_key(&(g.application_id, g.line)) {
@@ -133,7 +122,7 @@ pub async fn access_registry(
                     slot.insert(store.hr_event(id).await?.map(|e| EndingEvent {
                         id: e.id,
                         kind: e.kind,
-                        effective_date: e.effective_date,
+                        effective_date: e.effective_date.to_string(),
                         order_number: e.order_number,
                         new_position: e.new_position,
                     }));
@@ -146,26 +135,26 @@ pub async fn access_registry(
             .cloned()
             .unwrap_or_default();
         let (org_kk, org_ru) = orgs.get(&g.organization_bin).cloned().unwrap_or_default();
-        let (status, end_reason) = status_on(&g, &on_s);
+        let (status, end_reason) = status_on(&g, on);
         let entry = RegistryEntry {
             grant_id: g.id,
             application_id: g.application_id,
-            person_iin: g.person_iin.clone(),
+            person_iin: g.person_iin.to_string(),
             person_name: name,
             position,
-            organization_bin: g.organization_bin.clone(),
+            organization_bin: g.organization_bin.to_string(),
             organization_name_kk: org_kk,
             organization_name_ru: org_ru,
-            system: g.system.clone(),
+            system: g.system.as_str().to_owned(),
             scope: g.scope.clone(),
-            valid_from: g.valid_from.clone(),
-            valid_until: g.valid_until.clone(),
+            valid_from: g.valid_from.to_string(),
+            valid_until: g.valid_until.to_string(),
             ended_at: g.ended_at.map(instant),
             end_reason,
             hr_event,
-            status,
+            status: status.as_str().to_owned(),
         };
-        if entry.status == "active" {
+        if status == GrantStatus::Active {
             active.push(entry);
         } else {
             ended.push(entry);

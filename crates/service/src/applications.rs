@@ -2,13 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiff::civil::Date;
 use qoljetim_domain::application::{
     ApplicationForm, Decision as LineDecisionKind, FieldError, LineDecision, NOTICE_CAPPED,
     grant_validity,
 };
 use qoljetim_domain::org::derive_scope;
-use qoljetim_domain::{ApplicationStatus, OrganizationKind, Role, System};
+use qoljetim_domain::{ApplicationStatus, LineStatus, Role, System};
 use qoljetim_policy::{Action, Actor, Decision, Resource};
 use qoljetim_store::{
     ApplicationRow, Change, LineRow, NewApplication, NewGrant, NewLine, NotGranted, ReviewedLine,
@@ -16,20 +15,19 @@ use qoljetim_store::{
 use serde_json::json;
 
 use crate::audit::Attempt;
-use crate::error::{Input, Problem, ServiceError, ServiceResult};
+use crate::error::{DenialFacts, Input, Problem, ServiceError, ServiceResult};
 use crate::grants::*;
 use crate::organizations::*;
 use crate::toolbox::*;
 use crate::views::*;
 use crate::{Caller, Service};
 
-pub(crate) fn app_resource(a: &ApplicationRow) -> ServiceResult<Resource> {
-    Ok(Resource::Application {
+pub(crate) fn app_resource(a: &ApplicationRow) -> Resource {
+    Resource::Application {
         id: Some(a.id),
-        applicant_bin: stored_bin(&a.applicant_bin)?,
-        status: ApplicationStatus::parse(&a.status)
-            .ok_or_else(|| ServiceError::internal("stored status"))?,
-    })
+        applicant_bin: a.applicant_bin.clone(),
+        status: a.status,
+    }
 }
 
 impl From<&LineRow> for LineView {
@@ -39,17 +37,17 @@ impl From<&LineRow> for LineView {
             surname: l.surname.clone(),
             name: l.name.clone(),
             patronymic: l.patronymic.clone(),
-            iin: l.iin.clone(),
+            iin: l.iin.to_string(),
             position: l.position.clone(),
             unit: l.unit.clone(),
             phone: l.phone.clone(),
             email: l.email.clone(),
             purpose: l.purpose.clone(),
             eqyzmet_qr: l.eqyzmet_qr.clone(),
-            status: l.status.clone(),
+            status: l.status.as_str().to_owned(),
             reason: l.reason.clone(),
-            access_until_requested: l.access_until_requested.clone(),
-            access_until_effective: l.access_until_effective.clone(),
+            access_until_requested: l.access_until_requested.map(|d| d.to_string()),
+            access_until_effective: l.access_until_effective.to_string(),
             notice: l.notice.clone(),
             hr_check: HrCheckView {
                 status: l.hr_status.clone(),
@@ -71,25 +69,26 @@ pub(crate) fn application_view(
 ) -> ApplicationView {
     ApplicationView {
         id: a.id,
-        applicant_bin: a.applicant_bin.clone(),
-        status: a.status.clone(),
-        date: a.form_date.clone(),
-        systems: a.systems.clone(),
+        applicant_bin: a.applicant_bin.to_string(),
+        status: a.status.as_str().to_owned(),
+        date: a.form_date.to_string(),
+        systems: a.systems.iter().map(|s| s.as_str().to_owned()).collect(),
         head: a.head.clone(),
-        signer_iin: a.signer_iin.clone(),
+        signer_iin: a.signer_iin.to_string(),
         signer_name: a.signer_name.clone(),
         claimed_signing_time: a.claimed_signing_time.map(rfc3339_micros),
         received_at: rfc3339_micros(a.received_at),
         trust_anchor: a.trust_anchor.clone(),
         verification: serde_json::from_str(&a.revocation)
             .unwrap_or_else(|_| json!({"revocation": {"method": a.revocation}})),
-        review_due: a.review_due.clone(),
+        review_due: a.review_due.to_string(),
         review_due_at: rfc3339_micros(a.review_due_at),
         review_due_provisional: a.review_due_provisional,
-        review_overdue: a.status == "submitted" && now_us > a.review_due_at,
-        grant_due: a.grant_due.clone(),
+        review_overdue: a.status == ApplicationStatus::Submitted && now_us > a.review_due_at,
+        grant_due: a.grant_due.map(|d| d.to_string()),
         grant_due_at: a.grant_due_at.map(rfc3339_micros),
-        grant_overdue: a.status == "forwarded" && a.grant_due_at.is_some_and(|g| now_us > g),
+        grant_overdue: a.status == ApplicationStatus::Forwarded
+            && a.grant_due_at.is_some_and(|g| now_us > g),
         complete,
         lines: lines.iter().map(LineView::from).collect(),
     }
@@ -139,7 +138,7 @@ impl Service {
             attempt,
             caller,
             action,
-            &app_resource(&a)?,
+            &app_resource(&a),
             &format!("application/{id}"),
         )?;
         Ok(a)
@@ -215,20 +214,24 @@ impl Service {
             .await
             .map_err(ServiceError::store)?
         else {
-            return Err(
-                ServiceError::new(Problem::OrganizationUnknown).arg("bin", &form.applicant_bin)
-            );
+            return Err(ServiceError::new(Problem::OrganizationUnknown {
+                bin: form.applicant_bin.to_string(),
+            }));
         };
-        if let Some(err) = not_eligible(self, &org.bin, &org.kind, org.excluded.as_deref()) {
+        if let Some(err) = not_eligible(
+            self,
+            org.bin.as_str(),
+            org.kind.as_str(),
+            org.excluded.as_deref(),
+        ) {
             return Err(err);
         }
-        let kind = org.kind.parse::<OrganizationKind>().ok();
+        let kind = org.kind.current();
         let signer_iin = id.iin.clone().ok_or_else(|| {
             ServiceError::signature(&qoljetim_signature::SignatureError::NoIin, false)
         })?;
-        let iin = signer_iin.to_string();
         let actor = Actor {
-            iin: signer_iin,
+            iin: signer_iin.clone(),
             bin: form.applicant_bin.clone(),
             org_kind: kind,
             roles: vec![Role::Head],
@@ -247,21 +250,27 @@ impl Service {
         if !d.allowed {
             // Cedar decides; the policy that refused names the problem (an operator does not apply, a
             // session of another organization).
-            return Err(ServiceError::denied("submit_application", &d.policies)
-                .arg("kind", &org.kind)
-                .arg("session", session_bin.unwrap_or_default())
-                .arg("applicant", &form.applicant_bin));
+            return Err(ServiceError::denied(
+                "submit_application",
+                &d.policies,
+                DenialFacts {
+                    kind: org.kind.as_str().to_owned(),
+                    session: session_bin.unwrap_or_default().to_owned(),
+                    applicant: form.applicant_bin.to_string(),
+                    ..DenialFacts::default()
+                },
+            ));
         }
         let due = self
             .calendar
             .deadline(at, 2)
             .map_err(ServiceError::internal)?;
         let new = NewApplication {
-            applicant_bin: form.applicant_bin.to_string(),
-            form_date: form.date.to_string(),
+            applicant_bin: form.applicant_bin.clone(),
+            form_date: form.date,
             systems: form.systems.clone(),
-            head: serde_json::to_string(&form.head).unwrap_or_default(),
-            signer_iin: iin,
+            head: serde_json::to_value(&form.head).map_err(ServiceError::internal)?,
+            signer_iin,
             signer_name: id.common_name.clone().unwrap_or_default(),
             signer_certificate: der::Encode::to_der(&verified.signer_certificate)
                 .map_err(ServiceError::internal)?,
@@ -274,7 +283,7 @@ impl Service {
             .to_string(),
             evidence: cms,
             received_at: at.as_microsecond(),
-            review_due: due.due.to_string(),
+            review_due: due.due,
             review_due_at: due.due_at.as_microsecond(),
             review_due_provisional: due.provisional,
             lines: form.lines.iter().map(new_line).collect(),
@@ -299,7 +308,7 @@ impl Service {
         a: &ApplicationRow,
         lines: Vec<LineRow>,
     ) -> ServiceResult<(Decision, Visible)> {
-        let d = self.decide(&c.actor, Action::ReadApplication, &app_resource(a)?)?;
+        let d = self.decide(&c.actor, Action::ReadApplication, &app_resource(a))?;
         if d.allowed {
             return Ok((d, Some((lines, true))));
         }
@@ -309,8 +318,8 @@ impl Service {
             let r = Resource::ApplicationLine {
                 application: a.id,
                 line: l.line,
-                applicant_bin: stored_bin(&a.applicant_bin)?,
-                iin: stored_iin(&l.iin)?,
+                applicant_bin: a.applicant_bin.clone(),
+                iin: l.iin.clone(),
             };
             let dl = self.decide(&c.actor, Action::ReadApplicationLine, &r)?;
             if dl.allowed {
@@ -430,7 +439,7 @@ impl Service {
             attempt,
             caller,
             Action::ReadApplication,
-            &app_resource(&a)?,
+            &app_resource(&a),
             &resource,
         )?;
         let bytes = self
@@ -473,13 +482,12 @@ impl Service {
         let parsed = cmd.body?;
         let decisions = line_decisions(&parsed).map_err(ServiceError::validation)?;
         let lines = self.lines(id).await?;
-        let status = ApplicationStatus::parse(&a.status)
-            .ok_or_else(|| ServiceError::internal("stored status"))?;
-        let reviewed = match status.review(lines.len() as u32, &decisions) {
+        let reviewed = match a.status.review(lines.len() as u32, &decisions) {
             Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) => {
-                return Err(ServiceError::new(Problem::WrongState)
-                    .arg("current", cur)
-                    .arg("expected", exp));
+                return Err(ServiceError::new(Problem::WrongState {
+                    current: cur.to_string(),
+                    expected: exp.to_string(),
+                }));
             }
             Ok(Err(field_errors)) => return Err(ServiceError::validation(field_errors)),
             Ok(Ok(r)) => r,
@@ -543,27 +551,26 @@ impl Service {
             .authorized_application(attempt, caller, id, Action::GrantAccess)
             .await?;
         let parsed = cmd.body?;
-        let status = ApplicationStatus::parse(&a.status)
-            .ok_or_else(|| ServiceError::internal("stored status"))?;
         if let Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) =
-            status.grant()
+            a.status.grant()
         {
-            return Err(ServiceError::new(Problem::WrongState)
-                .arg("current", cur)
-                .arg("expected", exp));
+            return Err(ServiceError::new(Problem::WrongState {
+                current: cur.to_string(),
+                expected: exp.to_string(),
+            }));
         }
-        let systems: Vec<System> = a.systems.iter().filter_map(|s| s.parse().ok()).collect();
+        let systems = a.systems.clone();
         let (extra, reason) = extra_years(&parsed, &systems).map_err(ServiceError::validation)?;
         let org_row = self
             .store
-            .organization(&a.applicant_bin)
+            .organization(a.applicant_bin.as_str())
             .await
             .map_err(ServiceError::store)?
             .ok_or_else(|| ServiceError::internal("applicant missing"))?;
         if let Some(err) = not_eligible(
             self,
-            &org_row.bin,
-            &org_row.kind,
+            org_row.bin.as_str(),
+            org_row.kind.as_str(),
             org_row.excluded.as_deref(),
         ) {
             return Err(err);
@@ -574,7 +581,7 @@ impl Service {
         let lines = self.lines(id).await?;
         let mut new_grants = vec![];
         let mut not_granted = vec![];
-        for l in lines.iter().filter(|l| l.status == "approved") {
+        for l in lines.iter().filter(|l| l.status == LineStatus::Approved) {
             if l.hr_event_id.is_some() {
                 // Order 270 §9: the powers ended after submission (dismissal, transfer): no access.
                 not_granted.push(NotGranted {
@@ -583,13 +590,7 @@ impl Service {
                 });
                 continue;
             }
-            let requested: Option<Date> = l
-                .access_until_requested
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(ServiceError::internal)?;
-            let Some(validity) = grant_validity(granted_on, requested) else {
+            let Some(validity) = grant_validity(granted_on, l.access_until_requested) else {
                 // DESIGN.md §3: a line whose until-date has passed by the grant is not granted.
                 not_granted.push(NotGranted {
                     line: l.line,
@@ -612,9 +613,9 @@ impl Service {
                     person_iin: l.iin.clone(),
                     organization_bin: a.applicant_bin.clone(),
                     system: *sys,
-                    valid_from: validity.valid_from.to_string(),
-                    valid_until: validity.valid_until.to_string(),
-                    access_until_requested: l.access_until_requested.clone(),
+                    valid_from: validity.valid_from,
+                    valid_until: validity.valid_until,
+                    access_until_requested: l.access_until_requested,
                     notice: validity.capped.then(|| NOTICE_CAPPED.to_owned()),
                     scope,
                     extra_years_reason: if years.is_empty() {
@@ -661,7 +662,7 @@ impl Service {
 fn new_line(l: &qoljetim_domain::application::ApplicationLine) -> NewLine {
     NewLine {
         line: i64::from(l.line),
-        iin: l.iin.to_string(),
+        iin: l.iin.clone(),
         surname: l.person.surname.clone(),
         name: l.person.name.clone(),
         patronymic: l.person.patronymic.clone(),
@@ -670,8 +671,8 @@ fn new_line(l: &qoljetim_domain::application::ApplicationLine) -> NewLine {
         phone: l.phone.clone(),
         email: l.email.clone(),
         purpose: l.purpose.clone(),
-        access_until_requested: l.access_until_requested.map(|d| d.to_string()),
-        access_until_effective: l.access_until_effective.to_string(),
+        access_until_requested: l.access_until_requested,
+        access_until_effective: l.access_until_effective,
         notice: l.notice.clone(),
         eqyzmet_qr: l.eqyzmet_qr.clone(),
     }

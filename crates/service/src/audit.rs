@@ -134,8 +134,7 @@ impl Service {
         }
         entry.creates = None;
         if entry.details.is_null() {
-            entry.details =
-                json!({"args": err.args.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()});
+            entry.details = json!({"args": err.problem.args().iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()});
         }
         match self.store.commit_touching(Change::None, entry, touch).await {
             Ok(_) => Err(err),

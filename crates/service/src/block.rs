@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
-use qoljetim_domain::WorkingDayCalendar;
 use qoljetim_domain::application::FieldError;
 use qoljetim_domain::lifecycle::{BlockRequest, BlockRequestLine};
+use qoljetim_domain::{Bin, WorkingDayCalendar};
 use qoljetim_policy::{Action, Resource};
 use qoljetim_store::{
     BlockRequestRow, Change, HrEventRow, LifecycleChange, NewBlockRequest, NewHrEvent,
@@ -22,7 +22,7 @@ use crate::error::{Input, ServiceError, ServiceResult};
 use crate::lifecycle::block_clock;
 use crate::toolbox::{
     allowed, anonymous, caller_entry, revocation_json, rfc3339_micros, signature_evidence,
-    signing_time_json, stored_bin,
+    signing_time_json,
 };
 use crate::views::{BlockLineView, BlockRequestView};
 use crate::{Caller, Service};
@@ -36,7 +36,7 @@ pub struct BlockRequestList {
 /// The stored block event of one line received at `received_at`, with its block clock.
 pub fn block_event(
     cal: &WorkingDayCalendar,
-    bin: &str,
+    bin: &Bin,
     line: &BlockRequestLine,
     received_at: Timestamp,
 ) -> Result<NewHrEvent, String> {
@@ -46,14 +46,14 @@ pub fn block_event(
         // Replaced by the store with block-request/<request id>/<line>.
         event_id: String::new(),
         kind: line.reason.as_str().to_owned(),
-        iin: line.iin.as_str().to_owned(),
-        bin: bin.to_owned(),
-        effective_date: line.effective_date.to_string(),
+        iin: line.iin.clone(),
+        bin: bin.clone(),
+        effective_date: line.effective_date,
         order_number: line.order_number.clone().unwrap_or_default(),
         order_date: None,
         new_position: None,
         received_at: received_at.as_microsecond(),
-        block_due: clock.due.due.to_string(),
+        block_due: clock.due.due,
         block_due_at: clock.due.due_at.as_microsecond(),
         block_due_provisional: clock.due.provisional,
         working_days_taken: clock.working_days_taken,
@@ -66,19 +66,19 @@ pub fn block_event(
 impl From<&HrEventRow> for BlockLineView {
     fn from(e: &HrEventRow) -> Self {
         BlockLineView {
-            iin: e.iin.clone(),
+            iin: e.iin.to_string(),
             reason: e.kind.clone(),
-            effective_date: e.effective_date.clone(),
+            effective_date: e.effective_date.to_string(),
             order_number: (!e.order_number.is_empty()).then(|| e.order_number.clone()),
             blocked_grants: e.grants_blocked,
             sessions_ended: e.sessions_ended,
             scheduled_for: if e.applied_at.is_none() {
-                e.scheduled_for.clone()
+                e.scheduled_for.map(|d| d.to_string())
             } else {
                 None
             },
             blocked_at: e.applied_at.map(rfc3339_micros),
-            block_due: e.block_due.clone(),
+            block_due: e.block_due.to_string(),
             block_due_at: rfc3339_micros(e.block_due_at),
             deadline_met: e.met,
             working_days_taken: e.working_days_taken,
@@ -90,9 +90,9 @@ impl From<&BlockRequestRow> for BlockRequestView {
     fn from(r: &BlockRequestRow) -> Self {
         BlockRequestView {
             id: r.id,
-            applicant_bin: r.applicant_bin.clone(),
-            date: r.form_date.clone(),
-            signer_iin: r.signer_iin.clone(),
+            applicant_bin: r.applicant_bin.to_string(),
+            date: r.form_date.to_string(),
+            signer_iin: r.signer_iin.to_string(),
             signer_name: r.signer_name.clone(),
             trust_anchor: r.trust_anchor.clone(),
             received_at: rfc3339_micros(r.received_at),
@@ -160,12 +160,12 @@ impl Service {
         e.policies = d.policies.clone();
         attempt.begin_for(caller, e);
         // Every person named must hold a grant of this organization; otherwise nothing is applied.
-        let bin = request.applicant_bin.as_str();
+        let bin = &request.applicant_bin;
         let mut errors = vec![];
         for (i, l) in request.lines.iter().enumerate() {
             let grants = self
                 .store
-                .grants_of_person(l.iin.as_str(), bin)
+                .grants_of_person(l.iin.as_str(), bin.as_str())
                 .await
                 .map_err(ServiceError::store)?;
             if grants.is_empty() {
@@ -190,9 +190,11 @@ impl Service {
                 "effective_date": l.effective_date, "block_due": l.block_due, "met": l.met, "scheduled": l.scheduled})).collect::<Vec<_>>());
         });
         let new = NewBlockRequest {
-            applicant_bin: bin.to_owned(),
-            form_date: request.date.to_string(),
-            signer_iin: id.iin.as_ref().map(|i| i.to_string()).unwrap_or_default(),
+            applicant_bin: bin.clone(),
+            form_date: request.date,
+            signer_iin: id.iin.clone().ok_or_else(|| {
+                ServiceError::signature(&qoljetim_signature::SignatureError::NoIin, false)
+            })?,
             signer_name: id.common_name.clone().unwrap_or_default(),
             signer_certificate: der::Encode::to_der(&verified.signer_certificate)
                 .map_err(ServiceError::internal)?,
@@ -271,7 +273,7 @@ impl Service {
                 Action::ReadBlockRequest,
                 &Resource::BlockRequest {
                     id: Some(r.id),
-                    applicant_bin: stored_bin(&r.applicant_bin)?,
+                    applicant_bin: r.applicant_bin.clone(),
                 },
             )?;
             if d.allowed {
@@ -311,7 +313,7 @@ impl Service {
             Action::ReadBlockRequest,
             &Resource::BlockRequest {
                 id: Some(id),
-                applicant_bin: stored_bin(&row.applicant_bin)?,
+                applicant_bin: row.applicant_bin.clone(),
             },
             &format!("block_request/{id}"),
         )?;

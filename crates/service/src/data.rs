@@ -4,16 +4,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use jiff::civil::Date;
 use qoljetim_budget::engine::{DataQuery, DataScope, SortKey};
 use qoljetim_budget::model::{DatasetSpec, Dim, LEVELS, format_code, level_code};
 use qoljetim_domain::application::FieldError;
-use qoljetim_domain::{Kato, Scope, System};
+use qoljetim_domain::application::GrantStatus;
+use qoljetim_domain::org::AdministratorCode;
+use qoljetim_domain::{BudgetLevel, Kato, Scope, System};
 use qoljetim_policy::{Action, GrantContext, Resource};
 use qoljetim_store::GrantRow;
 use serde_json::{Value, json};
 
 use crate::audit::Attempt;
-use crate::error::{Problem, ServiceError, ServiceResult};
+use crate::error::{DenialFacts, Problem, ServiceError, ServiceResult};
 use crate::toolbox::{entry, rfc3339_micros};
 use crate::views::DimensionValue;
 use crate::{Caller, Service};
@@ -216,46 +219,37 @@ pub fn parse_query(
 
 /// The caller's grant for `system` that is active today (Almaty date), if any, among the person's
 /// own grants in the organization.
-fn active_grant(grants: &[GrantRow], system: System, today: &str) -> Option<GrantRow> {
+fn active_grant(grants: &[GrantRow], system: System, today: Date) -> Option<GrantRow> {
     grants
         .iter()
-        .filter(|g| g.system == system.as_str() && g.status == "active")
-        .filter(|g| g.valid_from.as_str() <= today && today <= g.valid_until.as_str())
+        .filter(|g| g.system == system && g.status == GrantStatus::Active)
+        .filter(|g| g.valid_from <= today && today <= g.valid_until)
         .max_by_key(|g| g.id)
         .cloned()
 }
 
 /// The levels a territory filter value implies: a budget's KATO is one budget of one level; a region
 /// or district filter covers its own level and the ones below it.
-fn implied_levels(d: Dim, kato: i64) -> Vec<&'static str> {
-    match d {
-        Dim::Budget if kato == 0 => vec!["republican"],
-        Dim::Budget => match Kato::parse(&format!("{kato:09}")).map(|k| k.level()) {
-            Ok(qoljetim_domain::KatoLevel::Region) => vec!["regional"],
-            Ok(qoljetim_domain::KatoLevel::District) => vec!["district"],
-            _ => vec!["rural"],
+fn implied_levels(d: Dim, kato: Option<&Kato>) -> Vec<BudgetLevel> {
+    use BudgetLevel as L;
+    match (d, kato) {
+        (Dim::Budget, None) => vec![L::Republican],
+        (Dim::Budget, Some(k)) => match k.level() {
+            qoljetim_domain::KatoLevel::Region => vec![L::Regional],
+            qoljetim_domain::KatoLevel::District => vec![L::District],
+            _ => vec![L::Rural],
         },
-        Dim::Region => vec!["regional", "district", "rural"],
-        Dim::District => vec!["district", "rural"],
-        _ => vec![""],
+        (Dim::Region, _) => vec![L::Regional, L::District, L::Rural],
+        _ => vec![L::District, L::Rural],
     }
 }
 
 fn grant_context(system: System, scope: &Scope) -> GrantContext {
     GrantContext {
-        system: system.as_str().to_owned(),
-        fiscal_years: scope.fiscal_years.iter().map(|y| i64::from(*y)).collect(),
-        levels: scope
-            .levels
-            .iter()
-            .map(|l| {
-                serde_json::to_value(l)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            })
-            .collect(),
-        territory_prefix: scope.territory_prefix.clone().unwrap_or_default(),
+        system,
+        fiscal_years: scope.fiscal_years.clone(),
+        levels: scope.levels.clone(),
+        territory_prefix: scope.territory_prefix.clone(),
         administrators: scope.administrators.clone(),
         // Chosen by `active_grant`: active, and today within its validity.
         active: true,
@@ -272,12 +266,7 @@ fn describe(scope: &Scope) -> String {
     let levels = scope
         .levels
         .iter()
-        .map(|l| {
-            serde_json::to_value(l)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        })
+        .map(|l| l.as_str())
         .collect::<Vec<_>>()
         .join(",");
     let territory = scope
@@ -288,7 +277,12 @@ fn describe(scope: &Scope) -> String {
     let admins = if scope.administrators.is_empty() {
         "—".to_owned()
     } else {
-        scope.administrators.join(",")
+        scope
+            .administrators
+            .iter()
+            .map(AdministratorCode::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
     };
     format!("fiscal_years={years}; levels={levels}; territory={territory}; administrators={admins}")
 }
@@ -321,7 +315,7 @@ pub struct DataAnswerView {
     pub output: Output,
     pub answer: qoljetim_budget::DataAnswer,
     /// The grant's scope that was applied, as stored on the grant.
-    pub scope: Value,
+    pub scope: Scope,
     pub notice: ExportNotice,
     pub params: HashMap<String, String>,
 }
@@ -366,7 +360,7 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found(format!("dataset {dataset}")))?;
         let resource = format!("data/{}/{}", system.as_str(), spec.name);
         let (q, output) = parse_query(spec, &params).map_err(ServiceError::validation)?;
-        let today = self.calendar.almaty_date(self.clock.now()).to_string();
+        let today = self.calendar.almaty_date(self.clock.now());
         let mut e = entry(
             caller.actor_id(),
             Some(caller.actor.bin.to_string()),
@@ -383,22 +377,22 @@ impl Service {
             .grants_of_person(caller.actor.iin.as_str(), caller.actor.bin.as_str())
             .await
             .map_err(ServiceError::store)?;
-        let Some(grant) = active_grant(&grants, system, &today) else {
+        let Some(grant) = active_grant(&grants, system, today) else {
             // Cedar decides on the fact: no grant for the system is active today (`grant-not-active`).
             let inactive = GrantContext {
-                system: system.as_str().to_owned(),
+                system,
                 fiscal_years: vec![],
                 levels: vec![],
-                territory_prefix: String::new(),
+                territory_prefix: None,
                 administrators: vec![],
                 active: false,
             };
             let probe = Resource::DataQuery {
-                system: system.as_str().to_owned(),
-                fiscal_year: i64::from(q.fiscal_year),
-                level: String::new(),
-                territory: String::new(),
-                administrator: String::new(),
+                system,
+                fiscal_year: q.fiscal_year,
+                level: None,
+                territory: None,
+                administrator: None,
             };
             let d = self
                 .policy
@@ -413,12 +407,16 @@ impl Service {
                 e.outcome = "denied".into();
                 e.policies = d.policies.clone();
             });
-            return Err(
-                ServiceError::denied("query_data", &d.policies).arg("system", system.as_str())
-            );
+            return Err(ServiceError::denied(
+                "query_data",
+                &d.policies,
+                DenialFacts {
+                    system: system.as_str().to_owned(),
+                    ..DenialFacts::default()
+                },
+            ));
         };
-        let scope: Scope =
-            serde_json::from_value(grant.scope.clone()).map_err(ServiceError::internal)?;
+        let scope = grant.scope.clone();
         let policies = self.decide_filters(attempt, caller, system, &q, &grant, &scope, &params)?;
         let data_scope = DataScope::from_grant(&scope);
         let Some(engine) = self.budget.as_ref() else {
@@ -479,17 +477,22 @@ impl Service {
         params: &HashMap<String, String>,
     ) -> ServiceResult<Vec<String>> {
         let ctx = grant_context(system, scope);
-        let query_probe =
-            |level: &str, territory: String, administrator: String| Resource::DataQuery {
-                system: system.as_str().to_owned(),
-                fiscal_year: i64::from(q.fiscal_year),
-                level: level.to_owned(),
+        let query_probe = |level: Option<BudgetLevel>,
+                           territory: Option<Kato>,
+                           administrator: Option<AdministratorCode>| {
+            Resource::DataQuery {
+                system,
+                fiscal_year: q.fiscal_year,
+                level,
                 territory,
                 administrator,
-            };
+            }
+        };
+        // The filter values were parsed by `parse_query`: a code that does not parse here is a bug.
+        let stray = |code: &str| ServiceError::internal(format!("filter code {code}"));
         let mut probes: Vec<(String, Vec<Resource>)> = vec![(
             format!("fiscal_year={}", q.fiscal_year),
-            vec![query_probe("", String::new(), String::new())],
+            vec![query_probe(None, None, None)],
         )];
         for (d, values) in &q.filters {
             for v in values {
@@ -497,14 +500,24 @@ impl Service {
                 let label = format!("{}={code}", d.name());
                 let candidates = match d {
                     Dim::Budget | Dim::Region | Dim::District => {
-                        let territory = if *v == 0 { String::new() } else { code.clone() };
-                        implied_levels(*d, *v)
+                        let territory = if *v == 0 {
+                            None
+                        } else {
+                            Some(Kato::parse(&code).map_err(|_| stray(&code))?)
+                        };
+                        implied_levels(*d, territory.as_ref())
                             .into_iter()
-                            .map(|l| query_probe(l, territory.clone(), String::new()))
+                            .map(|l| query_probe(Some(l), territory.clone(), None))
                             .collect()
                     }
-                    Dim::Administrator => vec![query_probe("", String::new(), code.clone())],
-                    Dim::BudgetLevel => vec![query_probe(&code, String::new(), String::new())],
+                    Dim::Administrator => {
+                        let admin = AdministratorCode::parse(&code).map_err(|_| stray(&code))?;
+                        vec![query_probe(None, None, Some(admin))]
+                    }
+                    Dim::BudgetLevel => {
+                        let level = BudgetLevel::parse(&code).ok_or_else(|| stray(&code))?;
+                        vec![query_probe(Some(level), None, None)]
+                    }
                     _ => continue,
                 };
                 probes.push((label, candidates));
@@ -532,9 +545,10 @@ impl Service {
                     e.policies = refusal.unwrap_or_default();
                     e.details = json!({"filters": params, "refused": label, "scope": grant.scope});
                 });
-                return Err(ServiceError::new(Problem::DataOutOfScope)
-                    .arg("filter", label)
-                    .arg("scope", describe(scope)));
+                return Err(ServiceError::new(Problem::DataOutOfScope {
+                    filter: label.to_string(),
+                    scope: describe(scope),
+                }));
             }
         }
         Ok(policies.into_iter().collect())

@@ -5,166 +5,370 @@ use qoljetim_domain::application::FieldError;
 use qoljetim_signature::SignatureError;
 use qoljetim_store::{Conflict, StoreError};
 
-/// Every problem a use case answers with. Fluent files hold the title and detail of each in kk, ru and
-/// en (`problem-<slug>-title`, `-detail`); a test in the web crate walks this list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Every problem a use case answers with, each with the arguments its messages use. Fluent files hold
+/// the title and detail of each in kk, ru and en (`problem-<slug>-title`, `-detail`); the web crate
+/// chooses the status of each kind in one file, and a test there renders `ProblemKind::example` of
+/// every kind in all three languages.
+#[derive(Debug, Clone, PartialEq, Eq, strum::EnumDiscriminants)]
+#[strum_discriminants(name(ProblemKind), derive(Hash, strum::EnumIter))]
 pub enum Problem {
-    Validation,
-    MalformedRequest,
-    PayloadTooLarge,
+    Validation {
+        count: usize,
+    },
+    MalformedRequest {
+        reason: String,
+    },
+    PayloadTooLarge {
+        limit: usize,
+    },
     NotSignedIn,
     SessionExpired,
     OriginMismatch,
-    Forbidden,
-    NotFound,
-    WrongState,
-    LineDecided,
-    OrganizationExists,
-    OrganizationUnknown,
-    NotAnApplicant,
-    NotEligible,
-    SessionBinMismatch,
+    Forbidden {
+        action: String,
+    },
+    NotFound {
+        what: String,
+    },
+    WrongState {
+        current: String,
+        expected: String,
+    },
+    LineDecided {
+        line: i64,
+    },
+    OrganizationExists {
+        bin: String,
+    },
+    OrganizationUnknown {
+        bin: String,
+    },
+    NotAnApplicant {
+        kind: String,
+    },
+    NotEligible {
+        bin: String,
+        kind: String,
+    },
+    SessionBinMismatch {
+        session: String,
+        applicant: String,
+    },
     ChallengeInvalid,
     ChallengeExpired,
     ChallengeUsed,
-    CmsMalformed,
-    CmsSignerCount,
+    CmsMalformed {
+        reason: String,
+    },
+    CmsSignerCount {
+        count: usize,
+    },
     CmsNoContent,
-    CmsDigestAlgorithm,
-    SignatureAlgorithm,
-    KeyParameters,
-    CmsSignedAttributes,
+    CmsDigestAlgorithm {
+        reason: String,
+    },
+    SignatureAlgorithm {
+        reason: String,
+    },
+    KeyParameters {
+        reason: String,
+    },
+    CmsSignedAttributes {
+        reason: String,
+    },
     CertificateMissing,
     SignatureInvalid,
     CertificateUntrusted,
-    CertificateExpired,
-    CertificateNotYetValid,
-    CertificateRevoked,
-    RevocationUnknown,
-    CrlInvalid,
-    TimestampInvalid,
+    CertificateExpired {
+        at: String,
+        not_before: String,
+        not_after: String,
+    },
+    CertificateNotYetValid {
+        at: String,
+        not_before: String,
+        not_after: String,
+    },
+    CertificateRevoked {
+        serial: String,
+        revoked_at: String,
+    },
+    RevocationUnknown {
+        reason: String,
+    },
+    CrlInvalid {
+        reason: String,
+    },
+    TimestampInvalid {
+        reason: String,
+    },
     CertificateNoIin,
     CertificateNotLegalEntity,
-    CertificateWrongBin,
+    CertificateWrongBin {
+        expected: String,
+        found: String,
+    },
     CertificateNoSigningRight,
     CertificateNotSigningKey,
     CertificateNotAuthenticationKey,
     DevelopmentCaRefused,
-    GrantInactive,
-    DataOutOfScope,
+    GrantInactive {
+        system: String,
+    },
+    DataOutOfScope {
+        filter: String,
+        scope: String,
+    },
     BudgetDataUnavailable,
-    HrSignerNotAllowed,
-    DuplicateEvent,
-    RenewalNotPossible,
+    HrSignerNotAllowed {
+        bin: String,
+    },
+    DuplicateEvent {
+        id: i64,
+    },
+    RenewalNotPossible {
+        id: i64,
+        status: String,
+        reason: String,
+    },
     AuditFailed,
     Internal,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 49] = [
-        Problem::Validation,
-        Problem::MalformedRequest,
-        Problem::PayloadTooLarge,
-        Problem::NotSignedIn,
-        Problem::SessionExpired,
-        Problem::OriginMismatch,
-        Problem::Forbidden,
-        Problem::NotFound,
-        Problem::WrongState,
-        Problem::LineDecided,
-        Problem::OrganizationExists,
-        Problem::OrganizationUnknown,
-        Problem::NotAnApplicant,
-        Problem::NotEligible,
-        Problem::SessionBinMismatch,
-        Problem::ChallengeInvalid,
-        Problem::ChallengeExpired,
-        Problem::ChallengeUsed,
-        Problem::CmsMalformed,
-        Problem::CmsSignerCount,
-        Problem::CmsNoContent,
-        Problem::CmsDigestAlgorithm,
-        Problem::SignatureAlgorithm,
-        Problem::KeyParameters,
-        Problem::CmsSignedAttributes,
-        Problem::CertificateMissing,
-        Problem::SignatureInvalid,
-        Problem::CertificateUntrusted,
-        Problem::CertificateExpired,
-        Problem::CertificateNotYetValid,
-        Problem::CertificateRevoked,
-        Problem::RevocationUnknown,
-        Problem::CrlInvalid,
-        Problem::TimestampInvalid,
-        Problem::CertificateNoIin,
-        Problem::CertificateNotLegalEntity,
-        Problem::CertificateWrongBin,
-        Problem::CertificateNoSigningRight,
-        Problem::CertificateNotSigningKey,
-        Problem::CertificateNotAuthenticationKey,
-        Problem::DevelopmentCaRefused,
-        Problem::GrantInactive,
-        Problem::DataOutOfScope,
-        Problem::BudgetDataUnavailable,
-        Problem::HrSignerNotAllowed,
-        Problem::DuplicateEvent,
-        Problem::RenewalNotPossible,
-        Problem::AuditFailed,
-        Problem::Internal,
-    ];
-
-    pub fn slug(self) -> &'static str {
-        match self {
-            Problem::Validation => "validation",
-            Problem::MalformedRequest => "malformed-request",
-            Problem::PayloadTooLarge => "payload-too-large",
-            Problem::NotSignedIn => "not-signed-in",
-            Problem::SessionExpired => "session-expired",
-            Problem::OriginMismatch => "origin-mismatch",
-            Problem::Forbidden => "forbidden",
-            Problem::NotFound => "not-found",
-            Problem::WrongState => "wrong-state",
-            Problem::LineDecided => "line-decided",
-            Problem::OrganizationExists => "organization-exists",
-            Problem::OrganizationUnknown => "organization-unknown",
-            Problem::NotAnApplicant => "not-an-applicant",
-            Problem::NotEligible => "not-eligible",
-            Problem::SessionBinMismatch => "session-bin-mismatch",
-            Problem::ChallengeInvalid => "challenge-invalid",
-            Problem::ChallengeExpired => "challenge-expired",
-            Problem::ChallengeUsed => "challenge-used",
-            Problem::CmsMalformed => "cms-malformed",
-            Problem::CmsSignerCount => "cms-signer-count",
-            Problem::CmsNoContent => "cms-no-content",
-            Problem::CmsDigestAlgorithm => "cms-digest-algorithm",
-            Problem::SignatureAlgorithm => "signature-algorithm",
-            Problem::KeyParameters => "key-parameters",
-            Problem::CmsSignedAttributes => "cms-signed-attributes",
-            Problem::CertificateMissing => "certificate-missing",
-            Problem::SignatureInvalid => "signature-invalid",
-            Problem::CertificateUntrusted => "certificate-untrusted",
-            Problem::CertificateExpired => "certificate-expired",
-            Problem::CertificateNotYetValid => "certificate-not-yet-valid",
-            Problem::CertificateRevoked => "certificate-revoked",
-            Problem::RevocationUnknown => "revocation-unknown",
-            Problem::CrlInvalid => "crl-invalid",
-            Problem::TimestampInvalid => "timestamp-invalid",
-            Problem::CertificateNoIin => "certificate-no-iin",
-            Problem::CertificateNotLegalEntity => "certificate-not-legal-entity",
-            Problem::CertificateWrongBin => "certificate-wrong-bin",
-            Problem::CertificateNoSigningRight => "certificate-no-signing-right",
-            Problem::CertificateNotSigningKey => "certificate-not-signing-key",
-            Problem::CertificateNotAuthenticationKey => "certificate-not-authentication-key",
-            Problem::DevelopmentCaRefused => "development-ca-refused",
-            Problem::GrantInactive => "grant-inactive",
-            Problem::DataOutOfScope => "data-out-of-scope",
-            Problem::BudgetDataUnavailable => "budget-data-unavailable",
-            Problem::HrSignerNotAllowed => "hr-signer-not-allowed",
-            Problem::DuplicateEvent => "duplicate-event",
-            Problem::RenewalNotPossible => "renewal-not-possible",
-            Problem::AuditFailed => "audit-failed",
-            Problem::Internal => "internal",
+    pub fn kind(&self) -> ProblemKind {
+        ProblemKind::from(self)
+    }
+    pub fn slug(&self) -> &'static str {
+        self.kind().slug()
+    }
+    /// The named arguments of the problem's messages.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        use Problem as P;
+        fn s(v: &impl ToString) -> String {
+            v.to_string()
         }
+        match self {
+            P::Validation { count } | P::CmsSignerCount { count } => vec![("count", s(count))],
+            P::MalformedRequest { reason }
+            | P::CmsMalformed { reason }
+            | P::CmsDigestAlgorithm { reason }
+            | P::SignatureAlgorithm { reason }
+            | P::KeyParameters { reason }
+            | P::CmsSignedAttributes { reason }
+            | P::RevocationUnknown { reason }
+            | P::CrlInvalid { reason }
+            | P::TimestampInvalid { reason } => vec![("reason", s(reason))],
+            P::PayloadTooLarge { limit } => vec![("limit", s(limit))],
+            P::Forbidden { action } => vec![("action", s(action))],
+            P::NotFound { what } => vec![("what", s(what))],
+            P::WrongState { current, expected } => {
+                vec![("current", s(current)), ("expected", s(expected))]
+            }
+            P::LineDecided { line } => vec![("line", s(line))],
+            P::OrganizationExists { bin }
+            | P::OrganizationUnknown { bin }
+            | P::HrSignerNotAllowed { bin } => vec![("bin", s(bin))],
+            P::NotAnApplicant { kind } => vec![("kind", s(kind))],
+            P::NotEligible { bin, kind } => vec![("bin", s(bin)), ("kind", s(kind))],
+            P::SessionBinMismatch { session, applicant } => {
+                vec![("session", s(session)), ("applicant", s(applicant))]
+            }
+            P::CertificateExpired {
+                at,
+                not_before,
+                not_after,
+            }
+            | P::CertificateNotYetValid {
+                at,
+                not_before,
+                not_after,
+            } => vec![
+                ("at", s(at)),
+                ("not_before", s(not_before)),
+                ("not_after", s(not_after)),
+            ],
+            P::CertificateRevoked { serial, revoked_at } => {
+                vec![("serial", s(serial)), ("revoked_at", s(revoked_at))]
+            }
+            P::CertificateWrongBin { expected, found } => {
+                vec![("expected", s(expected)), ("found", s(found))]
+            }
+            P::GrantInactive { system } => vec![("system", s(system))],
+            P::DataOutOfScope { filter, scope } => vec![("filter", s(filter)), ("scope", s(scope))],
+            P::DuplicateEvent { id } => vec![("id", s(id))],
+            P::RenewalNotPossible { id, status, reason } => {
+                vec![("id", s(id)), ("status", s(status)), ("reason", s(reason))]
+            }
+            P::NotSignedIn
+            | P::SessionExpired
+            | P::OriginMismatch
+            | P::ChallengeInvalid
+            | P::ChallengeExpired
+            | P::ChallengeUsed
+            | P::CmsNoContent
+            | P::CertificateMissing
+            | P::SignatureInvalid
+            | P::CertificateUntrusted
+            | P::CertificateNoIin
+            | P::CertificateNotLegalEntity
+            | P::CertificateNoSigningRight
+            | P::CertificateNotSigningKey
+            | P::CertificateNotAuthenticationKey
+            | P::DevelopmentCaRefused
+            | P::BudgetDataUnavailable
+            | P::AuditFailed
+            | P::Internal => vec![],
+        }
+    }
+}
+
+impl ProblemKind {
+    pub fn slug(self) -> &'static str {
+        use ProblemKind as K;
+        match self {
+            K::Validation => "validation",
+            K::MalformedRequest => "malformed-request",
+            K::PayloadTooLarge => "payload-too-large",
+            K::NotSignedIn => "not-signed-in",
+            K::SessionExpired => "session-expired",
+            K::OriginMismatch => "origin-mismatch",
+            K::Forbidden => "forbidden",
+            K::NotFound => "not-found",
+            K::WrongState => "wrong-state",
+            K::LineDecided => "line-decided",
+            K::OrganizationExists => "organization-exists",
+            K::OrganizationUnknown => "organization-unknown",
+            K::NotAnApplicant => "not-an-applicant",
+            K::NotEligible => "not-eligible",
+            K::SessionBinMismatch => "session-bin-mismatch",
+            K::ChallengeInvalid => "challenge-invalid",
+            K::ChallengeExpired => "challenge-expired",
+            K::ChallengeUsed => "challenge-used",
+            K::CmsMalformed => "cms-malformed",
+            K::CmsSignerCount => "cms-signer-count",
+            K::CmsNoContent => "cms-no-content",
+            K::CmsDigestAlgorithm => "cms-digest-algorithm",
+            K::SignatureAlgorithm => "signature-algorithm",
+            K::KeyParameters => "key-parameters",
+            K::CmsSignedAttributes => "cms-signed-attributes",
+            K::CertificateMissing => "certificate-missing",
+            K::SignatureInvalid => "signature-invalid",
+            K::CertificateUntrusted => "certificate-untrusted",
+            K::CertificateExpired => "certificate-expired",
+            K::CertificateNotYetValid => "certificate-not-yet-valid",
+            K::CertificateRevoked => "certificate-revoked",
+            K::RevocationUnknown => "revocation-unknown",
+            K::CrlInvalid => "crl-invalid",
+            K::TimestampInvalid => "timestamp-invalid",
+            K::CertificateNoIin => "certificate-no-iin",
+            K::CertificateNotLegalEntity => "certificate-not-legal-entity",
+            K::CertificateWrongBin => "certificate-wrong-bin",
+            K::CertificateNoSigningRight => "certificate-no-signing-right",
+            K::CertificateNotSigningKey => "certificate-not-signing-key",
+            K::CertificateNotAuthenticationKey => "certificate-not-authentication-key",
+            K::DevelopmentCaRefused => "development-ca-refused",
+            K::GrantInactive => "grant-inactive",
+            K::DataOutOfScope => "data-out-of-scope",
+            K::BudgetDataUnavailable => "budget-data-unavailable",
+            K::HrSignerNotAllowed => "hr-signer-not-allowed",
+            K::DuplicateEvent => "duplicate-event",
+            K::RenewalNotPossible => "renewal-not-possible",
+            K::AuditFailed => "audit-failed",
+            K::Internal => "internal",
+        }
+    }
+
+    /// One problem of this kind with sample arguments: the translation test renders it in every
+    /// language, so a message naming an argument its problem does not carry fails there.
+    pub fn example(self) -> Problem {
+        use ProblemKind as K;
+        let x = || "x".to_owned();
+        match self {
+            K::Validation => Problem::Validation { count: 2 },
+            K::MalformedRequest => Problem::MalformedRequest { reason: x() },
+            K::PayloadTooLarge => Problem::PayloadTooLarge { limit: 1 },
+            K::NotSignedIn => Problem::NotSignedIn,
+            K::SessionExpired => Problem::SessionExpired,
+            K::OriginMismatch => Problem::OriginMismatch,
+            K::Forbidden => Problem::Forbidden { action: x() },
+            K::NotFound => Problem::NotFound { what: x() },
+            K::WrongState => Problem::WrongState {
+                current: x(),
+                expected: x(),
+            },
+            K::LineDecided => Problem::LineDecided { line: 1 },
+            K::OrganizationExists => Problem::OrganizationExists { bin: x() },
+            K::OrganizationUnknown => Problem::OrganizationUnknown { bin: x() },
+            K::NotAnApplicant => Problem::NotAnApplicant { kind: x() },
+            K::NotEligible => Problem::NotEligible {
+                bin: x(),
+                kind: x(),
+            },
+            K::SessionBinMismatch => Problem::SessionBinMismatch {
+                session: x(),
+                applicant: x(),
+            },
+            K::ChallengeInvalid => Problem::ChallengeInvalid,
+            K::ChallengeExpired => Problem::ChallengeExpired,
+            K::ChallengeUsed => Problem::ChallengeUsed,
+            K::CmsMalformed => Problem::CmsMalformed { reason: x() },
+            K::CmsSignerCount => Problem::CmsSignerCount { count: 2 },
+            K::CmsNoContent => Problem::CmsNoContent,
+            K::CmsDigestAlgorithm => Problem::CmsDigestAlgorithm { reason: x() },
+            K::SignatureAlgorithm => Problem::SignatureAlgorithm { reason: x() },
+            K::KeyParameters => Problem::KeyParameters { reason: x() },
+            K::CmsSignedAttributes => Problem::CmsSignedAttributes { reason: x() },
+            K::CertificateMissing => Problem::CertificateMissing,
+            K::SignatureInvalid => Problem::SignatureInvalid,
+            K::CertificateUntrusted => Problem::CertificateUntrusted,
+            K::CertificateExpired => Problem::CertificateExpired {
+                at: x(),
+                not_before: x(),
+                not_after: x(),
+            },
+            K::CertificateNotYetValid => Problem::CertificateNotYetValid {
+                at: x(),
+                not_before: x(),
+                not_after: x(),
+            },
+            K::CertificateRevoked => Problem::CertificateRevoked {
+                serial: x(),
+                revoked_at: x(),
+            },
+            K::RevocationUnknown => Problem::RevocationUnknown { reason: x() },
+            K::CrlInvalid => Problem::CrlInvalid { reason: x() },
+            K::TimestampInvalid => Problem::TimestampInvalid { reason: x() },
+            K::CertificateNoIin => Problem::CertificateNoIin,
+            K::CertificateNotLegalEntity => Problem::CertificateNotLegalEntity,
+            K::CertificateWrongBin => Problem::CertificateWrongBin {
+                expected: x(),
+                found: x(),
+            },
+            K::CertificateNoSigningRight => Problem::CertificateNoSigningRight,
+            K::CertificateNotSigningKey => Problem::CertificateNotSigningKey,
+            K::CertificateNotAuthenticationKey => Problem::CertificateNotAuthenticationKey,
+            K::DevelopmentCaRefused => Problem::DevelopmentCaRefused,
+            K::GrantInactive => Problem::GrantInactive { system: x() },
+            K::DataOutOfScope => Problem::DataOutOfScope {
+                filter: x(),
+                scope: x(),
+            },
+            K::BudgetDataUnavailable => Problem::BudgetDataUnavailable,
+            K::HrSignerNotAllowed => Problem::HrSignerNotAllowed { bin: x() },
+            K::DuplicateEvent => Problem::DuplicateEvent { id: 1 },
+            K::RenewalNotPossible => Problem::RenewalNotPossible {
+                id: 1,
+                status: x(),
+                reason: x(),
+            },
+            K::AuditFailed => Problem::AuditFailed,
+            K::Internal => Problem::Internal,
+        }
+    }
+
+    pub fn all() -> impl Iterator<Item = ProblemKind> {
+        <ProblemKind as strum::IntoEnumIterator>::iter()
     }
 }
 
@@ -174,7 +378,6 @@ pub struct ServiceError {
     pub problem: Problem,
     /// A refused sign-in answers "unauthenticated" whatever refused it (the signature, the registry).
     pub at_sign_in: bool,
-    pub args: Vec<(&'static str, String)>,
     pub errors: Vec<FieldError>,
 }
 
@@ -184,12 +387,29 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 /// case decides whether (and when, after authorization) the problem is answered and audited.
 pub type Input<T> = Result<T, ServiceError>;
 
+/// What a refusing Cedar policy's problem names, given by the caller (`denied`).
+#[derive(Debug, Clone, Default)]
+pub struct DenialFacts {
+    /// The organization's kind (an operator does not apply).
+    pub kind: String,
+    /// The BIN of the caller's session and of the applicant.
+    pub session: String,
+    pub applicant: String,
+    /// The information system of a data read.
+    pub system: String,
+}
+
+impl From<Problem> for ServiceError {
+    fn from(problem: Problem) -> Self {
+        ServiceError::new(problem)
+    }
+}
+
 impl ServiceError {
     pub fn new(problem: Problem) -> Self {
         ServiceError {
             problem,
             at_sign_in: false,
-            args: vec![],
             errors: vec![],
         }
     }
@@ -197,21 +417,20 @@ impl ServiceError {
     pub fn slug(&self) -> &'static str {
         self.problem.slug()
     }
+    pub fn kind(&self) -> ProblemKind {
+        self.problem.kind()
+    }
     /// A refused sign-in answers 401 whatever refused it (the signature, the registry).
     pub fn at_sign_in(mut self) -> Self {
         self.at_sign_in = true;
         self
     }
-    pub fn arg(mut self, k: &'static str, v: impl ToString) -> Self {
-        self.args.push((k, v.to_string()));
-        self
-    }
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let n = errors.len();
         ServiceError {
-            problem: Problem::Validation,
+            problem: Problem::Validation {
+                count: errors.len(),
+            },
             at_sign_in: false,
-            args: vec![("count", n.to_string())],
             errors,
         }
     }
@@ -219,30 +438,39 @@ impl ServiceError {
         Self::validation(vec![FieldError::new(field, rule, detail)])
     }
     pub fn malformed(reason: impl ToString) -> Self {
-        Self::new(Problem::MalformedRequest).arg("reason", reason)
+        Self::new(Problem::MalformedRequest {
+            reason: reason.to_string(),
+        })
     }
     pub fn forbidden(action: &str) -> Self {
-        Self::new(Problem::Forbidden).arg("action", action)
+        Self::new(Problem::Forbidden {
+            action: action.to_owned(),
+        })
     }
     /// A Cedar denial: the forbid policy that refused names the problem (`operators-do-not-apply` →
-    /// `not-an-applicant`, `session-of-another-organization` → `session-bin-mismatch`); a request no
-    /// policy permits is `forbidden`.
-    pub fn denied(action: &str, policies: &[String]) -> Self {
-        if policies.iter().any(|p| p == "operators-do-not-apply") {
-            Self::new(Problem::NotAnApplicant)
-        } else if policies
-            .iter()
-            .any(|p| p == "session-of-another-organization")
-        {
-            Self::new(Problem::SessionBinMismatch)
-        } else if policies.iter().any(|p| p == "grant-not-active") {
-            Self::new(Problem::GrantInactive)
+    /// `not-an-applicant`, `session-of-another-organization` → `session-bin-mismatch`,
+    /// `grant-not-active` → `grant-inactive`); a request no policy permits is `forbidden`.
+    pub fn denied(action: &str, policies: &[String], facts: DenialFacts) -> Self {
+        let named = |p: &str| policies.iter().any(|q| q == p);
+        if named("operators-do-not-apply") {
+            Self::new(Problem::NotAnApplicant { kind: facts.kind })
+        } else if named("session-of-another-organization") {
+            Self::new(Problem::SessionBinMismatch {
+                session: facts.session,
+                applicant: facts.applicant,
+            })
+        } else if named("grant-not-active") {
+            Self::new(Problem::GrantInactive {
+                system: facts.system,
+            })
         } else {
             Self::forbidden(action)
         }
     }
     pub fn not_found(what: impl ToString) -> Self {
-        Self::new(Problem::NotFound).arg("what", what)
+        Self::new(Problem::NotFound {
+            what: what.to_string(),
+        })
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
@@ -251,72 +479,57 @@ impl ServiceError {
 
     /// A signature problem: `status` is 401 at sign-in and 400/403 for documents.
     pub fn signature(e: &SignatureError, at_sign_in: bool) -> Self {
+        use Problem as P;
         use SignatureError as S;
-        let problem = match e {
-            S::Malformed(_) => Problem::CmsMalformed,
-            S::SignerCount(_) => Problem::CmsSignerCount,
-            S::NoContent => Problem::CmsNoContent,
-            S::DigestAlgorithm(_) => Problem::CmsDigestAlgorithm,
-            S::SignatureAlgorithm(_) => Problem::SignatureAlgorithm,
-            S::SignedAttributes(_) => Problem::CmsSignedAttributes,
-            S::CertificateMissing => Problem::CertificateMissing,
-            S::SignatureInvalid => Problem::SignatureInvalid,
-            S::Untrusted => Problem::CertificateUntrusted,
-            S::Expired { .. } => Problem::CertificateExpired,
-            S::NotYetValid { .. } => Problem::CertificateNotYetValid,
-            S::Revoked { .. } => Problem::CertificateRevoked,
-            S::RevocationUnknown(_) => Problem::RevocationUnknown,
-            S::Crl(_) => Problem::CrlInvalid,
-            S::TimeStamp(_) => Problem::TimestampInvalid,
-            S::NoIin => Problem::CertificateNoIin,
-            S::NotLegalEntity => Problem::CertificateNotLegalEntity,
-            S::WrongBin { .. } => Problem::CertificateWrongBin,
-            S::NoSigningRight => Problem::CertificateNoSigningRight,
-            S::NotSigningKey => Problem::CertificateNotSigningKey,
-            S::NotAuthenticationKey => Problem::CertificateNotAuthenticationKey,
-            S::DevelopmentCaRefused => Problem::DevelopmentCaRefused,
-            S::KeyParameters(_) => Problem::KeyParameters,
-            S::Internal(_) => Problem::Internal,
+        let problem = match e.clone() {
+            S::Malformed(reason) => P::CmsMalformed { reason },
+            S::SignerCount(count) => P::CmsSignerCount { count },
+            S::NoContent => P::CmsNoContent,
+            S::DigestAlgorithm(reason) => P::CmsDigestAlgorithm { reason },
+            S::SignatureAlgorithm(reason) => P::SignatureAlgorithm { reason },
+            S::SignedAttributes(reason) => P::CmsSignedAttributes {
+                reason: reason.to_owned(),
+            },
+            S::CertificateMissing => P::CertificateMissing,
+            S::SignatureInvalid => P::SignatureInvalid,
+            S::Untrusted => P::CertificateUntrusted,
+            S::Expired {
+                at,
+                not_before,
+                not_after,
+            } => P::CertificateExpired {
+                at,
+                not_before,
+                not_after,
+            },
+            S::NotYetValid {
+                at,
+                not_before,
+                not_after,
+            } => P::CertificateNotYetValid {
+                at,
+                not_before,
+                not_after,
+            },
+            S::Revoked { serial, revoked_at } => P::CertificateRevoked { serial, revoked_at },
+            S::RevocationUnknown(reason) => P::RevocationUnknown { reason },
+            S::Crl(reason) => P::CrlInvalid { reason },
+            S::TimeStamp(reason) => P::TimestampInvalid { reason },
+            S::NoIin => P::CertificateNoIin,
+            S::NotLegalEntity => P::CertificateNotLegalEntity,
+            S::WrongBin { expected, found } => P::CertificateWrongBin {
+                expected: expected.to_string(),
+                found: found.to_string(),
+            },
+            S::NoSigningRight => P::CertificateNoSigningRight,
+            S::NotSigningKey => P::CertificateNotSigningKey,
+            S::NotAuthenticationKey => P::CertificateNotAuthenticationKey,
+            S::DevelopmentCaRefused => P::DevelopmentCaRefused,
+            S::KeyParameters(reason) => P::KeyParameters { reason },
+            S::Internal(e) => return Self::internal(e),
         };
-        let mut err = Self::new(problem);
-        if at_sign_in && problem != Problem::Internal {
-            err = err.at_sign_in();
-        }
-        match e {
-            SignatureError::Malformed(r)
-            | SignatureError::DigestAlgorithm(r)
-            | SignatureError::SignatureAlgorithm(r)
-            | SignatureError::KeyParameters(r) => {
-                err = err.arg("reason", r);
-            }
-            SignatureError::SignerCount(n) => err = err.arg("count", n),
-            SignatureError::Expired {
-                at,
-                not_before,
-                not_after,
-            }
-            | SignatureError::NotYetValid {
-                at,
-                not_before,
-                not_after,
-            } => {
-                err = err
-                    .arg("at", at)
-                    .arg("not_before", not_before)
-                    .arg("not_after", not_after);
-            }
-            SignatureError::WrongBin { expected, found } => {
-                err = err.arg("expected", expected).arg("found", found)
-            }
-            SignatureError::Revoked { serial, revoked_at } => {
-                err = err.arg("serial", serial).arg("revoked_at", revoked_at)
-            }
-            SignatureError::RevocationUnknown(r)
-            | SignatureError::Crl(r)
-            | SignatureError::TimeStamp(r) => err = err.arg("reason", r),
-            _ => {}
-        }
-        err
+        let err = Self::new(problem);
+        if at_sign_in { err.at_sign_in() } else { err }
     }
 
     pub fn store(e: StoreError) -> Self {
@@ -331,16 +544,17 @@ impl ServiceError {
     }
 
     pub fn conflict(c: Conflict) -> Self {
-        match c {
-            Conflict::ChallengeUsed => Self::new(Problem::ChallengeUsed),
-            Conflict::OrganizationExists => Self::new(Problem::OrganizationExists),
-            Conflict::OrganizationUnknown => Self::new(Problem::OrganizationUnknown),
-            Conflict::WrongState { current, expected } => Self::new(Problem::WrongState)
-                .arg("current", current)
-                .arg("expected", expected),
-            Conflict::LineDecided { line } => Self::new(Problem::LineDecided).arg("line", line),
-            Conflict::NotFound => Self::not_found("application"),
-            Conflict::DuplicateEvent { id } => Self::new(Problem::DuplicateEvent).arg("id", id),
-        }
+        Self::new(match c {
+            Conflict::ChallengeUsed => Problem::ChallengeUsed,
+            Conflict::OrganizationExists { bin } => Problem::OrganizationExists { bin },
+            Conflict::OrganizationUnknown { bin } => Problem::OrganizationUnknown { bin },
+            Conflict::WrongState { current, expected } => Problem::WrongState {
+                current,
+                expected: expected.to_owned(),
+            },
+            Conflict::LineDecided { line } => Problem::LineDecided { line },
+            Conflict::NotFound => return Self::not_found("application"),
+            Conflict::DuplicateEvent { id } => Problem::DuplicateEvent { id },
+        })
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use qoljetim_domain::Scope;
 use qoljetim_policy::{Action, Resource};
 use qoljetim_store::GrantRow;
 use serde::Deserialize;
@@ -19,16 +20,16 @@ impl From<&GrantRow> for GrantView {
             id: g.id,
             application_id: g.application_id,
             line: g.line,
-            person_iin: g.person_iin.clone(),
-            organization_bin: g.organization_bin.clone(),
-            system: g.system.clone(),
-            status: g.status.clone(),
-            valid_from: g.valid_from.clone(),
-            valid_until: g.valid_until.clone(),
-            access_until_requested: g.access_until_requested.clone(),
-            access_until_effective: g.valid_until.clone(),
+            person_iin: g.person_iin.to_string(),
+            organization_bin: g.organization_bin.to_string(),
+            system: g.system.as_str().to_owned(),
+            status: g.status.as_str().to_owned(),
+            valid_from: g.valid_from.to_string(),
+            valid_until: g.valid_until.to_string(),
+            access_until_requested: g.access_until_requested.map(|d| d.to_string()),
+            access_until_effective: g.valid_until.to_string(),
             notice: g.notice.clone(),
-            scope: g.scope.clone(),
+            scope: ScopeView::from(&g.scope),
             extra_years_reason: g.extra_years_reason.clone(),
             ended_at: g.ended_at.map(rfc3339_micros),
             end_reason: g.end_reason.clone(),
@@ -37,12 +38,28 @@ impl From<&GrantRow> for GrantView {
     }
 }
 
-pub(crate) fn grant_resource(g: &GrantRow) -> ServiceResult<Resource> {
-    Ok(Resource::Grant {
+impl From<&Scope> for ScopeView {
+    fn from(s: &Scope) -> Self {
+        ScopeView {
+            fiscal_years: s.fiscal_years.clone(),
+            levels: s.levels.iter().map(|l| l.as_str().to_owned()).collect(),
+            territory: s.territory.as_ref().map(|t| t.to_string()),
+            territory_prefix: s.territory_prefix.clone(),
+            administrators: s
+                .administrators
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+pub(crate) fn grant_resource(g: &GrantRow) -> Resource {
+    Resource::Grant {
         id: g.id,
-        person_iin: stored_iin(&g.person_iin)?,
-        organization_bin: stored_bin(&g.organization_bin)?,
-    })
+        person_iin: g.person_iin.clone(),
+        organization_bin: g.organization_bin.clone(),
+    }
 }
 
 impl Service {
@@ -73,10 +90,10 @@ impl Service {
         let mut out = vec![];
         let mut policies = BTreeSet::new();
         for g in candidates {
-            if q.status.as_deref().is_some_and(|s| s != g.status) {
+            if q.status.as_deref().is_some_and(|s| s != g.status.as_str()) {
                 continue;
             }
-            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g)?)?;
+            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g))?;
             if d.allowed {
                 policies.extend(d.policies);
                 out.push(GrantView::from(&g));

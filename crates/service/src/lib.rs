@@ -31,7 +31,7 @@ pub use block::BlockRequestList;
 pub use data::{
     DataAnswerView, DataRequest, DimensionRequest, ExportNotice, Output, parse_code, parse_query,
 };
-pub use error::{Input, Problem, ServiceError, ServiceResult};
+pub use error::{DenialFacts, Input, Problem, ProblemKind, ServiceError, ServiceResult};
 pub use grants::ListQuery;
 pub use lifecycle::{NoticeLanguage, ProfileBody};
 pub use organizations::{not_eligible, org_domain, parse_organization};

@@ -64,14 +64,14 @@ pub(crate) fn new_hr_event(
         source: source.to_owned(),
         event_id: event.event_id.clone(),
         kind: event.kind.as_str().to_owned(),
-        iin: event.iin.as_str().to_owned(),
-        bin: event.bin.as_str().to_owned(),
-        effective_date: event.effective_date.to_string(),
+        iin: event.iin.clone(),
+        bin: event.bin.clone(),
+        effective_date: event.effective_date,
         order_number: event.order_number.clone(),
-        order_date: event.order_date.map(|d| d.to_string()),
+        order_date: event.order_date,
         new_position: event.new_position.clone(),
         received_at: received_at.as_microsecond(),
-        block_due: clock.due.due.to_string(),
+        block_due: clock.due.due,
         block_due_at: clock.due.due_at.as_microsecond(),
         block_due_provisional: clock.due.provisional,
         working_days_taken: clock.working_days_taken,
@@ -88,13 +88,13 @@ impl From<&HrEventRow> for HrEventView {
             duplicate: false,
             event_id: e.event_id.clone(),
             kind: e.kind.clone(),
-            iin: e.iin.clone(),
-            bin: e.bin.clone(),
-            effective_date: e.effective_date.clone(),
+            iin: e.iin.to_string(),
+            bin: e.bin.to_string(),
+            effective_date: e.effective_date.to_string(),
             order_number: e.order_number.clone(),
             new_position: e.new_position.clone(),
             received_at: rfc3339_micros(e.received_at),
-            block_due: e.block_due.clone(),
+            block_due: e.block_due.to_string(),
             block_due_at: rfc3339_micros(e.block_due_at),
             block_due_provisional: e.block_due_provisional,
             met: e.met,
@@ -103,7 +103,7 @@ impl From<&HrEventRow> for HrEventView {
             sessions_ended: e.sessions_ended,
             lines_stopped: e.lines_stopped,
             scheduled_for: if e.applied_at.is_none() {
-                e.scheduled_for.clone()
+                e.scheduled_for.map(|d| d.to_string())
             } else {
                 None
             },
@@ -177,7 +177,9 @@ impl Service {
             .map_err(ServiceError::internal)?;
         attempt.update(|e| e.policies = d.policies.clone());
         if !d.allowed {
-            return Err(ServiceError::new(Problem::HrSignerNotAllowed).arg("bin", &signer_bin));
+            return Err(ServiceError::new(Problem::HrSignerNotAllowed {
+                bin: signer_bin.to_string(),
+            }));
         }
         let event = HrEvent::parse_json(&verified.content).map_err(ServiceError::validation)?;
         self.apply_hr_event(attempt, &event, "webhook", at, Some(cms))
@@ -424,7 +426,7 @@ impl Service {
             attempt,
             caller,
             Action::RequestRenewal,
-            &grant_resource(&g)?,
+            &grant_resource(&g),
             &format!("grant:{id}"),
         )?;
         let event = match g.hr_event_id {
@@ -438,10 +440,11 @@ impl Service {
         if let Some(ev) = &event
             && ev.kind == "dismissal"
         {
-            return Err(ServiceError::new(Problem::RenewalNotPossible)
-                .arg("id", id)
-                .arg("status", &g.status)
-                .arg("reason", "dismissal"));
+            return Err(ServiceError::new(Problem::RenewalNotPossible {
+                id,
+                status: g.status.as_str().to_owned(),
+                reason: "dismissal".into(),
+            }));
         }
         let app = self
             .store
@@ -476,8 +479,8 @@ impl Service {
         self.record(attempt).await?;
         Ok(RenewalDraftView {
             renews_grant: id,
-            grant_status: g.status,
-            valid_until: g.valid_until,
+            grant_status: g.status.as_str().to_owned(),
+            valid_until: g.valid_until.to_string(),
             form,
             // What the head checks before signing: a fresh E-Qyzmet QR for the post, and the head's
             // name.

@@ -15,30 +15,15 @@ use crate::{Caller, Service};
 
 /// The domain organization of a stored record.
 pub fn org_domain(o: &OrganizationRow) -> ServiceResult<Organization> {
-    let bin = Bin::parse(&o.bin).map_err(ServiceError::internal)?;
-    let kind = o
-        .kind
-        .parse::<OrganizationKind>()
-        .map_err(|_| ServiceError::internal("stored kind"))?;
-    let territory = o
-        .territory
-        .as_deref()
-        .map(Kato::parse)
-        .transpose()
-        .map_err(ServiceError::internal)?;
-    let admins = o
-        .administrators
-        .iter()
-        .map(|a| AdministratorCode::parse(a))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ServiceError::internal)?;
     Organization::new(
-        bin,
+        o.bin.clone(),
         o.name_kk.clone(),
         o.name_ru.clone(),
-        kind,
-        territory,
-        admins,
+        o.kind
+            .current()
+            .ok_or_else(|| ServiceError::internal(format!("{} is of an excluded kind", o.bin)))?,
+        o.territory.clone(),
+        o.administrators.clone(),
     )
     .map_err(ServiceError::internal)
 }
@@ -46,12 +31,16 @@ pub fn org_domain(o: &OrganizationRow) -> ServiceResult<Organization> {
 impl From<&OrganizationRow> for OrganizationView {
     fn from(o: &OrganizationRow) -> Self {
         OrganizationView {
-            bin: o.bin.clone(),
+            bin: o.bin.to_string(),
             name_kk: o.name_kk.clone(),
             name_ru: o.name_ru.clone(),
-            kind: o.kind.clone(),
-            territory: o.territory.clone(),
-            administrators: o.administrators.clone(),
+            kind: o.kind.as_str().to_owned(),
+            territory: o.territory.as_ref().map(Kato::to_string),
+            administrators: o
+                .administrators
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
             eligible: o.excluded.is_none(),
             excluded: o.excluded.clone(),
         }
@@ -67,9 +56,10 @@ pub fn not_eligible(
     marked: Option<&str>,
 ) -> Option<ServiceError> {
     (marked.is_some() || st.config.exclusions.excludes(bin, kind)).then(|| {
-        ServiceError::new(Problem::NotEligible)
-            .arg("bin", bin)
-            .arg("kind", kind)
+        ServiceError::new(Problem::NotEligible {
+            bin: bin.to_owned(),
+            kind: kind.to_owned(),
+        })
     })
 }
 
@@ -212,22 +202,15 @@ impl Service {
             e.details = serde_json::to_value(&org).unwrap_or(Value::Null);
         });
         let change = Change::CreateOrganization {
-            bin: org.bin.to_string(),
+            bin: org.bin.clone(),
             name_kk: org.name_kk.clone(),
             name_ru: org.name_ru.clone(),
-            kind: org.kind.as_str().to_owned(),
-            territory: org.territory.as_ref().map(|t| t.to_string()),
-            administrators: serde_json::to_string(&org.administrators)
-                .unwrap_or_else(|_| "[]".into()),
+            kind: org.kind.into(),
+            territory: org.territory.clone(),
+            administrators: org.administrators.clone(),
             created_at: self.clock.now().as_microsecond(),
         };
-        self.commit(attempt, change).await.map_err(|err| {
-            if err.problem == Problem::OrganizationExists {
-                err.arg("bin", &org.bin)
-            } else {
-                err
-            }
-        })?;
+        self.commit(attempt, change).await?;
         let row = self
             .store
             .organization(org.bin.as_str())

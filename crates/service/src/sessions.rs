@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use jiff::Timestamp;
-use qoljetim_domain::{Bin, Iin, OrganizationKind, Role};
+use qoljetim_domain::{Bin, Iin, OrganizationKind};
 use qoljetim_policy::Actor;
 use sha2::{Digest, Sha256};
 
@@ -106,8 +106,8 @@ async fn end_if_revoked(
     state: &Service,
     person: &serde_json::Value,
     token_hash: &str,
-    iin: &str,
-    bin: &str,
+    iin: &Iin,
+    bin: &Bin,
     ip: &str,
 ) -> Result<(), ServiceError> {
     let text = |k: &str| person.get(k).and_then(|v| v.as_str()).unwrap_or_default();
@@ -139,7 +139,7 @@ async fn end_if_revoked(
         }));
     let mut audit = qoljetim_store::AuditEntry {
         actor: format!("{iin}@{bin}"),
-        actor_bin: Some(bin.to_owned()),
+        actor_bin: Some(bin.to_string()),
         action: "end_session".into(),
         resource: "session".into(),
         outcome: "certificate_revoked".into(),
@@ -197,14 +197,12 @@ impl Service {
             .get("org_kind")
             .and_then(|v| v.as_str())
             .and_then(|k| k.parse::<OrganizationKind>().ok());
-        let roles = s.roles.iter().filter_map(|r| Role::parse(r)).collect();
         Ok(Caller {
-            // Stored at sign-in from a verified certificate: a value that does not parse is corruption.
             actor: Actor {
-                iin: Iin::parse(&s.iin).map_err(ServiceError::internal)?,
-                bin: Bin::parse(&s.bin).map_err(ServiceError::internal)?,
+                iin: s.iin,
+                bin: s.bin,
                 org_kind,
-                roles,
+                roles: s.roles,
             },
             token_hash: s.token_hash,
             person: s.person,

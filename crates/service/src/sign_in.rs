@@ -83,9 +83,10 @@ impl Service {
             .await
             .map_err(ServiceError::store)?
         else {
-            return Err(ServiceError::new(Problem::OrganizationUnknown)
-                .at_sign_in()
-                .arg("bin", &bin));
+            return Err(ServiceError::new(Problem::OrganizationUnknown {
+                bin: bin.to_string(),
+            })
+            .at_sign_in());
         };
         let mut roles: BTreeSet<String> = self
             .store
@@ -114,10 +115,10 @@ impl Service {
         let expires_at = at.as_microsecond() + self.config.session_hours * 3_600_000_000;
         let session = NewSession {
             token_hash,
-            iin: iin.to_string(),
-            bin: bin.to_string(),
-            roles: roles.clone(),
-            person: person.to_string(),
+            iin: iin.clone(),
+            bin: bin.clone(),
+            roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            person: person.clone(),
             certificate_serial: id.serial_hex.clone(),
             created_at: at.as_microsecond(),
             expires_at,
@@ -164,7 +165,7 @@ impl Service {
             .await
             .map_err(ServiceError::store)?
         {
-            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g)?)?;
+            let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g))?;
             if d.allowed {
                 policies.extend(d.policies);
                 grants.push(GrantView::from(&g));

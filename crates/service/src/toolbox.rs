@@ -187,16 +187,6 @@ impl Service {
     }
 }
 
-/// A BIN as the store keeps it (written from a parsed one): one that does not parse is corruption.
-pub(crate) fn stored_bin(s: &str) -> ServiceResult<qoljetim_domain::Bin> {
-    qoljetim_domain::Bin::parse(s).map_err(ServiceError::internal)
-}
-
-/// An IIN as the store keeps it.
-pub(crate) fn stored_iin(s: &str) -> ServiceResult<qoljetim_domain::Iin> {
-    qoljetim_domain::Iin::parse(s).map_err(ServiceError::internal)
-}
-
 /// What a verified signature adds to a call's audit record (DESIGN.md §4): the certificate, its anchor,
 /// how revocation was checked and which time was the signing time.
 pub(crate) fn signature_evidence(v: &qoljetim_signature::VerifiedCms) -> Value {

@@ -123,8 +123,8 @@ pub struct GrantView {
     pub access_until_requested: Option<String>,
     pub access_until_effective: String,
     pub notice: Option<String>,
-    #[schema(value_type = Object)]
-    pub scope: serde_json::Value,
+    /// What the grant lets its holder read, fixed at grant time (Order 270 §6).
+    pub scope: ScopeView,
     pub extra_years_reason: Option<String>,
     /// When and why access ended: validity_ended, dismissal, transfer (HR event), dismissed,
     /// transferred, other (the employer's block request), not_eligible (Order 270 §2.6).

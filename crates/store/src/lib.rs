@@ -35,8 +35,12 @@ pub enum Backend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conflict {
     ChallengeUsed,
-    OrganizationExists,
-    OrganizationUnknown,
+    OrganizationExists {
+        bin: String,
+    },
+    OrganizationUnknown {
+        bin: String,
+    },
     WrongState {
         current: String,
         expected: &'static str,
@@ -55,8 +59,8 @@ impl Conflict {
     pub fn slug(&self) -> &'static str {
         match self {
             Conflict::ChallengeUsed => "challenge-used",
-            Conflict::OrganizationExists => "organization-exists",
-            Conflict::OrganizationUnknown => "organization-unknown",
+            Conflict::OrganizationExists { .. } => "organization-exists",
+            Conflict::OrganizationUnknown { .. } => "organization-unknown",
             Conflict::WrongState { .. } => "wrong-state",
             Conflict::LineDecided { .. } => "line-decided",
             Conflict::NotFound => "not-found",

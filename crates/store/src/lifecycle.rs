@@ -2,11 +2,14 @@
 //! expiry, profiles, notifications and the e-mail outbox. Changes go through the single writer like
 //! every other change (with their audit record); reads are plain queries on the read pool.
 
+use jiff::civil::Date;
+use qoljetim_domain::{Bin, Iin};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::reads::{from_str, typed, typed_opt};
 use crate::tx::{Applied, ChangeOutcome, Failure, b};
 use crate::{Conflict, Result, Store};
 
@@ -15,15 +18,17 @@ pub struct NewHrEvent {
     /// `webhook` or `file`.
     pub source: String,
     pub event_id: String,
+    /// An HR event's kind (`dismissal`, `transfer`) or a block request's reason (`dismissed`,
+    /// `transferred`, `other`).
     pub kind: String,
-    pub iin: String,
-    pub bin: String,
-    pub effective_date: String,
+    pub iin: Iin,
+    pub bin: Bin,
+    pub effective_date: Date,
     pub order_number: String,
-    pub order_date: Option<String>,
+    pub order_date: Option<Date>,
     pub new_position: Option<String>,
     pub received_at: i64,
-    pub block_due: String,
+    pub block_due: Date,
     pub block_due_at: i64,
     pub block_due_provisional: bool,
     pub working_days_taken: i64,
@@ -38,9 +43,9 @@ pub struct NewHrEvent {
 /// event beside the HR events (`source = block_request`).
 #[derive(Debug, Clone)]
 pub struct NewBlockRequest {
-    pub applicant_bin: String,
-    pub form_date: String,
-    pub signer_iin: String,
+    pub applicant_bin: Bin,
+    pub form_date: Date,
+    pub signer_iin: Iin,
     pub signer_name: String,
     pub signer_certificate: Vec<u8>,
     pub trust_anchor: String,
@@ -185,9 +190,9 @@ async fn duplicate_event(
     )
     .bind(&e.event_id)
     .bind(&e.kind)
-    .bind(&e.iin)
-    .bind(&e.bin)
-    .bind(&e.effective_date)
+    .bind(e.iin.as_str())
+    .bind(e.bin.as_str())
+    .bind(e.effective_date.to_string())
     .bind(&e.order_number)
     .fetch_optional(&mut *conn)
     .await?;
@@ -211,21 +216,21 @@ async fn insert_event(
     .bind(&e.source)
     .bind(&e.event_id)
     .bind(&e.kind)
-    .bind(&e.iin)
-    .bind(&e.bin)
-    .bind(&e.effective_date)
+    .bind(e.iin.as_str())
+    .bind(e.bin.as_str())
+    .bind(e.effective_date.to_string())
     .bind(&e.order_number)
-    .bind(&e.order_date)
+    .bind(e.order_date.map(|d| d.to_string()))
     .bind(&e.new_position)
     .bind(e.received_at)
-    .bind(&e.block_due)
+    .bind(e.block_due.to_string())
     .bind(e.block_due_at)
     .bind(b(e.block_due_provisional))
     .bind(b(e.met))
     .bind(e.working_days_taken)
     .bind(e.evidence.clone())
     .bind(block_request_id)
-    .bind(e.scheduled.then(|| e.effective_date.clone()))
+    .bind(e.scheduled.then(|| e.effective_date.to_string()))
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get("id")?)
@@ -343,7 +348,16 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             let id = insert_event(conn, e, None).await?;
             out.id = Some(id);
             if !e.scheduled {
-                block_person(conn, id, &e.iin, &e.bin, &e.kind, e.received_at, &mut out).await?;
+                block_person(
+                    conn,
+                    id,
+                    e.iin.as_str(),
+                    e.bin.as_str(),
+                    &e.kind,
+                    e.received_at,
+                    &mut out,
+                )
+                .await?;
             }
         }
         LifecycleChange::BlockRequest(r) => {
@@ -351,9 +365,9 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
                 "INSERT INTO block_requests (applicant_bin, form_date, signer_iin, signer_name, signer_certificate, trust_anchor, \
                  verification, evidence, received_at, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
-            .bind(&r.applicant_bin)
-            .bind(&r.form_date)
-            .bind(&r.signer_iin)
+            .bind(r.applicant_bin.as_str())
+            .bind(r.form_date.to_string())
+            .bind(r.signer_iin.as_str())
             .bind(&r.signer_name)
             .bind(r.signer_certificate.clone())
             .bind(&r.trust_anchor)
@@ -379,8 +393,8 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
                     block_person(
                         conn,
                         event_id,
-                        &e.iin,
-                        &e.bin,
+                        e.iin.as_str(),
+                        e.bin.as_str(),
                         &e.kind,
                         e.received_at,
                         &mut line_out,
@@ -641,8 +655,8 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
 pub struct LineToCheck {
     pub application_id: i64,
     pub line: i64,
-    pub applicant_bin: String,
-    pub iin: String,
+    pub applicant_bin: Bin,
+    pub iin: Iin,
     pub position: String,
     pub unit: String,
     pub eqyzmet_qr: String,
@@ -655,14 +669,14 @@ pub struct HrEventRow {
     pub source: String,
     pub event_id: String,
     pub kind: String,
-    pub iin: String,
-    pub bin: String,
-    pub effective_date: String,
+    pub iin: Iin,
+    pub bin: Bin,
+    pub effective_date: Date,
     pub order_number: String,
-    pub order_date: Option<String>,
+    pub order_date: Option<Date>,
     pub new_position: Option<String>,
     pub received_at: i64,
-    pub block_due: String,
+    pub block_due: Date,
     pub block_due_at: i64,
     pub block_due_provisional: bool,
     pub grants_blocked: i64,
@@ -673,7 +687,7 @@ pub struct HrEventRow {
     /// The block request this event is a line of (source `block_request`).
     pub block_request_id: Option<i64>,
     /// The Almaty date the block waits for, when it was scheduled.
-    pub scheduled_for: Option<String>,
+    pub scheduled_for: Option<Date>,
     /// When the block was made; None while scheduled.
     pub applied_at: Option<i64>,
 }
@@ -681,9 +695,9 @@ pub struct HrEventRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct BlockRequestRow {
     pub id: i64,
-    pub applicant_bin: String,
-    pub form_date: String,
-    pub signer_iin: String,
+    pub applicant_bin: Bin,
+    pub form_date: Date,
+    pub signer_iin: Iin,
     pub signer_name: String,
     pub trust_anchor: String,
     pub received_at: i64,
@@ -735,14 +749,14 @@ fn event(r: &AnyRow) -> Result<HrEventRow> {
         source: r.try_get("source")?,
         event_id: r.try_get("event_id")?,
         kind: r.try_get("kind")?,
-        iin: r.try_get("iin")?,
-        bin: r.try_get("bin")?,
-        effective_date: r.try_get("effective_date")?,
+        iin: typed(r, "iin", from_str)?,
+        bin: typed(r, "bin", from_str)?,
+        effective_date: typed(r, "effective_date", from_str)?,
         order_number: r.try_get("order_number")?,
-        order_date: r.try_get("order_date")?,
+        order_date: typed_opt(r, "order_date", from_str)?,
         new_position: r.try_get("new_position")?,
         received_at: r.try_get("received_at")?,
-        block_due: r.try_get("block_due")?,
+        block_due: typed(r, "block_due", from_str)?,
         block_due_at: r.try_get("block_due_at")?,
         block_due_provisional: r.try_get::<i64, _>("block_due_provisional")? != 0,
         grants_blocked: r.try_get("grants_blocked")?,
@@ -751,7 +765,7 @@ fn event(r: &AnyRow) -> Result<HrEventRow> {
         met: r.try_get::<i64, _>("met")? != 0,
         working_days_taken: r.try_get("working_days_taken")?,
         block_request_id: r.try_get("block_request_id")?,
-        scheduled_for: r.try_get("scheduled_for")?,
+        scheduled_for: typed_opt(r, "scheduled_for", from_str)?,
         applied_at: r.try_get("applied_at")?,
     })
 }
@@ -759,9 +773,9 @@ fn event(r: &AnyRow) -> Result<HrEventRow> {
 fn block_request_row(r: &AnyRow, lines: Vec<HrEventRow>) -> Result<BlockRequestRow> {
     Ok(BlockRequestRow {
         id: r.try_get("id")?,
-        applicant_bin: r.try_get("applicant_bin")?,
-        form_date: r.try_get("form_date")?,
-        signer_iin: r.try_get("signer_iin")?,
+        applicant_bin: typed(r, "applicant_bin", from_str)?,
+        form_date: typed(r, "form_date", from_str)?,
+        signer_iin: typed(r, "signer_iin", from_str)?,
         signer_name: r.try_get("signer_name")?,
         trust_anchor: r.try_get("trust_anchor")?,
         received_at: r.try_get("received_at")?,
@@ -808,8 +822,8 @@ impl Store {
                 Ok(LineToCheck {
                     application_id: r.try_get("application_id")?,
                     line: r.try_get("line")?,
-                    applicant_bin: r.try_get("applicant_bin")?,
-                    iin: r.try_get("iin")?,
+                    applicant_bin: typed(r, "applicant_bin", from_str)?,
+                    iin: typed(r, "iin", from_str)?,
                     position: r.try_get("position")?,
                     unit: r.try_get("unit")?,
                     eqyzmet_qr: r.try_get("eqyzmet_qr")?,

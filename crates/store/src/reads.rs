@@ -1,5 +1,9 @@
 //! Reads, each a plain query on the read pool.
 
+use jiff::civil::Date;
+use qoljetim_domain::application::{ApplicationStatus, GrantStatus, LineStatus};
+use qoljetim_domain::org::{AdministratorCode, RegisteredKind};
+use qoljetim_domain::{Bin, Iin, Kato, Role, Scope, System};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -9,12 +13,13 @@ use crate::{Result, Store};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OrganizationRow {
-    pub bin: String,
+    pub bin: Bin,
     pub name_kk: String,
     pub name_ru: String,
-    pub kind: String,
-    pub territory: Option<String>,
-    pub administrators: Vec<String>,
+    /// A kind §2.6 excludes is kept as such: the organization is marked not eligible at start-up.
+    pub kind: RegisteredKind,
+    pub territory: Option<Kato>,
+    pub administrators: Vec<AdministratorCode>,
     /// The clause under which the organization is not eligible (Order 270 §2.6); None = eligible.
     pub excluded: Option<String>,
 }
@@ -22,9 +27,9 @@ pub struct OrganizationRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionRow {
     pub token_hash: String,
-    pub iin: String,
-    pub bin: String,
-    pub roles: Vec<String>,
+    pub iin: Iin,
+    pub bin: Bin,
+    pub roles: Vec<Role>,
     pub person: serde_json::Value,
     pub created_at: i64,
     pub expires_at: i64,
@@ -34,23 +39,23 @@ pub struct SessionRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplicationRow {
     pub id: i64,
-    pub applicant_bin: String,
-    pub status: String,
-    pub form_date: String,
-    pub systems: Vec<String>,
+    pub applicant_bin: Bin,
+    pub status: ApplicationStatus,
+    pub form_date: Date,
+    pub systems: Vec<System>,
     pub head: serde_json::Value,
-    pub signer_iin: String,
+    pub signer_iin: Iin,
     pub signer_name: String,
     pub claimed_signing_time: Option<i64>,
     pub trust_anchor: String,
     pub revocation: String,
     pub received_at: i64,
-    pub review_due: String,
+    pub review_due: Date,
     pub review_due_at: i64,
     pub review_due_provisional: bool,
     pub reviewed_at: Option<i64>,
     pub reviewed_by: Option<String>,
-    pub grant_due: Option<String>,
+    pub grant_due: Option<Date>,
     pub grant_due_at: Option<i64>,
     pub grant_due_provisional: Option<bool>,
     pub granted_at: Option<i64>,
@@ -61,7 +66,7 @@ pub struct ApplicationRow {
 pub struct LineRow {
     pub application_id: i64,
     pub line: i64,
-    pub iin: String,
+    pub iin: Iin,
     pub surname: String,
     pub name: String,
     pub patronymic: Option<String>,
@@ -72,11 +77,11 @@ pub struct LineRow {
     pub email: Option<String>,
     pub purpose: String,
     /// None: the form gave no until-date (the full year).
-    pub access_until_requested: Option<String>,
-    pub access_until_effective: String,
+    pub access_until_requested: Option<Date>,
+    pub access_until_effective: Date,
     pub notice: Option<String>,
     pub eqyzmet_qr: String,
-    pub status: String,
+    pub status: LineStatus,
     pub reason: Option<String>,
     /// What the HR registry said (pending, confirmed, mismatch, unknown) and its details.
     pub hr_status: String,
@@ -92,15 +97,15 @@ pub struct GrantRow {
     pub id: i64,
     pub application_id: i64,
     pub line: i64,
-    pub person_iin: String,
-    pub organization_bin: String,
-    pub system: String,
-    pub status: String,
-    pub valid_from: String,
-    pub valid_until: String,
-    pub access_until_requested: Option<String>,
+    pub person_iin: Iin,
+    pub organization_bin: Bin,
+    pub system: System,
+    pub status: GrantStatus,
+    pub valid_from: Date,
+    pub valid_until: Date,
+    pub access_until_requested: Option<Date>,
     pub notice: Option<String>,
-    pub scope: serde_json::Value,
+    pub scope: Scope,
     pub extra_years_reason: Option<String>,
     pub granted_by: String,
     pub granted_at: i64,
@@ -114,14 +119,46 @@ fn json_list(s: &str) -> Result<Vec<String>> {
     serde_json::from_str(s).map_err(corrupt)
 }
 
+/// A text column read into its domain type: a stored value that does not parse is corruption, never
+/// a default.
+pub(crate) fn typed<T>(r: &AnyRow, col: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
+    let text: String = r.try_get(col)?;
+    parse(&text).ok_or_else(|| corrupt(format!("{col}: {text:?}")))
+}
+
+pub(crate) fn typed_opt<T>(
+    r: &AnyRow,
+    col: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<Option<T>> {
+    match r.try_get::<Option<String>, _>(col)? {
+        None => Ok(None),
+        Some(text) => parse(&text)
+            .map(Some)
+            .ok_or_else(|| corrupt(format!("{col}: {text:?}"))),
+    }
+}
+
+pub(crate) fn from_str<T: std::str::FromStr>(s: &str) -> Option<T> {
+    s.parse().ok()
+}
+
+fn systems(s: &str) -> Result<Vec<System>> {
+    json_list(s)?
+        .iter()
+        .map(|v| v.parse().map_err(|_| corrupt(format!("systems: {v:?}"))))
+        .collect()
+}
+
 fn org(r: &AnyRow) -> Result<OrganizationRow> {
     Ok(OrganizationRow {
-        bin: r.try_get("bin")?,
+        bin: typed(r, "bin", from_str)?,
         name_kk: r.try_get("name_kk")?,
         name_ru: r.try_get("name_ru")?,
-        kind: r.try_get("kind")?,
-        territory: r.try_get("territory")?,
-        administrators: json_list(&r.try_get::<String, _>("administrators")?)?,
+        kind: typed(r, "kind", RegisteredKind::parse)?,
+        territory: typed_opt(r, "territory", from_str)?,
+        administrators: serde_json::from_str(&r.try_get::<String, _>("administrators")?)
+            .map_err(corrupt)?,
         excluded: r.try_get("excluded")?,
     })
 }
@@ -133,23 +170,23 @@ const APP_COLUMNS: &str = "id, applicant_bin, status, form_date, systems, head, 
 fn app(r: &AnyRow) -> Result<ApplicationRow> {
     Ok(ApplicationRow {
         id: r.try_get("id")?,
-        applicant_bin: r.try_get("applicant_bin")?,
-        status: r.try_get("status")?,
-        form_date: r.try_get("form_date")?,
-        systems: json_list(&r.try_get::<String, _>("systems")?)?,
+        applicant_bin: typed(r, "applicant_bin", from_str)?,
+        status: typed(r, "status", ApplicationStatus::parse)?,
+        form_date: typed(r, "form_date", from_str)?,
+        systems: systems(&r.try_get::<String, _>("systems")?)?,
         head: serde_json::from_str(&r.try_get::<String, _>("head")?).map_err(corrupt)?,
-        signer_iin: r.try_get("signer_iin")?,
+        signer_iin: typed(r, "signer_iin", from_str)?,
         signer_name: r.try_get("signer_name")?,
         claimed_signing_time: r.try_get("claimed_signing_time")?,
         trust_anchor: r.try_get("trust_anchor")?,
         revocation: r.try_get("revocation")?,
         received_at: r.try_get("received_at")?,
-        review_due: r.try_get("review_due")?,
+        review_due: typed(r, "review_due", from_str)?,
         review_due_at: r.try_get("review_due_at")?,
         review_due_provisional: r.try_get::<i64, _>("review_due_provisional")? != 0,
         reviewed_at: r.try_get("reviewed_at")?,
         reviewed_by: r.try_get("reviewed_by")?,
-        grant_due: r.try_get("grant_due")?,
+        grant_due: typed_opt(r, "grant_due", from_str)?,
         grant_due_at: r.try_get("grant_due_at")?,
         grant_due_provisional: r
             .try_get::<Option<i64>, _>("grant_due_provisional")?
@@ -167,7 +204,7 @@ fn line(r: &AnyRow) -> Result<LineRow> {
     Ok(LineRow {
         application_id: r.try_get("application_id")?,
         line: r.try_get("line")?,
-        iin: r.try_get("iin")?,
+        iin: typed(r, "iin", from_str)?,
         surname: r.try_get("surname")?,
         name: r.try_get("name")?,
         patronymic: r.try_get("patronymic")?,
@@ -176,11 +213,11 @@ fn line(r: &AnyRow) -> Result<LineRow> {
         phone: r.try_get("phone")?,
         email: r.try_get("email")?,
         purpose: r.try_get("purpose")?,
-        access_until_requested: r.try_get("access_until_requested")?,
-        access_until_effective: r.try_get("access_until_effective")?,
+        access_until_requested: typed_opt(r, "access_until_requested", from_str)?,
+        access_until_effective: typed(r, "access_until_effective", from_str)?,
         notice: r.try_get("notice")?,
         eqyzmet_qr: r.try_get("eqyzmet_qr")?,
-        status: r.try_get("status")?,
+        status: typed(r, "status", LineStatus::parse)?,
         reason: r.try_get("reason")?,
         hr_status: r.try_get("hr_status")?,
         hr_detail: r
@@ -202,13 +239,13 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
         id: r.try_get("id")?,
         application_id: r.try_get("application_id")?,
         line: r.try_get("line")?,
-        person_iin: r.try_get("person_iin")?,
-        organization_bin: r.try_get("organization_bin")?,
-        system: r.try_get("system")?,
-        status: r.try_get("status")?,
-        valid_from: r.try_get("valid_from")?,
-        valid_until: r.try_get("valid_until")?,
-        access_until_requested: r.try_get("access_until_requested")?,
+        person_iin: typed(r, "person_iin", from_str)?,
+        organization_bin: typed(r, "organization_bin", from_str)?,
+        system: typed(r, "system", from_str)?,
+        status: typed(r, "status", GrantStatus::parse)?,
+        valid_from: typed(r, "valid_from", from_str)?,
+        valid_until: typed(r, "valid_until", from_str)?,
+        access_until_requested: typed_opt(r, "access_until_requested", from_str)?,
         notice: r.try_get("notice")?,
         scope: serde_json::from_str(&r.try_get::<String, _>("scope")?).map_err(corrupt)?,
         extra_years_reason: r.try_get("extra_years_reason")?,
@@ -255,9 +292,12 @@ impl Store {
         let Some(r) = r else { return Ok(None) };
         Ok(Some(SessionRow {
             token_hash: r.try_get("token_hash")?,
-            iin: r.try_get("iin")?,
-            bin: r.try_get("bin")?,
-            roles: json_list(&r.try_get::<String, _>("roles")?)?,
+            iin: typed(&r, "iin", from_str)?,
+            bin: typed(&r, "bin", from_str)?,
+            roles: json_list(&r.try_get::<String, _>("roles")?)?
+                .iter()
+                .map(|v| Role::parse(v).ok_or_else(|| corrupt(format!("roles: {v:?}"))))
+                .collect::<Result<_>>()?,
             person: serde_json::from_str(&r.try_get::<String, _>("person")?).map_err(corrupt)?,
             created_at: r.try_get("created_at")?,
             expires_at: r.try_get("expires_at")?,

@@ -1,6 +1,8 @@
 //! The single writer: applies each change with its audit record, several requests per transaction
 //! (group commit), each request isolated in its own savepoint.
 
+use jiff::civil::Date;
+use qoljetim_domain::{Bin, Iin, Kato, Role, Scope};
 use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::mpsc;
 
@@ -11,10 +13,11 @@ use crate::{Backend, Conflict, Job, Result, StoreError};
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub token_hash: String,
-    pub iin: String,
-    pub bin: String,
-    pub roles: Vec<String>,
-    pub person: String,
+    pub iin: Iin,
+    pub bin: Bin,
+    pub roles: Vec<Role>,
+    /// The certificate's person (name fields), kept as JSON.
+    pub person: serde_json::Value,
     pub certificate_serial: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -23,7 +26,7 @@ pub struct NewSession {
 #[derive(Debug, Clone)]
 pub struct NewLine {
     pub line: i64,
-    pub iin: String,
+    pub iin: Iin,
     pub surname: String,
     pub name: String,
     pub patronymic: Option<String>,
@@ -33,20 +36,21 @@ pub struct NewLine {
     pub email: String,
     pub purpose: String,
     /// None: the form gave no until-date (the full year applies).
-    pub access_until_requested: Option<String>,
-    pub access_until_effective: String,
+    pub access_until_requested: Option<Date>,
+    pub access_until_effective: Date,
     pub notice: Option<String>,
     pub eqyzmet_qr: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewApplication {
-    pub applicant_bin: String,
-    pub form_date: String,
+    pub applicant_bin: Bin,
+    pub form_date: Date,
     /// The systems asked for (kept as a JSON array of their names).
     pub systems: Vec<qoljetim_domain::System>,
-    pub head: String,
-    pub signer_iin: String,
+    /// The form's head of the organization, kept as JSON.
+    pub head: serde_json::Value,
+    pub signer_iin: Iin,
     pub signer_name: String,
     pub signer_certificate: Vec<u8>,
     pub claimed_signing_time: Option<i64>,
@@ -54,7 +58,7 @@ pub struct NewApplication {
     pub revocation: String,
     pub evidence: Vec<u8>,
     pub received_at: i64,
-    pub review_due: String,
+    pub review_due: Date,
     pub review_due_at: i64,
     pub review_due_provisional: bool,
     pub lines: Vec<NewLine>,
@@ -63,15 +67,15 @@ pub struct NewApplication {
 #[derive(Debug, Clone)]
 pub struct NewGrant {
     pub line: i64,
-    pub person_iin: String,
-    pub organization_bin: String,
+    pub person_iin: Iin,
+    pub organization_bin: Bin,
     pub system: qoljetim_domain::System,
-    pub valid_from: String,
-    pub valid_until: String,
-    pub access_until_requested: Option<String>,
+    pub valid_from: Date,
+    pub valid_until: Date,
+    pub access_until_requested: Option<Date>,
     pub notice: Option<String>,
     /// Fixed at grant time (Order 270 §6), kept as JSON: the evidence of what was granted.
-    pub scope: qoljetim_domain::Scope,
+    pub scope: Scope,
     pub extra_years_reason: Option<String>,
 }
 
@@ -118,24 +122,25 @@ pub enum Change {
         granted_by: String,
     },
     CreateOrganization {
-        bin: String,
+        bin: Bin,
         name_kk: String,
         name_ru: String,
-        kind: String,
-        territory: Option<String>,
-        administrators: String,
+        kind: qoljetim_domain::org::RegisteredKind,
+        territory: Option<Kato>,
+        /// Administrator codes (kept as a JSON array).
+        administrators: Vec<qoljetim_domain::org::AdministratorCode>,
         created_at: i64,
     },
     AddStaff {
-        iin: String,
-        bin: String,
-        role: String,
+        iin: Iin,
+        bin: Bin,
+        role: Role,
         created_at: i64,
     },
     /// Order 270 §2.6: the organization is not eligible (its kind was removed, or its BIN is on the
     /// excluded list): marked with the clause, its live grants blocked, its sessions ended.
     ExcludeOrganization {
-        bin: String,
+        bin: Bin,
         clause: String,
         at: i64,
     },
@@ -143,8 +148,8 @@ pub enum Change {
     RederiveScope {
         grant_id: i64,
         /// The scope the grant holds now; the change is refused if it holds another (a race).
-        previous: String,
-        scope: String,
+        previous: Scope,
+        scope: Scope,
     },
     /// HR registry checks, HR events, expiry, notifications, the outbox (crate::lifecycle).
     Lifecycle(Box<crate::lifecycle::LifecycleChange>),
@@ -212,10 +217,10 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
             )
             .bind(&s.token_hash)
-            .bind(&s.iin)
-            .bind(&s.bin)
-            .bind(serde_json::to_string(&s.roles).unwrap_or_default())
-            .bind(&s.person)
+            .bind(s.iin.as_str())
+            .bind(s.bin.as_str())
+            .bind(json_text(&s.roles)?)
+            .bind(json_text(&s.person)?)
             .bind(&s.certificate_serial)
             .bind(s.created_at)
             .bind(s.expires_at)
@@ -223,8 +228,10 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .await?;
         }
         Change::SubmitApplication(a) => {
-            if !organization_exists(conn, &a.applicant_bin).await? {
-                return Err(Failure::Conflict(Conflict::OrganizationUnknown));
+            if !organization_exists(conn, a.applicant_bin.as_str()).await? {
+                return Err(Failure::Conflict(Conflict::OrganizationUnknown {
+                    bin: a.applicant_bin.to_string(),
+                }));
             }
             let systems = json_text(&a.systems.iter().map(|s| s.as_str()).collect::<Vec<_>>())?;
             let row = sqlx::query(
@@ -233,11 +240,11 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                  review_due_at, review_due_provisional) \
                  VALUES ($1, 'submitted', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
             )
-            .bind(&a.applicant_bin)
-            .bind(&a.form_date)
+            .bind(a.applicant_bin.as_str())
+            .bind(a.form_date.to_string())
             .bind(systems)
-            .bind(&a.head)
-            .bind(&a.signer_iin)
+            .bind(json_text(&a.head)?)
+            .bind(a.signer_iin.as_str())
             .bind(&a.signer_name)
             .bind(a.signer_certificate.clone())
             .bind(a.claimed_signing_time)
@@ -245,7 +252,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .bind(&a.revocation)
             .bind(a.evidence.clone())
             .bind(a.received_at)
-            .bind(&a.review_due)
+            .bind(a.review_due.to_string())
             .bind(a.review_due_at)
             .bind(b(a.review_due_provisional))
             .fetch_one(&mut *conn)
@@ -286,7 +293,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                     q = q
                         .bind(id)
                         .bind(l.line)
-                        .bind(&l.iin)
+                        .bind(l.iin.as_str())
                         .bind(&l.surname)
                         .bind(&l.name)
                         .bind(&l.patronymic)
@@ -294,8 +301,8 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                         .bind(&l.unit)
                         .bind(&l.phone)
                         .bind(&l.purpose)
-                        .bind(&l.access_until_requested)
-                        .bind(&l.access_until_effective)
+                        .bind(l.access_until_requested.map(|d| d.to_string()))
+                        .bind(l.access_until_effective.to_string())
                         .bind(&l.notice)
                         .bind(&l.eqyzmet_qr)
                         .bind(&l.email);
@@ -395,12 +402,12 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 )
                 .bind(*application_id)
                 .bind(g.line)
-                .bind(&g.person_iin)
-                .bind(&g.organization_bin)
+                .bind(g.person_iin.as_str())
+                .bind(g.organization_bin.as_str())
                 .bind(g.system.as_str())
-                .bind(&g.valid_from)
-                .bind(&g.valid_until)
-                .bind(&g.access_until_requested)
+                .bind(g.valid_from.to_string())
+                .bind(g.valid_until.to_string())
+                .bind(g.access_until_requested.map(|d| d.to_string()))
                 .bind(&g.notice)
                 .bind(scope)
                 .bind(&g.extra_years_reason)
@@ -441,16 +448,18 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             administrators,
             created_at,
         } => {
-            if organization_exists(conn, bin).await? {
-                return Err(Failure::Conflict(Conflict::OrganizationExists));
+            if organization_exists(conn, bin.as_str()).await? {
+                return Err(Failure::Conflict(Conflict::OrganizationExists {
+                    bin: bin.to_string(),
+                }));
             }
             sqlx::query("INSERT INTO organizations (bin, name_kk, name_ru, kind, territory, administrators, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(bin)
+                .bind(bin.as_str())
                 .bind(name_kk)
                 .bind(name_ru)
-                .bind(kind)
-                .bind(territory)
-                .bind(administrators)
+                .bind(kind.as_str())
+                .bind(territory.as_ref().map(|t| t.to_string()))
+                .bind(json_text(administrators)?)
                 .bind(*created_at)
                 .execute(&mut *conn)
                 .await?;
@@ -460,7 +469,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 "UPDATE organizations SET excluded = $1 WHERE bin = $2 AND excluded IS NULL",
             )
             .bind(clause)
-            .bind(bin)
+            .bind(bin.as_str())
             .execute(&mut *conn)
             .await?
             .rows_affected();
@@ -470,7 +479,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             let blocked = sqlx::query(
                 "SELECT id FROM grants WHERE organization_bin = $1 AND status = 'active' ORDER BY id",
             )
-            .bind(bin)
+            .bind(bin.as_str())
             .fetch_all(&mut *conn)
             .await?;
             for r in &blocked {
@@ -481,11 +490,11 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                  WHERE organization_bin = $2 AND status = 'active'",
             )
             .bind(*at)
-            .bind(bin)
+            .bind(bin.as_str())
             .execute(&mut *conn)
             .await?;
             let sessions = sqlx::query("DELETE FROM sessions WHERE bin = $1")
-                .bind(bin)
+                .bind(bin.as_str())
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
@@ -506,9 +515,9 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             let res = sqlx::query(
                 "UPDATE grants SET scope = $1 WHERE id = $2 AND scope = $3 AND status = 'active'",
             )
-            .bind(scope)
+            .bind(json_text(scope)?)
             .bind(*grant_id)
-            .bind(previous)
+            .bind(json_text(previous)?)
             .execute(&mut *conn)
             .await?;
             if res.rows_affected() != 1 {
@@ -522,19 +531,21 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             role,
             created_at,
         } => {
-            if !organization_exists(conn, bin).await? {
-                return Err(Failure::Conflict(Conflict::OrganizationUnknown));
+            if !organization_exists(conn, bin.as_str()).await? {
+                return Err(Failure::Conflict(Conflict::OrganizationUnknown {
+                    bin: bin.to_string(),
+                }));
             }
             sqlx::query("DELETE FROM staff WHERE iin = $1 AND bin = $2 AND role = $3")
-                .bind(iin)
-                .bind(bin)
-                .bind(role)
+                .bind(iin.as_str())
+                .bind(bin.as_str())
+                .bind(role.as_str())
                 .execute(&mut *conn)
                 .await?;
             sqlx::query("INSERT INTO staff (iin, bin, role, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(iin)
-                .bind(bin)
-                .bind(role)
+                .bind(iin.as_str())
+                .bind(bin.as_str())
+                .bind(role.as_str())
                 .bind(*created_at)
                 .execute(&mut *conn)
                 .await?;

@@ -2,7 +2,7 @@
 //! the time and the read's audit record in the caller's language.
 
 use axum::response::Response;
-use qoljetim_service::{DataAnswerView, ExportNotice, ServiceError, parse_code};
+use qoljetim_service::{DataAnswerView, ExportNotice, ScopeView, ServiceError, parse_code};
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -62,7 +62,7 @@ pub struct DataAnswerBody {
     /// `tiyn` for amounts, `unit` for indicators.
     pub unit: &'static str,
     #[schema(value_type = Object)]
-    pub scope: serde_json::Value,
+    pub scope: ScopeView,
     pub rows: Vec<DataRowView>,
     pub has_more: bool,
     pub offset: usize,
@@ -108,7 +108,7 @@ pub(crate) fn json_answer(a: &DataAnswerView, lang: Lang) -> DataAnswerBody {
         } else {
             "tiyn"
         },
-        scope: a.scope.clone(),
+        scope: ScopeView::from(&a.scope),
         rows,
         has_more: a.answer.has_more,
         offset: q.offset,

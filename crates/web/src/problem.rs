@@ -7,62 +7,63 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-pub use qoljetim_service::{Problem, ServiceError};
+pub use qoljetim_service::{Problem, ProblemKind, ServiceError};
 use serde_json::json;
 
 use crate::i18n::Lang;
 
 /// The status a problem answers with; a refused sign-in answers 401 whatever refused it.
-pub fn status(problem: Problem) -> StatusCode {
-    match problem {
-        Problem::Validation
-        | Problem::MalformedRequest
-        | Problem::OrganizationUnknown
-        | Problem::CmsMalformed
-        | Problem::CmsSignerCount
-        | Problem::CmsNoContent
-        | Problem::CmsDigestAlgorithm
-        | Problem::SignatureAlgorithm
-        | Problem::KeyParameters
-        | Problem::CmsSignedAttributes
-        | Problem::CertificateMissing
-        | Problem::SignatureInvalid
-        | Problem::CertificateUntrusted
-        | Problem::CertificateExpired
-        | Problem::CertificateNotYetValid
-        | Problem::CertificateRevoked
-        | Problem::RevocationUnknown
-        | Problem::CrlInvalid
-        | Problem::TimestampInvalid
-        | Problem::DevelopmentCaRefused => StatusCode::BAD_REQUEST,
-        Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        Problem::NotSignedIn
-        | Problem::SessionExpired
-        | Problem::ChallengeInvalid
-        | Problem::ChallengeExpired
-        | Problem::ChallengeUsed
-        | Problem::CertificateNotAuthenticationKey => StatusCode::UNAUTHORIZED,
-        Problem::OriginMismatch
-        | Problem::Forbidden
-        | Problem::NotAnApplicant
-        | Problem::NotEligible
-        | Problem::SessionBinMismatch
-        | Problem::CertificateNoIin
-        | Problem::CertificateNotLegalEntity
-        | Problem::CertificateWrongBin
-        | Problem::CertificateNoSigningRight
-        | Problem::CertificateNotSigningKey
-        | Problem::GrantInactive
-        | Problem::DataOutOfScope
-        | Problem::HrSignerNotAllowed => StatusCode::FORBIDDEN,
-        Problem::NotFound => StatusCode::NOT_FOUND,
-        Problem::WrongState
-        | Problem::LineDecided
-        | Problem::OrganizationExists
-        | Problem::DuplicateEvent
-        | Problem::RenewalNotPossible => StatusCode::CONFLICT,
-        Problem::BudgetDataUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Problem::AuditFailed | Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+pub fn status(kind: ProblemKind) -> StatusCode {
+    use ProblemKind as K;
+    match kind {
+        K::Validation
+        | K::MalformedRequest
+        | K::OrganizationUnknown
+        | K::CmsMalformed
+        | K::CmsSignerCount
+        | K::CmsNoContent
+        | K::CmsDigestAlgorithm
+        | K::SignatureAlgorithm
+        | K::KeyParameters
+        | K::CmsSignedAttributes
+        | K::CertificateMissing
+        | K::SignatureInvalid
+        | K::CertificateUntrusted
+        | K::CertificateExpired
+        | K::CertificateNotYetValid
+        | K::CertificateRevoked
+        | K::RevocationUnknown
+        | K::CrlInvalid
+        | K::TimestampInvalid
+        | K::DevelopmentCaRefused => StatusCode::BAD_REQUEST,
+        K::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        K::NotSignedIn
+        | K::SessionExpired
+        | K::ChallengeInvalid
+        | K::ChallengeExpired
+        | K::ChallengeUsed
+        | K::CertificateNotAuthenticationKey => StatusCode::UNAUTHORIZED,
+        K::OriginMismatch
+        | K::Forbidden
+        | K::NotAnApplicant
+        | K::NotEligible
+        | K::SessionBinMismatch
+        | K::CertificateNoIin
+        | K::CertificateNotLegalEntity
+        | K::CertificateWrongBin
+        | K::CertificateNoSigningRight
+        | K::CertificateNotSigningKey
+        | K::GrantInactive
+        | K::DataOutOfScope
+        | K::HrSignerNotAllowed => StatusCode::FORBIDDEN,
+        K::NotFound => StatusCode::NOT_FOUND,
+        K::WrongState
+        | K::LineDecided
+        | K::OrganizationExists
+        | K::DuplicateEvent
+        | K::RenewalNotPossible => StatusCode::CONFLICT,
+        K::BudgetDataUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        K::AuditFailed | K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -80,7 +81,7 @@ impl From<ServiceError> for ApiError {
         let status = if error.at_sign_in && error.problem != Problem::Internal {
             StatusCode::UNAUTHORIZED
         } else {
-            status(error.problem)
+            status(error.kind())
         };
         ApiError { error, status }
     }
@@ -107,6 +108,7 @@ impl IntoResponse for ApiError {
 
 pub fn render(e: &ApiError, lang: Lang) -> Response {
     let key = |part: &str| format!("problem-{}-{part}", e.slug());
+    let args = e.error.problem.args();
     let errors: Vec<serde_json::Value> = e
         .error
         .errors
@@ -123,9 +125,9 @@ pub fn render(e: &ApiError, lang: Lang) -> Response {
         .collect();
     let mut body = json!({
         "type": format!("urn:qoljetim:problem:{}", e.slug()),
-        "title": lang.text(&key("title"), &e.error.args),
+        "title": lang.text(&key("title"), &args),
         "status": e.status.as_u16(),
-        "detail": lang.text(&key("detail"), &e.error.args),
+        "detail": lang.text(&key("detail"), &args),
     });
     if !errors.is_empty() {
         body["errors"] = serde_json::Value::Array(errors);
@@ -155,9 +157,10 @@ pub async fn localize_problems(req: Request, next: Next) -> Response {
     }
     match response.status() {
         StatusCode::PAYLOAD_TOO_LARGE => render(
-            &ServiceError::new(Problem::PayloadTooLarge)
-                .arg("limit", crate::BODY_LIMIT)
-                .into(),
+            &ServiceError::new(Problem::PayloadTooLarge {
+                limit: crate::BODY_LIMIT,
+            })
+            .into(),
             lang,
         ),
         StatusCode::NOT_FOUND if response.headers().get(header::CONTENT_TYPE).is_none() => {
@@ -189,42 +192,16 @@ pub fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response 
 mod tests {
     use super::*;
 
-    /// Every problem of the enum has a title and a detail in Kazakh, Russian and English, every
-    /// argument a message uses is given by some caller, and no message names a problem that is gone.
+    /// Every kind of problem has a title and a detail in Kazakh, Russian and English, rendered from
+    /// the arguments that kind carries (a message naming an argument its problem lacks fails here),
+    /// and no message names a problem that is gone.
     #[test]
     fn every_problem_is_translated() {
-        let args: Vec<(&'static str, String)> = [
-            "count",
-            "reason",
-            "action",
-            "what",
-            "current",
-            "expected",
-            "line",
-            "bin",
-            "kind",
-            "session",
-            "applicant",
-            "at",
-            "not_before",
-            "not_after",
-            "found",
-            "limit",
-            "system",
-            "filter",
-            "scope",
-            "id",
-            "status",
-            "serial",
-            "revoked_at",
-        ]
-        .into_iter()
-        .map(|k| (k, "x".to_owned()))
-        .collect();
         for lang in [Lang::Kk, Lang::Ru, Lang::En] {
-            for p in Problem::ALL {
+            for kind in ProblemKind::all() {
+                let args = kind.example().args();
                 for part in ["title", "detail"] {
-                    let key = format!("problem-{}-{part}", p.slug());
+                    let key = format!("problem-{}-{part}", kind.slug());
                     let text = lang.text(&key, &args);
                     assert!(
                         text != key && !text.is_empty() && !text.contains("{"),
@@ -242,7 +219,7 @@ mod tests {
                 .map(|(s, _)| s)
             {
                 assert!(
-                    Problem::ALL.iter().any(|p| p.slug() == slug),
+                    ProblemKind::all().any(|p| p.slug() == slug),
                     "{slug} has messages but no Problem"
                 );
             }
@@ -261,7 +238,7 @@ mod tests {
     #[test]
     fn every_problem_and_rule_is_documented() {
         let doc = include_str!("../../../docs/problems.md");
-        for p in Problem::ALL {
+        for p in ProblemKind::all() {
             assert!(
                 doc.contains(&format!("| `{}` | {}", p.slug(), status(p).as_u16())),
                 "{} ({}) is not in docs/problems.md with its status",

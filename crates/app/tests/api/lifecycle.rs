@@ -742,15 +742,14 @@ async fn reports_render_kazakh_in_pdf_and_csv(app: &TestApp) -> R {
     app.state
         .store
         .commit(
-            Change::CreateOrganization {
-                bin: bin.clone(),
-                name_kk: name.into(),
-                name_ru: "Маслихат района".into(),
-                kind: "maslikhat".into(),
-                territory: Some("194000000".into()),
-                administrators: "[]".into(),
-                created_at: 0,
-            },
+            qoljetim::organization_change(
+                &bin,
+                (name, "Маслихат района"),
+                qoljetim_domain::OrganizationKind::Maslikhat,
+                Some("194000000"),
+                &[],
+                0,
+            )?,
             qoljetim::cli_audit("cli:test", "manage_organizations", bin.clone(), json!({})),
         )
         .await?;
