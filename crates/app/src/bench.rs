@@ -428,7 +428,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
         .to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?)
         .date();
     let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
-    let engine = qoljetim_budget::DataFusionStore::open(&budget).await?;
+    let engine = qoljetim_budget::BudgetTables::open(&budget).await?;
     println!(
         "{:<72} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6}",
         "query (fiscal year 2026)", "http p50", "http p95", "eng p50", "eng p95", "adds", "rows"

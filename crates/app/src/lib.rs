@@ -144,7 +144,7 @@ pub async fn open_budget(
         qoljetim_budget::files::publish_manifest(root)?;
     }
     Ok(std::sync::Arc::new(
-        qoljetim_budget::DataFusionStore::open(root).await?,
+        qoljetim_budget::BudgetTables::open(root).await?,
     ))
 }
 

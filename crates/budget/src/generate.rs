@@ -6,9 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch,
-};
+use arrow_array::{ArrayRef, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch};
 use qoljetim_domain::kato::REGIONS;
 
 use crate::BudgetError;

@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use datafusion::arrow::array::{
+use arrow_array::{
     Array, ArrayRef, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
-use datafusion::arrow::datatypes::DataType;
+use arrow_schema::DataType;
 use qoljetim_domain::{Kato, KatoLevel};
 
 use crate::BudgetError;
@@ -206,7 +206,7 @@ fn records(path: &Path) -> Result<Records, BudgetError> {
         message: m,
     };
     if path.extension().is_some_and(|e| e == "parquet") {
-        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         let f = std::fs::File::open(path)?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(f)?.build()?;
         let mut header = vec![];

@@ -1,5 +1,5 @@
-//! Budget data (DESIGN.md §6): the datasets of the two systems, a DataFusion engine that applies the
-//! caller's scope as a mandatory filter, the import of CSV and Parquet files, and a synthetic generator.
+//! Budget data (DESIGN.md §6): the datasets of the two systems, an in-memory engine that applies the
+//! caller's scope to every row it reads, the import of CSV and Parquet files, and a synthetic generator.
 
 pub mod engine;
 pub mod files;
@@ -8,7 +8,7 @@ pub mod import;
 pub mod model;
 pub mod names;
 
-pub use engine::{BudgetStore, DataAnswer, DataFusionStore, DataQuery, DataScope, SortKey};
+pub use engine::{BudgetStore, BudgetTables, DataAnswer, DataQuery, DataScope, SortKey};
 pub use model::{DATASETS, DatasetSpec, Dim};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,20 +28,14 @@ pub enum BudgetError {
     Io(#[from] std::io::Error),
 }
 
-impl From<datafusion::error::DataFusionError> for BudgetError {
-    fn from(e: datafusion::error::DataFusionError) -> Self {
+impl From<arrow_schema::ArrowError> for BudgetError {
+    fn from(e: arrow_schema::ArrowError) -> Self {
         BudgetError::Engine(e.to_string())
     }
 }
 
-impl From<datafusion::arrow::error::ArrowError> for BudgetError {
-    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
-        BudgetError::Engine(e.to_string())
-    }
-}
-
-impl From<datafusion::parquet::errors::ParquetError> for BudgetError {
-    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
+impl From<parquet::errors::ParquetError> for BudgetError {
+    fn from(e: parquet::errors::ParquetError) -> Self {
         BudgetError::Engine(e.to_string())
     }
 }

@@ -9,9 +9,9 @@ use qoljetim_domain::org::AdministratorCode;
 use qoljetim_domain::{BudgetLevel, Kato, System};
 use qoljetim_policy::{Action, Actor, GrantContext, PolicyEngine, Resource};
 
-use datafusion::arrow::array::RecordBatch;
+use arrow_array::RecordBatch;
 
-use crate::engine::{DataFusionStore, DataQuery, DataScope, SortKey, current_files};
+use crate::engine::{BudgetTables, DataQuery, DataScope, SortKey, current_files};
 use crate::generate::{Rng, budgets, expenditure, generate};
 use crate::model::{DATASETS, Dim, format_code};
 
@@ -108,7 +108,7 @@ fn generated_totals_and_shapes_are_realistic() {
     let dir = temp("gen");
     generate(&dir, 60_000, 42, &[2025, 2026]).unwrap_or_else(|e| panic!("{e}"));
     rt().block_on(async {
-        let store = DataFusionStore::open(&dir)
+        let store = BudgetTables::open(&dir)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let spec = expenditure_spec();
@@ -202,10 +202,7 @@ fn raw_rows(dir: &std::path::Path) -> Vec<([i64; 9], i64)> {
     let mut out = vec![];
     for f in current_files(dir, expenditure_spec()) {
         let file = std::fs::File::open(f).unwrap_or_else(|e| panic!("{e}"));
-        let reader =
-            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                file,
-            )
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.build())
             .unwrap_or_else(|e| panic!("{e}"));
         for b in reader.flatten() {
@@ -286,7 +283,7 @@ fn scope_filter_matches_cedar_row_by_row() {
     let engine = PolicyEngine::new().unwrap_or_else(|e| panic!("{e}"));
     let runtime = rt();
     let store = runtime
-        .block_on(DataFusionStore::open(&dir))
+        .block_on(BudgetTables::open(&dir))
         .unwrap_or_else(|e| panic!("{e}"));
     let all_dims = vec![
         Dim::FiscalYear,
@@ -360,7 +357,7 @@ fn parquet_rows(dir: &std::path::Path) -> usize {
         .into_iter()
         .map(|f| {
             let file = std::fs::File::open(f).unwrap_or_else(|e| panic!("{e}"));
-            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
                 .map(|b| b.metadata().file_metadata().num_rows() as usize)
                 .unwrap_or(0)
         })
@@ -465,8 +462,8 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 // The same rules hold for a Parquet file with the import columns.
 #[test]
 fn parquet_import_uses_the_same_rules() {
-    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
     let dir = temp("pq");
     let cols: Vec<&str> = HEADER.split(',').collect();
     let schema = std::sync::Arc::new(Schema::new(
@@ -505,7 +502,7 @@ fn parquet_import_uses_the_same_rules() {
     };
     let write = |path: &std::path::Path, kato: i64, fg: i64| {
         let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
-        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)
             .unwrap_or_else(|e| panic!("{e}"));
         w.write(
             &RecordBatch::try_new(schema.clone(), values(kato, fg))
@@ -570,7 +567,7 @@ fn gen_rows() -> impl Strategy<Value = Vec<GenRow>> {
 }
 
 fn gen_batch(rows: &[GenRow]) -> RecordBatch {
-    use datafusion::arrow::array::{ArrayRef, Int8Array, Int16Array, Int64Array};
+    use arrow_array::{ArrayRef, Int8Array, Int16Array, Int64Array};
     use std::sync::Arc;
     let spec = expenditure_spec();
     let mut cols: Vec<ArrayRef> = vec![];
@@ -593,10 +590,10 @@ fn gen_batch(rows: &[GenRow]) -> RecordBatch {
             _ => v(&|_| 0),
         };
         cols.push(match d.data_type() {
-            datafusion::arrow::datatypes::DataType::Int8 => Arc::new(Int8Array::from(
+            arrow_schema::DataType::Int8 => Arc::new(Int8Array::from(
                 values.iter().map(|x| *x as i8).collect::<Vec<_>>(),
             )),
-            datafusion::arrow::datatypes::DataType::Int16 => Arc::new(Int16Array::from(
+            arrow_schema::DataType::Int16 => Arc::new(Int16Array::from(
                 values.iter().map(|x| *x as i16).collect::<Vec<_>>(),
             )),
             _ => Arc::new(Int64Array::from(values)),
@@ -795,9 +792,8 @@ fn scope_filter_matches_cedar_on_generated_scopes_rows_and_queries() {
                     *expected.entry(key).or_insert(0) += r.6;
                 }
             }
-            let store =
-                DataFusionStore::in_memory(vec![(expenditure_spec(), vec![gen_batch(&rows)])])
-                    .unwrap_or_else(|e| panic!("{e}"));
+            let store = BudgetTables::in_memory(vec![(expenditure_spec(), vec![gen_batch(&rows)])])
+                .unwrap_or_else(|e| panic!("{e}"));
             let answer = runtime
                 .block_on(store.run(expenditure_spec(), &scope, &q))
                 .unwrap_or_else(|e| panic!("{e}"));

@@ -310,6 +310,29 @@ async fn block_person(
     Ok(())
 }
 
+/// The block of a received event: at once, unless its effective date lies ahead (then the worker makes
+/// it at the start of that day).
+async fn block_unless_scheduled(
+    conn: &mut AnyConnection,
+    event_id: i64,
+    e: &NewHrEvent,
+    out: &mut ChangeOutcome,
+) -> std::result::Result<(), Failure> {
+    if e.scheduled {
+        return Ok(());
+    }
+    block_person(
+        conn,
+        event_id,
+        e.iin.as_str(),
+        e.bin.as_str(),
+        &e.kind,
+        e.received_at,
+        out,
+    )
+    .await
+}
+
 pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) -> Applied {
     let mut out = ChangeOutcome::default();
     match change {
@@ -347,18 +370,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             }
             let id = insert_event(conn, e, None).await?;
             out.id = Some(id);
-            if !e.scheduled {
-                block_person(
-                    conn,
-                    id,
-                    e.iin.as_str(),
-                    e.bin.as_str(),
-                    &e.kind,
-                    e.received_at,
-                    &mut out,
-                )
-                .await?;
-            }
+            block_unless_scheduled(conn, id, e, &mut out).await?;
         }
         LifecycleChange::BlockRequest(r) => {
             let row = sqlx::query(
@@ -389,18 +401,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
                 };
                 out.ids.push(event_id);
                 let mut line_out = ChangeOutcome::default();
-                if !e.scheduled {
-                    block_person(
-                        conn,
-                        event_id,
-                        e.iin.as_str(),
-                        e.bin.as_str(),
-                        &e.kind,
-                        e.received_at,
-                        &mut line_out,
-                    )
-                    .await?;
-                }
+                block_unless_scheduled(conn, event_id, &e, &mut line_out).await?;
                 for (k, v) in line_out.counts {
                     *out.counts.entry(k).or_insert(0) += v;
                 }
