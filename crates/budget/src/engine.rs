@@ -112,10 +112,13 @@ pub trait BudgetStore: Send + Sync {
         spec: &'static DatasetSpec,
         scope: &'a DataScope,
         q: &'a DataQuery,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<DataAnswer, BudgetError>> + Send + 'a>,
-    >;
+    ) -> AnswerFuture<'a>;
 }
+
+/// The answer of a `BudgetStore`, on its way.
+pub type AnswerFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<DataAnswer, BudgetError>> + Send + 'a>,
+>;
 
 /// One column of a partition, at the width its dataset gives it (a year or a level needs no `i64`).
 #[derive(Debug, Clone)]
@@ -683,9 +686,7 @@ impl BudgetStore for BudgetTables {
         spec: &'static DatasetSpec,
         scope: &'a DataScope,
         q: &'a DataQuery,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<DataAnswer, BudgetError>> + Send + 'a>,
-    > {
+    ) -> AnswerFuture<'a> {
         Box::pin(self.run(spec, scope, q))
     }
 }
