@@ -291,6 +291,24 @@ pub struct Config {
     pub hr: HrConfig,
     pub smtp: SmtpConfig,
     pub worker: WorkerConfig,
+    pub pages: PagesSection,
+}
+
+/// `[pages]`: the browser pages (issue 13).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagesSection {
+    /// Where a page reaches NCALayer on the user's machine: `wss://127.0.0.1:13579`, or the
+    /// development fake's address (`qoljetim dev-ncalayer`). Allowed by the pages' CSP.
+    pub ncalayer_url: String,
+}
+
+impl Default for PagesSection {
+    fn default() -> Self {
+        PagesSection {
+            ncalayer_url: "wss://127.0.0.1:13579".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -309,6 +327,7 @@ impl Default for Config {
             hr: HrConfig::default(),
             smtp: SmtpConfig::default(),
             worker: WorkerConfig::default(),
+            pages: PagesSection::default(),
         }
     }
 }

@@ -163,8 +163,11 @@ pub async fn spawn_server_with_clock(
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
     let addr = listener.local_addr()?;
     let s = state.clone();
+    let pages = qoljetim_web::PagesConfig {
+        ncalayer_url: cfg.pages.ncalayer_url.clone(),
+    };
     tokio::spawn(async move {
-        if let Err(e) = qoljetim_web::serve(listener, s).await {
+        if let Err(e) = qoljetim_web::serve(listener, s, pages).await {
             tracing::error!(error = %e, "server stopped");
         }
     });

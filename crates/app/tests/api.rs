@@ -76,6 +76,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     audit_failure_leaves_no_change,
     every_applicant_kind_gets_its_scope,
     cookie_sessions_need_same_origin,
+    pages_sign_in_language_home_and_sign_out,
     idle_session_expires,
     calendar_deadline_endpoint,
     openapi_and_health,
@@ -1283,6 +1284,117 @@ async fn every_applicant_kind_gets_its_scope(app: &TestApp) -> R {
             assert_eq!(scope[key], expected[key], "{kind:?} {key}: {scope}");
         }
     }
+    Ok(())
+}
+
+// Issue 13: the pages — signed out to the sign-in page (NCALayer client vendored, CSP without inline
+// scripts), the language chosen and remembered, no open redirect, the reviewer's queue on the home page
+// (Order 270 §9), and sign-out: refused cross-site, and after it the session is gone.
+async fn pages_sign_in_language_home_and_sign_out(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let id = submit_two_lines(app, &w).await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let header = |r: &reqwest::Response, h: &str| {
+        r.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let r = http.get(format!("{}/", app.base)).send().await?;
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "location")),
+        (303, "/sign-in".into())
+    );
+    let r = http
+        .get(format!("{}/sign-in", app.base))
+        .header("Accept-Language", "ru")
+        .send()
+        .await?;
+    let csp = header(&r, "content-security-policy");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        csp.contains("connect-src 'self' wss://127.0.0.1:13579"),
+        "{csp}"
+    );
+    let html = r.text().await?;
+    assert!(
+        html.contains("Войти через NCALayer") && html.contains(r#"<html lang="ru">"#),
+        "{html}"
+    );
+    // The language switch remembers the choice and goes back, only to a path of this site.
+    let r = http
+        .get(format!("{}/language/en?back=/sign-in", app.base))
+        .send()
+        .await?;
+    assert_eq!(header(&r, "location"), "/sign-in");
+    assert!(header(&r, "set-cookie").starts_with("qoljetim_lang=en;"));
+    let r = http
+        .get(format!("{}/language/kk?back=//evil.example/x", app.base))
+        .send()
+        .await?;
+    assert_eq!(header(&r, "location"), "/");
+    let r = http
+        .get(format!("{}/sign-in", app.base))
+        .header("Accept-Language", "ru")
+        .header("Cookie", "qoljetim_lang=en")
+        .send()
+        .await?;
+    assert!(r.text().await?.contains("Sign in with NCALayer"));
+    // The vendored NCALayer client is served as recorded.
+    let r = http
+        .get(format!(
+            "{}/static/vendor/ncalayer-js-client/ncalayer-client.js",
+            app.base
+        ))
+        .send()
+        .await?;
+    assert_eq!(header(&r, "content-type"), "text/javascript; charset=utf-8");
+    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(r.bytes().await?));
+    let recorded = include_str!("../../web/static/vendor/ncalayer-js-client/SHA256SUMS");
+    assert!(recorded.starts_with(&sum), "{sum} vs {recorded}");
+    // The reviewer's home page: the queue with the submitted application.
+    let cookie = format!(
+        "qoljetim_session={}; qoljetim_lang=en",
+        w.reviewer.token.clone().unwrap_or_default()
+    );
+    let r = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await?;
+    assert!(
+        html.contains("Applications to review") && html.contains(&format!("№ {id}")),
+        "{html}"
+    );
+    // Sign-out: a cross-site form is refused and the session stays; from this site it ends.
+    let r = http
+        .post(format!("{}/sign-out", app.base))
+        .header("Cookie", &cookie)
+        .header("Origin", "http://evil.example")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let (s, _) = w.reviewer.get("/api/v1/me").await?;
+    assert_eq!(s, 200);
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let r = http
+        .post(format!("{}/sign-out", app.base))
+        .header("Cookie", &cookie)
+        .header("Origin", format!("http://{host}"))
+        .send()
+        .await?;
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "location")),
+        (303, "/sign-in".into())
+    );
+    assert!(header(&r, "set-cookie").contains("Max-Age=0"));
+    let (s, v) = w.reviewer.get("/api/v1/me").await?;
+    assert_eq!((s, problem_type(&v)), (401, "session-expired"));
     Ok(())
 }
 

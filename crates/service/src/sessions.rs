@@ -175,6 +175,28 @@ pub struct SessionToken {
 }
 
 impl Service {
+    /// Sign-out: the caller's session ends at once (its token stops working in every tab), audited.
+    pub async fn sign_out(&self, caller: &Caller) -> Result<(), ServiceError> {
+        let e = crate::toolbox::entry(
+            caller.actor_id(),
+            Some(caller.actor.bin.to_string()),
+            "sign_out",
+            "session".into(),
+            "ok".into(),
+            &caller.ip,
+        );
+        let change = qoljetim_store::Change::Lifecycle(Box::new(
+            qoljetim_store::LifecycleChange::EndSession {
+                token_hash: caller.token_hash.clone(),
+            },
+        ));
+        self.store
+            .commit(change, e)
+            .await
+            .map_err(ServiceError::store)?;
+        Ok(())
+    }
+
     /// The caller a session token establishes: the session exists, has not expired or idled out, and
     /// its certificate has not been revoked since sign-in.
     pub async fn authenticate(&self, t: SessionToken) -> Result<Caller, ServiceError> {

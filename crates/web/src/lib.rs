@@ -7,10 +7,12 @@ pub mod export;
 mod handlers;
 pub mod i18n;
 mod openapi;
+pub mod pages;
 pub mod problem;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -22,29 +24,44 @@ pub use openapi::openapi_json;
 /// A signed 1,000-line application in base64 stays well below this.
 pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
 
-/// The router's state: the use cases.
+pub use pages::PagesConfig;
+
+/// The router's state: the use cases, and the pages' templates.
 #[derive(Clone)]
-pub struct AppState(pub Service);
+pub struct AppState {
+    pub service: Service,
+    pub pages: Arc<pages::Pages>,
+}
 
 impl Deref for AppState {
     type Target = Service;
     fn deref(&self) -> &Service {
-        &self.0
+        &self.service
     }
 }
 
-pub fn router(service: Service) -> Router {
+pub fn router(service: Service, pages: PagesConfig) -> std::io::Result<Router> {
+    let pages = pages::Pages::new(pages).map_err(std::io::Error::other)?;
     let (api, _spec) = openapi::api_routes().split_for_parts();
-    api.layer(axum::middleware::from_fn(problem::localize_problems))
+    Ok(api
+        .merge(pages::routes())
+        .layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             problem::panic_to_problem,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(AppState(service))
+        .with_state(AppState {
+            service,
+            pages: Arc::new(pages),
+        }))
 }
 
 /// Serves until the listener closes.
-pub async fn serve(listener: TcpListener, service: Service) -> std::io::Result<()> {
-    let app = router(service).into_make_service_with_connect_info::<SocketAddr>();
+pub async fn serve(
+    listener: TcpListener,
+    service: Service,
+    pages: PagesConfig,
+) -> std::io::Result<()> {
+    let app = router(service, pages)?.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await
 }
