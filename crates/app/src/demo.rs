@@ -470,3 +470,38 @@ pub async fn seed_applications(
     }
     Ok(made)
 }
+
+/// The development NCALayer for one demo person: their authentication key and, for a head, their
+/// signing key, read from the files `people.json` names (`<demo_dir>/people.json`).
+pub fn dev_ncalayer(
+    demo_dir: &Path,
+    iin: &str,
+    cancel: bool,
+) -> Result<qoljetim_devca::ncalayer::FakeNcaLayer, AnyError> {
+    use der::DecodePem;
+    use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
+    let people: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(demo_dir.join("people.json"))
+            .map_err(|e| format!("{}: {e} (run qoljetim demo first)", demo_dir.display()))?,
+    )?;
+    let person = people
+        .iter()
+        .find(|p| p["iin"] == iin)
+        .ok_or_else(|| format!("no demo person with IIN {iin} in people.json"))?;
+    let load = |cert: &Value, key: &Value| -> Result<Option<StoredKey>, AnyError> {
+        let (Some(cert), Some(key)) = (cert.as_str(), key.as_str()) else {
+            return Ok(None);
+        };
+        Ok(Some(StoredKey {
+            cert: x509_cert::Certificate::from_pem(std::fs::read(demo_dir.join(cert))?)?,
+            key: qoljetim_devca::PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(
+                demo_dir.join(key),
+            )?)?,
+        }))
+    };
+    Ok(FakeNcaLayer {
+        authentication: load(&person["auth_certificate"], &person["auth_key"])?,
+        signing: load(&person["sign_certificate"], &person["sign_key"])?,
+        cancel,
+    })
+}

@@ -57,6 +57,21 @@ enum Command {
         #[command(flatten)]
         listen: Listen,
     },
+    /// A development stand-in for NCALayer on this machine (plain ws://): the pages sign with the demo
+    /// person's development keys through it. The demo points its pages here.
+    #[command(name = "dev-ncalayer")]
+    DevNcalayer {
+        #[command(flatten)]
+        common: Common,
+        /// The demo person whose keys sign (their IIN, as in <data_dir>/demo/people.json).
+        #[arg(long)]
+        person: String,
+        #[arg(long, default_value = "127.0.0.1:13579")]
+        listen: String,
+        /// Cancel every signing dialog (to see the page's message).
+        #[arg(long)]
+        cancel: bool,
+    },
     /// Run the database migrations.
     Migrate {
         #[command(flatten)]
@@ -413,6 +428,11 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Demo { common, listen } => {
             let mut cfg = config(&common, Some(&listen))?;
             cfg.pki.trust_dev_ca = true;
+            // The demo's people sign with development keys: its pages use the development NCALayer
+            // (`qoljetim dev-ncalayer`) unless the configuration names another address.
+            if cfg.pages.ncalayer_url == qoljetim::config::PagesSection::default().ncalayer_url {
+                cfg.pages.ncalayer_url = "ws://127.0.0.1:13579".into();
+            }
             if cfg.production {
                 return Err("the demo runs only outside production mode".into());
             }
@@ -447,6 +467,11 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             }
             qoljetim::start_worker(&cfg, state.clone())?;
             println!(
+                "pages: {base}/sign-in — sign with NCALayer at {} (the development one: qoljetim dev-ncalayer --data-dir {} --person <IIN>)",
+                cfg.pages.ncalayer_url,
+                cfg.data_dir.display()
+            );
+            println!(
                 "development CA: {}/ca.pem (trusted in this demo only)",
                 cfg.dev_ca_dir().display()
             );
@@ -458,6 +483,21 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 "qoljetim demo listening on {base} — try {base}/healthz and {base}/api/v1/openapi.json"
             );
             tokio::signal::ctrl_c().await?;
+        }
+        Command::DevNcalayer {
+            common,
+            person,
+            listen,
+            cancel,
+        } => {
+            let cfg = config(&common, None)?;
+            let fake = qoljetim::demo::dev_ncalayer(&cfg.data_dir.join("demo"), &person, cancel)?;
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            println!(
+                "development NCALayer for {person} on ws://{} (signing and authentication keys of the demo; not NCALayer)",
+                listener.local_addr()?
+            );
+            qoljetim_devca::ncalayer::serve(listener, std::sync::Arc::new(fake)).await?;
         }
         Command::Jobs(JobsCmd::RunOnce { common, at }) => {
             let cfg = config(&common, None)?;

@@ -77,6 +77,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     every_applicant_kind_gets_its_scope,
     cookie_sessions_need_same_origin,
     pages_sign_in_language_home_and_sign_out,
+    development_ncalayer_signs_a_sign_in_over_its_websocket,
     idle_session_expires,
     calendar_deadline_endpoint,
     openapi_and_health,
@@ -1395,6 +1396,80 @@ async fn pages_sign_in_language_home_and_sign_out(app: &TestApp) -> R {
     assert!(header(&r, "set-cookie").contains("Max-Age=0"));
     let (s, v) = w.reviewer.get("/api/v1/me").await?;
     assert_eq!((s, problem_type(&v)), (401, "session-expired"));
+    Ok(())
+}
+
+// Issue 13: the development NCALayer speaks NCALayer's protocol over a real WebSocket, as the page's
+// ncalayer-js-client does: greeting, `basics.sign` with the authentication key over the challenge, the
+// CMS accepted by sign-in (Order 270 §11); a cancelled dialog answers without a result; the KAZTOKEN
+// probe of another module is an error.
+async fn development_ncalayer_signs_a_sign_in_over_its_websocket(app: &TestApp) -> R {
+    use futures_util::{SinkExt, StreamExt};
+    use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
+    use tokio_tungstenite::tungstenite::Message;
+    let w = world(app).await?;
+    let auth = w.employee(app)?;
+    let start = |cancel: bool| {
+        let fake = FakeNcaLayer {
+            authentication: Some(StoredKey {
+                cert: auth.cert.clone(),
+                key: auth.key.clone(),
+            }),
+            signing: None,
+            cancel,
+        };
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(qoljetim_devca::ncalayer::serve(
+                listener,
+                std::sync::Arc::new(fake),
+            ));
+            let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await?;
+            Ok::<_, qoljetim::AnyError>(ws)
+        }
+    };
+    let text = |m: Option<Result<Message, _>>| -> Result<Value, qoljetim::AnyError> {
+        match m {
+            Some(Ok(Message::Text(t))) => Ok(serde_json::from_str(t.as_str())?),
+            other => Err(format!("no text message: {other:?}").into()),
+        }
+    };
+    let mut ws = start(false).await?;
+    assert_eq!(
+        text(ws.next().await)?,
+        json!({"result": {"version": "1.4"}})
+    );
+    ws.send(Message::text(
+        json!({"module": "kz.digiflow.mobile.extensions", "method": "getVersion"}).to_string(),
+    ))
+    .await?;
+    assert_eq!(text(ws.next().await)?["status"], false);
+    let (_, ch) = ApiClient::new(&app.base)
+        .get("/api/v1/auth/challenge")
+        .await?;
+    let challenge = ch["challenge"].as_str().unwrap_or_default().to_owned();
+    let sign = json!({"module": "kz.gov.pki.knca.basics", "method": "sign", "args": {
+        "allowedStorages": ["PKCS12"], "format": "cms", "data": base64_encode(challenge.as_bytes()),
+        "signingParams": {"decode": true, "encapsulate": true, "digested": false, "tsaProfile": {}},
+        "signerParams": {"extKeyUsageOids": ["1.3.6.1.5.5.7.3.2"]}, "locale": "kk"}});
+    ws.send(Message::text(sign.to_string())).await?;
+    let answer = text(ws.next().await)?;
+    assert_eq!(answer["status"], true, "{answer}");
+    let cms = answer["body"]["result"][0].as_str().unwrap_or_default();
+    let (s, v) = ApiClient::new(&app.base)
+        .post("/api/v1/auth/login", &json!({"signed_cms": cms}))
+        .await?;
+    assert_eq!(
+        (s, v["organization"]["bin"].as_str()),
+        (200, Some(w.bin.as_str())),
+        "{v}"
+    );
+    // The "user" cancels: no result; the page shows the cancelled message.
+    let mut ws = start(true).await?;
+    let _greeting = ws.next().await;
+    ws.send(Message::text(sign.to_string())).await?;
+    assert_eq!(text(ws.next().await)?, json!({"status": true, "body": {}}));
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! `qoljetim-signature`, not the other way round.
 
 pub mod gost_sign;
+pub mod ncalayer;
 pub mod pkcs12;
 #[cfg(test)]
 mod verification_tests;
