@@ -57,6 +57,11 @@ fn postgres_url() -> Result<String, qoljetim::AnyError> {
         .map_err(|_| "QOLJETIM_TEST_POSTGRES_URL is not set")?)
 }
 
+// Issue 13: the pages in a real browser (Debian's chromium through chromium-driver).
+on_both_databases!(sqlite_browser, postgres_browser; database;
+    browser_signs_in_with_ncalayer,
+);
+
 // 10:00 on Thursday 19 March 2026 in Almaty, before Nauryz.
 on_both_databases!(sqlite_nauryz, postgres_nauryz;
     (|db| TestApp::spawn_at(db, KeyKind::P256, "2026-03-19T05:00:00Z".parse()?));
@@ -2949,4 +2954,144 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
         (Some(0), Some(1))
     );
     Ok(())
+}
+
+/// Debian's chromium-driver on a free port, stopped when dropped.
+struct Chromedriver {
+    port: u16,
+    _process: tokio::process::Child,
+}
+
+impl Chromedriver {
+    async fn start() -> Result<Chromedriver, qoljetim::AnyError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let process = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("chromedriver: {e} (scripts/test installs chromium-driver)"))?;
+        let status = format!("http://127.0.0.1:{port}/status");
+        for _ in 0..100 {
+            if reqwest::get(&status)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(Chromedriver {
+                    port,
+                    _process: process,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err("chromedriver did not start".into())
+    }
+
+    async fn browser(&self) -> Result<fantoccini::Client, qoljetim::AnyError> {
+        let caps = json!({"browserName": "chrome", "goog:chromeOptions": {"binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--lang=kk"]}});
+        let caps = caps.as_object().cloned().unwrap_or_default();
+        let http = hyper_util::client::legacy::connect::HttpConnector::new();
+        Ok(fantoccini::ClientBuilder::new(http)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await?)
+    }
+}
+
+/// Waits (up to 15 s) until the sign-in status says `text`.
+async fn wait_for_status(b: &fantoccini::Client, text: &str) -> R {
+    let mut said = String::new();
+    for _ in 0..150 {
+        said = b
+            .find(fantoccini::Locator::Id("sign-in-status"))
+            .await?
+            .text()
+            .await?;
+        if said.contains(text) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(format!("the page said {said:?}, not {text:?}").into())
+}
+
+/// Waits (up to 15 s) until the page's URL is `url`.
+async fn wait_for_url(b: &fantoccini::Client, url: &str) -> R {
+    for _ in 0..150 {
+        if b.current_url().await?.as_str() == url {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(format!("the page stayed at {}", b.current_url().await?).into())
+}
+
+/// Order 270 §11 in the browser: the sign-in page asks NCALayer (the development one, over its
+/// WebSocket) for the authentication key's signature over the challenge, signs in and shows the
+/// person's organization; a cancelled dialog and an NCALayer that is not running show their messages.
+async fn browser_signs_in_with_ncalayer(db: Option<&str>) -> R {
+    use fantoccini::Locator;
+    use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
+    // NCALayer's port, closed until the development NCALayer is started on it below.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let app =
+        TestApp::spawn_configured(db, KeyKind::P256, move |c| c.pages.ncalayer_url = url).await?;
+    let r = async {
+        let w = world(&app).await?;
+        let auth = w.employee(&app)?;
+        let fake = |cancel| FakeNcaLayer {
+            authentication: Some(StoredKey {
+                cert: auth.cert.clone(),
+                key: auth.key.clone(),
+            }),
+            signing: None,
+            cancel,
+        };
+        let driver = Chromedriver::start().await?;
+        let b = driver.browser().await?;
+        let result = async {
+            // Kazakh chosen on the page; NCALayer is not running yet: the page says so and what to do.
+            b.goto(&format!("{}/language/kk?back=/sign-in", app.base))
+                .await?;
+            wait_for_url(&b, &format!("{}/sign-in", app.base)).await?;
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_status(&b, "NCALayer іске қосылмаған").await?;
+            // The "user" cancels the dialog.
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            let cancelling = tokio::spawn(qoljetim_devca::ncalayer::serve(
+                listener,
+                std::sync::Arc::new(fake(true)),
+            ));
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_status(&b, "қол қою тоқтатылды").await?;
+            cancelling.abort();
+            let _ = cancelling.await;
+            // Signed: the home page with the person's organization.
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            tokio::spawn(qoljetim_devca::ncalayer::serve(
+                listener,
+                std::sync::Arc::new(fake(false)),
+            ));
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{}/", app.base)).await?;
+            let who = b.find(Locator::Css("header .who")).await?.text().await?;
+            assert!(who.contains(&w.bin), "{who}");
+            Ok::<_, qoljetim::AnyError>(())
+        }
+        .await;
+        b.close().await?;
+        result
+    }
+    .await;
+    app.cleanup().await;
+    r
 }
