@@ -83,6 +83,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     cookie_sessions_need_same_origin,
     pages_sign_in_language_home_and_sign_out,
     development_ncalayer_signs_a_sign_in_over_its_websocket,
+    pages_review_and_grant_forms,
     idle_session_expires,
     calendar_deadline_endpoint,
     openapi_and_health,
@@ -1475,6 +1476,117 @@ async fn development_ncalayer_signs_a_sign_in_over_its_websocket(app: &TestApp) 
     let _greeting = ws.next().await;
     ws.send(Message::text(sign.to_string())).await?;
     assert_eq!(text(ws.next().await)?, json!({"status": true, "body": {}}));
+    Ok(())
+}
+
+// Issue 13, Order 270 §9 in the pages (forms, no JavaScript): the reviewer approves one line and rejects
+// the other with a reason; a review without decisions is refused on the page in words; the integrator
+// grants; the head of another organization gets the refusal page.
+async fn pages_review_and_grant_forms(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let id = submit_two_lines(app, &w).await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let origin = app.base.clone();
+    let page = |who: &ApiClient| {
+        format!(
+            "qoljetim_session={}; qoljetim_lang=en",
+            who.token.clone().unwrap_or_default()
+        )
+    };
+    let post = |cookie: String, path: String, form: Vec<(&'static str, &'static str)>| {
+        http.post(format!("{}{path}", app.base))
+            .header("Cookie", cookie)
+            .header("Origin", origin.clone())
+            .form(&form)
+            .send()
+    };
+    let html = http
+        .get(format!("{}/applications/{id}", app.base))
+        .header("Cookie", page(&w.reviewer))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains(r#"name="decision-1""#) && html.contains(r#"name="decision-2""#),
+        "{html}"
+    );
+    // No decision at all: the page says what is wrong, nothing is decided.
+    let r = post(
+        page(&w.reviewer),
+        format!("/applications/{id}/review"),
+        vec![],
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await?;
+    assert!(html.contains(r#"role="alert""#), "{html}");
+    let (_, v) = w
+        .reviewer
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    assert_eq!(v["status"], "submitted");
+    let r = post(
+        page(&w.reviewer),
+        format!("/applications/{id}/review"),
+        vec![
+            ("decision-1", "approve"),
+            ("decision-2", "reject"),
+            ("reason-2", "not a member of the audit team"),
+        ],
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = w
+        .reviewer
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["lines"][0]["status"].as_str(),
+            v["lines"][1]["reason"].as_str()
+        ),
+        (
+            Some("forwarded"),
+            Some("approved"),
+            Some("not a member of the audit team")
+        )
+    );
+    let html = http
+        .get(format!("{}/applications/{id}", app.base))
+        .header("Cookie", page(&w.integrator))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(html.contains(r#"action="/applications/"#) && html.contains("Grant access"));
+    let r = post(
+        page(&w.integrator),
+        format!("/applications/{id}/grant"),
+        vec![],
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = w
+        .integrator
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    assert_eq!(v["status"], "granted");
+    // Another organization's head: the refusal, as a page.
+    let other = demo_bin(ALMATY_MASLIKHAT + 40);
+    app.add_org(&other, K::Maslikhat, Some("710000000"), &[])
+        .await?;
+    let outsider = app.signed_in(&iin(40), &other, NcaRole::FirstHead).await?;
+    let r = http
+        .get(format!("{}/applications/{id}", app.base))
+        .header("Cookie", page(&outsider))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await?.contains(r#"role="alert""#));
     Ok(())
 }
 

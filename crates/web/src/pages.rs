@@ -10,7 +10,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::value::{Kwargs, Serde, Value};
 use minijinja::{Environment, context};
-use qoljetim_service::ListQuery;
+use qoljetim_service::{
+    GrantBody, GrantCommand, ListQuery, ReviewBody, ReviewCommand, ReviewLineBody, ServiceError,
+};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -42,10 +44,15 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("layout.html", include_str!("../templates/layout.html")),
     ("sign_in.html", include_str!("../templates/sign_in.html")),
     ("home.html", include_str!("../templates/home.html")),
+    (
+        "application.html",
+        include_str!("../templates/application.html"),
+    ),
+    ("problem.html", include_str!("../templates/problem.html")),
 ];
 
 /// Files served under `/static/`: path, content type, bytes.
@@ -180,6 +187,9 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in", get(sign_in))
         .route("/sign-out", post(sign_out))
         .route("/language/{code}", get(language))
+        .route("/applications/{id}", get(application))
+        .route("/applications/{id}/review", post(review))
+        .route("/applications/{id}/grant", post(grant))
         .route("/static/{*path}", get(asset))
 }
 
@@ -260,6 +270,156 @@ async fn sign_out(State(st): State<AppState>, caller: Caller) -> Response {
     );
     debug_assert_eq!(SESSION_COOKIE, "qoljetim_session");
     r
+}
+
+/// One application as the caller may see it: a reviewer decides each line of a submitted one, an
+/// integrator administrator grants a forwarded one (Cedar decides in the use cases; the forms are shown
+/// by role and state).
+async fn application(
+    State(st): State<AppState>,
+    PageLang(lang): PageLang,
+    caller: MaybeCaller,
+    Path(id): Path<i64>,
+) -> Response {
+    application_page(&st, lang, caller.0, id, None).await
+}
+
+async fn application_page(
+    st: &AppState,
+    lang: Lang,
+    caller: Option<Caller>,
+    id: i64,
+    problem: Option<ServiceError>,
+) -> Response {
+    let Some(caller) = caller else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    let (me, a) = match (st.me(&caller).await, st.application(&caller, id).await) {
+        (Ok(me), Ok(a)) => (me, a),
+        (Err(e), _) | (_, Err(e)) => return problem_page(st, lang, &e),
+    };
+    let has = |role: &str| me.roles.iter().any(|r| r == role);
+    let can_review = has("reviewer") && a.status == "submitted";
+    let can_grant = has("integrator_admin") && a.status == "forwarded";
+    st.pages.render(
+        "application.html",
+        lang,
+        context! {
+            me => Value::from(Serde(&me)),
+            back => format!("/applications/{id}"),
+            a => Value::from(Serde(&a)),
+            can_review,
+            can_grant,
+            problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
+        },
+    )
+}
+
+/// A refusal as a page: the problem's title and detail in the caller's language, with its status.
+fn problem_page(st: &AppState, lang: Lang, e: &ServiceError) -> Response {
+    let status = crate::problem::ApiError::from(e.clone()).status;
+    let mut r = st.pages.render(
+        "problem.html",
+        lang,
+        context! {
+            me => Value::from(()),
+            back => "/",
+            problem => Value::from(Serde(crate::problem::localized(e, lang))),
+        },
+    );
+    *r.status_mut() = status;
+    r
+}
+
+/// The reviewer's decisions from the form: `decision-<line>` (approve or reject) and `reason-<line>`.
+fn review_body(form: &[(String, String)]) -> ReviewBody {
+    let mut lines: Vec<ReviewLineBody> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            let line = k.strip_prefix("decision-")?.parse().ok()?;
+            let reason = form
+                .iter()
+                .find(|(rk, _)| *rk == format!("reason-{line}"))
+                .map(|(_, r)| r.trim().to_owned())
+                .filter(|r| !r.is_empty());
+            Some(ReviewLineBody {
+                line,
+                decision: v.clone(),
+                reason,
+            })
+        })
+        .collect();
+    lines.sort_by_key(|l| l.line);
+    ReviewBody { lines }
+}
+
+async fn review(
+    State(st): State<AppState>,
+    PageLang(lang): PageLang,
+    caller: Caller,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let cmd = ReviewCommand {
+        application: id,
+        body: Ok(review_body(&form)),
+    };
+    match st.review(&caller, cmd).await {
+        Ok(_) => Redirect::to(&format!("/applications/{id}")).into_response(),
+        Err(e) => application_page(&st, lang, Some(caller), id, Some(e)).await,
+    }
+}
+
+/// The grant form: `extra-<system>` lists extra fiscal years ("2028, 2029") and `reason` says why.
+fn grant_body(form: &[(String, String)]) -> Result<GrantBody, ServiceError> {
+    let mut extra = std::collections::BTreeMap::new();
+    for (k, v) in form {
+        let Some(system) = k.strip_prefix("extra-") else {
+            continue;
+        };
+        let mut years = vec![];
+        for y in v
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|y| !y.is_empty())
+        {
+            years.push(y.parse::<i64>().map_err(|_| {
+                ServiceError::field(
+                    &format!("/fiscal_years_extra/{system}"),
+                    "fiscal_year",
+                    "a year from 2000 to 2100",
+                )
+            })?);
+        }
+        if !years.is_empty() {
+            extra.insert(system.to_owned(), years);
+        }
+    }
+    let reason = form
+        .iter()
+        .find(|(k, _)| k == "reason")
+        .map(|(_, r)| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    Ok(GrantBody {
+        fiscal_years_extra: (!extra.is_empty()).then_some(extra),
+        reason,
+    })
+}
+
+async fn grant(
+    State(st): State<AppState>,
+    PageLang(lang): PageLang,
+    caller: Caller,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let cmd = GrantCommand {
+        application: id,
+        body: grant_body(&form),
+    };
+    match st.grant(&caller, cmd).await {
+        Ok(_) => Redirect::to(&format!("/applications/{id}")).into_response(),
+        Err(e) => application_page(&st, lang, Some(caller), id, Some(e)).await,
+    }
 }
 
 #[derive(Deserialize)]
@@ -354,6 +514,48 @@ mod tests {
             "{ru}"
         );
         assert!(ru.contains("2025–2027"), "the grant's years: {ru}");
+    }
+
+    /// The application page, with the reviewer's and the integrator's forms and a refusal, renders in
+    /// every language with every text found.
+    #[test]
+    fn application_page_renders_in_every_language() {
+        let pages = Pages::new(PagesConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        let line = |n: u32, status: &str, hr: &str| {
+            serde_json::json!({"line": n, "surname": "Сейітова", "name": "Динара", "patronymic": null,
+                "iin": "840315307490", "position": "депутат", "unit": "аппарат", "status": status, "reason": null,
+                "access_until_effective": "2027-12-01", "hr_check": {"status": hr}})
+        };
+        let a = serde_json::json!({"id": 7, "applicant_bin": "940140000385", "status": "submitted",
+            "date": "2026-12-01", "systems": ["analytical_central", "state_planning"], "signer_name": "Әбенова",
+            "signer_iin": "840315307490", "review_due": "2026-12-03", "review_overdue": true, "grant_due": "2026-12-07",
+            "grant_overdue": false, "complete": true,
+            "lines": [line(1, "submitted", "pending"), line(2, "approved", "confirmed"), line(3, "rejected", "mismatch"),
+                      line(4, "granted", "unknown"), line(5, "not_granted", "pending")]});
+        let refusal = ServiceError::field("/lines/0/decision", "decision", "approve or reject");
+        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+            let ctx = context! {
+                me => Value::from(Serde(serde_json::json!({"person": {"iin": "840315307490"}, "roles": ["reviewer"]}))),
+                back => "/applications/7",
+                a => Value::from(Serde(&a)),
+                can_review => true,
+                can_grant => true,
+                problem => Value::from(Serde(crate::problem::localized(&refusal, lang))),
+            };
+            let html = pages
+                .html("application.html", lang, ctx)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                !html.contains("page-"),
+                "a text is missing in {}: {html}",
+                lang.code()
+            );
+            assert!(
+                html.contains(r#"name="decision-5""#)
+                    && html.contains(r#"name="extra-state_planning""#)
+            );
+            assert!(html.contains(r#"role="alert""#));
+        }
     }
 
     /// The sign-in page loads the vendored NCALayer client and points it at the configured address;

@@ -106,31 +106,60 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub fn render(e: &ApiError, lang: Lang) -> Response {
+/// A problem in the caller's language: its title, detail and the fields that broke a rule (the JSON
+/// answer and the pages show the same words).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalizedProblem {
+    pub slug: &'static str,
+    pub title: String,
+    pub detail: String,
+    pub errors: Vec<LocalizedFieldError>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalizedFieldError {
+    pub field: String,
+    pub rule: String,
+    pub detail: String,
+}
+
+pub fn localized(e: &ServiceError, lang: Lang) -> LocalizedProblem {
     let key = |part: &str| format!("problem-{}-{part}", e.slug());
-    let args = e.error.problem.args();
-    let errors: Vec<serde_json::Value> = e
-        .error
-        .errors
-        .iter()
-        .map(|f| {
-            let rule_key = format!("rule-{}", f.rule.replace('_', "-"));
-            let detail = if lang.has(&rule_key) {
-                lang.text(&rule_key, &[])
-            } else {
-                f.detail.clone()
-            };
-            json!({"field": f.field, "rule": f.rule, "detail": detail})
-        })
-        .collect();
+    let args = e.problem.args();
+    LocalizedProblem {
+        slug: e.slug(),
+        title: lang.text(&key("title"), &args),
+        detail: lang.text(&key("detail"), &args),
+        errors: e
+            .errors
+            .iter()
+            .map(|f| {
+                let rule_key = format!("rule-{}", f.rule.replace('_', "-"));
+                let detail = if lang.has(&rule_key) {
+                    lang.text(&rule_key, &[])
+                } else {
+                    f.detail.clone()
+                };
+                LocalizedFieldError {
+                    field: f.field.clone(),
+                    rule: f.rule.to_string(),
+                    detail,
+                }
+            })
+            .collect(),
+    }
+}
+
+pub fn render(e: &ApiError, lang: Lang) -> Response {
+    let p = localized(&e.error, lang);
     let mut body = json!({
-        "type": format!("urn:qoljetim:problem:{}", e.slug()),
-        "title": lang.text(&key("title"), &args),
+        "type": format!("urn:qoljetim:problem:{}", p.slug),
+        "title": p.title,
         "status": e.status.as_u16(),
-        "detail": lang.text(&key("detail"), &args),
+        "detail": p.detail,
     });
-    if !errors.is_empty() {
-        body["errors"] = serde_json::Value::Array(errors);
+    if !p.errors.is_empty() {
+        body["errors"] = json!(p.errors);
     }
     let mut r = (e.status, body.to_string()).into_response();
     r.headers_mut().insert(
