@@ -24,7 +24,8 @@ pub fn client_ip(parts: &Parts) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn cookie_token(parts: &Parts) -> Option<String> {
+/// The value of the request's cookie `name`.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -33,8 +34,12 @@ fn cookie_token(parts: &Parts) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .find_map(|c| {
             let (k, v) = c.trim().split_once('=')?;
-            (k == SESSION_COOKIE).then(|| v.to_owned())
+            (k == name).then(|| v.to_owned())
         })
+}
+
+fn cookie_token(parts: &Parts) -> Option<String> {
+    cookie(parts, SESSION_COOKIE)
 }
 
 fn bearer_token(parts: &Parts) -> Option<String> {

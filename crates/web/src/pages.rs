@@ -154,18 +154,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageLang {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        let chosen = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| {
-                c.trim()
-                    .strip_prefix(LANG_COOKIE)?
-                    .strip_prefix('=')
-                    .map(str::to_owned)
-            });
+        let chosen = crate::auth::cookie(parts, LANG_COOKIE);
         let lang = match chosen.as_deref() {
             Some("kk") => Lang::Kk,
             Some("ru") => Lang::Ru,
@@ -364,9 +353,21 @@ async fn review(
         application: id,
         body: Ok(review_body(&form)),
     };
-    match st.review(&caller, cmd).await {
-        Ok(_) => Redirect::to(&format!("/applications/{id}")).into_response(),
-        Err(e) => application_page(&st, lang, Some(caller), id, Some(e)).await,
+    let done = st.review(&caller, cmd).await.map(|_| ());
+    after_decision(&st, lang, caller, id, done).await
+}
+
+/// After a decision: back to the application (post/redirect/get), or its page with the refusal.
+async fn after_decision(
+    st: &AppState,
+    lang: Lang,
+    caller: Caller,
+    id: i64,
+    done: Result<(), ServiceError>,
+) -> Response {
+    match done {
+        Ok(()) => Redirect::to(&format!("/applications/{id}")).into_response(),
+        Err(e) => application_page(st, lang, Some(caller), id, Some(e)).await,
     }
 }
 
@@ -416,10 +417,8 @@ async fn grant(
         application: id,
         body: grant_body(&form),
     };
-    match st.grant(&caller, cmd).await {
-        Ok(_) => Redirect::to(&format!("/applications/{id}")).into_response(),
-        Err(e) => application_page(&st, lang, Some(caller), id, Some(e)).await,
-    }
+    let done = st.grant(&caller, cmd).await.map(|_| ());
+    after_decision(&st, lang, caller, id, done).await
 }
 
 #[derive(Deserialize)]
