@@ -1575,6 +1575,30 @@ async fn pages_review_and_grant_forms(app: &TestApp) -> R {
         .get(&format!("/api/v1/applications/{id}"))
         .await?;
     assert_eq!(v["status"], "granted");
+    // The approved employee (line 1) sees the grants with the scope in words and the days left
+    // (Order 270 §6, §9): six months asked, so about 180 days.
+    let employee = app.signed_in(&iin(11), &w.bin, NcaRole::Employee).await?;
+    let html = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", page(&employee))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains(
+            "regional, district, rural budgets of Almaty city (KATO 750000000) and inside it"
+        ),
+        "{html}"
+    );
+    let days: Vec<i64> = html
+        .split(" days</td>")
+        .filter_map(|part| part.rsplit('>').next()?.trim().parse().ok())
+        .collect();
+    assert!(
+        days.len() == 2 && days.iter().all(|d| (170..=190).contains(d)),
+        "{days:?}"
+    );
     // Another organization's head: the refusal, as a page.
     let other = demo_bin(ALMATY_MASLIKHAT + 40);
     app.add_org(&other, K::Maslikhat, Some("710000000"), &[])

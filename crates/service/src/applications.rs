@@ -647,7 +647,7 @@ impl Service {
             .await
             .map_err(ServiceError::store)?;
         Ok(GrantResultView {
-            grants: grants.iter().map(GrantView::from).collect(),
+            grants: grants.iter().map(|g| self.grant_view(g)).collect(),
             not_granted: not_granted
                 .into_iter()
                 .map(|n| NotGrantedView {

@@ -34,7 +34,23 @@ impl From<&GrantRow> for GrantView {
             ended_at: g.ended_at.map(rfc3339_micros),
             end_reason: g.end_reason.clone(),
             hr_event: g.hr_event_id,
+            days_left: None,
         }
+    }
+}
+
+impl Service {
+    /// A grant as the person reads it: with the days left when it is active (Almaty today).
+    pub(crate) fn grant_view(&self, g: &GrantRow) -> GrantView {
+        let mut v = GrantView::from(g);
+        if g.status == qoljetim_domain::application::GrantStatus::Active {
+            let today = self.calendar.almaty_date(self.clock.now());
+            v.days_left = today
+                .until(g.valid_until)
+                .ok()
+                .map(|span| i64::from(span.get_days()));
+        }
+        v
     }
 }
 
@@ -50,6 +66,13 @@ impl From<&Scope> for ScopeView {
                 .iter()
                 .map(|a| a.as_str().to_owned())
                 .collect(),
+            territory_region: s.territory.as_ref().and_then(|t| t.region()).map(|r| {
+                RegionNameView {
+                    kk: r.name_kk.to_owned(),
+                    ru: r.name_ru.to_owned(),
+                    en: r.name_en.to_owned(),
+                }
+            }),
         }
     }
 }
@@ -96,7 +119,7 @@ impl Service {
             let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g))?;
             if d.allowed {
                 policies.extend(d.policies);
-                out.push(GrantView::from(&g));
+                out.push(self.grant_view(&g));
             }
         }
         let mut e = caller_entry(

@@ -168,7 +168,7 @@ impl Service {
             let d = self.decide(&caller.actor, Action::ReadGrant, &grant_resource(&g))?;
             if d.allowed {
                 policies.extend(d.policies);
-                grants.push(GrantView::from(&g));
+                grants.push(self.grant_view(&g));
             }
         }
         let mut e = caller_entry(

@@ -106,6 +106,15 @@ pub struct ScopeView {
     pub territory: Option<String>,
     pub territory_prefix: Option<String>,
     pub administrators: Vec<String>,
+    /// The name of the territory's region in kk, ru and en (the pages say the scope in words).
+    pub territory_region: Option<RegionNameView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionNameView {
+    pub kk: String,
+    pub ru: String,
+    pub en: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -131,6 +140,8 @@ pub struct GrantView {
     pub ended_at: Option<String>,
     pub end_reason: Option<String>,
     pub hr_event: Option<i64>,
+    /// Days from today (Almaty) through `valid_until`, for an active grant.
+    pub days_left: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

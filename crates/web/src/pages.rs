@@ -86,16 +86,17 @@ impl Pages {
     /// The page `name` in `lang`, from the context `ctx` and the texts of the Fluent files.
     fn html(&self, name: &str, lang: Lang, ctx: Value) -> Result<String, minijinja::Error> {
         let t = Value::from_function(move |key: &str, kwargs: Kwargs| {
-            let args: Vec<(&'static str, String)> = ["count", "days", "name"]
-                .into_iter()
-                .filter_map(|k| {
-                    kwargs
-                        .get::<Option<Value>>(k)
-                        .ok()
-                        .flatten()
-                        .map(|v| (k, v.to_string()))
-                })
-                .collect();
+            let args: Vec<(&'static str, String)> =
+                ["count", "days", "name", "levels", "territory", "from", "to"]
+                    .into_iter()
+                    .filter_map(|k| {
+                        kwargs
+                            .get::<Option<Value>>(k)
+                            .ok()
+                            .flatten()
+                            .map(|v| (k, v.to_string()))
+                    })
+                    .collect();
             lang.text(key, &args)
         });
         let languages = [("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")]
@@ -470,7 +471,9 @@ mod tests {
             "date": "2026-12-01", "review_due": "2026-12-03", "review_overdue": true, "grant_due": null,
             "grant_overdue": false, "lines": [{}]});
         let grant = serde_json::json!({"person_iin": "840315307490", "system": "analytical_central",
-            "status": "active", "valid_until": "2027-12-01", "scope": {"fiscal_years": [2025, 2026, 2027]}});
+            "status": "active", "valid_until": "2027-12-01", "days_left": 362, "scope": {"fiscal_years": [2025, 2026, 2027],
+            "levels": ["regional", "district", "rural"], "territory": "750000000",
+            "territory_region": {"kk": "Алматы қаласы", "ru": "город Алматы", "en": "Almaty city"}}});
         context! {
             me => Value::from(Serde(serde_json::json!({"person": {"common_name": "ТЕСТОВ ТЕСТ", "iin": "840315307490"},
                 "organization": {"bin": "940140000385", "name_kk": "Мәслихат", "name_ru": "Маслихат"},
@@ -513,6 +516,12 @@ mod tests {
             "{ru}"
         );
         assert!(ru.contains("2025–2027"), "the grant's years: {ru}");
+        assert!(
+            ru.contains("областной, районный, сельский")
+                && ru.contains("город Алматы (KATO 750000000)"),
+            "the scope in words: {ru}"
+        );
+        assert!(ru.contains("362 дн."), "days left: {ru}");
     }
 
     /// The application page, with the reviewer's and the integrator's forms and a refusal, renders in
