@@ -1315,6 +1315,16 @@ async fn pages_sign_in_language_home_and_sign_out(app: &TestApp) -> R {
         (r.status().as_u16(), header(&r, "location")),
         (303, "/sign-in".into())
     );
+    // A session cookie that no longer works sends the browser to sign in as well.
+    let r = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", "qoljetim_session=expired-or-forged")
+        .send()
+        .await?;
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "location")),
+        (303, "/sign-in".into())
+    );
     let r = http
         .get(format!("{}/sign-in", app.base))
         .header("Accept-Language", "ru")

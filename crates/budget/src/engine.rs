@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use arrow_array::{Array, ArrayRef, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch};
+use qoljetim_domain::org::AdministratorCode;
 use qoljetim_domain::{BudgetLevel, Scope, System};
 
 use crate::BudgetError;
@@ -41,11 +42,10 @@ impl DataScope {
                 })
                 .collect(),
             territory_prefix: scope.territory_prefix.clone(),
-            // Three digits by construction (`AdministratorCode`): every code parses.
             administrators: scope
                 .administrators
                 .iter()
-                .filter_map(|a| a.as_str().parse().ok())
+                .map(AdministratorCode::number)
                 .collect(),
         }
     }
@@ -58,13 +58,23 @@ impl DataScope {
         Some((n * scale, (n + 1) * scale))
     }
 
-    /// Whether one row is in scope: the same rule as `filter`, row by row (for tests and checks).
+    /// Whether one row is in scope (the engine's scan applies the same rule, `admits_in_year`).
     pub fn admits(&self, fiscal_year: i16, level: i8, kato: i64, administrator: i16) -> bool {
         self.fiscal_years.contains(&fiscal_year)
-            && self.levels.contains(&level)
-            && self
-                .kato_range()
-                .is_none_or(|(lo, hi)| kato >= lo && kato < hi)
+            && self.admits_in_year(self.kato_range(), level, kato, administrator)
+    }
+
+    /// The rule for a row of a granted year, with the KATO range computed once per query.
+    #[inline]
+    fn admits_in_year(
+        &self,
+        range: Option<(i64, i64)>,
+        level: i8,
+        kato: i64,
+        administrator: i16,
+    ) -> bool {
+        self.levels.contains(&level)
+            && range.is_none_or(|(lo, hi)| kato >= lo && kato < hi)
             && (self.administrators.is_empty() || self.administrators.contains(&administrator))
     }
 
@@ -385,28 +395,23 @@ impl BudgetTables {
         q: &DataQuery,
     ) -> Result<DataAnswer, BudgetError> {
         let loaded = self.fresh().await?;
-        let has_year = loaded
-            .tables
-            .get(&(spec.system, spec.name))
-            .is_some_and(|t| t.years.contains_key(&q.fiscal_year));
-        let groups = if has_year && scope.admits_year(spec, q.fiscal_year) {
-            // The scan runs on the blocking pool: a large partition is milliseconds of CPU.
-            let (scope, q, parallel_from) = (scope.clone(), q.clone(), self.parallel_from);
-            tokio::task::spawn_blocking(move || {
-                match loaded
-                    .tables
-                    .get(&(spec.system, spec.name))
-                    .and_then(|t| t.years.get(&q.fiscal_year))
-                {
-                    Some(p) => scan(spec, p, &scope, &q, parallel_from),
-                    None => Ok(Groups::new()),
-                }
-            })
-            .await
-            .map_err(|e| BudgetError::Engine(e.to_string()))??
-        } else {
-            Groups::new()
-        };
+        if !scope.admits_year(spec, q.fiscal_year) {
+            return answer(q, Groups::new());
+        }
+        // The scan runs on the blocking pool: a large partition is milliseconds of CPU.
+        let (scope, q2, parallel_from) = (scope.clone(), q.clone(), self.parallel_from);
+        let groups = tokio::task::spawn_blocking(move || {
+            match loaded
+                .tables
+                .get(&(spec.system, spec.name))
+                .and_then(|t| t.years.get(&q2.fiscal_year))
+            {
+                Some(p) => scan(spec, p, &scope, &q2, parallel_from),
+                None => Ok(Groups::new()),
+            }
+        })
+        .await
+        .map_err(|e| BudgetError::Engine(e.to_string()))??;
         answer(q, groups)
     }
 }
@@ -459,10 +464,9 @@ fn scan(
     let scan_rows = |rows: std::ops::Range<usize>| -> Groups {
         let selected: Vec<usize> = rows
             .filter(|&r| {
-                scope.levels.contains(&(level.get(r) as i8))
-                    && range.is_none_or(|(lo, hi)| (lo..hi).contains(&budget.get(r)))
-                    && administrator
-                        .is_none_or(|a| scope.administrators.contains(&(a.get(r) as i16)))
+                // Without an administrator limit the column is not read (revenue has none).
+                let admin = administrator.map_or(0, |a| a.get(r) as i16);
+                scope.admits_in_year(range, level.get(r) as i8, budget.get(r), admin)
             })
             .filter(|&r| filters.iter().all(|(c, values)| values.contains(&c.get(r))))
             .collect();

@@ -52,6 +52,18 @@ fn verifier(ca: &DevCa) -> Verifier {
     }])
 }
 
+/// The interoperability tests need the `openssl` command (scripts/test installs it).
+fn openssl_missing() -> bool {
+    let missing = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err();
+    if missing {
+        eprintln!("openssl not installed; scripts/test installs it");
+    }
+    missing
+}
+
 fn bin(s: &str) -> Bin {
     Bin::parse(s).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -329,12 +341,7 @@ fn real_nca_gost_certificate_verifies_in_the_chain_check() {
 // `openssl cms`, an independent implementation, signs what we verify.
 #[test]
 fn openssl_cms_signature_verifies() {
-    if std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        eprintln!("openssl not installed; .ci/run installs it");
+    if openssl_missing() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("qoljetim-openssl-{}", std::process::id()));
@@ -386,12 +393,7 @@ fn openssl_cms_signature_verifies() {
 // The development CA's PKCS#12 stores open in OpenSSL with the demo password, MAC verified.
 #[test]
 fn pkcs12_store_opens_in_openssl() {
-    if std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        eprintln!("openssl not installed; .ci/run installs it");
+    if openssl_missing() {
         return;
     }
     let ca = ca(KeyKind::P256);
@@ -441,12 +443,7 @@ fn pkcs12_store_opens_in_openssl() {
 // ECDSA P-384 with SHA-384, CA and signer made by openssl alone (an independent implementation).
 #[test]
 fn openssl_p384_chain_and_cms_verify() {
-    if std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        eprintln!("openssl not installed; .ci/run installs it");
+    if openssl_missing() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("qoljetim-p384-{}", std::process::id()));

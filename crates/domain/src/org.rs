@@ -191,6 +191,13 @@ impl AdministratorCode {
     pub fn mvd(republican_city: bool) -> Self {
         AdministratorCode(if republican_city { "352" } else { "252" }.to_owned())
     }
+    /// The code as a number (`"017"` is 17): three digits by construction, so never a failure that
+    /// could drop a code from a scope and widen it.
+    pub fn number(&self) -> i16 {
+        self.0
+            .bytes()
+            .fold(0, |n, b| n * 10 + i16::from(b.saturating_sub(b'0')))
+    }
     pub fn parse(s: &str) -> Result<Self, OrgRule> {
         if s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(AdministratorCode(s.to_owned()))
@@ -477,6 +484,15 @@ mod tests {
             .iter()
             .map(AdministratorCode::as_str)
             .collect()
+    }
+
+    /// An administrator code's number is its three digits, leading zeros included.
+    #[test]
+    fn administrator_code_number() {
+        for (code, n) in [("017", 17), ("352", 352), ("000", 0), ("999", 999)] {
+            let c = AdministratorCode::parse(code).unwrap_or_else(|_| std::process::abort());
+            assert_eq!(c.number(), n);
+        }
     }
     fn org(kind: OrganizationKind, t: Option<&str>, a: &[&str]) -> Result<Organization, OrgRule> {
         Organization::new(

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::value::{Kwargs, Serde, Value};
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller, SESSION_COOKIE};
 use crate::i18n::Lang;
+use axum::extract::FromRequestParts;
 
 /// The cookie that remembers the chosen language (a year; not personal data).
 pub const LANG_COOKIE: &str = "qoljetim_lang";
@@ -171,6 +172,26 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageLang {
     }
 }
 
+/// The person a page is for: None when signed out, and also when the session cookie no longer works
+/// (expired, ended, its certificate revoked) — a browser then goes to the sign-in page, not to a
+/// problem+json answer.
+pub struct PageCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for PageCaller {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PageCaller(
+            MaybeCaller::from_request_parts(parts, state)
+                .await
+                .ok()
+                .and_then(|c| c.0),
+        ))
+    }
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
@@ -188,45 +209,38 @@ pub fn routes() -> Router<AppState> {
 async fn home(
     State(st): State<AppState>,
     PageLang(lang): PageLang,
-    caller: MaybeCaller,
+    caller: PageCaller,
 ) -> Response {
     let Some(caller) = caller.0 else {
         return Redirect::to("/sign-in").into_response();
     };
-    let me = match st.me(&caller).await {
-        Ok(me) => me,
-        Err(_) => return Redirect::to("/sign-in").into_response(),
+    let lists = async {
+        let me = st.me(&caller).await?;
+        let has = |role: &str| me.roles.iter().any(|r| r == role);
+        let queue = |status: &str| ListQuery {
+            status: Some(status.to_owned()),
+            limit: Some(200),
+        };
+        let review_queue = match has("reviewer") {
+            true => st.list_applications(&caller, queue("submitted")).await?,
+            false => vec![],
+        };
+        let grant_queue = match has("integrator_admin") {
+            true => st.list_applications(&caller, queue("forwarded")).await?,
+            false => vec![],
+        };
+        let applications = match has("head") {
+            true => st.list_applications(&caller, ListQuery::default()).await?,
+            false => vec![],
+        };
+        let grants = st.list_grants(&caller, ListQuery::default()).await?;
+        Ok::<_, ServiceError>((me, review_queue, grant_queue, applications, grants))
     };
-    let roles = &me.roles;
-    let queue = |status: &str| ListQuery {
-        status: Some(status.to_owned()),
-        limit: Some(200),
+    // A refusal or failure is shown, never an empty page that looks like "nothing to do".
+    let (me, review_queue, grant_queue, applications, grants) = match lists.await {
+        Ok(lists) => lists,
+        Err(e) => return problem_page(&st, lang, &e),
     };
-    let review_queue = if roles.iter().any(|r| r == "reviewer") {
-        st.list_applications(&caller, queue("submitted"))
-            .await
-            .unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let grant_queue = if roles.iter().any(|r| r == "integrator_admin") {
-        st.list_applications(&caller, queue("forwarded"))
-            .await
-            .unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let applications = if roles.iter().any(|r| r == "head") {
-        st.list_applications(&caller, ListQuery::default())
-            .await
-            .unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let grants = st
-        .list_grants(&caller, ListQuery::default())
-        .await
-        .unwrap_or_default();
     st.pages.render(
         "home.html",
         lang,
@@ -254,11 +268,10 @@ async fn sign_in(State(st): State<AppState>, PageLang(lang): PageLang) -> Respon
 async fn sign_out(State(st): State<AppState>, caller: Caller) -> Response {
     let _ = st.sign_out(&caller).await;
     let mut r = Redirect::to("/sign-in").into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("qoljetim_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
-    debug_assert_eq!(SESSION_COOKIE, "qoljetim_session");
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     r
 }
 
@@ -268,7 +281,7 @@ async fn sign_out(State(st): State<AppState>, caller: Caller) -> Response {
 async fn application(
     State(st): State<AppState>,
     PageLang(lang): PageLang,
-    caller: MaybeCaller,
+    caller: PageCaller,
     Path(id): Path<i64>,
 ) -> Response {
     application_page(&st, lang, caller.0, id, None).await
@@ -446,8 +459,7 @@ async fn language(Path(code): Path<String>, Query(q): Query<Back>) -> Response {
     r
 }
 
-async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    let _ = headers;
+async fn asset(Path(path): Path<String>) -> Response {
     match STATIC.iter().find(|(p, _, _)| *p == path) {
         Some((_, content_type, bytes)) => (
             [
