@@ -61,21 +61,22 @@ impl DataScope {
     /// Whether one row is in scope (the engine's scan applies the same rule, `admits_in_year`).
     pub fn admits(&self, fiscal_year: i16, level: i8, kato: i64, administrator: i16) -> bool {
         self.fiscal_years.contains(&fiscal_year)
-            && self.admits_in_year(self.kato_range(), level, kato, administrator)
+            && self.admits_in_year(self.kato_range(), level, kato, || administrator)
     }
 
-    /// The rule for a row of a granted year, with the KATO range computed once per query.
+    /// The rule for a row of a granted year, with the KATO range computed once per query; the
+    /// administrator is read only when the scope limits it (revenue has no such column).
     #[inline]
     fn admits_in_year(
         &self,
         range: Option<(i64, i64)>,
         level: i8,
         kato: i64,
-        administrator: i16,
+        administrator: impl FnOnce() -> i16,
     ) -> bool {
         self.levels.contains(&level)
             && range.is_none_or(|(lo, hi)| kato >= lo && kato < hi)
-            && (self.administrators.is_empty() || self.administrators.contains(&administrator))
+            && (self.administrators.is_empty() || self.administrators.contains(&administrator()))
     }
 
     /// Whether a query of this dataset and fiscal year can see any row: a granted year, some level,
@@ -464,8 +465,7 @@ fn scan(
     let scan_rows = |rows: std::ops::Range<usize>| -> Groups {
         let selected: Vec<usize> = rows
             .filter(|&r| {
-                // Without an administrator limit the column is not read (revenue has none).
-                let admin = administrator.map_or(0, |a| a.get(r) as i16);
+                let admin = || administrator.map_or(0, |a| a.get(r) as i16);
                 scope.admits_in_year(range, level.get(r) as i8, budget.get(r), admin)
             })
             .filter(|&r| filters.iter().all(|(c, values)| values.contains(&c.get(r))))
