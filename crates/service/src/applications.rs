@@ -559,73 +559,9 @@ impl Service {
                 expected: exp.to_string(),
             }));
         }
-        let systems = a.systems.clone();
-        let (extra, reason) = extra_years(&parsed, &systems).map_err(ServiceError::validation)?;
-        let org_row = self
-            .store
-            .organization(a.applicant_bin.as_str())
-            .await
-            .map_err(ServiceError::store)?
-            .ok_or_else(|| ServiceError::internal("applicant missing"))?;
-        if let Some(err) = not_eligible(
-            self,
-            org_row.bin.as_str(),
-            org_row.kind.as_str(),
-            org_row.excluded.as_deref(),
-        ) {
-            return Err(err);
-        }
-        let org = org_domain(&org_row)?;
+        let (extra, reason) = extra_years(&parsed, &a.systems).map_err(ServiceError::validation)?;
         let at = self.clock.now();
-        let granted_on = self.calendar.almaty_date(at);
-        let lines = self.lines(id).await?;
-        let mut new_grants = vec![];
-        let mut not_granted = vec![];
-        for l in lines.iter().filter(|l| l.status == LineStatus::Approved) {
-            if l.hr_event_id.is_some() {
-                // Order 270 §9: the powers ended after submission (dismissal, transfer): no access.
-                not_granted.push(NotGranted {
-                    line: l.line,
-                    reason: "powers_ended".to_owned(),
-                });
-                continue;
-            }
-            let Some(validity) = grant_validity(granted_on, l.access_until_requested) else {
-                // DESIGN.md §3: a line whose until-date has passed by the grant is not granted.
-                not_granted.push(NotGranted {
-                    line: l.line,
-                    reason: "access_until_passed".to_owned(),
-                });
-                continue;
-            };
-            for sys in &systems {
-                let years = extra.get(sys).cloned().unwrap_or_default();
-                let scope = derive_scope(
-                    &self.rules,
-                    &org,
-                    *sys,
-                    validity.valid_from,
-                    validity.valid_until,
-                    &years,
-                );
-                new_grants.push(NewGrant {
-                    line: l.line,
-                    person_iin: l.iin.clone(),
-                    organization_bin: a.applicant_bin.clone(),
-                    system: *sys,
-                    valid_from: validity.valid_from,
-                    valid_until: validity.valid_until,
-                    access_until_requested: l.access_until_requested,
-                    notice: validity.capped.then(|| NOTICE_CAPPED.to_owned()),
-                    scope,
-                    extra_years_reason: if years.is_empty() {
-                        None
-                    } else {
-                        reason.clone()
-                    },
-                });
-            }
-        }
+        let (new_grants, not_granted) = self.plan_grants(&a, &extra, reason.as_ref(), at).await?;
         attempt.update(|e| {
             e.details = json!({
                 "grants": new_grants.iter().map(|g| json!({"line": g.line, "system": g.system.as_str(), "valid_until": g.valid_until, "scope": g.scope})).collect::<Vec<_>>(),
@@ -763,5 +699,161 @@ fn extra_years(parsed: &GrantBody, systems: &[System]) -> Result<ExtraYears, Vec
         Ok((extra, reason))
     } else {
         Err(errors)
+    }
+}
+
+impl Service {
+    /// The grants of a forwarded application as `grant` would make them at `at` (the same rules: the
+    /// approved lines whose powers have not ended, each line's validity, the scope of the organization's
+    /// competence and the extra years).
+    async fn plan_grants(
+        &self,
+        a: &ApplicationRow,
+        extra: &BTreeMap<System, BTreeSet<i16>>,
+        reason: Option<&String>,
+        at: jiff::Timestamp,
+    ) -> ServiceResult<(Vec<NewGrant>, Vec<NotGranted>)> {
+        let org_row = self
+            .store
+            .organization(a.applicant_bin.as_str())
+            .await
+            .map_err(ServiceError::store)?
+            .ok_or_else(|| ServiceError::internal("applicant missing"))?;
+        if let Some(err) = not_eligible(
+            self,
+            org_row.bin.as_str(),
+            org_row.kind.as_str(),
+            org_row.excluded.as_deref(),
+        ) {
+            return Err(err);
+        }
+        let org = org_domain(&org_row)?;
+        let granted_on = self.calendar.almaty_date(at);
+        let lines = self.lines(a.id).await?;
+        let mut new_grants = vec![];
+        let mut not_granted = vec![];
+        for l in lines.iter().filter(|l| l.status == LineStatus::Approved) {
+            if l.hr_event_id.is_some() {
+                // Order 270 §9: the powers ended after submission (dismissal, transfer): no access.
+                not_granted.push(NotGranted {
+                    line: l.line,
+                    reason: "powers_ended".to_owned(),
+                });
+                continue;
+            }
+            let Some(validity) = grant_validity(granted_on, l.access_until_requested) else {
+                // DESIGN.md §3: a line whose until-date has passed by the grant is not granted.
+                not_granted.push(NotGranted {
+                    line: l.line,
+                    reason: "access_until_passed".to_owned(),
+                });
+                continue;
+            };
+            for sys in &a.systems {
+                let years = extra.get(sys).cloned().unwrap_or_default();
+                let scope = derive_scope(
+                    &self.rules,
+                    &org,
+                    *sys,
+                    validity.valid_from,
+                    validity.valid_until,
+                    &years,
+                );
+                new_grants.push(NewGrant {
+                    line: l.line,
+                    person_iin: l.iin.clone(),
+                    organization_bin: a.applicant_bin.clone(),
+                    system: *sys,
+                    valid_from: validity.valid_from,
+                    valid_until: validity.valid_until,
+                    access_until_requested: l.access_until_requested,
+                    notice: validity.capped.then(|| NOTICE_CAPPED.to_owned()),
+                    scope,
+                    extra_years_reason: if years.is_empty() {
+                        None
+                    } else {
+                        reason.cloned()
+                    },
+                });
+            }
+        }
+        Ok((new_grants, not_granted))
+    }
+
+    /// The grants `grant` would make now, without extra years: for the integrator's page, which
+    /// shows the derived scope in words before the decision. Audited as a read; the same permission
+    /// as granting (Cedar), and only while the application waits for its grant.
+    pub async fn grant_preview(&self, caller: &Caller, id: i64) -> ServiceResult<GrantPreviewView> {
+        let attempt = Attempt::default();
+        let r = self.grant_preview_in(&attempt, caller, id).await;
+        self.settle(attempt, r).await
+    }
+
+    async fn grant_preview_in(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        id: i64,
+    ) -> ServiceResult<GrantPreviewView> {
+        let a = self
+            .authorized_application(attempt, caller, id, Action::GrantAccess)
+            .await?;
+        attempt.update(|e| e.action = "preview_grant".into());
+        if let Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) =
+            a.status.grant()
+        {
+            return Err(ServiceError::new(Problem::WrongState {
+                current: cur.to_string(),
+                expected: exp.to_string(),
+            }));
+        }
+        let (grants, not_granted) = self
+            .plan_grants(&a, &Default::default(), None, self.clock.now())
+            .await?;
+        self.record(attempt).await?;
+        Ok(GrantPreviewView {
+            grants: grants
+                .iter()
+                .map(|g| PlannedGrantView {
+                    line: g.line,
+                    person_iin: g.person_iin.to_string(),
+                    system: g.system.as_str().to_owned(),
+                    valid_from: g.valid_from.to_string(),
+                    valid_until: g.valid_until.to_string(),
+                    scope: ScopeView::from(&g.scope),
+                })
+                .collect(),
+            not_granted: not_granted
+                .into_iter()
+                .map(|n| NotGrantedView {
+                    line: n.line,
+                    reason: n.reason,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Service {
+    /// The application form's rules as the submission applies them today (Almaty), before anything is
+    /// signed: the pages show each broken rule beside its field in the words of the API's answer.
+    pub fn check_application_form(&self, form: &[u8]) -> ServiceResult<()> {
+        let today = self.calendar.almaty_date(self.clock.now());
+        ApplicationForm::parse(form, today)
+            .map(|_| ())
+            .map_err(ServiceError::validation)
+    }
+
+    /// The same for a block request (Order 270 §9).
+    pub fn check_block_request(&self, request: &[u8]) -> ServiceResult<()> {
+        let today = self.calendar.almaty_date(self.clock.now());
+        qoljetim_domain::lifecycle::BlockRequest::parse_json(request, today)
+            .map(|_| ())
+            .map_err(ServiceError::validation)
+    }
+
+    /// Today in Almaty: the date a form composed now carries.
+    pub fn today(&self) -> jiff::civil::Date {
+        self.calendar.almaty_date(self.clock.now())
     }
 }

@@ -35,6 +35,8 @@ pub use error::{DenialFacts, Input, Problem, ProblemKind, ServiceError, ServiceR
 pub use grants::ListQuery;
 pub use lifecycle::{NoticeLanguage, ProfileBody};
 pub use organizations::{not_eligible, org_domain, parse_organization};
+/// The most lines a signed form may have (the pages bound what a posted form makes them do by it).
+pub use qoljetim_domain::application::MAX_LINES;
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};
 pub use sessions::{
     CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,

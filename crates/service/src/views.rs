@@ -353,3 +353,21 @@ pub struct DimensionValue {
     pub code: String,
     pub name: Option<String>,
 }
+
+/// What a grant made now would give: the grants and the lines left out (issue 13: the integrator sees
+/// the derived scope before granting).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantPreviewView {
+    pub grants: Vec<PlannedGrantView>,
+    pub not_granted: Vec<NotGrantedView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedGrantView {
+    pub line: i64,
+    pub person_iin: String,
+    pub system: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub scope: ScopeView,
+}

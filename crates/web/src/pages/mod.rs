@@ -15,6 +15,8 @@ use qoljetim_service::{
 };
 use serde::Deserialize;
 
+mod compose;
+
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller, SESSION_COOKIE};
 use crate::i18n::Lang;
@@ -45,15 +47,17 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 5] = [
-    ("layout.html", include_str!("../templates/layout.html")),
-    ("sign_in.html", include_str!("../templates/sign_in.html")),
-    ("home.html", include_str!("../templates/home.html")),
+const TEMPLATES: [(&str, &str); 7] = [
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("compose.html", include_str!("../../templates/compose.html")),
+    ("layout.html", include_str!("../../templates/layout.html")),
+    ("sign_in.html", include_str!("../../templates/sign_in.html")),
+    ("home.html", include_str!("../../templates/home.html")),
     (
         "application.html",
-        include_str!("../templates/application.html"),
+        include_str!("../../templates/application.html"),
     ),
-    ("problem.html", include_str!("../templates/problem.html")),
+    ("problem.html", include_str!("../../templates/problem.html")),
 ];
 
 /// Files served under `/static/`: path, content type, bytes.
@@ -61,17 +65,17 @@ const STATIC: [(&str, &str, &[u8]); 3] = [
     (
         "app.css",
         "text/css; charset=utf-8",
-        include_bytes!("../static/app.css"),
+        include_bytes!("../../static/app.css"),
     ),
     (
-        "sign-in.js",
+        "sign.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../static/sign-in.js"),
+        include_bytes!("../../static/sign.js"),
     ),
     (
         "vendor/ncalayer-js-client/ncalayer-client.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../static/vendor/ncalayer-js-client/ncalayer-client.js"),
+        include_bytes!("../../static/vendor/ncalayer-js-client/ncalayer-client.js"),
     ),
 ];
 
@@ -198,6 +202,14 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in", get(sign_in))
         .route("/sign-out", post(sign_out))
         .route("/language/{code}", get(language))
+        .route(
+            "/applications/new",
+            get(compose::new_application).post(compose::edit_application),
+        )
+        .route(
+            "/block-requests/new",
+            get(compose::new_block_request).post(compose::edit_block_request),
+        )
         .route("/applications/{id}", get(application))
         .route("/applications/{id}/review", post(review))
         .route("/applications/{id}/grant", post(grant))
@@ -233,11 +245,22 @@ async fn home(
             true => st.list_applications(&caller, ListQuery::default()).await?,
             false => vec![],
         };
+        let block_requests = match has("head") {
+            true => st.block_requests(&caller, Ok(false)).await?.block_requests,
+            false => vec![],
+        };
         let grants = st.list_grants(&caller, ListQuery::default()).await?;
-        Ok::<_, ServiceError>((me, review_queue, grant_queue, applications, grants))
+        Ok::<_, ServiceError>((
+            me,
+            review_queue,
+            grant_queue,
+            applications,
+            block_requests,
+            grants,
+        ))
     };
     // A refusal or failure is shown, never an empty page that looks like "nothing to do".
-    let (me, review_queue, grant_queue, applications, grants) = match lists.await {
+    let (me, review_queue, grant_queue, applications, block_requests, grants) = match lists.await {
         Ok(lists) => lists,
         Err(e) => return problem_page(&st, lang, &e),
     };
@@ -250,6 +273,7 @@ async fn home(
             review_queue => Value::from(Serde(&review_queue)),
             grant_queue => Value::from(Serde(&grant_queue)),
             applications => Value::from(Serde(&applications)),
+            block_requests => Value::from(Serde(&block_requests)),
             grants => Value::from(Serde(&grants)),
         },
     )
@@ -304,6 +328,14 @@ async fn application_page(
     let has = |role: &str| me.roles.iter().any(|r| r == role);
     let can_review = has("reviewer") && a.status == "submitted";
     let can_grant = has("integrator_admin") && a.status == "forwarded";
+    // The integrator sees what the grant will give, in words, before deciding.
+    let preview = match can_grant {
+        true => match st.grant_preview(&caller, id).await {
+            Ok(p) => Some(p),
+            Err(e) => return problem_page(st, lang, &e),
+        },
+        false => None,
+    };
     st.pages.render(
         "application.html",
         lang,
@@ -313,6 +345,7 @@ async fn application_page(
             a => Value::from(Serde(&a)),
             can_review,
             can_grant,
+            preview => preview.map(|p| Value::from(Serde(p))),
             problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
         },
     )
@@ -494,7 +527,9 @@ mod tests {
             review_queue => Value::from(Serde(vec![application.clone()])),
             grant_queue => Value::from(Serde(vec![application.clone()])),
             applications => Value::from(Serde(vec![application])),
-            grants => Value::from(Serde(vec![grant])),
+            block_requests => Value::from(Serde(vec![serde_json::json!({"id": 3, "date": "2026-12-01", "deadline_met": false,
+                "lines": [{"iin": "840315307490", "reason": "transferred", "effective_date": "2026-11-30"}]})])),
+            grants => Value::from(Serde(vec![grant.clone()])),
         }
     }
 
@@ -540,6 +575,8 @@ mod tests {
     /// every language with every text found.
     #[test]
     fn application_page_renders_in_every_language() {
+        let grant = serde_json::json!({"scope": {"fiscal_years": [2026, 2027], "levels": ["regional"],
+            "territory": "750000000", "territory_region": {"kk": "Алматы қаласы", "ru": "город Алматы", "en": "Almaty city"}}});
         let pages = Pages::new(PagesConfig::default()).unwrap_or_else(|e| panic!("{e}"));
         let line = |n: u32, status: &str, hr: &str| {
             serde_json::json!({"line": n, "surname": "Сейітова", "name": "Динара", "patronymic": null,
@@ -560,6 +597,9 @@ mod tests {
                 a => Value::from(Serde(&a)),
                 can_review => true,
                 can_grant => true,
+                preview => Value::from(Serde(serde_json::json!({"grants": [{"line": 2, "person_iin": "840315307490",
+                    "system": "state_planning", "valid_from": "2026-12-03", "valid_until": "2027-12-02",
+                    "scope": grant["scope"]}], "not_granted": [{"line": 4, "reason": "powers_ended"}]}))),
                 problem => Value::from(Serde(crate::problem::localized(&refusal, lang))),
             };
             let html = pages
@@ -575,6 +615,60 @@ mod tests {
                     && html.contains(r#"name="extra-state_planning""#)
             );
             assert!(html.contains(r#"role="alert""#));
+            assert!(
+                html.contains("(KATO 750000000)"),
+                "the preview's scope: {html}"
+            );
+        }
+    }
+
+    /// The composing page, empty and checked (errors beside their fields, the document to sign),
+    /// renders in every language with every text found.
+    #[test]
+    fn compose_page_renders_in_every_language() {
+        let pages = Pages::new(PagesConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+            for kind in ["application", "block-request"] {
+                let columns: Vec<serde_json::Value> = ["iin", "reason", "effective_date", "order_number", "surname", "name",
+                    "patronymic", "position", "unit", "phone", "email", "purpose", "access_until", "eqyzmet_qr"]
+                    .iter()
+                    .map(|c| serde_json::json!({"name": c, "input": if *c == "reason" {"reason"} else {"text"}, "required": true}))
+                    .collect();
+                let ctx = context! {
+                    me => Value::from(Serde(serde_json::json!({"person": {"iin": "840315307490"}, "roles": ["head"]}))),
+                    back => "/applications/new", kind, action => "/applications/new",
+                    columns => Value::from(Serde(&columns)),
+                    rows => Value::from(Serde(vec![vec!["84031530749", "other"]])),
+                    fields => Value::from(Serde(serde_json::json!({"date": "2026-12-03"}))),
+                    systems => ["analytical_central", "state_planning"], chosen => ["state_planning"],
+                    reasons => ["dismissed", "transferred", "other"],
+                    errors => Value::from(Serde(serde_json::json!({"lines-0-iin": "must be exactly 12 digits"}))),
+                    error_list => Value::from(Serde(serde_json::json!([{"input": "lines-0-iin", "label": "Row 1: IIN", "detail": "must be exactly 12 digits"}]))),
+                    problem => Value::from(Serde(serde_json::json!({"title": "t", "detail": "d", "errors": []}))),
+                    document => "{\"applicant_bin\": \"940140000385\"}",
+                    endpoint => "/api/v1/applications", next => "/applications/{id}", ncalayer_url => "ws://127.0.0.1:1",
+                };
+                let html = pages
+                    .html("compose.html", lang, ctx)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    !html.contains("page-"),
+                    "{kind} in {}: a text is missing: {html}",
+                    lang.code()
+                );
+                assert!(
+                    html.contains(r#"aria-describedby="lines-0-iin-error""#),
+                    "{html}"
+                );
+                assert!(
+                    html.contains(r#"<option value="other" selected>"#),
+                    "{html}"
+                );
+                assert!(
+                    html.contains(r#"data-sign="document""#) && !html.contains("<script>"),
+                    "{html}"
+                );
+            }
         }
     }
 

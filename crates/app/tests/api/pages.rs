@@ -1,0 +1,763 @@
+//! The pages (issue 13): server-rendered HTML over real HTTP, and a real browser (Debian's chromium
+//! through chromium-driver) signing with the development NCALayer, on SQLite and PostgreSQL.
+
+use super::*;
+
+on_both_databases!(sqlite_pages, postgres_pages; (|db| TestApp::spawn(db, KeyKind::P256));
+    pages_sign_in_language_home_and_sign_out,
+    development_ncalayer_signs_a_sign_in_over_its_websocket,
+    pages_review_and_grant_forms,
+    pages_compose_check_and_sign_an_application,
+    pages_compose_a_block_request,
+);
+
+on_both_databases!(sqlite_browser, postgres_browser; database;
+    browser_signs_in_with_ncalayer,
+);
+
+// Issue 13: the pages — signed out to the sign-in page (NCALayer client vendored, CSP without inline
+// scripts), the language chosen and remembered, no open redirect, the reviewer's queue on the home page
+// (Order 270 §9), and sign-out: refused cross-site, and after it the session is gone.
+async fn pages_sign_in_language_home_and_sign_out(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let id = submit_two_lines(app, &w).await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let header = |r: &reqwest::Response, h: &str| {
+        r.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let r = http.get(format!("{}/", app.base)).send().await?;
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "location")),
+        (303, "/sign-in".into())
+    );
+    // A session cookie that no longer works sends the browser to sign in as well.
+    let r = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", "qoljetim_session=expired-or-forged")
+        .send()
+        .await?;
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "location")),
+        (303, "/sign-in".into())
+    );
+    let r = http
+        .get(format!("{}/sign-in", app.base))
+        .header("Accept-Language", "ru")
+        .send()
+        .await?;
+    let csp = header(&r, "content-security-policy");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        csp.contains("connect-src 'self' wss://127.0.0.1:13579"),
+        "{csp}"
+    );
+    let html = r.text().await?;
+    assert!(
+        html.contains("Войти через NCALayer") && html.contains(r#"<html lang="ru">"#),
+        "{html}"
+    );
+    // The language switch remembers the choice and goes back, only to a path of this site.
+    let r = http
+        .get(format!("{}/language/en?back=/sign-in", app.base))
+        .send()
+        .await?;
+    assert_eq!(header(&r, "location"), "/sign-in");
+    assert!(header(&r, "set-cookie").starts_with("qoljetim_lang=en;"));
+    let r = http
+        .get(format!("{}/language/kk?back=//evil.example/x", app.base))
+        .send()
+        .await?;
+    assert_eq!(header(&r, "location"), "/");
+    let r = http
+        .get(format!("{}/sign-in", app.base))
+        .header("Accept-Language", "ru")
+        .header("Cookie", "qoljetim_lang=en")
+        .send()
+        .await?;
+    assert!(r.text().await?.contains("Sign in with NCALayer"));
+    // The vendored NCALayer client is served as recorded.
+    let r = http
+        .get(format!(
+            "{}/static/vendor/ncalayer-js-client/ncalayer-client.js",
+            app.base
+        ))
+        .send()
+        .await?;
+    assert_eq!(header(&r, "content-type"), "text/javascript; charset=utf-8");
+    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(r.bytes().await?));
+    let recorded = include_str!("../../../web/static/vendor/ncalayer-js-client/SHA256SUMS");
+    assert!(recorded.starts_with(&sum), "{sum} vs {recorded}");
+    // The reviewer's home page: the queue with the submitted application.
+    let cookie = format!(
+        "qoljetim_session={}; qoljetim_lang=en",
+        w.reviewer.token.clone().unwrap_or_default()
+    );
+    let r = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await?;
+    assert!(
+        html.contains("Applications to review") && html.contains(&format!("№ {id}")),
+        "{html}"
+    );
+    // Sign-out: a cross-site form is refused and the session stays; from this site it ends.
+    let r = http
+        .post(format!("{}/sign-out", app.base))
+        .header("Cookie", &cookie)
+        .header("Origin", "http://evil.example")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let (s, _) = w.reviewer.get("/api/v1/me").await?;
+    assert_eq!(s, 200);
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let r = http
+        .post(format!("{}/sign-out", app.base))
+        .header("Cookie", &cookie)
+        .header("Origin", format!("http://{host}"))
+        .send()
+        .await?;
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "location")),
+        (303, "/sign-in".into())
+    );
+    assert!(header(&r, "set-cookie").contains("Max-Age=0"));
+    let (s, v) = w.reviewer.get("/api/v1/me").await?;
+    assert_eq!((s, problem_type(&v)), (401, "session-expired"));
+    Ok(())
+}
+
+// Issue 13: the development NCALayer speaks NCALayer's protocol over a real WebSocket, as the page's
+// ncalayer-js-client does: greeting, `basics.sign` with the authentication key over the challenge, the
+// CMS accepted by sign-in (Order 270 §11); a cancelled dialog answers without a result; the KAZTOKEN
+// probe of another module is an error.
+async fn development_ncalayer_signs_a_sign_in_over_its_websocket(app: &TestApp) -> R {
+    use futures_util::{SinkExt, StreamExt};
+    use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
+    use tokio_tungstenite::tungstenite::Message;
+    let w = world(app).await?;
+    let auth = w.employee(app)?;
+    let start = |cancel: bool| {
+        let fake = FakeNcaLayer {
+            authentication: Some(StoredKey {
+                cert: auth.cert.clone(),
+                key: auth.key.clone(),
+            }),
+            signing: None,
+            cancel,
+        };
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(qoljetim_devca::ncalayer::serve(
+                listener,
+                std::sync::Arc::new(fake),
+            ));
+            let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await?;
+            Ok::<_, qoljetim::AnyError>(ws)
+        }
+    };
+    let text = |m: Option<Result<Message, _>>| -> Result<Value, qoljetim::AnyError> {
+        match m {
+            Some(Ok(Message::Text(t))) => Ok(serde_json::from_str(t.as_str())?),
+            other => Err(format!("no text message: {other:?}").into()),
+        }
+    };
+    let mut ws = start(false).await?;
+    assert_eq!(
+        text(ws.next().await)?,
+        json!({"result": {"version": "1.4"}})
+    );
+    ws.send(Message::text(
+        json!({"module": "kz.digiflow.mobile.extensions", "method": "getVersion"}).to_string(),
+    ))
+    .await?;
+    assert_eq!(text(ws.next().await)?["status"], false);
+    let (_, ch) = ApiClient::new(&app.base)
+        .get("/api/v1/auth/challenge")
+        .await?;
+    let challenge = ch["challenge"].as_str().unwrap_or_default().to_owned();
+    let sign = json!({"module": "kz.gov.pki.knca.basics", "method": "sign", "args": {
+        "allowedStorages": ["PKCS12"], "format": "cms", "data": base64_encode(challenge.as_bytes()),
+        "signingParams": {"decode": true, "encapsulate": true, "digested": false, "tsaProfile": {}},
+        "signerParams": {"extKeyUsageOids": ["1.3.6.1.5.5.7.3.2"]}, "locale": "kk"}});
+    ws.send(Message::text(sign.to_string())).await?;
+    let answer = text(ws.next().await)?;
+    assert_eq!(answer["status"], true, "{answer}");
+    let cms = answer["body"]["result"][0].as_str().unwrap_or_default();
+    let (s, v) = ApiClient::new(&app.base)
+        .post("/api/v1/auth/login", &json!({"signed_cms": cms}))
+        .await?;
+    assert_eq!(
+        (s, v["organization"]["bin"].as_str()),
+        (200, Some(w.bin.as_str())),
+        "{v}"
+    );
+    // The "user" cancels: no result; the page shows the cancelled message.
+    let mut ws = start(true).await?;
+    let _greeting = ws.next().await;
+    ws.send(Message::text(sign.to_string())).await?;
+    assert_eq!(text(ws.next().await)?, json!({"status": true, "body": {}}));
+    Ok(())
+}
+
+// Issue 13, Order 270 §9 in the pages (forms, no JavaScript): the reviewer approves one line and rejects
+// the other with a reason; a review without decisions is refused on the page in words; the integrator
+// grants; the head of another organization gets the refusal page.
+async fn pages_review_and_grant_forms(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let id = submit_two_lines(app, &w).await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let origin = app.base.clone();
+    let page = |who: &ApiClient| {
+        format!(
+            "qoljetim_session={}; qoljetim_lang=en",
+            who.token.clone().unwrap_or_default()
+        )
+    };
+    let post = |cookie: String, path: String, form: Vec<(&'static str, &'static str)>| {
+        http.post(format!("{}{path}", app.base))
+            .header("Cookie", cookie)
+            .header("Origin", origin.clone())
+            .form(&form)
+            .send()
+    };
+    let html = http
+        .get(format!("{}/applications/{id}", app.base))
+        .header("Cookie", page(&w.reviewer))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains(r#"name="decision-1""#) && html.contains(r#"name="decision-2""#),
+        "{html}"
+    );
+    // No decision at all: the page says what is wrong, nothing is decided.
+    let r = post(
+        page(&w.reviewer),
+        format!("/applications/{id}/review"),
+        vec![],
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await?;
+    assert!(html.contains(r#"role="alert""#), "{html}");
+    let (_, v) = w
+        .reviewer
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    assert_eq!(v["status"], "submitted");
+    let r = post(
+        page(&w.reviewer),
+        format!("/applications/{id}/review"),
+        vec![
+            ("decision-1", "approve"),
+            ("decision-2", "reject"),
+            ("reason-2", "not a member of the audit team"),
+        ],
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = w
+        .reviewer
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["lines"][0]["status"].as_str(),
+            v["lines"][1]["reason"].as_str()
+        ),
+        (
+            Some("forwarded"),
+            Some("approved"),
+            Some("not a member of the audit team")
+        )
+    );
+    let html = http
+        .get(format!("{}/applications/{id}", app.base))
+        .header("Cookie", page(&w.integrator))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(html.contains(r#"action="/applications/"#) && html.contains("Grant access"));
+    // Before granting, the integrator reads what the grant will give, in words (Order 270 §6): the
+    // approved line only, for each system.
+    let preview = html
+        .split("What the grant will give")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .ok_or_else(|| format!("no preview: {html}"))?;
+    assert_eq!(
+        preview
+            .matches(
+                "regional, district, rural budgets of Almaty city (KATO 750000000) and inside it"
+            )
+            .count(),
+        2,
+        "{preview}"
+    );
+    assert!(
+        !preview.contains(&iin(12)),
+        "the rejected line gets nothing: {preview}"
+    );
+    let r = post(
+        page(&w.integrator),
+        format!("/applications/{id}/grant"),
+        vec![],
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = w
+        .integrator
+        .get(&format!("/api/v1/applications/{id}"))
+        .await?;
+    assert_eq!(v["status"], "granted");
+    // The approved employee (line 1) sees the grants with the scope in words and the days left
+    // (Order 270 §6, §9): six months asked, so about 180 days.
+    let employee = app.signed_in(&iin(11), &w.bin, NcaRole::Employee).await?;
+    let html = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", page(&employee))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains(
+            "regional, district, rural budgets of Almaty city (KATO 750000000) and inside it"
+        ),
+        "{html}"
+    );
+    let days: Vec<i64> = html
+        .split(" days</td>")
+        .filter_map(|part| part.rsplit('>').next()?.trim().parse().ok())
+        .collect();
+    assert!(
+        days.len() == 2 && days.iter().all(|d| (170..=190).contains(d)),
+        "{days:?}"
+    );
+    // Another organization's head: the refusal, as a page.
+    let other = demo_bin(ALMATY_MASLIKHAT + 40);
+    app.add_org(&other, K::Maslikhat, Some("710000000"), &[])
+        .await?;
+    let outsider = app.signed_in(&iin(40), &other, NcaRole::FirstHead).await?;
+    let r = http
+        .get(format!("{}/applications/{id}", app.base))
+        .header("Cookie", page(&outsider))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await?.contains(r#"role="alert""#));
+    Ok(())
+}
+
+/// Debian's chromium-driver on a free port, stopped when dropped.
+struct Chromedriver {
+    port: u16,
+    _process: tokio::process::Child,
+}
+
+impl Chromedriver {
+    async fn start() -> Result<Chromedriver, qoljetim::AnyError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let process = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("chromedriver: {e} (scripts/test installs chromium-driver)"))?;
+        let status = format!("http://127.0.0.1:{port}/status");
+        for _ in 0..100 {
+            if reqwest::get(&status)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(Chromedriver {
+                    port,
+                    _process: process,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err("chromedriver did not start".into())
+    }
+
+    async fn browser(&self) -> Result<fantoccini::Client, qoljetim::AnyError> {
+        let caps = json!({"browserName": "chrome", "goog:chromeOptions": {"binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--lang=kk"]}});
+        let caps = caps.as_object().cloned().unwrap_or_default();
+        let http = hyper_util::client::legacy::connect::HttpConnector::new();
+        Ok(fantoccini::ClientBuilder::new(http)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await?)
+    }
+}
+
+/// Waits (up to 15 s) until the sign-in status says `text`.
+async fn wait_for_status(b: &fantoccini::Client, text: &str) -> R {
+    let mut said = String::new();
+    for _ in 0..150 {
+        said = b
+            .find(fantoccini::Locator::Id("sign-in-status"))
+            .await?
+            .text()
+            .await?;
+        if said.contains(text) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(format!("the page said {said:?}, not {text:?}").into())
+}
+
+/// Waits (up to 15 s) until the page's URL is `url`.
+async fn wait_for_url(b: &fantoccini::Client, url: &str) -> R {
+    for _ in 0..150 {
+        if b.current_url().await?.as_str() == url {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(format!("the page stayed at {}", b.current_url().await?).into())
+}
+
+/// Order 270 §11 in the browser: the sign-in page asks NCALayer (the development one, over its
+/// WebSocket) for the authentication key's signature over the challenge, signs in and shows the
+/// person's organization; a cancelled dialog and an NCALayer that is not running show their messages.
+async fn browser_signs_in_with_ncalayer(db: Option<&str>) -> R {
+    use fantoccini::Locator;
+    use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
+    // NCALayer's port, closed until the development NCALayer is started on it below.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let app =
+        TestApp::spawn_configured(db, KeyKind::P256, move |c| c.pages.ncalayer_url = url).await?;
+    let r = async {
+        let w = world(&app).await?;
+        let auth = w.employee(&app)?;
+        let fake = |cancel| FakeNcaLayer {
+            authentication: Some(StoredKey {
+                cert: auth.cert.clone(),
+                key: auth.key.clone(),
+            }),
+            signing: None,
+            cancel,
+        };
+        let driver = Chromedriver::start().await?;
+        let b = driver.browser().await?;
+        let result = async {
+            // Kazakh chosen on the page; NCALayer is not running yet: the page says so and what to do.
+            b.goto(&format!("{}/language/kk?back=/sign-in", app.base))
+                .await?;
+            wait_for_url(&b, &format!("{}/sign-in", app.base)).await?;
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_status(&b, "NCALayer іске қосылмаған").await?;
+            // The "user" cancels the dialog.
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            let cancelling = tokio::spawn(qoljetim_devca::ncalayer::serve(
+                listener,
+                std::sync::Arc::new(fake(true)),
+            ));
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_status(&b, "қол қою тоқтатылды").await?;
+            cancelling.abort();
+            let _ = cancelling.await;
+            // Signed: the home page with the person's organization.
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            tokio::spawn(qoljetim_devca::ncalayer::serve(
+                listener,
+                std::sync::Arc::new(fake(false)),
+            ));
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{}/", app.base)).await?;
+            let who = b.find(Locator::Css("header .who")).await?.text().await?;
+            assert!(who.contains(&w.bin), "{who}");
+            Ok::<_, qoljetim::AnyError>(())
+        }
+        .await;
+        b.close().await?;
+        result
+    }
+    .await;
+    app.cleanup().await;
+    r
+}
+
+/// The text of an HTML-escaped element content, as the browser reads it (minijinja's escapes).
+fn unescape_html(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+/// The document a checked form shows for signing: the content of `<pre id="document" …>`.
+fn document_of(html: &str) -> Option<String> {
+    let start = html.find(r#"<pre id="document""#)?;
+    let body = &html[start..];
+    let open = body.find('>')? + 1;
+    let close = body.find("</pre>")?;
+    Some(unescape_html(&body[open..close]))
+}
+
+/// The inputs of the page's composing form as a browser would post them (text inputs, checked boxes,
+/// selected options), without the buttons.
+fn form_fields(html: &str) -> Vec<(String, String)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let key = format!(" {name}=\"");
+        let at = tag.find(&key)? + key.len();
+        let end = tag[at..].find('"')?;
+        Some(unescape_html(&tag[at..at + end]))
+    };
+    let mut fields = vec![];
+    for part in html.split('<').skip(1) {
+        let tag = part.split('>').next().unwrap_or("");
+        if let Some(rest) = tag.strip_prefix("input ") {
+            let tag = format!(" {rest}");
+            let Some(name) = attr(&tag, "name") else {
+                continue;
+            };
+            let checkbox = tag.contains(r#"type="checkbox""#);
+            if checkbox && !tag.contains(" checked") {
+                continue;
+            }
+            fields.push((name, attr(&tag, "value").unwrap_or_default()));
+        } else if let Some(rest) = tag.strip_prefix("select ") {
+            let Some(name) = attr(&format!(" {rest}"), "name") else {
+                continue;
+            };
+            let options = part_until(html, part, "</select>");
+            let chosen = options
+                .split("<option ")
+                .find(|o| o.contains(" selected"))
+                .and_then(|o| attr(&format!(" {o}"), "value"))
+                .unwrap_or_default();
+            fields.push((name, chosen));
+        }
+    }
+    fields
+}
+
+/// The text of `html` from `part` (a slice of it) up to `end`.
+fn part_until<'a>(html: &'a str, part: &str, end: &str) -> &'a str {
+    let start = part.as_ptr() as usize - html.as_ptr() as usize;
+    let rest = &html[start..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+fn set_field(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    fields.retain(|(k, _)| k != name);
+    fields.push((name.to_owned(), value.to_owned()));
+}
+
+// Issue 13, Order 270 §8: a head composes an application on the page — rows pasted from a spreadsheet,
+// the API's own rules shown beside each field when checked, nothing stored by a check — and signs
+// exactly the document the page shows; the submission is the application that was shown.
+async fn pages_compose_check_and_sign_an_application(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let http = reqwest::Client::new();
+    let cookie = format!(
+        "qoljetim_session={}; qoljetim_lang=en",
+        head.token.clone().unwrap_or_default()
+    );
+    let post = |fields: Vec<(String, String)>| {
+        http.post(format!("{}/applications/new", app.base))
+            .header("Cookie", cookie.clone())
+            .header("Origin", app.base.clone())
+            .form(&fields)
+            .send()
+    };
+    let html = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", cookie.clone())
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(html.contains(r#"href="/applications/new""#), "{html}");
+    let html = http
+        .get(format!("{}/applications/new", app.base))
+        .header("Cookie", cookie.clone())
+        .send()
+        .await?
+        .text()
+        .await?;
+    let today = today(app).to_string();
+    assert!(html.contains(&format!(r#"value="{today}""#)), "{html}");
+    assert!(html.contains(r#"name="lines-0-iin""#) && !html.contains("lines-1-iin"));
+    // Two rows pasted from a spreadsheet (tabs); the second person's IIN has 11 digits.
+    let until = plus_months(today.parse()?, 6);
+    let row = |iin: &str, surname: &str| {
+        [
+            surname,
+            "Динара",
+            "",
+            iin,
+            "бас маман",
+            "бюджет бөлімі",
+            "+7 7172 000000",
+            "d@maslikhat.example.kz",
+            "мемлекеттік аудит",
+            &until,
+            "EQYZMET:QR",
+        ]
+        .join("\t")
+    };
+    let mut fields = form_fields(&html);
+    for (k, v) in [
+        ("head-surname", "Әбенова"),
+        ("head-name", "Айгүл"),
+        ("systems", "state_planning"),
+    ] {
+        set_field(&mut fields, k, v);
+    }
+    let good = iin(11);
+    let short = &iin(12)[..11];
+    set_field(
+        &mut fields,
+        "paste",
+        &format!("{}\r\n{}\n", row(&good, "Сейітова"), row(short, "Омарова")),
+    );
+    fields.push(("action".into(), "paste".into()));
+    let html = post(fields).await?.text().await?;
+    assert!(
+        html.contains(&format!(r#"value="{good}""#))
+            && html.contains(&format!(r#"value="{short}""#)),
+        "both pasted rows: {html}"
+    );
+    assert!(!html.contains("aria-invalid"), "not checked yet: {html}");
+    // Checked: the IIN's rule beside its field and in the list, in English; nothing to sign.
+    let mut fields = form_fields(&html);
+    fields.push(("action".into(), "check".into()));
+    let html = post(fields).await?.text().await?;
+    assert!(
+        html.contains(r#"id="lines-1-iin" name="lines-1-iin""#)
+            && html.contains(r#"aria-describedby="lines-1-iin-error""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            r#"<span class="field-error" id="lines-1-iin-error">must be exactly 12 digits</span>"#
+        ),
+        "the API's words for the rule: {html}"
+    );
+    assert!(
+        html.contains(r##"<a href="#lines-1-iin">Row 2: IIN</a>"##),
+        "{html}"
+    );
+    assert!(document_of(&html).is_none());
+    let (_, listed) = head.get("/api/v1/applications").await?;
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(0),
+        "a check stores nothing"
+    );
+    // Row 2 removed: the form passes, and the page shows the document to sign.
+    let mut fields = form_fields(&html);
+    fields.push(("action".into(), "remove-1".into()));
+    let html = post(fields).await?.text().await?;
+    let mut fields = form_fields(&html);
+    fields.push(("action".into(), "check".into()));
+    let html = post(fields).await?.text().await?;
+    assert!(!html.contains("aria-invalid"), "{html}");
+    let document = document_of(&html).ok_or("no document to sign")?;
+    let shown: Value = serde_json::from_str(&document)?;
+    assert_eq!(shown["applicant_bin"], w.bin.as_str());
+    assert_eq!(shown["systems"], json!(["state_planning"]));
+    assert_eq!(shown["lines"][0]["iin"], good.as_str());
+    assert_eq!(shown["lines"].as_array().map(Vec::len), Some(1));
+    // Signed with the head's signing key as NCALayer would, and posted as the page's script does.
+    let (s, v) = head
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": w.head_sign.sign(document.as_bytes())?}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["lines"][0]["iin"], good.as_str());
+    assert_eq!(v["lines"][0]["access_until_effective"], until.as_str());
+    Ok(())
+}
+
+// Issue 13, Order 270 §9: the block request composed on the page: its rules checked beside the
+// fields; the signed request reaches the same use case as the API (a person without a grant of the
+// organization is named).
+async fn pages_compose_a_block_request(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let http = reqwest::Client::new();
+    let cookie = format!(
+        "qoljetim_session={}; qoljetim_lang=ru",
+        head.token.clone().unwrap_or_default()
+    );
+    let post = |fields: Vec<(String, String)>| {
+        http.post(format!("{}/block-requests/new", app.base))
+            .header("Cookie", cookie.clone())
+            .header("Origin", app.base.clone())
+            .form(&fields)
+            .send()
+    };
+    let html = http
+        .get(format!("{}/block-requests/new", app.base))
+        .header("Cookie", cookie.clone())
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(html.contains("Заявка на блокировку"), "{html}");
+    let mut fields = form_fields(&html);
+    set_field(&mut fields, "lines-0-iin", &iin(11));
+    set_field(&mut fields, "lines-0-effective_date", "1 декабря");
+    fields.push(("action".into(), "check".into()));
+    let html = post(fields).await?.text().await?;
+    assert!(
+        html.contains(r#"id="lines-0-reason-error""#)
+            && html.contains(r#"id="lines-0-effective_date-error""#),
+        "the reason and the date are named: {html}"
+    );
+    assert!(html.contains("Строка 1: Причина"), "{html}");
+    let mut fields = form_fields(&html);
+    set_field(&mut fields, "lines-0-reason", "dismissed");
+    set_field(
+        &mut fields,
+        "lines-0-effective_date",
+        &today(app).to_string(),
+    );
+    fields.push(("action".into(), "check".into()));
+    let html = post(fields).await?.text().await?;
+    let document = document_of(&html).ok_or_else(|| format!("no document: {html}"))?;
+    let (s, v) = head
+        .post(
+            "/api/v1/block-requests",
+            &json!({"signed_cms": w.head_sign.sign(document.as_bytes())?}),
+        )
+        .await?;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["errors"][0]["field"], "/lines/0/iin", "{v}");
+    Ok(())
+}
