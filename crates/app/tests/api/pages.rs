@@ -12,7 +12,7 @@ on_both_databases!(sqlite_pages, postgres_pages; (|db| TestApp::spawn(db, KeyKin
 );
 
 on_both_databases!(sqlite_browser, postgres_browser; database;
-    browser_signs_in_with_ncalayer,
+    browser_whole_path_with_ncalayer,
 );
 
 // Issue 13: the pages — signed out to the sign-in page (NCALayer client vendored, CSP without inline
@@ -413,38 +413,132 @@ impl Chromedriver {
     }
 }
 
-/// Waits (up to 15 s) until the sign-in status says `text`.
-async fn wait_for_status(b: &fantoccini::Client, text: &str) -> R {
+/// Waits (up to 15 s) until the element `id` says `text`.
+async fn wait_for_text(b: &fantoccini::Client, id: &str, text: &str) -> R {
     let mut said = String::new();
     for _ in 0..150 {
-        said = b
-            .find(fantoccini::Locator::Id("sign-in-status"))
-            .await?
-            .text()
-            .await?;
-        if said.contains(text) {
-            return Ok(());
+        // The page may be replaced between finding the element and reading it: then read again.
+        if let Ok(e) = b.find(fantoccini::Locator::Id(id)).await
+            && let Ok(t) = e.text().await
+        {
+            said = t;
+            if said.contains(text) {
+                return Ok(());
+            }
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    Err(format!("the page said {said:?}, not {text:?}").into())
+    let page = b.source().await.unwrap_or_default();
+    Err(format!("#{id} said {said:?}, not {text:?}; the page: {page}").into())
 }
 
-/// Waits (up to 15 s) until the page's URL is `url`.
-async fn wait_for_url(b: &fantoccini::Client, url: &str) -> R {
+/// Waits (up to 15 s) until the page's URL satisfies `test`; answers the URL.
+async fn wait_for(
+    b: &fantoccini::Client,
+    test: impl Fn(&str) -> bool,
+) -> Result<String, qoljetim::AnyError> {
     for _ in 0..150 {
-        if b.current_url().await?.as_str() == url {
-            return Ok(());
+        let url = b.current_url().await?.to_string();
+        if test(&url) {
+            return Ok(url);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     Err(format!("the page stayed at {}", b.current_url().await?).into())
 }
 
-/// Order 270 §11 in the browser: the sign-in page asks NCALayer (the development one, over its
-/// WebSocket) for the authentication key's signature over the challenge, signs in and shows the
-/// person's organization; a cancelled dialog and an NCALayer that is not running show their messages.
-async fn browser_signs_in_with_ncalayer(db: Option<&str>) -> R {
+async fn wait_for_url(b: &fantoccini::Client, url: &str) -> R {
+    wait_for(b, |u| u == url).await.map(|_| ())
+}
+
+/// axe-core (vendored by `scripts/vendor axe-core`, used by the tests only).
+const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
+
+/// axe run on the open page: its serious and critical WCAG 2.1 A/AA violations, each with the
+/// elements it found.
+async fn axe_violations(b: &fantoccini::Client) -> Result<Vec<String>, qoljetim::AnyError> {
+    b.execute(&format!("{AXE}\nreturn typeof window.axe;"), vec![])
+        .await?;
+    let found = b
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            window.axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+              .then((r) => done(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)))
+              .catch((e) => done([`axe failed: ${e}`]));"#,
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(found)?)
+}
+
+/// Checks the open page with axe and every page of this site it links to (the crawl of one role;
+/// language links, the API's downloads and anchors are left out), each once per role; comes back to
+/// the page.
+async fn crawl_with_axe(
+    b: &fantoccini::Client,
+    base: &str,
+    role: &str,
+    seen: &mut std::collections::BTreeSet<String>,
+) -> R {
+    let start = b.current_url().await?.to_string();
+    let mut queue = vec![start.clone()];
+    while let Some(url) = queue.pop() {
+        let path = url.trim_start_matches(base).to_owned();
+        if !seen.insert(format!("{role} {path}")) {
+            continue;
+        }
+        if b.current_url().await?.as_str() != url {
+            b.goto(&url).await?;
+        }
+        let violations = axe_violations(b).await?;
+        assert!(violations.is_empty(), "axe on {path}: {violations:#?}");
+        let links = b
+            .execute(
+                r#"return [...document.querySelectorAll('a[href^="/"]')].map((a) => a.getAttribute('href'))
+                   .filter((h) => !h.startsWith('/language/') && !h.startsWith('/api/') && !h.startsWith('/static/') && !h.includes('#'));"#,
+                vec![],
+            )
+            .await?;
+        let links: Vec<String> = serde_json::from_value(links)?;
+        for l in links {
+            if !seen.contains(&format!("{role} {l}")) {
+                queue.push(format!("{base}{l}"));
+            }
+        }
+    }
+    b.goto(&start).await?;
+    Ok(())
+}
+
+/// The development NCALayer on `port` holding one person's keys.
+async fn start_ncalayer(
+    port: u16,
+    fake: qoljetim_devca::ncalayer::FakeNcaLayer,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, qoljetim::AnyError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    Ok(tokio::spawn(qoljetim_devca::ncalayer::serve(
+        listener,
+        std::sync::Arc::new(fake),
+    )))
+}
+
+async fn stop(task: Option<tokio::task::JoinHandle<std::io::Result<()>>>) {
+    if let Some(t) = task {
+        t.abort();
+        let _ = t.await;
+    }
+}
+
+/// Issue 13 end to end in Chromium, with the development NCALayer on its WebSocket: NCALayer not
+/// running and a cancelled dialog show their messages; the head of the Almaty maslikhat signs in,
+/// composes an application (errors beside the fields, rows pasted from a spreadsheet), signs it with
+/// the signing key and submits it (Order 270 §8); the reviewer approves one line and rejects the
+/// other (§9); the integrator reads the derived scope in words and grants (§6, §9); the employee
+/// signs in and reads the grant in words; the language chosen is remembered. axe finds no serious or
+/// critical violation on any page of any role (a crawl of each role's links), and the first page
+/// load's JavaScript is measured from Resource Timing.
+async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
     use fantoccini::Locator;
     use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
     // NCALayer's port, closed until the development NCALayer is started on it below.
@@ -454,49 +548,166 @@ async fn browser_signs_in_with_ncalayer(db: Option<&str>) -> R {
     let url = format!("ws://127.0.0.1:{port}");
     let app =
         TestApp::spawn_configured(db, KeyKind::P256, move |c| c.pages.ncalayer_url = url).await?;
+    let base = app.base.clone();
     let r = async {
         let w = world(&app).await?;
-        let auth = w.employee(&app)?;
-        let fake = |cancel| FakeNcaLayer {
-            authentication: Some(StoredKey {
-                cert: auth.cert.clone(),
-                key: auth.key.clone(),
-            }),
+        let key = |k: &KeyPair| StoredKey {
+            cert: k.cert.clone(),
+            key: k.key.clone(),
+        };
+        let person = |n: u32, bin: &str, role: NcaRole| {
+            app.person(&iin(n), Some(bin), Some(role), KeyPurpose::Authentication)
+        };
+        let head = person(10, &w.bin, NcaRole::FirstHead)?;
+        let reviewer = person(1, &demo_bin(MINFIN), NcaRole::Employee)?;
+        let integrator = person(2, &demo_bin(INTEGRATOR), NcaRole::Employee)?;
+        let employee = w.employee(&app)?;
+        let signs_in = |auth: &KeyPair| FakeNcaLayer {
+            authentication: Some(key(auth)),
             signing: None,
-            cancel,
+            cancel: false,
         };
         let driver = Chromedriver::start().await?;
         let b = driver.browser().await?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut running = None;
         let result = async {
-            // Kazakh chosen on the page; NCALayer is not running yet: the page says so and what to do.
-            b.goto(&format!("{}/language/kk?back=/sign-in", app.base))
+            // The first load: the sign-in page in Kazakh, and the JavaScript it transfers.
+            b.goto(&format!("{base}/language/kk?back=/sign-in")).await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            let js = b
+                .execute(
+                    r#"return performance.getEntriesByType('resource').filter((e) => e.initiatorType === 'script')
+                       .map((e) => ({name: e.name, transfer: e.transferSize, body: e.encodedBodySize}));"#,
+                    vec![],
+                )
                 .await?;
-            wait_for_url(&b, &format!("{}/sign-in", app.base)).await?;
+            let scripts: Vec<Value> = serde_json::from_value(js)?;
+            let sum = |k: &str| -> u64 { scripts.iter().map(|s| s[k].as_u64().unwrap_or(0)).sum() };
+            let (body, transfer) = (sum("body"), sum("transfer"));
+            println!(
+                "first load (sign-in page): {} scripts, {body} B of JavaScript, {transfer} B transferred with headers",
+                scripts.len()
+            );
+            assert!(scripts.len() == 2 && body > 40_000, "both scripts measured: {scripts:?}");
+            assert!(transfer <= 100_000, "at most 100 KB of JavaScript on the first load: {scripts:?}");
+            crawl_with_axe(&b, &base, "signed-out", &mut seen).await?;
+            // axe can fail: an input without a label on this page is a critical violation.
+            b.execute("document.getElementById('main').insertAdjacentHTML('beforeend', '<input type=text>');", vec![])
+                .await?;
+            let planted = axe_violations(&b).await?;
+            assert!(planted.iter().any(|v| v.starts_with("critical label")), "{planted:?}");
+            b.refresh().await?;
             b.find(Locator::Id("sign-in-button")).await?.click().await?;
-            wait_for_status(&b, "NCALayer іске қосылмаған").await?;
-            // The "user" cancels the dialog.
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-            let cancelling = tokio::spawn(qoljetim_devca::ncalayer::serve(
-                listener,
-                std::sync::Arc::new(fake(true)),
-            ));
+            wait_for_text(&b, "sign-in-status", "NCALayer іске қосылмаған").await?;
+            running = Some(start_ncalayer(port, FakeNcaLayer { cancel: true, ..signs_in(&head) }).await?);
             b.find(Locator::Id("sign-in-button")).await?.click().await?;
-            wait_for_status(&b, "қол қою тоқтатылды").await?;
-            cancelling.abort();
-            let _ = cancelling.await;
-            // Signed: the home page with the person's organization.
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-            tokio::spawn(qoljetim_devca::ncalayer::serve(
-                listener,
-                std::sync::Arc::new(fake(false)),
-            ));
+            wait_for_text(&b, "sign-in-status", "қол қою тоқтатылды").await?;
+            stop(running.take()).await;
+            // The head signs in and composes (in Russian from here, chosen on the page).
+            let head_keys = FakeNcaLayer { signing: Some(key(&w.head_sign)), ..signs_in(&head) };
+            running = Some(start_ncalayer(port, head_keys).await?);
             b.find(Locator::Id("sign-in-button")).await?.click().await?;
-            wait_for_url(&b, &format!("{}/", app.base)).await?;
-            let who = b.find(Locator::Css("header .who")).await?.text().await?;
-            assert!(who.contains(&w.bin), "{who}");
+            wait_for_url(&b, &format!("{base}/")).await?;
+            b.find(Locator::Css(r#"a[hreflang="ru"]"#)).await?.click().await?;
+            wait_for_text(&b, "main", "Заявки вашей организации").await?;
+            crawl_with_axe(&b, &base, "head", &mut seen).await?;
+            b.find(Locator::Css(r#"a[href="/applications/new"]"#)).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/applications/new")).await?;
+            // Checked empty: the rules beside the fields, and the page still passes axe.
+            b.find(Locator::Css(r#"button[value="check"]"#)).await?.click().await?;
+            wait_for_text(&b, "problems", "Строка 1: ИИН").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the checked form: {violations:#?}");
+            b.find(Locator::Id("head-surname")).await?.send_keys("Әбенова").await?;
+            b.find(Locator::Id("head-name")).await?.send_keys("Айгүл").await?;
+            b.find(Locator::Css(r#"input[name="systems"][value="analytical_central"]"#))
+                .await?
+                .click()
+                .await?;
+            let row = |n: u32, surname: &str| {
+                [surname, "Динара", "", &iin(n), "бас маман", "бюджет бөлімі", "+7 7172 000000",
+                    &format!("p{n}@maslikhat.example.kz"), "мемлекеттік аудит", "", &format!("EQYZMET:{n}")]
+                .join("\t")
+            };
+            // A paste from a spreadsheet: tab-separated rows, as the clipboard holds them.
+            b.find(Locator::Css("details summary")).await?.click().await?;
+            b.execute(
+                "document.getElementById('paste').value = arguments[0];",
+                vec![json!(format!("{}\n{}\n", row(11, "Сейітова"), row(12, "Омарова")))],
+            )
+            .await?;
+            b.find(Locator::Css(r#"button[value="paste"]"#)).await?.click().await?;
+            wait_for_text(&b, "main", "Строка 2").await?;
+            b.find(Locator::Css(r#"button[value="check"]"#)).await?.click().await?;
+            wait_for_text(&b, "ready", "Готово к подписи").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the document to sign: {violations:#?}");
+            b.find(Locator::Id("sign-document-button")).await?.click().await?;
+            let at = wait_for(&b, |u| u.contains("/applications/") && !u.ends_with("/new")).await?;
+            let id = at.rsplit('/').next().unwrap_or("").to_owned();
+            wait_for_text(&b, "main", "на рассмотрении").await?;
+            crawl_with_axe(&b, &base, "head", &mut seen).await?;
+            b.find(Locator::Css("header .who button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            stop(running.take()).await;
+            // The reviewer approves line 1 and rejects line 2 with a reason.
+            running = Some(start_ncalayer(port, signs_in(&reviewer)).await?);
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/")).await?;
+            crawl_with_axe(&b, &base, "reviewer", &mut seen).await?;
+            b.find(Locator::Css(&format!(r#"a[href="/applications/{id}"]"#))).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/applications/{id}")).await?;
+            b.find(Locator::Css(r#"input[name="decision-1"][value="approve"]"#)).await?.click().await?;
+            b.find(Locator::Css(r#"input[name="decision-2"][value="reject"]"#)).await?.click().await?;
+            b.find(Locator::Css(r#"input[name="reason-2"]"#)).await?.send_keys("не входит в состав").await?;
+            b.find(Locator::Css(r#"form[action$="/review"] button[type="submit"]"#)).await?.click().await?;
+            wait_for_text(&b, "main", "не входит в состав").await?;
+            b.find(Locator::Css("header .who button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            stop(running.take()).await;
+            // The integrator reads the scope in words, then grants.
+            running = Some(start_ncalayer(port, signs_in(&integrator)).await?);
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/")).await?;
+            crawl_with_axe(&b, &base, "integrator", &mut seen).await?;
+            b.goto(&format!("{base}/applications/{id}")).await?;
+            wait_for_text(&b, "main", "город Алматы (KATO 750000000)").await?;
+            b.find(Locator::Css(r#"form.grant button[type="submit"]"#)).await?.click().await?;
+            wait_for_text(&b, "main", "доступ предоставлен").await?;
+            b.find(Locator::Css("header .who button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            stop(running.take()).await;
+            // The employee reads the grant; the language chosen earlier is still the page's.
+            running = Some(start_ncalayer(port, signs_in(&employee)).await?);
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/")).await?;
+            wait_for_text(&b, "grants", "город Алматы (KATO 750000000) и всё, что в её пределах").await?;
+            crawl_with_axe(&b, &base, "employee", &mut seen).await?;
+            // The employee reads their own line of the application, not the colleague's.
+            b.goto(&format!("{base}/applications/{id}")).await?;
+            wait_for_text(&b, "main", &iin(11)).await?;
+            let text = b.find(Locator::Id("main")).await?.text().await?;
+            assert!(!text.contains(&iin(12)), "{text}");
+            // A refusal is a page too.
+            b.goto(&format!("{base}/applications/999999")).await?;
+            wait_for_text(&b, "main", "Не найдено").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on a refusal: {violations:#?}");
+            b.goto(&format!("{base}/")).await?;
+            b.find(Locator::Css(r#"a[hreflang="en"]"#)).await?.click().await?;
+            wait_for_text(&b, "grants", "budgets of Almaty city (KATO 750000000) and inside it").await?;
+            println!("pages checked with axe: {seen:?}");
+            let application = format!("/applications/{id}");
+            for page in ["signed-out /sign-in", "head /", "head /applications/new", "head /block-requests/new",
+                &format!("head {application}"), "reviewer /", &format!("reviewer {application}"),
+                "integrator /", "employee /"] {
+                assert!(seen.contains(page), "{page} not crawled: {seen:?}");
+            }
             Ok::<_, qoljetim::AnyError>(())
         }
         .await;
+        stop(running).await;
         b.close().await?;
         result
     }
