@@ -659,3 +659,312 @@ pub fn signatures(seconds: f64) -> Result<Vec<(String, f64)>, AnyError> {
     }
     Ok(out)
 }
+
+/// One page of `bench pages`: who asks, how, and what the answer must contain (a page that refused
+/// would be fast and wrong).
+struct PageCase {
+    label: String,
+    cookie: String,
+    path: String,
+    form: Option<Vec<(String, String)>>,
+    expect: &'static str,
+}
+
+/// `qoljetim bench pages`: every page of every role answered server-side over real HTTP, each
+/// `iterations` times after a warm-up, on SQLite and (with a URL) PostgreSQL; p50/p95/max per page.
+/// The world: the authorized body, the integrator, the Almaty maslikhat with `applications`
+/// applications of `lines` lines each (all states present), signed in as the head, the reviewer,
+/// the integrator administrator and an employee with grants.
+pub async fn pages(
+    iterations: usize,
+    applications: usize,
+    lines: usize,
+    pg_admin: Option<String>,
+) -> Result<(), AnyError> {
+    println!(
+        "qoljetim bench pages — {} cores, build: {}; {applications} applications of {lines} lines, {iterations} requests per page",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        if cfg!(debug_assertions) {
+            "debug (use --release for figures)"
+        } else {
+            "release"
+        }
+    );
+    let mut backends: Vec<Option<&str>> = vec![None];
+    if let Some(pg) = pg_admin.as_deref() {
+        backends.push(Some(pg));
+    }
+    let mut slow = vec![];
+    for b in backends {
+        let app = InProcess::spawn(b, KeyKind::P256).await?;
+        let backend = if b.is_some() { "postgresql" } else { "sqlite" };
+        let r = pages_on(
+            &app,
+            backend,
+            iterations,
+            applications,
+            lines.max(2),
+            &mut slow,
+        )
+        .await;
+        app.cleanup().await;
+        r?;
+    }
+    if slow.is_empty() {
+        println!("every page: p95 within 50 ms");
+    } else {
+        println!("p95 over 50 ms: {}", slow.join("; "));
+    }
+    Ok(())
+}
+
+async fn pages_on(
+    app: &InProcess,
+    backend: &str,
+    iterations: usize,
+    applications: usize,
+    lines: usize,
+    slow: &mut Vec<String>,
+) -> Result<(), AnyError> {
+    let (minfin, integ, bin) = (demo_bin(1), demo_bin(2), demo_bin(3));
+    app.add_org(&minfin, OrganizationKind::AuthorizedBody, None, &[])
+        .await?;
+    app.add_org(&integ, OrganizationKind::Integrator, None, &[])
+        .await?;
+    app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[])
+        .await?;
+    app.add_staff(&iin(1), &minfin, "reviewer").await?;
+    app.add_staff(&iin(2), &integ, "integrator_admin").await?;
+    let reviewer = app.signed_in(&iin(1), &minfin, NcaRole::Employee).await?;
+    let integrator = app.signed_in(&iin(2), &integ, NcaRole::Employee).await?;
+    let head = app.signed_in(&iin(10), &bin, NcaRole::FirstHead).await?;
+    let signer = app.person(
+        &iin(10),
+        Some(&bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let today = app
+        .state
+        .calendar
+        .almaty_date(app.state.clock.now())
+        .to_string();
+    // Applications in every state: the last is left submitted, the one before forwarded, the rest
+    // granted; line 1 of each is the same employee, so they hold many grants.
+    let mut ids = vec![];
+    for a in 0..applications.max(3) {
+        let iins: Vec<String> = (0..lines)
+            .map(|l| {
+                iin(if l == 0 {
+                    11
+                } else {
+                    1000 + (a * lines + l) as u32
+                })
+            })
+            .collect();
+        let form_lines: Vec<FormLine<'_>> = iins
+            .iter()
+            .map(|i| FormLine {
+                iin: i,
+                surname: "Сейітова",
+                name: "Динара",
+                patronymic: Some("Болатқызы"),
+                access_until: None,
+            })
+            .collect();
+        let form = application_json(
+            &bin,
+            &today,
+            ("Әбенова", "Айгүл", None),
+            &["analytical_central", "state_planning"],
+            &form_lines,
+        );
+        let (s, v) = head.submit(&signer, &form).await?;
+        if s != 201 {
+            return Err(format!("submission: {s} {v}").into());
+        }
+        ids.push(v["id"].as_i64().unwrap_or(0));
+    }
+    let (submitted, forwarded) = (ids[ids.len() - 1], ids[ids.len() - 2]);
+    for id in &ids[..ids.len() - 1] {
+        let decisions: Vec<_> = (1..=lines)
+            .map(|l| json!({"line": l, "decision": "approve"}))
+            .collect();
+        let (s, v) = reviewer
+            .post(
+                &format!("/api/v1/applications/{id}/review"),
+                &json!({ "lines": decisions }),
+            )
+            .await?;
+        if s != 200 {
+            return Err(format!("review: {s} {v}").into());
+        }
+        if *id != forwarded {
+            let (s, v) = integrator
+                .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+                .await?;
+            if s != 201 {
+                return Err(format!("grant: {s} {v}").into());
+            }
+        }
+    }
+    let employee = app.signed_in(&iin(11), &bin, NcaRole::Employee).await?;
+    let cookie = |c: &crate::client::ApiClient| {
+        format!(
+            "qoljetim_session={}; qoljetim_lang=kk",
+            c.token.clone().unwrap_or_default()
+        )
+    };
+    // The composing form, checked with `lines` valid rows: the page then shows the document to sign.
+    let mut check: Vec<(String, String)> = vec![
+        ("date".into(), today.clone()),
+        ("head-surname".into(), "Әбенова".into()),
+        ("head-name".into(), "Айгүл".into()),
+        ("systems".into(), "state_planning".into()),
+        ("action".into(), "check".into()),
+    ];
+    for l in 0..lines {
+        let cells = [
+            ("surname", "Сейітова".to_owned()),
+            ("name", "Динара".to_owned()),
+            ("iin", iin(5000 + l as u32)),
+            ("position", "бас маман".to_owned()),
+            ("unit", "бюджет бөлімі".to_owned()),
+            ("phone", "+7 7172 000000".to_owned()),
+            ("email", format!("p{l}@maslikhat.example.kz")),
+            ("purpose", "мемлекеттік аудит".to_owned()),
+            ("eqyzmet_qr", format!("EQYZMET:{l}")),
+        ];
+        for (k, v) in cells {
+            check.push((format!("lines-{l}-{k}"), v));
+        }
+    }
+    let case = |label: &str, c: Option<&crate::client::ApiClient>, path: String, expect| PageCase {
+        label: label.to_owned(),
+        cookie: c.map(cookie).unwrap_or_else(|| "qoljetim_lang=kk".into()),
+        path,
+        form: None,
+        expect,
+    };
+    let cases = vec![
+        case("sign-in", None, "/sign-in".into(), "sign-in-button"),
+        case("home · head", Some(&head), "/".into(), "org-applications"),
+        case(
+            "home · reviewer",
+            Some(&reviewer),
+            "/".into(),
+            "review-queue",
+        ),
+        case(
+            "home · integrator",
+            Some(&integrator),
+            "/".into(),
+            "grant-queue",
+        ),
+        case(
+            "home · employee",
+            Some(&employee),
+            "/".into(),
+            "KATO 750000000",
+        ),
+        case(
+            "all grants, page 1 · head",
+            Some(&head),
+            "/grants".into(),
+            "KATO 750000000",
+        ),
+        case(
+            "all grants, page 1 · integrator",
+            Some(&integrator),
+            "/grants".into(),
+            "KATO 750000000",
+        ),
+        case(
+            "application · reviewer (review form)",
+            Some(&reviewer),
+            format!("/applications/{submitted}"),
+            "decision-1",
+        ),
+        case(
+            "application · integrator (scope preview)",
+            Some(&integrator),
+            format!("/applications/{forwarded}"),
+            "KATO 750000000",
+        ),
+        case(
+            "application · head (granted)",
+            Some(&head),
+            format!("/applications/{}", ids[0]),
+            "evidence",
+        ),
+        case(
+            "new application · head",
+            Some(&head),
+            "/applications/new".into(),
+            "lines-0-iin",
+        ),
+        case(
+            "new block request · head",
+            Some(&head),
+            "/block-requests/new".into(),
+            "lines-0-reason",
+        ),
+        PageCase {
+            form: Some(check),
+            ..case(
+                "new application checked · head",
+                Some(&head),
+                "/applications/new".into(),
+                "sign-document-button",
+            )
+        },
+    ];
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    println!(
+        "[{backend}] {:<44} {:>9} {:>9} {:>9} {:>9}",
+        "page", "p50 ms", "p95 ms", "max ms", "bytes"
+    );
+    for c in &cases {
+        let mut times = Vec::with_capacity(iterations);
+        let mut bytes = 0;
+        for i in 0..iterations + iterations / 10 + 1 {
+            let url = format!("{}{}", app.base, c.path);
+            let req = match &c.form {
+                Some(f) => http.post(&url).header("Origin", &app.base).form(f),
+                None => http.get(&url),
+            }
+            .header("Cookie", &c.cookie);
+            let t = Instant::now();
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let body = resp.text().await?;
+            let took = t.elapsed();
+            if status != 200 || !body.contains(c.expect) {
+                return Err(format!("{}: {status}, no {:?} in the page", c.label, c.expect).into());
+            }
+            bytes = body.len();
+            // The first tenth warms up (templates, caches, connections) and is not counted.
+            if i > iterations / 10 {
+                times.push(took);
+            }
+        }
+        times.sort();
+        let p95 = percentile(&times, 0.95);
+        println!(
+            "[{backend}] {:<44} {:>9.2} {:>9.2} {:>9.2} {:>9}",
+            c.label,
+            ms(percentile(&times, 0.5)),
+            ms(p95),
+            ms(times.last().copied().unwrap_or_default()),
+            bytes
+        );
+        if p95 > Duration::from_millis(50) {
+            slow.push(format!("[{backend}] {} {:.1} ms", c.label, ms(p95)));
+        }
+    }
+    Ok(())
+}

@@ -347,6 +347,21 @@ enum BenchCmd {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+    /// Every page of every role, answered server-side over HTTP: p50/p95/max per page (issue 13:
+    /// p95 within 50 ms), on SQLite and PostgreSQL.
+    Pages {
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        /// Applications in the world (all states present).
+        #[arg(long, default_value_t = 20)]
+        applications: usize,
+        /// Lines per application (and rows of the checked composing form).
+        #[arg(long, default_value_t = 20)]
+        lines: usize,
+        /// PostgreSQL admin URL (a fresh database is created and dropped); default QOLJETIM_TEST_POSTGRES_URL.
+        #[arg(long)]
+        postgres_url: Option<String>,
+    },
     /// Scoped budget queries: p50/p95 through HTTP and directly in the engine.
     Data {
         #[arg(long, default_value_t = 10_000_000)]
@@ -912,6 +927,15 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             iterations,
         }) => {
             qoljetim::bench::data(rows, &data_dir, iterations).await?;
+        }
+        Command::Bench(BenchCmd::Pages {
+            iterations,
+            applications,
+            lines,
+            postgres_url,
+        }) => {
+            let pg = postgres_url.or_else(|| std::env::var("QOLJETIM_TEST_POSTGRES_URL").ok());
+            qoljetim::bench::pages(iterations, applications, lines, pg).await?;
         }
         Command::Bench(BenchCmd::Workflow {
             clients,

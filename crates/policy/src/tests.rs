@@ -626,3 +626,19 @@ proptest! {
         prop_assert_eq!(block, roles.contains(&Role::Head) && same_bin);
     }
 }
+
+proptest! {
+    // The grant list asks Cedar once per (person, organization) pair (service `list_grants`): sound
+    // only while no policy reads a grant's id. Any id, the same decision, for every role and kind.
+    #[test]
+    fn read_grant_does_not_depend_on_the_grant_id(roles in role_strategy(), kind_i in 0usize..K::ALL.len(),
+        same_bin in any::<bool>(), own in any::<bool>(), id_a in any::<i64>(), id_b in any::<i64>()) {
+        let e = engine();
+        let a = actor(if same_bin { APPLICANT } else { MINFIN }, K::ALL[kind_i], &roles);
+        let person = if own { a.iin.clone() } else { iin("990101300013") };
+        let with_id = |id: i64| Resource::Grant { id, person_iin: person.clone(), organization_bin: bin(APPLICANT) };
+        let first = e.decide(&a, Action::ReadGrant, &with_id(id_a)).map(|d| d.allowed);
+        let second = e.decide(&a, Action::ReadGrant, &with_id(id_b)).map(|d| d.allowed);
+        prop_assert_eq!(first.ok(), second.ok());
+    }
+}

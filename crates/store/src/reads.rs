@@ -480,16 +480,18 @@ impl Store {
         &self,
         organization_bin: Option<&str>,
         limit: i64,
+        offset: i64,
     ) -> Result<Vec<GrantRow>> {
         let rows = match organization_bin {
             Some(bin) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE organization_bin = $1 ORDER BY id DESC LIMIT $2")))
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE organization_bin = $1 ORDER BY id DESC LIMIT $2 OFFSET $3")))
                     .bind(bin)
                     .bind(limit)
+                    .bind(offset)
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants ORDER BY id DESC LIMIT $1"))).bind(limit).fetch_all(&self.pool).await?,
+            None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants ORDER BY id DESC LIMIT $1 OFFSET $2"))).bind(limit).bind(offset).fetch_all(&self.pool).await?,
         };
         rows.iter().map(grant).collect()
     }

@@ -350,6 +350,23 @@ async fn pages_review_and_grant_forms(app: &TestApp) -> R {
         days.len() == 2 && days.iter().all(|d| (170..=190).contains(d)),
         "{days:?}"
     );
+    // The integrator's list of every grant, page by page: both of line 1's, none of the rejected line's.
+    let html = http
+        .get(format!("{}/grants", app.base))
+        .header("Cookie", page(&w.integrator))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert_eq!(
+        html.matches(&format!("<td>{}</td>", iin(11))).count(),
+        2,
+        "{html}"
+    );
+    assert!(
+        !html.contains(&iin(12)) && !html.contains(r#"rel="next""#),
+        "{html}"
+    );
     // Another organization's head: the refusal, as a page.
     let other = demo_bin(ALMATY_MASLIKHAT + 40);
     app.add_org(&other, K::Maslikhat, Some("710000000"), &[])

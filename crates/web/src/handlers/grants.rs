@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::problem::ApiResult;
 
-#[utoipa::path(get, path = "/api/v1/grants", params(("status" = Option<String>, Query), ("limit" = Option<i64>, Query)), responses((status = 200, body = [GrantView])))]
+#[utoipa::path(get, path = "/api/v1/grants", params(("status" = Option<String>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query, description = "how many of the newest to skip"), ("own" = Option<bool>, Query, description = "only the caller's own grants")), responses((status = 200, body = [GrantView])))]
 pub async fn list_grants(
     State(st): State<AppState>,
     caller: Caller,

@@ -47,7 +47,8 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
+    ("grants.html", include_str!("../../templates/grants.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("compose.html", include_str!("../../templates/compose.html")),
     ("layout.html", include_str!("../../templates/layout.html")),
@@ -212,6 +213,7 @@ pub fn routes() -> Router<AppState> {
             "/block-requests/new",
             get(compose::new_block_request).post(compose::edit_block_request),
         )
+        .route("/grants", get(grants))
         .route("/applications/{id}", get(application))
         .route("/applications/{id}/review", post(review))
         .route("/applications/{id}/grant", post(grant))
@@ -234,6 +236,7 @@ async fn home(
         let queue = |status: &str| ListQuery {
             status: Some(status.to_owned()),
             limit: Some(200),
+            ..ListQuery::default()
         };
         let review_queue = match has("reviewer") {
             true => st.list_applications(&caller, queue("submitted")).await?,
@@ -251,7 +254,12 @@ async fn home(
             true => st.block_requests(&caller, Ok(false)).await?.block_requests,
             false => vec![],
         };
-        let grants = st.list_grants(&caller, ListQuery::default()).await?;
+        // The person's own grants; an organization's (or everyone's) are on `/grants`, page by page.
+        let own = ListQuery {
+            own: Some(true),
+            ..ListQuery::default()
+        };
+        let grants = st.list_grants(&caller, own).await?;
         Ok::<_, ServiceError>((
             me,
             review_queue,
@@ -277,6 +285,51 @@ async fn home(
             applications => Value::from(Serde(&applications)),
             block_requests => Value::from(Serde(&block_requests)),
             grants => Value::from(Serde(&grants)),
+        },
+    )
+}
+
+/// Grants per page of `/grants`.
+const GRANTS_PAGE: i64 = 100;
+
+#[derive(Deserialize)]
+struct PageNumber {
+    page: Option<i64>,
+}
+
+/// The grants the person may read beyond their own — the organization's for a head, everyone's for
+/// an operator (Cedar decides each) — newest first, a hundred per page.
+async fn grants(
+    State(st): State<AppState>,
+    PageLang(lang): PageLang,
+    caller: PageCaller,
+    Query(q): Query<PageNumber>,
+) -> Response {
+    let Some(caller) = caller.0 else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    let page = q.page.unwrap_or(1).clamp(1, 100_000);
+    let query = ListQuery {
+        limit: Some(GRANTS_PAGE + 1),
+        offset: Some((page - 1) * GRANTS_PAGE),
+        ..ListQuery::default()
+    };
+    let (me, mut grants) = match (st.me(&caller).await, st.list_grants(&caller, query).await) {
+        (Ok(me), Ok(g)) => (me, g),
+        (Err(e), _) | (_, Err(e)) => return problem_page(&st, lang, &e),
+    };
+    // One more than a page was asked for: whether an older page exists.
+    let more = grants.len() as i64 > GRANTS_PAGE;
+    grants.truncate(GRANTS_PAGE as usize);
+    st.pages.render(
+        "grants.html",
+        lang,
+        context! {
+            me => Value::from(Serde(&me)),
+            back => format!("/grants?page={page}"),
+            grants => Value::from(Serde(&grants)),
+            page,
+            more,
         },
     )
 }
@@ -542,7 +595,12 @@ mod tests {
         let pages = Pages::new(PagesConfig::default()).unwrap_or_else(|e| panic!("{e}"));
         for lang in [Lang::Kk, Lang::Ru, Lang::En] {
             let sign_in = context! { me => Value::from(()), back => "/sign-in", ncalayer_url => "ws://127.0.0.1:1" };
-            for (name, ctx) in [("sign_in.html", sign_in), ("home.html", sample_home())] {
+            let grants = context! { page => 2, more => true, ..sample_home() };
+            for (name, ctx) in [
+                ("sign_in.html", sign_in),
+                ("home.html", sample_home()),
+                ("grants.html", grants),
+            ] {
                 let html = pages
                     .html(name, lang, ctx)
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
