@@ -17,6 +17,21 @@ use crate::client::{FormLine, KeyPair, application_json};
 use crate::inproc::{InProcess, iin};
 use crate::people::demo_bin;
 
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Which build prints the figures: a debug build's are not the ones to compare.
+fn build() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug (use --release for figures)"
+    } else {
+        "release"
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -222,14 +237,8 @@ pub async fn workflow(
 ) -> Result<(), AnyError> {
     println!(
         "qoljetim bench workflow — {} cores, build: {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        if cfg!(debug_assertions) {
-            "debug (use --release for figures)"
-        } else {
-            "release"
-        }
+        cores(),
+        build()
     );
     let (per_sec, threads) = tokio::task::spawn_blocking(|| cms_verifications(3.0)).await??;
     println!(
@@ -683,14 +692,8 @@ pub async fn pages(
 ) -> Result<(), AnyError> {
     println!(
         "qoljetim bench pages — {} cores, build: {}; {applications} applications of {lines} lines, {iterations} requests per page",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        if cfg!(debug_assertions) {
-            "debug (use --release for figures)"
-        } else {
-            "release"
-        }
+        cores(),
+        build()
     );
     let mut backends: Vec<Option<&str>> = vec![None];
     if let Some(pg) = pg_admin.as_deref() {

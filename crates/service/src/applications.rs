@@ -551,14 +551,7 @@ impl Service {
             .authorized_application(attempt, caller, id, Action::GrantAccess)
             .await?;
         let parsed = cmd.body?;
-        if let Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) =
-            a.status.grant()
-        {
-            return Err(ServiceError::new(Problem::WrongState {
-                current: cur.to_string(),
-                expected: exp.to_string(),
-            }));
-        }
+        waits_for_grant(&a)?;
         let (extra, reason) = extra_years(&parsed, &a.systems).map_err(ServiceError::validation)?;
         let at = self.clock.now();
         let (new_grants, not_granted) = self.plan_grants(&a, &extra, reason.as_ref(), at).await?;
@@ -799,14 +792,7 @@ impl Service {
             .authorized_application(attempt, caller, id, Action::GrantAccess)
             .await?;
         attempt.update(|e| e.action = "preview_grant".into());
-        if let Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) =
-            a.status.grant()
-        {
-            return Err(ServiceError::new(Problem::WrongState {
-                current: cur.to_string(),
-                expected: exp.to_string(),
-            }));
-        }
+        waits_for_grant(&a)?;
         let (grants, not_granted) = self
             .plan_grants(&a, &Default::default(), None, self.clock.now())
             .await?;
@@ -855,5 +841,18 @@ impl Service {
     /// Today in Almaty: the date a form composed now carries.
     pub fn today(&self) -> jiff::civil::Date {
         self.calendar.almaty_date(self.clock.now())
+    }
+}
+
+/// Only a forwarded application is granted (and previewed for its grant).
+fn waits_for_grant(a: &ApplicationRow) -> ServiceResult<()> {
+    match a.status.grant() {
+        Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) => {
+            Err(ServiceError::new(Problem::WrongState {
+                current: cur.to_string(),
+                expected: exp.to_string(),
+            }))
+        }
+        _ => Ok(()),
     }
 }
