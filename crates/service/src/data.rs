@@ -628,3 +628,95 @@ fn dimension_codes(d: Dim) -> Vec<i64> {
         _ => vec![],
     }
 }
+
+/// What the budget explorer offers a person: for each system whose grant is active today, its
+/// datasets and only the filter values inside the grant's scope (issue 14).
+#[derive(Debug, serde::Serialize)]
+pub struct ExplorerChoices {
+    pub system: &'static str,
+    pub datasets: Vec<ExplorerDataset>,
+    pub fiscal_years: Vec<i16>,
+    pub levels: Vec<&'static str>,
+    /// The grant's territory's region, or every region when the scope has no territory.
+    pub regions: Vec<DimensionValue>,
+    /// The scope's administrators; empty when the scope does not limit them.
+    pub administrators: Vec<DimensionValue>,
+    /// The grant's scope (the pages say it in words).
+    pub scope: crate::views::ScopeView,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ExplorerDataset {
+    pub name: &'static str,
+    pub dims: Vec<&'static str>,
+    pub measures: Vec<&'static str>,
+}
+
+impl Service {
+    /// The explorer's choices from the person's own grants active today (Almaty). Reads only the
+    /// caller's own grants, like `me`; the queries made with the choices are decided and audited by
+    /// `query_data`, which refuses a value typed by hand outside the scope.
+    pub async fn explorer_choices(
+        &self,
+        caller: &Caller,
+        language: &str,
+    ) -> ServiceResult<Vec<ExplorerChoices>> {
+        let today = self.calendar.almaty_date(self.clock.now());
+        let grants = self
+            .store
+            .grants_of_person(caller.actor.iin.as_str(), caller.actor.bin.as_str())
+            .await
+            .map_err(ServiceError::store)?;
+        let region_name = |r: &qoljetim_domain::kato::Region| match language {
+            "kk" => r.name_kk,
+            "ru" => r.name_ru,
+            _ => r.name_en,
+        };
+        let mut out = vec![];
+        for system in [System::AnalyticalCentral, System::StatePlanning] {
+            let Some(grant) = active_grant(&grants, system, today) else {
+                continue;
+            };
+            let scope = &grant.scope;
+            let regions = match scope.territory.as_ref() {
+                Some(t) => t.region().into_iter().collect::<Vec<_>>(),
+                None => qoljetim_domain::kato::REGIONS.iter().collect(),
+            };
+            out.push(ExplorerChoices {
+                system: system.as_str(),
+                datasets: qoljetim_budget::model::DATASETS
+                    .iter()
+                    .filter(|d| d.system == system)
+                    .map(|d| ExplorerDataset {
+                        name: d.name,
+                        dims: d.dims.iter().map(|x| x.name()).collect(),
+                        measures: d.measures.to_vec(),
+                    })
+                    .collect(),
+                fiscal_years: scope.fiscal_years.clone(),
+                levels: scope.levels.iter().map(|l| l.as_str()).collect(),
+                regions: regions
+                    .into_iter()
+                    .map(|r| DimensionValue {
+                        code: r.code.to_owned(),
+                        name: Some(region_name(r).to_owned()),
+                    })
+                    .collect(),
+                administrators: scope
+                    .administrators
+                    .iter()
+                    .map(|a| DimensionValue {
+                        code: a.as_str().to_owned(),
+                        name: qoljetim_budget::names::name(
+                            Dim::Administrator,
+                            i64::from(a.number()),
+                            language,
+                        ),
+                    })
+                    .collect(),
+                scope: crate::views::ScopeView::from(scope),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -29,7 +29,8 @@ use qoljetim_store::Store;
 pub use applications::{EvidenceFile, GrantCommand, ReviewCommand};
 pub use block::BlockRequestList;
 pub use data::{
-    DataAnswerView, DataRequest, DimensionRequest, ExportNotice, Output, parse_code, parse_query,
+    DataAnswerView, DataRequest, DimensionRequest, ExplorerChoices, ExplorerDataset, ExportNotice,
+    Output, parse_code, parse_query,
 };
 pub use error::{DenialFacts, Input, Problem, ProblemKind, ServiceError, ServiceResult};
 pub use grants::ListQuery;

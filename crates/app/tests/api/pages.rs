@@ -11,6 +11,11 @@ on_both_databases!(sqlite_pages, postgres_pages; (|db| TestApp::spawn(db, KeyKin
     pages_compose_a_block_request,
 );
 
+on_both_databases!(sqlite_pages_data, postgres_pages_data;
+    (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
+    explorer_groups_drills_and_refuses_outside_the_scope,
+);
+
 on_both_databases!(sqlite_browser, postgres_browser; database;
     browser_whole_path_with_ncalayer,
 );
@@ -987,5 +992,138 @@ async fn pages_compose_a_block_request(app: &TestApp) -> R {
         .await?;
     assert_eq!(s, 400, "{v}");
     assert_eq!(v["errors"][0]["field"], "/lines/0/iin", "{v}");
+    Ok(())
+}
+
+// Issue 14, Order 270 §6 and §15: the explorer of the Almaty city maslikhat's deputy offers only the
+// grant's years and Almaty; 2026 spending by program with tenge grouped in thousands; a row drills into
+// the program by month, the same figure as the API's; the CSV link is the API's with the §15 marking;
+// Astana's budget typed into the URL is refused with the scope in words.
+async fn explorer_groups_drills_and_refuses_outside_the_scope(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let deputy = granted_user(
+        app,
+        &w,
+        1,
+        K::Maslikhat,
+        Some("750000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let http = reqwest::Client::new();
+    let cookie = format!(
+        "qoljetim_session={}; qoljetim_lang=ru",
+        deputy.token.clone().unwrap_or_default()
+    );
+    let page = |path: String| {
+        let (http, cookie) = (http.clone(), cookie.clone());
+        let url = format!("{}{path}", app.base);
+        async move {
+            Ok::<_, qoljetim::AnyError>(
+                http.get(url)
+                    .header("Cookie", cookie)
+                    .send()
+                    .await?
+                    .text()
+                    .await?,
+            )
+        }
+    };
+    let home = page("/".into()).await?;
+    assert!(home.contains(r#"href="/explore""#), "{home}");
+    let html = page("/explore?system=analytical_central&dataset=expenditure&fiscal_year=2026&group_by=program&measures=paid".into()).await?;
+    // Only the scope's values are offered: one region, Almaty; no Astana.
+    let region_select = html
+        .split(r#"<select id="region""#)
+        .nth(1)
+        .and_then(|s| s.split("</select>").next())
+        .unwrap_or("");
+    assert!(
+        region_select.contains(r#"value="750000000""#) && !region_select.contains("710000000"),
+        "{region_select}"
+    );
+    assert!(
+        html.contains("город Алматы (KATO 750000000)"),
+        "the scope in words: {html}"
+    );
+    assert!(
+        html.contains(r#"data-chart=""#) && html.contains("echarts.simple.min.js"),
+        "{html}"
+    );
+    // The API's answer for the same query: the page shows its rows in tenge with grouped digits.
+    let (s, v) = deputy.get("/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program&measures=paid&sort=-paid&limit=50").await?;
+    assert_eq!(s, 200, "{v}");
+    let first = &v["rows"][0];
+    let program = first["group"]["program"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let paid = first["values"]["paid"].as_i64().unwrap_or(0);
+    let tenge = (paid + 50) / 100;
+    let grouped = {
+        let d = tenge.to_string();
+        let mut out = String::new();
+        for (i, c) in d.chars().enumerate() {
+            if i > 0 && (d.len() - i) % 3 == 0 {
+                out.push('\u{202f}');
+            }
+            out.push(c);
+        }
+        out
+    };
+    assert!(
+        html.contains(&format!(r#"<td class="num">{grouped}</td>"#)),
+        "{grouped} in {html}"
+    );
+    // The row drills into the program by month.
+    let drill = format!(
+        "&#x2f;explore?dataset=expenditure&amp;fiscal_year=2026&amp;group_by=month&amp;measures=paid&amp;program={program}&amp;system=analytical_central"
+    );
+    assert!(html.contains(&drill), "{drill} in {html}");
+    let by_month = page(drill.replace("&amp;", "&").replace("&#x2f;", "/")).await?;
+    let (_, v) = deputy.get(&format!("/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=month&measures=paid&program={program}")).await?;
+    let months = v["rows"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(months > 1, "{v}");
+    assert_eq!(
+        by_month.matches(r#"<td class="num">"#).count(),
+        months,
+        "one row per month: {by_month}"
+    );
+    assert!(
+        by_month.contains(&format!("Программа = {program}")),
+        "the drill's filter is shown: {by_month}"
+    );
+    // The CSV link is the API's, marked (Order 270 §15).
+    let csv_link = html
+        .split(r#"<a href=""#)
+        .find(|s| s.starts_with("&#x2f;api&#x2f;v1&#x2f;data&#x2f;"))
+        .and_then(|s| s.split('"').next())
+        .ok_or("no CSV link")?;
+    assert!(csv_link.contains("format=csv"), "{csv_link}");
+    let csv = http
+        .get(format!(
+            "{}{}",
+            app.base,
+            csv_link.replace("&amp;", "&").replace("&#x2f;", "/")
+        ))
+        .header("Cookie", cookie.clone())
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        csv.trim_start_matches('\u{feff}').starts_with('#') && csv.contains("270"),
+        "{csv}"
+    );
+    // Astana typed into the URL: refused, the scope in words, no figures.
+    let astana = page("/explore?system=analytical_central&dataset=expenditure&fiscal_year=2026&group_by=program&region=710000000".into()).await?;
+    assert!(
+        astana.contains(r#"id="refusal""#)
+            && astana.contains("territory=750000000")
+            && astana.contains("region=710000000"),
+        "{astana}"
+    );
+    assert!(!astana.contains(r#"<td class="num">"#), "{astana}");
     Ok(())
 }

@@ -16,6 +16,7 @@ use qoljetim_service::{
 use serde::Deserialize;
 
 mod compose;
+mod explore;
 
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller, SESSION_COOKIE};
@@ -47,7 +48,8 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
+    ("explore.html", include_str!("../../templates/explore.html")),
     ("grants.html", include_str!("../../templates/grants.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("compose.html", include_str!("../../templates/compose.html")),
@@ -62,7 +64,17 @@ const TEMPLATES: [(&str, &str); 8] = [
 ];
 
 /// Files served under `/static/`: path, content type, bytes.
-const STATIC: [(&str, &str, &[u8]); 3] = [
+const STATIC: [(&str, &str, &[u8]); 5] = [
+    (
+        "explore.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/explore.js"),
+    ),
+    (
+        "vendor/echarts/echarts.simple.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/vendor/echarts/echarts.simple.min.js"),
+    ),
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -214,6 +226,7 @@ pub fn routes() -> Router<AppState> {
             get(compose::new_block_request).post(compose::edit_block_request),
         )
         .route("/grants", get(grants))
+        .route("/explore", get(explore::explore))
         .route("/applications/{id}", get(application))
         .route("/applications/{id}/review", post(review))
         .route("/applications/{id}/grant", post(grant))
