@@ -65,8 +65,9 @@ impl TestApp {
         Self::spawn_full(postgres_admin_url, key_kind, 0, Some(at), |_| {}).await
     }
 
-    /// Every test app lets the test HR system (`hr_system_bin()`) post HR events.
-    async fn spawn_full(
+    /// The general form: `budget_rows` of synthetic data, a fixed clock when `at` is given, and
+    /// `configure`. Every test app lets the test HR system (`hr_system_bin()`) post HR events.
+    pub async fn spawn_full(
         postgres_admin_url: Option<&str>,
         key_kind: KeyKind,
         budget_rows: usize,

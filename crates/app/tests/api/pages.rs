@@ -425,7 +425,7 @@ impl Chromedriver {
         let caps = json!({"browserName": "chrome", "goog:chromeOptions": {"binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--lang=kk"]}});
+                "--no-first-run", "--lang=kk", "--window-size=1280,1300"]}});
         let caps = caps.as_object().cloned().unwrap_or_default();
         let http = hyper_util::client::legacy::connect::HttpConnector::new();
         Ok(fantoccini::ClientBuilder::new(http)
@@ -507,7 +507,9 @@ async fn crawl_with_axe(
     let mut queue = vec![start.clone()];
     while let Some(url) = queue.pop() {
         let path = url.trim_start_matches(base).to_owned();
-        if !seen.insert(format!("{role} {path}")) {
+        // A path is one page whatever its query (the explorer's drill-downs are many URLs of one page).
+        let page = path.split('?').next().unwrap_or_default().to_owned();
+        if !seen.insert(format!("{role} {page}")) {
             continue;
         }
         if b.current_url().await?.as_str() != url {
@@ -524,12 +526,23 @@ async fn crawl_with_axe(
             .await?;
         let links: Vec<String> = serde_json::from_value(links)?;
         for l in links {
-            if !seen.contains(&format!("{role} {l}")) {
+            if !seen.contains(&format!("{role} {}", l.split('?').next().unwrap_or_default())) {
                 queue.push(format!("{base}{l}"));
             }
         }
     }
     b.goto(&start).await?;
+    Ok(())
+}
+
+/// A screenshot of the open page as `<dir>/<name>.png` when `QOLJETIM_SCREENSHOTS` names a folder
+/// (`scripts/screenshots` sets it to `docs/images`); otherwise nothing.
+async fn shot(b: &fantoccini::Client, name: &str) -> R {
+    if let Ok(dir) = std::env::var("QOLJETIM_SCREENSHOTS") {
+        let png = b.screenshot().await?;
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)?;
+    }
     Ok(())
 }
 
@@ -568,8 +581,10 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
         .local_addr()?
         .port();
     let url = format!("ws://127.0.0.1:{port}");
-    let app =
-        TestApp::spawn_configured(db, KeyKind::P256, move |c| c.pages.ncalayer_url = url).await?;
+    let app = TestApp::spawn_full(db, KeyKind::P256, 3_000, None, move |c| {
+        c.pages.ncalayer_url = url
+    })
+    .await?;
     let base = app.base.clone();
     let r = async {
         let w = world(&app).await?;
@@ -613,6 +628,7 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             );
             assert!(scripts.len() == 2 && body > 40_000, "both scripts measured: {scripts:?}");
             assert!(transfer <= 100_000, "at most 100 KB of JavaScript on the first load: {scripts:?}");
+            shot(&b, "01-sign-in").await?;
             crawl_with_axe(&b, &base, "signed-out", &mut seen).await?;
             // axe can fail: an input without a label on this page is a critical violation.
             b.execute("document.getElementById('main').insertAdjacentHTML('beforeend', '<input type=text>');", vec![])
@@ -633,12 +649,14 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             wait_for_url(&b, &format!("{base}/")).await?;
             b.find(Locator::Css(r#"a[hreflang="ru"]"#)).await?.click().await?;
             wait_for_text(&b, "main", "Заявки вашей организации").await?;
+            shot(&b, "02-head-home").await?;
             crawl_with_axe(&b, &base, "head", &mut seen).await?;
             b.find(Locator::Css(r#"a[href="/applications/new"]"#)).await?.click().await?;
             wait_for_url(&b, &format!("{base}/applications/new")).await?;
             // Checked empty: the rules beside the fields, and the page still passes axe.
             b.find(Locator::Css(r#"button[value="check"]"#)).await?.click().await?;
             wait_for_text(&b, "problems", "Строка 1: ИИН").await?;
+            shot(&b, "03-head-application-checked-with-errors").await?;
             let violations = axe_violations(&b).await?;
             assert!(violations.is_empty(), "axe on the checked form: {violations:#?}");
             b.find(Locator::Id("head-surname")).await?.send_keys("Әбенова").await?;
@@ -663,6 +681,7 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             wait_for_text(&b, "main", "Строка 2").await?;
             b.find(Locator::Css(r#"button[value="check"]"#)).await?.click().await?;
             wait_for_text(&b, "ready", "Готово к подписи").await?;
+            shot(&b, "04-head-application-ready-to-sign").await?;
             let violations = axe_violations(&b).await?;
             assert!(violations.is_empty(), "axe on the document to sign: {violations:#?}");
             b.find(Locator::Id("sign-document-button")).await?.click().await?;
@@ -685,6 +704,7 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             b.find(Locator::Css(r#"input[name="reason-2"]"#)).await?.send_keys("не входит в состав").await?;
             b.find(Locator::Css(r#"form[action$="/review"] button[type="submit"]"#)).await?.click().await?;
             wait_for_text(&b, "main", "не входит в состав").await?;
+            shot(&b, "05-reviewer-application-decided").await?;
             b.find(Locator::Css("header .who button")).await?.click().await?;
             wait_for_url(&b, &format!("{base}/sign-in")).await?;
             stop(running.take()).await;
@@ -695,6 +715,7 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             crawl_with_axe(&b, &base, "integrator", &mut seen).await?;
             b.goto(&format!("{base}/applications/{id}")).await?;
             wait_for_text(&b, "main", "город Алматы (KATO 750000000)").await?;
+            shot(&b, "06-integrator-grant-preview").await?;
             b.find(Locator::Css(r#"form.grant button[type="submit"]"#)).await?.click().await?;
             wait_for_text(&b, "main", "доступ предоставлен").await?;
             b.find(Locator::Css("header .who button")).await?.click().await?;
@@ -705,6 +726,33 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             b.find(Locator::Id("sign-in-button")).await?.click().await?;
             wait_for_url(&b, &format!("{base}/")).await?;
             wait_for_text(&b, "grants", "город Алматы (KATO 750000000) и всё, что в её пределах").await?;
+            shot(&b, "07-employee-home").await?;
+            // The explorer: a chart drawn by ECharts, then a bar's drill-down into months, as a line.
+            b.find(Locator::Css(r#"a[href="/explore"]"#)).await?.click().await?;
+            wait_for_text(&b, "main", "Обозреватель бюджета").await?;
+            b.find(Locator::Css(r#"select#group_by option[value="program"]"#)).await?.click().await?;
+            b.find(Locator::Css("form.explore button[type=submit]")).await?.click().await?;
+            wait_for(&b, |u| u.contains("group_by=program")).await?;
+            let drawn = async {
+                for _ in 0..100 {
+                    if let Ok(Value::Bool(true)) = b
+                        .execute("return !!document.querySelector('#chart canvas');", vec![])
+                        .await
+                    {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err::<(), qoljetim::AnyError>("the chart was not drawn".into())
+            };
+            drawn.await?;
+            shot(&b, "08-employee-explorer-by-program").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the explorer: {violations:#?}");
+            b.find(Locator::Css("table tbody tr td a")).await?.click().await?;
+            wait_for(&b, |u| u.contains("group_by=month") && u.contains("program=")).await?;
+            wait_for_text(&b, "main", "Месяц").await?;
+            shot(&b, "09-employee-explorer-program-by-month").await?;
             crawl_with_axe(&b, &base, "employee", &mut seen).await?;
             // The employee reads their own line of the application, not the colleague's.
             b.goto(&format!("{base}/applications/{id}")).await?;
@@ -723,7 +771,7 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             let application = format!("/applications/{id}");
             for page in ["signed-out /sign-in", "head /", "head /applications/new", "head /block-requests/new",
                 &format!("head {application}"), "reviewer /", &format!("reviewer {application}"),
-                "integrator /", "employee /"] {
+                "integrator /", "integrator /grants", "employee /", "employee /explore"] {
                 assert!(seen.contains(page), "{page} not crawled: {seen:?}");
             }
             Ok::<_, qoljetim::AnyError>(())
