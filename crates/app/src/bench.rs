@@ -677,6 +677,9 @@ struct PageCase {
     path: String,
     form: Option<Vec<(String, String)>>,
     expect: &'static str,
+    /// The p95 the issue asks for: 50 ms for the pages (issue 13), 100 ms for the explorer at 10 M
+    /// rows (issue 14).
+    limit: Duration,
 }
 
 /// `qoljetim bench pages`: every page of every role answered server-side over real HTTP, each
@@ -688,10 +691,11 @@ pub async fn pages(
     iterations: usize,
     applications: usize,
     lines: usize,
+    rows: usize,
     pg_admin: Option<String>,
 ) -> Result<(), AnyError> {
     println!(
-        "qoljetim bench pages — {} cores, build: {}; {applications} applications of {lines} lines, {iterations} requests per page",
+        "qoljetim bench pages — {} cores, build: {}; {applications} applications of {lines} lines, {rows} budget rows, {iterations} requests per page",
         cores(),
         build()
     );
@@ -701,14 +705,22 @@ pub async fn pages(
     }
     let mut slow = vec![];
     for b in backends {
-        let app = InProcess::spawn(b, KeyKind::P256).await?;
+        let started = Instant::now();
+        let app = InProcess::start(b, KeyKind::P256, rows, None, None).await?;
         let backend = if b.is_some() { "postgresql" } else { "sqlite" };
+        if rows > 0 {
+            println!(
+                "[{backend}] {rows} budget rows generated and loaded in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         let r = pages_on(
             &app,
             backend,
             iterations,
             applications,
             lines.max(2),
+            rows > 0,
             &mut slow,
         )
         .await;
@@ -716,9 +728,9 @@ pub async fn pages(
         r?;
     }
     if slow.is_empty() {
-        println!("every page: p95 within 50 ms");
+        println!("every page within its limit at p95 (pages 50 ms, the explorer 100 ms)");
     } else {
-        println!("p95 over 50 ms: {}", slow.join("; "));
+        println!("over the limit at p95: {}", slow.join("; "));
     }
     Ok(())
 }
@@ -729,6 +741,7 @@ async fn pages_on(
     iterations: usize,
     applications: usize,
     lines: usize,
+    explorer: bool,
     slow: &mut Vec<String>,
 ) -> Result<(), AnyError> {
     let (minfin, integ, bin) = (demo_bin(1), demo_bin(2), demo_bin(3));
@@ -850,6 +863,7 @@ async fn pages_on(
         path,
         form: None,
         expect,
+        limit: Duration::from_millis(50),
     };
     let cases = vec![
         case("sign-in", None, "/sign-in".into(), "sign-in-button"),
@@ -924,6 +938,31 @@ async fn pages_on(
             )
         },
     ];
+    let mut cases = cases;
+    if explorer {
+        // The employee holds grants of the Almaty city maslikhat for both systems: the explorer
+        // reads every row of the year in its scope (Order 270 §6) for each answer.
+        for (label, query) in [
+            (
+                "explorer, 2026 by program · employee",
+                "group_by=program&measures=paid",
+            ),
+            (
+                "explorer, a program by month · employee",
+                "group_by=month&measures=paid,approved_plan&program=002",
+            ),
+        ] {
+            cases.push(PageCase {
+                limit: Duration::from_millis(100),
+                ..case(
+                    label,
+                    Some(&employee),
+                    format!("/explore?system=analytical_central&dataset=expenditure&fiscal_year=2026&{query}"),
+                    "data-chart",
+                )
+            });
+        }
+    }
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -965,8 +1004,13 @@ async fn pages_on(
             ms(times.last().copied().unwrap_or_default()),
             bytes
         );
-        if p95 > Duration::from_millis(50) {
-            slow.push(format!("[{backend}] {} {:.1} ms", c.label, ms(p95)));
+        if p95 > c.limit {
+            slow.push(format!(
+                "[{backend}] {} {:.1} ms (limit {} ms)",
+                c.label,
+                ms(p95),
+                c.limit.as_millis()
+            ));
         }
     }
     Ok(())

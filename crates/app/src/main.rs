@@ -358,6 +358,9 @@ enum BenchCmd {
         /// Lines per application (and rows of the checked composing form).
         #[arg(long, default_value_t = 20)]
         lines: usize,
+        /// Synthetic budget rows (2025–2027) for the explorer's pages; 0 leaves the explorer out.
+        #[arg(long, default_value_t = 200_000)]
+        rows: usize,
         /// PostgreSQL admin URL (a fresh database is created and dropped); default QOLJETIM_TEST_POSTGRES_URL.
         #[arg(long)]
         postgres_url: Option<String>,
@@ -932,10 +935,11 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             iterations,
             applications,
             lines,
+            rows,
             postgres_url,
         }) => {
             let pg = postgres_url.or_else(|| std::env::var("QOLJETIM_TEST_POSTGRES_URL").ok());
-            qoljetim::bench::pages(iterations, applications, lines, pg).await?;
+            qoljetim::bench::pages(iterations, applications, lines, rows, pg).await?;
         }
         Command::Bench(BenchCmd::Workflow {
             clients,

@@ -526,7 +526,10 @@ async fn crawl_with_axe(
             .await?;
         let links: Vec<String> = serde_json::from_value(links)?;
         for l in links {
-            if !seen.contains(&format!("{role} {}", l.split('?').next().unwrap_or_default())) {
+            if !seen.contains(&format!(
+                "{role} {}",
+                l.split('?').next().unwrap_or_default()
+            )) {
                 queue.push(format!("{base}{l}"));
             }
         }
