@@ -355,6 +355,61 @@ async fn pages_review_and_grant_forms(app: &TestApp) -> R {
         days.len() == 2 && days.iter().all(|d| (170..=190).contains(d)),
         "{days:?}"
     );
+    // Issue 14: notifications — the employee's certificate names another person than the line, so the
+    // integrator is told (DESIGN.md §4) — read and marked read; the employee's profile.
+    let html = http
+        .get(format!("{}/notifications", app.base))
+        .header("Cookie", page(&w.integrator))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let id: i64 = html
+        .split(r#"action="/notifications/"#)
+        .nth(1)
+        .and_then(|t| t.split('/').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no unread notification: {html}"))?;
+    assert!(html.contains(r#"class="unread""#), "{html}");
+    let r = post(
+        page(&w.integrator),
+        format!("/notifications/{id}/read"),
+        vec![],
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = w.integrator.get("/api/v1/notifications").await?;
+    let read = v["notifications"]
+        .as_array()
+        .and_then(|l| l.iter().find(|n| n["id"] == id))
+        .map(|n| n["read"].clone());
+    assert_eq!(read, Some(json!(true)), "{v}");
+    let r = post(
+        page(&employee),
+        "/profile".into(),
+        vec![("email", "not an address"), ("language", "ru")],
+    )
+    .await?;
+    let html = r.text().await?;
+    assert!(
+        html.contains(r#"role="alert""#) && html.contains("e-mail address"),
+        "{html}"
+    );
+    let (_, v) = employee.get("/api/v1/me/profile").await?;
+    assert_ne!(v["email"], "not an address", "nothing half-written: {v}");
+    let r = post(
+        page(&employee),
+        "/profile".into(),
+        vec![("email", "deputy@maslikhat.example.kz"), ("language", "ru")],
+    )
+    .await?;
+    assert!(r.text().await?.contains(r#"role="status""#));
+    let (_, v) = employee.get("/api/v1/me/profile").await?;
+    assert_eq!(
+        (v["email"].as_str(), v["language"].as_str()),
+        (Some("deputy@maslikhat.example.kz"), Some("ru")),
+        "{v}"
+    );
     // The integrator's list of every grant, page by page: both of line 1's, none of the rejected line's.
     let html = http
         .get(format!("{}/grants", app.base))

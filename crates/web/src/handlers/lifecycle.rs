@@ -5,8 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use qoljetim_service::{
-    HrEventView, NoticeLanguage, NotificationList, ProfileBody, ProfileView, RenewalDraftView,
-    SignedBody, parse_json,
+    HrEventView, NotificationList, ProfileBody, ProfileView, RenewalDraftView, SignedBody,
+    parse_json,
 };
 
 use crate::AppState;
@@ -61,11 +61,7 @@ pub async fn list_notifications(
     caller: Caller,
     lang: Lang,
 ) -> ApiResult<Json<NotificationList>> {
-    let language = match lang {
-        Lang::Ru => NoticeLanguage::Ru,
-        Lang::Kk | Lang::En => NoticeLanguage::Kk,
-    };
-    Ok(Json(st.notifications(&caller, language).await?))
+    Ok(Json(st.notifications(&caller, lang.notices()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/read", params(("id" = i64, Path)), responses((status = 204), (status = 404)))]

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 mod compose;
 mod explore;
+mod personal;
 
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller, SESSION_COOKIE};
@@ -48,7 +49,12 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 11] = [
+    (
+        "notifications.html",
+        include_str!("../../templates/notifications.html"),
+    ),
+    ("profile.html", include_str!("../../templates/profile.html")),
     ("explore.html", include_str!("../../templates/explore.html")),
     ("grants.html", include_str!("../../templates/grants.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
@@ -227,6 +233,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/grants", get(grants))
         .route("/explore", get(explore::explore))
+        .route("/notifications", get(personal::notifications))
+        .route(
+            "/notifications/{id}/read",
+            post(personal::read_notification),
+        )
+        .route(
+            "/profile",
+            get(personal::profile).post(personal::save_profile),
+        )
         .route("/applications/{id}", get(application))
         .route("/applications/{id}/review", post(review))
         .route("/applications/{id}/grant", post(grant))
@@ -613,6 +628,20 @@ mod tests {
                 ("sign_in.html", sign_in),
                 ("home.html", sample_home()),
                 ("grants.html", grants),
+                (
+                    "notifications.html",
+                    context! { notifications => Value::from(Serde(serde_json::json!([{"id": 4,
+                    "title": "Имя", "body": "…", "created_at": "2026-12-03T10:00:00Z", "read": false}]))), ..sample_home() },
+                ),
+                (
+                    "profile.html",
+                    context! { profile => Value::from(Serde(serde_json::json!({"email": null, "language": "kk"}))),
+                    saved => true, ..sample_home() },
+                ),
+                (
+                    "explore.html",
+                    context! { choices => Value::from(()), ..sample_home() },
+                ),
             ] {
                 let html = pages
                     .html(name, lang, ctx)
