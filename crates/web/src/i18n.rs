@@ -99,6 +99,17 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
     }
 }
 
+impl Lang {
+    /// Notices are written in Kazakh and Russian: an English reader gets the Kazakh ones, the state
+    /// language (the API and the pages alike).
+    pub fn notices(self) -> qoljetim_service::NoticeLanguage {
+        match self {
+            Lang::Ru => qoljetim_service::NoticeLanguage::Ru,
+            Lang::Kk | Lang::En => qoljetim_service::NoticeLanguage::Kk,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,16 +126,5 @@ mod tests {
             Lang::Kk
         );
         assert_eq!(Lang::from_accept_language(Some("fr")), Lang::Kk);
-    }
-}
-
-impl Lang {
-    /// Notices are written in Kazakh and Russian: an English reader gets the Kazakh ones, the state
-    /// language (the API and the pages alike).
-    pub fn notices(self) -> qoljetim_service::NoticeLanguage {
-        match self {
-            Lang::Ru => qoljetim_service::NoticeLanguage::Ru,
-            Lang::Kk | Lang::En => qoljetim_service::NoticeLanguage::Kk,
-        }
     }
 }
