@@ -144,3 +144,46 @@ impl Service {
         })
     }
 }
+
+/// The audit chain checked from its first record (DESIGN.md §4): how many records, the head's hash,
+/// and the first broken link if any.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ChainCheckView {
+    pub records: i64,
+    pub head: String,
+    pub intact: bool,
+    pub first_broken_seq: Option<i64>,
+    pub first_broken_reason: Option<String>,
+}
+
+impl Service {
+    /// Checks the whole audit chain, as `qoljetim audit verify` does (operators; the check is audited).
+    pub async fn verify_audit(&self, caller: &Caller) -> ServiceResult<ChainCheckView> {
+        let attempt = Attempt::default();
+        let r = async {
+            self.authorize(
+                &attempt,
+                caller,
+                Action::ReadAudit,
+                &Resource::AuditLog,
+                "audit/chain",
+            )?;
+            attempt.update(|e| e.action = "verify_audit".into());
+            let report = self
+                .store
+                .verify_audit_chain()
+                .await
+                .map_err(ServiceError::store)?;
+            self.record(&attempt).await?;
+            Ok(ChainCheckView {
+                records: report.records,
+                head: report.head,
+                intact: report.first_broken.is_none(),
+                first_broken_seq: report.first_broken.as_ref().map(|b| b.0),
+                first_broken_reason: report.first_broken.map(|b| b.1),
+            })
+        }
+        .await;
+        self.settle(attempt, r).await
+    }
+}

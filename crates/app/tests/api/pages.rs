@@ -410,6 +410,28 @@ async fn pages_review_and_grant_forms(app: &TestApp) -> R {
         (Some("deputy@maslikhat.example.kz"), Some("ru")),
         "{v}"
     );
+    // The operators' page: the registry, the reports, the audit chain checked (DESIGN.md §4); an
+    // employee is refused.
+    let r = http
+        .get(format!("{}/operations", app.base))
+        .header("Cookie", page(&w.integrator))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await?;
+    assert!(html.contains(&format!("<td>{}</td>", w.bin)), "{html}");
+    assert!(html.contains("records is intact"), "{html}");
+    assert!(
+        html.contains(r#"href="/api/v1/reports/access-registry?format=pdf""#),
+        "{html}"
+    );
+    let r = http
+        .get(format!("{}/operations", app.base))
+        .header("Cookie", page(&employee))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await?.contains(r#"role="alert""#));
     // The integrator's list of every grant, page by page: both of line 1's, none of the rejected line's.
     let html = http
         .get(format!("{}/grants", app.base))
@@ -829,7 +851,8 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             let application = format!("/applications/{id}");
             for page in ["signed-out /sign-in", "head /", "head /applications/new", "head /block-requests/new",
                 &format!("head {application}"), "reviewer /", &format!("reviewer {application}"),
-                "integrator /", "integrator /grants", "employee /", "employee /explore"] {
+                "integrator /", "integrator /grants", "integrator /operations", "reviewer /operations",
+                "employee /", "employee /explore"] {
                 assert!(seen.contains(page), "{page} not crawled: {seen:?}");
             }
             Ok::<_, qoljetim::AnyError>(())

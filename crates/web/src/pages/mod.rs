@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 mod compose;
 mod explore;
+mod operations;
 mod personal;
 
 use crate::AppState;
@@ -49,7 +50,11 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
+    (
+        "operations.html",
+        include_str!("../../templates/operations.html"),
+    ),
     (
         "notifications.html",
         include_str!("../../templates/notifications.html"),
@@ -233,6 +238,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/grants", get(grants))
         .route("/explore", get(explore::explore))
+        .route("/operations", get(operations::operations))
         .route("/notifications", get(personal::notifications))
         .route(
             "/notifications/{id}/read",
