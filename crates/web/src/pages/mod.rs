@@ -648,6 +648,19 @@ mod tests {
                     "explore.html",
                     context! { choices => Value::from(()), ..sample_home() },
                 ),
+                (
+                    "operations.html",
+                    context! {
+                    organizations => Value::from(Serde(serde_json::json!([{"bin": "940140000385", "name_kk": "Мәслихат",
+                        "name_ru": "Маслихат", "kind": "maslikhat", "territory": "750000000", "administrators": [], "eligible": true}]))),
+                    late => Value::from(Serde(serde_json::json!([{"id": 2, "applicant_bin": "940140000385", "date": "2026-12-01",
+                        "lines": [{"iin": "840315307490", "block_due": "2026-12-04", "blocked_at": null}]}]))),
+                    chain => Value::from(Serde(serde_json::json!({"records": 12, "head": "ab", "intact": false,
+                        "first_broken_seq": 7, "first_broken_reason": "hash"}))),
+                    audit => Value::from(Serde(serde_json::json!([{"seq": 12, "at": "2026-12-03T10:00:00Z", "actor": "a",
+                        "action": "grant_access", "resource": "application/1", "outcome": "allowed"}]))),
+                    ..sample_home() },
+                ),
             ] {
                 let html = pages
                     .html(name, lang, ctx)
