@@ -90,12 +90,26 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Lang::from_accept_language(
-            parts
-                .headers
-                .get(axum::http::header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok()),
-        ))
+        Ok(Lang::of_request(parts))
+    }
+}
+
+impl Lang {
+    /// The language a request is answered in: the one chosen on the pages (the `qoljetim_lang`
+    /// cookie, so a CSV downloaded from a Russian page is Russian), else `Accept-Language`, else
+    /// Kazakh.
+    pub fn of_request(parts: &axum::http::request::Parts) -> Lang {
+        match crate::auth::cookie(parts, crate::pages::LANG_COOKIE).as_deref() {
+            Some("kk") => Lang::Kk,
+            Some("ru") => Lang::Ru,
+            Some("en") => Lang::En,
+            _ => Lang::from_accept_language(
+                parts
+                    .headers
+                    .get(axum::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            ),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use qoljetim_service::MAX_LINES;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{PageCaller, PageLang};
+use super::PageCaller;
 use crate::AppState;
 use crate::i18n::Lang;
 
@@ -365,7 +365,7 @@ use axum::response::IntoResponse;
 
 pub(super) async fn new_application(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
 ) -> Response {
     page(&st, lang, caller, Document::Application, None).await
@@ -373,7 +373,7 @@ pub(super) async fn new_application(
 
 pub(super) async fn edit_application(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
@@ -382,7 +382,7 @@ pub(super) async fn edit_application(
 
 pub(super) async fn new_block_request(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
 ) -> Response {
     page(&st, lang, caller, Document::BlockRequest, None).await
@@ -390,7 +390,7 @@ pub(super) async fn new_block_request(
 
 pub(super) async fn edit_block_request(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {

@@ -15,7 +15,7 @@ use minijinja::value::{Serde, Value};
 use qoljetim_service::{DataRequest, ExplorerChoices};
 use serde::Serialize;
 
-use super::{PageCaller, PageLang};
+use super::PageCaller;
 use crate::AppState;
 use crate::i18n::Lang;
 
@@ -114,7 +114,7 @@ struct Chart {
 
 pub(super) async fn explore(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
     RawQuery(raw): RawQuery,
 ) -> Response {

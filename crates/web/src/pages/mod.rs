@@ -177,31 +177,6 @@ fn secured(mut r: Response, ncalayer: &str) -> Response {
     r
 }
 
-/// The page's language: the remembered choice, else the browser's, else Kazakh.
-pub struct PageLang(pub Lang);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageLang {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let chosen = crate::auth::cookie(parts, LANG_COOKIE);
-        let lang = match chosen.as_deref() {
-            Some("kk") => Lang::Kk,
-            Some("ru") => Lang::Ru,
-            Some("en") => Lang::En,
-            _ => Lang::from_accept_language(
-                parts
-                    .headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok()),
-            ),
-        };
-        Ok(PageLang(lang))
-    }
-}
-
 /// The person a page is for: None when signed out, and also when the session cookie no longer works
 /// (expired, ended, its certificate revoked) — a browser then goes to the sign-in page, not to a
 /// problem+json answer.
@@ -256,11 +231,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The home page of the signed-in person: what their roles let them work on. Signed out: the sign-in
 /// page.
-async fn home(
-    State(st): State<AppState>,
-    PageLang(lang): PageLang,
-    caller: PageCaller,
-) -> Response {
+async fn home(State(st): State<AppState>, lang: Lang, caller: PageCaller) -> Response {
     let Some(caller) = caller.0 else {
         return Redirect::to("/sign-in").into_response();
     };
@@ -335,7 +306,7 @@ struct PageNumber {
 /// an operator (Cedar decides each) — newest first, a hundred per page.
 async fn grants(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
     Query(q): Query<PageNumber>,
 ) -> Response {
@@ -368,7 +339,7 @@ async fn grants(
     )
 }
 
-async fn sign_in(State(st): State<AppState>, PageLang(lang): PageLang) -> Response {
+async fn sign_in(State(st): State<AppState>, lang: Lang) -> Response {
     st.pages.render(
         "sign_in.html",
         lang,
@@ -393,7 +364,7 @@ async fn sign_out(State(st): State<AppState>, caller: Caller) -> Response {
 /// by role and state).
 async fn application(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
     Path(id): Path<i64>,
 ) -> Response {
@@ -480,7 +451,7 @@ fn review_body(form: &[(String, String)]) -> ReviewBody {
 
 async fn review(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: Caller,
     Path(id): Path<i64>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
@@ -544,7 +515,7 @@ fn grant_body(form: &[(String, String)]) -> Result<GrantBody, ServiceError> {
 
 async fn grant(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: Caller,
     Path(id): Path<i64>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,

@@ -9,12 +9,13 @@ use minijinja::context;
 use minijinja::value::{Serde, Value};
 use qoljetim_service::{AuditQuery, ServiceError};
 
-use super::{PageCaller, PageLang};
+use super::PageCaller;
 use crate::AppState;
+use crate::i18n::Lang;
 
 pub(super) async fn operations(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
 ) -> Response {
     let Some(caller) = caller.0 else {

@@ -7,14 +7,14 @@ use minijinja::context;
 use minijinja::value::{Serde, Value};
 use qoljetim_service::{ProfileBody, ServiceError};
 
-use super::{PageCaller, PageLang};
+use super::PageCaller;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::i18n::Lang;
 
 pub(super) async fn notifications(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
 ) -> Response {
     let Some(caller) = caller.0 else {
@@ -40,7 +40,7 @@ pub(super) async fn notifications(
 
 pub(super) async fn read_notification(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Response {
@@ -52,7 +52,7 @@ pub(super) async fn read_notification(
 
 pub(super) async fn profile(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: PageCaller,
 ) -> Response {
     let Some(caller) = caller.0 else {
@@ -87,7 +87,7 @@ async fn profile_page(
 
 pub(super) async fn save_profile(
     State(st): State<AppState>,
-    PageLang(lang): PageLang,
+    lang: Lang,
     caller: Caller,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
