@@ -38,6 +38,8 @@ pub enum Action {
     ReadOrganizations,
     ManageOrganizations,
     ReadAudit,
+    /// The e-mail outbox: read it and put an uncertain or failed message back in the queue.
+    ManageOutbox,
     ReadReports,
     RequestRenewal,
     PostHrEvent,
@@ -66,6 +68,7 @@ impl Action {
             Action::ReadOrganizations => "read_organizations",
             Action::ManageOrganizations => "manage_organizations",
             Action::ReadAudit => "read_audit",
+            Action::ManageOutbox => "manage_outbox",
             Action::ReadReports => "read_reports",
             Action::RequestRenewal => "request_renewal",
             Action::PostHrEvent => "post_hr_event",

@@ -177,6 +177,14 @@ fn each_policy_makes_its_decisions() {
             Resource::AuditLog,
         ),
         (
+            "integrator-manages-outbox",
+            &integrator,
+            Action::ManageOutbox,
+            Resource::Registry,
+            &reviewer,
+            Resource::Registry,
+        ),
+        (
             "operators-read-reports",
             &integrator,
             Action::ReadReports,

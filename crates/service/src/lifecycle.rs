@@ -506,3 +506,84 @@ fn self_entry(caller: &Caller, action: &str, what: &str) -> qoljetim_store::Audi
 }
 
 use qoljetim_domain::application::email_ok;
+
+/// One e-mail of the outbox as an operator sees it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OutboxView {
+    pub id: i64,
+    pub to_address: String,
+    pub subject: String,
+    /// pending, sending, sent, uncertain (the server may have sent it: resend only after checking)
+    /// or failed.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
+}
+
+impl Service {
+    /// The e-mail outbox, narrowed to a status when given (the integrator; Cedar decides).
+    pub async fn outbox(
+        &self,
+        caller: &Caller,
+        status: Option<&str>,
+    ) -> ServiceResult<Vec<OutboxView>> {
+        let attempt = Attempt::default();
+        let r = async {
+            self.authorize(
+                &attempt,
+                caller,
+                Action::ManageOutbox,
+                &qoljetim_policy::Resource::Registry,
+                "outbox",
+            )?;
+            let rows = self
+                .store
+                .outbox(status)
+                .await
+                .map_err(ServiceError::store)?;
+            self.record(&attempt).await?;
+            Ok(rows
+                .into_iter()
+                .map(|m| OutboxView {
+                    id: m.id,
+                    to_address: m.to_address,
+                    subject: m.subject,
+                    status: m.status,
+                    attempts: m.attempts,
+                    last_error: m.last_error,
+                    sent_at: m.sent_at.map(rfc3339_micros),
+                })
+                .collect())
+        }
+        .await;
+        self.settle(attempt, r).await
+    }
+
+    /// Puts an uncertain or failed e-mail back in the queue (the `jobs resend` of the CLI): once it is
+    /// checked that it did not arrive. Any other state is a conflict; nothing changes.
+    pub async fn resend_email(&self, caller: &Caller, id: i64) -> ServiceResult<()> {
+        let attempt = Attempt::default();
+        let r = async {
+            self.authorize(
+                &attempt,
+                caller,
+                Action::ManageOutbox,
+                &qoljetim_policy::Resource::Registry,
+                &format!("outbox/{id}"),
+            )?;
+            attempt.update(|e| e.action = "resend_email".into());
+            self.commit(
+                &attempt,
+                Change::Lifecycle(Box::new(LifecycleChange::OutboxResend {
+                    id,
+                    at: caller.now,
+                })),
+            )
+            .await?;
+            Ok(())
+        }
+        .await;
+        self.settle(attempt, r).await
+    }
+}

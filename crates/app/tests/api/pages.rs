@@ -9,6 +9,7 @@ on_both_databases!(sqlite_pages, postgres_pages; (|db| TestApp::spawn(db, KeyKin
     pages_review_and_grant_forms,
     pages_compose_check_and_sign_an_application,
     pages_compose_a_block_request,
+    operators_resend_a_failed_email_from_the_page,
 );
 
 on_both_databases!(sqlite_pages_data, postgres_pages_data;
@@ -1256,5 +1257,123 @@ async fn explorer_groups_drills_and_refuses_outside_the_scope(app: &TestApp) -> 
         "{astana}"
     );
     assert!(!astana.contains(r#"<td class="num">"#), "{astana}");
+    Ok(())
+}
+
+// Issue 14: the integrator's outbox on the operators' page — an e-mail the relay refused for good is
+// shown and put back in the queue by a button (audited); a second press is a conflict and changes
+// nothing; the reviewer's page has no outbox.
+async fn operators_resend_a_failed_email_from_the_page(app: &TestApp) -> R {
+    use qoljetim_store::{Change, LifecycleChange, NewEmail, NewNotification, SendResult};
+    let w = world(app).await?;
+    let at = app.state.clock.now().as_microsecond();
+    let audit = || qoljetim::cli_audit("cli:test", "notify", "test".into(), json!({}));
+    app.state
+        .store
+        .commit(
+            Change::Lifecycle(Box::new(LifecycleChange::Notify(vec![NewNotification {
+                recipient_iin: iin(11),
+                recipient_bin: w.bin.clone(),
+                kind: "test".into(),
+                subject_ref: "grant/1".into(),
+                dedupe_key: "page-outbox-test".into(),
+                title_kk: "Тест".into(),
+                title_ru: "Тест".into(),
+                body_kk: "…".into(),
+                body_ru: "…".into(),
+                created_at: at,
+                email: Some(NewEmail {
+                    to: "deputy@maslikhat.example.kz".into(),
+                    subject: "Доступ предоставлен".into(),
+                    body: "…".into(),
+                }),
+            }]))),
+            audit(),
+        )
+        .await?;
+    let id = app.state.store.outbox(Some("pending")).await?[0].id;
+    for change in [
+        LifecycleChange::OutboxClaim { id, at },
+        LifecycleChange::OutboxResult {
+            id,
+            at,
+            result: SendResult::Failed {
+                error: "550 mailbox unavailable".into(),
+            },
+        },
+    ] {
+        app.state
+            .store
+            .commit(Change::Lifecycle(Box::new(change)), audit())
+            .await?;
+    }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let cookie = |c: &ApiClient| {
+        format!(
+            "qoljetim_session={}; qoljetim_lang=en",
+            c.token.clone().unwrap_or_default()
+        )
+    };
+    let html = http
+        .get(format!("{}/operations", app.base))
+        .header("Cookie", cookie(&w.integrator))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains("deputy@maslikhat.example.kz")
+            && html.contains("failed: 550 mailbox unavailable"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(r#"action="/operations/outbox/{id}/resend""#)),
+        "{html}"
+    );
+    let reviewer = http
+        .get(format!("{}/operations", app.base))
+        .header("Cookie", cookie(&w.reviewer))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        !reviewer.contains(r#"id="outbox""#) && !reviewer.contains("deputy@maslikhat"),
+        "{reviewer}"
+    );
+    let resend = || {
+        http.post(format!("{}/operations/outbox/{id}/resend", app.base))
+            .header("Cookie", cookie(&w.integrator))
+            .header("Origin", app.base.clone())
+            .send()
+    };
+    let r = resend().await?;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        app.state.store.outbox(Some("pending")).await?.len(),
+        1,
+        "back in the queue"
+    );
+    // Pressed again (the page was open twice): a conflict, shown; nothing changes.
+    let r = resend().await?;
+    assert_eq!(r.status().as_u16(), 409);
+    assert!(r.text().await?.contains(r#"role="alert""#));
+    assert_eq!(app.state.store.outbox(Some("pending")).await?.len(), 1);
+    // The reviewer may not resend (Cedar: integrator-manages-outbox).
+    let r = http
+        .post(format!("{}/operations/outbox/{id}/resend", app.base))
+        .header("Cookie", cookie(&w.reviewer))
+        .header("Origin", app.base.clone())
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let (_, v) = w.integrator.get("/api/v1/audit?limit=20").await?;
+    let resends = v
+        .as_array()
+        .map(|l| l.iter().filter(|e| e["action"] == "resend_email").count())
+        .unwrap_or(0);
+    assert!(resends >= 1, "the resend is audited: {v}");
     Ok(())
 }

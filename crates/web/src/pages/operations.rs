@@ -1,9 +1,10 @@
 //! The operators' page (issue 14 item 2, first part): for the authorized body's reviewers and the
 //! integrator's administrators — the registry of organizations, the late block requests, the reports
-//! to download, and the audit chain with its check. Cedar decides each read in the use cases; a person
+//! to download, the audit chain with its check, and (for the integrator) the e-mail outbox with
+//! resend. Cedar decides each read in the use cases; a person
 //! it refuses sees the refusal.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
@@ -11,6 +12,7 @@ use qoljetim_service::{AuditQuery, ServiceError};
 
 use super::PageCaller;
 use crate::AppState;
+use crate::auth::Caller;
 use crate::i18n::Lang;
 
 pub(super) async fn operations(
@@ -26,6 +28,11 @@ pub(super) async fn operations(
         let organizations = st.list_organizations(&caller).await?;
         let late = st.block_requests(&caller, Ok(true)).await?.block_requests;
         let chain = st.verify_audit(&caller).await?;
+        // The outbox is the integrator's (Cedar: `integrator-manages-outbox`); others do not see it.
+        let outbox = match me.roles.iter().any(|r| r == "integrator_admin") {
+            true => Some(st.outbox(&caller, None).await?),
+            false => None,
+        };
         let audit = st
             .audit_records(
                 &caller,
@@ -35,9 +42,9 @@ pub(super) async fn operations(
                 },
             )
             .await?;
-        Ok::<_, ServiceError>((me, organizations, late, chain, audit))
+        Ok::<_, ServiceError>((me, organizations, late, chain, audit, outbox))
     };
-    let (me, organizations, late, chain, mut audit) = match read.await {
+    let (me, organizations, late, chain, mut audit, outbox) = match read.await {
         Ok(r) => r,
         Err(e) => return super::problem_page(&st, lang, &e),
     };
@@ -52,6 +59,20 @@ pub(super) async fn operations(
             late => Value::from(Serde(&late)),
             chain => Value::from(Serde(&chain)),
             audit => Value::from(Serde(&audit)),
+            outbox => outbox.map(|o| Value::from(Serde(o))),
         },
     )
+}
+
+/// Puts an uncertain or failed e-mail back in the queue, then back to the outbox.
+pub(super) async fn resend(
+    State(st): State<AppState>,
+    lang: Lang,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Response {
+    match st.resend_email(&caller, id).await {
+        Ok(()) => Redirect::to("/operations#outbox").into_response(),
+        Err(e) => super::problem_page(&st, lang, &e),
+    }
 }
