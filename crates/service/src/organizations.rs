@@ -220,3 +220,10 @@ impl Service {
         Ok(OrganizationView::from(&row))
     }
 }
+
+/// The kinds of organization the registry knows, applicants first (the registration form's choices).
+pub fn organization_kinds() -> Vec<&'static str> {
+    let mut kinds: Vec<_> = qoljetim_domain::OrganizationKind::ALL.to_vec();
+    kinds.sort_by_key(|k| !k.is_applicant());
+    kinds.into_iter().map(|k| k.as_str()).collect()
+}

@@ -9,7 +9,7 @@ on_both_databases!(sqlite_pages, postgres_pages; (|db| TestApp::spawn(db, KeyKin
     pages_review_and_grant_forms,
     pages_compose_check_and_sign_an_application,
     pages_compose_a_block_request,
-    operators_resend_a_failed_email_from_the_page,
+    operators_register_an_organization_and_resend_an_email,
 );
 
 on_both_databases!(sqlite_pages_data, postgres_pages_data;
@@ -1260,10 +1260,10 @@ async fn explorer_groups_drills_and_refuses_outside_the_scope(app: &TestApp) -> 
     Ok(())
 }
 
-// Issue 14: the integrator's outbox on the operators' page — an e-mail the relay refused for good is
+// Issue 14: the operators' page — registering an organization (Order 270 §2.6) and the outbox: an e-mail the relay refused for good is
 // shown and put back in the queue by a button (audited); a second press is a conflict and changes
 // nothing; the reviewer's page has no outbox.
-async fn operators_resend_a_failed_email_from_the_page(app: &TestApp) -> R {
+async fn operators_register_an_organization_and_resend_an_email(app: &TestApp) -> R {
     use qoljetim_store::{Change, LifecycleChange, NewEmail, NewNotification, SendResult};
     let w = world(app).await?;
     let at = app.state.clock.now().as_microsecond();
@@ -1369,6 +1369,45 @@ async fn operators_resend_a_failed_email_from_the_page(app: &TestApp) -> R {
         .send()
         .await?;
     assert_eq!(r.status().as_u16(), 403);
+    // Order 270 §2.6: the integrator registers an organization from the page; a wrong BIN is named
+    // and nothing is registered; the reviewer has no such form.
+    assert!(!reviewer.contains(r#"action="/operations/organizations""#));
+    let register = |bin: &str| {
+        http.post(format!("{}/operations/organizations", app.base))
+            .header("Cookie", cookie(&w.integrator))
+            .header("Origin", app.base.clone())
+            .form(&[
+                ("bin", bin),
+                ("name_kk", "Шымкент қалалық мәслихаты"),
+                ("name_ru", "Маслихат города Шымкент"),
+                ("kind", "maslikhat"),
+                ("territory", "790000000"),
+                ("administrators", ""),
+            ])
+            .send()
+    };
+    let r = register("123").await?;
+    assert_eq!(r.status().as_u16(), 400);
+    let html = r.text().await?;
+    assert!(
+        html.contains(r#"role="alert""#)
+            && html.contains("BIN: ")
+            && html.contains(r#"value="123""#),
+        "{html}"
+    );
+    let shymkent = demo_bin(77);
+    let r = register(&shymkent).await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = w.integrator.get("/api/v1/organizations").await?;
+    let found = v
+        .as_array()
+        .and_then(|l| l.iter().find(|o| o["bin"] == shymkent.as_str()))
+        .cloned();
+    assert_eq!(
+        found.map(|o| o["territory"].clone()),
+        Some(json!("790000000")),
+        "{v}"
+    );
     let (_, v) = w.integrator.get("/api/v1/audit?limit=20").await?;
     let resends = v
         .as_array()

@@ -214,6 +214,7 @@ pub fn routes() -> Router<AppState> {
         .route("/grants", get(grants))
         .route("/explore", get(explore::explore))
         .route("/operations", get(operations::operations))
+        .route("/operations/organizations", post(operations::register))
         .route("/operations/outbox/{id}/resend", post(operations::resend))
         .route("/notifications", get(personal::notifications))
         .route(

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
-use qoljetim_service::{AuditQuery, ServiceError};
+use qoljetim_service::{AuditQuery, OrganizationBody, ServiceError};
 
 use super::PageCaller;
 use crate::AppState;
@@ -23,6 +23,18 @@ pub(super) async fn operations(
     let Some(caller) = caller.0 else {
         return Redirect::to("/sign-in").into_response();
     };
+    page(&st, lang, &caller, None).await
+}
+
+/// The page, with the refusal of a registration beside its form when there is one (and the
+/// registration's fields kept).
+async fn page(
+    st: &AppState,
+    lang: Lang,
+    caller: &Caller,
+    refused: Option<(ServiceError, OrganizationBody)>,
+) -> Response {
+    let caller = caller.clone();
     let read = async {
         let me = st.me(&caller).await?;
         let organizations = st.list_organizations(&caller).await?;
@@ -46,9 +58,14 @@ pub(super) async fn operations(
     };
     let (me, organizations, late, chain, mut audit, outbox) = match read.await {
         Ok(r) => r,
-        Err(e) => return super::problem_page(&st, lang, &e),
+        Err(e) => return super::problem_page(st, lang, &e),
     };
     audit.reverse();
+    let can_register = me.roles.iter().any(|r| r == "integrator_admin");
+    let (problem, entered) = match refused {
+        Some((e, body)) => (Some(crate::problem::localized(&e, lang)), Some(body)),
+        None => (None, None),
+    };
     st.pages.render(
         "operations.html",
         lang,
@@ -60,8 +77,49 @@ pub(super) async fn operations(
             chain => Value::from(Serde(&chain)),
             audit => Value::from(Serde(&audit)),
             outbox => outbox.map(|o| Value::from(Serde(o))),
+            can_register,
+            kinds => qoljetim_service::organization_kinds(),
+            problem => problem.map(|p| Value::from(Serde(p))),
+            entered => entered.map(|b| Value::from(Serde(serde_json::json!({"bin": b.bin, "name_kk": b.name_kk,
+                "name_ru": b.name_ru, "kind": b.kind, "territory": b.territory, "administrators": b.administrators.join(", ")})))),
         },
     )
+}
+
+/// Registers an organization (Order 270 §2.6) with the API's use case; refused, the form shows why.
+pub(super) async fn register(
+    State(st): State<AppState>,
+    lang: Lang,
+    caller: Caller,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let body = OrganizationBody {
+        bin: field("bin"),
+        name_kk: field("name_kk"),
+        name_ru: field("name_ru"),
+        kind: field("kind"),
+        territory: Some(field("territory")).filter(|t| !t.is_empty()),
+        administrators: field("administrators")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    match st.create_organization(&caller, Ok(body.clone())).await {
+        Ok(_) => Redirect::to("/operations#organizations").into_response(),
+        Err(e) => {
+            let status = crate::problem::ApiError::from(e.clone()).status;
+            let mut r = page(&st, lang, &caller, Some((e, body))).await;
+            *r.status_mut() = status;
+            r
+        }
+    }
 }
 
 /// Puts an uncertain or failed e-mail back in the queue, then back to the outbox.
