@@ -40,6 +40,8 @@ pub enum Action {
     ReadAudit,
     /// The e-mail outbox: read it and put an uncertain or failed message back in the queue.
     ManageOutbox,
+    /// The registered staff roles (reviewers, integrator administrators) with their IINs.
+    ReadStaff,
     ReadReports,
     RequestRenewal,
     PostHrEvent,
@@ -69,6 +71,7 @@ impl Action {
             Action::ManageOrganizations => "manage_organizations",
             Action::ReadAudit => "read_audit",
             Action::ManageOutbox => "manage_outbox",
+            Action::ReadStaff => "read_staff",
             Action::ReadReports => "read_reports",
             Action::RequestRenewal => "request_renewal",
             Action::PostHrEvent => "post_hr_event",

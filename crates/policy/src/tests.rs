@@ -177,6 +177,14 @@ fn each_policy_makes_its_decisions() {
             Resource::AuditLog,
         ),
         (
+            "operators-read-staff",
+            &reviewer,
+            Action::ReadStaff,
+            Resource::Registry,
+            &head,
+            Resource::Registry,
+        ),
+        (
             "integrator-manages-outbox",
             &integrator,
             Action::ManageOutbox,

@@ -35,7 +35,9 @@ pub use data::{
 pub use error::{DenialFacts, Input, Problem, ProblemKind, ServiceError, ServiceResult};
 pub use grants::ListQuery;
 pub use lifecycle::{NoticeLanguage, OutboxView, ProfileBody};
-pub use organizations::{not_eligible, org_domain, organization_kinds, parse_organization};
+pub use organizations::{
+    StaffView, not_eligible, org_domain, organization_kinds, parse_organization,
+};
 /// The most lines a signed form may have (the pages bound what a posted form makes them do by it).
 pub use qoljetim_domain::application::MAX_LINES;
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};

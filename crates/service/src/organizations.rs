@@ -227,3 +227,35 @@ pub fn organization_kinds() -> Vec<&'static str> {
     kinds.sort_by_key(|k| !k.is_applicant());
     kinds.into_iter().map(|k| k.as_str()).collect()
 }
+
+/// A registered staff role: who, in which organization, as what.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StaffView {
+    pub iin: String,
+    pub bin: String,
+    pub role: String,
+}
+
+impl Service {
+    /// The staff roles (reviewers, integrator administrators) for the operators; audited (IINs).
+    pub async fn staff(&self, caller: &Caller) -> ServiceResult<Vec<StaffView>> {
+        let attempt = Attempt::default();
+        let r = async {
+            self.authorize(
+                &attempt,
+                caller,
+                Action::ReadStaff,
+                &Resource::Registry,
+                "staff",
+            )?;
+            let rows = self.store.staff().await.map_err(ServiceError::store)?;
+            self.record(&attempt).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(iin, bin, role)| StaffView { iin, bin, role })
+                .collect())
+        }
+        .await;
+        self.settle(attempt, r).await
+    }
+}

@@ -1062,6 +1062,16 @@ impl Store {
         rows.iter().map(outbox).collect()
     }
 
+    /// Every registered staff role (iin, bin, role), by organization.
+    pub async fn staff(&self) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query("SELECT iin, bin, role FROM staff ORDER BY bin, role, iin")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("iin")?, r.try_get("bin")?, r.try_get("role")?)))
+            .collect()
+    }
+
     /// Operator staff of a role (reviewers, integrator admins): the people told about overdue clocks.
     pub async fn staff_with_role(&self, role: &str) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT iin, bin FROM staff WHERE role = $1 ORDER BY iin, bin")

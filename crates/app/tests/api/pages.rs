@@ -1332,6 +1332,15 @@ async fn operators_register_an_organization_and_resend_an_email(app: &TestApp) -
         html.contains(&format!(r#"action="/operations/outbox/{id}/resend""#)),
         "{html}"
     );
+    // The staff roles, with the IINs the operators may see (Cedar: operators-read-staff).
+    assert!(
+        html.contains(&format!(
+            "<td>{}</td><td>{}</td><td>integrator administrator</td>",
+            iin(2),
+            demo_bin(INTEGRATOR)
+        )),
+        "{html}"
+    );
     let reviewer = http
         .get(format!("{}/operations", app.base))
         .header("Cookie", cookie(&w.reviewer))

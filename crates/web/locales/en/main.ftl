@@ -411,3 +411,5 @@ page-field-org-kind = Kind
 page-field-org-territory = Territory (KATO), for local bodies
 page-field-org-administrators = Administrator codes, for state bodies
 page-register = Register
+page-staff = Staff
+page-role = Role

@@ -411,3 +411,5 @@ page-field-org-kind = Түрі
 page-field-org-territory = Аумақ (ӘАОЖ), жергілікті органдар үшін
 page-field-org-administrators = Әкімші кодтары, мемлекеттік органдар үшін
 page-register = Тіркеу
+page-staff = Операторлардың қызметкерлері
+page-role = Рөлі

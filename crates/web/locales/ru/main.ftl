@@ -411,3 +411,5 @@ page-field-org-kind = Вид
 page-field-org-territory = Территория (КАТО), для местных органов
 page-field-org-administrators = Коды администраторов, для государственных органов
 page-register = Зарегистрировать
+page-staff = Сотрудники операторов
+page-role = Роль

@@ -38,6 +38,7 @@ async fn page(
     let read = async {
         let me = st.me(&caller).await?;
         let organizations = st.list_organizations(&caller).await?;
+        let staff = st.staff(&caller).await?;
         let late = st.block_requests(&caller, Ok(true)).await?.block_requests;
         let chain = st.verify_audit(&caller).await?;
         // The outbox is the integrator's (Cedar: `integrator-manages-outbox`); others do not see it.
@@ -54,9 +55,9 @@ async fn page(
                 },
             )
             .await?;
-        Ok::<_, ServiceError>((me, organizations, late, chain, audit, outbox))
+        Ok::<_, ServiceError>((me, (organizations, staff), late, chain, audit, outbox))
     };
-    let (me, organizations, late, chain, mut audit, outbox) = match read.await {
+    let (me, (organizations, staff), late, chain, mut audit, outbox) = match read.await {
         Ok(r) => r,
         Err(e) => return super::problem_page(st, lang, &e),
     };
@@ -73,6 +74,7 @@ async fn page(
             me => Value::from(Serde(&me)),
             back => "/operations",
             organizations => Value::from(Serde(&organizations)),
+            staff => Value::from(Serde(&staff)),
             late => Value::from(Serde(&late)),
             chain => Value::from(Serde(&chain)),
             audit => Value::from(Serde(&audit)),
