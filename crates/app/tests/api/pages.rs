@@ -414,7 +414,7 @@ async fn pages_review_and_grant_forms(app: &TestApp) -> R {
     // The operators' page: the registry, the reports, the audit chain checked (DESIGN.md §4); an
     // employee is refused.
     let r = http
-        .get(format!("{}/operations", app.base))
+        .get(format!("{}/operations?check=chain", app.base))
         .header("Cookie", page(&w.integrator))
         .send()
         .await?;

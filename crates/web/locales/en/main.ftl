@@ -413,3 +413,4 @@ page-field-org-administrators = Administrator codes, for state bodies
 page-register = Register
 page-staff = Staff
 page-role = Role
+page-check-chain = Check the whole chain

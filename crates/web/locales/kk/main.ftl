@@ -413,3 +413,4 @@ page-field-org-administrators = Әкімші кодтары, мемлекетт�
 page-register = Тіркеу
 page-staff = Операторлардың қызметкерлері
 page-role = Рөлі
+page-check-chain = Бүкіл тізбекті тексеру

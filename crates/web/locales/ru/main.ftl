@@ -413,3 +413,4 @@ page-field-org-administrators = Коды администраторов, для 
 page-register = Зарегистрировать
 page-staff = Сотрудники операторов
 page-role = Роль
+page-check-chain = Проверить всю цепочку
