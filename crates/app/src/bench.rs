@@ -728,7 +728,9 @@ pub async fn pages(
         r?;
     }
     if slow.is_empty() {
-        println!("every page within its limit at p95 (pages 50 ms, the explorer 100 ms, the chain check on request 1 s)");
+        println!(
+            "every page within its limit at p95 (pages 50 ms, the explorer 100 ms, the chain check on request 1 s)"
+        );
     } else {
         println!("over the limit at p95: {}", slow.join("; "));
     }
