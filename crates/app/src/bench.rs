@@ -17,6 +17,27 @@ use crate::client::{FormLine, KeyPair, application_json};
 use crate::inproc::{InProcess, iin};
 use crate::people::demo_bin;
 
+/// The application form the benches submit: one line per IIN, both systems.
+fn bench_form(bin: &str, date: &str, iins: &[String], until: Option<&str>) -> serde_json::Value {
+    let lines: Vec<FormLine<'_>> = iins
+        .iter()
+        .map(|i| FormLine {
+            iin: i,
+            surname: "Сейітова",
+            name: "Динара",
+            patronymic: Some("Болатқызы"),
+            access_until: until,
+        })
+        .collect();
+    application_json(
+        bin,
+        date,
+        ("Әбенова", "Айгүл", None),
+        &["analytical_central", "state_planning"],
+        &lines,
+    )
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -183,23 +204,7 @@ pub async fn workflow_on(
         .date();
     let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
     let iins: Vec<String> = (0..100).map(|i| iin(1000 + i)).collect();
-    let lines: Vec<FormLine<'_>> = iins
-        .iter()
-        .map(|i| FormLine {
-            iin: i,
-            surname: "Сейітова",
-            name: "Динара",
-            patronymic: Some("Болатқызы"),
-            access_until: Some(&until),
-        })
-        .collect();
-    let form = application_json(
-        &bin,
-        &today.to_string(),
-        ("Әбенова", "Айгүл", None),
-        &["analytical_central", "state_planning"],
-        &lines,
-    );
+    let form = bench_form(&bin, &today.to_string(), &iins, Some(&until));
     let mut signed = vec![];
     for _ in 0..applications {
         signed.push(json!({"signed_cms": head.sign(form.to_string().as_bytes())?}));
@@ -782,23 +787,7 @@ async fn pages_on(
                 })
             })
             .collect();
-        let form_lines: Vec<FormLine<'_>> = iins
-            .iter()
-            .map(|i| FormLine {
-                iin: i,
-                surname: "Сейітова",
-                name: "Динара",
-                patronymic: Some("Болатқызы"),
-                access_until: None,
-            })
-            .collect();
-        let form = application_json(
-            &bin,
-            &today,
-            ("Әбенова", "Айгүл", None),
-            &["analytical_central", "state_planning"],
-            &form_lines,
-        );
+        let form = bench_form(&bin, &today, &iins, None);
         let (s, v) = head.submit(&signer, &form).await?;
         if s != 201 {
             return Err(format!("submission: {s} {v}").into());

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::{Redirect, Response};
+use axum::response::Response;
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use qoljetim_service::MAX_LINES;
@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::PageCaller;
 use crate::AppState;
+use crate::auth::Caller;
 use crate::i18n::Lang;
 
 /// Which document is composed, and what its rows hold.
@@ -283,13 +284,10 @@ fn label_of(lang: Lang, pointer: &str) -> String {
 async fn page(
     st: &AppState,
     lang: Lang,
-    caller: PageCaller,
+    caller: Caller,
     doc: Document,
     posted: Option<Vec<(String, String)>>,
 ) -> Response {
-    let Some(caller) = caller.0 else {
-        return Redirect::to("/sign-in").into_response();
-    };
     let me = match st.me(&caller).await {
         Ok(me) => me,
         Err(e) => return super::problem_page(st, lang, &e),
@@ -361,12 +359,10 @@ async fn page(
     )
 }
 
-use axum::response::IntoResponse;
-
 pub(super) async fn new_application(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
 ) -> Response {
     page(&st, lang, caller, Document::Application, None).await
 }
@@ -374,7 +370,7 @@ pub(super) async fn new_application(
 pub(super) async fn edit_application(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
     page(&st, lang, caller, Document::Application, Some(form)).await
@@ -383,7 +379,7 @@ pub(super) async fn edit_application(
 pub(super) async fn new_block_request(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
 ) -> Response {
     page(&st, lang, caller, Document::BlockRequest, None).await
 }
@@ -391,7 +387,7 @@ pub(super) async fn new_block_request(
 pub(super) async fn edit_block_request(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
     page(&st, lang, caller, Document::BlockRequest, Some(form)).await

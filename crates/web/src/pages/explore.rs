@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use qoljetim_service::{DataRequest, ExplorerChoices};
@@ -115,12 +115,9 @@ struct Chart {
 pub(super) async fn explore(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(caller) = caller.0 else {
-        return Redirect::to("/sign-in").into_response();
-    };
     let me = match st.me(&caller).await {
         Ok(me) => me,
         Err(e) => return super::problem_page(&st, lang, &e),

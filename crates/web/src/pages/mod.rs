@@ -177,23 +177,23 @@ fn secured(mut r: Response, ncalayer: &str) -> Response {
     r
 }
 
-/// The person a page is for: None when signed out, and also when the session cookie no longer works
-/// (expired, ended, its certificate revoked) — a browser then goes to the sign-in page, not to a
-/// problem+json answer.
-pub struct PageCaller(pub Option<Caller>);
+/// The signed-in person a page is for. Signed out — and also when the session cookie no longer works
+/// (expired, ended, its certificate revoked) — the browser goes to the sign-in page, not to a
+/// problem+json answer; every page handler gets that from this extractor.
+pub struct PageCaller(pub Caller);
 
 impl FromRequestParts<AppState> for PageCaller {
-    type Rejection = std::convert::Infallible;
+    type Rejection = Redirect;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(PageCaller(
-            MaybeCaller::from_request_parts(parts, state)
-                .await
-                .ok()
-                .and_then(|c| c.0),
-        ))
+        MaybeCaller::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|c| c.0)
+            .map(PageCaller)
+            .ok_or_else(|| Redirect::to("/sign-in"))
     }
 }
 
@@ -233,10 +233,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The home page of the signed-in person: what their roles let them work on. Signed out: the sign-in
 /// page.
-async fn home(State(st): State<AppState>, lang: Lang, caller: PageCaller) -> Response {
-    let Some(caller) = caller.0 else {
-        return Redirect::to("/sign-in").into_response();
-    };
+async fn home(State(st): State<AppState>, lang: Lang, PageCaller(caller): PageCaller) -> Response {
     let lists = async {
         let me = st.me(&caller).await?;
         let has = |role: &str| me.roles.iter().any(|r| r == role);
@@ -309,12 +306,9 @@ struct PageNumber {
 async fn grants(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
     Query(q): Query<PageNumber>,
 ) -> Response {
-    let Some(caller) = caller.0 else {
-        return Redirect::to("/sign-in").into_response();
-    };
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let query = ListQuery {
         limit: Some(GRANTS_PAGE + 1),
@@ -367,22 +361,19 @@ async fn sign_out(State(st): State<AppState>, caller: Caller) -> Response {
 async fn application(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
     Path(id): Path<i64>,
 ) -> Response {
-    application_page(&st, lang, caller.0, id, None).await
+    application_page(&st, lang, caller, id, None).await
 }
 
 async fn application_page(
     st: &AppState,
     lang: Lang,
-    caller: Option<Caller>,
+    caller: Caller,
     id: i64,
     problem: Option<ServiceError>,
 ) -> Response {
-    let Some(caller) = caller else {
-        return Redirect::to("/sign-in").into_response();
-    };
     let (me, a) = match (st.me(&caller).await, st.application(&caller, id).await) {
         (Ok(me), Ok(a)) => (me, a),
         (Err(e), _) | (_, Err(e)) => return problem_page(st, lang, &e),
@@ -429,17 +420,21 @@ fn problem_page(st: &AppState, lang: Lang, e: &ServiceError) -> Response {
     r
 }
 
+/// A posted form's field by name, trimmed; None when absent or empty.
+fn form_field(form: &[(String, String)], name: &str) -> Option<String> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// The reviewer's decisions from the form: `decision-<line>` (approve or reject) and `reason-<line>`.
 fn review_body(form: &[(String, String)]) -> ReviewBody {
     let mut lines: Vec<ReviewLineBody> = form
         .iter()
         .filter_map(|(k, v)| {
             let line = k.strip_prefix("decision-")?.parse().ok()?;
-            let reason = form
-                .iter()
-                .find(|(rk, _)| *rk == format!("reason-{line}"))
-                .map(|(_, r)| r.trim().to_owned())
-                .filter(|r| !r.is_empty());
+            let reason = form_field(form, &format!("reason-{line}"));
             Some(ReviewLineBody {
                 line,
                 decision: v.clone(),
@@ -476,7 +471,7 @@ async fn after_decision(
 ) -> Response {
     match done {
         Ok(()) => Redirect::to(&format!("/applications/{id}")).into_response(),
-        Err(e) => application_page(st, lang, Some(caller), id, Some(e)).await,
+        Err(e) => application_page(st, lang, caller, id, Some(e)).await,
     }
 }
 
@@ -504,11 +499,7 @@ fn grant_body(form: &[(String, String)]) -> Result<GrantBody, ServiceError> {
             extra.insert(system.to_owned(), years);
         }
     }
-    let reason = form
-        .iter()
-        .find(|(k, _)| k == "reason")
-        .map(|(_, r)| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+    let reason = form_field(form, "reason");
     Ok(GrantBody {
         fiscal_years_extra: (!extra.is_empty()).then_some(extra),
         reason,
@@ -638,6 +629,12 @@ mod tests {
                 let html = pages
                     .html(name, lang, ctx)
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let title = html
+                    .split("<title>")
+                    .nth(1)
+                    .and_then(|t| t.split("</title>").next())
+                    .unwrap_or("<missing>");
+                assert!(!title.contains('<'), "{name}: markup in the title: {title}");
                 assert!(
                     !html.contains("page-"),
                     "{name} in {}: a text is missing: {html}",

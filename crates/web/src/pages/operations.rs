@@ -23,12 +23,9 @@ pub(super) struct Check {
 pub(super) async fn operations(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
     Query(q): Query<Check>,
 ) -> Response {
-    let Some(caller) = caller.0 else {
-        return Redirect::to("/sign-in").into_response();
-    };
     page(
         &st,
         lang,
@@ -113,18 +110,13 @@ pub(super) async fn register(
     caller: Caller,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| super::form_field(&form, name).unwrap_or_default();
     let body = OrganizationBody {
         bin: field("bin"),
         name_kk: field("name_kk"),
         name_ru: field("name_ru"),
         kind: field("kind"),
-        territory: Some(field("territory")).filter(|t| !t.is_empty()),
+        territory: super::form_field(&form, "territory"),
         administrators: field("administrators")
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|a| !a.is_empty())

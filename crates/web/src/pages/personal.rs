@@ -15,11 +15,8 @@ use crate::i18n::Lang;
 pub(super) async fn notifications(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
 ) -> Response {
-    let Some(caller) = caller.0 else {
-        return Redirect::to("/sign-in").into_response();
-    };
     let (me, list) = match (
         st.me(&caller).await,
         st.notifications(&caller, lang.notices()).await,
@@ -53,11 +50,8 @@ pub(super) async fn read_notification(
 pub(super) async fn profile(
     State(st): State<AppState>,
     lang: Lang,
-    caller: PageCaller,
+    PageCaller(caller): PageCaller,
 ) -> Response {
-    let Some(caller) = caller.0 else {
-        return Redirect::to("/sign-in").into_response();
-    };
     profile_page(&st, lang, &caller, None, false).await
 }
 
@@ -91,14 +85,9 @@ pub(super) async fn save_profile(
     caller: Caller,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-    };
     let body = ProfileBody {
-        email: field("email").filter(|e| !e.is_empty()),
-        language: field("language").unwrap_or_default(),
+        email: super::form_field(&form, "email"),
+        language: super::form_field(&form, "language").unwrap_or_default(),
     };
     match st.set_profile(&caller, Ok(body)).await {
         Ok(_) => profile_page(&st, lang, &caller, None, true).await,
