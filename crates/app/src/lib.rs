@@ -5,6 +5,7 @@ pub mod bench;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod dev_egov;
 pub mod devca_files;
 pub mod hr;
 pub mod inproc;
@@ -124,6 +125,7 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
         cookie_secure: cfg.session.cookie_secure,
         hr_event_signer_bins: cfg.hr.event_signer_bins.clone(),
         exclusions: exclusions.clone(),
+        mobile_signing: cfg.mobile_signing.service_config(),
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;

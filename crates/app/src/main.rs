@@ -72,6 +72,23 @@ enum Command {
         #[arg(long)]
         cancel: bool,
     },
+    /// A development stand-in for the eGov apps' QR signing: signs what a page's QR code asks for
+    /// (paste the code's text, shown under the code) with a demo person's development key, as the
+    /// phone would, and prints the server's answer.
+    #[command(name = "dev-egov-app")]
+    DevEgovApp {
+        #[command(flatten)]
+        common: Common,
+        /// The demo person whose key signs (their IIN, as in <data_dir>/demo/people.json).
+        #[arg(long)]
+        person: String,
+        /// Which of their keys the app signs with: `authentication` (sign-in) or `signing`
+        /// (documents). Which key the real app uses is not published (docs/egov-mobile.md).
+        #[arg(long, default_value = "authentication")]
+        key: String,
+        /// The QR code's text (`mobileSign:https://…`) or the eGov business cross-link.
+        scanned: String,
+    },
     /// Run the database migrations.
     Migrate {
         #[command(flatten)]
@@ -516,6 +533,32 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 listener.local_addr()?
             );
             qoljetim_devca::ncalayer::serve(listener, std::sync::Arc::new(fake)).await?;
+        }
+        Command::DevEgovApp {
+            common,
+            person,
+            key,
+            scanned,
+        } => {
+            let cfg = config(&common, None)?;
+            let keys = qoljetim::demo::dev_ncalayer(&cfg.data_dir.join("demo"), &person, false)?;
+            let key = match key.as_str() {
+                "authentication" => keys.authentication,
+                "signing" => keys.signing,
+                other => {
+                    return Err(format!("--key is authentication or signing, not {other}").into());
+                }
+            }
+            .ok_or_else(|| format!("the demo person {person} has no such key"))?;
+            let app = qoljetim_devca::egov_app::FakeEgovApp {
+                app: qoljetim_devca::egov_app::EgovApp::Business,
+                key,
+            };
+            let answer = qoljetim::dev_egov::sign_scanned(&scanned, &app).await?;
+            println!("{} {}", answer.status, answer.body);
+            if answer.status != 200 {
+                std::process::exit(1);
+            }
         }
         Command::Jobs(JobsCmd::RunOnce { common, at }) => {
             let cfg = config(&common, None)?;

@@ -108,6 +108,8 @@ on_both_databases!(sqlite_data, postgres_data;
 
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/mobile.rs"]
+mod mobile;
 #[path = "api/pages.rs"]
 mod pages;
 #[path = "api/pki.rs"]

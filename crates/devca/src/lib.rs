@@ -4,6 +4,7 @@
 //! (`pkcs12`). Never trusted in production mode, and never linked into verification: it depends on
 //! `qoljetim-signature`, not the other way round.
 
+pub mod egov_app;
 pub mod gost_sign;
 pub mod ncalayer;
 pub mod pkcs12;

@@ -131,6 +131,14 @@ pub enum Problem {
         status: String,
         reason: String,
     },
+    MobileSigningExpired {
+        expired_at: String,
+    },
+    MobileSigningToken,
+    MobileSigningContentMismatch,
+    MobileSigningBusy {
+        limit: usize,
+    },
     AuditFailed,
     Internal,
 }
@@ -159,7 +167,10 @@ impl Problem {
             | P::RevocationUnknown { reason }
             | P::CrlInvalid { reason }
             | P::TimestampInvalid { reason } => vec![("reason", s(reason))],
-            P::PayloadTooLarge { limit } => vec![("limit", s(limit))],
+            P::PayloadTooLarge { limit } | P::MobileSigningBusy { limit } => {
+                vec![("limit", s(limit))]
+            }
+            P::MobileSigningExpired { expired_at } => vec![("expired_at", s(expired_at))],
             P::Forbidden { action } => vec![("action", s(action))],
             P::NotFound { what } => vec![("what", s(what))],
             P::WrongState { current, expected } => {
@@ -217,6 +228,8 @@ impl Problem {
             | P::CertificateNotAuthenticationKey
             | P::DevelopmentCaRefused
             | P::BudgetDataUnavailable
+            | P::MobileSigningToken
+            | P::MobileSigningContentMismatch
             | P::AuditFailed
             | P::Internal => vec![],
         }
@@ -274,6 +287,10 @@ impl ProblemKind {
             K::HrSignerNotAllowed => "hr-signer-not-allowed",
             K::DuplicateEvent => "duplicate-event",
             K::RenewalNotPossible => "renewal-not-possible",
+            K::MobileSigningExpired => "mobile-signing-expired",
+            K::MobileSigningToken => "mobile-signing-token",
+            K::MobileSigningContentMismatch => "mobile-signing-content-mismatch",
+            K::MobileSigningBusy => "mobile-signing-busy",
             K::AuditFailed => "audit-failed",
             K::Internal => "internal",
         }
@@ -362,6 +379,10 @@ impl ProblemKind {
                 status: x(),
                 reason: x(),
             },
+            K::MobileSigningExpired => Problem::MobileSigningExpired { expired_at: x() },
+            K::MobileSigningToken => Problem::MobileSigningToken,
+            K::MobileSigningContentMismatch => Problem::MobileSigningContentMismatch,
+            K::MobileSigningBusy => Problem::MobileSigningBusy { limit: 1 },
             K::AuditFailed => Problem::AuditFailed,
             K::Internal => Problem::Internal,
         }

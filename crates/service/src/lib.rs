@@ -11,6 +11,7 @@ mod data;
 mod error;
 mod grants;
 mod lifecycle;
+mod mobile_signing;
 mod organizations;
 mod reports;
 mod sessions;
@@ -35,6 +36,10 @@ pub use data::{
 pub use error::{DenialFacts, Input, Problem, ProblemKind, ServiceError, ServiceResult};
 pub use grants::ListQuery;
 pub use lifecycle::{NoticeLanguage, OutboxView, ProfileBody};
+pub use mobile_signing::{
+    MobileSigningConfig, MobileSigningOutcome, MobileSigningPurpose, MobileSigningStarted,
+    MobileSigningStatus, MobileSignings,
+};
 pub use organizations::{
     StaffView, not_eligible, org_domain, organization_kinds, parse_organization,
 };
@@ -62,6 +67,8 @@ pub struct ServiceConfig {
     pub hr_event_signer_bins: Vec<String>,
     /// Order 270 §2.6: the excluded kinds and the configured BINs that may not register or apply.
     pub exclusions: qoljetim_domain::org::Exclusions,
+    /// Signing by phone with the eGov apps' QR codes (`[mobile_signing]`).
+    pub mobile_signing: MobileSigningConfig,
 }
 
 impl Default for ServiceConfig {
@@ -73,6 +80,7 @@ impl Default for ServiceConfig {
             cookie_secure: false,
             hr_event_signer_bins: vec![],
             exclusions: qoljetim_domain::org::Exclusions::default(),
+            mobile_signing: MobileSigningConfig::default(),
         }
     }
 }
@@ -92,6 +100,9 @@ pub struct Service {
     pub clock: Clock,
     /// Competence → scope (Order 270 §6), read from the rules file at start-up.
     pub rules: Arc<CompetenceRules>,
+    /// Signing requests waiting for a phone (in this process's memory; DESIGN.md reading in
+    /// docs/egov-mobile.md).
+    pub mobile_signings: Arc<MobileSignings>,
 }
 
 impl Service {
@@ -115,6 +126,7 @@ impl Service {
             budget: None,
             clock: Clock::system(),
             rules: Arc::new(rules),
+            mobile_signings: Arc::new(MobileSignings::default()),
         })
     }
 }

@@ -262,6 +262,30 @@ fn path_to(
     Err(expired.unwrap_or(SignatureError::Untrusted))
 }
 
+/// The encapsulated content of an attached CMS SignedData, read without verifying anything: to see
+/// *what* was signed before deciding to verify it (a QR signing must sign the document it was given).
+pub fn encapsulated_content(bytes: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    if bytes.len() > MAX_CMS_BYTES {
+        return Err(SignatureError::Malformed("larger than 16 MiB".into()));
+    }
+    let ci = ContentInfo::from_der(bytes).map_err(der_err)?;
+    if ci.content_type != oids::CT_SIGNED_DATA {
+        return Err(SignatureError::Malformed(format!(
+            "content type {} is not signedData",
+            ci.content_type
+        )));
+    }
+    let sd: SignedData = ci.content.decode_as().map_err(der_err)?;
+    match &sd.encap_content_info.econtent {
+        Some(any) => Ok(any
+            .decode_as::<OctetString>()
+            .map_err(der_err)?
+            .as_bytes()
+            .to_vec()),
+        None => Err(SignatureError::NoContent),
+    }
+}
+
 /// What one signer's SignedData proves before any path or time check.
 struct CheckedSignedData {
     content: Vec<u8>,

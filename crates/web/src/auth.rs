@@ -3,7 +3,7 @@
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderValue, Method, header};
 pub use qoljetim_service::Caller;
 use qoljetim_service::{Problem, SessionToken};
 
@@ -26,8 +26,12 @@ pub fn client_ip(parts: &Parts) -> String {
 
 /// The value of the request's cookie `name`.
 pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+    cookie_of(&parts.headers, name)
+}
+
+/// The value of the cookie `name` among `headers`.
+pub fn cookie_of(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -42,7 +46,8 @@ fn cookie_token(parts: &Parts) -> Option<String> {
     cookie(parts, SESSION_COOKIE)
 }
 
-fn bearer_token(parts: &Parts) -> Option<String> {
+/// The `Authorization: Bearer` token of a request.
+pub fn bearer_token(parts: &Parts) -> Option<String> {
     let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
 }
@@ -115,5 +120,56 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// The `Set-Cookie` value that carries a new session to the browser (HttpOnly, same-site only).
+pub fn session_cookie(state: &AppState, token: &str, max_age_seconds: i64) -> Option<HeaderValue> {
+    let secure = if state.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_seconds}{secure}"
+    ))
+    .ok()
+}
+
+/// The address the browser used to reach this server (`http://host:port`; `https://` behind TLS, as
+/// `[session] cookie_secure` says): where a phone is sent when no public URL is configured.
+pub struct SiteBase(pub String);
+
+impl FromRequestParts<AppState> for SiteBase {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .unwrap_or("127.0.0.1");
+        let scheme = if state.config.cookie_secure {
+            "https"
+        } else {
+            "http"
+        };
+        Ok(SiteBase(format!("{scheme}://{host}")))
+    }
+}
+
+/// The app's bearer token on the QR signing calls (not a session: those calls have none).
+pub struct AppToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for AppToken {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(AppToken(bearer_token(parts)))
     }
 }

@@ -10,7 +10,8 @@ use qoljetim_service::views::*;
 
 use crate::AppState;
 use crate::handlers::{
-    applications, block, data, grants, lifecycle, organizations, reports, sign_in, system,
+    applications, block, data, grants, lifecycle, mobile_signing, organizations, reports, sign_in,
+    system,
 };
 
 #[derive(OpenApi)]
@@ -60,6 +61,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_in::challenge))
         .routes(routes!(sign_in::login))
         .routes(routes!(sign_in::me))
+        .routes(routes!(mobile_signing::service))
+        .routes(routes!(mobile_signing::document, mobile_signing::signed))
         .routes(routes!(
             applications::submit,
             applications::list_applications

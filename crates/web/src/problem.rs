@@ -37,12 +37,15 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::TimestampInvalid
         | K::DevelopmentCaRefused => StatusCode::BAD_REQUEST,
         K::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        K::MobileSigningExpired => StatusCode::GONE,
+        K::MobileSigningContentMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         K::NotSignedIn
         | K::SessionExpired
         | K::ChallengeInvalid
         | K::ChallengeExpired
         | K::ChallengeUsed
-        | K::CertificateNotAuthenticationKey => StatusCode::UNAUTHORIZED,
+        | K::CertificateNotAuthenticationKey
+        | K::MobileSigningToken => StatusCode::UNAUTHORIZED,
         K::OriginMismatch
         | K::Forbidden
         | K::NotAnApplicant
@@ -62,7 +65,7 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::OrganizationExists
         | K::DuplicateEvent
         | K::RenewalNotPossible => StatusCode::CONFLICT,
-        K::BudgetDataUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        K::BudgetDataUnavailable | K::MobileSigningBusy => StatusCode::SERVICE_UNAVAILABLE,
         K::AuditFailed | K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

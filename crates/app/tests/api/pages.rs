@@ -869,7 +869,7 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
 }
 
 /// The text of an HTML-escaped element content, as the browser reads it (minijinja's escapes).
-fn unescape_html(s: &str) -> String {
+pub(crate) fn unescape_html(s: &str) -> String {
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
@@ -879,7 +879,7 @@ fn unescape_html(s: &str) -> String {
 }
 
 /// The document a checked form shows for signing: the content of `<pre id="document" …>`.
-fn document_of(html: &str) -> Option<String> {
+pub(crate) fn document_of(html: &str) -> Option<String> {
     let start = html.find(r#"<pre id="document""#)?;
     let body = &html[start..];
     let open = body.find('>')? + 1;
@@ -889,7 +889,7 @@ fn document_of(html: &str) -> Option<String> {
 
 /// The inputs of the page's composing form as a browser would post them (text inputs, checked boxes,
 /// selected options), without the buttons.
-fn form_fields(html: &str) -> Vec<(String, String)> {
+pub(crate) fn form_fields(html: &str) -> Vec<(String, String)> {
     let attr = |tag: &str, name: &str| -> Option<String> {
         let key = format!(" {name}=\"");
         let at = tag.find(&key)? + key.len();
@@ -932,7 +932,7 @@ fn part_until<'a>(html: &'a str, part: &str, end: &str) -> &'a str {
     &rest[..rest.find(end).unwrap_or(rest.len())]
 }
 
-fn set_field(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub(crate) fn set_field(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
     fields.retain(|(k, _)| k != name);
     fields.push((name.to_owned(), value.to_owned()));
 }

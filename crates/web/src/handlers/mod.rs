@@ -5,6 +5,7 @@ pub mod block;
 pub mod data;
 pub mod grants;
 pub mod lifecycle;
+pub mod mobile_signing;
 pub mod organizations;
 pub mod reports;
 pub mod sign_in;

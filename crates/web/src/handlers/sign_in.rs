@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use qoljetim_service::{ChallengeView, LoginView, MeView, SignedBody};
 
 use crate::AppState;
-use crate::auth::{Caller, ClientIp, SESSION_COOKIE};
+use crate::auth::{Caller, ClientIp, session_cookie};
 use crate::problem::ApiResult;
 
 #[utoipa::path(get, path = "/api/v1/auth/challenge", responses((status = 200, body = ChallengeView)))]
@@ -24,17 +24,9 @@ pub async fn login(
     body: Bytes,
 ) -> ApiResult<Response> {
     let signed_in = st.sign_in(&ip, &body).await?;
-    let secure = if st.config.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
-        signed_in.view.token, signed_in.max_age_seconds
-    );
+    let cookie = session_cookie(&st, &signed_in.view.token, signed_in.max_age_seconds);
     let mut resp = Json(signed_in.view).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Some(v) = cookie {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(resp)

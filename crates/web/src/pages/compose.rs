@@ -11,13 +11,13 @@ use axum::extract::State;
 use axum::response::Response;
 use minijinja::context;
 use minijinja::value::{Serde, Value};
-use qoljetim_service::MAX_LINES;
+use qoljetim_service::{MAX_LINES, MobileSigningPurpose};
 use serde::Serialize;
 use serde_json::json;
 
 use super::PageCaller;
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, SiteBase};
 use crate::i18n::Lang;
 
 /// Which document is composed, and what its rows hold.
@@ -96,6 +96,8 @@ enum Edit {
     RemoveRow(usize),
     Paste,
     Check,
+    /// Check, then sign by phone (eGov business's QR code) and submit.
+    SignByPhone,
 }
 
 impl Edit {
@@ -103,6 +105,7 @@ impl Edit {
         match action {
             Some("add") => Edit::AddRow,
             Some("paste") => Edit::Paste,
+            Some("mobile") => Edit::SignByPhone,
             Some(a) => match a.strip_prefix("remove-").and_then(|i| i.parse().ok()) {
                 Some(i) => Edit::RemoveRow(i),
                 None => Edit::Check,
@@ -287,6 +290,7 @@ async fn page(
     caller: Caller,
     doc: Document,
     posted: Option<Vec<(String, String)>>,
+    base: &str,
 ) -> Response {
     let me = match st.me(&caller).await {
         Ok(me) => me,
@@ -308,13 +312,27 @@ async fn page(
     }
     // Checked only when asked: a half-filled form being edited is not a list of errors.
     let text = form.document(doc, &bin);
-    let (document, problem) = match edit {
-        Some(Edit::Check) => {
+    let (document, problem) = match &edit {
+        Some(Edit::Check | Edit::SignByPhone) => {
             let checked = match doc {
                 Document::Application => st.check_application_form(text.as_bytes()),
                 Document::BlockRequest => st.check_block_request(text.as_bytes()),
             };
             match checked {
+                Ok(()) if edit == Some(Edit::SignByPhone) => {
+                    let purpose = match doc {
+                        Document::Application => MobileSigningPurpose::Application,
+                        Document::BlockRequest => MobileSigningPurpose::BlockRequest,
+                    };
+                    return super::mobile::start(
+                        st,
+                        lang,
+                        purpose,
+                        Some(&caller),
+                        Some(&text),
+                        base,
+                    );
+                }
                 Ok(()) => (Some(text), None),
                 Err(e) => (None, Some(crate::problem::localized(&e, lang))),
             }
@@ -364,16 +382,17 @@ pub(super) async fn new_application(
     lang: Lang,
     PageCaller(caller): PageCaller,
 ) -> Response {
-    page(&st, lang, caller, Document::Application, None).await
+    page(&st, lang, caller, Document::Application, None, "").await
 }
 
 pub(super) async fn edit_application(
     State(st): State<AppState>,
     lang: Lang,
     PageCaller(caller): PageCaller,
+    SiteBase(base): SiteBase,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    page(&st, lang, caller, Document::Application, Some(form)).await
+    page(&st, lang, caller, Document::Application, Some(form), &base).await
 }
 
 pub(super) async fn new_block_request(
@@ -381,16 +400,17 @@ pub(super) async fn new_block_request(
     lang: Lang,
     PageCaller(caller): PageCaller,
 ) -> Response {
-    page(&st, lang, caller, Document::BlockRequest, None).await
+    page(&st, lang, caller, Document::BlockRequest, None, "").await
 }
 
 pub(super) async fn edit_block_request(
     State(st): State<AppState>,
     lang: Lang,
     PageCaller(caller): PageCaller,
+    SiteBase(base): SiteBase,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    page(&st, lang, caller, Document::BlockRequest, Some(form)).await
+    page(&st, lang, caller, Document::BlockRequest, Some(form), &base).await
 }
 
 #[cfg(test)]

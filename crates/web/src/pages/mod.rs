@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 mod compose;
 mod explore;
+mod mobile;
 mod operations;
 mod personal;
 
@@ -50,7 +51,11 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 13] = [
+    (
+        "mobile_sign.html",
+        include_str!("../../templates/mobile_sign.html"),
+    ),
     (
         "operations.html",
         include_str!("../../templates/operations.html"),
@@ -75,7 +80,12 @@ const TEMPLATES: [(&str, &str); 12] = [
 ];
 
 /// Files served under `/static/`: path, content type, bytes.
-const STATIC: [(&str, &str, &[u8]); 5] = [
+const STATIC: [(&str, &str, &[u8]); 6] = [
+    (
+        "mobile-sign.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/mobile-sign.js"),
+    ),
     (
         "explore.js",
         "text/javascript; charset=utf-8",
@@ -115,17 +125,25 @@ impl Pages {
     /// The page `name` in `lang`, from the context `ctx` and the texts of the Fluent files.
     fn html(&self, name: &str, lang: Lang, ctx: Value) -> Result<String, minijinja::Error> {
         let t = Value::from_function(move |key: &str, kwargs: Kwargs| {
-            let args: Vec<(&'static str, String)> =
-                ["count", "days", "name", "levels", "territory", "from", "to"]
-                    .into_iter()
-                    .filter_map(|k| {
-                        kwargs
-                            .get::<Option<Value>>(k)
-                            .ok()
-                            .flatten()
-                            .map(|v| (k, v.to_string()))
-                    })
-                    .collect();
+            let args: Vec<(&'static str, String)> = [
+                "count",
+                "days",
+                "name",
+                "levels",
+                "territory",
+                "from",
+                "to",
+                "at",
+            ]
+            .into_iter()
+            .filter_map(|k| {
+                kwargs
+                    .get::<Option<Value>>(k)
+                    .ok()
+                    .flatten()
+                    .map(|v| (k, v.to_string()))
+            })
+            .collect();
             lang.text(key, &args)
         });
         let languages = [("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")]
@@ -202,6 +220,10 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/sign-in", get(sign_in))
         .route("/sign-out", post(sign_out))
+        .route("/sign/mobile", post(mobile::start_sign_in))
+        .route("/sign/mobile/{id}", get(mobile::page))
+        .route("/sign/mobile/{id}/status", get(mobile::status))
+        .route("/sign/mobile/{id}/finish", post(mobile::finish))
         .route("/language/{code}", get(language))
         .route(
             "/applications/new",
@@ -406,13 +428,18 @@ async fn application_page(
 
 /// A refusal as a page: the problem's title and detail in the caller's language, with its status.
 fn problem_page(st: &AppState, lang: Lang, e: &ServiceError) -> Response {
+    problem_page_back(st, lang, e, "/")
+}
+
+/// The same, with the way back to `back`.
+fn problem_page_back(st: &AppState, lang: Lang, e: &ServiceError, back: &str) -> Response {
     let status = crate::problem::ApiError::from(e.clone()).status;
     let mut r = st.pages.render(
         "problem.html",
         lang,
         context! {
             me => Value::from(()),
-            back => "/",
+            back,
             problem => Value::from(Serde(crate::problem::localized(e, lang))),
         },
     );
