@@ -445,3 +445,126 @@ async fn a_phone_signs_an_application_composed_on_the_page(app: &TestApp) -> R {
     assert_eq!(v["lines"][0]["access_until_effective"], until.as_str());
     Ok(())
 }
+
+on_both_databases!(sqlite_browser_mobile, postgres_browser_mobile; database;
+    browser_signs_in_and_applies_with_egov_business,
+);
+
+/// The QR code's text the page shows (under "The code's text").
+async fn scanned(b: &fantoccini::Client) -> Result<String, qoljetim::AnyError> {
+    let v = b
+        .execute(
+            "return document.getElementById('qr-text').textContent;",
+            vec![],
+        )
+        .await?;
+    Ok(v.as_str().unwrap_or_default().to_owned())
+}
+
+/// Issue 14 item 4 in Chromium: the head of the Almaty maslikhat signs in by phone — eGov mobile's
+/// personal key is refused in words (Order 270 §11), eGov business's key of the organization signs in
+/// — then composes an application and signs it by phone with the signing key (§8); the page follows
+/// the phone by itself (its script polls) and opens the submitted application. axe finds no serious
+/// or critical violation on the QR pages.
+async fn browser_signs_in_and_applies_with_egov_business(db: Option<&str>) -> R {
+    use crate::pages::{Chromedriver, axe_violations, shot, wait_for, wait_for_text, wait_for_url};
+    use fantoccini::Locator;
+    let app = TestApp::spawn(db, KeyKind::P256).await?;
+    let base = app.base.clone();
+    let r = async {
+        let w = world(&app).await?;
+        let head_auth = app.person(
+            &iin(10),
+            Some(&w.bin),
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Authentication,
+        )?;
+        let personal = app.person(&iin(30), None, None, KeyPurpose::Authentication)?;
+        let driver = Chromedriver::start().await?;
+        let b = driver.browser().await?;
+        let result = async {
+            b.goto(&format!("{base}/language/ru?back=/sign-in")).await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            b.find(Locator::Id("sign-in-phone")).await?.click().await?;
+            wait_for(&b, |u| u.contains("/sign/mobile/")).await?;
+            wait_for_text(&b, "mobile-status", "Ждём подпись с телефона").await?;
+            shot(&b, "10-sign-in-with-egov-business").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the QR page: {violations:#?}");
+            // eGov mobile signs with a personal key: the page shows the refusal by itself.
+            let a =
+                sign_scanned(&scanned(&b).await?, &app_with(EgovApp::Mobile, &personal)).await?;
+            assert_eq!(a.status, 401, "{:?}", a.body);
+            wait_for_text(&b, "main", "Требуется сертификат юридического лица").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the refusal: {violations:#?}");
+            b.find(Locator::Id("try-again")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            // eGov business holds the organization's key: signed in.
+            b.find(Locator::Id("sign-in-phone")).await?.click().await?;
+            wait_for(&b, |u| u.contains("/sign/mobile/")).await?;
+            let a = sign_scanned(
+                &scanned(&b).await?,
+                &app_with(EgovApp::Business, &head_auth),
+            )
+            .await?;
+            assert_eq!(a.status, 200, "{:?}", a.body);
+            wait_for_url(&b, &format!("{base}/")).await?;
+            wait_for_text(&b, "main", "Заявки вашей организации").await?;
+            // An application composed on the page, signed by phone.
+            b.goto(&format!("{base}/applications/new")).await?;
+            let until = plus_months(today(&app), 6);
+            let mut filled = vec![];
+            fill_application(&mut filled, &until);
+            for (id, value) in filled.iter().filter(|(k, _)| k != "systems") {
+                b.execute(
+                    "document.getElementById(arguments[0]).value = arguments[1];",
+                    vec![json!(id), json!(value)],
+                )
+                .await?;
+            }
+            b.find(Locator::Css(
+                r#"input[name="systems"][value="state_planning"]"#,
+            ))
+            .await?
+            .click()
+            .await?;
+            b.find(Locator::Css(r#"button[value="check"]"#))
+                .await?
+                .click()
+                .await?;
+            wait_for_text(&b, "ready", "Готово к подписи").await?;
+            b.find(Locator::Id("sign-phone-button"))
+                .await?
+                .click()
+                .await?;
+            wait_for(&b, |u| u.contains("/sign/mobile/")).await?;
+            wait_for_text(&b, "document", iin(11).as_str()).await?;
+            shot(&b, "11-application-signed-by-phone").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(
+                violations.is_empty(),
+                "axe on the document's QR page: {violations:#?}"
+            );
+            let a = sign_scanned(
+                &scanned(&b).await?,
+                &app_with(EgovApp::Business, &w.head_sign),
+            )
+            .await?;
+            assert_eq!(a.status, 200, "{:?}", a.body);
+            let at = wait_for(&b, |u| u.contains("/applications/") && !u.ends_with("/new")).await?;
+            wait_for_text(&b, "main", "на рассмотрении").await?;
+            let id: i64 = at.rsplit('/').next().unwrap_or_default().parse()?;
+            let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+            let (s, v) = head.get(&format!("/api/v1/applications/{id}")).await?;
+            assert_eq!((s, &v["lines"][0]["iin"]), (200, &json!(iin(11))), "{v}");
+            Ok::<(), qoljetim::AnyError>(())
+        }
+        .await;
+        let _ = b.close().await;
+        result
+    }
+    .await;
+    app.cleanup().await;
+    r
+}

@@ -466,13 +466,13 @@ async fn pages_review_and_grant_forms(app: &TestApp) -> R {
 }
 
 /// Debian's chromium-driver on a free port, stopped when dropped.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     port: u16,
     _process: tokio::process::Child,
 }
 
 impl Chromedriver {
-    async fn start() -> Result<Chromedriver, qoljetim::AnyError> {
+    pub(crate) async fn start() -> Result<Chromedriver, qoljetim::AnyError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -499,7 +499,7 @@ impl Chromedriver {
         Err("chromedriver did not start".into())
     }
 
-    async fn browser(&self) -> Result<fantoccini::Client, qoljetim::AnyError> {
+    pub(crate) async fn browser(&self) -> Result<fantoccini::Client, qoljetim::AnyError> {
         let caps = json!({"browserName": "chrome", "goog:chromeOptions": {"binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -514,7 +514,7 @@ impl Chromedriver {
 }
 
 /// Waits (up to 15 s) until the element `id` says `text`.
-async fn wait_for_text(b: &fantoccini::Client, id: &str, text: &str) -> R {
+pub(crate) async fn wait_for_text(b: &fantoccini::Client, id: &str, text: &str) -> R {
     let mut said = String::new();
     for _ in 0..150 {
         // The page may be replaced between finding the element and reading it: then read again.
@@ -533,7 +533,7 @@ async fn wait_for_text(b: &fantoccini::Client, id: &str, text: &str) -> R {
 }
 
 /// Waits (up to 15 s) until the page's URL satisfies `test`; answers the URL.
-async fn wait_for(
+pub(crate) async fn wait_for(
     b: &fantoccini::Client,
     test: impl Fn(&str) -> bool,
 ) -> Result<String, qoljetim::AnyError> {
@@ -547,7 +547,7 @@ async fn wait_for(
     Err(format!("the page stayed at {}", b.current_url().await?).into())
 }
 
-async fn wait_for_url(b: &fantoccini::Client, url: &str) -> R {
+pub(crate) async fn wait_for_url(b: &fantoccini::Client, url: &str) -> R {
     wait_for(b, |u| u == url).await.map(|_| ())
 }
 
@@ -556,7 +556,9 @@ const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 
 /// axe run on the open page: its serious and critical WCAG 2.1 A/AA violations, each with the
 /// elements it found.
-async fn axe_violations(b: &fantoccini::Client) -> Result<Vec<String>, qoljetim::AnyError> {
+pub(crate) async fn axe_violations(
+    b: &fantoccini::Client,
+) -> Result<Vec<String>, qoljetim::AnyError> {
     b.execute(&format!("{AXE}\nreturn typeof window.axe;"), vec![])
         .await?;
     let found = b
@@ -618,7 +620,7 @@ async fn crawl_with_axe(
 
 /// A screenshot of the open page as `<dir>/<name>.png` when `QOLJETIM_SCREENSHOTS` names a folder
 /// (`scripts/screenshots` sets it to `docs/images`); otherwise nothing.
-async fn shot(b: &fantoccini::Client, name: &str) -> R {
+pub(crate) async fn shot(b: &fantoccini::Client, name: &str) -> R {
     if let Ok(dir) = std::env::var("QOLJETIM_SCREENSHOTS") {
         let png = b.screenshot().await?;
         std::fs::create_dir_all(&dir)?;
