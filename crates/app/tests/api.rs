@@ -1421,6 +1421,8 @@ async fn openapi_and_health(app: &TestApp) -> R {
         "/api/v1/block-requests",
         "/api/v1/data/{system}/{dataset}",
         "/api/v1/data/{system}/dimensions/{dim}",
+        "/api/v1/mobile-signing/{id}",
+        "/api/v1/mobile-signing/{id}/document",
         "/healthz",
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
@@ -1429,7 +1431,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 26, "every route of the router");
+    assert_eq!(paths.len(), 28, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")
