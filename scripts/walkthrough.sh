@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Walks the demo from sign-in to a granted access with nothing but curl, openssl and python3 (for JSON):
 # the integrator and the reviewer sign in with their authentication keys (openssl cms over the
-# challenge), the head of the Almaty city maslikhat signs an application with the signing key, the
-# reviewer approves it, the integrator grants it, and the employee signs in and sees the grant. A
+# challenge), the head of the Almaty city maslikhat signs an application with the signing key and posts
+# it in the maslikhat's session (posted twice, it is one application), the reviewer approves it, the integrator grants it, and the employee signs in and sees the grant. A
 # deputy of Parliament reads the Almaty city budget and a rural budget in Karaganda oblast (§6). Then
 # revocation: a fresh key of the employee signs in, the development CA revokes it, and the session ends.
 # Last, the maslikhat's head sends a signed block request for the employee (§9): the access ends at once.
@@ -47,8 +47,13 @@ cat > "$WORK/application.json" <<JSON
            "purpose":"бюджеттің атқарылуын бақылау","eqyzmet_qr":"EQYZMET:$EMP_IIN"}]}
 JSON
 CMS=$(sign "$WORK/application.json" "$HEAD_CERT" "${HEAD_CERT%.pem}.key.pem")
-ID=$(curl -sf -X POST "$BASE/api/v1/applications" -H 'Content-Type: application/json' -d "{\"signed_cms\":\"$CMS\"}" | json 'd["id"]')
+# Posted in a session of the maslikhat (its head signs in with the authentication key): a signed
+# document is a submission only in its organization's session, and is accepted once.
+HEAD=$(login "$(one "$DEMO/maslikhat-almaty/head-*-auth.pem")")
+ID=$(curl -sf -X POST "$BASE/api/v1/applications" -H "Authorization: Bearer $HEAD" -H 'Content-Type: application/json' -d "{\"signed_cms\":\"$CMS\"}" | json 'd["id"]')
 echo "application $ID submitted (Order 270 §8: signed by the head with the signing key)"
+AGAIN=$(curl -s -o "$WORK/again.json" -w '%{http_code}' -X POST "$BASE/api/v1/applications" -H "Authorization: Bearer $HEAD" -H 'Content-Type: application/json' -d "{\"signed_cms\":\"$CMS\"}")
+echo "posted again: $AGAIN, application $(json 'd["id"]' < "$WORK/again.json") (the same signed content is accepted once)"
 
 curl -sf -X POST "$BASE/api/v1/applications/$ID/review" -H "Authorization: Bearer $REVIEWER" -H 'Content-Type: application/json' \
   -d '{"lines":[{"line":1,"decision":"approve"}]}' | json '"status: " + d["status"] + ", grant due " + d["grant_due"]'

@@ -203,16 +203,19 @@ pub async fn workflow_on(
         .to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?)
         .date();
     let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
-    let iins: Vec<String> = (0..100).map(|i| iin(1000 + i)).collect();
-    let form = bench_form(&bin, &today.to_string(), &iins, Some(&until));
+    // Each application its own people: the same signed content is accepted once (issue 15).
     let mut signed = vec![];
-    for _ in 0..applications {
+    for a in 0..applications {
+        let iins: Vec<String> = (0..100).map(|i| iin(1000 + (a * 100 + i) as u32)).collect();
+        let form = bench_form(&bin, &today.to_string(), &iins, Some(&until));
         signed.push(json!({"signed_cms": head.sign(form.to_string().as_bytes())?}));
     }
+    // Posted in a session of the applicant organization, as a submission must be.
+    let session = app.signed_in(&iin(98), &bin, NcaRole::Employee).await?;
     let mut app_lat = vec![];
     for body in &signed {
         let t = Instant::now();
-        let (s, v) = client.post("/api/v1/applications", body).await?;
+        let (s, v) = session.post("/api/v1/applications", body).await?;
         app_lat.push(t.elapsed());
         if s != 201 {
             return Err(format!("application refused: {s} {v}").into());
@@ -476,8 +479,16 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
             &["analytical_central"],
             &lines,
         );
-        let anon = crate::client::ApiClient::new(&base);
-        let (_, v) = anon.submit(&head, &form).await?;
+        let mut session = crate::client::ApiClient::new(&base);
+        session
+            .login(&person(
+                &iin(20 + i as u32),
+                &bin,
+                NcaRole::FirstHead,
+                KeyPurpose::Authentication,
+            )?)
+            .await?;
+        let (_, v) = session.submit(&head, &form).await?;
         let id = v["id"].as_i64().ok_or("submission refused")?;
         reviewer
             .post(

@@ -250,6 +250,24 @@ impl Default for SmtpConfig {
     }
 }
 
+/// `[intake]`: how signed documents are received (issue 15).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeSection {
+    /// How many calendar days before the day of receipt (Almaty) a signed application's or block
+    /// request's `date` may lie; none after it. A signed document is a one-time act: an old one is
+    /// refused (`/date` `date_too_old`) and must be signed again.
+    pub date_days_back: i64,
+}
+
+impl Default for IntakeSection {
+    fn default() -> Self {
+        IntakeSection {
+            date_days_back: qoljetim_domain::application::DEFAULT_DATE_DAYS_BACK,
+        }
+    }
+}
+
 /// `[mobile_signing]`: signing by phone with the QR codes of the eGov apps (docs/egov-mobile.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -340,6 +358,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub pages: PagesSection,
     pub mobile_signing: MobileSigningSection,
+    pub intake: IntakeSection,
 }
 
 /// `[pages]`: the browser pages (issue 13).
@@ -377,6 +396,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             pages: PagesSection::default(),
             mobile_signing: MobileSigningSection::default(),
+            intake: IntakeSection::default(),
         }
     }
 }

@@ -401,7 +401,6 @@ pub async fn seed_applications(
     if s != 200 {
         return Err(format!("integrator sign-in: {s} {v}").into());
     }
-    let anon = ApiClient::new(base);
     let mut made = vec![];
     let plan: Vec<(&str, &str)> = ORGS
         .iter()
@@ -426,15 +425,27 @@ pub async fn seed_applications(
                 access_until: None,
             })
             .collect();
+        // The second application of an organization asks for one system: another signed document
+        // (the same content is accepted once).
+        let systems: &[&str] = match target {
+            "granted" => &["analytical_central", "state_planning"],
+            _ => &["state_planning"],
+        };
         let form = application_json(
             &head.bin,
             &today.to_string(),
             (&head.surname, &head.name, Some(&head.patronymic)),
-            &["analytical_central", "state_planning"],
+            systems,
             &lines,
         );
         let sign = head.sign.as_ref().ok_or("head without signing key")?;
-        let (s, v) = anon.submit(sign, &form).await?;
+        // A submission is posted in a session of the applicant organization (issue 15).
+        let mut session = ApiClient::new(base);
+        let (s, v) = session.login(&head.auth).await?;
+        if s != 200 {
+            return Err(format!("{org} head sign-in: {s} {v}").into());
+        }
+        let (s, v) = session.submit(sign, &form).await?;
         if s != 201 {
             return Err(format!("submit for {org}: {s} {v}").into());
         }

@@ -144,6 +144,32 @@ impl InProcess {
         ApiClient::new(&self.base)
     }
 
+    /// A session of the organization `bin` (a fresh employee's, IIN 97): where signed documents of
+    /// that organization are posted (issue 15).
+    pub async fn session_of(&self, bin: &str) -> Result<ApiClient, AnyError> {
+        self.signed_in(&iin(97), bin, qoljetim_signature::NcaRole::Employee)
+            .await
+    }
+
+    /// Posts a signed application as a submission must be posted (issue 15): in a session of its
+    /// applicant organization (a fresh employee's, IIN 97). Where that organization cannot sign in
+    /// (not registered), the post goes without a session and gets its refusal.
+    pub async fn submit(
+        &self,
+        signer: &KeyPair,
+        form: &serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), AnyError> {
+        let bin = form["applicant_bin"].as_str().unwrap_or_default();
+        let session = match self
+            .signed_in(&iin(97), bin, qoljetim_signature::NcaRole::Employee)
+            .await
+        {
+            Ok(c) => c,
+            Err(_) => self.client(),
+        };
+        session.submit(signer, form).await
+    }
+
     pub async fn add_org(
         &self,
         bin: &str,

@@ -126,6 +126,7 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
         hr_event_signer_bins: cfg.hr.event_signer_bins.clone(),
         exclusions: exclusions.clone(),
         mobile_signing: cfg.mobile_signing.service_config(),
+        intake_date_days_back: cfg.intake.date_days_back,
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;

@@ -79,6 +79,8 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     idle_session_expires,
     calendar_deadline_endpoint,
     openapi_and_health,
+    signed_documents_are_accepted_once,
+    the_demo_seeds_applications_in_every_state,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -205,7 +207,19 @@ async fn submit_two_lines(app: &TestApp, w: &World) -> Result<i64, qoljetim::Any
         &w.bin,
         &[(&iin(11), plus_months(t, 6)), (&iin(12), plus_months(t, 6))],
     );
-    let (s, v) = app.client().submit(&w.head_sign, &f).await?;
+    // A new signed document on every call (trailing spaces, still the same form): the same signed
+    // content is accepted once (issue 15).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let text = format!("{f}{}", " ".repeat(n));
+    let (s, v) = app
+        .session_of(&w.bin)
+        .await?
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": w.head_sign.sign(text.as_bytes())?}),
+        )
+        .await?;
     assert_eq!(s, 201, "{v}");
     Ok(v["id"].as_i64().unwrap_or(0))
 }
@@ -258,7 +272,8 @@ async fn full_workflow(app: &TestApp) -> R {
     }
     let signed = w.head_sign.sign(f.to_string().as_bytes())?;
     let (s, v) = app
-        .client()
+        .session_of(&w.bin)
+        .await?
         .post("/api/v1/applications", &json!({"signed_cms": signed}))
         .await?;
     assert_eq!(s, 201, "{v}");
@@ -442,8 +457,138 @@ async fn submit_status(
     signer: &KeyPair,
     f: &Value,
 ) -> Result<(u16, String), qoljetim::AnyError> {
-    let (s, v) = app.client().submit(signer, f).await?;
+    let (s, v) = app.submit(signer, f).await?;
     Ok((s, problem_type(&v).to_owned()))
+}
+
+// Issue 15, Order 270 §8–§9: a signed document is accepted once and in a session of its organization.
+// The same signed application twice is one application (the second answer 200 with its id); the
+// evidence file a reviewer downloads is not a submission in the reviewer's hands nor without a session,
+// and posted again by the applicant it is the application it made — a rejected one stays rejected;
+// a form dated more than 7 days before the day of receipt is refused (`date_too_old`); a block request
+// posted twice is one request; each repeat is in the audit log.
+async fn signed_documents_are_accepted_once(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let session = app.session_of(&w.bin).await?;
+    let t = today(app);
+    let f = form(app, &w.bin, &[(&iin(11), plus_months(t, 6))]);
+    let body = json!({"signed_cms": w.head_sign.sign(f.to_string().as_bytes())?});
+    let (s, first) = session.post("/api/v1/applications", &body).await?;
+    assert_eq!(s, 201, "{first}");
+    let id = first["id"].as_i64().ok_or("no id")?;
+    let (s, again) = session.post("/api/v1/applications", &body).await?;
+    assert_eq!((s, again["id"].as_i64()), (200, Some(id)), "{again}");
+    assert_eq!(again["status"], "submitted");
+    let listed = app.state.store.applications(None, None, 100).await?;
+    assert_eq!(listed.len(), 1, "one application");
+    // The evidence file in other hands.
+    let (s, evidence) = w
+        .reviewer
+        .get_bytes(&format!("/api/v1/applications/{id}/evidence"))
+        .await?;
+    assert_eq!(s, 200);
+    let replay = json!({"signed_cms": base64_encode(&evidence)});
+    let (s, v) = app.client().post("/api/v1/applications", &replay).await?;
+    assert_eq!((s, problem_type(&v)), (401, "not-signed-in"), "{v}");
+    let (s, v) = w.reviewer.post("/api/v1/applications", &replay).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (403, "session-bin-mismatch"),
+        "a session of another organization: {v}"
+    );
+    // Rejected, and posted again by the applicant: the same rejected application.
+    let (s, v) = w
+        .reviewer
+        .post(
+            &format!("/api/v1/applications/{id}/review"),
+            &json!({"lines": [{"line": 1, "decision": "reject", "reason": "not needed"}]}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = session.post("/api/v1/applications", &replay).await?;
+    assert_eq!((s, v["id"].as_i64()), (200, Some(id)), "{v}");
+    assert_eq!(v["status"], "rejected", "not a new submitted one: {v}");
+    assert_eq!(
+        app.state.store.applications(None, None, 100).await?.len(),
+        1
+    );
+    // The form's date: at most 7 calendar days before the day of receipt.
+    let mut second = 0;
+    for (days, expected) in [(8, 400), (7, 201)] {
+        let mut old = form(app, &w.bin, &[(&iin(12), plus_months(t, 6))]);
+        old["date"] = json!(t.checked_sub(jiff::Span::new().days(days))?.to_string());
+        let (s, v) = session.submit(&w.head_sign, &old).await?;
+        assert_eq!(s, expected, "{days} days back: {v}");
+        if s == 400 {
+            assert_eq!(v["errors"][0]["field"], "/date", "{v}");
+            assert_eq!(v["errors"][0]["rule"], "date_too_old", "{v}");
+        }
+        second = v["id"].as_i64().unwrap_or(second);
+    }
+    // A block request (for the person just granted) posted twice is one request.
+    let (s, v) = w
+        .reviewer
+        .post(
+            &format!("/api/v1/applications/{second}/review"),
+            &json!({"lines": [{"line": 1, "decision": "approve"}]}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = w
+        .integrator
+        .post(&format!("/api/v1/applications/{second}/grant"), &json!({}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let request = json!({"applicant_bin": w.bin, "date": t.to_string(),
+        "lines": [{"iin": iin(12), "reason": "dismissed", "effective_date": t.to_string()}]});
+    let signed = json!({"signed_cms": w.head_sign.sign(request.to_string().as_bytes())?});
+    let (s1, v1) = head.post("/api/v1/block-requests", &signed).await?;
+    let (s2, v2) = head.post("/api/v1/block-requests", &signed).await?;
+    assert_eq!(
+        (s1, s2, v2["id"].as_i64()),
+        (201, 200, v1["id"].as_i64()),
+        "{v1} {v2}"
+    );
+    let (_, list) = head.get("/api/v1/block-requests").await?;
+    let n = list["block_requests"].as_array().map(Vec::len);
+    assert_eq!(n, Some(1), "{list}");
+    // Every repeat is recorded.
+    let (_, audit) = w.integrator.get("/api/v1/audit?limit=1000").await?;
+    let repeats = audit
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["outcome"] == "conflict:duplicate-document")
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(repeats, 3, "{audit}");
+    Ok(())
+}
+
+// The README's first command seeds the demo through the API (each application posted in its
+// organization's session, each a new signed document — issue 15); a seed that stops on a refusal
+// would leave `qoljetim demo` broken, so it runs here against the real server.
+async fn the_demo_seeds_applications_in_every_state(app: &TestApp) -> R {
+    let (ca, gost) = qoljetim::devca_files::init_both(&app.dir.join("dev-ca"), KeyKind::P256)?;
+    let demo = app.dir.join("demo");
+    let people = qoljetim::demo::make_people(&ca, &gost, &demo, KeyKind::P256)?;
+    qoljetim::demo::seed_registry(&app.state.store, &people).await?;
+    qoljetim::demo::seed_personnel(&app.state.store, &people).await?;
+    let made = qoljetim::demo::seed_applications(&app.base, &people).await?;
+    let states: std::collections::BTreeMap<&str, usize> =
+        made.iter().fold(Default::default(), |mut m, (_, _, s)| {
+            *m.entry(s.as_str()).or_default() += 1;
+            m
+        });
+    assert_eq!(states.get("submitted"), Some(&1), "{made:?}");
+    assert_eq!(states.get("forwarded"), Some(&1), "{made:?}");
+    assert_eq!(states.get("rejected"), Some(&1), "{made:?}");
+    assert!(states.get("granted").is_some_and(|n| *n >= 9), "{made:?}");
+    let ids: std::collections::BTreeSet<i64> = made.iter().map(|(_, id, _)| *id).collect();
+    assert_eq!(ids.len(), made.len(), "every application its own record");
+    Ok(())
 }
 
 // Order 270 §8: only a valid, trusted signature of the applicant's head is accepted.
@@ -498,7 +643,7 @@ async fn signature_refusals(app: &TestApp) -> R {
         Timestamp::now() + 2.hours(),
         Timestamp::now() + 48.hours(),
     )?;
-    let (s, v) = app.client().submit(&early, &f).await?;
+    let (s, v) = app.submit(&early, &f).await?;
     assert_eq!(
         (s, problem_type(&v)),
         (400, "certificate-not-yet-valid"),
@@ -570,7 +715,8 @@ async fn signature_refusals(app: &TestApp) -> R {
         .unwrap_or(0);
     der[pos + 11] = if der[pos + 11] == b'0' { b'1' } else { b'0' };
     let (s, v) = app
-        .client()
+        .session_of(&w.bin)
+        .await?
         .post(
             "/api/v1/applications",
             &json!({"signed_cms": base64_encode(&der)}),
@@ -830,7 +976,7 @@ async fn validation_errors_are_localized_and_named(app: &TestApp) -> R {
             ("850712300801", plus_months(t, 6)),
         ],
     );
-    let mut c = app.client();
+    let mut c = app.signed_in(&iin(97), &w.bin, NcaRole::Employee).await?;
     c.lang = "ru".into();
     let (s, v) = c.submit(&w.head_sign, &f).await?;
     assert_eq!((s, problem_type(&v)), (400, "validation"));
@@ -1019,7 +1165,6 @@ async fn organization_registry_rules(app: &TestApp) -> R {
     )?;
     let t = today(app);
     let (s, v) = app
-        .client()
         .submit(
             &integ_head,
             &form(app, &demo_bin(INTEGRATOR), &[(&iin(41), plus_months(t, 6))]),
@@ -1136,7 +1281,6 @@ async fn grant_one(
     )?;
     let t = today(app);
     let (s, v) = app
-        .client()
         .submit(&head, &form(app, bin, &[(&iin(n + 1), plus_months(t, 6))]))
         .await?;
     assert_eq!(s, 201, "{v}");
@@ -1622,7 +1766,7 @@ async fn granted_user(
         systems,
         &lines,
     );
-    let (s, v) = app.client().submit(&head, &f).await?;
+    let (s, v) = app.submit(&head, &f).await?;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().unwrap_or(0);
     let (s, v) = w
@@ -2113,7 +2257,7 @@ async fn excluded_bodies_are_refused_and_marked(app: &TestApp) -> R {
         &demo_bin(EXCLUDED),
         &[(&iin(68), plus_months(today(app), 6))],
     );
-    let (s, v) = app.client().submit(&head, &f).await?;
+    let (s, v) = app.submit(&head, &f).await?;
     assert_eq!((s, problem_type(&v)), (403, "not-eligible"), "{v}");
     assert_eq!(
         app.state
@@ -2138,7 +2282,7 @@ async fn excluded_bodies_are_refused_and_marked(app: &TestApp) -> R {
     };
     let id = {
         let f = form(app, &listed.bin, &[(&iin(71), plus_months(today(app), 6))]);
-        let (s, v) = app.client().submit(&listed.head_sign, &f).await?;
+        let (s, v) = app.submit(&listed.head_sign, &f).await?;
         assert_eq!(s, 201, "{v}");
         v["id"].as_i64().unwrap_or(0)
     };
@@ -2210,7 +2354,8 @@ async fn excluded_bodies_are_refused_and_marked(app: &TestApp) -> R {
     // Its head's next application is refused with the clause.
     let f = form(app, &listed.bin, &[(&iin(72), plus_months(today(app), 6))]);
     let (s, v) = app
-        .client()
+        .signed_in(&iin(97), &listed.bin, NcaRole::Employee)
+        .await?
         .with_lang("ru")
         .submit(&listed.head_sign, &f)
         .await?;
@@ -2640,7 +2785,7 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
             l.remove("access_until");
         }
     }
-    let (s, v) = app.client().submit(&w.head_sign, &fb).await?;
+    let (s, v) = app.submit(&w.head_sign, &fb).await?;
     assert_eq!(s, 201, "{v}");
     let b = v["id"].as_i64().unwrap_or(0);
     set_almaty(app, "2026-03-20T11:00:00")?;

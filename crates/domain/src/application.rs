@@ -95,6 +95,53 @@ pub struct ApplicationLine {
     pub eqyzmet_qr: String,
 }
 
+/// How old a signed document's `date` may be when it is received, in calendar days, unless
+/// configured (`[intake] date_days_back`): a signed document is a one-time act, not a token to be
+/// posted again months later (issue 15; Order 270 sets no such window — docs/decisions.md).
+pub const DEFAULT_DATE_DAYS_BACK: i64 = 7;
+
+/// When a signed document is received: the Almaty day, and how many calendar days before it the
+/// document's `date` may lie (none after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    pub today: Date,
+    pub days_back: i64,
+}
+
+impl Receipt {
+    pub fn new(today: Date, days_back: i64) -> Self {
+        Receipt {
+            today,
+            days_back: days_back.max(0),
+        }
+    }
+
+    /// The rules a document's date keeps: not after the day of receipt, not older than the window.
+    pub(crate) fn check_date(&self, errors: &mut Vec<FieldError>, date: Date, what: &str) {
+        if date > self.today {
+            errors.push(FieldError::new(
+                "/date",
+                "date_in_future",
+                format!("the {what} is dated after the day of receipt"),
+            ));
+        } else if self
+            .today
+            .since(date)
+            .ok()
+            .is_some_and(|span| i64::from(span.get_days()) > self.days_back)
+        {
+            errors.push(FieldError::new(
+                "/date",
+                "date_too_old",
+                format!(
+                    "the {what} is dated more than {} days before the day of receipt; sign a new one dated today",
+                    self.days_back
+                ),
+            ));
+        }
+    }
+}
+
 /// A validated application form: the content of the signed CMS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationForm {
@@ -321,6 +368,12 @@ impl ApplicationForm {
     /// Parses and validates the signed JSON, as received on `today` (an Almaty date).
     /// Every broken rule is reported, each with its JSON Pointer.
     pub fn parse(bytes: &[u8], today: Date) -> Result<Self, Vec<FieldError>> {
+        Self::parse_received(bytes, Receipt::new(today, DEFAULT_DATE_DAYS_BACK))
+    }
+
+    /// The same, with the receipt's own date window.
+    pub fn parse_received(bytes: &[u8], receipt: Receipt) -> Result<Self, Vec<FieldError>> {
+        let today = receipt.today;
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
             vec![FieldError::new(
                 "",
@@ -348,14 +401,8 @@ impl ApplicationForm {
             }
         };
         let form_date = date(&mut errors, "/date".into(), &raw.date);
-        if let Some(fd) = form_date
-            && fd > today
-        {
-            errors.push(FieldError::new(
-                "/date",
-                "date_in_future",
-                "the form is dated after the day of receipt",
-            ));
+        if let Some(fd) = form_date {
+            receipt.check_date(&mut errors, fd, "form");
         }
         let head = name(&mut errors, "/head", raw.head);
         let mut systems = BTreeSet::new();
@@ -950,5 +997,26 @@ mod tests {
             grant_validity(d("2026-03-15"), Some(d("2026-03-15"))).map(|v| v.valid_until),
             Some(d("2026-03-15"))
         );
+    }
+
+    // Issue 15: a signed form is received within its date window — not after the day of receipt, at
+    // most `days_back` calendar days before it (the replay window; Order 270 sets none).
+    #[test]
+    fn the_form_date_lies_inside_the_receipt_window() {
+        let today: Date = "2026-12-04".parse().unwrap();
+        let check = |d: &str, back: i64| {
+            let mut errors = vec![];
+            Receipt::new(today, back).check_date(&mut errors, d.parse().unwrap(), "form");
+            errors.iter().map(|e| e.rule).collect::<Vec<_>>()
+        };
+        assert!(check("2026-12-04", 7).is_empty());
+        assert!(
+            check("2026-11-27", 7).is_empty(),
+            "seven days back is inside"
+        );
+        assert_eq!(check("2026-11-26", 7), vec!["date_too_old"]);
+        assert_eq!(check("2026-12-05", 7), vec!["date_in_future"]);
+        assert_eq!(check("2026-12-03", 0), vec!["date_too_old"]);
+        assert!(check("2025-12-04", 365).is_empty());
     }
 }

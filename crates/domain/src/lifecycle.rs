@@ -506,6 +506,17 @@ impl BlockRequest {
     /// Parses and validates the signed JSON as received on `today` (Almaty); every broken rule is
     /// reported with its JSON Pointer.
     pub fn parse_json(bytes: &[u8], today: Date) -> Result<BlockRequest, Vec<FieldError>> {
+        Self::parse_received(
+            bytes,
+            crate::application::Receipt::new(today, crate::application::DEFAULT_DATE_DAYS_BACK),
+        )
+    }
+
+    /// The same, with the receipt's own date window.
+    pub fn parse_received(
+        bytes: &[u8],
+        receipt: crate::application::Receipt,
+    ) -> Result<BlockRequest, Vec<FieldError>> {
         let raw: RawBlockRequest = serde_json::from_slice(bytes)
             .map_err(|e| vec![serde_field_error(&e, "not a block request: ")])?;
         let mut errors = vec![];
@@ -517,14 +528,8 @@ impl BlockRequest {
             }
         };
         let form_date = date(&mut errors, "/date".into(), raw.date.trim());
-        if let Some(d) = form_date
-            && d > today
-        {
-            errors.push(FieldError::new(
-                "/date",
-                "date_in_future",
-                "the request is dated after the day of receipt",
-            ));
+        if let Some(d) = form_date {
+            receipt.check_date(&mut errors, d, "request");
         }
         if raw.lines.is_empty() || raw.lines.len() > crate::application::MAX_LINES {
             errors.push(FieldError::new(

@@ -4,15 +4,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use qoljetim_domain::application::{
     ApplicationForm, Decision as LineDecisionKind, FieldError, LineDecision, NOTICE_CAPPED,
-    grant_validity,
+    Receipt, grant_validity,
 };
 use qoljetim_domain::org::derive_scope;
 use qoljetim_domain::{ApplicationStatus, LineStatus, Role, System};
 use qoljetim_policy::{Action, Actor, Decision, Resource};
 use qoljetim_store::{
-    ApplicationRow, Change, LineRow, NewApplication, NewGrant, NewLine, NotGranted, ReviewedLine,
+    ApplicationRow, Change, Conflict, LineRow, NewApplication, NewGrant, NewLine, NotGranted,
+    ReviewedLine, StoreError,
 };
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::audit::Attempt;
 use crate::error::{DenialFacts, Input, Problem, ServiceError, ServiceResult};
@@ -159,28 +161,27 @@ impl Service {
         ))
     }
 
-    /// Order 270 §8: an application signed by the applicant's first head or signing right, posted by
-    /// anyone holding it (with or without a session; a session must be of the applicant).
+    /// Order 270 §8: an application signed by the applicant's first head or signing right, posted in
+    /// a session of the applicant organization (issue 15: an evidence file in other hands is not a
+    /// submission). The same signed content again answers with the application it made (`created`
+    /// false), never a second one.
     pub async fn submit_application(
         &self,
-        session: Option<&Caller>,
-        ip: &str,
+        session: &Caller,
         body: &[u8],
-    ) -> ServiceResult<ApplicationView> {
+    ) -> ServiceResult<Submitted<ApplicationView>> {
         let attempt = Attempt::default();
-        let r = self
-            .submit_application_in(&attempt, session, ip, body)
-            .await;
+        let r = self.submit_application_in(&attempt, session, body).await;
         self.settle(attempt, r).await
     }
 
     async fn submit_application_in(
         &self,
         attempt: &Attempt,
-        session: Option<&Caller>,
-        ip: &str,
+        session: &Caller,
         body: &[u8],
-    ) -> ServiceResult<ApplicationView> {
+    ) -> ServiceResult<Submitted<ApplicationView>> {
+        let ip = session.ip.as_str();
         let at = self.clock.now();
         let (cms, verified) = self
             .verified_body(
@@ -202,10 +203,11 @@ impl Service {
         );
         e.details = signature_evidence(&verified);
         attempt.begin(e, None);
+        let days_back = self.config.intake_date_days_back;
         let form = self.organization_document(
             &verified,
             at,
-            ApplicationForm::parse,
+            |b, today| ApplicationForm::parse_received(b, Receipt::new(today, days_back)),
             |f: &ApplicationForm| &f.applicant_bin,
         )?;
         let Some(org) = self
@@ -241,7 +243,7 @@ impl Service {
             applicant_bin: form.applicant_bin.clone(),
             status: ApplicationStatus::Submitted,
         };
-        let session_bin = session.map(|s| s.actor.bin.as_str());
+        let session_bin = Some(session.actor.bin.as_str());
         let d = self
             .policy
             .decide_submission(&actor, &resource, session_bin)
@@ -255,7 +257,7 @@ impl Service {
                 &d.policies,
                 DenialFacts {
                     kind: org.kind.as_str().to_owned(),
-                    session: session_bin.unwrap_or_default().to_owned(),
+                    session: session.actor.bin.to_string(),
                     applicant: form.applicant_bin.to_string(),
                     ..DenialFacts::default()
                 },
@@ -287,6 +289,7 @@ impl Service {
             review_due_at: due.due_at.as_microsecond(),
             review_due_provisional: due.provisional,
             lines: form.lines.iter().map(new_line).collect(),
+            content_sha256: hex::encode(Sha256::digest(&verified.content)),
         };
         attempt.update(|e| {
             e.outcome = "allowed".into();
@@ -294,11 +297,19 @@ impl Service {
             e.details["lines"] = json!(form.lines.len());
             e.details["review_due"] = json!(due.due.to_string());
         });
-        let out = self
-            .commit(attempt, Change::SubmitApplication(Box::new(new)))
-            .await?;
-        let app_id = out.id.ok_or_else(|| ServiceError::internal("no id"))?;
-        self.application_view_of(app_id).await
+        let (app_id, created) = match self
+            .commit_to_store(attempt, Change::SubmitApplication(Box::new(new)))
+            .await?
+        {
+            Ok(out) => (out.id.ok_or_else(|| ServiceError::internal("no id"))?, true),
+            // Recorded by the writer as `conflict:duplicate-document` beside the first one's id.
+            Err(StoreError::Conflict(Conflict::DuplicateDocument { id })) => (id, false),
+            Err(e) => return Err(ServiceError::store(e)),
+        };
+        Ok(Submitted {
+            view: self.application_view_of(app_id).await?,
+            created,
+        })
     }
 
     /// What the caller may see of an application: all of it, only their own lines, or nothing.
@@ -825,17 +836,23 @@ impl Service {
     /// signed: the pages show each broken rule beside its field in the words of the API's answer.
     pub fn check_application_form(&self, form: &[u8]) -> ServiceResult<()> {
         let today = self.calendar.almaty_date(self.clock.now());
-        ApplicationForm::parse(form, today)
-            .map(|_| ())
-            .map_err(ServiceError::validation)
+        ApplicationForm::parse_received(
+            form,
+            Receipt::new(today, self.config.intake_date_days_back),
+        )
+        .map(|_| ())
+        .map_err(ServiceError::validation)
     }
 
     /// The same for a block request (Order 270 §9).
     pub fn check_block_request(&self, request: &[u8]) -> ServiceResult<()> {
         let today = self.calendar.almaty_date(self.clock.now());
-        qoljetim_domain::lifecycle::BlockRequest::parse_json(request, today)
-            .map(|_| ())
-            .map_err(ServiceError::validation)
+        qoljetim_domain::lifecycle::BlockRequest::parse_received(
+            request,
+            Receipt::new(today, self.config.intake_date_days_back),
+        )
+        .map(|_| ())
+        .map_err(ServiceError::validation)
     }
 
     /// Today in Almaty: the date a form composed now carries.

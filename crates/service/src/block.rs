@@ -24,8 +24,9 @@ use crate::toolbox::{
     allowed, anonymous, caller_entry, revocation_json, rfc3339_micros, signature_evidence,
     signing_time_json,
 };
-use crate::views::{BlockLineView, BlockRequestView};
+use crate::views::{BlockLineView, BlockRequestView, Submitted};
 use crate::{Caller, Service};
+use sha2::Digest;
 
 /// `GET /block-requests`: every block request the caller may read, or only the late ones.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -108,7 +109,7 @@ impl Service {
         &self,
         caller: &Caller,
         body: &[u8],
-    ) -> ServiceResult<BlockRequestView> {
+    ) -> ServiceResult<Submitted<BlockRequestView>> {
         let attempt = Attempt::default();
         let r = self.submit_block_request_in(&attempt, caller, body).await;
         self.settle(attempt, r).await
@@ -119,7 +120,7 @@ impl Service {
         attempt: &Attempt,
         caller: &Caller,
         body: &[u8],
-    ) -> ServiceResult<BlockRequestView> {
+    ) -> ServiceResult<Submitted<BlockRequestView>> {
         let at = self.clock.now();
         let (cms, verified) = self
             .verified_body(
@@ -140,10 +141,16 @@ impl Service {
         e.details = signature_evidence(&verified);
         attempt.begin_for(caller, e.clone());
         // The document is the organization's: signed by its first head or signing right (signing key).
+        let days_back = self.config.intake_date_days_back;
         let request = self.organization_document(
             &verified,
             at,
-            BlockRequest::parse_json,
+            |b, today| {
+                BlockRequest::parse_received(
+                    b,
+                    qoljetim_domain::application::Receipt::new(today, days_back),
+                )
+            },
             |r: &BlockRequest| &r.applicant_bin,
         )?;
         let resource = Resource::BlockRequest {
@@ -205,21 +212,32 @@ impl Service {
             evidence: cms,
             received_at: at.as_microsecond(),
             lines,
+            content_sha256: hex::encode(sha2::Sha256::digest(&verified.content)),
         };
-        let out = self
-            .commit(
+        let (request_id, created) = match self
+            .commit_to_store(
                 attempt,
                 Change::Lifecycle(Box::new(LifecycleChange::BlockRequest(Box::new(new)))),
             )
-            .await?;
-        let request_id = out.id.ok_or_else(|| ServiceError::internal("no id"))?;
+            .await?
+        {
+            Ok(out) => (out.id.ok_or_else(|| ServiceError::internal("no id"))?, true),
+            // The same signed request again: the one it made (the writer recorded the repeat).
+            Err(qoljetim_store::StoreError::Conflict(
+                qoljetim_store::Conflict::DuplicateDocument { id },
+            )) => (id, false),
+            Err(e) => return Err(ServiceError::store(e)),
+        };
         let row = self
             .store
             .block_request(request_id)
             .await
             .map_err(ServiceError::store)?
             .ok_or_else(|| ServiceError::internal("block request missing after commit"))?;
-        Ok(BlockRequestView::from(&row))
+        Ok(Submitted {
+            view: BlockRequestView::from(&row),
+            created,
+        })
     }
 
     /// Heads see their organization's block requests; the integrator sees all and can list the late

@@ -63,6 +63,10 @@ pub enum Problem {
     CmsSignerCount {
         count: usize,
     },
+    CmsLimit {
+        what: String,
+        limit: usize,
+    },
     CmsNoContent,
     CmsDigestAlgorithm {
         reason: String,
@@ -171,6 +175,7 @@ impl Problem {
                 vec![("limit", s(limit))]
             }
             P::MobileSigningExpired { expired_at } => vec![("expired_at", s(expired_at))],
+            P::CmsLimit { what, limit } => vec![("what", s(what)), ("limit", s(limit))],
             P::Forbidden { action } => vec![("action", s(action))],
             P::NotFound { what } => vec![("what", s(what))],
             P::WrongState { current, expected } => {
@@ -260,6 +265,7 @@ impl ProblemKind {
             K::ChallengeUsed => "challenge-used",
             K::CmsMalformed => "cms-malformed",
             K::CmsSignerCount => "cms-signer-count",
+            K::CmsLimit => "cms-limit",
             K::CmsNoContent => "cms-no-content",
             K::CmsDigestAlgorithm => "cms-digest-algorithm",
             K::SignatureAlgorithm => "signature-algorithm",
@@ -383,6 +389,10 @@ impl ProblemKind {
             K::MobileSigningToken => Problem::MobileSigningToken,
             K::MobileSigningContentMismatch => Problem::MobileSigningContentMismatch,
             K::MobileSigningBusy => Problem::MobileSigningBusy { limit: 1 },
+            K::CmsLimit => Problem::CmsLimit {
+                what: x(),
+                limit: 1,
+            },
             K::AuditFailed => Problem::AuditFailed,
             K::Internal => Problem::Internal,
         }
@@ -504,6 +514,7 @@ impl ServiceError {
         use SignatureError as S;
         let problem = match e.clone() {
             S::Malformed(reason) => P::CmsMalformed { reason },
+            S::Limit { what, limit } => P::CmsLimit { what, limit },
             S::SignerCount(count) => P::CmsSignerCount { count },
             S::NoContent => P::CmsNoContent,
             S::DigestAlgorithm(reason) => P::CmsDigestAlgorithm { reason },
@@ -576,6 +587,11 @@ impl ServiceError {
             Conflict::LineDecided { line } => Problem::LineDecided { line },
             Conflict::NotFound => return Self::not_found("application"),
             Conflict::DuplicateEvent { id } => Problem::DuplicateEvent { id },
+            // Answered as the existing record by the use cases; never shown as a problem.
+            Conflict::DuplicateDocument { id } => Problem::WrongState {
+                current: format!("accepted as {id}"),
+                expected: "new".into(),
+            },
         })
     }
 }

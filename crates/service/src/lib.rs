@@ -67,6 +67,9 @@ pub struct ServiceConfig {
     pub hr_event_signer_bins: Vec<String>,
     /// Order 270 §2.6: the excluded kinds and the configured BINs that may not register or apply.
     pub exclusions: qoljetim_domain::org::Exclusions,
+    /// How many calendar days before the day of receipt a signed document's `date` may lie
+    /// (`[intake] date_days_back`, issue 15).
+    pub intake_date_days_back: i64,
     /// Signing by phone with the eGov apps' QR codes (`[mobile_signing]`).
     pub mobile_signing: MobileSigningConfig,
 }
@@ -80,6 +83,7 @@ impl Default for ServiceConfig {
             cookie_secure: false,
             hr_event_signer_bins: vec![],
             exclusions: qoljetim_domain::org::Exclusions::default(),
+            intake_date_days_back: qoljetim_domain::application::DEFAULT_DATE_DAYS_BACK,
             mobile_signing: MobileSigningConfig::default(),
         }
     }

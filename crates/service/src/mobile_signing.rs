@@ -465,7 +465,7 @@ impl Service {
             r.state.begin_verifying()?;
             Ok((r.purpose, r.document.clone(), r.started_by.clone()))
         })?;
-        let cms = match signed_document(body, &document) {
+        let cms = match signed_document(body, &document, self.verifier.limits()) {
             Ok(cms) => cms,
             Err(e) => {
                 self.with_request(id, |r| {
@@ -482,17 +482,15 @@ impl Service {
                 .sign_in(ip, &signed)
                 .await
                 .map(|s| MobileSigningOutcome::SignedIn(Box::new(s))),
-            (MobileSigningPurpose::Application, caller) => self
-                .submit_application(caller, ip, &signed)
+            (MobileSigningPurpose::Application, Some(caller)) => self
+                .submit_application(caller, &signed)
                 .await
-                .map(|a| MobileSigningOutcome::Application { id: a.id }),
+                .map(|a| MobileSigningOutcome::Application { id: a.view.id }),
             (MobileSigningPurpose::BlockRequest, Some(caller)) => self
                 .submit_block_request(caller, &signed)
                 .await
-                .map(|b| MobileSigningOutcome::BlockRequest { id: b.id }),
-            (MobileSigningPurpose::BlockRequest, None) => {
-                Err(ServiceError::new(Problem::NotSignedIn))
-            }
+                .map(|b| MobileSigningOutcome::BlockRequest { id: b.view.id }),
+            (_, None) => Err(ServiceError::new(Problem::NotSignedIn)),
         };
         let answer = result.as_ref().map(|_| ()).map_err(Clone::clone);
         // The request may have been swept meanwhile; the use case's answer still goes to the app.
@@ -557,7 +555,11 @@ impl Service {
 
 /// The CMS the app sent back, if it signs exactly `document`: the published structure, one document,
 /// `document.file.data` in base64.
-fn signed_document(body: &[u8], document: &[u8]) -> ServiceResult<Vec<u8>> {
+fn signed_document(
+    body: &[u8],
+    document: &[u8],
+    limits: &qoljetim_signature::limits::CmsLimits,
+) -> ServiceResult<Vec<u8>> {
     let v: Value = crate::toolbox::parse_json(body)?;
     let docs = v["documentsToSign"]
         .as_array()
@@ -586,7 +588,7 @@ fn signed_document(body: &[u8], document: &[u8]) -> ServiceResult<Vec<u8>> {
             e.to_string(),
         )
     })?;
-    let content = qoljetim_signature::verify::encapsulated_content(&cms)
+    let content = qoljetim_signature::verify::encapsulated_content(&cms, limits)
         .map_err(|e| ServiceError::signature(&e, false))?;
     if content != document {
         return Err(ServiceError::new(Problem::MobileSigningContentMismatch));

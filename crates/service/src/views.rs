@@ -371,3 +371,11 @@ pub struct PlannedGrantView {
     pub valid_until: String,
     pub scope: ScopeView,
 }
+
+/// A signed document received: its record, and whether this request made it (`201 Created`) or found
+/// the one the same signed content made before (`200 OK`; issue 15).
+#[derive(Debug)]
+pub struct Submitted<T> {
+    pub view: T,
+    pub created: bool,
+}

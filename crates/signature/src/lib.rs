@@ -8,6 +8,7 @@
 
 pub mod gost;
 pub mod identity;
+pub mod limits;
 pub mod ocsp;
 pub mod oids;
 pub mod primitives;
@@ -26,6 +27,8 @@ pub use verify::{
 pub enum SignatureError {
     #[error("the CMS is not well-formed DER SignedData: {0}")]
     Malformed(String),
+    #[error("the CMS exceeds a limit: {what} at most {limit}")]
+    Limit { what: String, limit: usize },
     #[error("the CMS must have exactly one signer, it has {0}")]
     SignerCount(usize),
     #[error("the CMS carries no encapsulated content (a detached signature was sent)")]
@@ -97,6 +100,7 @@ impl SignatureError {
     pub fn slug(&self) -> &'static str {
         match self {
             SignatureError::Malformed(_) => "cms-malformed",
+            SignatureError::Limit { .. } => "cms-limit",
             SignatureError::SignerCount(_) => "cms-signer-count",
             SignatureError::NoContent => "cms-no-content",
             SignatureError::DigestAlgorithm(_) => "cms-digest-algorithm",

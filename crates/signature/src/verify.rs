@@ -166,10 +166,11 @@ pub struct Verifier {
     /// Accept a signature whose revocation status cannot be known (off by default; every such
     /// decision carries `fail_open` in its evidence and is audited).
     fail_open: bool,
+    /// What a signed document may contain, measured before it is decoded (issue 15).
+    limits: crate::limits::CmsLimits,
 }
 
 const MAX_PATH: usize = 6;
-const MAX_CMS_BYTES: usize = 16 * 1024 * 1024;
 
 /// The GOST signature algorithm a CMS signer info means (NCALayer may name the key algorithm there, as
 /// RSA signer infos name rsaEncryption) and the digest it must be paired with; None if not GOST.
@@ -264,10 +265,11 @@ fn path_to(
 
 /// The encapsulated content of an attached CMS SignedData, read without verifying anything: to see
 /// *what* was signed before deciding to verify it (a QR signing must sign the document it was given).
-pub fn encapsulated_content(bytes: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    if bytes.len() > MAX_CMS_BYTES {
-        return Err(SignatureError::Malformed("larger than 16 MiB".into()));
-    }
+pub fn encapsulated_content(
+    bytes: &[u8],
+    limits: &crate::limits::CmsLimits,
+) -> Result<Vec<u8>, SignatureError> {
+    crate::limits::check_cms_shape(bytes, limits)?;
     let ci = ContentInfo::from_der(bytes).map_err(der_err)?;
     if ci.content_type != oids::CT_SIGNED_DATA {
         return Err(SignatureError::Malformed(format!(
@@ -452,7 +454,18 @@ impl Verifier {
             anchors,
             tsa_anchors: vec![],
             fail_open: false,
+            limits: crate::limits::CmsLimits::default(),
         }
+    }
+
+    /// The limits every signed document is measured against before it is decoded.
+    pub fn with_limits(mut self, limits: crate::limits::CmsLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &crate::limits::CmsLimits {
+        &self.limits
     }
 
     pub fn with_tsa_anchors(mut self, anchors: Vec<TrustAnchor>) -> Self {
@@ -595,9 +608,8 @@ impl Verifier {
 
     /// Verifies an attached CMS SignedData received at `at` and returns its content and signer.
     pub fn verify_cms(&self, bytes: &[u8], at: Timestamp) -> Result<VerifiedCms, SignatureError> {
-        if bytes.len() > MAX_CMS_BYTES {
-            return Err(SignatureError::Malformed("larger than 16 MiB".into()));
-        }
+        // Before anything is decoded: the document's size and the number and size of its parts.
+        crate::limits::check_cms_shape(bytes, &self.limits)?;
         let ci = ContentInfo::from_der(bytes).map_err(der_err)?;
         if ci.content_type != oids::CT_SIGNED_DATA {
             return Err(SignatureError::Malformed(format!(

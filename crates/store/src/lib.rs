@@ -53,6 +53,10 @@ pub enum Conflict {
     DuplicateEvent {
         id: i64,
     },
+    /// The same signed document (by its content) was accepted before, as record `id`.
+    DuplicateDocument {
+        id: i64,
+    },
 }
 
 impl Conflict {
@@ -65,6 +69,7 @@ impl Conflict {
             Conflict::LineDecided { .. } => "line-decided",
             Conflict::NotFound => "not-found",
             Conflict::DuplicateEvent { .. } => "duplicate-event",
+            Conflict::DuplicateDocument { .. } => "duplicate-document",
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct NewBlockRequest {
     pub evidence: Vec<u8>,
     pub received_at: i64,
     pub lines: Vec<NewHrEvent>,
+    /// SHA-256 (hex) of the signed content: the same content is accepted once (issue 15).
+    pub content_sha256: String,
 }
 
 #[derive(Debug, Clone)]
@@ -373,9 +375,18 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             block_unless_scheduled(conn, id, e, &mut out).await?;
         }
         LifecycleChange::BlockRequest(r) => {
+            if let Some(id) = sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM block_requests WHERE content_sha256 = $1",
+            )
+            .bind(&r.content_sha256)
+            .fetch_optional(&mut *conn)
+            .await?
+            {
+                return Err(Failure::Conflict(Conflict::DuplicateDocument { id }));
+            }
             let row = sqlx::query(
                 "INSERT INTO block_requests (applicant_bin, form_date, signer_iin, signer_name, signer_certificate, trust_anchor, \
-                 verification, evidence, received_at, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 verification, evidence, received_at, lines, content_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             )
             .bind(r.applicant_bin.as_str())
             .bind(r.form_date.to_string())
@@ -387,6 +398,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             .bind(r.evidence.clone())
             .bind(r.received_at)
             .bind(i64::try_from(r.lines.len()).unwrap_or(i64::MAX))
+            .bind(&r.content_sha256)
             .fetch_one(&mut *conn)
             .await?;
             let request_id: i64 = row.try_get("id")?;

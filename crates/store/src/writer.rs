@@ -62,6 +62,8 @@ pub struct NewApplication {
     pub review_due_at: i64,
     pub review_due_provisional: bool,
     pub lines: Vec<NewLine>,
+    /// SHA-256 (hex) of the signed content: the same content is accepted once (issue 15).
+    pub content_sha256: String,
 }
 
 #[derive(Debug, Clone)]
@@ -233,12 +235,23 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                     bin: a.applicant_bin.to_string(),
                 }));
             }
+            // Inside the writer's transaction: a resubmission of the same signed content (a retry after
+            // a lost answer, a replayed evidence file) finds the record the first one made.
+            if let Some(id) = sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM applications WHERE content_sha256 = $1",
+            )
+            .bind(&a.content_sha256)
+            .fetch_optional(&mut *conn)
+            .await?
+            {
+                return Err(Failure::Conflict(Conflict::DuplicateDocument { id }));
+            }
             let systems = json_text(&a.systems.iter().map(|s| s.as_str()).collect::<Vec<_>>())?;
             let row = sqlx::query(
                 "INSERT INTO applications (applicant_bin, status, form_date, systems, head, signer_iin, signer_name, \
                  signer_certificate, claimed_signing_time, trust_anchor, revocation, evidence, received_at, review_due, \
-                 review_due_at, review_due_provisional) \
-                 VALUES ($1, 'submitted', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+                 review_due_at, review_due_provisional, content_sha256) \
+                 VALUES ($1, 'submitted', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
             )
             .bind(a.applicant_bin.as_str())
             .bind(a.form_date.to_string())
@@ -255,6 +268,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .bind(a.review_due.to_string())
             .bind(a.review_due_at)
             .bind(b(a.review_due_provisional))
+            .bind(&a.content_sha256)
             .fetch_one(&mut *conn)
             .await?;
             let id: i64 = row.try_get("id")?;

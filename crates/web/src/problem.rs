@@ -21,6 +21,7 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::OrganizationUnknown
         | K::CmsMalformed
         | K::CmsSignerCount
+        | K::CmsLimit
         | K::CmsNoContent
         | K::CmsDigestAlgorithm
         | K::SignatureAlgorithm

@@ -71,7 +71,7 @@ async fn grant_line(
         &lines,
     );
     f["lines"][0]["position"] = json!(position);
-    let (s, v) = app.client().submit(&head, &f).await?;
+    let (s, v) = app.submit(&head, &f).await?;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().unwrap_or(0);
     let (reviewer, integrator) = operators(app, w).await?;
@@ -629,7 +629,7 @@ async fn hr_registry_checks_over_http_and_from_files(app: &TestApp) -> R {
         &["analytical_central"],
         &lines,
     );
-    let (s, v) = app.client().submit(&w.head_sign, &f).await?;
+    let (s, v) = app.submit(&w.head_sign, &f).await?;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         v["lines"][0]["hr_check"]["status"], "pending",
@@ -688,7 +688,15 @@ async fn hr_registry_checks_over_http_and_from_files(app: &TestApp) -> R {
     // The file adapter: personnel lists imported, all or nothing.
     let bad = format!("bin,iin,position\n{},{},\n", w.bin, "12345");
     assert!(qoljetim::hr::parse_personnel_csv("p.csv", &bad).is_err());
-    let (s, v) = app.client().submit(&w.head_sign, &f).await?;
+    // The same form signed again as a new document (a trailing space): a second application.
+    let (s, v) = app
+        .session_of(&w.bin)
+        .await?
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": w.head_sign.sign(format!("{f} ").as_bytes())?}),
+        )
+        .await?;
     assert_eq!(s, 201, "{v}");
     let id2 = v["id"].as_i64().unwrap_or(0);
     app.state

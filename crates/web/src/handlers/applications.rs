@@ -11,19 +11,30 @@ use qoljetim_service::{
 };
 
 use crate::AppState;
-use crate::auth::{Caller, MaybeCaller};
+use crate::auth::Caller;
 use crate::problem::ApiResult;
 
 #[utoipa::path(post, path = "/api/v1/applications", request_body = SignedBody,
-    responses((status = 201, body = ApplicationView), (status = 400, description = "problem+json"), (status = 403, description = "problem+json")))]
+    responses((status = 201, body = ApplicationView, description = "the application this signed form made"),
+        (status = 200, body = ApplicationView, description = "the same signed content again: the application it made before"),
+        (status = 400, description = "problem+json"), (status = 401, description = "problem+json: no session"),
+        (status = 403, description = "problem+json: a session of another organization")))]
 pub async fn submit(
     State(st): State<AppState>,
-    MaybeCaller(session): MaybeCaller,
-    crate::auth::ClientIp(ip): crate::auth::ClientIp,
+    session: Caller,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = st.submit_application(session.as_ref(), &ip, &body).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let s = st.submit_application(&session, &body).await?;
+    Ok((created_or_found(s.created), Json(s.view)))
+}
+
+/// `201 Created` for a new record, `200 OK` for the one the same signed content made before.
+pub(crate) fn created_or_found(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/applications", params(("status" = Option<String>, Query), ("limit" = Option<i64>, Query)),

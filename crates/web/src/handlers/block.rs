@@ -14,7 +14,8 @@ use crate::problem::ApiResult;
 
 /// `POST /block-requests`: a signed-in head of the organization posts the CMS its head signed.
 #[utoipa::path(post, path = "/api/v1/block-requests", request_body = SignedBody,
-    responses((status = 201, body = BlockRequestView),
+    responses((status = 201, body = BlockRequestView, description = "the block request this signed document made"),
+              (status = 200, body = BlockRequestView, description = "the same signed content again: the request it made before"),
               (status = 400, description = "a line whose IIN holds no grant of the organization names /lines/N/iin; nothing applied"),
               (status = 403, description = "forbidden, not-eligible")))]
 pub async fn submit(
@@ -22,8 +23,11 @@ pub async fn submit(
     caller: Caller,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<BlockRequestView>)> {
-    let view = st.submit_block_request(&caller, &body).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let s = st.submit_block_request(&caller, &body).await?;
+    Ok((
+        super::applications::created_or_found(s.created),
+        Json(s.view),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
