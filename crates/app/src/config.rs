@@ -250,6 +250,74 @@ impl Default for SmtpConfig {
     }
 }
 
+/// `[limits]`: how much work a request may make the server do before it knows who is asking
+/// (issue 15): request bodies by route, and the parts of a signed document, measured before it is
+/// decoded. docs/limits.md says each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    pub login_body_bytes: usize,
+    pub document_body_bytes: usize,
+    pub form_body_bytes: usize,
+    pub other_body_bytes: usize,
+    pub cms_bytes: usize,
+    pub cms_certificates: usize,
+    pub cms_certificate_bytes: usize,
+    pub cms_crls: usize,
+    pub cms_crl_bytes: usize,
+    pub cms_signer_infos: usize,
+    pub cms_digest_algorithms: usize,
+    pub cms_attributes: usize,
+    pub cms_depth: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        let b = qoljetim_web::BodyLimits::default();
+        let c = qoljetim_signature::limits::CmsLimits::default();
+        LimitsSection {
+            login_body_bytes: b.login,
+            document_body_bytes: b.document,
+            form_body_bytes: b.form,
+            other_body_bytes: b.other,
+            cms_bytes: c.max_bytes,
+            cms_certificates: c.max_certificates,
+            cms_certificate_bytes: c.max_certificate_bytes,
+            cms_crls: c.max_crls,
+            cms_crl_bytes: c.max_crl_bytes,
+            cms_signer_infos: c.max_signer_infos,
+            cms_digest_algorithms: c.max_digest_algorithms,
+            cms_attributes: c.max_attributes,
+            cms_depth: c.max_depth,
+        }
+    }
+}
+
+impl LimitsSection {
+    pub fn body_limits(&self) -> qoljetim_web::BodyLimits {
+        qoljetim_web::BodyLimits {
+            login: self.login_body_bytes,
+            document: self.document_body_bytes,
+            form: self.form_body_bytes,
+            other: self.other_body_bytes,
+        }
+    }
+
+    pub fn cms_limits(&self) -> qoljetim_signature::limits::CmsLimits {
+        qoljetim_signature::limits::CmsLimits {
+            max_bytes: self.cms_bytes,
+            max_certificates: self.cms_certificates,
+            max_certificate_bytes: self.cms_certificate_bytes,
+            max_crls: self.cms_crls,
+            max_crl_bytes: self.cms_crl_bytes,
+            max_signer_infos: self.cms_signer_infos,
+            max_digest_algorithms: self.cms_digest_algorithms,
+            max_attributes: self.cms_attributes,
+            max_depth: self.cms_depth,
+        }
+    }
+}
+
 /// `[intake]`: how signed documents are received (issue 15).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -359,6 +427,7 @@ pub struct Config {
     pub pages: PagesSection,
     pub mobile_signing: MobileSigningSection,
     pub intake: IntakeSection,
+    pub limits: LimitsSection,
 }
 
 /// `[pages]`: the browser pages (issue 13).
@@ -397,6 +466,7 @@ impl Default for Config {
             pages: PagesSection::default(),
             mobile_signing: MobileSigningSection::default(),
             intake: IntakeSection::default(),
+            limits: LimitsSection::default(),
         }
     }
 }

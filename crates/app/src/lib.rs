@@ -116,6 +116,7 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
     let policy = PolicyEngine::new()?;
     let (anchors, feeds) = pki::trust_anchors(cfg)?;
     let verifier = Verifier::new(anchors)
+        .with_limits(cfg.limits.cms_limits())
         .with_fail_open(cfg.pki.revocation_fail_open)
         .with_tsa_anchors(pki::tsa_anchors(cfg)?);
     let web = ServiceConfig {
@@ -166,11 +167,14 @@ pub async fn spawn_server_with_clock(
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
     let addr = listener.local_addr()?;
     let s = state.clone();
-    let pages = qoljetim_web::PagesConfig {
-        ncalayer_url: cfg.pages.ncalayer_url.clone(),
+    let web = qoljetim_web::WebConfig {
+        pages: qoljetim_web::PagesConfig {
+            ncalayer_url: cfg.pages.ncalayer_url.clone(),
+        },
+        body_limits: cfg.limits.body_limits(),
     };
     tokio::spawn(async move {
-        if let Err(e) = qoljetim_web::serve(listener, s, pages).await {
+        if let Err(e) = qoljetim_web::serve(listener, s, web).await {
             tracing::error!(error = %e, "server stopped");
         }
     });

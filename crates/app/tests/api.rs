@@ -81,6 +81,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     openapi_and_health,
     signed_documents_are_accepted_once,
     the_demo_seeds_applications_in_every_state,
+    work_before_authentication_is_bounded,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -588,6 +589,112 @@ async fn the_demo_seeds_applications_in_every_state(app: &TestApp) -> R {
     assert!(states.get("granted").is_some_and(|n| *n >= 9), "{made:?}");
     let ids: std::collections::BTreeSet<i64> = made.iter().map(|(_, id, _)| *id).collect();
     assert_eq!(ids.len(), made.len(), "every application its own record");
+    Ok(())
+}
+
+/// DER of `tag` around `content` (long-form lengths up to 4 bytes).
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let n = content.len();
+    let mut out = vec![tag];
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes = (n as u32).to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (4 - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A CMS SignedData around `content` carrying `copies` copies of `cert` — the shape of the probe's
+/// 58,000-certificate document.
+fn cms_with_certificates(cert: &[u8], copies: usize) -> Vec<u8> {
+    let signed_data_oid = der_tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]);
+    let data_oid = der_tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01]);
+    let sha256 = der_tlv(0x30, &der_tlv(0x06, &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]));
+    let encap = der_tlv(0x30, &[data_oid, der_tlv(0xa0, &der_tlv(0x04, b"{}"))].concat());
+    let signer = der_tlv(0x30, &[der_tlv(0x02, &[1]), der_tlv(0x30, &[]), sha256.clone(), der_tlv(0x04, &[0; 64])].concat());
+    let sd = der_tlv(
+        0x30,
+        &[der_tlv(0x02, &[1]), der_tlv(0x31, &sha256), encap, der_tlv(0xa0, &cert.repeat(copies)), der_tlv(0x31, &signer)].concat(),
+    );
+    der_tlv(0x30, &[signed_data_oid, der_tlv(0xa0, &sd)].concat())
+}
+
+// Issue 15: what a request can make the server do before it knows who is asking is bounded. A body
+// over its route's limit is refused from its Content-Length, or as soon as a chunked body passes it,
+// naming the limit; a signed document with thousands of embedded certificates is refused from its
+// headers (`cms-limit`, naming the part and the limit) at sign-in and as a document, and nothing is
+// written; a real signature still passes.
+async fn work_before_authentication_is_bounded(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let http = reqwest::Client::new();
+    // 21 MiB at the sign-in: refused from its declared length.
+    let r = http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .header("Content-Type", "application/json")
+        .header("Accept-Language", "en")
+        .body(vec![b' '; 21 * 1024 * 1024])
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 413);
+    let v: Value = r.json().await?;
+    assert_eq!(problem_type(&v), "payload-too-large", "{v}");
+    assert!(v["detail"].as_str().unwrap_or("").contains("65536"), "{v}");
+    // Chunked, without a length: cut off once past the limit.
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await?;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tcp.write_all(format!("POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let chunk = vec![b' '; 16 * 1024];
+    for _ in 0..8 {
+        let head = format!("{:x}\r\n", chunk.len());
+        if tcp.write_all(head.as_bytes()).await.is_err()
+            || tcp.write_all(&chunk).await.is_err()
+            || tcp.write_all(b"\r\n").await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = tcp.write_all(b"0\r\n\r\n").await;
+    let mut answer = vec![];
+    let _ = tcp.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload-too-large"), "{answer}");
+    // Thousands of certificates in a signed document: refused from the headers, at sign-in and as an
+    // application, with nothing written.
+    let cert = der::Encode::to_der(&w.head_sign.cert)?;
+    let flood = cms_with_certificates(&cert, 3_000);
+    assert!(flood.len() > 2_000_000 && flood.len() < 6 * 1024 * 1024, "{}", flood.len());
+    let body = json!({"signed_cms": base64_encode(&flood)});
+    let (s, v) = app.client().with_lang("en").post("/api/v1/auth/login", &body).await?;
+    assert_eq!(s, 413, "the sign-in's body limit comes first: {v}");
+    let session = app.session_of(&w.bin).await?;
+    let seq = |t: Vec<qoljetim_store::AuditRecord>| t.first().map(|r| r.seq).unwrap_or(0);
+    let before = seq(app.state.store.audit_tail(1).await?);
+    let (s, v) = session.with_lang("en").post("/api/v1/applications", &body).await?;
+    assert_eq!((s, problem_type(&v)), (400, "cms-limit"), "{v}");
+    assert!(v["detail"].as_str().unwrap_or("").contains("embedded certificates: at most 8"), "{v}");
+    assert!(app.state.store.applications(None, None, 10).await?.is_empty());
+    assert_eq!(
+        seq(app.state.store.audit_tail(1).await?),
+        before + 1,
+        "one refusal recorded, nothing else"
+    );
+    // A sign-in with nine certificates (under the body limit) is refused the same way.
+    let nine = cms_with_certificates(&cert, 9);
+    let (s, v) = app
+        .client()
+        .post("/api/v1/auth/login", &json!({"signed_cms": base64_encode(&nine)}))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (401, "cms-limit"), "{v}");
+    // A genuine application passes the limits.
+    let f = form(app, &w.bin, &[(&iin(11), plus_months(today(app), 6))]);
+    let (s, v) = session.submit(&w.head_sign, &f).await?;
+    assert_eq!(s, 201, "{v}");
     Ok(())
 }
 

@@ -38,7 +38,7 @@ pub struct CmsLimits {
 impl Default for CmsLimits {
     fn default() -> Self {
         CmsLimits {
-            max_bytes: 8 * 1024 * 1024,
+            max_bytes: 6 * 1024 * 1024,
             max_certificates: 8,
             max_certificate_bytes: 16 * 1024,
             max_crls: 2,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod export;
 mod handlers;
 pub mod i18n;
+pub mod limits;
 mod openapi;
 pub mod pages;
 pub mod problem;
@@ -21,10 +22,15 @@ use tokio::net::TcpListener;
 
 pub use openapi::openapi_json;
 
-/// A signed 1,000-line application in base64 stays well below this.
-pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
-
+pub use limits::BodyLimits;
 pub use pages::PagesConfig;
+
+/// What the HTTP layer is configured with besides the use cases.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    pub pages: PagesConfig,
+    pub body_limits: BodyLimits,
+}
 
 /// The router's state: the use cases, and the pages' templates.
 #[derive(Clone)]
@@ -40,16 +46,21 @@ impl Deref for AppState {
     }
 }
 
-pub fn router(service: Service, pages: PagesConfig) -> std::io::Result<Router> {
-    let pages = pages::Pages::new(pages).map_err(std::io::Error::other)?;
+pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
+    let pages = pages::Pages::new(config.pages).map_err(std::io::Error::other)?;
     let (api, _spec) = openapi::api_routes().split_for_parts();
+    let limits = config.body_limits;
     Ok(api
         .merge(pages::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::bound_bodies,
+        ))
         .layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             problem::panic_to_problem,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(limits.largest()))
         .with_state(AppState {
             service,
             pages: Arc::new(pages),
@@ -60,8 +71,8 @@ pub fn router(service: Service, pages: PagesConfig) -> std::io::Result<Router> {
 pub async fn serve(
     listener: TcpListener,
     service: Service,
-    pages: PagesConfig,
+    config: WebConfig,
 ) -> std::io::Result<()> {
-    let app = router(service, pages)?.into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(service, config)?.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await
 }

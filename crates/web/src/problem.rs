@@ -189,13 +189,6 @@ pub async fn localize_problems(req: Request, next: Next) -> Response {
         return render(e, lang);
     }
     match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => render(
-            &ServiceError::new(Problem::PayloadTooLarge {
-                limit: crate::BODY_LIMIT,
-            })
-            .into(),
-            lang,
-        ),
         StatusCode::NOT_FOUND if response.headers().get(header::CONTENT_TYPE).is_none() => {
             render(&ServiceError::not_found("route").into(), lang)
         }
