@@ -142,7 +142,19 @@ pub async fn workflow_on(
     logins: usize,
     applications: usize,
 ) -> Result<WorkflowFigures, AnyError> {
-    let app = InProcess::spawn(pg_admin, KeyKind::Rsa2048).await?;
+    // The server's own work is measured: the sign-in rate limits are off here (printed above the
+    // figures; the production defaults would hold 16 clients to 10 sign-ins a minute each).
+    let app = InProcess::start(
+        pg_admin,
+        KeyKind::Rsa2048,
+        0,
+        None,
+        Some(Box::new(|c: &mut crate::config::Config| {
+            c.limits.sign_ins_per_address_per_minute = 0;
+            c.limits.sign_ins_per_certificate_per_minute = 0;
+        })),
+    )
+    .await?;
     let bin = demo_bin(7);
     app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[])
         .await?;
@@ -247,6 +259,11 @@ pub async fn workflow(
         "qoljetim bench workflow — {} cores, build: {}",
         cores(),
         build()
+    );
+    let defaults = crate::config::LimitsSection::default();
+    println!(
+        "sign-in rate limits: off for this run (sign_ins_per_address_per_minute = 0, sign_ins_per_certificate_per_minute = 0; configured defaults {} and {})",
+        defaults.sign_ins_per_address_per_minute, defaults.sign_ins_per_certificate_per_minute
     );
     let (per_sec, threads) = tokio::task::spawn_blocking(|| cms_verifications(3.0)).await??;
     println!(
@@ -358,6 +375,10 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
         },
         ..Config::default()
     };
+    println!(
+        "sign-in rate limits: {} per address, {} per certificate a minute (the defaults; data reads are not rate-limited)",
+        cfg.limits.sign_ins_per_address_per_minute, cfg.limits.sign_ins_per_certificate_per_minute
+    );
     let t = Instant::now();
     let (addr, state) = crate::spawn_server(&cfg).await?;
     println!(
@@ -714,6 +735,11 @@ pub async fn pages(
         "qoljetim bench pages — {} cores, build: {}; {applications} applications of {lines} lines, {rows} budget rows, {iterations} requests per page",
         cores(),
         build()
+    );
+    let limits = crate::config::LimitsSection::default();
+    println!(
+        "sign-in rate limits: off per address (every role signs in from this one client), {} per certificate a minute",
+        limits.sign_ins_per_certificate_per_minute
     );
     let mut backends: Vec<Option<&str>> = vec![None];
     if let Some(pg) = pg_admin.as_deref() {

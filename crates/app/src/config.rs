@@ -269,6 +269,9 @@ pub struct LimitsSection {
     pub cms_digest_algorithms: usize,
     pub cms_attributes: usize,
     pub cms_depth: usize,
+    pub sign_ins_per_address_per_minute: u32,
+    pub sign_ins_per_certificate_per_minute: u32,
+    pub refusal_window_seconds: i64,
 }
 
 impl Default for LimitsSection {
@@ -289,6 +292,10 @@ impl Default for LimitsSection {
             cms_digest_algorithms: c.max_digest_algorithms,
             cms_attributes: c.max_attributes,
             cms_depth: c.max_depth,
+            sign_ins_per_address_per_minute: 30,
+            sign_ins_per_certificate_per_minute: qoljetim_service::AbuseConfig::default()
+                .sign_ins_per_certificate_per_minute,
+            refusal_window_seconds: qoljetim_service::AbuseConfig::default().refusal_window_seconds,
         }
     }
 }
@@ -300,6 +307,13 @@ impl LimitsSection {
             document: self.document_body_bytes,
             form: self.form_body_bytes,
             other: self.other_body_bytes,
+        }
+    }
+
+    pub fn abuse(&self) -> qoljetim_service::AbuseConfig {
+        qoljetim_service::AbuseConfig {
+            sign_ins_per_certificate_per_minute: self.sign_ins_per_certificate_per_minute,
+            refusal_window_seconds: self.refusal_window_seconds,
         }
     }
 

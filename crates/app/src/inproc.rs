@@ -118,6 +118,12 @@ impl InProcess {
                 trust_dev_ca: true,
                 ..Default::default()
             },
+            // Every test signs in from 127.0.0.1, many times: the per-address rate is off unless a
+            // test sets it (the abuse test does); the per-certificate one keeps its default.
+            limits: crate::config::LimitsSection {
+                sign_ins_per_address_per_minute: 0,
+                ..Default::default()
+            },
             ..Config::default()
         };
         if let Some(f) = configure {

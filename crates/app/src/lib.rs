@@ -128,6 +128,7 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
         exclusions: exclusions.clone(),
         mobile_signing: cfg.mobile_signing.service_config(),
         intake_date_days_back: cfg.intake.date_days_back,
+        abuse: cfg.limits.abuse(),
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;
@@ -172,6 +173,7 @@ pub async fn spawn_server_with_clock(
             ncalayer_url: cfg.pages.ncalayer_url.clone(),
         },
         body_limits: cfg.limits.body_limits(),
+        sign_ins_per_address_per_minute: cfg.limits.sign_ins_per_address_per_minute,
     };
     tokio::spawn(async move {
         if let Err(e) = qoljetim_web::serve(listener, s, web).await {

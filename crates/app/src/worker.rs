@@ -41,6 +41,8 @@ pub struct RunSummary {
     pub emails_sent: usize,
     pub emails_retry: usize,
     pub emails_failed: usize,
+    /// Aggregate audit records written for repeated sign-in refusals whose window closed.
+    pub refusal_windows: usize,
 }
 
 pub struct Worker {
@@ -164,6 +166,11 @@ impl Worker {
         self.reminders(now, &mut s).await?;
         self.monitor(now, &mut s).await?;
         self.deliver(now, &mut s).await?;
+        s.refusal_windows = self
+            .state
+            .flush_refusal_windows()
+            .await
+            .map_err(|e| format!("refusal windows: {}", e.slug()))?;
         let summary = serde_json::to_string(&s)?;
         self.commit(
             LifecycleChange::JobRun {

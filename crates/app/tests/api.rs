@@ -82,6 +82,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     signed_documents_are_accepted_once,
     the_demo_seeds_applications_in_every_state,
     work_before_authentication_is_bounded,
+    sign_ins_of_one_certificate_are_rate_limited,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -90,6 +91,13 @@ const EXCLUDED: u32 = 97;
 on_both_databases!(sqlite_excluded, postgres_excluded;
     (|db| TestApp::spawn_configured(db, KeyKind::P256, |c| c.excluded_bins = vec![demo_bin(EXCLUDED)]));
     excluded_bodies_are_refused_and_marked,
+);
+
+on_both_databases!(sqlite_abuse, postgres_abuse;
+    (|db| TestApp::spawn_full(db, KeyKind::P256, 0, Some("2026-12-03T05:00:00Z".parse()?), |c| {
+        c.limits.sign_ins_per_address_per_minute = 20;
+    }));
+    a_sign_in_flood_waits_and_leaves_one_record_per_window,
 );
 
 on_both_databases!(sqlite_start, postgres_start; database;
@@ -695,6 +703,97 @@ async fn work_before_authentication_is_bounded(app: &TestApp) -> R {
     let f = form(app, &w.bin, &[(&iin(11), plus_months(today(app), 6))]);
     let (s, v) = session.submit(&w.head_sign, &f).await?;
     assert_eq!(s, 201, "{v}");
+    Ok(())
+}
+
+// Issue 15: 5,008 failed sign-ins from one address — 20 a minute reach the server, the rest wait
+// (429 with Retry-After, nothing verified); the audit log grows by one record (the first refusal) and,
+// once the window closes, one aggregate record counting the repeats.
+async fn a_sign_in_flood_waits_and_leaves_one_record_per_window(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let seq = |t: Vec<qoljetim_store::AuditRecord>| t.first().map(|r| r.seq).unwrap_or(0);
+    let before = seq(app.state.store.audit_tail(1).await?);
+    let body = json!({"signed_cms": "MAMCAQA="});
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let c = app.client().with_lang("en");
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut seen = std::collections::BTreeMap::<u16, usize>::new();
+                let mut retry_after = vec![];
+                for _ in 0..(5_000 / 16 + 1) {
+                    let Ok((s, v)) = c.post("/api/v1/auth/login", &body).await else {
+                        continue;
+                    };
+                    *seen.entry(s).or_default() += 1;
+                    if s == 429 {
+                        retry_after.push(v["detail"].as_str().unwrap_or("").to_owned());
+                    }
+                }
+                (seen, retry_after.pop())
+            })
+        })
+        .collect();
+    let mut seen = std::collections::BTreeMap::<u16, usize>::new();
+    let mut detail = None;
+    for t in tasks {
+        let (s, d) = t.await?;
+        for (k, v) in s {
+            *seen.entry(k).or_default() += v;
+        }
+        detail = detail.or(d);
+    }
+    // 20 a minute from this address: the world's two sign-ins (a challenge and a sign-in each) took 4.
+    assert_eq!(seen.get(&401), Some(&16), "16 reach the sign-in: {seen:?}");
+    assert_eq!(seen.get(&429), Some(&(5_008 - 16)), "{seen:?}");
+    assert!(detail.is_some_and(|d| d.starts_with("Try again in ")), "the wait in words");
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 429);
+    let wait: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or("no Retry-After")?;
+    assert!((1..=4).contains(&wait), "one attempt every 3 s: {wait}");
+    let after = seq(app.state.store.audit_tail(1).await?);
+    assert_eq!(after, before + 1, "one record for the window");
+    // The window closes: one aggregate record with the 15 repeats.
+    app.state
+        .clock
+        .set(app.state.clock.now() + 61.seconds());
+    let flushed = app.state.flush_refusal_windows().await;
+    assert_eq!(flushed.ok(), Some(1));
+    let last = app.state.store.audit_tail(1).await?;
+    let rec = last.first().ok_or("no record")?;
+    assert_eq!(rec.seq, before + 2);
+    assert_eq!(rec.outcome, "refused:cms-malformed (repeated)");
+    let details: Value = serde_json::from_str(&rec.details)?;
+    assert_eq!(details["repeats"], 15, "{details}");
+    // Signed-in work is not limited by the sign-in rate.
+    let (s, _) = w.reviewer.get("/api/v1/me").await?;
+    assert_eq!(s, 200);
+    Ok(())
+}
+
+// Issue 15, Order 270 §11: one certificate signs in at most 10 times a minute; the 11th waits.
+async fn sign_ins_of_one_certificate_are_rate_limited(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let key = w.employee(app)?;
+    for n in 1..=10 {
+        let (s, v) = app.client().login(&key).await?;
+        assert_eq!(s, 200, "sign-in {n}: {v}");
+    }
+    let (s, v) = app.client().with_lang("ru").login(&key).await?;
+    assert_eq!((s, problem_type(&v)), (429, "too-many-requests"), "{v}");
+    assert_eq!(v["title"], "Слишком много попыток");
+    // Another certificate of the same person is another key.
+    let (s, _) = app.client().login(&w.employee(app)?).await?;
+    assert_eq!(s, 200);
     Ok(())
 }
 

@@ -136,6 +136,11 @@ impl Service {
         if entry.details.is_null() {
             entry.details = json!({"args": err.problem.args().iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()});
         }
+        // An anonymous refusal (a sign-in) repeated from one address within the window is counted,
+        // not written one by one (issue 15): the log cannot be flooded.
+        if touch.is_none() && entry.action == "login" && !self.refusal_to_record(&entry).await? {
+            return Err(err);
+        }
         match self.store.commit_touching(Change::None, entry, touch).await {
             Ok(_) => Err(err),
             Err(store_err) => Err(ServiceError::store(store_err)),

@@ -139,6 +139,9 @@ pub enum Problem {
         expired_at: String,
     },
     MobileSigningToken,
+    TooManyRequests {
+        retry_after: u64,
+    },
     MobileSigningContentMismatch,
     MobileSigningBusy {
         limit: usize,
@@ -176,6 +179,7 @@ impl Problem {
             }
             P::MobileSigningExpired { expired_at } => vec![("expired_at", s(expired_at))],
             P::CmsLimit { what, limit } => vec![("what", s(what)), ("limit", s(limit))],
+            P::TooManyRequests { retry_after } => vec![("retry_after", s(retry_after))],
             P::Forbidden { action } => vec![("action", s(action))],
             P::NotFound { what } => vec![("what", s(what))],
             P::WrongState { current, expected } => {
@@ -295,6 +299,7 @@ impl ProblemKind {
             K::RenewalNotPossible => "renewal-not-possible",
             K::MobileSigningExpired => "mobile-signing-expired",
             K::MobileSigningToken => "mobile-signing-token",
+            K::TooManyRequests => "too-many-requests",
             K::MobileSigningContentMismatch => "mobile-signing-content-mismatch",
             K::MobileSigningBusy => "mobile-signing-busy",
             K::AuditFailed => "audit-failed",
@@ -387,6 +392,7 @@ impl ProblemKind {
             },
             K::MobileSigningExpired => Problem::MobileSigningExpired { expired_at: x() },
             K::MobileSigningToken => Problem::MobileSigningToken,
+            K::TooManyRequests => Problem::TooManyRequests { retry_after: 1 },
             K::MobileSigningContentMismatch => Problem::MobileSigningContentMismatch,
             K::MobileSigningBusy => Problem::MobileSigningBusy { limit: 1 },
             K::CmsLimit => Problem::CmsLimit {

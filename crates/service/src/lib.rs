@@ -4,6 +4,7 @@
 //! problem, or in conflict — is written from that result in one place (`audit::Attempt`). The web
 //! handlers and the command line only translate to and from these calls.
 
+mod abuse;
 mod applications;
 mod audit;
 mod block;
@@ -27,6 +28,7 @@ use qoljetim_policy::PolicyEngine;
 use qoljetim_signature::Verifier;
 use qoljetim_store::Store;
 
+pub use abuse::{AbuseConfig, AbuseGuard};
 pub use applications::{EvidenceFile, GrantCommand, ReviewCommand};
 pub use block::BlockRequestList;
 pub use data::{
@@ -67,6 +69,8 @@ pub struct ServiceConfig {
     pub hr_event_signer_bins: Vec<String>,
     /// Order 270 §2.6: the excluded kinds and the configured BINs that may not register or apply.
     pub exclusions: qoljetim_domain::org::Exclusions,
+    /// Sign-ins per certificate, and the window refusals are aggregated in (`[limits]`, issue 15).
+    pub abuse: AbuseConfig,
     /// How many calendar days before the day of receipt a signed document's `date` may lie
     /// (`[intake] date_days_back`, issue 15).
     pub intake_date_days_back: i64,
@@ -84,6 +88,7 @@ impl Default for ServiceConfig {
             hr_event_signer_bins: vec![],
             exclusions: qoljetim_domain::org::Exclusions::default(),
             intake_date_days_back: qoljetim_domain::application::DEFAULT_DATE_DAYS_BACK,
+            abuse: AbuseConfig::default(),
             mobile_signing: MobileSigningConfig::default(),
         }
     }
@@ -107,6 +112,8 @@ pub struct Service {
     /// Signing requests waiting for a phone (in this process's memory; DESIGN.md reading in
     /// docs/egov-mobile.md).
     pub mobile_signings: Arc<MobileSignings>,
+    /// Rate limits and refusal windows against abuse.
+    pub abuse: Arc<AbuseGuard>,
 }
 
 impl Service {
@@ -126,11 +133,12 @@ impl Service {
             verifier: Arc::new(verifier),
             calendar: Arc::new(calendar),
             challenge_key: Arc::new(key),
-            config: Arc::new(config),
             budget: None,
             clock: Clock::system(),
             rules: Arc::new(rules),
             mobile_signings: Arc::new(MobileSignings::default()),
+            abuse: Arc::new(AbuseGuard::new(config.abuse)),
+            config: Arc::new(config),
         })
     }
 }

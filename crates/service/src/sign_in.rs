@@ -62,6 +62,7 @@ impl Service {
         );
         e.details = signature_evidence(&verified);
         attempt.begin(e, None);
+        self.sign_in_allowed(&format!("{}/{}", verified.anchor, id.serial_hex))?;
         let challenge = String::from_utf8(verified.content.clone()).unwrap_or_default();
         let exp = check_challenge(&self.challenge_key, &challenge, at)?;
         require_sign_in(id).map_err(|e| ServiceError::signature(&e, true))?;

@@ -15,6 +15,14 @@ pub const SESSION_COOKIE: &str = "qoljetim_session";
 /// The header that marks a request a page makes by itself (DESIGN.md §5).
 pub const BACKGROUND_HEADER: &str = "x-qoljetim-background";
 
+/// The client address of a request, for rate limits.
+pub fn client_addr<B>(req: &axum::http::Request<B>) -> std::net::IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
 /// The client address, for the audit chain.
 pub fn client_ip(parts: &Parts) -> String {
     parts

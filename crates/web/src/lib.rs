@@ -30,6 +30,8 @@ pub use pages::PagesConfig;
 pub struct WebConfig {
     pub pages: PagesConfig,
     pub body_limits: BodyLimits,
+    /// Sign-in attempts per client address per minute (0: no limit).
+    pub sign_ins_per_address_per_minute: u32,
 }
 
 /// The router's state: the use cases, and the pages' templates.
@@ -55,6 +57,10 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
         .layer(axum::middleware::from_fn_with_state(
             limits,
             limits::bound_bodies,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::SignInRate::per_minute(config.sign_ins_per_address_per_minute),
+            limits::limit_sign_ins,
         ))
         .layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -2,7 +2,8 @@
 //! document at most a 1,000-line application, a page's form at most its rows; everything else is a
 //! small JSON body. A body over its route's limit is refused with `413 payload-too-large` naming the
 //! limit — from `Content-Length` before any byte is read, or as soon as a chunked body passes it —
-//! before anything parses it.
+//! before anything parses it. And how often one client address may ask to sign in (a challenge, a
+//! sign-in, a phone's sign-in): over the rate, `429 too-many-requests` with `Retry-After`.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -12,6 +13,63 @@ use axum::response::{IntoResponse, Response};
 use qoljetim_service::{Problem, ServiceError};
 
 use crate::problem::ApiError;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{Quota, RateLimiter};
+
+type PerAddress = RateLimiter<
+    IpAddr,
+    governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
+    DefaultClock,
+>;
+
+/// Sign-in attempts per client address (`[limits] sign_ins_per_address_per_minute`; 0: no limit).
+#[derive(Clone)]
+pub struct SignInRate(Option<Arc<PerAddress>>);
+
+impl SignInRate {
+    pub fn per_minute(n: u32) -> Self {
+        SignInRate(NonZeroU32::new(n).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))))
+    }
+
+    /// Whether `path` is a step of signing in that the rate applies to.
+    fn applies(method: &Method, path: &str) -> bool {
+        matches!(
+            (method, path),
+            (&Method::GET, "/api/v1/auth/challenge")
+                | (&Method::POST, "/api/v1/auth/login")
+                | (&Method::POST, "/sign/mobile")
+        )
+    }
+}
+
+/// The middleware: one address's sign-in attempts over the rate wait (429, `Retry-After`), before
+/// anything is read or verified.
+pub async fn limit_sign_ins(State(rate): State<SignInRate>, req: Request, next: Next) -> Response {
+    if let Some(limiter) = &rate.0
+        && SignInRate::applies(req.method(), req.uri().path())
+    {
+        let ip = crate::auth::client_addr(&req);
+        if limiter.len() > 100_000 {
+            limiter.retain_recent();
+        }
+        if let Err(not_until) = limiter.check_key(&ip) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            return ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: ServiceError::new(Problem::TooManyRequests {
+                    retry_after: wait.as_secs() + 1,
+                }),
+            }
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
 
 /// The byte limits of request bodies (`[limits]` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,6 +67,7 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::DuplicateEvent
         | K::RenewalNotPossible => StatusCode::CONFLICT,
         K::BudgetDataUnavailable | K::MobileSigningBusy => StatusCode::SERVICE_UNAVAILABLE,
+        K::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         K::AuditFailed | K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -174,6 +175,10 @@ pub fn render(e: &ApiError, lang: Lang) -> Response {
         header::CONTENT_LANGUAGE,
         HeaderValue::from_static(lang.code()),
     );
+    if let Problem::TooManyRequests { retry_after } = e.error.problem {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    }
     r
 }
 
