@@ -272,6 +272,9 @@ pub struct LimitsSection {
     pub sign_ins_per_address_per_minute: u32,
     pub sign_ins_per_certificate_per_minute: u32,
     pub refusal_window_seconds: i64,
+    pub header_read_seconds: u64,
+    pub body_read_seconds: u64,
+    pub request_seconds: u64,
 }
 
 impl Default for LimitsSection {
@@ -296,6 +299,9 @@ impl Default for LimitsSection {
             sign_ins_per_certificate_per_minute: qoljetim_service::AbuseConfig::default()
                 .sign_ins_per_certificate_per_minute,
             refusal_window_seconds: qoljetim_service::AbuseConfig::default().refusal_window_seconds,
+            header_read_seconds: qoljetim_web::Timeouts::default().header_read.as_secs(),
+            body_read_seconds: qoljetim_web::Timeouts::default().body_read.as_secs(),
+            request_seconds: qoljetim_web::Timeouts::default().request.as_secs(),
         }
     }
 }
@@ -307,6 +313,15 @@ impl LimitsSection {
             document: self.document_body_bytes,
             form: self.form_body_bytes,
             other: self.other_body_bytes,
+        }
+    }
+
+    pub fn timeouts(&self) -> qoljetim_web::Timeouts {
+        let s = |n: u64| std::time::Duration::from_secs(n.max(1));
+        qoljetim_web::Timeouts {
+            header_read: s(self.header_read_seconds),
+            body_read: s(self.body_read_seconds),
+            request: s(self.request_seconds),
         }
     }
 
@@ -418,6 +433,10 @@ impl Default for WorkerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: String,
+    /// The address people and phones reach the service at (`https://qoljetim.example.kz`): an
+    /// `https://` address makes the session cookie `Secure` and the same-origin check expect https;
+    /// phones are sent there unless `[mobile_signing] public_url` says otherwise.
+    pub public_url: String,
     pub data_dir: PathBuf,
     /// Empty: SQLite file `qoljetim.db` in the data folder. `postgres://…`: PostgreSQL (it may carry a
     /// password: a secret).
@@ -465,6 +484,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
             data_dir: PathBuf::from("data"),
             database_url: Secret::default(),
             production: false,

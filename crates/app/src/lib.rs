@@ -123,10 +123,17 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
         production: cfg.production,
         session_hours: cfg.session.hours,
         session_idle_minutes: cfg.session.idle_minutes,
-        cookie_secure: cfg.session.cookie_secure,
+        // Secure whenever the public address is https, whatever `[session] cookie_secure` says.
+        cookie_secure: cfg.session.cookie_secure || cfg.public_url.starts_with("https://"),
         hr_event_signer_bins: cfg.hr.event_signer_bins.clone(),
         exclusions: exclusions.clone(),
-        mobile_signing: cfg.mobile_signing.service_config(),
+        mobile_signing: {
+            let mut m = cfg.mobile_signing.service_config();
+            if m.public_url.is_empty() {
+                m.public_url = cfg.public_url.clone();
+            }
+            m
+        },
         intake_date_days_back: cfg.intake.date_days_back,
         abuse: cfg.limits.abuse(),
     };
@@ -174,6 +181,7 @@ pub async fn spawn_server_with_clock(
         },
         body_limits: cfg.limits.body_limits(),
         sign_ins_per_address_per_minute: cfg.limits.sign_ins_per_address_per_minute,
+        timeouts: cfg.limits.timeouts(),
     };
     tokio::spawn(async move {
         if let Err(e) = qoljetim_web::serve(listener, s, web).await {

@@ -83,6 +83,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     the_demo_seeds_applications_in_every_state,
     work_before_authentication_is_bounded,
     sign_ins_of_one_certificate_are_rate_limited,
+    sessions_end_and_sign_ins_come_from_this_site,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -98,6 +99,21 @@ on_both_databases!(sqlite_abuse, postgres_abuse;
         c.limits.sign_ins_per_address_per_minute = 20;
     }));
     a_sign_in_flood_waits_and_leaves_one_record_per_window,
+);
+
+on_both_databases!(sqlite_slow, postgres_slow;
+    (|db| TestApp::spawn_configured(db, KeyKind::P256, |c| {
+        c.limits.header_read_seconds = 1;
+        c.limits.body_read_seconds = 1;
+    }));
+    slow_and_idle_connections_are_closed,
+);
+
+on_both_databases!(sqlite_https, postgres_https;
+    (|db| TestApp::spawn_configured(db, KeyKind::P256, |c| {
+        c.public_url = "https://qoljetim.example.kz".into();
+    }));
+    an_https_public_url_makes_the_cookie_secure,
 );
 
 on_both_databases!(sqlite_start, postgres_start; database;
@@ -619,14 +635,45 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 /// A CMS SignedData around `content` carrying `copies` copies of `cert` — the shape of the probe's
 /// 58,000-certificate document.
 fn cms_with_certificates(cert: &[u8], copies: usize) -> Vec<u8> {
-    let signed_data_oid = der_tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]);
-    let data_oid = der_tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01]);
-    let sha256 = der_tlv(0x30, &der_tlv(0x06, &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]));
-    let encap = der_tlv(0x30, &[data_oid, der_tlv(0xa0, &der_tlv(0x04, b"{}"))].concat());
-    let signer = der_tlv(0x30, &[der_tlv(0x02, &[1]), der_tlv(0x30, &[]), sha256.clone(), der_tlv(0x04, &[0; 64])].concat());
+    let signed_data_oid = der_tlv(
+        0x06,
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02],
+    );
+    let data_oid = der_tlv(
+        0x06,
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01],
+    );
+    let sha256 = der_tlv(
+        0x30,
+        &der_tlv(
+            0x06,
+            &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01],
+        ),
+    );
+    let encap = der_tlv(
+        0x30,
+        &[data_oid, der_tlv(0xa0, &der_tlv(0x04, b"{}"))].concat(),
+    );
+    let signer = der_tlv(
+        0x30,
+        &[
+            der_tlv(0x02, &[1]),
+            der_tlv(0x30, &[]),
+            sha256.clone(),
+            der_tlv(0x04, &[0; 64]),
+        ]
+        .concat(),
+    );
     let sd = der_tlv(
         0x30,
-        &[der_tlv(0x02, &[1]), der_tlv(0x31, &sha256), encap, der_tlv(0xa0, &cert.repeat(copies)), der_tlv(0x31, &signer)].concat(),
+        &[
+            der_tlv(0x02, &[1]),
+            der_tlv(0x31, &sha256),
+            encap,
+            der_tlv(0xa0, &cert.repeat(copies)),
+            der_tlv(0x31, &signer),
+        ]
+        .concat(),
     );
     der_tlv(0x30, &[signed_data_oid, der_tlv(0xa0, &sd)].concat())
 }
@@ -676,17 +723,40 @@ async fn work_before_authentication_is_bounded(app: &TestApp) -> R {
     // application, with nothing written.
     let cert = der::Encode::to_der(&w.head_sign.cert)?;
     let flood = cms_with_certificates(&cert, 3_000);
-    assert!(flood.len() > 2_000_000 && flood.len() < 6 * 1024 * 1024, "{}", flood.len());
+    assert!(
+        flood.len() > 2_000_000 && flood.len() < 6 * 1024 * 1024,
+        "{}",
+        flood.len()
+    );
     let body = json!({"signed_cms": base64_encode(&flood)});
-    let (s, v) = app.client().with_lang("en").post("/api/v1/auth/login", &body).await?;
+    let (s, v) = app
+        .client()
+        .with_lang("en")
+        .post("/api/v1/auth/login", &body)
+        .await?;
     assert_eq!(s, 413, "the sign-in's body limit comes first: {v}");
     let session = app.session_of(&w.bin).await?;
     let seq = |t: Vec<qoljetim_store::AuditRecord>| t.first().map(|r| r.seq).unwrap_or(0);
     let before = seq(app.state.store.audit_tail(1).await?);
-    let (s, v) = session.with_lang("en").post("/api/v1/applications", &body).await?;
+    let (s, v) = session
+        .with_lang("en")
+        .post("/api/v1/applications", &body)
+        .await?;
     assert_eq!((s, problem_type(&v)), (400, "cms-limit"), "{v}");
-    assert!(v["detail"].as_str().unwrap_or("").contains("embedded certificates: at most 8"), "{v}");
-    assert!(app.state.store.applications(None, None, 10).await?.is_empty());
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("embedded certificates: at most 8"),
+        "{v}"
+    );
+    assert!(
+        app.state
+            .store
+            .applications(None, None, 10)
+            .await?
+            .is_empty()
+    );
     assert_eq!(
         seq(app.state.store.audit_tail(1).await?),
         before + 1,
@@ -696,7 +766,10 @@ async fn work_before_authentication_is_bounded(app: &TestApp) -> R {
     let nine = cms_with_certificates(&cert, 9);
     let (s, v) = app
         .client()
-        .post("/api/v1/auth/login", &json!({"signed_cms": base64_encode(&nine)}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"signed_cms": base64_encode(&nine)}),
+        )
         .await?;
     assert_eq!((s, problem_type(&v)), (401, "cms-limit"), "{v}");
     // A genuine application passes the limits.
@@ -746,7 +819,10 @@ async fn a_sign_in_flood_waits_and_leaves_one_record_per_window(app: &TestApp) -
     // 20 a minute from this address: the world's two sign-ins (a challenge and a sign-in each) took 4.
     assert_eq!(seen.get(&401), Some(&16), "16 reach the sign-in: {seen:?}");
     assert_eq!(seen.get(&429), Some(&(5_008 - 16)), "{seen:?}");
-    assert!(detail.is_some_and(|d| d.starts_with("Try again in ")), "the wait in words");
+    assert!(
+        detail.is_some_and(|d| d.starts_with("Try again in ")),
+        "the wait in words"
+    );
     let r = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/login", app.base))
         .json(&body)
@@ -763,9 +839,7 @@ async fn a_sign_in_flood_waits_and_leaves_one_record_per_window(app: &TestApp) -
     let after = seq(app.state.store.audit_tail(1).await?);
     assert_eq!(after, before + 1, "one record for the window");
     // The window closes: one aggregate record with the 15 repeats.
-    app.state
-        .clock
-        .set(app.state.clock.now() + 61.seconds());
+    app.state.clock.set(app.state.clock.now() + 61.seconds());
     let flushed = app.state.flush_refusal_windows().await;
     assert_eq!(flushed.ok(), Some(1));
     let last = app.state.store.audit_tail(1).await?;
@@ -794,6 +868,166 @@ async fn sign_ins_of_one_certificate_are_rate_limited(app: &TestApp) -> R {
     // Another certificate of the same person is another key.
     let (s, _) = app.client().login(&w.employee(app)?).await?;
     assert_eq!(s, 200);
+    Ok(())
+}
+
+// Issue 15: a slow or idle client holds a connection for seconds, not forever: headers sent too
+// slowly, a kept-alive connection left idle, a body sent too slowly — each is cut off after its
+// configured time (1 s here), and a normal request on a fresh connection is answered.
+async fn slow_and_idle_connections_are_closed(app: &TestApp) -> R {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Reads until the server closes the connection (or 5 s pass): what it sent, and when it closed.
+    async fn until_closed(tcp: &mut tokio::net::TcpStream) -> (String, Option<Duration>) {
+        let t = Instant::now();
+        let mut got = vec![];
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    return (String::from_utf8_lossy(&got).into(), Some(t.elapsed()));
+                }
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Err(_) => return (String::from_utf8_lossy(&got).into(), None),
+            }
+        }
+    }
+    // Headers that never end.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await?;
+    slow.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .await?;
+    let (_, closed) = until_closed(&mut slow).await;
+    assert!(
+        closed.is_some_and(|d| d < Duration::from_secs(4)),
+        "slow headers: {closed:?}"
+    );
+    // A kept-alive connection left idle after its answer.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await?;
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await?;
+    let (answer, closed) = until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        closed.is_some_and(|d| d < Duration::from_secs(4)),
+        "idle keep-alive: {closed:?}"
+    );
+    // A body that stops coming.
+    let mut body = tokio::net::TcpStream::connect(&addr).await?;
+    body.write_all(format!("POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"signed").as_bytes()).await?;
+    let (answer, closed) = until_closed(&mut body).await;
+    assert!(
+        closed.is_some_and(|d| d < Duration::from_secs(4)),
+        "slow body: {closed:?} {answer}"
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
+    // The server still answers.
+    let (s, v) = app.client().get("/healthz").await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
+    Ok(())
+}
+
+// Issue 15, Order 270 §11: a session ends on request (its token stops working, its cookie is
+// cleared); a sign-in is JSON from this site only — another content type, another site, or this host
+// under another scheme is refused before the signature is read (login CSRF).
+async fn sessions_end_and_sign_ins_come_from_this_site(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let key = w.employee(app)?;
+    let mut c = app.client();
+    let (s, _) = c.login(&key).await?;
+    assert_eq!(s, 200);
+    let (s, _) = c.get("/api/v1/me").await?;
+    assert_eq!(s, 200);
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/auth/logout", app.base))
+        .bearer_auth(c.token.clone().unwrap_or_default())
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 204);
+    let cleared = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        cleared.starts_with("qoljetim_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let (s, v) = c.get("/api/v1/me").await?;
+    assert_eq!(s, 401, "the token no longer works: {v}");
+    let (s, _) = app.client().post("/api/v1/auth/logout", &json!({})).await?;
+    assert_eq!(s, 401, "signing out needs a session");
+    // Sign-ins: JSON, from this site.
+    let challenge = app.client().challenge().await?;
+    let body = json!({"signed_cms": key.sign(challenge.as_bytes())?}).to_string();
+    let login = |content_type: &'static str, origin: Option<String>| {
+        let mut r = http
+            .post(format!("{}/api/v1/auth/login", app.base))
+            .header("Content-Type", content_type)
+            .body(body.clone());
+        if let Some(o) = origin {
+            r = r.header("Origin", o);
+        }
+        r.send()
+    };
+    let r = login("text/plain", None).await?;
+    assert_eq!(r.status().as_u16(), 415);
+    let v: Value = r.json().await?;
+    assert_eq!(problem_type(&v), "unsupported-media-type", "{v}");
+    let r = login("application/x-www-form-urlencoded", None).await?;
+    assert_eq!(r.status().as_u16(), 415);
+    for origin in [
+        "http://evil.example".to_owned(),
+        app.base.replace("http://", "https://"),
+        format!("{}1", app.base),
+    ] {
+        let r = login("application/json", Some(origin.clone())).await?;
+        assert_eq!(r.status().as_u16(), 403, "{origin}");
+        let v: Value = r.json().await?;
+        assert_eq!(problem_type(&v), "origin-mismatch", "{origin}: {v}");
+    }
+    let r = login("application/json; charset=utf-8", Some(app.base.clone())).await?;
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "this site, JSON: the challenge was never used before"
+    );
+    Ok(())
+}
+
+// Issue 15: behind an https public address the session cookie is Secure.
+async fn an_https_public_url_makes_the_cookie_secure(app: &TestApp) -> R {
+    let bin = demo_bin(ALMATY_MASLIKHAT);
+    app.add_org(&bin, K::Maslikhat, Some("750000000"), &[])
+        .await?;
+    let key = app.person(
+        &iin(11),
+        Some(&bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
+    let challenge = app.client().challenge().await?;
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"signed_cms": key.sign(challenge.as_bytes())?}))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     Ok(())
 }
 
@@ -1754,6 +1988,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     for p in [
         "/api/v1/auth/challenge",
         "/api/v1/auth/login",
+        "/api/v1/auth/logout",
         "/api/v1/applications",
         "/api/v1/applications/{id}/review",
         "/api/v1/applications/{id}/grant",
@@ -1781,7 +2016,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 28, "every route of the router");
+    assert_eq!(paths.len(), 29, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")

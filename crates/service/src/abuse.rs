@@ -37,11 +37,8 @@ impl Default for AbuseConfig {
     }
 }
 
-type Keyed = RateLimiter<
-    String,
-    governor::state::keyed::DefaultKeyedStateStore<String>,
-    DefaultClock,
->;
+type Keyed =
+    RateLimiter<String, governor::state::keyed::DefaultKeyedStateStore<String>, DefaultClock>;
 
 /// One address's repeated refusals of one kind.
 struct Window {
@@ -95,12 +92,14 @@ impl Service {
         if limiter.len() > MAX_WINDOWS {
             limiter.retain_recent();
         }
-        limiter.check_key(&certificate.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ServiceError::new(Problem::TooManyRequests {
-                retry_after: wait.as_secs() + 1,
+        limiter
+            .check_key(&certificate.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                ServiceError::new(Problem::TooManyRequests {
+                    retry_after: wait.as_secs() + 1,
+                })
             })
-        })
     }
 
     /// Whether this anonymous refusal is written now (the first of its window) or only counted; a

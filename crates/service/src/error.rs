@@ -142,6 +142,9 @@ pub enum Problem {
     TooManyRequests {
         retry_after: u64,
     },
+    UnsupportedMediaType {
+        expected: String,
+    },
     MobileSigningContentMismatch,
     MobileSigningBusy {
         limit: usize,
@@ -180,6 +183,7 @@ impl Problem {
             P::MobileSigningExpired { expired_at } => vec![("expired_at", s(expired_at))],
             P::CmsLimit { what, limit } => vec![("what", s(what)), ("limit", s(limit))],
             P::TooManyRequests { retry_after } => vec![("retry_after", s(retry_after))],
+            P::UnsupportedMediaType { expected } => vec![("expected", s(expected))],
             P::Forbidden { action } => vec![("action", s(action))],
             P::NotFound { what } => vec![("what", s(what))],
             P::WrongState { current, expected } => {
@@ -300,6 +304,7 @@ impl ProblemKind {
             K::MobileSigningExpired => "mobile-signing-expired",
             K::MobileSigningToken => "mobile-signing-token",
             K::TooManyRequests => "too-many-requests",
+            K::UnsupportedMediaType => "unsupported-media-type",
             K::MobileSigningContentMismatch => "mobile-signing-content-mismatch",
             K::MobileSigningBusy => "mobile-signing-busy",
             K::AuditFailed => "audit-failed",
@@ -393,6 +398,7 @@ impl ProblemKind {
             K::MobileSigningExpired => Problem::MobileSigningExpired { expired_at: x() },
             K::MobileSigningToken => Problem::MobileSigningToken,
             K::TooManyRequests => Problem::TooManyRequests { retry_after: 1 },
+            K::UnsupportedMediaType => Problem::UnsupportedMediaType { expected: x() },
             K::MobileSigningContentMismatch => Problem::MobileSigningContentMismatch,
             K::MobileSigningBusy => Problem::MobileSigningBusy { limit: 1 },
             K::CmsLimit => Problem::CmsLimit {

@@ -60,7 +60,9 @@ pub fn bearer_token(parts: &Parts) -> Option<String> {
     v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
 }
 
-fn same_origin(parts: &Parts) -> bool {
+/// Whether the request's `Origin` is this site: the same scheme (https when the site is served over
+/// TLS, as `cookie_secure` says), host and port as the request's `Host`.
+pub fn same_origin(parts: &Parts, state: &AppState) -> bool {
     let host = parts
         .headers
         .get(header::HOST)
@@ -69,12 +71,13 @@ fn same_origin(parts: &Parts) -> bool {
         .headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok());
+    let scheme = if state.config.cookie_secure {
+        "https"
+    } else {
+        "http"
+    };
     match (host, origin) {
-        (Some(h), Some(o)) => {
-            o.strip_prefix("https://")
-                .or_else(|| o.strip_prefix("http://"))
-                == Some(h)
-        }
+        (Some(h), Some(o)) => o.eq_ignore_ascii_case(&format!("{scheme}://{h}")),
         _ => false,
     }
 }
@@ -87,7 +90,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
     };
     if from_cookie
         && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && !same_origin(parts)
+        && !same_origin(parts, state)
     {
         return Err(ApiError::new(Problem::OriginMismatch));
     }

@@ -32,6 +32,29 @@ pub struct WebConfig {
     pub body_limits: BodyLimits,
     /// Sign-in attempts per client address per minute (0: no limit).
     pub sign_ins_per_address_per_minute: u32,
+    pub timeouts: Timeouts,
+}
+
+/// How long a connection may take (issue 15): a slow or idle client holds nothing for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To send a request's headers, counted from the first byte, and to start the next request on a
+    /// kept-alive connection.
+    pub header_read: std::time::Duration,
+    /// To send a request's body.
+    pub body_read: std::time::Duration,
+    /// For a whole request, from its headers to its answer (`408` past it).
+    pub request: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: std::time::Duration::from_secs(10),
+            body_read: std::time::Duration::from_secs(30),
+            request: std::time::Duration::from_secs(120),
+        }
+    }
 }
 
 /// The router's state: the use cases, and the pages' templates.
@@ -66,6 +89,13 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             problem::panic_to_problem,
         ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            config.timeouts.body_read,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.timeouts.request,
+        ))
         .layer(DefaultBodyLimit::max(limits.largest()))
         .with_state(AppState {
             service,
@@ -79,6 +109,37 @@ pub async fn serve(
     service: Service,
     config: WebConfig,
 ) -> std::io::Result<()> {
-    let app = router(service, config)?.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).await
+    let timeouts = config.timeouts;
+    let app = router(service, config)?;
+    // Our own accept loop (axum's `serve` has no timeouts): HTTP/1.1 with hyper, the headers of each
+    // request — the first, and each next one on a kept-alive connection — within `header_read`.
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(c) => c,
+            // A refused accept (too many open files, a reset) is not the end of the server.
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo::<SocketAddr>(remote));
+                    tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+                },
+            );
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(timeouts.header_read)
+                .keep_alive(true);
+            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %remote, "connection ended");
+            }
+        });
+    }
 }

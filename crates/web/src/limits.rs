@@ -21,11 +21,8 @@ use std::sync::Arc;
 use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
 
-type PerAddress = RateLimiter<
-    IpAddr,
-    governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
-    DefaultClock,
->;
+type PerAddress =
+    RateLimiter<IpAddr, governor::state::keyed::DefaultKeyedStateStore<IpAddr>, DefaultClock>;
 
 /// Sign-in attempts per client address (`[limits] sign_ins_per_address_per_minute`; 0: no limit).
 #[derive(Clone)]
@@ -101,7 +98,8 @@ impl BodyLimits {
         let document = matches!(
             path,
             "/api/v1/applications" | "/api/v1/block-requests" | "/api/v1/hr/events"
-        ) || (path.starts_with("/api/v1/mobile-signing/") && path.ends_with("/document"));
+        ) || (path.starts_with("/api/v1/mobile-signing/")
+            && path.ends_with("/document"));
         match (method, path) {
             (&Method::POST, "/api/v1/auth/login") => self.login,
             (&Method::POST | &Method::PUT, _) if document => self.document,
@@ -157,8 +155,14 @@ mod tests {
         let l = BodyLimits::default();
         assert_eq!(l.of(&Method::POST, "/api/v1/auth/login"), 64 * 1024);
         assert_eq!(l.of(&Method::POST, "/api/v1/applications"), l.document);
-        assert_eq!(l.of(&Method::PUT, "/api/v1/mobile-signing/abc/document"), l.document);
-        assert_eq!(l.of(&Method::GET, "/api/v1/mobile-signing/abc/document"), l.other);
+        assert_eq!(
+            l.of(&Method::PUT, "/api/v1/mobile-signing/abc/document"),
+            l.document
+        );
+        assert_eq!(
+            l.of(&Method::GET, "/api/v1/mobile-signing/abc/document"),
+            l.other
+        );
         assert_eq!(l.of(&Method::POST, "/applications/new"), l.form);
         assert_eq!(l.of(&Method::POST, "/api/v1/organizations"), l.other);
         assert_eq!(l.largest(), l.document);

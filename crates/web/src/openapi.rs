@@ -60,6 +60,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sign_in::challenge))
         .routes(routes!(sign_in::login))
+        .routes(routes!(sign_in::logout))
         .routes(routes!(sign_in::me))
         .routes(routes!(mobile_signing::service))
         .routes(routes!(mobile_signing::document, mobile_signing::signed))

@@ -68,6 +68,7 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::RenewalNotPossible => StatusCode::CONFLICT,
         K::BudgetDataUnavailable | K::MobileSigningBusy => StatusCode::SERVICE_UNAVAILABLE,
         K::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        K::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         K::AuditFailed | K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

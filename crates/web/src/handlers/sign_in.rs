@@ -17,10 +17,14 @@ pub async fn challenge(State(st): State<AppState>) -> ApiResult<Json<ChallengeVi
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = SignedBody,
-    responses((status = 200, body = LoginView), (status = 401, description = "problem+json")))]
+    responses((status = 200, body = LoginView), (status = 401, description = "problem+json"),
+        (status = 403, description = "problem+json: posted from another site (origin-mismatch)"),
+        (status = 415, description = "problem+json: not application/json"),
+        (status = 429, description = "problem+json: too many attempts; Retry-After")))]
 pub async fn login(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
+    _: LoginRequest,
     body: Bytes,
 ) -> ApiResult<Response> {
     let signed_in = st.sign_in(&ip, &body).await?;
@@ -30,6 +34,53 @@ pub async fn login(
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// What a sign-in request must be (issue 15, login CSRF): JSON — a cross-site form cannot send it
+/// without a preflight — and, when the browser says where it comes from, from this site.
+pub struct LoginRequest;
+
+impl axum::extract::FromRequestParts<AppState> for LoginRequest {
+    type Rejection = crate::problem::ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(crate::problem::ApiError::new(
+                qoljetim_service::Problem::UnsupportedMediaType {
+                    expected: "application/json".into(),
+                },
+            ));
+        }
+        if parts.headers.contains_key(header::ORIGIN) && !crate::auth::same_origin(parts, state) {
+            return Err(crate::problem::ApiError::new(
+                qoljetim_service::Problem::OriginMismatch,
+            ));
+        }
+        Ok(LoginRequest)
+    }
+}
+
+/// Ends the session: its token stops working at once, and the browser's cookie is cleared.
+#[utoipa::path(post, path = "/api/v1/auth/logout",
+    responses((status = 204, description = "the session is ended"), (status = 401, description = "problem+json: not signed in")))]
+pub async fn logout(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    st.sign_out(&caller).await?;
+    let mut r = axum::http::StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        crate::auth::SESSION_COOKIE
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
 }
 
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeView)))]
