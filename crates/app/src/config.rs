@@ -437,6 +437,10 @@ pub struct Config {
     /// `https://` address makes the session cookie `Secure` and the same-origin check expect https;
     /// phones are sent there unless `[mobile_signing] public_url` says otherwise.
     pub public_url: String,
+    /// Reverse proxies (addresses or ranges, `["10.0.0.5", "10.1.0.0/16"]`) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client for the audit record and the rate limits; empty: none
+    /// are believed and the connection's peer is the client.
+    pub trusted_proxies: Vec<String>,
     pub data_dir: PathBuf,
     /// Empty: SQLite file `qoljetim.db` in the data folder. `postgres://…`: PostgreSQL (it may carry a
     /// password: a secret).
@@ -485,6 +489,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".into(),
             public_url: String::new(),
+            trusted_proxies: vec![],
             data_dir: PathBuf::from("data"),
             database_url: Secret::default(),
             production: false,

@@ -182,6 +182,7 @@ pub async fn spawn_server_with_clock(
         body_limits: cfg.limits.body_limits(),
         sign_ins_per_address_per_minute: cfg.limits.sign_ins_per_address_per_minute,
         timeouts: cfg.limits.timeouts(),
+        trusted_proxies: qoljetim_web::auth::TrustedProxies::parse(&cfg.trusted_proxies)?,
     };
     tokio::spawn(async move {
         if let Err(e) = qoljetim_web::serve(listener, s, web).await {

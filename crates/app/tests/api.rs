@@ -84,6 +84,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     work_before_authentication_is_bounded,
     sign_ins_of_one_certificate_are_rate_limited,
     sessions_end_and_sign_ins_come_from_this_site,
+    every_answer_carries_the_security_headers,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -114,6 +115,13 @@ on_both_databases!(sqlite_https, postgres_https;
         c.public_url = "https://qoljetim.example.kz".into();
     }));
     an_https_public_url_makes_the_cookie_secure,
+);
+
+on_both_databases!(sqlite_proxy, postgres_proxy;
+    (|db| TestApp::spawn_configured(db, KeyKind::P256, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+    }));
+    a_trusted_proxy_names_the_client,
 );
 
 on_both_databases!(sqlite_start, postgres_start; database;
@@ -1028,6 +1036,111 @@ async fn an_https_public_url_makes_the_cookie_secure(app: &TestApp) -> R {
         cookie.contains("; Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
+    Ok(())
+}
+
+// Issue 15: every answer — the API's, a problem, a page, an unknown route, a static file — says
+// nosniff, same-origin referrers, no framing and a Content-Security-Policy; the API's are never cached.
+// Forwarding headers from a client that is not a trusted proxy name nobody.
+async fn every_answer_carries_the_security_headers(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let http = reqwest::Client::new();
+    let token = w.reviewer.token.clone().unwrap_or_default();
+    for (path, bearer, api) in [
+        ("/api/v1/me", true, true),
+        ("/api/v1/me", false, true),
+        ("/api/v1/nowhere", false, true),
+        ("/sign-in", false, false),
+        ("/healthz", false, false),
+        ("/static/app.css", false, false),
+    ] {
+        let mut r = http.get(format!("{}{path}", app.base));
+        if bearer {
+            r = r.bearer_auth(&token);
+        }
+        let r = r.send().await?;
+        let h = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(h("referrer-policy"), "same-origin", "{path}");
+        assert!(
+            h("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        if api {
+            assert_eq!(h("cache-control"), "no-store", "{path} {}", r.status());
+        }
+        if path == "/static/app.css" {
+            assert!(
+                h("cache-control").starts_with("public"),
+                "a static file may be cached"
+            );
+        }
+    }
+    // Not a trusted proxy: X-Forwarded-For is a client's claim and is not recorded.
+    let seq =
+        |t: Vec<qoljetim_store::AuditRecord>| t.first().map(|r| r.ip.clone()).unwrap_or_default();
+    let r = http
+        .get(format!("{}/api/v1/me", app.base))
+        .bearer_auth(&token)
+        .header("X-Forwarded-For", "203.0.113.7")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(seq(app.state.store.audit_tail(1).await?), "127.0.0.1");
+    Ok(())
+}
+
+// Issue 15: behind a trusted reverse proxy the audit log records the client the proxy names — the
+// right-most address of the chain that is not a trusted proxy, so a client cannot write its own.
+async fn a_trusted_proxy_names_the_client(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let token = w.reviewer.token.clone().unwrap_or_default();
+    let http = reqwest::Client::new();
+    let ip_of_last = || async {
+        Ok::<String, qoljetim::AnyError>(
+            app.state
+                .store
+                .audit_tail(1)
+                .await?
+                .first()
+                .map(|r| r.ip.clone())
+                .unwrap_or_default(),
+        )
+    };
+    for (header, value, client) in [
+        (
+            "X-Forwarded-For",
+            "198.51.100.9, 203.0.113.7",
+            "203.0.113.7",
+        ),
+        ("X-Forwarded-For", "203.0.113.7, 10.1.2.3", "203.0.113.7"),
+        (
+            "Forwarded",
+            "for=192.0.2.60;proto=https, for=10.0.0.2",
+            "192.0.2.60",
+        ),
+        (
+            "Forwarded",
+            r#"for="[2001:db8:cafe::17]:4711""#,
+            "2001:db8:cafe::17",
+        ),
+        ("X-Forwarded-For", "not-an-address", "127.0.0.1"),
+    ] {
+        let r = http
+            .get(format!("{}/api/v1/me", app.base))
+            .bearer_auth(&token)
+            .header(header, value)
+            .send()
+            .await?;
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(ip_of_last().await?, client, "{header}: {value}");
+    }
     Ok(())
 }
 

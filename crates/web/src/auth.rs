@@ -15,11 +15,112 @@ pub const SESSION_COOKIE: &str = "qoljetim_session";
 /// The header that marks a request a page makes by itself (DESIGN.md §5).
 pub const BACKGROUND_HEADER: &str = "x-qoljetim-background";
 
+/// The client's address as `resolve_client` found it (the peer, or the client a trusted proxy names).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// The address ranges of the reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are
+/// believed (`trusted_proxies`); empty: none, the peer is the client.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Parses `["10.0.0.5", "10.1.0.0/16"]`; a bad entry names itself.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        entries
+            .iter()
+            .map(|e| {
+                e.parse::<ipnet::IpNet>()
+                    .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("trusted_proxies: {e:?} is not an address or a range"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+
+    fn trusts(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(ip))
+    }
+
+    /// The client of a request from `peer`: when `peer` is a trusted proxy, the right-most address
+    /// of the forwarding chain that is not itself a trusted proxy (a client can write anything on the
+    /// left; only what trusted hops appended is believed); otherwise `peer`.
+    pub fn client(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        if !self.trusts(&peer) {
+            return peer;
+        }
+        let mut chain: Vec<std::net::IpAddr> = vec![];
+        for v in headers
+            .get_all(header::FORWARDED)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            for element in v.split(',') {
+                for pair in element.split(';') {
+                    if let Some((k, val)) = pair.trim().split_once('=')
+                        && k.trim().eq_ignore_ascii_case("for")
+                    {
+                        let val = val.trim().trim_matches('"');
+                        let host = val
+                            .strip_prefix('[')
+                            .and_then(|r| r.split_once(']').map(|(h, _)| h))
+                            .unwrap_or_else(|| {
+                                val.rsplit_once(':')
+                                    .filter(|(h, _)| !h.contains(':'))
+                                    .map_or(val, |(h, _)| h)
+                            });
+                        if let Ok(ip) = host.parse() {
+                            chain.push(ip);
+                        }
+                    }
+                }
+            }
+        }
+        if chain.is_empty() {
+            for v in headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+            {
+                chain.extend(
+                    v.split(',')
+                        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok()),
+                );
+            }
+        }
+        chain
+            .into_iter()
+            .rev()
+            .find(|ip| !self.trusts(ip))
+            .unwrap_or(peer)
+    }
+}
+
+/// Middleware: finds the client's address once per request (for the audit record and rate limits).
+pub async fn resolve_client(
+    axum::extract::State(proxies): axum::extract::State<std::sync::Arc<TrustedProxies>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let client = proxies.client(peer, req.headers());
+    req.extensions_mut().insert(ClientAddr(client));
+    next.run(req).await
+}
+
 /// The client address of a request, for rate limits.
 pub fn client_addr<B>(req: &axum::http::Request<B>) -> std::net::IpAddr {
     req.extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+        .get::<ClientAddr>()
+        .map(|c| c.0)
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
@@ -27,8 +128,8 @@ pub fn client_addr<B>(req: &axum::http::Request<B>) -> std::net::IpAddr {
 pub fn client_ip(parts: &Parts) -> String {
     parts
         .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<ClientAddr>()
+        .map(|c| c.0.to_string())
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

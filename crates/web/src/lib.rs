@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod export;
 mod handlers;
+mod headers;
 pub mod i18n;
 pub mod limits;
 mod openapi;
@@ -33,6 +34,8 @@ pub struct WebConfig {
     /// Sign-in attempts per client address per minute (0: no limit).
     pub sign_ins_per_address_per_minute: u32,
     pub timeouts: Timeouts,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: auth::TrustedProxies,
 }
 
 /// How long a connection may take (issue 15): a slow or idle client holds nothing for long.
@@ -85,6 +88,10 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
             limits::SignInRate::per_minute(config.sign_ins_per_address_per_minute),
             limits::limit_sign_ins,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.trusted_proxies),
+            auth::resolve_client,
+        ))
         .layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             problem::panic_to_problem,
@@ -97,6 +104,8 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
             config.timeouts.request,
         ))
         .layer(DefaultBodyLimit::max(limits.largest()))
+        // Outermost: every answer, a problem made by the layers above included, carries them.
+        .layer(axum::middleware::from_fn(headers::secure_headers))
         .with_state(AppState {
             service,
             pages: Arc::new(pages),
