@@ -170,6 +170,50 @@ pub async fn spawn_server_with_clock(
     cfg: &Config,
     clock: qoljetim_domain::Clock,
 ) -> Result<(std::net::SocketAddr, AppState), AnyError> {
+    let running = start_server(cfg, clock).await?;
+    let (addr, state) = (running.addr, running.state.clone());
+    // Serves until the process ends (the tests, the benches): the stop handle is not kept.
+    std::mem::forget(running.stop);
+    Ok((addr, state))
+}
+
+/// A server started with a way to stop it gracefully.
+pub struct RunningServer {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    stop: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Starts the background worker beside the server (when the configuration enables it); it stops
+    /// with the server, after the job it is running.
+    pub fn with_worker(mut self, cfg: &Config) -> Result<Self, AnyError> {
+        if cfg.worker.enabled {
+            let worker = worker::worker_for(cfg, self.state.clone())?;
+            let every = std::time::Duration::from_secs(cfg.worker.interval_seconds.max(1));
+            self.worker = Some(tokio::spawn(worker.run_until(every, self.stop.subscribe())));
+        }
+        Ok(self)
+    }
+
+    /// Graceful shutdown (issue 15): no new connection; the requests in flight are answered (within
+    /// `[limits] request_seconds`); the worker finishes its current job; then it returns.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        if let Some(w) = self.worker {
+            let _ = w.await;
+        }
+    }
+}
+
+/// Binds and serves in the background, with a handle to stop it gracefully.
+pub async fn start_server(
+    cfg: &Config,
+    clock: qoljetim_domain::Clock,
+) -> Result<RunningServer, AnyError> {
     let mut state = build_state(cfg).await?;
     state.clock = clock;
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
@@ -184,12 +228,23 @@ pub async fn spawn_server_with_clock(
         timeouts: cfg.limits.timeouts(),
         trusted_proxies: qoljetim_web::auth::TrustedProxies::parse(&cfg.trusted_proxies)?,
     };
-    tokio::spawn(async move {
-        if let Err(e) = qoljetim_web::serve(listener, s, web).await {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let drain = cfg.limits.timeouts().request;
+    let server = tokio::spawn(async move {
+        let until = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = qoljetim_web::serve_until(listener, s, web, until, drain).await {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok((addr, state))
+    Ok(RunningServer {
+        addr,
+        state,
+        stop,
+        server,
+        worker: None,
+    })
 }
 
 /// Starts the background worker inside the server process, when the configuration enables it.

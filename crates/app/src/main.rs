@@ -452,13 +452,20 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Serve { common, listen } => {
             let cfg = config(&common, Some(&listen))?;
             init_log(&cfg.log);
-            let (addr, state) = qoljetim::spawn_server(&cfg).await?;
-            qoljetim::start_worker(&cfg, state)?;
+            let server = qoljetim::start_server(&cfg, qoljetim_domain::Clock::system())
+                .await?
+                .with_worker(&cfg)?;
             println!(
-                "qoljetim listening on http://{addr} ({})",
+                "qoljetim listening on http://{} ({})",
+                server.addr,
                 cfg.database_url().split('?').next().unwrap_or("")
             );
-            tokio::signal::ctrl_c().await?;
+            stop_signal().await?;
+            println!(
+                "qoljetim stopping: answering the requests in flight, finishing the worker's job"
+            );
+            server.stop().await;
+            println!("qoljetim stopped");
         }
         Command::Demo { common, listen } => {
             let mut cfg = config(&common, Some(&listen))?;
@@ -1059,6 +1066,22 @@ fn init_log(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default())
         .try_init();
+}
+
+/// SIGTERM (a service manager, `kill`) or SIGINT (Ctrl-C).
+async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }
 
 #[tokio::main]

@@ -509,12 +509,25 @@ impl Worker {
 
     /// Runs forever, one pass every `interval`; a failed pass is logged and the next one tries again.
     pub async fn run_forever(self, interval: Duration) {
+        let (_keep, never) = tokio::sync::watch::channel(false);
+        self.run_until(interval, never).await
+    }
+
+    /// Runs a pass every `interval` until `stop` turns true; a pass under way is finished first
+    /// (graceful shutdown: a job is never cut in half).
+    pub async fn run_until(self, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
             match self.run_once().await {
                 Ok(s) => tracing::debug!(?s, "worker pass"),
                 Err(e) => tracing::error!(error = %e, "worker pass failed"),
             }
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = stop.wait_for(|s| *s) => {
+                    tracing::info!("worker stopped after its pass");
+                    return;
+                }
+            }
         }
     }
 }

@@ -118,12 +118,38 @@ pub async fn serve(
     service: Service,
     config: WebConfig,
 ) -> std::io::Result<()> {
+    serve_until(
+        listener,
+        service,
+        config,
+        std::future::pending(),
+        std::time::Duration::ZERO,
+    )
+    .await
+}
+
+/// Serves until `stop` completes, then drains (issue 15): no new connection is accepted, each open
+/// one finishes the request it is answering and closes, and the call returns when all have — or
+/// after `drain` at the latest.
+pub async fn serve_until(
+    listener: TcpListener,
+    service: Service,
+    config: WebConfig,
+    stop: impl std::future::Future<Output = ()>,
+    drain: std::time::Duration,
+) -> std::io::Result<()> {
     let timeouts = config.timeouts;
     let app = router(service, config)?;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
     // Our own accept loop (axum's `serve` has no timeouts): HTTP/1.1 with hyper, the headers of each
     // request — the first, and each next one on a kept-alive connection — within `header_read`.
     loop {
-        let (stream, remote) = match listener.accept().await {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut stop => break,
+        };
+        let (stream, remote) = match accepted {
             Ok(c) => c,
             // A refused accept (too many open files, a reset) is not the end of the server.
             Err(e) => {
@@ -133,6 +159,7 @@ pub async fn serve(
             }
         };
         let app = app.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(
                 move |mut req: axum::http::Request<hyper::body::Incoming>| {
@@ -146,9 +173,24 @@ pub async fn serve(
                 .header_read_timeout(timeouts.header_read)
                 .keep_alive(true);
             let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, %remote, "connection ended");
             }
         });
     }
+    drop(listener);
+    tracing::info!(
+        open = graceful.count(),
+        "stopping: draining open connections"
+    );
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?drain,
+            "connections still open after the drain time; closing them"
+        );
+    }
+    Ok(())
 }
