@@ -89,6 +89,19 @@ enum Command {
         /// The QR code's text (`mobileSign:https://…`) or the eGov business cross-link.
         scanned: String,
     },
+    /// Signs a demo person in to a running server with their development authentication key and
+    /// prints the session token (for scripts and API clients: `Authorization: Bearer <token>`).
+    #[command(name = "dev-token")]
+    DevToken {
+        #[command(flatten)]
+        common: Common,
+        /// The demo person (their IIN, as in <data_dir>/demo/people.json).
+        #[arg(long)]
+        person: String,
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        base: String,
+    },
     /// Run the database migrations.
     Migrate {
         #[command(flatten)]
@@ -540,6 +553,28 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 listener.local_addr()?
             );
             qoljetim_devca::ncalayer::serve(listener, std::sync::Arc::new(fake)).await?;
+        }
+        Command::DevToken {
+            common,
+            person,
+            base,
+        } => {
+            let cfg = config(&common, None)?;
+            let keys = qoljetim::demo::dev_ncalayer(&cfg.data_dir.join("demo"), &person, false)?;
+            let auth = keys
+                .authentication
+                .ok_or_else(|| format!("the demo person {person} has no authentication key"))?;
+            let mut client = qoljetim::client::ApiClient::new(&base);
+            let (s, v) = client
+                .login(&qoljetim::client::KeyPair {
+                    cert: auth.cert,
+                    key: auth.key,
+                })
+                .await?;
+            if s != 200 {
+                return Err(format!("sign-in of {person}: {s} {v}").into());
+            }
+            println!("{}", client.token.unwrap_or_default());
         }
         Command::DevEgovApp {
             common,

@@ -100,13 +100,133 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 pub fn openapi_json() -> String {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DOC.get_or_init(|| {
-        api_routes()
+        let json = api_routes()
             .split_for_parts()
             .1
-            .to_pretty_json()
-            .unwrap_or_else(|_| "{}".to_owned())
+            .to_json()
+            .unwrap_or_else(|_| "{}".to_owned());
+        let mut doc: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        complete(&mut doc);
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
     })
     .clone()
+}
+
+/// Who may call a route: nobody signed in (the signature or nothing authenticates), a phone with its
+/// signing request's token, or a session (a bearer token or the pages' cookie).
+fn security_of(path: &str) -> serde_json::Value {
+    use serde_json::json;
+    match path {
+        "/api/v1/auth/challenge"
+        | "/api/v1/auth/login"
+        | "/api/v1/calendar/deadline"
+        | "/api/v1/hr/events"
+        | "/api/v1/openapi.json"
+        | "/healthz"
+        | "/api/v1/mobile-signing/{id}" => json!([]),
+        "/api/v1/mobile-signing/{id}/document" => json!([{"signingRequestToken": []}]),
+        _ => json!([{"session": []}, {"sessionCookie": []}]),
+    }
+}
+
+/// What the annotations cannot say once for all (issue 15, so that the document tells the truth):
+/// every operation may answer a problem (RFC 9457) with the statuses docs/problems.md lists, and each
+/// says who may call it; the query parameters carry the rules the server checks.
+fn complete(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    doc["components"]["schemas"]["Problem"] = json!({
+        "type": "object",
+        "description": "RFC 9457 problem details; `type` is urn:qoljetim:problem:<slug> (docs/problems.md)",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "required": ["field", "rule", "detail"],
+                "properties": {"field": {"type": "string"}, "rule": {"type": "string"}, "detail": {"type": "string"}}}}
+        }
+    });
+    doc["components"]["securitySchemes"] = json!({
+        "session": {"type": "http", "scheme": "bearer",
+            "description": "the token POST /api/v1/auth/login answers (Order 270 §11)"},
+        "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "qoljetim_session",
+            "description": "the same session as the pages' HttpOnly cookie; unsafe methods need a same-origin Origin"},
+        "signingRequestToken": {"type": "http", "scheme": "bearer",
+            "description": "the token a QR signing request's service description hands to the phone (docs/egov-mobile.md)"}
+    });
+    let problem = json!({
+        "description": "a problem (RFC 9457): the statuses and types of docs/problems.md — among them 400 validation, 401 not signed in, 403 forbidden, 404, 405, 408, 409, 413, 415, 429 with Retry-After, 503",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    });
+    // A `serde_json::Value` field is any JSON, `null` included (the audit record's details).
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for (_, s) in schemas.iter_mut() {
+            if let Some(props) = s.get_mut("properties").and_then(|p| p.as_object_mut()) {
+                for (_, p) in props.iter_mut() {
+                    if *p == json!({"type": "object"}) {
+                        *p = json!({"description": "any JSON value"});
+                    }
+                }
+            }
+        }
+    }
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for (_, op) in ops.iter_mut() {
+            if !op.is_object() {
+                continue;
+            }
+            op["responses"]["default"] = problem.clone();
+            // OpenAPI requires a description on every response.
+            if let Some(responses) = op["responses"].as_object_mut() {
+                for (status, r) in responses.iter_mut() {
+                    if r.is_object() && r.get("description").is_none() {
+                        r["description"] = json!(format!("{status}: the answer"));
+                    }
+                }
+            }
+            op["security"] = security_of(path);
+            // `get_mut`, not indexing: an index would add a `parameters: null` where there is none.
+            if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+                for p in params {
+                    let name = p["name"].as_str().unwrap_or_default().to_owned();
+                    let date = json!({"type": "string", "format": "date"});
+                    let schema = match (path.as_str(), name.as_str()) {
+                        ("/api/v1/calendar/deadline", "from") => date,
+                        ("/api/v1/calendar/deadline", "working_days") => {
+                            json!({"type": "integer", "minimum": 1, "maximum": 60})
+                        }
+                        ("/api/v1/reports/access-registry", "on")
+                        | ("/api/v1/reports/deadlines", "from" | "to") => date,
+                        (
+                            "/api/v1/reports/access-registry" | "/api/v1/reports/deadlines",
+                            "format",
+                        ) => {
+                            json!({"type": "string", "enum": ["json", "csv", "pdf"]})
+                        }
+                        ("/api/v1/data/{system}/{dataset}", "fiscal_year") => {
+                            json!({"type": "integer", "minimum": 2000, "maximum": 2100})
+                        }
+                        ("/api/v1/data/{system}/{dataset}", "limit") => {
+                            json!({"type": "integer", "minimum": 1, "maximum": 10000})
+                        }
+                        ("/api/v1/data/{system}/{dataset}", "format") => {
+                            json!({"type": "string", "enum": ["json", "csv"]})
+                        }
+                        ("/api/v1/data/{system}/{dataset}", "sep") => {
+                            json!({"type": "string", "enum": ["comma", "semicolon", "tab", ",", ";"]})
+                        }
+                        _ => continue,
+                    };
+                    p["schema"] = schema;
+                }
+            }
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document")))]

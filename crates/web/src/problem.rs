@@ -211,6 +211,27 @@ pub async fn localize_problems(req: Request, next: Next) -> Response {
             }
             r
         }
+        // An extractor's own refusal (a query or a JSON body that does not parse): plain text from
+        // axum, told as a problem with its reason and its status.
+        s if s.is_client_error()
+            && response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/plain")) =>
+        {
+            let reason = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            render(
+                &ApiError {
+                    status: s,
+                    error: ServiceError::malformed(reason),
+                },
+                lang,
+            )
+        }
         _ => response,
     }
 }
