@@ -88,13 +88,13 @@ impl HrRegistry for HttpRegistry {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| HrError::Unreachable(e.to_string()))?;
+                .map_err(|e| HrError::Unreachable(crate::causes(&e)))?;
             match resp.status().as_u16() {
                 200 => {
                     let a: PostsAnswer = resp
                         .json()
                         .await
-                        .map_err(|e| HrError::Answer(e.to_string()))?;
+                        .map_err(|e| HrError::Answer(crate::causes(&e)))?;
                     Ok(Some(a.posts))
                 }
                 404 => Ok(None),

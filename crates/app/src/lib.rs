@@ -297,6 +297,22 @@ pub fn staff_change(
     })
 }
 
+/// An error with every cause under it (`error sending request: tcp connect error: Connection refused`):
+/// an HTTP client's own message hides why a source cannot be reached (issue 15).
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !out.contains(&s_text) {
+            out.push_str(": ");
+            out.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// The audit record of a command-line change (no policy decides it: the operator has the machine).
 pub fn cli_audit(
     actor: &str,

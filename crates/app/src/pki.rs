@@ -38,7 +38,7 @@ impl OcspTransport for HttpOcspTransport {
             .post(url)
             .header("Content-Type", "application/ocsp-request")
             .send(request)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::causes(&e))?;
         if resp.status() != 200 {
             return Err(format!("HTTP {}", resp.status()));
         }
@@ -205,11 +205,15 @@ pub fn feeds_of(cfg: &Config, anchors: &[TrustAnchor]) -> Vec<CrlFeed> {
 
 async fn fetch(http: &reqwest::Client, source: &str) -> Result<Vec<u8>, String> {
     if is_url(source) {
-        let resp = http.get(source).send().await.map_err(|e| e.to_string())?;
+        let resp = http
+            .get(source)
+            .send()
+            .await
+            .map_err(|e| crate::causes(&e))?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
-        Ok(resp.bytes().await.map_err(|e| e.to_string())?.to_vec())
+        Ok(resp.bytes().await.map_err(|e| crate::causes(&e))?.to_vec())
     } else {
         tokio::fs::read(source).await.map_err(|e| e.to_string())
     }

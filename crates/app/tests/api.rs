@@ -85,6 +85,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     sign_ins_of_one_certificate_are_rate_limited,
     sessions_end_and_sign_ins_come_from_this_site,
     every_answer_carries_the_security_headers,
+    lists_page_reads_are_conditional_and_readiness_is_told,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -1142,6 +1143,109 @@ async fn a_trusted_proxy_names_the_client(app: &TestApp) -> R {
     Ok(())
 }
 
+// Issue 15: `?offset=` pages the application list for real; a read answers a conditional request
+// with 304 and no body; outbound HTTP speaks TLS and its refusals name their cause; the readiness
+// endpoint tells a balancer when the database stops answering.
+async fn lists_page_reads_are_conditional_and_readiness_is_told(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let mut ids = vec![];
+    for _ in 0..3 {
+        ids.push(submit_two_lines(app, &w).await?);
+    }
+    let page = |q: &'static str| {
+        let c = w.reviewer.clone();
+        async move {
+            let (s, v) = c.get(&format!("/api/v1/applications?{q}")).await?;
+            assert_eq!(s, 200, "{v}");
+            Ok::<Vec<i64>, qoljetim::AnyError>(
+                v.as_array()
+                    .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    let first = page("limit=2").await?;
+    let second = page("limit=2&offset=2").await?;
+    assert_eq!(first, vec![ids[2], ids[1]], "the newest first");
+    assert_eq!(second, vec![ids[0]], "the next page, not the first again");
+    // Conditional reads.
+    let http = reqwest::Client::new();
+    let token = w.reviewer.token.clone().unwrap_or_default();
+    let url = format!("{}/api/v1/applications", app.base);
+    let r = http.get(&url).bearer_auth(&token).send().await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let etag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+    let r = http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("If-None-Match", &etag)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 304);
+    assert!(r.bytes().await?.is_empty());
+    let r = http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("If-None-Match", "\"other\"")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    // Outbound HTTPS: the HR registry at an https address that speaks plain HTTP — TLS is attempted,
+    // and the refusal names why.
+    let registry = qoljetim::hr::HttpRegistry::new(
+        &app.base.replace("http://", "https://"),
+        None,
+        std::time::Duration::from_secs(5),
+    )?;
+    use qoljetim::hr::HrRegistry;
+    let q = qoljetim_domain::lifecycle::HrQuery {
+        iin: iin(11),
+        bin: w.bin.clone(),
+        position: String::new(),
+        unit: String::new(),
+        qr: String::new(),
+    };
+    let err = registry
+        .current_posts(&q)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("could not be reached: error sending request")
+            && err.to_lowercase().contains("tls")
+            || err.contains("InvalidContentType")
+            || err.contains("corrupt message"),
+        "the cause is named: {err}"
+    );
+    // Readiness.
+    let r = http.get(format!("{}/readyz", app.base)).send().await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await?;
+    assert_eq!(
+        v,
+        json!({"ready": true, "database": "ok", "budget_data": "loaded"})
+    );
+    app.state.store.pool().close().await;
+    let r = http.get(format!("{}/readyz", app.base)).send().await?;
+    assert_eq!(r.status().as_u16(), 503);
+    let v: Value = r.json().await?;
+    assert_eq!(v["ready"], false);
+    assert!(
+        v["database"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("unavailable")),
+        "{v}"
+    );
+    Ok(())
+}
+
 // Order 270 §8: only a valid, trusted signature of the applicant's head is accepted.
 async fn signature_refusals(app: &TestApp) -> R {
     let w = world(app).await?;
@@ -2127,7 +2231,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 29, "every route of the router");
+    assert_eq!(paths.len(), 30, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")

@@ -362,7 +362,7 @@ impl Service {
             .allowed;
         let candidates = self
             .store
-            .applications(
+            .applications_page(
                 if wide {
                     None
                 } else {
@@ -370,6 +370,7 @@ impl Service {
                 },
                 q.status.as_deref(),
                 limit,
+                q.offset.unwrap_or(0).max(0),
             )
             .await
             .map_err(ServiceError::store)?;

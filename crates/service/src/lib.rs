@@ -52,7 +52,7 @@ pub use sessions::{
     CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
 };
 pub use sign_in::SignedIn;
-pub use system::{AuditQuery, ChainCheckView, DeadlineQuery};
+pub use system::{AuditQuery, ChainCheckView, DeadlineQuery, ReadinessView};
 pub use toolbox::{parse_json, signed_body_cms};
 pub use views::*;
 

@@ -145,6 +145,35 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Whether this instance should get traffic (issue 15): the database answers (its migrations ran
+    /// before the server bound its port) and the budget data is loaded. A balancer sends nothing to
+    /// an instance whose answer is not ready.
+    pub async fn readiness(&self) -> ReadinessView {
+        let database = match self.store.organizations().await {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("unavailable: {e}"),
+        };
+        let budget_data = match &self.budget {
+            Some(_) => "loaded".to_owned(),
+            None => "not loaded".to_owned(),
+        };
+        ReadinessView {
+            ready: database == "ok" && self.budget.is_some(),
+            database,
+            budget_data,
+        }
+    }
+}
+
+/// `GET /readyz`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReadinessView {
+    pub ready: bool,
+    pub database: String,
+    pub budget_data: String,
+}
+
 /// The audit chain checked from its first record (DESIGN.md §4): how many records, the head's hash,
 /// and the first broken link if any.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]

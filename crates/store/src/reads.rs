@@ -324,6 +324,18 @@ impl Store {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ApplicationRow>> {
+        self.applications_page(applicant_bin, status, limit, 0)
+            .await
+    }
+
+    /// One page of `applications`: `limit` of them after skipping `offset`, in the same order.
+    pub async fn applications_page(
+        &self,
+        applicant_bin: Option<&str>,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ApplicationRow>> {
         let order = match status {
             Some("submitted") => "review_due_at, id",
             Some("forwarded") => "grant_due_at, id",
@@ -332,12 +344,13 @@ impl Store {
         // Empty strings stand for "any": one statement serves every combination.
         let sql = format!(
             "SELECT {APP_COLUMNS} FROM applications WHERE ($1 = '' OR applicant_bin = $1) AND ($2 = '' OR status = $2) \
-             ORDER BY {order} LIMIT $3"
+             ORDER BY {order} LIMIT $3 OFFSET $4"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(applicant_bin.unwrap_or(""))
             .bind(status.unwrap_or(""))
             .bind(limit)
+            .bind(offset.max(0))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(app).collect()

@@ -104,6 +104,7 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
             config.timeouts.request,
         ))
         .layer(DefaultBodyLimit::max(limits.largest()))
+        .layer(axum::middleware::from_fn(headers::conditional_reads))
         // Outermost: every answer, a problem made by the layers above included, carries them.
         .layer(axum::middleware::from_fn(headers::secure_headers))
         .with_state(AppState {

@@ -94,6 +94,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(data::query))
         .routes(routes!(data::dimension))
         .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
 }
 
 /// The OpenAPI 3.1 document, made once from the same list as the router.

@@ -37,7 +37,7 @@ pub(crate) fn created_or_found(created: bool) -> StatusCode {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/applications", params(("status" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/api/v1/applications", params(("status" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "1 to 500, default 100"), ("offset" = Option<i64>, Query, description = "how many to skip, in the list's order")),
     responses((status = 200, body = [ApplicationView])))]
 pub async fn list_applications(
     State(st): State<AppState>,

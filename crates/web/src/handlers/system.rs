@@ -31,3 +31,18 @@ pub async fn audit(
 pub async fn healthz(State(st): State<AppState>) -> ApiResult<Json<HealthView>> {
     Ok(Json(st.health().await?))
 }
+
+/// Readiness for a balancer (issue 15): `200` when the database answers and the budget data is
+/// loaded, `503` naming the part that is not.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = qoljetim_service::ReadinessView),
+    (status = 503, body = qoljetim_service::ReadinessView, description = "not ready: the failing part is named")))]
+pub async fn readyz(State(st): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let r = st.readiness().await;
+    let status = if r.ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(r)).into_response()
+}
