@@ -86,6 +86,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     sessions_end_and_sign_ins_come_from_this_site,
     every_answer_carries_the_security_headers,
     lists_page_reads_are_conditional_and_readiness_is_told,
+    metrics_are_scraped,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -1243,6 +1244,79 @@ async fn lists_page_reads_are_conditional_and_readiness_is_told(app: &TestApp) -
             .is_some_and(|d| d.starts_with("unavailable")),
         "{v}"
     );
+    Ok(())
+}
+
+// Issue 15: /metrics counts requests by route template and status, refusals by problem type and
+// sign-ins by outcome, and reads the audit chain's length and the worker's runs from the database.
+async fn metrics_are_scraped(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let (s, _) = w.reviewer.get("/api/v1/me").await?;
+    assert_eq!(s, 200);
+    let (s, _) = app.client().get("/api/v1/applications/12345").await?;
+    assert_eq!(s, 401);
+    let (s, _) = app
+        .client()
+        .post("/api/v1/auth/login", &json!({"signed_cms": "MAMCAQA="}))
+        .await?;
+    assert_eq!(s, 401);
+    let text = reqwest::get(format!("{}/metrics", app.base))
+        .await?
+        .text()
+        .await?;
+    let value = |line_start: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(
+        value(r#"qoljetim_http_requests_total{method="GET",route="/api/v1/me",status="200"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/applications/{id}",status="401""#),
+        "the route's template, not its id: {text}"
+    );
+    assert_eq!(
+        value(r#"qoljetim_problems_total{type="not-signed-in"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qoljetim_problems_total{type="cms-malformed"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qoljetim_sign_ins_total{outcome="ok"}"#),
+        Some(2.0),
+        "the world's two: {text}"
+    );
+    assert_eq!(
+        value(r#"qoljetim_sign_ins_total{outcome="refused"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    let records = app
+        .state
+        .store
+        .audit_tail(1)
+        .await?
+        .first()
+        .map(|r| r.seq)
+        .unwrap_or(0);
+    assert_eq!(
+        value("qoljetim_audit_records "),
+        Some(records as f64),
+        "{text}"
+    );
+    assert!(
+        text.contains("qoljetim_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(text.contains("qoljetim_worker_runs "), "{text}");
     Ok(())
 }
 

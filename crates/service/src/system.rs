@@ -146,6 +146,15 @@ impl Service {
 }
 
 impl Service {
+    /// The figures an operator's monitoring scrapes (issue 15): read from the database, no caller
+    /// (the endpoint that shows them is for the monitoring network; docs/deployment.md).
+    pub async fn operational_counts(&self) -> ServiceResult<qoljetim_store::OperationalCounts> {
+        self.store
+            .operational_counts()
+            .await
+            .map_err(ServiceError::store)
+    }
+
     /// Whether this instance should get traffic (issue 15): the database answers (its migrations ran
     /// before the server bound its port) and the budget data is loaded. A balancer sends nothing to
     /// an instance whose answer is not ready.

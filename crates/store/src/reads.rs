@@ -36,6 +36,15 @@ pub struct SessionRow {
     pub last_seen: i64,
 }
 
+/// `Store::operational_counts`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperationalCounts {
+    pub audit_records: i64,
+    pub outbox: Vec<(String, i64)>,
+    pub job_runs: i64,
+    pub last_job_finished_at: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplicationRow {
     pub id: i64,
@@ -326,6 +335,36 @@ impl Store {
     ) -> Result<Vec<ApplicationRow>> {
         self.applications_page(applicant_bin, status, limit, 0)
             .await
+    }
+
+    /// What an operator's monitoring reads (issue 15): the audit chain's length, the e-mail outbox by
+    /// status, and the worker's runs with the end of the last one (µs; 0 before the first).
+    pub async fn operational_counts(&self) -> Result<OperationalCounts> {
+        let audit_records: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut outbox = vec![];
+        for row in
+            sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?
+        {
+            outbox.push((
+                row.try_get::<String, _>("status")?,
+                row.try_get::<i64, _>("n")?,
+            ));
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(finished_at), 0) AS last FROM job_runs",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OperationalCounts {
+            audit_records,
+            outbox,
+            job_runs: row.try_get("n")?,
+            last_job_finished_at: row.try_get("last")?,
+        })
     }
 
     /// One page of `applications`: `limit` of them after skipping `offset`, in the same order.

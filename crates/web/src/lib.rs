@@ -8,6 +8,7 @@ mod handlers;
 mod headers;
 pub mod i18n;
 pub mod limits;
+mod metrics;
 mod openapi;
 pub mod pages;
 pub mod problem;
@@ -65,6 +66,7 @@ impl Default for Timeouts {
 pub struct AppState {
     pub service: Service,
     pub pages: Arc<pages::Pages>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl Deref for AppState {
@@ -78,8 +80,10 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
     let pages = pages::Pages::new(config.pages).map_err(std::io::Error::other)?;
     let (api, _spec) = openapi::api_routes().split_for_parts();
     let limits = config.body_limits;
+    let counters = Arc::new(metrics::Metrics::default());
     Ok(api
         .merge(pages::routes())
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .layer(axum::middleware::from_fn_with_state(
             limits,
             limits::bound_bodies,
@@ -91,6 +95,10 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(config.trusted_proxies),
             auth::resolve_client,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            counters.clone(),
+            metrics::count,
         ))
         .layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -110,6 +118,7 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
         .with_state(AppState {
             service,
             pages: Arc::new(pages),
+            metrics: counters,
         }))
 }
 
