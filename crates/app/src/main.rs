@@ -1097,10 +1097,31 @@ fn parse_all<T>(files: &[PathBuf], parse: CsvParser<T>) -> Result<Option<Vec<T>>
     Ok(None)
 }
 
+/// Logs: JSON lines (one object per event, with the request's id from its span) when the output is
+/// not a terminal — a service manager, a container, a file —, readable text with colours on a
+/// terminal; `QOLJETIM_LOG_FORMAT=json|text` chooses.
 fn init_log(filter: &str) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default())
-        .try_init();
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default();
+    let terminal = std::io::stdout().is_terminal();
+    let json = match std::env::var("QOLJETIM_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        _ => !terminal,
+    };
+    let _ = if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(terminal)
+            .try_init()
+    };
 }
 
 /// SIGTERM (a service manager, `kill`) or SIGINT (Ctrl-C).

@@ -87,6 +87,7 @@ on_both_databases!(sqlite, postgres; (|db| TestApp::spawn(db, KeyKind::P256));
     every_answer_carries_the_security_headers,
     lists_page_reads_are_conditional_and_readiness_is_told,
     metrics_are_scraped,
+    one_request_id_in_the_answer_the_audit_and_the_problem,
 );
 
 /// BIN 950341000052-like test BIN on the §2.6 list of the `excluded` apps.
@@ -1317,6 +1318,55 @@ async fn metrics_are_scraped(app: &TestApp) -> R {
         "{text}"
     );
     assert!(text.contains("qoljetim_worker_runs "), "{text}");
+    Ok(())
+}
+
+// Issue 15: a request's id — the caller's X-Request-Id, or a new one — comes back in the answer's
+// header, in a problem's body and in the audit record the request wrote, so a support call can find
+// the server's side of it.
+async fn one_request_id_in_the_answer_the_audit_and_the_problem(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let http = reqwest::Client::new();
+    let token = w.reviewer.token.clone().unwrap_or_default();
+    let r = http
+        .get(format!("{}/api/v1/applications/4242", app.base))
+        .bearer_auth(&token)
+        .header("X-Request-Id", "support-call-17")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("support-call-17")
+    );
+    let v: Value = r.json().await?;
+    assert_eq!(v["request_id"], "support-call-17", "{v}");
+    let r = http
+        .get(format!("{}/api/v1/me", app.base))
+        .bearer_auth(&token)
+        .header("X-Request-Id", "not a token; <script>")
+        .send()
+        .await?;
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a new id: {id}"
+    );
+    let last = app.state.store.audit_tail(1).await?;
+    let details: Value = serde_json::from_str(&last.first().ok_or("no record")?.details)?;
+    assert_eq!(details["request_id"], id.as_str(), "{details}");
+    let report = app.state.store.verify_audit_chain().await?;
+    assert!(
+        report.first_broken.is_none(),
+        "the id is part of the hashed record"
+    );
     Ok(())
 }
 

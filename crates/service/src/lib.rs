@@ -52,6 +52,16 @@ pub use sessions::{
     CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
 };
 pub use sign_in::SignedIn;
+
+/// Runs `f` as part of the request `id` (its audit records carry the id).
+pub async fn request_scope<F: std::future::Future>(id: String, f: F) -> F::Output {
+    qoljetim_store::request::scope(id, f).await
+}
+
+/// The id of the request being answered, if any.
+pub fn current_request_id() -> Option<String> {
+    qoljetim_store::request::current()
+}
 pub use system::{AuditQuery, ChainCheckView, DeadlineQuery, ReadinessView};
 pub use toolbox::{parse_json, signed_body_cms};
 pub use views::*;

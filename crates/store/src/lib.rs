@@ -21,6 +21,25 @@ use tokio::sync::{mpsc, oneshot};
 pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
 pub use lifecycle::*;
 pub use reads::*;
+
+/// The id of the request a piece of work belongs to (issue 15): set by the HTTP layer around each
+/// request, read wherever a record is written, so that a log line, an audit record and a problem
+/// answer of one request can be matched.
+pub mod request {
+    tokio::task_local! {
+        static REQUEST_ID: String;
+    }
+
+    /// Runs `f` as part of request `id`.
+    pub async fn scope<F: std::future::Future>(id: String, f: F) -> F::Output {
+        REQUEST_ID.scope(id, f).await
+    }
+
+    /// The current request's id, outside any request none.
+    pub fn current() -> Option<String> {
+        REQUEST_ID.try_with(Clone::clone).ok()
+    }
+}
 pub use tx::ChangeOutcome;
 pub use writer::{Change, NewApplication, NewGrant, NewLine, NewSession, NotGranted, ReviewedLine};
 
@@ -215,9 +234,23 @@ impl Store {
     pub async fn commit_touching(
         &self,
         change: Change,
-        audit: AuditEntry,
+        mut audit: AuditEntry,
         touch_session: Option<(String, i64)>,
     ) -> Result<ChangeOutcome> {
+        // The request this record belongs to (the HTTP layer's id, in its logs and its problem
+        // answers): kept in the record's details, and so in its hash.
+        if let Some(id) = request::current() {
+            match &mut audit.details {
+                serde_json::Value::Object(m) => {
+                    m.entry("request_id")
+                        .or_insert(serde_json::Value::String(id));
+                }
+                serde_json::Value::Null => {
+                    audit.details = serde_json::json!({"request_id": id});
+                }
+                _ => {}
+            }
+        }
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Job {

@@ -66,3 +66,58 @@ pub async fn conditional_reads(req: Request, next: Next) -> Response {
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
+
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Each request gets an id (issue 15): the caller's `X-Request-Id` when it is a short token (a proxy
+/// or a client may set one), otherwise a new random one. The whole request runs as part of it — its
+/// log lines (a `request` span), its audit records (`details.request_id`) and its problem answer
+/// (`request_id`) carry it — and the answer returns it in `X-Request-Id`. One access-log line per
+/// request.
+pub async fn request_id(req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        hex::encode(b)
+    });
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let span = tracing::info_span!("request", id = %id);
+    let started = std::time::Instant::now();
+    let mut r = tracing::Instrument::instrument(
+        qoljetim_service::request_scope(id.clone(), next.run(req)),
+        span.clone(),
+    )
+    .await;
+    let _entered = span.enter();
+    tracing::info!(
+        target: "qoljetim::access",
+        %method,
+        %path,
+        status = r.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        peer = %client,
+        "access"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        r.headers_mut().insert(REQUEST_ID, v);
+    }
+    r
+}

@@ -115,6 +115,7 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
         .layer(axum::middleware::from_fn(headers::conditional_reads))
         // Outermost: every answer, a problem made by the layers above included, carries them.
         .layer(axum::middleware::from_fn(headers::secure_headers))
+        .layer(axum::middleware::from_fn(headers::request_id))
         .with_state(AppState {
             service,
             pages: Arc::new(pages),

@@ -142,6 +142,7 @@ fn complete(doc: &mut serde_json::Value) {
         "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"},
+            "request_id": {"type": "string", "description": "the id under which the server logged and audited this request (also the X-Request-Id header)"},
             "errors": {"type": "array", "items": {"type": "object", "required": ["field", "rule", "detail"],
                 "properties": {"field": {"type": "string"}, "rule": {"type": "string"}, "detail": {"type": "string"}}}}
         }

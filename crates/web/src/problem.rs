@@ -167,6 +167,10 @@ pub fn render(e: &ApiError, lang: Lang) -> Response {
     if !p.errors.is_empty() {
         body["errors"] = json!(p.errors);
     }
+    // The id under which the server logged and audited this request: what a support call quotes.
+    if let Some(id) = qoljetim_service::current_request_id() {
+        body["request_id"] = json!(id);
+    }
     let mut r = (e.status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
