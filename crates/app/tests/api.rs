@@ -564,19 +564,7 @@ async fn signed_documents_are_accepted_once(app: &TestApp) -> R {
         second = v["id"].as_i64().unwrap_or(second);
     }
     // A block request (for the person just granted) posted twice is one request.
-    let (s, v) = w
-        .reviewer
-        .post(
-            &format!("/api/v1/applications/{second}/review"),
-            &json!({"lines": [{"line": 1, "decision": "approve"}]}),
-        )
-        .await?;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = w
-        .integrator
-        .post(&format!("/api/v1/applications/{second}/grant"), &json!({}))
-        .await?;
-    assert_eq!(s, 201, "{v}");
+    approve_and_grant(&w, second).await?;
     let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
     let request = json!({"applicant_bin": w.bin, "date": t.to_string(),
         "lines": [{"iin": iin(12), "reason": "dismissed", "effective_date": t.to_string()}]});
@@ -2064,6 +2052,13 @@ async fn grant_one(
         .await?;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().unwrap_or(0);
+    let v = approve_and_grant(w, id).await?;
+    Ok(v["grants"][0]["scope"].clone())
+}
+
+/// The reviewer approves line 1 of application `id` and the integrator grants it (Order 270 §9);
+/// answers the grant.
+async fn approve_and_grant(w: &World, id: i64) -> Result<Value, qoljetim::AnyError> {
     let (s, v) = w
         .reviewer
         .post(
@@ -2077,7 +2072,7 @@ async fn grant_one(
         .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
         .await?;
     assert_eq!(s, 201, "{v}");
-    Ok(v["grants"][0]["scope"].clone())
+    Ok(v)
 }
 
 // Order 270 §6: a district maslikhat's scope is its district's prefix, which no sibling district shares:

@@ -296,6 +296,16 @@ mod tests {
     }
 
     fn cms_with(certs: &[u8], signers: usize, attrs: usize) -> Vec<u8> {
+        cms_full(certs, &[], 1, signers, attrs)
+    }
+
+    fn cms_full(
+        certs: &[u8],
+        crls: &[u8],
+        digests: usize,
+        signers: usize,
+        attrs: usize,
+    ) -> Vec<u8> {
         let oid = der(
             0x06,
             &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02],
@@ -308,7 +318,8 @@ mod tests {
                     0x06,
                     &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01],
                 ),
-            ),
+            )
+            .repeat(digests),
         );
         let encap = der(
             0x30,
@@ -330,7 +341,15 @@ mod tests {
             .concat(),
         );
         let sis = der(0x31, &si.repeat(signers));
-        let sd = der(0x30, &[der(0x02, &[1]), digest, encap, certs, sis].concat());
+        let crls = if crls.is_empty() {
+            vec![]
+        } else {
+            der(0xa1, crls)
+        };
+        let sd = der(
+            0x30,
+            &[der(0x02, &[1]), digest, encap, certs, crls, sis].concat(),
+        );
         der(0x30, &[oid, der(0xa0, &sd)].concat())
     }
 
@@ -365,6 +384,26 @@ mod tests {
             check_cms_shape(&cms(1, 200, 1, 33), &CmsLimits::default()),
             Err(limit("signed attributes", 32))
         );
+    }
+
+    #[test]
+    fn crls_and_digest_algorithms_are_bounded() {
+        let crl = der(0x30, &der(0x04, &[0; 64]));
+        let one_cert = der(0x30, &der(0x04, &[0; 64]));
+        let shape = |crls: &[u8], digests: usize| {
+            check_cms_shape(
+                &cms_full(&one_cert, crls, digests, 1, 1),
+                &CmsLimits::default(),
+            )
+        };
+        assert_eq!(shape(&crl.repeat(2), 1), Ok(()));
+        assert_eq!(shape(&crl.repeat(3), 1), Err(limit("embedded CRLs", 2)));
+        let big = der(0x30, &der(0x04, &vec![0; 2 * 1024 * 1024]));
+        assert_eq!(
+            shape(&big, 1),
+            Err(limit("an embedded CRL (bytes)", 1024 * 1024))
+        );
+        assert_eq!(shape(&[], 5), Err(limit("digest algorithms", 4)));
     }
 
     #[test]
