@@ -2346,6 +2346,28 @@ async fn openapi_and_health(app: &TestApp) -> R {
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
+    // Issue 15: who may call what, as the server decides it: public routes need nothing, the rest a
+    // session (bearer or cookie).
+    for (p, m, public) in [
+        ("/healthz", "get", true),
+        ("/readyz", "get", true),
+        ("/api/v1/auth/challenge", "get", true),
+        ("/api/v1/me", "get", false),
+        ("/api/v1/applications", "post", false),
+    ] {
+        let security = &v["paths"][p][m]["security"];
+        assert_eq!(
+            security.as_array().is_some_and(|a| a.is_empty()),
+            public,
+            "{p}: {security}"
+        );
+        assert_eq!(
+            v["paths"][p][m]["responses"]["default"]["content"]["application/problem+json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/Problem",
+            "{p}"
+        );
+    }
     // The router and the document are one list: every documented path and method is served (an
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();

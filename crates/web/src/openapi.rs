@@ -124,6 +124,7 @@ fn security_of(path: &str) -> serde_json::Value {
         | "/api/v1/hr/events"
         | "/api/v1/openapi.json"
         | "/healthz"
+        | "/readyz"
         | "/api/v1/mobile-signing/{id}" => json!([]),
         "/api/v1/mobile-signing/{id}/document" => json!([{"signingRequestToken": []}]),
         _ => json!([{"session": []}, {"sessionCookie": []}]),
