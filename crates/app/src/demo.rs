@@ -389,14 +389,14 @@ pub async fn seed_applications(
         .date();
     let mut reviewer = ApiClient::new(base);
     let (s, v) = reviewer
-        .login(&person(people, "minfin", "reviewer")?.auth)
+        .login_patiently(&person(people, "minfin", "reviewer")?.auth)
         .await?;
     if s != 200 {
         return Err(format!("reviewer sign-in: {s} {v}").into());
     }
     let mut integrator = ApiClient::new(base);
     let (s, v) = integrator
-        .login(&person(people, "integrator", "integrator_admin")?.auth)
+        .login_patiently(&person(people, "integrator", "integrator_admin")?.auth)
         .await?;
     if s != 200 {
         return Err(format!("integrator sign-in: {s} {v}").into());
@@ -441,7 +441,7 @@ pub async fn seed_applications(
         let sign = head.sign.as_ref().ok_or("head without signing key")?;
         // A submission is posted in a session of the applicant organization (issue 15).
         let mut session = ApiClient::new(base);
-        let (s, v) = session.login(&head.auth).await?;
+        let (s, v) = session.login_patiently(&head.auth).await?;
         if s != 200 {
             return Err(format!("{org} head sign-in: {s} {v}").into());
         }
