@@ -21,9 +21,16 @@ pub struct HttpOcspTransport {
 
 impl HttpOcspTransport {
     pub fn new(timeout: Duration) -> Self {
+        // An https responder is checked against the system's trust store (where the national CA's
+        // roots are installed), as the CRL sources and the HR registry are.
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build();
         HttpOcspTransport {
             agent: config.into(),

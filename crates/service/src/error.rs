@@ -145,6 +145,7 @@ pub enum Problem {
     UnsupportedMediaType {
         expected: String,
     },
+    RequestTimeout,
     MobileSigningContentMismatch,
     MobileSigningBusy {
         limit: usize,
@@ -243,6 +244,7 @@ impl Problem {
             | P::BudgetDataUnavailable
             | P::MobileSigningToken
             | P::MobileSigningContentMismatch
+            | P::RequestTimeout
             | P::AuditFailed
             | P::Internal => vec![],
         }
@@ -305,6 +307,7 @@ impl ProblemKind {
             K::MobileSigningToken => "mobile-signing-token",
             K::TooManyRequests => "too-many-requests",
             K::UnsupportedMediaType => "unsupported-media-type",
+            K::RequestTimeout => "request-timeout",
             K::MobileSigningContentMismatch => "mobile-signing-content-mismatch",
             K::MobileSigningBusy => "mobile-signing-busy",
             K::AuditFailed => "audit-failed",
@@ -399,6 +402,7 @@ impl ProblemKind {
             K::MobileSigningToken => Problem::MobileSigningToken,
             K::TooManyRequests => Problem::TooManyRequests { retry_after: 1 },
             K::UnsupportedMediaType => Problem::UnsupportedMediaType { expected: x() },
+            K::RequestTimeout => Problem::RequestTimeout,
             K::MobileSigningContentMismatch => Problem::MobileSigningContentMismatch,
             K::MobileSigningBusy => Problem::MobileSigningBusy { limit: 1 },
             K::CmsLimit => Problem::CmsLimit {

@@ -100,16 +100,17 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
             counters.clone(),
             metrics::count,
         ))
+        // Inside the problem rendering, so that a request stopped for taking too long is a problem.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.timeouts.request,
+        ))
         .layer(axum::middleware::from_fn(problem::localize_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             problem::panic_to_problem,
         ))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             config.timeouts.body_read,
-        ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            config.timeouts.request,
         ))
         .layer(DefaultBodyLimit::max(limits.largest()))
         .layer(axum::middleware::from_fn(headers::conditional_reads))

@@ -69,6 +69,7 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         K::BudgetDataUnavailable | K::MobileSigningBusy => StatusCode::SERVICE_UNAVAILABLE,
         K::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         K::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        K::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         K::AuditFailed | K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -199,6 +200,10 @@ pub async fn localize_problems(req: Request, next: Next) -> Response {
         return render(e, lang);
     }
     match response.status() {
+        // The request timeout's own answer (no body): told as a problem.
+        StatusCode::REQUEST_TIMEOUT if response.extensions().get::<ApiError>().is_none() => {
+            render(&ServiceError::new(Problem::RequestTimeout).into(), lang)
+        }
         StatusCode::NOT_FOUND if response.headers().get(header::CONTENT_TYPE).is_none() => {
             render(&ServiceError::not_found("route").into(), lang)
         }
