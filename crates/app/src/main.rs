@@ -140,6 +140,20 @@ enum Command {
     /// Reports: deadline compliance and the access registry (JSON, CSV, PDF).
     #[command(subcommand)]
     Report(ReportCmd),
+    /// Online lessons (Order 270 §12–§13): TOML files in Kazakh and Russian.
+    #[command(subcommand)]
+    Lessons(LessonsCmd),
+}
+
+#[derive(Subcommand)]
+enum LessonsCmd {
+    /// Checks every lesson file of a folder: both languages, every question with its right choice,
+    /// at least 5 questions; each broken rule named with its file and line (exit 1).
+    Check {
+        /// The folder of lesson files (*.toml).
+        #[arg(default_value = "lessons")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -561,6 +575,40 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 listener.local_addr()?
             );
             qoljetim_devca::ncalayer::serve(listener, std::sync::Arc::new(fake)).await?;
+        }
+        Command::Lessons(LessonsCmd::Check { dir }) => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            let mut broken = 0;
+            for f in &files {
+                let text = std::fs::read_to_string(f)?;
+                match qoljetim_domain::training::Lesson::parse(&f.display().to_string(), &text) {
+                    Ok(l) => println!(
+                        "ok {}: {} v{} ({}), {} steps, {} questions, pass at {}%",
+                        f.display(),
+                        l.id,
+                        l.version,
+                        l.system.as_str(),
+                        l.steps.len(),
+                        l.questions.len(),
+                        l.pass_percent
+                    ),
+                    Err(e) => {
+                        broken += 1;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            if files.is_empty() {
+                return Err(format!("{}: no lesson files (*.toml)", dir.display()).into());
+            }
+            if broken > 0 {
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::DevToken {
             common,

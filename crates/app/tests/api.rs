@@ -2438,6 +2438,58 @@ async fn openapi_and_health(app: &TestApp) -> R {
     Ok(())
 }
 
+/// Issue 16, Order 270 §12: the lessons are data the integrator edits; `qoljetim lessons check`
+/// passes the shipped ones (each system's, both languages) and refuses a broken copy naming its file,
+/// line and rule.
+#[test]
+fn lessons_check_passes_the_shipped_and_names_a_broken_line() -> R {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qoljetim"))
+        .args(["lessons", "check"])
+        .arg(root.join("lessons"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("analytical-central v1 (analytical_central)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("state-planning v1 (state_planning)"),
+        "{stdout}"
+    );
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b)?;
+    let dir = std::env::temp_dir().join(format!("qoljetim-lessons-{}", hex::encode(b)));
+    std::fs::create_dir_all(&dir)?;
+    let text = std::fs::read_to_string(root.join("lessons/analytical-central.toml"))?;
+    let broken = text.replacen("choices_ru = [\"Логином и паролем\", ", "choices_ru = [", 1);
+    assert_ne!(broken, text);
+    std::fs::write(dir.join("broken.toml"), &broken)?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qoljetim"))
+        .args(["lessons", "check"])
+        .arg(&dir)
+        .output()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let line = broken[..broken.find("choices_ru = [\"Ключом").ok_or("no line")?]
+        .matches('\n')
+        .count()
+        + 1;
+    assert!(
+        stderr.contains(&format!(
+            "broken.toml:{line}: question 1: 3 choices in Kazakh, 2 in Russian"
+        )),
+        "{stderr}"
+    );
+    Ok(())
+}
+
 /// Order 270 §2.6: `qoljetim org add` goes through the same use case as `POST /organizations` — the
 /// same exclusions, the same field rules, the same audit record — on a fresh data folder.
 #[test]

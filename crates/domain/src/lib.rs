@@ -9,6 +9,7 @@ pub mod kato;
 pub mod lifecycle;
 pub mod org;
 pub mod person_name;
+pub mod training;
 
 pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineStatus};
 pub use calendar::WorkingDayCalendar;
