@@ -263,12 +263,12 @@ fn path_to(
     Err(expired.unwrap_or(SignatureError::Untrusted))
 }
 
-/// The encapsulated content of an attached CMS SignedData, read without verifying anything: to see
-/// *what* was signed before deciding to verify it (a QR signing must sign the document it was given).
-pub fn encapsulated_content(
+/// The SignedData of a DER ContentInfo — measured against `limits` from its headers first, before
+/// anything is decoded (issue 15).
+fn signed_data(
     bytes: &[u8],
     limits: &crate::limits::CmsLimits,
-) -> Result<Vec<u8>, SignatureError> {
+) -> Result<SignedData, SignatureError> {
     crate::limits::check_cms_shape(bytes, limits)?;
     let ci = ContentInfo::from_der(bytes).map_err(der_err)?;
     if ci.content_type != oids::CT_SIGNED_DATA {
@@ -277,7 +277,16 @@ pub fn encapsulated_content(
             ci.content_type
         )));
     }
-    let sd: SignedData = ci.content.decode_as().map_err(der_err)?;
+    ci.content.decode_as().map_err(der_err)
+}
+
+/// The encapsulated content of an attached CMS SignedData, read without verifying anything: to see
+/// *what* was signed before deciding to verify it (a QR signing must sign the document it was given).
+pub fn encapsulated_content(
+    bytes: &[u8],
+    limits: &crate::limits::CmsLimits,
+) -> Result<Vec<u8>, SignatureError> {
+    let sd = signed_data(bytes, limits)?;
     match &sd.encap_content_info.econtent {
         Some(any) => Ok(any
             .decode_as::<OctetString>()
@@ -608,16 +617,7 @@ impl Verifier {
 
     /// Verifies an attached CMS SignedData received at `at` and returns its content and signer.
     pub fn verify_cms(&self, bytes: &[u8], at: Timestamp) -> Result<VerifiedCms, SignatureError> {
-        // Before anything is decoded: the document's size and the number and size of its parts.
-        crate::limits::check_cms_shape(bytes, &self.limits)?;
-        let ci = ContentInfo::from_der(bytes).map_err(der_err)?;
-        if ci.content_type != oids::CT_SIGNED_DATA {
-            return Err(SignatureError::Malformed(format!(
-                "content type {} is not signedData",
-                ci.content_type
-            )));
-        }
-        let sd: SignedData = ci.content.decode_as().map_err(der_err)?;
+        let sd = signed_data(bytes, &self.limits)?;
         let CheckedSignedData {
             content,
             signer_cert,
