@@ -365,53 +365,6 @@ impl Default for IntakeSection {
     }
 }
 
-/// `[mobile_signing]`: signing by phone with the QR codes of the eGov apps (docs/egov-mobile.md).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MobileSigningSection {
-    /// The HTTPS address the phones reach this server at (the QR code carries it). Empty: the address
-    /// the browser used, which only works where the phone reaches it too (development).
-    pub public_url: String,
-    /// How long a QR code can be signed, in seconds (a sign-in's challenge lives 300 s whatever this says).
-    pub seconds: i64,
-    /// The most signings waiting at once in this process.
-    pub max_pending: usize,
-    /// The organization the app shows as asking for the signature: the integrator's BIN and names.
-    pub operator_bin: String,
-    pub operator_name_kk: String,
-    pub operator_name_ru: String,
-    pub operator_name_en: String,
-}
-
-impl Default for MobileSigningSection {
-    fn default() -> Self {
-        let d = qoljetim_service::MobileSigningConfig::default();
-        MobileSigningSection {
-            public_url: d.public_url,
-            seconds: d.seconds,
-            max_pending: d.max_pending,
-            operator_bin: d.operator_bin,
-            operator_name_kk: d.operator_name_kk,
-            operator_name_ru: d.operator_name_ru,
-            operator_name_en: d.operator_name_en,
-        }
-    }
-}
-
-impl MobileSigningSection {
-    pub fn service_config(&self) -> qoljetim_service::MobileSigningConfig {
-        qoljetim_service::MobileSigningConfig {
-            public_url: self.public_url.clone(),
-            seconds: self.seconds,
-            max_pending: self.max_pending,
-            operator_bin: self.operator_bin.clone(),
-            operator_name_kk: self.operator_name_kk.clone(),
-            operator_name_ru: self.operator_name_ru.clone(),
-            operator_name_en: self.operator_name_en.clone(),
-        }
-    }
-}
-
 /// `[worker]`: the background jobs inside `serve`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -462,7 +415,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub worker: WorkerConfig,
     pub pages: PagesSection,
-    pub mobile_signing: MobileSigningSection,
+    /// `[mobile_signing]`: signing by phone with the eGov apps' QR codes (docs/egov-mobile.md).
+    pub mobile_signing: qoljetim_service::MobileSigningConfig,
     pub intake: IntakeSection,
     pub limits: LimitsSection,
 }
@@ -503,7 +457,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             worker: WorkerConfig::default(),
             pages: PagesSection::default(),
-            mobile_signing: MobileSigningSection::default(),
+            mobile_signing: qoljetim_service::MobileSigningConfig::default(),
             intake: IntakeSection::default(),
             limits: LimitsSection::default(),
         }

@@ -161,6 +161,16 @@ const INTEGRATOR: u32 = 2;
 const ALMATY_MASLIKHAT: u32 = 3;
 const ASTANA_MASLIKHAT: u32 = 4;
 
+/// The values of a response's header `h`, joined by newlines; empty when it has none.
+fn header_of(r: &reqwest::Response, h: &str) -> String {
+    r.headers()
+        .get_all(h)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn today(app: &TestApp) -> jiff::civil::Date {
     app.state.calendar.almaty_date(app.state.clock.now())
 }
@@ -948,12 +958,7 @@ async fn sessions_end_and_sign_ins_come_from_this_site(app: &TestApp) -> R {
         .send()
         .await?;
     assert_eq!(r.status().as_u16(), 204);
-    let cleared = r
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let cleared = header_of(&r, "set-cookie");
     assert!(
         cleared.starts_with("qoljetim_session=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
@@ -1018,12 +1023,7 @@ async fn an_https_public_url_makes_the_cookie_secure(app: &TestApp) -> R {
         .send()
         .await?;
     assert_eq!(r.status().as_u16(), 200);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let cookie = header_of(&r, "set-cookie");
     assert!(
         cookie.contains("; Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
@@ -1051,13 +1051,7 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) -> R {
             r = r.bearer_auth(&token);
         }
         let r = r.send().await?;
-        let h = |n: &str| {
-            r.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
+        let h = |n: &str| header_of(&r, n);
         assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(h("referrer-policy"), "same-origin", "{path}");
         assert!(
@@ -1167,12 +1161,7 @@ async fn lists_page_reads_are_conditional_and_readiness_is_told(app: &TestApp) -
     let url = format!("{}/api/v1/applications", app.base);
     let r = http.get(&url).bearer_auth(&token).send().await?;
     assert_eq!(r.status().as_u16(), 200);
-    let etag = r
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let etag = header_of(&r, "etag");
     assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
     let r = http
         .get(&url)
@@ -1326,12 +1315,7 @@ async fn one_request_id_in_the_answer_the_audit_and_the_problem(app: &TestApp) -
         .send()
         .await?;
     assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(
-        r.headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok()),
-        Some("support-call-17")
-    );
+    assert_eq!(header_of(&r, "x-request-id"), "support-call-17");
     let v: Value = r.json().await?;
     assert_eq!(v["request_id"], "support-call-17", "{v}");
     let r = http
@@ -1340,12 +1324,7 @@ async fn one_request_id_in_the_answer_the_audit_and_the_problem(app: &TestApp) -
         .header("X-Request-Id", "not a token; <script>")
         .send()
         .await?;
-    let id = r
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let id = header_of(&r, "x-request-id");
     assert!(
         id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
         "a new id: {id}"
@@ -2251,12 +2230,7 @@ async fn cookie_sessions_need_same_origin(app: &TestApp) -> R {
         .json(&body)
         .send()
         .await?;
-    let set_cookie = r
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let set_cookie = header_of(&r, "set-cookie");
     assert!(
         set_cookie.starts_with("qoljetim_session=")
             && set_cookie.contains("HttpOnly")

@@ -76,7 +76,6 @@ impl Default for AbuseGuard {
 fn aggregate(w: &Window, ended: Timestamp) -> AuditEntry {
     let mut e = w.first.clone();
     e.outcome = format!("{} (repeated)", w.first.outcome);
-    e.resource = w.first.resource.clone();
     e.details = json!({"repeats": w.repeats, "window_started": w.started.to_string(),
         "window_ended": ended.to_string(), "first": w.first.details});
     e

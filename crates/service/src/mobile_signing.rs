@@ -30,8 +30,10 @@ use crate::{Caller, Service};
 /// What the app's `documentsToSign` may carry at most: one document, as the flow is used here.
 const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 
-/// `[mobile_signing]`: where phones reach this server and how long and how many requests wait.
-#[derive(Debug, Clone)]
+/// `[mobile_signing]`: where phones reach this server and how long and how many requests wait (read
+/// by the configuration as it is: every key has a default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct MobileSigningConfig {
     /// The address phones reach this server at (`https://qoljetim.example.kz`); empty: the address
     /// the browser used (development only — a phone cannot reach `127.0.0.1`).
@@ -540,16 +542,10 @@ impl Service {
         id: &str,
         browser_secret: &str,
     ) -> ServiceResult<MobileSigningOutcome> {
-        let now = self.clock.now();
-        let mut requests = self.lock_signings()?;
-        let r = requests.get_mut(id).ok_or_else(unknown)?;
-        Self::check_browser(r, browser_secret)?;
-        if r.expires_at <= now && matches!(r.state, SigningState::Waiting) {
-            return Err(ServiceError::new(Problem::MobileSigningExpired {
-                expired_at: r.expires_at.to_string(),
-            }));
-        }
-        r.state.collect()
+        self.with_request(id, |r| {
+            Self::check_browser(r, browser_secret)?;
+            r.state.collect()
+        })
     }
 }
 

@@ -172,13 +172,8 @@ pub fn same_origin(parts: &Parts, state: &AppState) -> bool {
         .headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok());
-    let scheme = if state.config.cookie_secure {
-        "https"
-    } else {
-        "http"
-    };
     match (host, origin) {
-        (Some(h), Some(o)) => o.eq_ignore_ascii_case(&format!("{scheme}://{h}")),
+        (Some(h), Some(o)) => o.eq_ignore_ascii_case(&format!("{}://{h}", scheme(state))),
         _ => false,
     }
 }
@@ -235,17 +230,43 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// The `Set-Cookie` value that carries a new session to the browser (HttpOnly, same-site only).
-pub fn session_cookie(state: &AppState, token: &str, max_age_seconds: i64) -> Option<HeaderValue> {
+/// The site's scheme as browsers reach it: `https` behind TLS (`cookie_secure`, which an https
+/// `public_url` sets), otherwise `http`.
+pub fn scheme(state: &AppState) -> &'static str {
+    if state.config.cookie_secure {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// A `Set-Cookie` value of this site: HttpOnly, same-site only, `Secure` behind TLS.
+pub fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age_seconds: i64,
+) -> Option<HeaderValue> {
     let secure = if state.config.cookie_secure {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_seconds}{secure}"
+        "{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age_seconds}{secure}"
     ))
     .ok()
+}
+
+/// The `Set-Cookie` value that carries a new session to the browser.
+pub fn session_cookie(state: &AppState, token: &str, max_age_seconds: i64) -> Option<HeaderValue> {
+    cookie_header(state, SESSION_COOKIE, token, "/", max_age_seconds)
+}
+
+/// The `Set-Cookie` value that clears the session cookie (sign-out).
+pub fn cleared_session_cookie(state: &AppState) -> Option<HeaderValue> {
+    cookie_header(state, SESSION_COOKIE, "", "/", 0)
 }
 
 /// The address the browser used to reach this server (`http://host:port`; `https://` behind TLS, as
@@ -267,12 +288,7 @@ impl FromRequestParts<AppState> for SiteBase {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
             })
             .unwrap_or("127.0.0.1");
-        let scheme = if state.config.cookie_secure {
-            "https"
-        } else {
-            "http"
-        };
-        Ok(SiteBase(format!("{scheme}://{host}")))
+        Ok(SiteBase(format!("{}://{host}", scheme(state))))
     }
 }
 

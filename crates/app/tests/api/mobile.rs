@@ -11,7 +11,7 @@ use qoljetim_devca::ncalayer::StoredKey;
 on_both_databases!(sqlite_mobile, postgres_mobile;
     (|db| TestApp::spawn_at(db, KeyKind::P256, "2026-12-03T05:00:00Z".parse()?));
     a_phone_signs_in_through_the_published_qr_flow,
-    a_phone_signs_an_application_composed_on_the_page,
+    a_phone_signs_documents_composed_on_the_page,
 );
 
 fn app_with(which: EgovApp, k: &KeyPair) -> FakeEgovApp {
@@ -22,15 +22,6 @@ fn app_with(which: EgovApp, k: &KeyPair) -> FakeEgovApp {
             key: k.key.clone(),
         },
     }
-}
-
-fn header(r: &reqwest::Response, h: &str) -> String {
-    r.headers()
-        .get_all(h)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A browser without redirects or a cookie jar: the test carries the cookies itself.
@@ -49,9 +40,9 @@ struct Started {
 /// Follows the 303 a start answers with, checking the cookie is HttpOnly and scoped to the request.
 fn started(r: &reqwest::Response) -> Result<Started, qoljetim::AnyError> {
     assert_eq!(r.status().as_u16(), 303, "{r:?}");
-    let page = header(r, "location");
+    let page = header_of(r, "location");
     assert!(page.starts_with("/sign/mobile/"), "{page}");
-    let set = header(r, "set-cookie");
+    let set = header_of(r, "set-cookie");
     assert!(
         set.contains("HttpOnly")
             && set.contains("SameSite=Strict")
@@ -152,7 +143,7 @@ async fn a_phone_signs_in_through_the_published_qr_flow(app: &TestApp) -> R {
     assert_eq!(state_of(app, &s).await?.1["state"], "refused");
     let r = finish(app, &s, &s.cookie).await?;
     assert_eq!(r.status().as_u16(), 401);
-    assert!(header(&r, "set-cookie").is_empty(), "no session");
+    assert!(header_of(&r, "set-cookie").is_empty(), "no session");
     let html = unescape_html(&r.text().await?);
     assert!(
         html.contains(r#"<a href="/sign-in" id="try-again">Начать заново</a>"#),
@@ -232,7 +223,7 @@ async fn a_phone_signs_in_through_the_published_qr_flow(app: &TestApp) -> R {
     // Not signed yet: the browser is sent back to the code.
     let r = finish(app, &s, &s.cookie).await?;
     assert_eq!(
-        (r.status().as_u16(), header(&r, "location")),
+        (r.status().as_u16(), header_of(&r, "location")),
         (303, s.page.clone())
     );
     // The employee's authentication key of the registered organization signs in.
@@ -259,16 +250,16 @@ async fn a_phone_signs_in_through_the_published_qr_flow(app: &TestApp) -> R {
     for cookie in ["", other_start.cookie.as_str()] {
         let r = finish(app, &s, cookie).await?;
         assert_eq!(r.status().as_u16(), 401, "{cookie}");
-        assert!(!header(&r, "set-cookie").contains("qoljetim_session"));
+        assert!(!header_of(&r, "set-cookie").contains("qoljetim_session"));
         assert!(r.text().await?.contains("Этот запрос на подпись не ваш"));
     }
     // The browser that started it gets the session, once.
     let r = finish(app, &s, &s.cookie).await?;
     assert_eq!(
-        (r.status().as_u16(), header(&r, "location")),
+        (r.status().as_u16(), header_of(&r, "location")),
         (303, "/".to_owned())
     );
-    let set = header(&r, "set-cookie");
+    let set = header_of(&r, "set-cookie");
     let session = set
         .split(';')
         .next()
@@ -342,10 +333,10 @@ fn fill_application(fields: &mut Vec<(String, String)>, until: &str) {
     }
 }
 
-// Order 270 §8 by phone: the application composed and checked on the page is what the phone signs;
-// a form that does not pass is not put on a phone; the signed application is the one shown, and the
-// browser opens it.
-async fn a_phone_signs_an_application_composed_on_the_page(app: &TestApp) -> R {
+// Order 270 §8 and §9 by phone: the application composed and checked on the page is what the phone
+// signs; a form that does not pass is not put on a phone; the signed application is the one shown, and
+// the browser opens it; then the block request of a dismissed employee, signed the same way, blocks.
+async fn a_phone_signs_documents_composed_on_the_page(app: &TestApp) -> R {
     let w = world(app).await?;
     let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
     let http = browser()?;
@@ -433,7 +424,7 @@ async fn a_phone_signs_an_application_composed_on_the_page(app: &TestApp) -> R {
     let a = sign_scanned(&qr, &app_with(EgovApp::Business, &w.head_sign)).await?;
     assert_eq!((a.status, &a.body), (200, &json!({})));
     let r = finish(app, &s, &s.cookie).await?;
-    let at = header(&r, "location");
+    let at = header_of(&r, "location");
     let id: i64 = at
         .strip_prefix("/applications/")
         .and_then(|i| i.parse().ok())
@@ -443,6 +434,58 @@ async fn a_phone_signs_an_application_composed_on_the_page(app: &TestApp) -> R {
     assert_eq!(v["status"], "submitted");
     assert_eq!(v["lines"][0]["iin"], iin(11).as_str());
     assert_eq!(v["lines"][0]["access_until_effective"], until.as_str());
+    // Order 270 §9 by phone: granted, the employee is dismissed; the head composes the block request
+    // on the page and signs it in eGov business; the grant is blocked at once and the browser opens
+    // the organization's block requests.
+    approve_and_grant(&w, id).await?;
+    let block_page = |cookie: String| {
+        http.get(format!("{}/block-requests/new", app.base))
+            .header("Cookie", cookie)
+            .send()
+    };
+    let mut fields = form_fields(&block_page(cookie.clone()).await?.text().await?);
+    let today = today(app).to_string();
+    for (k, v) in [
+        ("lines-0-iin", iin(11)),
+        ("lines-0-reason", "dismissed".to_owned()),
+        ("lines-0-effective_date", today),
+    ] {
+        set_field(&mut fields, k, &v);
+    }
+    fields.push(("action".into(), "mobile".into()));
+    let r = http
+        .post(format!("{}/block-requests/new", app.base))
+        .header("Cookie", cookie.clone())
+        .header("Origin", app.base.clone())
+        .form(&fields)
+        .send()
+        .await?;
+    let s = started(&r)?;
+    let html = http
+        .get(format!("{}{}", app.base, s.page))
+        .header("Cookie", &s.cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let shown: Value = serde_json::from_str(&document_of(&html).ok_or("no document")?)?;
+    assert_eq!(shown["lines"][0]["iin"], iin(11).as_str());
+    let qr = qr_text(&html).ok_or("no QR text")?;
+    let a = sign_scanned(&qr, &app_with(EgovApp::Business, &w.head_sign)).await?;
+    assert_eq!((a.status, &a.body), (200, &json!({})));
+    let r = finish(app, &s, &s.cookie).await?;
+    assert_eq!(
+        (r.status().as_u16(), header_of(&r, "location")),
+        (303, "/#block-requests".to_owned())
+    );
+    let (st, v) = head.get("/api/v1/block-requests").await?;
+    assert_eq!(st, 200, "{v}");
+    let lines = &v["block_requests"][0]["lines"][0];
+    assert_eq!(lines["iin"], iin(11).as_str(), "{v}");
+    assert!(
+        lines["blocked_grants"].as_i64().is_some_and(|n| n >= 1),
+        "{v}"
+    );
     Ok(())
 }
 

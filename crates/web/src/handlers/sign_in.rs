@@ -74,10 +74,7 @@ impl axum::extract::FromRequestParts<AppState> for LoginRequest {
 pub async fn logout(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
     st.sign_out(&caller).await?;
     let mut r = axum::http::StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
-        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
-        crate::auth::SESSION_COOKIE
-    )) {
+    if let Some(v) = crate::auth::cleared_session_cookie(&st) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(r)

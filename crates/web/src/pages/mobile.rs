@@ -4,7 +4,7 @@
 //! session or the new document's id; the use cases decide everything else.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
@@ -13,7 +13,7 @@ use qoljetim_service::{
 };
 
 use crate::AppState;
-use crate::auth::{SiteBase, cookie_of, session_cookie};
+use crate::auth::{SiteBase, cookie_header, cookie_of, session_cookie};
 use crate::i18n::Lang;
 
 /// The browser's secret of one signing request (its path scopes it to that request).
@@ -41,17 +41,14 @@ pub(super) fn start(
 
 fn to_qr_page(st: &AppState, started: &MobileSigningStarted) -> Response {
     let path = path_of(&started.id);
-    let secure = if st.config.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
     let mut r = Redirect::to(&path).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SECRET_COOKIE}={}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={}{secure}",
-        started.browser_secret,
-        st.config.mobile_signing.seconds.max(30) + 600
-    )) {
+    if let Some(v) = cookie_header(
+        st,
+        SECRET_COOKIE,
+        &started.browser_secret,
+        &path,
+        st.config.mobile_signing.seconds.max(30) + 600,
+    ) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r

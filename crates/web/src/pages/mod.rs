@@ -22,7 +22,7 @@ mod operations;
 mod personal;
 
 use crate::AppState;
-use crate::auth::{Caller, MaybeCaller, SESSION_COOKIE};
+use crate::auth::{Caller, MaybeCaller};
 use crate::i18n::Lang;
 use axum::extract::FromRequestParts;
 
@@ -370,8 +370,7 @@ async fn sign_in(State(st): State<AppState>, lang: Lang) -> Response {
 async fn sign_out(State(st): State<AppState>, caller: Caller) -> Response {
     let _ = st.sign_out(&caller).await;
     let mut r = Redirect::to("/sign-in").into_response();
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&clear) {
+    if let Some(v) = crate::auth::cleared_session_cookie(&st) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
