@@ -296,7 +296,7 @@ mod tests {
     }
 
     fn cms_with(certs: &[u8], signers: usize, attrs: usize) -> Vec<u8> {
-        cms_full(certs, &[], 1, signers, attrs)
+        cms_full(certs, &[], 1, signers, attrs, 0)
     }
 
     fn cms_full(
@@ -305,6 +305,7 @@ mod tests {
         digests: usize,
         signers: usize,
         attrs: usize,
+        unsigned: usize,
     ) -> Vec<u8> {
         let oid = der(
             0x06,
@@ -337,6 +338,11 @@ mod tests {
                 der(0x30, &[]),
                 der(0xa0, &attr.repeat(attrs)),
                 der(0x04, &[9; 8]),
+                if unsigned > 0 {
+                    der(0xa1, &attr.repeat(unsigned))
+                } else {
+                    vec![]
+                },
             ]
             .concat(),
         );
@@ -392,7 +398,7 @@ mod tests {
         let one_cert = der(0x30, &der(0x04, &[0; 64]));
         let shape = |crls: &[u8], digests: usize| {
             check_cms_shape(
-                &cms_full(&one_cert, crls, digests, 1, 1),
+                &cms_full(&one_cert, crls, digests, 1, 1, 0),
                 &CmsLimits::default(),
             )
         };
@@ -404,6 +410,11 @@ mod tests {
             Err(limit("an embedded CRL (bytes)", 1024 * 1024))
         );
         assert_eq!(shape(&[], 5), Err(limit("digest algorithms", 4)));
+        let unsigned = |n: usize| {
+            check_cms_shape(&cms_full(&one_cert, &[], 1, 1, 1, n), &CmsLimits::default())
+        };
+        assert_eq!(unsigned(32), Ok(()));
+        assert_eq!(unsigned(33), Err(limit("unsigned attributes", 32)));
     }
 
     #[test]
