@@ -82,6 +82,53 @@ impl ApiClient {
         Self::send(self.req(reqwest::Method::PUT, path).json(body)).await
     }
 
+    /// Order 270 §13 and §15, as a user does it: passes the current lesson of each system with the
+    /// right answers (from the lesson files) and accepts the duties of each of the caller's live
+    /// grants that waits for them. Answers the grants that are then ready to read.
+    pub async fn pass_training(
+        &self,
+        lessons: &[qoljetim_service::LessonFile],
+    ) -> Result<Vec<i64>, AnyError> {
+        for f in lessons {
+            let l = qoljetim_domain::training::Lesson::parse(&f.name, &f.text)?;
+            let answers: Vec<usize> = l.questions.iter().map(|q| q.correct + 1).collect();
+            let (s, v) = self
+                .post(
+                    &format!("/api/v1/lessons/{}/attempts", l.id),
+                    &serde_json::json!({"version": l.version, "answers": answers}),
+                )
+                .await?;
+            if s != 201 || v["passed"] != Value::Bool(true) {
+                return Err(format!("lesson {}: {s} {v}", l.id).into());
+            }
+        }
+        let (s, grants) = self.get("/api/v1/grants?own=true").await?;
+        if s != 200 {
+            return Err(format!("own grants: {s} {grants}").into());
+        }
+        let (_, duties) = self.get("/api/v1/duties").await?;
+        let mut ready = vec![];
+        for g in grants.as_array().into_iter().flatten() {
+            let id = g["id"].as_i64().unwrap_or_default();
+            if g["status"] != "active" {
+                continue;
+            }
+            if g["duties_required"] == true && g["duties_accepted_at"].is_null() {
+                let (s, v) = self
+                    .post(
+                        &format!("/api/v1/grants/{id}/duties"),
+                        &serde_json::json!({"version": duties["version"], "accept": true}),
+                    )
+                    .await?;
+                if s != 200 {
+                    return Err(format!("duties of grant {id}: {s} {v}").into());
+                }
+            }
+            ready.push(id);
+        }
+        Ok(ready)
+    }
+
     /// The same client asking for answers in `lang` (Accept-Language).
     pub fn with_lang(&self, lang: &str) -> ApiClient {
         ApiClient {

@@ -134,6 +134,11 @@ impl InProcess {
             None => qoljetim_domain::Clock::system(),
         };
         let (addr, state) = crate::spawn_server_with_clock(&cfg, clock).await?;
+        // Order 270 §12: the shipped lessons, loaded as `qoljetim lessons load` loads them.
+        state
+            .load_lessons("test", crate::shipped_lessons())
+            .await
+            .map_err(|e| format!("loading the lessons: {e:?}"))?;
         Ok(InProcess {
             base: format!("http://{addr}"),
             state,

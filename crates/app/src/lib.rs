@@ -26,6 +26,46 @@ use crate::config::Config;
 
 pub type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The lessons of `lessons/` as shipped, built into the program: the demo loads them (and the tests
+/// do) through the same use case as `qoljetim lessons load` (Order 270 §12).
+pub fn shipped_lessons() -> Vec<qoljetim_service::LessonFile> {
+    [
+        (
+            "lessons/analytical-central.toml",
+            include_str!("../../../lessons/analytical-central.toml"),
+        ),
+        (
+            "lessons/state-planning.toml",
+            include_str!("../../../lessons/state-planning.toml"),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, text)| qoljetim_service::LessonFile {
+        name: name.to_owned(),
+        text: text.to_owned(),
+    })
+    .collect()
+}
+
+/// Every lesson file of a folder (`*.toml`), sorted by name.
+pub fn lesson_files(dir: &std::path::Path) -> Result<Vec<qoljetim_service::LessonFile>, AnyError> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            Ok(qoljetim_service::LessonFile {
+                text: std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?,
+                name: f.display().to_string(),
+            })
+        })
+        .collect()
+}
+
 pub fn load_certificate(path: &std::path::Path) -> Result<Certificate, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Certificate::from_der(&bytes)

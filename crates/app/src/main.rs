@@ -154,6 +154,15 @@ enum LessonsCmd {
         #[arg(default_value = "lessons")]
         dir: PathBuf,
     },
+    /// Checks and loads the lessons of a folder into the database (Order 270 §12): new versions are
+    /// added, a loaded version whose text changed is refused (raise its version), nothing is loaded
+    /// when any file breaks a rule. Audited.
+    Load {
+        #[command(flatten)]
+        common: Common,
+        #[arg(default_value = "lessons")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -536,6 +545,10 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     qoljetim::demo::make_people(&ca, &gost_ca, &demo_dir, KeyKind::Rsa2048)?;
                 qoljetim::demo::seed_registry(&state.store, &people).await?;
                 qoljetim::demo::seed_personnel(&state.store, &people).await?;
+                state
+                    .load_lessons("demo", qoljetim::shipped_lessons())
+                    .await
+                    .map_err(|e| format!("loading the lessons: {e:?}"))?;
                 let made = qoljetim::demo::seed_applications(&base, &people).await?;
                 for (org, id, status) in &made {
                     println!("  application {id:>3} of {org:<22} {status}");
@@ -576,20 +589,36 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             );
             qoljetim_devca::ncalayer::serve(listener, std::sync::Arc::new(fake)).await?;
         }
+        Command::Lessons(LessonsCmd::Load { common, dir }) => {
+            let cfg = config(&common, None)?;
+            let files = qoljetim::lesson_files(&dir)?;
+            if files.is_empty() {
+                return Err(format!("{}: no lesson files (*.toml)", dir.display()).into());
+            }
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            match state.load_lessons(&cli_user(), files).await {
+                Ok(loaded) => {
+                    for (id, version, what) in loaded {
+                        println!("{what} {id} v{version}");
+                    }
+                }
+                Err(e) => {
+                    for f in &e.errors {
+                        eprintln!("{}", f.detail);
+                    }
+                    eprintln!("nothing loaded: {}", e.slug());
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
         Command::Lessons(LessonsCmd::Check { dir }) => {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map_err(|e| format!("{}: {e}", dir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            files.sort();
+            let files = qoljetim::lesson_files(&dir)?;
             let mut broken = 0;
             for f in &files {
-                let text = std::fs::read_to_string(f)?;
-                match qoljetim_domain::training::Lesson::parse(&f.display().to_string(), &text) {
+                match qoljetim_domain::training::Lesson::parse(&f.name, &f.text) {
                     Ok(l) => println!(
                         "ok {}: {} v{} ({}), {} steps, {} questions, pass at {}%",
-                        f.display(),
+                        f.name,
                         l.id,
                         l.version,
                         l.system.as_str(),

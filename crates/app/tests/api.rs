@@ -2319,6 +2319,14 @@ async fn openapi_and_health(app: &TestApp) -> R {
         "/api/v1/data/{system}/dimensions/{dim}",
         "/api/v1/mobile-signing/{id}",
         "/api/v1/mobile-signing/{id}/document",
+        "/api/v1/lessons",
+        "/api/v1/lessons/{id}/attempts",
+        "/api/v1/duties",
+        "/api/v1/grants/{id}/duties",
+        "/api/v1/training/sessions",
+        "/api/v1/training/sessions/{id}/enrolments",
+        "/api/v1/training/sessions/{id}/attendance",
+        "/api/v1/training/sessions/{id}/report",
         "/healthz",
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
@@ -2349,7 +2357,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 30, "every route of the router");
+    assert_eq!(paths.len(), 41, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")
@@ -2608,7 +2616,15 @@ async fn granted_user(
         .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
         .await?;
     assert_eq!(s, 201, "{v}");
-    app.signed_in(&user, &bin, NcaRole::Employee).await
+    let client = app.signed_in(&user, &bin, NcaRole::Employee).await?;
+    // Order 270 §13, §15: the person passes the lessons and accepts the duties before reading.
+    let ready = client.pass_training(&qoljetim::shipped_lessons()).await?;
+    assert_eq!(
+        ready.len(),
+        systems.len(),
+        "every granted system is ready to read"
+    );
+    Ok(client)
 }
 
 fn rows(v: &Value) -> Vec<Value> {

@@ -180,6 +180,8 @@ fn grant(scope: &DataScope) -> GrantContext {
             .collect(),
         territory_prefix: scope.territory_prefix.clone(),
         active: true,
+        trained: true,
+        duties_accepted: true,
         administrators: scope
             .administrators
             .iter()

@@ -559,23 +559,35 @@ pub enum LineStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantStatus {
+    /// Order 270 §13: granted, and waiting for its person's training before the first data read.
+    PendingTraining,
     Active,
     Blocked,
     Expired,
 }
 
 impl GrantStatus {
+    /// A grant that still counts: active, or waiting for training (both end by expiry or block).
+    pub fn is_live(self) -> bool {
+        matches!(self, GrantStatus::PendingTraining | GrantStatus::Active)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
+            GrantStatus::PendingTraining => "pending_training",
             GrantStatus::Active => "active",
             GrantStatus::Blocked => "blocked",
             GrantStatus::Expired => "expired",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::Blocked, Self::Expired]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::PendingTraining,
+            Self::Active,
+            Self::Blocked,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 

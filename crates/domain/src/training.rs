@@ -29,6 +29,57 @@ use toml::Spanned;
 
 use crate::org::System;
 
+/// The version of the §15 duties' text below: raised when the text changes (an acceptance records the
+/// version it accepted).
+pub const DUTIES_VERSION: u32 = 1;
+
+/// Order 270 §15, the duties a user accepts before the first data read of each new grant: Kazakh,
+/// Russian, English. The first three are the user's own; the last is their state body's.
+pub const DUTIES: [(&str, &str, &str); 4] = [
+    (
+        "Жүйелерден алынған деректерді үшінші тұлғаларға бермеймін.",
+        "Я не передаю данные, полученные из систем, третьим лицам.",
+        "I do not pass data obtained from the systems to third parties.",
+    ),
+    (
+        "Жүйелермен жұмыс істеу үшін жеке ақпараттық құрылғыларды пайдаланбаймын.",
+        "Я не использую личные информационные устройства для работы с системами.",
+        "I do not use personal information devices to work with the systems.",
+    ),
+    (
+        "Логиндерімді, құпиясөздерімді және электрондық цифрлық қолтаңбамды басқа адамдарға бермеймін.",
+        "Я не передаю другим лицам логины, пароли и электронную цифровую подпись.",
+        "I do not hand over my logins, passwords or digital signature to anyone.",
+    ),
+    (
+        "Менің мемлекеттік органым сертификатталған құралдар мен вирусқа қарсы бағдарламалар туралы заңнаманы, \
+         АКТ және ақпараттық қауіпсіздік саласындағы бірыңғай талаптарды (ҚР Үкіметінің 2016 жылғы \
+         20 желтоқсандағы № 832 қаулысы) және таратылуы шектелген ақпаратпен жұмыс істеу қағидаларын сақтайды.",
+        "Мой государственный орган соблюдает законодательство о сертифицированных средствах и антивирусном \
+         программном обеспечении, единые требования в области ИКТ и информационной безопасности \
+         (постановление Правительства РК от 20 декабря 2016 года № 832) и правила обращения со сведениями \
+         ограниченного распространения.",
+        "My state body keeps to the law on certified devices and anti-virus software, the uniform ICT and \
+         information-security requirements (Government decree No. 832 of 20 December 2016) and the rules \
+         for restricted information.",
+    ),
+];
+
+/// The duties in one language (`kk`, `ru`, otherwise English).
+pub fn duties(language: &str) -> Vec<&'static str> {
+    DUTIES
+        .iter()
+        .map(|(kk, ru, en)| match language {
+            "kk" => *kk,
+            "ru" => *ru,
+            _ => *en,
+        })
+        .collect()
+}
+
+/// Order 270 §13: the integrator reports on each held session within this many working days.
+pub const REPORT_WORKING_DAYS: u32 = 5;
+
 /// Fewer questions do not tell whether a person can work on their own (issue 16).
 pub const MIN_QUESTIONS: usize = 5;
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
 pub const WORKFLOW_POLICIES: &str = include_str!("../policies/workflow.cedar");
 pub const DATA_POLICIES: &str = include_str!("../policies/data.cedar");
+pub const TRAINING_POLICIES: &str = include_str!("../policies/training.cedar");
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -56,6 +57,16 @@ pub enum Action {
     ListAllBlockRequests,
     ReadData,
     QueryData,
+    /// Order 270 §12: read the lessons and the sessions' schedule.
+    ReadTraining,
+    /// Order 270 §12–§13: take an online lesson.
+    TakeLesson,
+    /// Order 270 §12–§13: schedule sessions, record attendance, report on training.
+    ManageTraining,
+    /// Order 270 §12: enrol a trainee in an interactive session.
+    EnrolInTraining,
+    /// Order 270 §15: accept the duties of a grant.
+    AcceptDuties,
 }
 
 impl Action {
@@ -83,6 +94,11 @@ impl Action {
             Action::ListAllBlockRequests => "list_all_block_requests",
             Action::ReadData => "read_data",
             Action::QueryData => "query_data",
+            Action::ReadTraining => "read_training",
+            Action::TakeLesson => "take_lesson",
+            Action::ManageTraining => "manage_training",
+            Action::EnrolInTraining => "enrol_in_training",
+            Action::AcceptDuties => "accept_duties",
         }
     }
 }
@@ -137,6 +153,11 @@ pub enum Resource {
         organization_bin: Bin,
     },
     Registry,
+    /// A person to be trained: who they are and the organization they work in.
+    Trainee {
+        person_iin: Iin,
+        organization_bin: Bin,
+    },
     /// A block request; `id` None for one being submitted.
     BlockRequest {
         id: Option<i64>,
@@ -175,6 +196,12 @@ pub struct GrantContext {
     /// The grant is active today (status active, today within its validity, Almaty): a fact the
     /// service establishes from the stored grant; `grant-not-active` forbids every read without it.
     pub active: bool,
+    /// Order 270 §13: the grant's person completed the training (the grant is not
+    /// `pending_training`); `training-required` forbids every read without it.
+    pub trained: bool,
+    /// Order 270 §15: the duties are accepted (or the grant predates them); `duties-not-accepted`
+    /// forbids every read without it.
+    pub duties_accepted: bool,
 }
 
 /// The KATO level prefixes of a territory: region (2), district (4), rural district (6) digits.
@@ -230,7 +257,10 @@ pub fn parse_policies(text: &str) -> Result<PolicySet, PolicyError> {
 
 impl PolicyEngine {
     pub fn new() -> Result<Self, PolicyError> {
-        Self::from_texts(SCHEMA, &format!("{WORKFLOW_POLICIES}\n{DATA_POLICIES}"))
+        Self::from_texts(
+            SCHEMA,
+            &format!("{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}"),
+        )
     }
 
     pub fn from_texts(schema: &str, policies: &str) -> Result<Self, PolicyError> {
@@ -302,6 +332,15 @@ impl PolicyEngine {
                 list.push(json!({"uid": {"type": "Qoljetim::BlockRequest", "id": id},
                                  "attrs": {"applicant_bin": applicant_bin}, "parents": []}));
                 ("BlockRequest", id)
+            }
+            Resource::Trainee {
+                person_iin,
+                organization_bin,
+            } => {
+                let id = format!("{person_iin}@{organization_bin}");
+                list.push(json!({"uid": {"type": "Qoljetim::Trainee", "id": id},
+                                 "attrs": {"person_iin": person_iin, "organization_bin": organization_bin}, "parents": []}));
+                ("Trainee", id)
             }
             Resource::Registry => {
                 list.push(json!({"uid": {"type": "Qoljetim::Registry", "id": "organizations"}, "attrs": {}, "parents": []}));
@@ -427,7 +466,7 @@ impl PolicyEngine {
             "levels": grant.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
             "territory_prefix": grant.territory_prefix.as_deref().unwrap_or_default(),
             "administrators": grant.administrators.iter().map(AdministratorCode::as_str).collect::<Vec<_>>(),
-            "active": grant.active}});
+            "active": grant.active, "trained": grant.trained, "duties_accepted": grant.duties_accepted}});
         self.decide_in(&Principal::of(actor), action, resource, Some(context))
     }
 

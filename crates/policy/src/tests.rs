@@ -77,6 +77,10 @@ fn each_policy_makes_its_decisions() {
         applicant_bin: bin(b),
     };
     let other = "990101300013";
+    let trainee = |i: &str, b: &str| Resource::Trainee {
+        person_iin: iin(i),
+        organization_bin: bin(b),
+    };
     // (policy, who, action, resource it permits or forbids, near miss: who, resource)
     type Case<'a> = (&'a str, &'a Actor, Action, Resource, &'a Actor, Resource);
     let cases: Vec<Case<'_>> = vec![
@@ -240,6 +244,42 @@ fn each_policy_makes_its_decisions() {
             &reviewer,
             block(APPLICANT),
         ),
+        // Order 270 §12–§13: the integrator runs the training; the authorized body does not.
+        (
+            "integrator-runs-training",
+            &integrator,
+            Action::ManageTraining,
+            Resource::Registry,
+            &reviewer,
+            Resource::Registry,
+        ),
+        // §12: a trainee enrols themselves; nobody else's enrolment is theirs to make.
+        (
+            "trainee-enrols-self",
+            &employee,
+            Action::EnrolInTraining,
+            trainee("871008401427", APPLICANT),
+            &employee,
+            trainee(other, APPLICANT),
+        ),
+        // §12: a head enrols the staff of their own organization, not of another.
+        (
+            "head-enrols-staff",
+            &head,
+            Action::EnrolInTraining,
+            trainee(other, APPLICANT),
+            &head,
+            trainee(other, MINFIN),
+        ),
+        // §15: the person of the grant accepts its duties; not for somebody else's grant.
+        (
+            "own-grant-duties",
+            &employee,
+            Action::AcceptDuties,
+            grant("871008401427", APPLICANT),
+            &head,
+            grant(other, APPLICANT),
+        ),
     ];
     let mut covered: Vec<&str> = vec![];
     for (policy, who, action, resource, miss_who, miss) in &cases {
@@ -269,6 +309,19 @@ fn each_policy_makes_its_decisions() {
         );
     }
     covered.push("signed-in-reads-organizations");
+    // Order 270 §12: the lessons and the schedule are everyone's to read, a lesson everyone's to take.
+    for who in [&head, &employee, &reviewer, &integrator] {
+        for action in [Action::ReadTraining, Action::TakeLesson] {
+            let d = e
+                .decide(who, action, &Resource::Registry)
+                .unwrap_or_else(|x| panic!("{x}"));
+            assert_eq!(
+                (d.allowed, d.policies),
+                (true, vec!["signed-in-reads-training".to_owned()])
+            );
+        }
+    }
+    covered.push("signed-in-reads-training");
     // The forbid: an operator's own organization, whatever permits it.
     let d = e
         .decide(&integrator, Action::GrantAccess, &app(INTEGRATOR))
@@ -387,6 +440,8 @@ fn each_policy_makes_its_decisions() {
         territory_prefix: Some("75".into()),
         administrators: vec![],
         active: true,
+        trained: true,
+        duties_accepted: true,
     };
     let kato = |k: &str| Some(Kato::parse(k).unwrap_or_else(|e| panic!("{e}")));
     let row = |territory: &str| Resource::BudgetRow {
@@ -438,8 +493,34 @@ fn each_policy_makes_its_decisions() {
             (d.allowed, d.policies),
             (false, vec!["grant-not-active".to_owned()])
         );
+        // Order 270 §13: the same read before the person's training is forbidden.
+        let untrained = GrantContext {
+            trained: false,
+            ..ctx.clone()
+        };
+        let d = e
+            .decide_data(&employee, action, &yes, &untrained)
+            .unwrap_or_else(|x| panic!("{x}"));
+        assert_eq!(
+            (d.allowed, d.policies),
+            (false, vec!["training-required".to_owned()])
+        );
+        // Order 270 §15: and before the duties are accepted.
+        let unaccepted = GrantContext {
+            duties_accepted: false,
+            ..ctx.clone()
+        };
+        let d = e
+            .decide_data(&employee, action, &yes, &unaccepted)
+            .unwrap_or_else(|x| panic!("{x}"));
+        assert_eq!(
+            (d.allowed, d.policies),
+            (false, vec!["duties-not-accepted".to_owned()])
+        );
     }
     covered.push("grant-not-active");
+    covered.push("training-required");
+    covered.push("duties-not-accepted");
     let mut ids: Vec<String> = e
         .policies()
         .policies()

@@ -3,6 +3,8 @@
 //!
 //! - review: applications received in the period; 2 working days from receipt to the review.
 //! - grant: those of them forwarded; 2 working days from the review to the grant.
+//! - training_report: sessions held in the period (Order 270 §13); 5 working days from the day held
+//!   to the integrator's signed report.
 //! - block: HR events whose powers ended in the period and that had access to block; 3 working days
 //!   from the last day of the powers to the block (made at receipt of the event).
 //!
@@ -207,6 +209,28 @@ pub async fn deadline_report(
         }
         items.push(block_item("block", format!("hr_event:{}", e.id), &e));
     }
+    for s in store.training_sessions().await? {
+        let (Some(held), Some(due), Some(due_at)) = (s.held_on, s.report_due, s.report_due_at)
+        else {
+            continue;
+        };
+        if held < from || held > to {
+            continue;
+        }
+        items.push(ClockItem {
+            clock: "training_report",
+            subject: format!("training_session:{}", s.id),
+            started: held.to_string(),
+            due: due.to_string(),
+            due_at: instant(due_at),
+            done_at: s.report_sent_at.map(instant),
+            working_days_taken: s
+                .report_sent_at
+                .map(|r| cal.working_days_between(held, date_of(cal, r))),
+            outcome: outcome(s.report_sent_at, due_at, now_us),
+            provisional: s.report_due_provisional,
+        });
+    }
     let clocks = vec![
         summarize("review", 2, &items),
         summarize("grant", 2, &items),
@@ -218,6 +242,11 @@ pub async fn deadline_report(
         summarize(
             "block_request",
             qoljetim_domain::lifecycle::BLOCK_WORKING_DAYS,
+            &items,
+        ),
+        summarize(
+            "training_report",
+            qoljetim_domain::training::REPORT_WORKING_DAYS,
             &items,
         ),
     ];
@@ -262,6 +291,7 @@ fn clock_label(c: &str) -> String {
         "grant" => kk_ru("Қолжетімділік беру", "Предоставление доступа"),
         "block" => kk_ru("Бұғаттау", "Блокирование"),
         "block_request" => kk_ru("Бұғаттауға өтінім", "Запрос на блокировку"),
+        "training_report" => kk_ru("Оқыту туралы есеп", "Отчёт об обучении"),
         other => other.to_owned(),
     }
 }

@@ -6,10 +6,12 @@
 pub mod deadlines;
 pub mod registry;
 pub mod render;
+pub mod training;
 
 pub use deadlines::{ClockItem, ClockSummary, DeadlineReport, deadline_report};
 pub use registry::{AccessRegistry, RegistryEntry, access_registry};
 pub use render::{Table, encode, to_csv, to_pdf};
+pub use training::{TrainingReport, training_report};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

@@ -55,7 +55,7 @@ pub struct AccessRegistry {
 /// The status of a grant on `on`: a grant past its last day is expired even before the worker has
 /// marked it.
 pub fn status_on(g: &GrantRow, on: Date) -> (GrantStatus, Option<String>) {
-    if g.status == GrantStatus::Active && g.valid_until < on {
+    if g.status.is_live() && g.valid_until < on {
         return (GrantStatus::Expired, Some("validity_ended".into()));
     }
     (g.status, g.end_reason.clone())
@@ -154,7 +154,7 @@ pub async fn access_registry(
             hr_event,
             status: status.as_str().to_owned(),
         };
-        if status == GrantStatus::Active {
+        if status.is_live() {
             active.push(entry);
         } else {
             ended.push(entry);

@@ -217,15 +217,27 @@ pub fn parse_query(
     }
 }
 
-/// The caller's grant for `system` that is active today (Almaty date), if any, among the person's
-/// own grants in the organization.
+/// The caller's grant for `system` that is live today (Almaty date), if any, among the person's own
+/// grants in the organization: active or waiting for training (Order 270 §13), today within its
+/// validity. A grant ready to read (trained, duties accepted) is preferred, so that a renewal waiting
+/// for the new lesson version leaves the running grant readable.
 fn active_grant(grants: &[GrantRow], system: System, today: Date) -> Option<GrantRow> {
     grants
         .iter()
-        .filter(|g| g.system == system && g.status == GrantStatus::Active)
+        .filter(|g| g.system == system && g.status.is_live())
         .filter(|g| g.valid_from <= today && today <= g.valid_until)
-        .max_by_key(|g| g.id)
+        .max_by_key(|g| (ready(g), g.id))
         .cloned()
+}
+
+/// Order 270 §13 and §15: the grant's person is trained and has accepted the duties (or the grant
+/// predates the duties' acceptance).
+fn ready(g: &GrantRow) -> bool {
+    g.status == GrantStatus::Active && duties_accepted(g)
+}
+
+fn duties_accepted(g: &GrantRow) -> bool {
+    !g.duties_required || g.duties_accepted_at.is_some()
 }
 
 /// The levels a territory filter value implies: a budget's KATO is one budget of one level; a region
@@ -244,15 +256,18 @@ fn implied_levels(d: Dim, kato: Option<&Kato>) -> Vec<BudgetLevel> {
     }
 }
 
-fn grant_context(system: System, scope: &Scope) -> GrantContext {
+fn grant_context(system: System, grant: &GrantRow) -> GrantContext {
+    let scope = &grant.scope;
     GrantContext {
         system,
         fiscal_years: scope.fiscal_years.clone(),
         levels: scope.levels.clone(),
         territory_prefix: scope.territory_prefix.clone(),
         administrators: scope.administrators.clone(),
-        // Chosen by `active_grant`: active, and today within its validity.
+        // Chosen by `active_grant`: live, and today within its validity.
         active: true,
+        trained: grant.status == GrantStatus::Active,
+        duties_accepted: duties_accepted(grant),
     }
 }
 
@@ -386,6 +401,8 @@ impl Service {
                 territory_prefix: None,
                 administrators: vec![],
                 active: false,
+                trained: false,
+                duties_accepted: false,
             };
             let probe = Resource::DataQuery {
                 system,
@@ -417,6 +434,8 @@ impl Service {
             ));
         };
         let scope = grant.scope.clone();
+        self.training_gate(attempt, caller, system, &q, &grant)
+            .await?;
         let policies = self.decide_filters(attempt, caller, system, &q, &grant, &scope, &params)?;
         let data_scope = DataScope::from_grant(&scope);
         let Some(engine) = self.budget.as_ref() else {
@@ -461,6 +480,65 @@ impl Service {
         })
     }
 
+    /// Order 270 §13 and §15: a live grant whose person is not trained yet, or has not accepted the
+    /// duties, reads nothing; Cedar's forbid names which (`training-required`, `duties-not-accepted`),
+    /// and the problem says what to do (the system's lesson, the grant's duties page).
+    async fn training_gate(
+        &self,
+        attempt: &Attempt,
+        caller: &Caller,
+        system: System,
+        q: &DataQuery,
+        grant: &GrantRow,
+    ) -> ServiceResult<()> {
+        let ctx = grant_context(system, grant);
+        if ctx.trained && ctx.duties_accepted {
+            // Cedar still decides every filter under this context (`decide_filters`).
+            return Ok(());
+        }
+        let probe = Resource::DataQuery {
+            system,
+            fiscal_year: q.fiscal_year,
+            level: None,
+            territory: None,
+            administrator: None,
+        };
+        let d = self
+            .policy
+            .decide_data(&caller.actor, Action::QueryData, &probe, &ctx)
+            .map_err(ServiceError::internal)?;
+        if d.allowed {
+            return Err(ServiceError::internal(
+                "a read was permitted before training or the duties",
+            ));
+        }
+        let lesson = self
+            .store
+            .current_lessons()
+            .await
+            .map_err(ServiceError::store)?
+            .into_iter()
+            .find(|l| l.system == system)
+            .map(|l| l.id)
+            .unwrap_or_default();
+        attempt.update(|e| {
+            e.outcome = "denied".into();
+            e.policies = d.policies.clone();
+            e.details = json!({"grant": grant.id, "status": grant.status.as_str(),
+                "duties_accepted": ctx.duties_accepted});
+        });
+        Err(ServiceError::denied(
+            "query_data",
+            &d.policies,
+            DenialFacts {
+                system: system.as_str().to_owned(),
+                grant: Some(grant.id),
+                lesson,
+                ..DenialFacts::default()
+            },
+        ))
+    }
+
     /// Cedar decides each explicit filter value against every part of the scope it implies: a budget's
     /// KATO implies its level and territory, a region or district its territory and the levels at and
     /// below it, an administrator code the administrator. A value passes when some implied level does.
@@ -476,7 +554,7 @@ impl Service {
         scope: &Scope,
         params: &HashMap<String, String>,
     ) -> ServiceResult<Vec<String>> {
-        let ctx = grant_context(system, scope);
+        let ctx = grant_context(system, grant);
         let query_probe = |level: Option<BudgetLevel>,
                            territory: Option<Kato>,
                            administrator: Option<AdministratorCode>| {

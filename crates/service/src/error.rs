@@ -150,6 +150,26 @@ pub enum Problem {
     MobileSigningBusy {
         limit: usize,
     },
+    /// Order 270 §13: the person's grant waits for training (the system's lesson or a session).
+    TrainingRequired {
+        system: String,
+        lesson: String,
+    },
+    /// Order 270 §15: the grant's duties are not accepted yet.
+    DutiesNotAccepted {
+        grant: i64,
+    },
+    LessonChangedInPlace {
+        id: String,
+        version: i64,
+    },
+    AlreadyEnrolled,
+    SessionFull {
+        capacity: i64,
+    },
+    NotEnrolled {
+        iin: String,
+    },
     AuditFailed,
     Internal,
 }
@@ -225,6 +245,16 @@ impl Problem {
             P::RenewalNotPossible { id, status, reason } => {
                 vec![("id", s(id)), ("status", s(status)), ("reason", s(reason))]
             }
+            P::TrainingRequired { system, lesson } => {
+                vec![("system", s(system)), ("lesson", s(lesson))]
+            }
+            P::DutiesNotAccepted { grant } => vec![("grant", s(grant))],
+            P::LessonChangedInPlace { id, version } => {
+                vec![("id", s(id)), ("version", s(version))]
+            }
+            P::SessionFull { capacity } => vec![("capacity", s(capacity))],
+            P::NotEnrolled { iin } => vec![("iin", s(iin))],
+            P::AlreadyEnrolled => vec![],
             P::NotSignedIn
             | P::SessionExpired
             | P::OriginMismatch
@@ -298,6 +328,12 @@ impl ProblemKind {
             K::CertificateNotAuthenticationKey => "certificate-not-authentication-key",
             K::DevelopmentCaRefused => "development-ca-refused",
             K::GrantInactive => "grant-inactive",
+            K::TrainingRequired => "training-required",
+            K::DutiesNotAccepted => "duties-not-accepted",
+            K::LessonChangedInPlace => "lesson-changed-in-place",
+            K::AlreadyEnrolled => "already-enrolled",
+            K::SessionFull => "session-full",
+            K::NotEnrolled => "not-enrolled",
             K::DataOutOfScope => "data-out-of-scope",
             K::BudgetDataUnavailable => "budget-data-unavailable",
             K::HrSignerNotAllowed => "hr-signer-not-allowed",
@@ -386,6 +422,18 @@ impl ProblemKind {
             K::CertificateNotAuthenticationKey => Problem::CertificateNotAuthenticationKey,
             K::DevelopmentCaRefused => Problem::DevelopmentCaRefused,
             K::GrantInactive => Problem::GrantInactive { system: x() },
+            K::TrainingRequired => Problem::TrainingRequired {
+                system: x(),
+                lesson: x(),
+            },
+            K::DutiesNotAccepted => Problem::DutiesNotAccepted { grant: 1 },
+            K::LessonChangedInPlace => Problem::LessonChangedInPlace {
+                id: x(),
+                version: 1,
+            },
+            K::AlreadyEnrolled => Problem::AlreadyEnrolled,
+            K::SessionFull => Problem::SessionFull { capacity: 1 },
+            K::NotEnrolled => Problem::NotEnrolled { iin: x() },
             K::DataOutOfScope => Problem::DataOutOfScope {
                 filter: x(),
                 scope: x(),
@@ -444,6 +492,9 @@ pub struct DenialFacts {
     pub applicant: String,
     /// The information system of a data read.
     pub system: String,
+    /// The grant of a data read, and the lesson that trains for its system.
+    pub grant: Option<i64>,
+    pub lesson: String,
 }
 
 impl From<Problem> for ServiceError {
@@ -509,6 +560,15 @@ impl ServiceError {
         } else if named("grant-not-active") {
             Self::new(Problem::GrantInactive {
                 system: facts.system,
+            })
+        } else if named("training-required") {
+            Self::new(Problem::TrainingRequired {
+                system: facts.system,
+                lesson: facts.lesson,
+            })
+        } else if named("duties-not-accepted") {
+            Self::new(Problem::DutiesNotAccepted {
+                grant: facts.grant.unwrap_or_default(),
             })
         } else {
             Self::forbidden(action)
@@ -603,6 +663,12 @@ impl ServiceError {
             Conflict::LineDecided { line } => Problem::LineDecided { line },
             Conflict::NotFound => return Self::not_found("application"),
             Conflict::DuplicateEvent { id } => Problem::DuplicateEvent { id },
+            Conflict::LessonChangedInPlace { id, version } => {
+                Problem::LessonChangedInPlace { id, version }
+            }
+            Conflict::AlreadyEnrolled => Problem::AlreadyEnrolled,
+            Conflict::SessionFull { capacity } => Problem::SessionFull { capacity },
+            Conflict::NotEnrolled { iin } => Problem::NotEnrolled { iin },
             // Answered as the existing record by the use cases; never shown as a problem.
             Conflict::DuplicateDocument { id } => Problem::WrongState {
                 current: format!("accepted as {id}"),

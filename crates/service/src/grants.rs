@@ -35,6 +35,10 @@ impl From<&GrantRow> for GrantView {
             end_reason: g.end_reason.clone(),
             hr_event: g.hr_event_id,
             days_left: None,
+            trained_at: g.trained_at.map(rfc3339_micros),
+            training_source: g.training_source.clone(),
+            duties_required: g.duties_required,
+            duties_accepted_at: g.duties_accepted_at.map(rfc3339_micros),
         }
     }
 }
@@ -43,7 +47,7 @@ impl Service {
     /// A grant as the person reads it: with the days left when it is active (Almaty today).
     pub(crate) fn grant_view(&self, g: &GrantRow) -> GrantView {
         let mut v = GrantView::from(g);
-        if g.status == qoljetim_domain::application::GrantStatus::Active {
+        if g.status.is_live() {
             let today = self.calendar.almaty_date(self.clock.now());
             v.days_left = today
                 .until(g.valid_until)

@@ -19,6 +19,7 @@ mod sessions;
 mod sign_in;
 mod system;
 mod toolbox;
+mod training;
 pub mod views;
 
 use std::sync::Arc;
@@ -64,6 +65,7 @@ pub fn current_request_id() -> Option<String> {
 }
 pub use system::{AuditQuery, ChainCheckView, DeadlineQuery, ReadinessView};
 pub use toolbox::{parse_json, signed_body_cms};
+pub use training::{LessonFile, TRAINING_REPORT_WORKING_DAYS};
 pub use views::*;
 
 /// What the use cases are configured with (the `[session]`, `[hr]` and exclusion sections).

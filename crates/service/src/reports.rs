@@ -46,6 +46,8 @@ pub struct ReportRequest {
 pub enum ReportBody {
     Deadlines(DeadlineReport),
     AccessRegistry(AccessRegistry),
+    /// Order 270 §13: the integrator's report on a held training session.
+    Training(qoljetim_reports::TrainingReport),
 }
 
 /// A report made for a caller: the body, the format asked for, and what a file of it is called.
@@ -59,7 +61,7 @@ pub struct Report {
     pub body: ReportBody,
 }
 
-fn report_format(v: Option<&str>, errors: &mut Vec<FieldError>) -> ReportFormat {
+pub(crate) fn report_format(v: Option<&str>, errors: &mut Vec<FieldError>) -> ReportFormat {
     match v {
         None | Some("json") => ReportFormat::Json,
         Some("csv") => ReportFormat::Csv,
@@ -190,6 +192,7 @@ impl Service {
         let (title, subtitle, tables) = match &body {
             ReportBody::Deadlines(r) => (r.title(), r.subtitle(), r.tables()),
             ReportBody::AccessRegistry(r) => (r.title(), r.subtitle(), r.tables()),
+            ReportBody::Training(r) => (r.title(), r.subtitle(), r.tables()),
         };
         Ok(Report {
             format,

@@ -142,6 +142,14 @@ pub struct GrantView {
     pub hr_event: Option<i64>,
     /// Days from today (Almaty) through `valid_until`, for an active grant.
     pub days_left: Option<i64>,
+    /// Order 270 §13: when and by what its person was trained (`lesson:<id>@<version>`,
+    /// `session:<id>`); null while `pending_training` (and for grants made before the gate).
+    pub trained_at: Option<String>,
+    pub training_source: Option<String>,
+    /// Order 270 §15: the first data read waits for the duties' acceptance (grants made since the
+    /// training gate).
+    pub duties_required: bool,
+    pub duties_accepted_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -378,4 +386,166 @@ pub struct PlannedGrantView {
 pub struct Submitted<T> {
     pub view: T,
     pub created: bool,
+}
+
+/// A text in Kazakh and Russian (Order 270 §12: training in both languages).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BilingualView {
+    pub kk: String,
+    pub ru: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonStepView {
+    pub text: BilingualView,
+    /// A picture from the manuals (`/docs/images/…`), if the step has one.
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonQuestionView {
+    pub text: BilingualView,
+    /// The choices, counted from 1 in an attempt's answers.
+    pub choices: Vec<BilingualView>,
+}
+
+/// The caller's standing in a lesson: trained for its system at this version, best score, attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonStandingView {
+    pub passed: bool,
+    pub best_percent: Option<i64>,
+    pub attempts: usize,
+}
+
+/// A lesson's current version, without its right answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonView {
+    pub id: String,
+    pub version: i64,
+    pub system: String,
+    /// Passed at this share of right answers, in percent.
+    pub pass_percent: i64,
+    pub title: BilingualView,
+    pub steps: Vec<LessonStepView>,
+    pub questions: Vec<LessonQuestionView>,
+    pub standing: LessonStandingView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonSummaryView {
+    pub id: String,
+    pub version: i64,
+    pub system: String,
+    pub pass_percent: i64,
+    pub title: BilingualView,
+    pub questions: usize,
+    pub standing: LessonStandingView,
+}
+
+/// An attempt at a lesson: the version it answers and one choice per question, counted from 1.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptBody {
+    pub version: i64,
+    pub answers: Vec<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub id: i64,
+    pub lesson: String,
+    pub version: i64,
+    pub correct: usize,
+    pub total: usize,
+    pub percent: u8,
+    pub pass_percent: u8,
+    pub passed: bool,
+    /// Per question, whether the answer was right (the right choice is not told).
+    pub right: Vec<bool>,
+    /// The caller's grants this pass activated (Order 270 §13).
+    pub activated_grants: Vec<i64>,
+}
+
+/// Order 270 §15: the duties a user accepts before the first data read of each new grant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DutiesView {
+    pub version: u32,
+    pub kk: Vec<String>,
+    pub ru: Vec<String>,
+    pub en: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptDutiesBody {
+    /// The version of the duties' text read (`GET /api/v1/duties`).
+    pub version: u32,
+    /// Must be true: the user accepts every duty.
+    pub accept: bool,
+}
+
+/// An interactive training session to schedule (Order 270 §12).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSessionBody {
+    /// `analytical_central`, `state_planning`: the systems it trains for.
+    pub systems: Vec<String>,
+    /// `kk` or `ru`.
+    pub language: String,
+    /// `online` or `room`.
+    pub mode: String,
+    /// The room's address or the meeting link.
+    pub place: String,
+    /// RFC 3339, e.g. `2026-12-08T10:00:00+05:00`.
+    pub starts_at: String,
+    pub capacity: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrainingSessionView {
+    pub id: i64,
+    pub systems: Vec<String>,
+    pub language: String,
+    pub mode: String,
+    pub place: String,
+    pub starts_at: String,
+    pub capacity: i64,
+    pub enrolled: i64,
+    pub places_left: i64,
+    /// The Almaty date it was held (attendance recorded); null while scheduled.
+    pub held_on: Option<String>,
+    /// Order 270 §13: the integrator's report is due by the end of the 5th working day after.
+    pub report_due: Option<String>,
+    pub report_due_at: Option<String>,
+    pub report_due_provisional: bool,
+    pub report_overdue: bool,
+    pub report_sent_at: Option<String>,
+    pub report_signer: Option<String>,
+    /// Whether the caller is enrolled.
+    pub enrolled_me: bool,
+}
+
+/// Enrols the caller, or (a head) an employee of the head's organization by IIN.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolBody {
+    pub iin: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrolmentView {
+    pub session_id: i64,
+    pub person_iin: String,
+    pub organization_bin: String,
+    pub enrolled_by: String,
+    pub enrolled_at: String,
+    /// Null until attendance is recorded.
+    pub attended: Option<bool>,
+}
+
+/// Who attended a held session (IINs of enrolled people); everyone else enrolled was absent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceBody {
+    pub attended: Vec<String>,
 }

@@ -8,6 +8,7 @@
 mod audit;
 mod lifecycle;
 mod reads;
+mod training;
 mod tx;
 mod writer;
 
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
 pub use lifecycle::*;
 pub use reads::*;
+pub use training::*;
 
 /// The id of the request a piece of work belongs to (issue 15): set by the HTTP layer around each
 /// request, read wherever a record is written, so that a log line, an audit record and a problem
@@ -76,6 +78,19 @@ pub enum Conflict {
     DuplicateDocument {
         id: i64,
     },
+    /// A lesson version loaded before with another text: a changed lesson is a new version.
+    LessonChangedInPlace {
+        id: String,
+        version: i64,
+    },
+    AlreadyEnrolled,
+    SessionFull {
+        capacity: i64,
+    },
+    /// Attendance names a person not enrolled in the session.
+    NotEnrolled {
+        iin: String,
+    },
 }
 
 impl Conflict {
@@ -89,6 +104,10 @@ impl Conflict {
             Conflict::NotFound => "not-found",
             Conflict::DuplicateEvent { .. } => "duplicate-event",
             Conflict::DuplicateDocument { .. } => "duplicate-document",
+            Conflict::LessonChangedInPlace { .. } => "lesson-changed-in-place",
+            Conflict::AlreadyEnrolled => "already-enrolled",
+            Conflict::SessionFull { .. } => "session-full",
+            Conflict::NotEnrolled { .. } => "not-enrolled",
         }
     }
 }

@@ -251,7 +251,7 @@ async fn block_person(
     out: &mut ChangeOutcome,
 ) -> std::result::Result<(), Failure> {
     let blocked = sqlx::query(
-        "SELECT id FROM grants WHERE person_iin = $1 AND organization_bin = $2 AND status = 'active' ORDER BY id",
+        "SELECT id FROM grants WHERE person_iin = $1 AND organization_bin = $2 AND status IN ('active', 'pending_training') ORDER BY id",
     )
     .bind(iin)
     .bind(bin)
@@ -263,7 +263,7 @@ async fn block_person(
     }
     sqlx::query(
         "UPDATE grants SET status = 'blocked', ended_at = $1, end_reason = $2, hr_event_id = $3 \
-         WHERE person_iin = $4 AND organization_bin = $5 AND status = 'active'",
+         WHERE person_iin = $4 AND organization_bin = $5 AND status IN ('active', 'pending_training')",
     )
     .bind(at)
     .bind(kind)
@@ -459,7 +459,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
         }
         LifecycleChange::ExpireGrants { today, at } => {
             let rows = sqlx::query(
-                "SELECT id FROM grants WHERE status = 'active' AND valid_until < $1 ORDER BY id",
+                "SELECT id FROM grants WHERE status IN ('active', 'pending_training') AND valid_until < $1 ORDER BY id",
             )
             .bind(today)
             .fetch_all(&mut *conn)
@@ -469,7 +469,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             }
             sqlx::query(
                 "UPDATE grants SET status = 'expired', ended_at = $1, end_reason = 'validity_ended' \
-                 WHERE status = 'active' AND valid_until < $2",
+                 WHERE status IN ('active', 'pending_training') AND valid_until < $2",
             )
             .bind(*at)
             .bind(today)
@@ -1097,8 +1097,11 @@ impl Store {
 
     /// Active grants valid through `last_day` or earlier (reminder candidates).
     pub async fn active_grants_ending_by(&self, last_day: &str) -> Result<Vec<crate::GrantRow>> {
-        self.grants_where("status = 'active' AND valid_until <= $1", last_day)
-            .await
+        self.grants_where(
+            "status IN ('active', 'pending_training') AND valid_until <= $1",
+            last_day,
+        )
+        .await
     }
 
     /// Every grant, oldest first (the access registry).

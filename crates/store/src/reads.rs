@@ -122,6 +122,12 @@ pub struct GrantRow {
     /// validity_ended, dismissal, transfer.
     pub end_reason: Option<String>,
     pub hr_event_id: Option<i64>,
+    /// Order 270 §13: when and by what (lesson:<id>@<version>, session:<id>) its person was trained.
+    pub trained_at: Option<i64>,
+    pub training_source: Option<String>,
+    /// Order 270 §15: grants made since issue 16 wait for their person's acceptance of the duties.
+    pub duties_required: bool,
+    pub duties_accepted_at: Option<i64>,
 }
 
 fn json_list(s: &str) -> Result<Vec<String>> {
@@ -241,7 +247,8 @@ fn line(r: &AnyRow) -> Result<LineRow> {
 }
 
 const GRANT_COLUMNS: &str = "id, application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
-    access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at, ended_at, end_reason, hr_event_id";
+    access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at, ended_at, end_reason, hr_event_id, \
+    trained_at, training_source, duties_required, duties_accepted_at";
 
 fn grant(r: &AnyRow) -> Result<GrantRow> {
     Ok(GrantRow {
@@ -263,6 +270,10 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
         ended_at: r.try_get("ended_at")?,
         end_reason: r.try_get("end_reason")?,
         hr_event_id: r.try_get("hr_event_id")?,
+        trained_at: r.try_get("trained_at")?,
+        training_source: r.try_get("training_source")?,
+        duties_required: r.try_get::<i64, _>("duties_required")? != 0,
+        duties_accepted_at: r.try_get("duties_accepted_at")?,
     })
 }
 
@@ -521,7 +532,7 @@ impl Store {
     /// The live (active) grants of one organization, oldest first.
     pub async fn active_grants_of(&self, organization_bin: &str) -> Result<Vec<GrantRow>> {
         self.grants_where(
-            "organization_bin = $1 AND status = 'active'",
+            "organization_bin = $1 AND status IN ('active', 'pending_training')",
             organization_bin,
         )
         .await

@@ -155,6 +155,7 @@ pub enum Change {
     },
     /// HR registry checks, HR events, expiry, notifications, the outbox (crate::lifecycle).
     Lifecycle(Box<crate::lifecycle::LifecycleChange>),
+    Training(Box<crate::training::TrainingChange>),
 }
 
 async fn status_of(
@@ -192,6 +193,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
     match change {
         Change::None => {}
         Change::Lifecycle(l) => return crate::lifecycle::apply(conn, l).await,
+        Change::Training(t) => return crate::training::apply(conn, t).await,
         Change::Login {
             challenge,
             challenge_expires_at,
@@ -409,10 +411,16 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             }
             for g in grants {
                 let scope = json_text(&g.scope)?;
+                // Order 270 §13: training before first work. A person trained at the system's
+                // current lesson version (renewal) starts active; anyone else waits for training.
+                // Every grant made from now on waits for the §15 duties' acceptance.
+                let trained =
+                    crate::training::trained_now(conn, g.person_iin.as_str(), g.system.as_str())
+                        .await?;
                 let row = sqlx::query(
                     "INSERT INTO grants (application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
-                     access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                     access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at, trained_at, training_source, duties_required) \
+                     VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, 1) RETURNING id",
                 )
                 .bind(*application_id)
                 .bind(g.line)
@@ -427,6 +435,13 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 .bind(&g.extra_years_reason)
                 .bind(granted_by)
                 .bind(*granted_at)
+                .bind(if trained.is_some() {
+                    "active"
+                } else {
+                    "pending_training"
+                })
+                .bind(trained.is_some().then_some(*granted_at))
+                .bind(trained)
                 .fetch_one(&mut *conn)
                 .await?;
                 out.ids.push(row.try_get("id")?);
@@ -491,7 +506,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 return Err(Failure::Conflict(Conflict::NotFound));
             }
             let blocked = sqlx::query(
-                "SELECT id FROM grants WHERE organization_bin = $1 AND status = 'active' ORDER BY id",
+                "SELECT id FROM grants WHERE organization_bin = $1 AND status IN ('active', 'pending_training') ORDER BY id",
             )
             .bind(bin.as_str())
             .fetch_all(&mut *conn)
@@ -501,7 +516,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             }
             sqlx::query(
                 "UPDATE grants SET status = 'blocked', ended_at = $1, end_reason = 'not_eligible' \
-                 WHERE organization_bin = $2 AND status = 'active'",
+                 WHERE organization_bin = $2 AND status IN ('active', 'pending_training')",
             )
             .bind(*at)
             .bind(bin.as_str())
@@ -527,7 +542,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             scope,
         } => {
             let res = sqlx::query(
-                "UPDATE grants SET scope = $1 WHERE id = $2 AND scope = $3 AND status = 'active'",
+                "UPDATE grants SET scope = $1 WHERE id = $2 AND scope = $3 AND status IN ('active', 'pending_training')",
             )
             .bind(json_text(scope)?)
             .bind(*grant_id)

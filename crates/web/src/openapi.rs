@@ -11,7 +11,7 @@ use qoljetim_service::views::*;
 use crate::AppState;
 use crate::handlers::{
     applications, block, data, grants, lifecycle, mobile_signing, organizations, reports, sign_in,
-    system,
+    system, training,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,21 @@ use crate::handlers::{
         ApplicationView,
         LineView,
         GrantView,
+        BilingualView,
+        LessonStepView,
+        LessonQuestionView,
+        LessonStandingView,
+        LessonView,
+        LessonSummaryView,
+        AttemptBody,
+        AttemptView,
+        DutiesView,
+        AcceptDutiesBody,
+        TrainingSessionBody,
+        TrainingSessionView,
+        EnrolBody,
+        EnrolmentView,
+        AttendanceBody,
         GrantResultView,
         NotGrantedView,
         ScopeView,
@@ -93,6 +108,17 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         // Read only: these routes answer GET; any other method gets 405.
         .routes(routes!(data::query))
         .routes(routes!(data::dimension))
+        .routes(routes!(training::lessons))
+        .routes(routes!(training::lesson))
+        .routes(routes!(training::attempt))
+        .routes(routes!(training::duties))
+        .routes(routes!(training::accept_duties))
+        .routes(routes!(training::sessions, training::schedule))
+        .routes(routes!(training::session))
+        .routes(routes!(training::enrolments, training::enrol))
+        .routes(routes!(training::attendance))
+        .routes(routes!(training::report, training::send_report))
+        .routes(routes!(training::report_evidence))
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
 }

@@ -58,6 +58,8 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::CertificateNoSigningRight
         | K::CertificateNotSigningKey
         | K::GrantInactive
+        | K::TrainingRequired
+        | K::DutiesNotAccepted
         | K::DataOutOfScope
         | K::HrSignerNotAllowed => StatusCode::FORBIDDEN,
         K::NotFound => StatusCode::NOT_FOUND,
@@ -65,7 +67,11 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::LineDecided
         | K::OrganizationExists
         | K::DuplicateEvent
-        | K::RenewalNotPossible => StatusCode::CONFLICT,
+        | K::RenewalNotPossible
+        | K::LessonChangedInPlace
+        | K::AlreadyEnrolled
+        | K::SessionFull
+        | K::NotEnrolled => StatusCode::CONFLICT,
         K::BudgetDataUnavailable | K::MobileSigningBusy => StatusCode::SERVICE_UNAVAILABLE,
         K::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         K::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

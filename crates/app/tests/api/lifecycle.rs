@@ -198,7 +198,7 @@ async fn leavers_are_blocked_at_once_and_the_block_clock_is_reported(app: &TestA
     );
     assert_eq!(
         grant_status(app, &w, ga[0]).await?["status"],
-        "active",
+        "pending_training",
         "nothing half-written"
     );
 
@@ -264,7 +264,10 @@ async fn leavers_are_blocked_at_once_and_the_block_clock_is_reported(app: &TestA
     assert_eq!(v["working_days_taken"], 5);
     assert_eq!(grant_status(app, &w, gb[0]).await?["status"], "blocked");
     // The neighbour in the same organization keeps access.
-    assert_eq!(grant_status(app, &w, gc[0]).await?["status"], "active");
+    assert_eq!(
+        grant_status(app, &w, gc[0]).await?["status"],
+        "pending_training"
+    );
 
     // A transfer inside the organization, from a file of personnel orders: the old grant ends, and
     // the renewal draft carries the new post.
@@ -421,7 +424,10 @@ async fn grant_expires_after_its_last_day_and_reminders_fire_once(app: &TestApp)
     // Active through 15 March 2027, expired from 16 March (Almaty).
     set(app, "2027-03-15T23:59:00")?;
     assert_eq!(run().run_once().await?.expired, 0);
-    assert_eq!(grant_status(app, &w, g).await?["status"], "active");
+    assert_eq!(
+        grant_status(app, &w, g).await?["status"],
+        "pending_training"
+    );
     set(app, "2027-03-16T00:00:30")?;
     let s = run().run_once().await?;
     assert_eq!(s.expired, 1);
@@ -931,7 +937,11 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
             "{gr}"
         );
     }
-    assert_eq!(grant_status(app, &w, gf[0]).await?["status"], "active");
+    // Order 270 §13: untouched by the block, still waiting for its person's training.
+    assert_eq!(
+        grant_status(app, &w, gf[0]).await?["status"],
+        "pending_training"
+    );
     // The evidence is the signed document, as received.
     let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
     let (s, bytes) = head
@@ -959,7 +969,11 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     assert_eq!(s, 400, "{v}");
     assert_eq!(v["errors"][0]["field"], "/lines/1/iin");
     assert_eq!(v["errors"][0]["rule"], "no_grant_in_organization");
-    assert_eq!(grant_status(app, &w, gf[0]).await?["status"], "active");
+    // Order 270 §13: untouched by the block, still waiting for its person's training.
+    assert_eq!(
+        grant_status(app, &w, gf[0]).await?["status"],
+        "pending_training"
+    );
 
     // Received on Tuesday 17 March, the 4th working day after 11 March: blocked, and late.
     set(app, "2026-03-17T09:00:00")?;
@@ -987,10 +1001,16 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["lines"][0]["scheduled_for"], "2026-03-20", "{v}");
     assert_eq!(v["lines"][0]["blocked_grants"], 0);
-    assert_eq!(grant_status(app, &w, gg[0]).await?["status"], "active");
+    assert_eq!(
+        grant_status(app, &w, gg[0]).await?["status"],
+        "pending_training"
+    );
     set(app, "2026-03-19T23:59:00")?;
     assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 0);
-    assert_eq!(grant_status(app, &w, gg[0]).await?["status"], "active");
+    assert_eq!(
+        grant_status(app, &w, gg[0]).await?["status"],
+        "pending_training"
+    );
     set(app, "2026-03-20T00:01:00")?;
     assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 1);
     let gr = grant_status(app, &w, gg[0]).await?;
@@ -1023,7 +1043,10 @@ async fn employer_block_request_blocks_at_once_or_on_the_date(app: &TestApp) -> 
         (Some("2026-03-23"), Some(0)),
         "{v}"
     );
-    assert_eq!(grant_status(app, &w, gh[0]).await?["status"], "active");
+    assert_eq!(
+        grant_status(app, &w, gh[0]).await?["status"],
+        "pending_training"
+    );
     set(app, "2026-03-23T00:00:30")?;
     assert_eq!(worker(app, None).run_once().await?.scheduled_blocks, 1);
     assert_eq!(grant_status(app, &w, gh[0]).await?["status"], "blocked");

@@ -10,6 +10,7 @@ pub mod organizations;
 pub mod reports;
 pub mod sign_in;
 pub mod system;
+pub mod training;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -33,7 +33,7 @@ pub async fn registry_report(
 }
 
 /// A report as JSON, or as the CSV or PDF file it was asked as.
-fn answer(report: Report) -> ApiResult<Response> {
+pub(crate) fn answer(report: Report) -> ApiResult<Response> {
     let encoded = qoljetim_reports::encode(
         report.format.as_str(),
         &report.title,
