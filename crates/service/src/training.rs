@@ -509,6 +509,7 @@ impl Service {
             report_overdue: s.report_sent_at.is_none() && s.report_due_at.is_some_and(|d| now > d),
             report_sent_at: s.report_sent_at.map(rfc3339_micros),
             report_signer: s.report_signer.clone(),
+            begun: s.starts_at <= now,
             enrolled_me,
         }
     }
@@ -585,7 +586,13 @@ impl Service {
                 "the room's address or the meeting link, 1 to 300 characters",
             ));
         }
-        let starts_at = match b.starts_at.parse::<Timestamp>() {
+        let starts_at = match b.starts_at.parse::<Timestamp>().or_else(|_| {
+            // A local time without an offset (a page's datetime field) is Almaty time.
+            b.starts_at
+                .parse::<jiff::civil::DateTime>()
+                .and_then(|dt| dt.to_zoned(self.calendar.time_zone().clone()))
+                .map(|z| z.timestamp())
+        }) {
             Ok(t) if t > self.clock.now() => Some(t),
             Ok(_) => {
                 errors.push(FieldError::new(

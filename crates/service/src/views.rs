@@ -496,7 +496,8 @@ pub struct TrainingSessionBody {
     pub mode: String,
     /// The room's address or the meeting link.
     pub place: String,
-    /// RFC 3339, e.g. `2026-12-08T10:00:00+05:00`.
+    /// RFC 3339, e.g. `2026-12-08T10:00:00+05:00`; without an offset (`2026-12-08T10:00`) it is
+    /// Almaty time.
     pub starts_at: String,
     pub capacity: i64,
 }
@@ -521,6 +522,8 @@ pub struct TrainingSessionView {
     pub report_overdue: bool,
     pub report_sent_at: Option<String>,
     pub report_signer: Option<String>,
+    /// The session has begun (attendance may be recorded).
+    pub begun: bool,
     /// Whether the caller is enrolled.
     pub enrolled_me: bool,
 }

@@ -809,7 +809,40 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             b.find(Locator::Id("sign-in-button")).await?.click().await?;
             wait_for_url(&b, &format!("{base}/")).await?;
             wait_for_text(&b, "grants", "город Алматы (KATO 750000000) и всё, что в её пределах").await?;
+            // Order 270 §13: training before the first read. The home page says what comes first;
+            // the employee takes the lesson: two wrong answers of six first (under the 80% mark), then
+            // all right.
+            wait_for_text(&b, "before-first-read", "сначала обучение").await?;
             shot(&b, "07-employee-home").await?;
+            let lesson = qoljetim::shipped_lessons()
+                .into_iter()
+                .find(|f| f.name.contains("analytical-central"))
+                .ok_or("no analytical-central lesson")?;
+            let lesson = qoljetim_domain::training::Lesson::parse(&lesson.name, &lesson.text)?;
+            b.find(Locator::Css(r#"a[href="/training"].button"#)).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/training")).await?;
+            b.find(Locator::Css(&format!(r#"a[href="/training/lessons/{}"]"#, lesson.id))).await?.click().await?;
+            wait_for_text(&b, "main", "Проверить ответы").await?;
+            for (round, wrong_first) in [(0, true), (1, false)] {
+                for (n, q) in lesson.questions.iter().enumerate() {
+                    let choice = if wrong_first && n < 2 { (q.correct + 1) % q.choices.len() } else { q.correct };
+                    b.find(Locator::Css(&format!(r#"input[name="q-{n}"][value="{}"]"#, choice + 1))).await?.click().await?;
+                }
+                b.find(Locator::Id("lesson-submit")).await?.click().await?;
+                let expected = if round == 0 { "Пока не пройден" } else { "Урок пройден" };
+                wait_for_text(&b, "lesson-result", expected).await?;
+            }
+            shot(&b, "12-employee-lesson-passed").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the lesson: {violations:#?}");
+            // Order 270 §15: the duties, accepted before the first read of the grant.
+            b.goto(&format!("{base}/")).await?;
+            b.find(Locator::Css(r#"a[id^="duties-"]"#)).await?.click().await?;
+            wait_for_text(&b, "main", "третьим лицам").await?;
+            shot(&b, "13-employee-duties").await?;
+            b.find(Locator::Id("duties-accept")).await?.click().await?;
+            b.find(Locator::Id("duties-submit")).await?.click().await?;
+            wait_for(&b, |u| u.ends_with("/#grants")).await?;
             // The explorer: a chart drawn by ECharts, then a bar's drill-down into months, as a line.
             b.find(Locator::Css(r#"a[href="/explore"]"#)).await?.click().await?;
             wait_for_text(&b, "main", "Обозреватель бюджета").await?;
@@ -855,7 +888,7 @@ async fn browser_whole_path_with_ncalayer(db: Option<&str>) -> R {
             for page in ["signed-out /sign-in", "head /", "head /applications/new", "head /block-requests/new",
                 &format!("head {application}"), "reviewer /", &format!("reviewer {application}"),
                 "integrator /", "integrator /grants", "integrator /operations", "reviewer /operations",
-                "employee /", "employee /explore"] {
+                "employee /", "employee /explore", "employee /training"] {
                 assert!(seen.contains(page), "{page} not crawled: {seen:?}");
             }
             Ok::<_, qoljetim::AnyError>(())

@@ -20,6 +20,7 @@ mod explore;
 mod mobile;
 mod operations;
 mod personal;
+mod training;
 
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller};
@@ -51,7 +52,14 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 13] = [
+const TEMPLATES: [(&str, &str); 17] = [
+    ("training.html", include_str!("../../templates/training.html")),
+    ("lesson.html", include_str!("../../templates/lesson.html")),
+    (
+        "training_session.html",
+        include_str!("../../templates/training_session.html"),
+    ),
+    ("duties.html", include_str!("../../templates/duties.html")),
     (
         "mobile_sign.html",
         include_str!("../../templates/mobile_sign.html"),
@@ -113,6 +121,77 @@ const STATIC: [(&str, &str, &[u8]); 6] = [
     ),
 ];
 
+/// The screenshots of the manuals (docs/images, taken by the browser tests), served under
+/// `/docs/images/` for the lessons' steps and the manual pages.
+const MANUAL_IMAGES: [(&str, &[u8]); 13] = [
+    (
+        "01-sign-in.png",
+        include_bytes!("../../../../docs/images/01-sign-in.png"),
+    ),
+    (
+        "02-head-home.png",
+        include_bytes!("../../../../docs/images/02-head-home.png"),
+    ),
+    (
+        "03-head-application-checked-with-errors.png",
+        include_bytes!("../../../../docs/images/03-head-application-checked-with-errors.png"),
+    ),
+    (
+        "04-head-application-ready-to-sign.png",
+        include_bytes!("../../../../docs/images/04-head-application-ready-to-sign.png"),
+    ),
+    (
+        "05-reviewer-application-decided.png",
+        include_bytes!("../../../../docs/images/05-reviewer-application-decided.png"),
+    ),
+    (
+        "06-integrator-grant-preview.png",
+        include_bytes!("../../../../docs/images/06-integrator-grant-preview.png"),
+    ),
+    (
+        "07-employee-home.png",
+        include_bytes!("../../../../docs/images/07-employee-home.png"),
+    ),
+    (
+        "08-employee-explorer-by-program.png",
+        include_bytes!("../../../../docs/images/08-employee-explorer-by-program.png"),
+    ),
+    (
+        "09-employee-explorer-program-by-month.png",
+        include_bytes!("../../../../docs/images/09-employee-explorer-program-by-month.png"),
+    ),
+    (
+        "10-sign-in-with-egov-business.png",
+        include_bytes!("../../../../docs/images/10-sign-in-with-egov-business.png"),
+    ),
+    (
+        "11-application-signed-by-phone.png",
+        include_bytes!("../../../../docs/images/11-application-signed-by-phone.png"),
+    ),
+    (
+        "access-registry.png",
+        include_bytes!("../../../../docs/images/access-registry.png"),
+    ),
+    (
+        "deadlines-report.png",
+        include_bytes!("../../../../docs/images/deadlines-report.png"),
+    ),
+];
+
+async fn manual_image(Path(name): Path<String>) -> Response {
+    match MANUAL_IMAGES.iter().find(|(n, _)| *n == name) {
+        Some((_, bytes)) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 impl Pages {
     pub fn new(config: PagesConfig) -> Result<Self, minijinja::Error> {
         let mut env = Environment::new();
@@ -134,6 +213,9 @@ impl Pages {
                 "from",
                 "to",
                 "at",
+                "correct",
+                "total",
+                "percent",
             ]
             .into_iter()
             .filter_map(|k| {
@@ -234,6 +316,22 @@ pub fn routes() -> Router<AppState> {
             get(compose::new_block_request).post(compose::edit_block_request),
         )
         .route("/grants", get(grants))
+        .route(
+            "/grants/{id}/duties",
+            get(training::duties).post(training::accept_duties),
+        )
+        .route("/training", get(training::training))
+        .route("/training/sessions", post(training::schedule))
+        .route("/training/sessions/{id}", get(training::session))
+        .route("/training/sessions/{id}/enrol", post(training::enrol))
+        .route(
+            "/training/sessions/{id}/attendance",
+            post(training::attendance),
+        )
+        .route(
+            "/training/lessons/{id}",
+            get(training::lesson).post(training::attempt),
+        )
         .route("/explore", get(explore::explore))
         .route("/operations", get(operations::operations))
         .route("/operations/organizations", post(operations::register))
@@ -251,6 +349,7 @@ pub fn routes() -> Router<AppState> {
         .route("/applications/{id}/review", post(review))
         .route("/applications/{id}/grant", post(grant))
         .route("/static/{*path}", get(asset))
+        .route("/docs/images/{name}", get(manual_image))
 }
 
 /// The home page of the signed-in person: what their roles let them work on. Signed out: the sign-in
