@@ -339,8 +339,8 @@ impl Worker {
         Ok(())
     }
 
-    /// Overdue reviews (to the reviewers), grants (to the integrator) and blocks that missed their
-    /// 3 working days (to both), each flagged once.
+    /// Overdue reviews (to the reviewers), grants (to the integrator), blocks that missed their
+    /// 3 working days (to both) and training reports (to the integrator), each flagged once.
     async fn monitor(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
         let store = &self.state.store;
         let reviewers = store.staff_with_role("reviewer").await?;
@@ -434,6 +434,34 @@ impl Worker {
                     e.working_days_taken
                 ),
                 ("Бұғаттау мерзімі өтті", "Нарушен срок блокирования"),
+            );
+        }
+        // Order 270 §13: the integrator's report on a held session, 5 working days.
+        let now_us = now.as_microsecond();
+        for t in store.training_sessions().await? {
+            let (Some(held), Some(due), Some(due_at)) = (t.held_on, t.report_due, t.report_due_at)
+            else {
+                continue;
+            };
+            if t.report_sent_at.is_some() || now_us <= due_at {
+                continue;
+            }
+            flag(
+                &integrators,
+                format!("overdue:training_report:{}", t.id),
+                format!("training_session:{}", t.id),
+                format!(
+                    "{held} өткізілген {} оқу сабағы туралы есепті уәкілетті органға жіберу мерзімі ({due}) өтті (270 бұйрық 13-т., 5 жұмыс күні).",
+                    t.id
+                ),
+                format!(
+                    "Срок отправки уполномоченному органу отчёта о занятии {}, проведённом {held}, ({due}) истёк (Приказ 270 п.13, 5 рабочих дней).",
+                    t.id
+                ),
+                (
+                    "Оқыту туралы есеп мерзімі өтті",
+                    "Просрочен отчёт об обучении",
+                ),
             );
         }
         s.overdue_flags = self.notify(list).await?;

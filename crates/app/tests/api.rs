@@ -155,6 +155,8 @@ mod operable;
 mod pages;
 #[path = "api/pki.rs"]
 mod pki;
+#[path = "api/training.rs"]
+mod training;
 
 const MINFIN: u32 = 1;
 const INTEGRATOR: u32 = 2;
@@ -2472,6 +2474,75 @@ fn lessons_check_passes_the_shipped_and_names_a_broken_line() -> R {
     Ok(())
 }
 
+/// Order 270 §12: `qoljetim lessons load` loads the shipped lessons into a fresh data folder once
+/// (again: unchanged), refuses a loaded version whose text changed (a change is a new version), and
+/// loads nothing when a file breaks a rule, naming its line.
+#[test]
+fn cli_lessons_load_checks_and_loads_versions_once() -> R {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b)?;
+    let base = std::env::temp_dir().join(format!("qoljetim-lessons-load-{}", hex::encode(b)));
+    let (data, edited) = (base.join("data"), base.join("edited"));
+    std::fs::create_dir_all(&edited)?;
+    let run = |dir: &std::path::Path| -> Result<(bool, String), qoljetim::AnyError> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_qoljetim"))
+            .args(["lessons", "load"])
+            .arg(dir)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()?;
+        Ok((
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
+    };
+    let (ok, text) = run(&root.join("lessons"))?;
+    assert!(
+        ok && text.contains("loaded analytical-central v1")
+            && text.contains("loaded state-planning v1"),
+        "{text}"
+    );
+    let (ok, text) = run(&root.join("lessons"))?;
+    assert!(
+        ok && text.contains("unchanged analytical-central v1"),
+        "{text}"
+    );
+    // The same version with another text is refused; raised to version 2 it loads.
+    let original = std::fs::read_to_string(root.join("lessons/analytical-central.toml"))?;
+    let changed = original.replacen("pass_percent = 80", "pass_percent = 90", 1);
+    assert_ne!(changed, original);
+    std::fs::write(edited.join("analytical-central.toml"), &changed)?;
+    let (ok, text) = run(&edited)?;
+    assert!(!ok && text.contains("lesson-changed-in-place"), "{text}");
+    // A broken file next to a good new version: nothing is loaded, the broken line is named.
+    std::fs::write(
+        edited.join("analytical-central.toml"),
+        changed.replacen("version = 1", "version = 2", 1),
+    )?;
+    std::fs::write(
+        edited.join("broken.toml"),
+        original.replacen("correct = 2", "correct = 7", 1),
+    )?;
+    let (ok, text) = run(&edited)?;
+    assert!(
+        !ok && text.contains("broken.toml:") && text.contains("nothing loaded"),
+        "{text}"
+    );
+    std::fs::remove_file(edited.join("broken.toml"))?;
+    let (ok, text) = run(&edited)?;
+    assert!(
+        ok && text.contains("loaded analytical-central v2"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+    Ok(())
+}
+
 /// Order 270 §2.6: `qoljetim org add` goes through the same use case as `POST /organizations` — the
 /// same exclusions, the same field rules, the same audit record — on a fresh data folder.
 #[test]
@@ -2565,8 +2636,29 @@ fn example_configuration_parses() {
     assert!(cfg.is_ok(), "{cfg:?}");
 }
 
-/// Grants the person `user` of a new organization access to `systems` through the real workflow.
+/// Grants the person `user` of a new organization access to `systems` through the real workflow;
+/// the person has passed the lessons and accepted the duties (Order 270 §13, §15).
 async fn granted_user(
+    app: &TestApp,
+    w: &World,
+    n: u32,
+    kind: K,
+    territory: Option<&str>,
+    admins: &[&str],
+    systems: &[&str],
+) -> Result<ApiClient, qoljetim::AnyError> {
+    let client = granted_untrained(app, w, n, kind, territory, admins, systems).await?;
+    let ready = client.pass_training(&qoljetim::shipped_lessons()).await?;
+    assert_eq!(
+        ready.len(),
+        systems.len(),
+        "every granted system is ready to read"
+    );
+    Ok(client)
+}
+
+/// As `granted_user`, signed in right after the grant: not trained, duties not accepted.
+async fn granted_untrained(
     app: &TestApp,
     w: &World,
     n: u32,
@@ -2616,15 +2708,7 @@ async fn granted_user(
         .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
         .await?;
     assert_eq!(s, 201, "{v}");
-    let client = app.signed_in(&user, &bin, NcaRole::Employee).await?;
-    // Order 270 §13, §15: the person passes the lessons and accepts the duties before reading.
-    let ready = client.pass_training(&qoljetim::shipped_lessons()).await?;
-    assert_eq!(
-        ready.len(),
-        systems.len(),
-        "every granted system is ready to read"
-    );
-    Ok(client)
+    app.signed_in(&user, &bin, NcaRole::Employee).await
 }
 
 fn rows(v: &Value) -> Vec<Value> {

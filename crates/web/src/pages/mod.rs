@@ -53,7 +53,10 @@ pub struct Pages {
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
 const TEMPLATES: [(&str, &str); 17] = [
-    ("training.html", include_str!("../../templates/training.html")),
+    (
+        "training.html",
+        include_str!("../../templates/training.html"),
+    ),
     ("lesson.html", include_str!("../../templates/lesson.html")),
     (
         "training_session.html",

@@ -1,0 +1,541 @@
+//! Training before first work (Order 270 §12–§13) and the §15 duties: the gate on data reads, the
+//! lessons, the sessions and the integrator's report with its clock. The clock is fixed and moved.
+
+use super::*;
+
+// 10:00 in Almaty on Monday 7 December 2026, with budget data.
+on_both_databases!(sqlite_training, postgres_training;
+    (|db| TestApp::spawn_full(db, KeyKind::P256, 3_000, Some("2026-12-07T05:00:00Z".parse()?), |_| {}));
+    a_deputy_passes_the_kazakh_lesson_and_accepts_the_duties_before_reading,
+    a_user_attends_a_session_and_the_integrator_reports_within_five_working_days,
+);
+
+const AC_2026: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026";
+
+fn set(app: &TestApp, almaty: &str) -> R {
+    let t: Timestamp = format!("{almaty}+05:00[Asia/Almaty]")
+        .parse::<jiff::Zoned>()?
+        .timestamp();
+    app.state.clock.set(t);
+    Ok(())
+}
+
+/// The right answers of a shipped lesson, counted from 1.
+fn right_answers(id: &str) -> Result<(u32, Vec<usize>), qoljetim::AnyError> {
+    let f = qoljetim::shipped_lessons()
+        .into_iter()
+        .find(|f| f.name.contains(id))
+        .ok_or("no such lesson")?;
+    let l = qoljetim_domain::training::Lesson::parse(&f.name, &f.text)?;
+    Ok((
+        l.version,
+        l.questions.iter().map(|q| q.correct + 1).collect(),
+    ))
+}
+
+// Order 270 §13: a deputy granted today reads nothing until trained (`training-required`, in the
+// caller's language, naming the lesson); a failed attempt changes nothing; the Kazakh lesson passed,
+// §15: the duties come next (`duties-not-accepted`), accepted only by the grant's own person; then the
+// read succeeds. A renewal for a person trained at the lesson's current version starts active.
+async fn a_deputy_passes_the_kazakh_lesson_and_accepts_the_duties_before_reading(
+    app: &TestApp,
+) -> R {
+    let w = world(app).await?;
+    let deputy = granted_untrained(
+        app,
+        &w,
+        40,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?
+    .with_lang("kk");
+    let (_, grants) = deputy.get("/api/v1/grants?own=true").await?;
+    assert_eq!(grants[0]["status"], "pending_training", "{grants}");
+    assert_eq!(grants[0]["duties_required"], true);
+    let grant = grants[0]["id"].as_i64().ok_or("no grant id")?;
+    let (s, v) = deputy.get(AC_2026).await?;
+    assert_eq!((s, problem_type(&v)), (403, "training-required"), "{v}");
+    let detail = v["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("analytical-central") && detail.contains("сабағын"),
+        "Kazakh, naming the lesson: {detail}"
+    );
+    // The lesson, in Kazakh and Russian, without its right answers.
+    let (s, lesson) = deputy.get("/api/v1/lessons/analytical-central").await?;
+    assert_eq!(s, 200, "{lesson}");
+    assert!(
+        lesson["title"]["kk"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert!(
+        lesson["title"]["ru"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert!(lesson["questions"].as_array().is_some_and(|q| q.len() >= 5));
+    assert!(!lesson.to_string().contains("correct"), "{lesson}");
+    let (version, right) = right_answers("analytical-central")?;
+    // A wrong attempt (every first choice) is scored and changes nothing.
+    let wrong: Vec<usize> = right.iter().map(|_| 1).collect();
+    let (s, v) = deputy
+        .post(
+            "/api/v1/lessons/analytical-central/attempts",
+            &json!({"version": version, "answers": wrong}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["passed"], false, "{v}");
+    assert_eq!(v["activated_grants"], json!([]));
+    let (s, v) = deputy.get(AC_2026).await?;
+    assert_eq!((s, problem_type(&v)), (403, "training-required"), "{v}");
+    // An attempt that answers a choice no question has names it; nothing is recorded as taken.
+    let mut bad = right.clone();
+    bad[2] = 9;
+    let (s, v) = deputy
+        .post(
+            "/api/v1/lessons/analytical-central/attempts",
+            &json!({"version": version, "answers": bad}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (400, Some("/answers/2")),
+        "{v}"
+    );
+    // Passed: the grant waiting for it is active.
+    let (s, v) = deputy
+        .post(
+            "/api/v1/lessons/analytical-central/attempts",
+            &json!({"version": version, "answers": right}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["passed"].clone(), v["activated_grants"].clone()),
+        (json!(true), json!([grant])),
+        "{v}"
+    );
+    // Order 270 §15: the duties before the first read.
+    let (s, v) = deputy.get(AC_2026).await?;
+    assert_eq!((s, problem_type(&v)), (403, "duties-not-accepted"), "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("/grants/{grant}/duties")),
+        "{v}"
+    );
+    let (_, duties) = deputy.get("/api/v1/duties").await?;
+    assert_eq!(duties["kk"].as_array().map(Vec::len), Some(4), "{duties}");
+    // Nobody else accepts them: another person's grant is not found.
+    let other = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let (s, v) = other
+        .post(
+            &format!("/api/v1/grants/{grant}/duties"),
+            &json!({"version": duties["version"], "accept": true}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (404, "not-found"), "{v}");
+    let (s, v) = deputy
+        .post(
+            &format!("/api/v1/grants/{grant}/duties"),
+            &json!({"version": duties["version"], "accept": false}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("must_accept")),
+        "{v}"
+    );
+    let (s, v) = deputy
+        .post(
+            &format!("/api/v1/grants/{grant}/duties"),
+            &json!({"version": duties["version"], "accept": true}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["duties_accepted_at"].is_string(), "{v}");
+    assert_eq!(v["training_source"], "lesson:analytical-central@1");
+    let (s, v) = deputy
+        .post(
+            &format!("/api/v1/grants/{grant}/duties"),
+            &json!({"version": duties["version"], "accept": true}),
+        )
+        .await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (409, "wrong-state"),
+        "accepted once: {v}"
+    );
+    let (s, v) = deputy.get(&format!("{AC_2026}&group_by=program")).await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(!rows(&v).is_empty(), "{v}");
+    // Audited: the refusal by training-required, the attempts with their scores, the acceptance.
+    let (_, audit) = w.integrator.get("/api/v1/audit?limit=1000").await?;
+    let mine: Vec<&Value> = audit
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| {
+                    e["actor"]
+                        .as_str()
+                        .is_some_and(|x| x.starts_with(&iin(381)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        mine.iter().any(|e| e["action"] == "query_data"
+            && e["outcome"] == "denied"
+            && e["policies"].to_string().contains("training-required")),
+        "{mine:?}"
+    );
+    assert_eq!(
+        mine.iter()
+            .filter(|e| e["action"] == "take_lesson" && e["outcome"] == "allowed")
+            .count(),
+        2
+    );
+    assert!(
+        mine.iter()
+            .any(|e| e["action"] == "accept_duties" && e["outcome"] == "allowed")
+    );
+    // A renewal: the person passed the current version, so the new grant starts active (its duties
+    // are asked again: each new grant).
+    let head = app.person(
+        &iin(380),
+        Some(&demo_bin(240)),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let t = today(app);
+    let until = plus_months(t, 6);
+    let f = application_json(
+        &demo_bin(240),
+        &t.to_string(),
+        ("Басшы", "Тест", None),
+        &["analytical_central"],
+        &[FormLine {
+            iin: &iin(381),
+            surname: "Депутат",
+            name: "Тест",
+            patronymic: Some("Екінші"),
+            access_until: Some(&until),
+        }],
+    );
+    let (s, v) = app.submit(&head, &f).await?;
+    assert_eq!(s, 201, "{v}");
+    let v = approve_and_grant(&w, v["id"].as_i64().unwrap_or(0)).await?;
+    assert_eq!(v["grants"][0]["status"], "active", "{v}");
+    assert_eq!(
+        v["grants"][0]["training_source"],
+        "lesson:analytical-central@1"
+    );
+    assert_eq!(v["grants"][0]["duties_accepted_at"], Value::Null);
+    Ok(())
+}
+
+// Order 270 §12–§13: a user trains by attending a session instead; the integrator's report is due by
+// the end of the 5th working day after the session (across Independence Day, 16 December), is
+// flagged overdue after it, renders in PDF with Kazakh text, and is sent signed by the integrator.
+async fn a_user_attends_a_session_and_the_integrator_reports_within_five_working_days(
+    app: &TestApp,
+) -> R {
+    let w = world(app).await?;
+    let user = granted_untrained(
+        app,
+        &w,
+        41,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let other = granted_untrained(
+        app,
+        &w,
+        42,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let session = json!({"systems": ["analytical_central"], "language": "ru", "mode": "room",
+        "place": "Астана, Мәңгілік Ел 8, зал 3", "starts_at": "2026-12-11T10:00:00+05:00", "capacity": 1});
+    // The integrator schedules; the authorized body does not.
+    let (s, v) = w
+        .reviewer
+        .post("/api/v1/training/sessions", &session)
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+    let (s, v) = w
+        .integrator
+        .post(
+            "/api/v1/training/sessions",
+            &json!({"systems": ["x"], "language": "en", "mode": "room",
+            "place": "", "starts_at": "tomorrow", "capacity": 0}),
+        )
+        .await?;
+    assert_eq!(s, 400, "{v}");
+    let fields: Vec<&str> = v["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        fields,
+        [
+            "/systems/0",
+            "/language",
+            "/place",
+            "/starts_at",
+            "/capacity"
+        ],
+        "{v}"
+    );
+    let (s, v) = w
+        .integrator
+        .post("/api/v1/training/sessions", &session)
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().ok_or("no session id")?;
+    // Enrolment: the user enrols; the session is then full; their head cannot enrol them twice.
+    let (s, v) = user
+        .post(
+            &format!("/api/v1/training/sessions/{id}/enrolments"),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = other
+        .post(
+            &format!("/api/v1/training/sessions/{id}/enrolments"),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "session-full"), "{v}");
+    let head = app
+        .signed_in(&iin(382), &demo_bin(241), NcaRole::FirstHead)
+        .await?;
+    let (s, v) = head
+        .post(
+            &format!("/api/v1/training/sessions/{id}/enrolments"),
+            &json!({"iin": iin(383)}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "already-enrolled"), "{v}");
+    // A head enrols only people of their own organization who hold a grant there.
+    let (s, v) = head
+        .post(
+            &format!("/api/v1/training/sessions/{id}/enrolments"),
+            &json!({"iin": iin(385)}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("granted_user")),
+        "{v}"
+    );
+    // One trainee's IIN is not shown to another organization.
+    let (_, seen) = other
+        .get(&format!("/api/v1/training/sessions/{id}/enrolments"))
+        .await?;
+    assert_eq!(seen, json!([]), "{seen}");
+    let (_, seen) = w
+        .integrator
+        .get(&format!("/api/v1/training/sessions/{id}/enrolments"))
+        .await?;
+    assert_eq!(seen[0]["person_iin"], iin(383).as_str(), "{seen}");
+    // Attendance waits for the session to begin.
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/training/sessions/{id}/attendance"),
+            &json!({"attended": [iin(383)]}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "wrong-state"), "{v}");
+    // Friday 11 December, after the session.
+    set(app, "2026-12-11T13:00:00")?;
+    let integrator = app
+        .signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee)
+        .await?;
+    let (s, v) = integrator
+        .post(
+            &format!("/api/v1/training/sessions/{id}/attendance"),
+            &json!({"attended": [iin(385)]}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "not-enrolled"), "{v}");
+    let (s, v) = integrator
+        .post(
+            &format!("/api/v1/training/sessions/{id}/attendance"),
+            &json!({"attended": [iin(383)]}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    // Mon 14, Tue 15, (Wed 16 Independence Day), Thu 17, Fri 18, Mon 21: the 5th working day.
+    assert_eq!(
+        (v["held_on"].as_str(), v["report_due"].as_str()),
+        (Some("2026-12-11"), Some("2026-12-21")),
+        "{v}"
+    );
+    assert_eq!(v["report_overdue"], false);
+    // Attendance trained the user: their grant is active, the training named.
+    let user = app
+        .signed_in(&iin(383), &demo_bin(241), NcaRole::Employee)
+        .await?;
+    let (_, grants) = user.get("/api/v1/grants?own=true").await?;
+    assert_eq!(
+        (
+            grants[0]["status"].as_str(),
+            grants[0]["training_source"].as_str()
+        ),
+        (Some("active"), Some(format!("session:{id}").as_str())),
+        "{grants}"
+    );
+    // The report: trainees, attendance, lesson results; PDF with Kazakh text; CSV.
+    let (s, report) = integrator
+        .get(&format!("/api/v1/training/sessions/{id}/report"))
+        .await?;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(
+        (report["enrolled"].clone(), report["attended"].clone()),
+        (json!(1), json!(1)),
+        "{report}"
+    );
+    assert_eq!(report["trainees"][0]["iin"], iin(383).as_str());
+    assert_eq!(report["trainees"][0]["lessons"][0]["attempts"], 0);
+    let reviewer = app
+        .signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee)
+        .await?;
+    let (s, pdf) = reviewer
+        .get_bytes(&format!("/api/v1/training/sessions/{id}/report?format=pdf"))
+        .await?;
+    assert_eq!(s, 200);
+    let path = app.dir.join("training-report.pdf");
+    std::fs::write(&path, &pdf)?;
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .map_err(|e| format!("pdftotext (Debian poppler-utils) is needed: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Оқыту туралы есеп") && text.contains(&iin(383)),
+        "{text}"
+    );
+    let (s, csv) = integrator
+        .get_bytes(&format!("/api/v1/training/sessions/{id}/report?format=csv"))
+        .await?;
+    assert_eq!(s, 200);
+    assert!(String::from_utf8_lossy(&csv).contains("ЖСН / ИИН"));
+    // On time through the 21st; overdue after it, flagged once to the integrator.
+    set(app, "2026-12-21T23:59:00")?;
+    let integrator = app
+        .signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee)
+        .await?;
+    let (_, v) = integrator
+        .get(&format!("/api/v1/training/sessions/{id}"))
+        .await?;
+    assert_eq!(v["report_overdue"], false, "{v}");
+    set(app, "2026-12-22T00:00:30")?;
+    let (_, v) = integrator
+        .get(&format!("/api/v1/training/sessions/{id}"))
+        .await?;
+    assert_eq!(v["report_overdue"], true, "{v}");
+    let worker = qoljetim::worker::Worker {
+        state: app.state.clone(),
+        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
+        mailer: None,
+    };
+    let first = worker.run_once().await?;
+    let again = worker.run_once().await?;
+    assert!(
+        first.overdue_flags >= 1 && again.overdue_flags == 0,
+        "{first:?} {again:?}"
+    );
+    let (_, notes) = integrator.get("/api/v1/notifications").await?;
+    assert!(
+        notes
+            .to_string()
+            .contains(&format!("training_session:{id}")),
+        "{notes}"
+    );
+    let reviewer = app
+        .signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee)
+        .await?;
+    let (_, deadlines) = reviewer
+        .get("/api/v1/reports/deadlines?from=2026-12-01&to=2026-12-31")
+        .await?;
+    let item = deadlines["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["clock"] == "training_report")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        (item["due"].as_str(), item["outcome"].as_str()),
+        (Some("2026-12-21"), Some("missed")),
+        "{deadlines}"
+    );
+    // Sent signed by the integrator's head: other content or another organization's key is refused.
+    let report_text = serde_json::to_string(&report)?;
+    let signer = app.person(
+        &iin(3),
+        Some(&demo_bin(INTEGRATOR)),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let tampered = report_text.replace("\"attended\":1", "\"attended\":5");
+    assert_ne!(tampered, report_text);
+    let (s, v) = integrator
+        .post(
+            &format!("/api/v1/training/sessions/{id}/report"),
+            &json!({"signed_cms": signer.sign(tampered.as_bytes())?}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("report_content")),
+        "{v}"
+    );
+    let outsider = app.person(
+        &iin(382),
+        Some(&demo_bin(241)),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let (s, v) = integrator
+        .post(
+            &format!("/api/v1/training/sessions/{id}/report"),
+            &json!({"signed_cms": outsider.sign(report_text.as_bytes())?}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "certificate-wrong-bin"), "{v}");
+    let cms = signer.sign(report_text.as_bytes())?;
+    let (s, v) = integrator
+        .post(
+            &format!("/api/v1/training/sessions/{id}/report"),
+            &json!({"signed_cms": cms}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["report_sent_at"].is_string() && v["report_overdue"] == false,
+        "{v}"
+    );
+    let (s, evidence) = reviewer
+        .get_bytes(&format!("/api/v1/training/sessions/{id}/report/evidence"))
+        .await?;
+    assert_eq!(s, 200);
+    assert_eq!(base64_encode(&evidence), cms, "the signed bytes, unchanged");
+    Ok(())
+}
