@@ -259,6 +259,7 @@ pub struct LimitsSection {
     pub login_body_bytes: usize,
     pub document_body_bytes: usize,
     pub form_body_bytes: usize,
+    pub attachment_body_bytes: usize,
     pub other_body_bytes: usize,
     pub cms_bytes: usize,
     pub cms_certificates: usize,
@@ -285,6 +286,7 @@ impl Default for LimitsSection {
             login_body_bytes: b.login,
             document_body_bytes: b.document,
             form_body_bytes: b.form,
+            attachment_body_bytes: b.attachment,
             other_body_bytes: b.other,
             cms_bytes: c.max_bytes,
             cms_certificates: c.max_certificates,
@@ -312,6 +314,7 @@ impl LimitsSection {
             login: self.login_body_bytes,
             document: self.document_body_bytes,
             form: self.form_body_bytes,
+            attachment: self.attachment_body_bytes,
             other: self.other_body_bytes,
         }
     }
@@ -361,6 +364,23 @@ impl Default for IntakeSection {
     fn default() -> Self {
         IntakeSection {
             date_days_back: qoljetim_domain::application::DEFAULT_DATE_DAYS_BACK,
+        }
+    }
+}
+
+/// `[support]`: the support service (Order 270 §14, issue 16).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportSection {
+    /// The support staff's first answer to a request is due by the end of this many working days
+    /// after the day it was opened (Almaty); tracked, flagged and in the deadline report.
+    pub first_answer_working_days: u32,
+}
+
+impl Default for SupportSection {
+    fn default() -> Self {
+        SupportSection {
+            first_answer_working_days: qoljetim_service::DEFAULT_FIRST_ANSWER_WORKING_DAYS,
         }
     }
 }
@@ -418,6 +438,7 @@ pub struct Config {
     /// `[mobile_signing]`: signing by phone with the eGov apps' QR codes (docs/egov-mobile.md).
     pub mobile_signing: qoljetim_service::MobileSigningConfig,
     pub intake: IntakeSection,
+    pub support: SupportSection,
     pub limits: LimitsSection,
 }
 
@@ -459,6 +480,7 @@ impl Default for Config {
             pages: PagesSection::default(),
             mobile_signing: qoljetim_service::MobileSigningConfig::default(),
             intake: IntakeSection::default(),
+            support: SupportSection::default(),
             limits: LimitsSection::default(),
         }
     }

@@ -175,6 +175,7 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
             m
         },
         intake_date_days_back: cfg.intake.date_days_back,
+        support_first_answer_working_days: cfg.support.first_answer_working_days,
         abuse: cfg.limits.abuse(),
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;

@@ -272,7 +272,7 @@ enum StaffCmd {
         org: String,
         #[arg(long)]
         iin: String,
-        #[arg(long, value_parser = ["reviewer", "integrator_admin"])]
+        #[arg(long, value_parser = ["reviewer", "integrator_admin", "support_agent"])]
         role: String,
     },
 }
@@ -779,8 +779,15 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let cfg = config(&common, None)?;
             let state = qoljetim::build_state(&cfg).await?;
             let now = Timestamp::now();
-            let r = qoljetim_reports::deadline_report(&state.store, &state.calendar, from, to, now)
-                .await?;
+            let r = qoljetim_reports::deadline_report(
+                &state.store,
+                &state.calendar,
+                from,
+                to,
+                now,
+                state.config.support_first_answer_working_days,
+            )
+            .await?;
             let bytes = encode_report(&format, &r.title(), &r.subtitle(), &r.tables(), &r)?;
             std::fs::write(&out, bytes)?;
             println!("{} items written to {}", r.items.len(), out.display());
@@ -821,8 +828,13 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let bin = Bin::parse(&org).map_err(|e| format!("--org: {e}"))?;
             let iin = Iin::parse(&iin).map_err(|e| format!("--iin: {e}"))?;
             let role = Role::parse(&role)
-                .filter(|r| matches!(r, Role::Reviewer | Role::IntegratorAdmin))
-                .ok_or("--role must be reviewer or integrator_admin")?;
+                .filter(|r| {
+                    matches!(
+                        r,
+                        Role::Reviewer | Role::IntegratorAdmin | Role::SupportAgent
+                    )
+                })
+                .ok_or("--role must be reviewer, integrator_admin or support_agent")?;
             let store = open_store(&cfg).await?;
             let organization = store
                 .organization(bin.as_str())

@@ -464,6 +464,33 @@ impl Worker {
                 ),
             );
         }
+        // Order 270 §14: the support staff's first answer, past its working days.
+        let agents = store.staff_with_role("support_agent").await?;
+        for r in store.support_requests(None, 1000).await? {
+            if r.first_answered_at.is_some()
+                || r.status == "resolved"
+                || now_us <= r.first_answer_due_at
+            {
+                continue;
+            }
+            flag(
+                &agents,
+                format!("overdue:support_first_answer:{}", r.id),
+                format!("support_request:{}", r.id),
+                format!(
+                    "{} өтінішке алғашқы жауап мерзімі ({}) өтті (270 бұйрық 14-т.).",
+                    r.id, r.first_answer_due
+                ),
+                format!(
+                    "Срок первого ответа на обращение {} ({}) истёк (Приказ 270 п.14).",
+                    r.id, r.first_answer_due
+                ),
+                (
+                    "Қолдаудың жауап мерзімі өтті",
+                    "Просрочен первый ответ поддержки",
+                ),
+            );
+        }
         s.overdue_flags = self.notify(list).await?;
         Ok(())
     }

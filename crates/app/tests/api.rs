@@ -2329,6 +2329,9 @@ async fn openapi_and_health(app: &TestApp) -> R {
         "/api/v1/training/sessions/{id}/enrolments",
         "/api/v1/training/sessions/{id}/attendance",
         "/api/v1/training/sessions/{id}/report",
+        "/api/v1/support/requests",
+        "/api/v1/support/requests/{id}/messages",
+        "/api/v1/support/requests/{id}/attachments",
         "/healthz",
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
@@ -2359,13 +2362,14 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 41, "every route of the router");
+    assert_eq!(paths.len(), 48, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")
             .replace("{system}", "analytical_central")
             .replace("{dataset}", "expenditure")
-            .replace("{dim}", "month");
+            .replace("{dim}", "month")
+            .replace("{attachment}", "1");
         for method in item
             .as_object()
             .map(|m| m.keys().cloned().collect::<Vec<_>>())

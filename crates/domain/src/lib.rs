@@ -9,6 +9,7 @@ pub mod kato;
 pub mod lifecycle;
 pub mod org;
 pub mod person_name;
+pub mod support;
 pub mod training;
 
 pub use application::{ApplicationForm, ApplicationLine, ApplicationStatus, LineStatus};
@@ -33,6 +34,8 @@ pub enum Role {
     Reviewer,
     /// Integrator staff registered with the CLI.
     IntegratorAdmin,
+    /// Integrator support staff registered with the CLI (Order 270 §14: the support service).
+    SupportAgent,
 }
 
 impl Role {
@@ -42,6 +45,7 @@ impl Role {
             Role::Employee => "employee",
             Role::Reviewer => "reviewer",
             Role::IntegratorAdmin => "integrator_admin",
+            Role::SupportAgent => "support_agent",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -50,6 +54,7 @@ impl Role {
             Role::Employee,
             Role::Reviewer,
             Role::IntegratorAdmin,
+            Role::SupportAgent,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)

@@ -17,6 +17,7 @@ pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
 pub const WORKFLOW_POLICIES: &str = include_str!("../policies/workflow.cedar");
 pub const DATA_POLICIES: &str = include_str!("../policies/data.cedar");
 pub const TRAINING_POLICIES: &str = include_str!("../policies/training.cedar");
+pub const SUPPORT_POLICIES: &str = include_str!("../policies/support.cedar");
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -67,6 +68,16 @@ pub enum Action {
     EnrolInTraining,
     /// Order 270 §15: accept the duties of a grant.
     AcceptDuties,
+    /// Order 270 §14: open a support request.
+    OpenSupportRequest,
+    /// Read a support request with its messages and attachments.
+    ReadSupportRequest,
+    /// Write on a support request: a message, an attachment, resolving it.
+    AnswerSupportRequest,
+    /// Assign a support request to a support agent.
+    ManageSupportRequest,
+    /// Read every requester's support requests.
+    ListAllSupportRequests,
 }
 
 impl Action {
@@ -99,6 +110,11 @@ impl Action {
             Action::ManageTraining => "manage_training",
             Action::EnrolInTraining => "enrol_in_training",
             Action::AcceptDuties => "accept_duties",
+            Action::OpenSupportRequest => "open_support_request",
+            Action::ReadSupportRequest => "read_support_request",
+            Action::AnswerSupportRequest => "answer_support_request",
+            Action::ManageSupportRequest => "manage_support_request",
+            Action::ListAllSupportRequests => "list_all_support_requests",
         }
     }
 }
@@ -153,6 +169,12 @@ pub enum Resource {
         organization_bin: Bin,
     },
     Registry,
+    /// A support request, by its requester (Order 270 §14).
+    SupportRequest {
+        id: i64,
+        requester_iin: Iin,
+        requester_bin: Bin,
+    },
     /// A person to be trained: who they are and the organization they work in.
     Trainee {
         person_iin: Iin,
@@ -259,7 +281,9 @@ impl PolicyEngine {
     pub fn new() -> Result<Self, PolicyError> {
         Self::from_texts(
             SCHEMA,
-            &format!("{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}"),
+            &format!(
+                "{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}\n{SUPPORT_POLICIES}"
+            ),
         )
     }
 
@@ -332,6 +356,16 @@ impl PolicyEngine {
                 list.push(json!({"uid": {"type": "Qoljetim::BlockRequest", "id": id},
                                  "attrs": {"applicant_bin": applicant_bin}, "parents": []}));
                 ("BlockRequest", id)
+            }
+            Resource::SupportRequest {
+                id,
+                requester_iin,
+                requester_bin,
+            } => {
+                let id = id.to_string();
+                list.push(json!({"uid": {"type": "Qoljetim::SupportRequest", "id": id},
+                                 "attrs": {"requester_iin": requester_iin, "requester_bin": requester_bin}, "parents": []}));
+                ("SupportRequest", id)
             }
             Resource::Trainee {
                 person_iin,

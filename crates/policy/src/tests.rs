@@ -77,6 +77,12 @@ fn each_policy_makes_its_decisions() {
         applicant_bin: bin(b),
     };
     let other = "990101300013";
+    let agent = actor(INTEGRATOR, K::Integrator, &[Role::SupportAgent]);
+    let support = |i: &str, b: &str| Resource::SupportRequest {
+        id: 1,
+        requester_iin: iin(i),
+        requester_bin: bin(b),
+    };
     let trainee = |i: &str, b: &str| Resource::Trainee {
         person_iin: iin(i),
         organization_bin: bin(b),
@@ -271,6 +277,32 @@ fn each_policy_makes_its_decisions() {
             &head,
             trainee(other, MINFIN),
         ),
+        // §14: a requester reads their own support request, not another requester's.
+        (
+            "requester-works-own-support-request",
+            &employee,
+            Action::ReadSupportRequest,
+            support("871008401427", APPLICANT),
+            &employee,
+            support(other, APPLICANT),
+        ),
+        // §14: the integrator's support staff work every request; an integrator administrator does not.
+        (
+            "support-staff-work-support-requests",
+            &agent,
+            Action::ManageSupportRequest,
+            support(other, APPLICANT),
+            &integrator,
+            support(other, APPLICANT),
+        ),
+        (
+            "support-staff-list-all-support-requests",
+            &agent,
+            Action::ListAllSupportRequests,
+            Resource::Registry,
+            &integrator,
+            Resource::Registry,
+        ),
         // §15: the person of the grant accepts its duties; not for somebody else's grant.
         (
             "own-grant-duties",
@@ -322,6 +354,17 @@ fn each_policy_makes_its_decisions() {
         }
     }
     covered.push("signed-in-reads-training");
+    // Order 270 §14: everyone signed in may turn to the support service.
+    for who in [&head, &employee, &reviewer, &integrator] {
+        let d = e
+            .decide(who, Action::OpenSupportRequest, &Resource::Registry)
+            .unwrap_or_else(|x| panic!("{x}"));
+        assert_eq!(
+            (d.allowed, d.policies),
+            (true, vec!["signed-in-opens-support-requests".to_owned()])
+        );
+    }
+    covered.push("signed-in-opens-support-requests");
     // The forbid: an operator's own organization, whatever permits it.
     let d = e
         .decide(&integrator, Action::GrantAccess, &app(INTEGRATOR))

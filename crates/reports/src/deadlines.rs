@@ -5,6 +5,8 @@
 //! - grant: those of them forwarded; 2 working days from the review to the grant.
 //! - training_report: sessions held in the period (Order 270 §13); 5 working days from the day held
 //!   to the integrator's signed report.
+//! - support_first_answer: support requests opened in the period (Order 270 §14); the configured
+//!   working days from the day opened to the support staff's first answer.
 //! - block: HR events whose powers ended in the period and that had access to block; 3 working days
 //!   from the last day of the powers to the block (made at receipt of the event).
 //!
@@ -137,6 +139,7 @@ pub async fn deadline_report(
     from: Date,
     to: Date,
     now: Timestamp,
+    support_first_answer_days: u32,
 ) -> Result<DeadlineReport, ReportError> {
     let (start, end) = period_bounds(cal, from, to)?;
     let now_us = now.as_microsecond();
@@ -231,6 +234,22 @@ pub async fn deadline_report(
             provisional: s.report_due_provisional,
         });
     }
+    for r in store.support_requests_opened_between(start, end).await? {
+        let opened = date_of(cal, r.opened_at);
+        items.push(ClockItem {
+            clock: "support_first_answer",
+            subject: format!("support_request:{}", r.id),
+            started: opened.to_string(),
+            due: r.first_answer_due.clone(),
+            due_at: instant(r.first_answer_due_at),
+            done_at: r.first_answered_at.map(instant),
+            working_days_taken: r
+                .first_answered_at
+                .map(|a| cal.working_days_between(opened, date_of(cal, a))),
+            outcome: outcome(r.first_answered_at, r.first_answer_due_at, now_us),
+            provisional: r.first_answer_due_provisional,
+        });
+    }
     let clocks = vec![
         summarize("review", 2, &items),
         summarize("grant", 2, &items),
@@ -249,6 +268,7 @@ pub async fn deadline_report(
             qoljetim_domain::training::REPORT_WORKING_DAYS,
             &items,
         ),
+        summarize("support_first_answer", support_first_answer_days, &items),
     ];
     let block_requests_by_organization = by_org
         .into_iter()
@@ -292,6 +312,7 @@ fn clock_label(c: &str) -> String {
         "block" => kk_ru("Бұғаттау", "Блокирование"),
         "block_request" => kk_ru("Бұғаттауға өтінім", "Запрос на блокировку"),
         "training_report" => kk_ru("Оқыту туралы есеп", "Отчёт об обучении"),
+        "support_first_answer" => kk_ru("Қолдаудың алғашқы жауабы", "Первый ответ поддержки"),
         other => other.to_owned(),
     }
 }

@@ -17,6 +17,7 @@ mod organizations;
 mod reports;
 mod sessions;
 mod sign_in;
+mod support;
 mod system;
 mod toolbox;
 mod training;
@@ -48,6 +49,8 @@ pub use organizations::{
 };
 /// The most lines a signed form may have (the pages bound what a posted form makes them do by it).
 pub use qoljetim_domain::application::MAX_LINES;
+/// The largest attachment of a support request (Order 270 §14, issue 16).
+pub use qoljetim_domain::support::MAX_ATTACHMENT_BYTES;
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};
 pub use sessions::{
     CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
@@ -88,7 +91,13 @@ pub struct ServiceConfig {
     pub intake_date_days_back: i64,
     /// Signing by phone with the eGov apps' QR codes (`[mobile_signing]`).
     pub mobile_signing: MobileSigningConfig,
+    /// Order 270 §14: the support staff's first answer is due in this many working days
+    /// (`[support] first_answer_working_days`).
+    pub support_first_answer_working_days: u32,
 }
+
+/// The first-answer clock of the support service when the configuration does not set it.
+pub const DEFAULT_FIRST_ANSWER_WORKING_DAYS: u32 = 1;
 
 impl Default for ServiceConfig {
     fn default() -> Self {
@@ -102,6 +111,7 @@ impl Default for ServiceConfig {
             intake_date_days_back: qoljetim_domain::application::DEFAULT_DATE_DAYS_BACK,
             abuse: AbuseConfig::default(),
             mobile_signing: MobileSigningConfig::default(),
+            support_first_answer_working_days: DEFAULT_FIRST_ANSWER_WORKING_DAYS,
         }
     }
 }

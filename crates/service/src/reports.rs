@@ -157,10 +157,16 @@ impl Service {
                 if !errors.is_empty() {
                     return Err(ServiceError::validation(errors));
                 }
-                let r =
-                    qoljetim_reports::deadline_report(&self.store, &self.calendar, from, to, now)
-                        .await
-                        .map_err(ServiceError::internal)?;
+                let r = qoljetim_reports::deadline_report(
+                    &self.store,
+                    &self.calendar,
+                    from,
+                    to,
+                    now,
+                    self.config.support_first_answer_working_days,
+                )
+                .await
+                .map_err(ServiceError::internal)?;
                 let details = json!({"from": r.from, "to": r.to, "format": format.as_str(),
                     "items": r.items.len()});
                 (

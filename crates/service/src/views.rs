@@ -552,3 +552,91 @@ pub struct EnrolmentView {
 pub struct AttendanceBody {
     pub attended: Vec<String>,
 }
+
+/// What a support request is about, when it is about a record: `application`, `grant` or
+/// `data_query` (the audit record of the read, which is its export's id).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportLinkBody {
+    pub kind: String,
+    pub id: i64,
+}
+
+/// A request to the support service (Order 270 §14).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportRequestBody {
+    /// `work`, `technical` or `training`.
+    pub category: String,
+    /// `kk` or `ru`.
+    pub language: String,
+    pub subject: String,
+    pub message: String,
+    pub linked: Option<SupportLinkBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportMessageBody {
+    pub message: String,
+}
+
+/// `IIN@BIN` of a support agent; none: the caller.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportAssignBody {
+    pub assignee: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportLinkView {
+    pub kind: String,
+    pub id: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportMessageView {
+    pub id: i64,
+    /// `IIN@BIN` of the writer.
+    pub author: String,
+    pub from_support: bool,
+    pub body: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub id: i64,
+    pub author: String,
+    pub filename: String,
+    /// Told by the content: application/pdf, image/png, image/jpeg.
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportRequestView {
+    pub id: i64,
+    /// `IIN@BIN` of the requester.
+    pub requester: String,
+    pub category: String,
+    pub language: String,
+    pub subject: String,
+    pub linked: Option<SupportLinkView>,
+    /// open, answered, resolved.
+    pub status: String,
+    pub assignee: Option<String>,
+    pub opened_at: String,
+    /// The first answer's deadline: the end of the configured working days after the day opened.
+    pub first_answer_due: String,
+    pub first_answer_due_at: String,
+    pub first_answer_due_provisional: bool,
+    pub first_answered_at: Option<String>,
+    pub first_answer_overdue: bool,
+    pub resolved_at: Option<String>,
+    /// Empty in lists; the whole thread in `GET /support/requests/{id}`.
+    pub messages: Vec<SupportMessageView>,
+    pub attachments: Vec<AttachmentView>,
+}

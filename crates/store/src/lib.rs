@@ -8,6 +8,7 @@
 mod audit;
 mod lifecycle;
 mod reads;
+mod support;
 mod training;
 mod tx;
 mod writer;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
 pub use lifecycle::*;
 pub use reads::*;
+pub use support::*;
 pub use training::*;
 
 /// The id of the request a piece of work belongs to (issue 15): set by the HTTP layer around each

@@ -335,6 +335,58 @@ async fn block_unless_scheduled(
     .await
 }
 
+/// Writes notifications (each once, by its dedupe key) and the e-mail of each that has one, in the
+/// caller's transaction; their ids go to `out.ids`.
+pub(crate) async fn notify(
+    conn: &mut AnyConnection,
+    list: &[NewNotification],
+    out: &mut ChangeOutcome,
+) -> std::result::Result<(), Failure> {
+    for n in list {
+        let exists = sqlx::query("SELECT 1 AS one FROM notifications WHERE dedupe_key = $1")
+            .bind(&n.dedupe_key)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if exists.is_some() {
+            continue;
+        }
+        let row = sqlx::query(
+            "INSERT INTO notifications (recipient_iin, recipient_bin, kind, subject_ref, dedupe_key, title_kk, title_ru, \
+             body_kk, body_ru, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(&n.recipient_iin)
+        .bind(&n.recipient_bin)
+        .bind(&n.kind)
+        .bind(&n.subject_ref)
+        .bind(&n.dedupe_key)
+        .bind(&n.title_kk)
+        .bind(&n.title_ru)
+        .bind(&n.body_kk)
+        .bind(&n.body_ru)
+        .bind(n.created_at)
+        .fetch_one(&mut *conn)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        out.ids.push(id);
+        if let Some(m) = &n.email {
+            sqlx::query(
+                "INSERT INTO outbox (notification_id, to_address, subject, body, message_id, status, attempts, \
+                 next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+            )
+            .bind(id)
+            .bind(&m.to)
+            .bind(&m.subject)
+            .bind(&m.body)
+            .bind(message_id(&n.dedupe_key, id))
+            .bind(n.created_at)
+            .execute(&mut *conn)
+            .await?;
+            *out.counts.entry("emails").or_default() += 1;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) -> Applied {
     let mut out = ChangeOutcome::default();
     match change {
@@ -476,51 +528,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             .execute(&mut *conn)
             .await?;
         }
-        LifecycleChange::Notify(list) => {
-            for n in list {
-                let exists =
-                    sqlx::query("SELECT 1 AS one FROM notifications WHERE dedupe_key = $1")
-                        .bind(&n.dedupe_key)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                if exists.is_some() {
-                    continue;
-                }
-                let row = sqlx::query(
-                    "INSERT INTO notifications (recipient_iin, recipient_bin, kind, subject_ref, dedupe_key, title_kk, title_ru, \
-                     body_kk, body_ru, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-                )
-                .bind(&n.recipient_iin)
-                .bind(&n.recipient_bin)
-                .bind(&n.kind)
-                .bind(&n.subject_ref)
-                .bind(&n.dedupe_key)
-                .bind(&n.title_kk)
-                .bind(&n.title_ru)
-                .bind(&n.body_kk)
-                .bind(&n.body_ru)
-                .bind(n.created_at)
-                .fetch_one(&mut *conn)
-                .await?;
-                let id: i64 = row.try_get("id")?;
-                out.ids.push(id);
-                if let Some(m) = &n.email {
-                    sqlx::query(
-                        "INSERT INTO outbox (notification_id, to_address, subject, body, message_id, status, attempts, \
-                         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
-                    )
-                    .bind(id)
-                    .bind(&m.to)
-                    .bind(&m.subject)
-                    .bind(&m.body)
-                    .bind(message_id(&n.dedupe_key, id))
-                    .bind(n.created_at)
-                    .execute(&mut *conn)
-                    .await?;
-                    *out.counts.entry("emails").or_default() += 1;
-                }
-            }
-        }
+        LifecycleChange::Notify(list) => notify(conn, list, &mut out).await?,
         LifecycleChange::OutboxClaim { id, at } => {
             let res = sqlx::query(
                 "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'pending'",

@@ -156,6 +156,7 @@ pub enum Change {
     /// HR registry checks, HR events, expiry, notifications, the outbox (crate::lifecycle).
     Lifecycle(Box<crate::lifecycle::LifecycleChange>),
     Training(Box<crate::training::TrainingChange>),
+    Support(Box<crate::support::SupportChange>),
 }
 
 async fn status_of(
@@ -194,6 +195,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::None => {}
         Change::Lifecycle(l) => return crate::lifecycle::apply(conn, l).await,
         Change::Training(t) => return crate::training::apply(conn, t).await,
+        Change::Support(c) => return crate::support::apply(conn, c).await,
         Change::Login {
             challenge,
             challenge_expires_at,

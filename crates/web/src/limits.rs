@@ -77,6 +77,8 @@ pub struct BodyLimits {
     pub document: usize,
     /// The pages' forms (composing an application or a block request).
     pub form: usize,
+    /// A support request's attachment (Order 270 §14; issue 16: at most 10 MiB each).
+    pub attachment: usize,
     /// Every other request.
     pub other: usize,
 }
@@ -87,6 +89,7 @@ impl Default for BodyLimits {
             login: 64 * 1024,
             document: 8 * 1024 * 1024,
             form: 2 * 1024 * 1024,
+            attachment: qoljetim_service::MAX_ATTACHMENT_BYTES,
             other: 256 * 1024,
         }
     }
@@ -104,13 +107,22 @@ impl BodyLimits {
             (&Method::POST, "/api/v1/auth/login") => self.login,
             (&Method::POST | &Method::PUT, _) if document => self.document,
             (&Method::POST, "/applications/new" | "/block-requests/new") => self.form,
+            (&Method::POST, p)
+                if p.starts_with("/api/v1/support/requests/") && p.ends_with("/attachments") =>
+            {
+                self.attachment
+            }
             _ => self.other,
         }
     }
 
     /// The largest of them: the router's own ceiling.
     pub fn largest(&self) -> usize {
-        self.login.max(self.document).max(self.form).max(self.other)
+        self.login
+            .max(self.document)
+            .max(self.form)
+            .max(self.attachment)
+            .max(self.other)
     }
 }
 

@@ -11,7 +11,7 @@ use qoljetim_service::views::*;
 use crate::AppState;
 use crate::handlers::{
     applications, block, data, grants, lifecycle, mobile_signing, organizations, reports, sign_in,
-    system, training,
+    support, system, training,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,14 @@ use crate::handlers::{
         ApplicationView,
         LineView,
         GrantView,
+        SupportLinkBody,
+        SupportRequestBody,
+        SupportMessageBody,
+        SupportAssignBody,
+        SupportLinkView,
+        SupportMessageView,
+        AttachmentView,
+        SupportRequestView,
         BilingualView,
         LessonStepView,
         LessonQuestionView,
@@ -119,6 +127,13 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(training::attendance))
         .routes(routes!(training::report, training::send_report))
         .routes(routes!(training::report_evidence))
+        .routes(routes!(support::open, support::list))
+        .routes(routes!(support::get))
+        .routes(routes!(support::message))
+        .routes(routes!(support::assign))
+        .routes(routes!(support::resolve))
+        .routes(routes!(support::attach))
+        .routes(routes!(support::attachment))
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
 }
@@ -232,7 +247,9 @@ fn complete(doc: &mut serde_json::Value) {
                         ("/api/v1/reports/access-registry", "on")
                         | ("/api/v1/reports/deadlines", "from" | "to") => date,
                         (
-                            "/api/v1/reports/access-registry" | "/api/v1/reports/deadlines",
+                            "/api/v1/reports/access-registry"
+                            | "/api/v1/reports/deadlines"
+                            | "/api/v1/training/sessions/{id}/report",
                             "format",
                         ) => {
                             json!({"type": "string", "enum": ["json", "csv", "pdf"]})

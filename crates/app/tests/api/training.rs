@@ -8,6 +8,7 @@ on_both_databases!(sqlite_training, postgres_training;
     (|db| TestApp::spawn_full(db, KeyKind::P256, 3_000, Some("2026-12-07T05:00:00Z".parse()?), |_| {}));
     a_deputy_passes_the_kazakh_lesson_and_accepts_the_duties_before_reading,
     a_user_attends_a_session_and_the_integrator_reports_within_five_working_days,
+    a_support_request_travels_from_a_deputy_to_support_and_back,
 );
 
 const AC_2026: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026";
@@ -537,5 +538,275 @@ async fn a_user_attends_a_session_and_the_integrator_reports_within_five_working
         .await?;
     assert_eq!(s, 200);
     assert_eq!(base64_encode(&evidence), cms, "the signed bytes, unchanged");
+    Ok(())
+}
+
+// Order 270 §14: a deputy turns to the support service about their grant; a support agent assigns
+// and answers (the deputy is told in the app and by e-mail through the outbox), the deputy replies,
+// the agent resolves. Another requester sees nothing of it; attachments are PDF/PNG/JPEG by content,
+// at most 10 MiB. The first answer's clock (1 working day) is reported: met for this request, missed
+// and flagged for one nobody answered.
+async fn a_support_request_travels_from_a_deputy_to_support_and_back(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let integ = demo_bin(INTEGRATOR);
+    app.add_staff(&iin(5), &integ, "support_agent").await?;
+    let agent = app.signed_in(&iin(5), &integ, NcaRole::Employee).await?;
+    let deputy = granted_user(
+        app,
+        &w,
+        43,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?
+    .with_lang("kk");
+    let stranger = granted_user(
+        app,
+        &w,
+        44,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = deputy
+        .put(
+            "/api/v1/me/profile",
+            &json!({"email": "deputy@parlam.kz", "language": "kk"}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (_, grants) = deputy.get("/api/v1/grants?own=true").await?;
+    let grant = grants[0]["id"].as_i64().ok_or("no grant")?;
+    let (_, theirs) = stranger.get("/api/v1/grants?own=true").await?;
+    let their_grant = theirs[0]["id"].as_i64().ok_or("no grant")?;
+    // Bad input names every field; a record that is not the caller's cannot be linked.
+    let (s, v) = deputy
+        .post(
+            "/api/v1/support/requests",
+            &json!({"category": "billing", "language": "en", "subject": " ", "message": "x"}),
+        )
+        .await?;
+    assert_eq!(s, 400, "{v}");
+    let fields: Vec<&str> = v["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["/category", "/language", "/subject"], "{v}");
+    let ask = |linked: i64| {
+        json!({"category": "technical", "language": "kk", "subject": "Деректер ашылмайды",
+        "message": "Шолушы бетінде 2026 жылдың деректері көрінбейді.", "linked": {"kind": "grant", "id": linked}})
+    };
+    let (s, v) = deputy
+        .post("/api/v1/support/requests", &ask(their_grant))
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("linked_record")),
+        "{v}"
+    );
+    let (s, v) = deputy.post("/api/v1/support/requests", &ask(grant)).await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().ok_or("no id")?;
+    // Opened on Monday 7 December: the first answer is due by the end of Tuesday 8 December.
+    assert_eq!(
+        (v["status"].as_str(), v["first_answer_due"].as_str()),
+        (Some("open"), Some("2026-12-08")),
+        "{v}"
+    );
+    assert_eq!(v["linked"], json!({"kind": "grant", "id": grant}));
+    // One requester's request is not another's, nor an integrator administrator's.
+    for other in [&stranger, &w.integrator] {
+        let (s, v) = other.get(&format!("/api/v1/support/requests/{id}")).await?;
+        assert_eq!((s, problem_type(&v)), (404, "not-found"), "{v}");
+        let (s, v) = other
+            .post(
+                &format!("/api/v1/support/requests/{id}/messages"),
+                &json!({"message": "мен де"}),
+            )
+            .await?;
+        assert_eq!((s, problem_type(&v)), (404, "not-found"), "{v}");
+    }
+    let (_, list) = stranger.get("/api/v1/support/requests").await?;
+    assert_eq!(list, json!([]), "{list}");
+    // Attachments: a PNG by its content; an HTML page named .pdf is refused; over 10 MiB is refused.
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    png.extend_from_slice(&[0u8; 64]);
+    let upload = |path: String, bytes: Vec<u8>| {
+        let url = format!("{}{path}", app.base);
+        let token = deputy.token.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token.unwrap_or_default())
+                .header("content-type", "application/octet-stream")
+                .body(bytes)
+                .send()
+                .await?;
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            Ok::<_, qoljetim::AnyError>((status, v))
+        }
+    };
+    let (s, v) = upload(
+        format!("/api/v1/support/requests/{id}/attachments?filename=screen.png"),
+        png.clone(),
+    )
+    .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["content_type"].as_str(), v["filename"].as_str()),
+        (Some("image/png"), Some("screen.png")),
+        "{v}"
+    );
+    let attachment = v["id"].as_i64().ok_or("no attachment id")?;
+    let (s, v) = upload(
+        format!("/api/v1/support/requests/{id}/attachments?filename=report.pdf"),
+        b"<html>hi</html>".to_vec(),
+    )
+    .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("attachment_type")),
+        "{v}"
+    );
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(10 * 1024 * 1024 + 1, b' ');
+    let (s, v) = upload(
+        format!("/api/v1/support/requests/{id}/attachments?filename=big.pdf"),
+        big,
+    )
+    .await?;
+    assert_eq!((s, problem_type(&v)), (413, "payload-too-large"), "{v}");
+    // The agent sees every request, assigns it, reads the attachment, answers.
+    let (_, all) = agent.get("/api/v1/support/requests").await?;
+    assert!(
+        all.as_array()
+            .is_some_and(|a| a.iter().any(|r| r["id"] == id)),
+        "{all}"
+    );
+    let (s, v) = agent
+        .post(&format!("/api/v1/support/requests/{id}/assign"), &json!({}))
+        .await?;
+    assert_eq!(
+        (s, v["assignee"].as_str()),
+        (200, Some(format!("{}@{integ}", iin(5)).as_str())),
+        "{v}"
+    );
+    let (s, bytes) = agent
+        .get_bytes(&format!(
+            "/api/v1/support/requests/{id}/attachments/{attachment}"
+        ))
+        .await?;
+    assert_eq!((s, bytes), (200, png));
+    let (s, v) = agent
+        .post(
+            &format!("/api/v1/support/requests/{id}/messages"),
+            &json!({"message": "Сүзгіде 2026 жылды таңдаңыз."}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["status"], "answered");
+    assert!(
+        v["first_answered_at"].is_string() && v["first_answer_overdue"] == false,
+        "{v}"
+    );
+    // The deputy is told in the app and by e-mail (the outbox), in Kazakh.
+    let (_, notes) = deputy.get("/api/v1/notifications").await?;
+    assert!(
+        notes.to_string().contains(&format!("support_request:{id}")),
+        "{notes}"
+    );
+    let outbox = app.state.store.outbox(None).await?;
+    let mail = outbox
+        .iter()
+        .find(|m| m.to_address == "deputy@parlam.kz")
+        .ok_or("no e-mail to the deputy")?;
+    assert!(
+        mail.subject.contains("Қолдау қызметі") && mail.body.contains("Сүзгіде"),
+        "{mail:?}"
+    );
+    // The deputy replies (open again), the agent resolves; a resolved request takes nothing more.
+    let (s, v) = deputy
+        .post(
+            &format!("/api/v1/support/requests/{id}/messages"),
+            &json!({"message": "Рахмет, шықты."}),
+        )
+        .await?;
+    assert_eq!((s, v["status"].as_str()), (201, Some("open")), "{v}");
+    let (s, v) = agent
+        .post(
+            &format!("/api/v1/support/requests/{id}/resolve"),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("resolved")), "{v}");
+    assert_eq!(v["messages"].as_array().map(Vec::len), Some(3), "{v}");
+    let (s, v) = deputy
+        .post(
+            &format!("/api/v1/support/requests/{id}/messages"),
+            &json!({"message": "тағы"}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "wrong-state"), "{v}");
+    // A second request nobody answers: past Tuesday it is missed and flagged to the support staff.
+    let (s, v) = stranger
+        .post("/api/v1/support/requests", &json!({"category": "training", "language": "ru", "subject": "Урок", "message": "Где урок?"}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let unanswered = v["id"].as_i64().ok_or("no id")?;
+    set(app, "2026-12-09T00:00:30")?;
+    let worker = qoljetim::worker::Worker {
+        state: app.state.clone(),
+        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
+        mailer: None,
+    };
+    assert!(worker.run_once().await?.overdue_flags >= 1);
+    let agent = app.signed_in(&iin(5), &integ, NcaRole::Employee).await?;
+    let (_, notes) = agent.get("/api/v1/notifications").await?;
+    assert!(
+        notes
+            .to_string()
+            .contains(&format!("support_request:{unanswered}")),
+        "{notes}"
+    );
+    let reviewer = app
+        .signed_in(&iin(1), &demo_bin(MINFIN), NcaRole::Employee)
+        .await?;
+    let (_, report) = reviewer
+        .get("/api/v1/reports/deadlines?from=2026-12-01&to=2026-12-31")
+        .await?;
+    let clock = report["clocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["clock"] == "support_first_answer")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        (
+            clock["working_days_allowed"].clone(),
+            clock["met"].clone(),
+            clock["missed"].clone()
+        ),
+        (json!(1), json!(1), json!(1)),
+        "{report}"
+    );
+    // Audited: the opening and each message.
+    let (_, audit) = reviewer.get("/api/v1/audit?limit=1000").await?;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["resource"] == format!("support_request/{id}").as_str())
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"answer_support_request") && actions.contains(&"manage_support_request"),
+        "{actions:?}"
+    );
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod mobile_signing;
 pub mod organizations;
 pub mod reports;
 pub mod sign_in;
+pub mod support;
 pub mod system;
 pub mod training;
 
