@@ -19,6 +19,7 @@ on_both_databases!(sqlite_pages_data, postgres_pages_data;
 
 on_both_databases!(sqlite_browser, postgres_browser; database;
     browser_whole_path_with_ncalayer,
+    browser_enrols_in_a_session_and_asks_support,
 );
 
 // Issue 13: the pages — signed out to the sign-in page (NCALayer client vendored, CSP without inline
@@ -1459,4 +1460,113 @@ async fn operators_register_an_organization_and_resend_an_email(app: &TestApp) -
         .unwrap_or(0);
     assert!(resends >= 1, "the resend is audited: {v}");
     Ok(())
+}
+
+/// Issue 16 in Chromium: a granted deputy enrols in an interactive training session (Order 270 §12)
+/// and turns to the support service (§14); a support agent takes the request and answers; the deputy
+/// reads the answer and has its notice. Each page is checked with axe; screenshots for the manuals.
+async fn browser_enrols_in_a_session_and_asks_support(db: Option<&str>) -> R {
+    use fantoccini::Locator;
+    use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let app = TestApp::spawn_full(db, KeyKind::P256, 0, None, move |c| {
+        c.pages.ncalayer_url = url
+    })
+    .await?;
+    let base = app.base.clone();
+    let r = async {
+        let w = world(&app).await?;
+        let integ = demo_bin(INTEGRATOR);
+        app.add_staff(&iin(5), &integ, "support_agent").await?;
+        granted_untrained(&app, &w, 45, K::Parliament, None, &[], &["analytical_central"]).await?;
+        let signs_in = |n: u32, bin: &str, role: NcaRole| -> Result<FakeNcaLayer, qoljetim::AnyError> {
+            let k = app.person(&iin(n), Some(bin), Some(role), KeyPurpose::Authentication)?;
+            Ok(FakeNcaLayer {
+                authentication: Some(StoredKey { cert: k.cert, key: k.key }),
+                signing: None,
+                cancel: false,
+            })
+        };
+        let deputy = signs_in(391, &demo_bin(245), NcaRole::Employee)?;
+        let agent = signs_in(5, &integ, NcaRole::Employee)?;
+        // The integrator schedules a session for tomorrow, in Russian, in a room.
+        let starts = app.state.clock.now().checked_add(jiff::SignedDuration::from_hours(24))?;
+        let (s, v) = w
+            .integrator
+            .post("/api/v1/training/sessions", &json!({"systems": ["analytical_central"], "language": "ru",
+                "mode": "room", "place": "Астана, Мәңгілік Ел 8, зал 3", "starts_at": starts.to_string(), "capacity": 12}))
+            .await?;
+        assert_eq!(s, 201, "{v}");
+        let session = v["id"].as_i64().ok_or("no session")?;
+        let driver = Chromedriver::start().await?;
+        let b = driver.browser().await?;
+        let mut running = Some(start_ncalayer(port, deputy).await?);
+        let result = async {
+            b.goto(&format!("{base}/language/ru?back=/sign-in")).await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/")).await?;
+            // Order 270 §12: enrolment in a session instead of the lesson.
+            b.find(Locator::Css(r#"a[href="/training"].button"#)).await?.click().await?;
+            wait_for_text(&b, "sessions", "Мәңгілік Ел").await?;
+            b.find(Locator::Css(&format!(r#"form[action="/training/sessions/{session}/enrol"] button"#))).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/training/sessions/{session}")).await?;
+            wait_for_text(&b, "main", &iin(391)).await?;
+            shot(&b, "14-employee-enrolled-in-session").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the session: {violations:#?}");
+            // Order 270 §14: a training question to the support service.
+            b.goto(&format!("{base}/support")).await?;
+            b.find(Locator::Css(r#"select#category option[value="training"]"#)).await?.click().await?;
+            b.find(Locator::Id("subject")).await?.send_keys("Где проходит занятие?").await?;
+            b.find(Locator::Id("message")).await?.send_keys("Подскажите, в каком зале занятие завтра.").await?;
+            shot(&b, "15-employee-support-request").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the support page: {violations:#?}");
+            b.find(Locator::Id("support-submit")).await?.click().await?;
+            let at = wait_for(&b, |u| u.contains("/support/") && !u.ends_with("/support")).await?;
+            let id = at.rsplit('/').next().unwrap_or("").to_owned();
+            wait_for_text(&b, "support-status", "открыто").await?;
+            b.find(Locator::Css("header .who button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            stop(running.take()).await;
+            // The support agent takes the request and answers.
+            running = Some(start_ncalayer(port, agent).await?);
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/")).await?;
+            b.goto(&format!("{base}/support")).await?;
+            b.find(Locator::Css(&format!(r#"a[href="/support/{id}"]"#))).await?.click().await?;
+            wait_for_text(&b, "thread", "в каком зале").await?;
+            b.find(Locator::Id("assign-me")).await?.click().await?;
+            wait_for_text(&b, "main", &iin(5)).await?;
+            b.find(Locator::Id("reply")).await?.send_keys("Зал 3, второй этаж; возьмите удостоверение.").await?;
+            b.find(Locator::Id("reply-submit")).await?.click().await?;
+            wait_for_text(&b, "support-status", "дан ответ").await?;
+            shot(&b, "16-support-agent-answer").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(violations.is_empty(), "axe on the request: {violations:#?}");
+            b.find(Locator::Css("header .who button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            stop(running.take()).await;
+            // The deputy reads the answer and its notice.
+            running = Some(start_ncalayer(port, signs_in(391, &demo_bin(245), NcaRole::Employee)?).await?);
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/")).await?;
+            b.goto(&format!("{base}/notifications")).await?;
+            wait_for_text(&b, "main", "Служба поддержки ответила").await?;
+            b.goto(&format!("{base}/support/{id}")).await?;
+            wait_for_text(&b, "thread", "Зал 3, второй этаж").await?;
+            Ok::<_, qoljetim::AnyError>(())
+        }
+        .await;
+        stop(running).await;
+        b.close().await?;
+        result
+    }
+    .await;
+    app.cleanup().await;
+    r
 }

@@ -20,6 +20,7 @@ mod explore;
 mod mobile;
 mod operations;
 mod personal;
+mod support;
 mod training;
 
 use crate::AppState;
@@ -52,7 +53,12 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 17] = [
+const TEMPLATES: [(&str, &str); 19] = [
+    ("support.html", include_str!("../../templates/support.html")),
+    (
+        "support_request.html",
+        include_str!("../../templates/support_request.html"),
+    ),
     (
         "training.html",
         include_str!("../../templates/training.html"),
@@ -91,7 +97,12 @@ const TEMPLATES: [(&str, &str); 17] = [
 ];
 
 /// Files served under `/static/`: path, content type, bytes.
-const STATIC: [(&str, &str, &[u8]); 6] = [
+const STATIC: [(&str, &str, &[u8]); 7] = [
+    (
+        "attach.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/attach.js"),
+    ),
     (
         "mobile-sign.js",
         "text/javascript; charset=utf-8",
@@ -323,6 +334,11 @@ pub fn routes() -> Router<AppState> {
             "/grants/{id}/duties",
             get(training::duties).post(training::accept_duties),
         )
+        .route("/support", get(support::support).post(support::open))
+        .route("/support/{id}", get(support::request))
+        .route("/support/{id}/messages", post(support::message))
+        .route("/support/{id}/assign", post(support::assign))
+        .route("/support/{id}/resolve", post(support::resolve))
         .route("/training", get(training::training))
         .route("/training/sessions", post(training::schedule))
         .route("/training/sessions/{id}", get(training::session))
