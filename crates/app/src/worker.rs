@@ -38,6 +38,8 @@ pub struct RunSummary {
     pub scheduled_blocks: usize,
     pub reminders: usize,
     pub overdue_flags: usize,
+    /// Notices of new grants (Order 270 §7: each links its system's manual).
+    pub grant_notices: usize,
     pub emails_sent: usize,
     pub emails_retry: usize,
     pub emails_failed: usize,
@@ -164,6 +166,7 @@ impl Worker {
         self.scheduled_blocks(now, &mut s).await?;
         self.expire(now, &mut s).await?;
         self.reminders(now, &mut s).await?;
+        self.grant_notices(now, &mut s).await?;
         self.monitor(now, &mut s).await?;
         self.deliver(now, &mut s).await?;
         s.refusal_windows = self
@@ -336,6 +339,51 @@ impl Worker {
             }
         }
         s.reminders = self.notify(list).await?;
+        Ok(())
+    }
+
+    /// A notice of each new grant to its person (once, by its dedupe key), in the app and by e-mail:
+    /// what was granted, what comes before the first read (Order 270 §13, §15) and the manual of
+    /// the system (§7). Grants of the last 14 days are looked at, so a stopped worker catches up.
+    async fn grant_notices(&self, now: Timestamp, s: &mut RunSummary) -> Result<(), AnyError> {
+        let since = now
+            .checked_sub(jiff::SignedDuration::from_hours(14 * 24))
+            .unwrap_or(now);
+        let mut list = vec![];
+        for g in self
+            .state
+            .store
+            .grants_granted_since(since.as_microsecond())
+            .await?
+        {
+            if !g.status.is_live() {
+                continue;
+            }
+            let (sys_kk, sys_ru) = system_kk_ru(g.system.as_str());
+            let manual = qoljetim_domain::manual::user_manual(g.system);
+            list.push(NewNotification {
+                recipient_iin: g.person_iin.to_string(),
+                recipient_bin: g.organization_bin.to_string(),
+                kind: "access_granted".into(),
+                subject_ref: format!("grant:{}", g.id),
+                dedupe_key: format!("granted:{}:{}@{}", g.id, g.person_iin, g.organization_bin),
+                title_kk: "Қолжетімділік берілді".into(),
+                title_ru: "Доступ предоставлен".into(),
+                body_kk: format!(
+                    "{sys_kk} жүйесіне қолжетімділік {} дейін берілді. Деректерді бірінші оқудың алдында: оқу (/training, 270 бұйрық 13-т.) \
+                     және 15-тармақтағы міндеттер (/grants/{}/duties). Нұсқаулық: /manuals/{manual}",
+                    g.valid_until, g.id
+                ),
+                body_ru: format!(
+                    "Доступ к {sys_ru} предоставлен по {}. Перед первым чтением данных: обучение (/training, Приказ 270 п.13) \
+                     и обязанности по п.15 (/grants/{}/duties). Руководство: /manuals/{manual}",
+                    g.valid_until, g.id
+                ),
+                created_at: now.as_microsecond(),
+                email: None,
+            });
+        }
+        s.grant_notices = self.notify(list).await?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod competence;
 pub mod ids;
 pub mod kato;
 pub mod lifecycle;
+pub mod manual;
 pub mod org;
 pub mod person_name;
 pub mod support;

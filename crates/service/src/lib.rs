@@ -12,6 +12,7 @@ mod data;
 mod error;
 mod grants;
 mod lifecycle;
+mod manuals;
 mod mobile_signing;
 mod organizations;
 mod reports;
@@ -49,6 +50,8 @@ pub use organizations::{
 };
 /// The most lines a signed form may have (the pages bound what a posted form makes them do by it).
 pub use qoljetim_domain::application::MAX_LINES;
+/// The manuals' format (Order 270 §7): parsed, searched and versioned in the domain.
+pub use qoljetim_domain::manual;
 /// The largest attachment of a support request (Order 270 §14, issue 16).
 pub use qoljetim_domain::support::MAX_ATTACHMENT_BYTES;
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};

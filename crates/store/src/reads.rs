@@ -445,6 +445,16 @@ impl Store {
     }
 
     /// Grants matching a condition with one text parameter `$1` (fixed SQL from this crate only).
+    pub(crate) async fn grants_after(&self, at: i64) -> Result<Vec<GrantRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE granted_at >= $1 ORDER BY id"
+        )))
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grant).collect()
+    }
+
     pub(crate) async fn grants_where(&self, condition: &str, param: &str) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE {condition} ORDER BY id"

@@ -66,6 +66,14 @@ pub enum SupportChange {
         attachment: Box<NewAttachment>,
         at: i64,
     },
+    /// A reader read `version` of a manual (Order 270 §7): the next visit shows what changed after it.
+    ManualRead {
+        iin: String,
+        bin: String,
+        manual: String,
+        version: i64,
+        at: i64,
+    },
 }
 
 async fn status_of(conn: &mut AnyConnection, id: i64) -> std::result::Result<String, Failure> {
@@ -226,6 +234,30 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &SupportChange) -> A
             .await?;
             out.id = Some(row.try_get("id")?);
         }
+        SupportChange::ManualRead {
+            iin,
+            bin,
+            manual,
+            version,
+            at,
+        } => {
+            sqlx::query("DELETE FROM manual_reads WHERE iin = $1 AND bin = $2 AND manual = $3")
+                .bind(iin)
+                .bind(bin)
+                .bind(manual)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO manual_reads (iin, bin, manual, version, read_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(iin)
+            .bind(bin)
+            .bind(manual)
+            .bind(*version)
+            .bind(*at)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(out)
 }
@@ -311,6 +343,27 @@ fn attachment(r: &AnyRow) -> Result<AttachmentRow> {
 }
 
 impl Store {
+    /// The version of `manual` the reader last read, if any.
+    pub async fn manual_read(&self, iin: &str, bin: &str, manual: &str) -> Result<Option<i64>> {
+        let r = sqlx::query(
+            "SELECT version FROM manual_reads WHERE iin = $1 AND bin = $2 AND manual = $3",
+        )
+        .bind(iin)
+        .bind(bin)
+        .bind(manual)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get("version")?),
+            None => None,
+        })
+    }
+
+    /// Grants made at or after `at` (µs), oldest first: the worker's notices of new grants.
+    pub async fn grants_granted_since(&self, at: i64) -> Result<Vec<crate::GrantRow>> {
+        self.grants_after(at).await
+    }
+
     /// Requests, newest first: one requester's (`Some((iin, bin))`) or everyone's.
     pub async fn support_requests(
         &self,

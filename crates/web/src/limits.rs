@@ -177,6 +177,15 @@ mod tests {
         );
         assert_eq!(l.of(&Method::POST, "/applications/new"), l.form);
         assert_eq!(l.of(&Method::POST, "/api/v1/organizations"), l.other);
-        assert_eq!(l.largest(), l.document);
+        // Issue 16: a support request's attachment, at most 10 MiB; its message is a small body.
+        assert_eq!(
+            l.of(&Method::POST, "/api/v1/support/requests/7/attachments"),
+            10 * 1024 * 1024
+        );
+        assert_eq!(
+            l.of(&Method::POST, "/api/v1/support/requests/7/messages"),
+            l.other
+        );
+        assert_eq!(l.largest(), l.attachment);
     }
 }

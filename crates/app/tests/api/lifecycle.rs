@@ -473,14 +473,15 @@ async fn outbox_retries_and_never_sends_twice(app: &TestApp) -> R {
     let sink = SmtpSink::start().await?;
     let mailer = || Mailer::new(&sink.url, "Qoljetim <no-reply@qoljetim.local>").ok();
 
-    // 30-day reminder: two e-mails; the relay refuses the first with 451.
+    // 30-day reminder: two e-mails, and the grant's notice to its person (issue 16); the relay
+    // refuses the first with 451.
     set(app, "2026-03-10T12:00:00")?;
     sink.refuse_next
         .store(1, std::sync::atomic::Ordering::SeqCst);
     let s1 = worker(app, mailer()).run_once().await?;
     assert_eq!(
-        (s1.reminders, s1.emails_sent, s1.emails_retry),
-        (2, 1, 1),
+        (s1.reminders, s1.grant_notices, s1.emails_sent, s1.emails_retry),
+        (2, 1, 2, 1),
         "{s1:?}"
     );
     let pending = app.state.store.outbox(Some("pending")).await?;
@@ -497,7 +498,7 @@ async fn outbox_retries_and_never_sends_twice(app: &TestApp) -> R {
     assert_eq!(worker(app, mailer()).run_once().await?.emails_sent, 0);
     set(app, "2026-03-10T12:01:30")?;
     assert_eq!(worker(app, mailer()).run_once().await?.emails_sent, 1);
-    assert_eq!(app.state.store.outbox(Some("sent")).await?.len(), 2);
+    assert_eq!(app.state.store.outbox(Some("sent")).await?.len(), 3);
 
     // 7-day reminder: the relay receives one message but its answer never comes; the worker is
     // stopped in the middle of that send.
@@ -566,7 +567,7 @@ async fn outbox_retries_and_never_sends_twice(app: &TestApp) -> R {
         )
         .await?;
     assert_eq!(worker(app, mailer()).run_once().await?.emails_sent, 1);
-    assert_eq!(app.state.store.outbox(Some("sent")).await?.len(), 4);
+    assert_eq!(app.state.store.outbox(Some("sent")).await?.len(), 5);
     assert_eq!(sink.accepted_ids().iter().filter(|i| *i == held).count(), 1);
     assert_eq!(g.len(), 1);
     Ok(())

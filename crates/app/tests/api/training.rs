@@ -9,6 +9,7 @@ on_both_databases!(sqlite_training, postgres_training;
     a_deputy_passes_the_kazakh_lesson_and_accepts_the_duties_before_reading,
     a_user_attends_a_session_and_the_integrator_reports_within_five_working_days,
     a_support_request_travels_from_a_deputy_to_support_and_back,
+    manuals_show_what_changed_since_the_version_read_and_are_searchable,
 );
 
 const AC_2026: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026";
@@ -807,6 +808,159 @@ async fn a_support_request_travels_from_a_deputy_to_support_and_back(app: &TestA
     assert!(
         actions.contains(&"answer_support_request") && actions.contains(&"manage_support_request"),
         "{actions:?}"
+    );
+    Ok(())
+}
+
+// Order 270 §7, §12: every role's manual, in Kazakh and Russian, has a section for every page of its
+// role, the same version and pages in both languages, and pictures the browser tests take.
+#[test]
+fn manuals_cover_every_page_of_their_role_in_both_languages() -> R {
+    use qoljetim_web::pages::manuals::{MANUALS, ROLE_PAGES, manuals};
+    let (kk, ru) = (manuals("kk"), manuals("ru"));
+    assert_eq!(
+        (kk.len(), ru.len()),
+        (MANUALS.len(), MANUALS.len()),
+        "every manual parses"
+    );
+    let images = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images");
+    for (role, name, pages) in ROLE_PAGES {
+        for list in [&kk, &ru] {
+            let m = list
+                .iter()
+                .find(|m| m.name == name)
+                .ok_or(format!("no manual {name}"))?;
+            for page in pages {
+                assert!(
+                    m.pages.iter().any(|p| p == page),
+                    "{name} ({}) for {role}: no section for {page}",
+                    m.language
+                );
+            }
+            for (_, file) in m
+                .body
+                .match_indices("../../images/")
+                .map(|(i, _)| ((), &m.body[i + 13..]))
+            {
+                let f = file.split(')').next().unwrap_or_default();
+                assert!(
+                    images.join(f).exists(),
+                    "{name}: picture {f} is not in docs/images"
+                );
+            }
+        }
+        let (a, b) = (
+            kk.iter().find(|m| m.name == name).ok_or("kk")?,
+            ru.iter().find(|m| m.name == name).ok_or("ru")?,
+        );
+        assert_eq!(
+            (a.version, &a.pages),
+            (b.version, &b.pages),
+            "{name}: the languages differ"
+        );
+    }
+    // Every manual serves a role, and every lesson file's pictures exist too.
+    for (name, _, _) in MANUALS {
+        assert!(
+            ROLE_PAGES.iter().any(|(_, m, _)| *m == name),
+            "{name} serves no role"
+        );
+    }
+    for f in qoljetim::shipped_lessons() {
+        let l = qoljetim_domain::training::Lesson::parse(&f.name, &f.text)?;
+        assert!(l.questions.len() >= 5, "{}", f.name);
+        for s in l.steps.iter().filter_map(|s| s.image.as_deref()) {
+            assert!(
+                images.join(s.trim_start_matches("docs/images/")).exists(),
+                "{}: {s}",
+                f.name
+            );
+        }
+    }
+    Ok(())
+}
+
+// Order 270 §7: a manual's page shows what changed since the version its reader last read (once),
+// the manuals are searched in the page's language, and a new grant's notice links its system's manual.
+async fn manuals_show_what_changed_since_the_version_read_and_are_searchable(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let head = app
+        .signed_in(&iin(10), &w.bin, NcaRole::FirstHead)
+        .await?
+        .with_lang("ru");
+    // The head read version 1 before this version came out.
+    app.state
+        .store
+        .commit(
+            qoljetim_store::Change::Support(Box::new(qoljetim_store::SupportChange::ManualRead {
+                iin: iin(10),
+                bin: w.bin.clone(),
+                manual: "head".into(),
+                version: 1,
+                at: 0,
+            })),
+            qoljetim::cli_audit("cli:test", "read_manual", "manual/head".into(), json!({})),
+        )
+        .await?;
+    let page = |c: &ApiClient, path: &str| {
+        let url = format!("{}{path}", app.base);
+        let (token, lang) = (c.token.clone().unwrap_or_default(), c.lang.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .header("accept-language", lang)
+                .send()
+                .await?;
+            Ok::<_, qoljetim::AnyError>((r.status().as_u16(), r.text().await?))
+        }
+    };
+    let (s, html) = page(&head, "/manuals/head").await?;
+    assert_eq!(s, 200, "{html}");
+    assert!(
+        html.contains("Изменилось после прочитанной вами версии 1"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Запись сотрудников на интерактивные занятия"),
+        "the v2 change: {html}"
+    );
+    assert!(
+        html.contains(r#"src="/docs/images/01-sign-in.png""#),
+        "pictures are served: {html}"
+    );
+    assert!(
+        !html.contains("<!-- page:"),
+        "markers and raw HTML are not rendered"
+    );
+    let (_, again) = page(&head, "/manuals/head").await?;
+    assert!(
+        !again.contains("Изменилось после прочитанной"),
+        "shown once"
+    );
+    let (s, png) = head.get_bytes("/docs/images/01-sign-in.png").await?;
+    assert_eq!((s, &png[..4]), (200, &[0x89, b'P', b'N', b'G'][..]));
+    // Search in Kazakh finds the Kazakh sections.
+    let (s, html) = page(&head.with_lang("kk"), "/manuals?q=%D2%9B%D0%BE%D0%BB%D0%B4%D0%B0%D1%83+%D2%9B%D1%8B%D0%B7%D0%BC%D0%B5%D1%82%D1%96").await?;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("/manuals/support#") && html.contains("Табылды"),
+        "{html}"
+    );
+    // A new grant's notice links the system's manual (the worker sends it once).
+    let deputy =
+        granted_untrained(app, &w, 46, K::Parliament, None, &[], &["state_planning"]).await?;
+    let worker = qoljetim::worker::Worker {
+        state: app.state.clone(),
+        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
+        mailer: None,
+    };
+    assert!(worker.run_once().await?.grant_notices >= 1);
+    assert_eq!(worker.run_once().await?.grant_notices, 0, "once");
+    let (_, notes) = deputy.get("/api/v1/notifications").await?;
+    assert!(
+        notes.to_string().contains("/manuals/user-state-planning"),
+        "{notes}"
     );
     Ok(())
 }

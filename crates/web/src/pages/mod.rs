@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 mod compose;
 mod explore;
+pub mod manuals;
 mod mobile;
 mod operations;
 mod personal;
@@ -53,7 +54,9 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 19] = [
+const TEMPLATES: [(&str, &str); 21] = [
+    ("manuals.html", include_str!("../../templates/manuals.html")),
+    ("manual.html", include_str!("../../templates/manual.html")),
     ("support.html", include_str!("../../templates/support.html")),
     (
         "support_request.html",
@@ -137,7 +140,7 @@ const STATIC: [(&str, &str, &[u8]); 7] = [
 
 /// The screenshots of the manuals (docs/images, taken by the browser tests), served under
 /// `/docs/images/` for the lessons' steps and the manual pages.
-const MANUAL_IMAGES: [(&str, &[u8]); 13] = [
+const MANUAL_IMAGES: [(&str, &[u8]); 18] = [
     (
         "01-sign-in.png",
         include_bytes!("../../../../docs/images/01-sign-in.png"),
@@ -181,6 +184,26 @@ const MANUAL_IMAGES: [(&str, &[u8]); 13] = [
     (
         "11-application-signed-by-phone.png",
         include_bytes!("../../../../docs/images/11-application-signed-by-phone.png"),
+    ),
+    (
+        "12-employee-lesson-passed.png",
+        include_bytes!("../../../../docs/images/12-employee-lesson-passed.png"),
+    ),
+    (
+        "13-employee-duties.png",
+        include_bytes!("../../../../docs/images/13-employee-duties.png"),
+    ),
+    (
+        "14-employee-enrolled-in-session.png",
+        include_bytes!("../../../../docs/images/14-employee-enrolled-in-session.png"),
+    ),
+    (
+        "15-employee-support-request.png",
+        include_bytes!("../../../../docs/images/15-employee-support-request.png"),
+    ),
+    (
+        "16-support-agent-answer.png",
+        include_bytes!("../../../../docs/images/16-support-agent-answer.png"),
     ),
     (
         "access-registry.png",
@@ -339,6 +362,8 @@ pub fn routes() -> Router<AppState> {
         .route("/support/{id}/messages", post(support::message))
         .route("/support/{id}/assign", post(support::assign))
         .route("/support/{id}/resolve", post(support::resolve))
+        .route("/manuals", get(manuals::list))
+        .route("/manuals/{name}", get(manuals::manual))
         .route("/training", get(training::training))
         .route("/training/sessions", post(training::schedule))
         .route("/training/sessions/{id}", get(training::session))
