@@ -62,6 +62,13 @@ curl -sf -X POST "$BASE/api/v1/applications/$ID/grant" -H "Authorization: Bearer
 
 EMP=$(login "$EMP_CERT")
 curl -sf "$BASE/api/v1/me" -H "Authorization: Bearer $EMP" | json '"employee " + d["person"]["iin"] + " holds " + str(len(d["grants"])) + " grants"'
+# Order 270 §13, §15: the employee passed the lessons' current versions (the demo seeds it), so the new
+# grants start active; each new grant's first read still waits for the §15 duties, accepted here.
+for G in $(curl -sf "$BASE/api/v1/grants?own=true" -H "Authorization: Bearer $EMP" \
+    | json '" ".join(str(g["id"]) for g in d if g["duties_required"] and not g["duties_accepted_at"])'); do
+  curl -sf -X POST "$BASE/api/v1/grants/$G/duties" -H "Authorization: Bearer $EMP" -H 'Content-Type: application/json' \
+    -d '{"version":1,"accept":true}' | json '"grant " + str(d["id"]) + " (" + d["status"] + ", trained by " + str(d["training_source"]) + "): §15 duties accepted"'
+done
 curl -sf "$BASE/api/v1/applications/$ID/evidence" -H "Authorization: Bearer $REVIEWER" -o "$WORK/evidence.p7s"
 openssl cms -verify -inform DER -in "$WORK/evidence.p7s" -CAfile "$DATA/dev-ca/ca.pem" -purpose any -out /dev/null 2>/dev/null \
   && echo "evidence verifies with openssl against the development CA"

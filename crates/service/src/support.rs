@@ -236,7 +236,7 @@ impl Service {
             ));
         }
         if !["kk", "ru"].contains(&b.language.as_str()) {
-            errors.push(FieldError::new("/language", "support_language", "kk or ru"));
+            errors.push(FieldError::new("/language", "language", "kk or ru"));
         }
         let subject = text_field(&b.subject, "/subject", MAX_SUBJECT_CHARS, &mut errors);
         let message = text_field(&b.message, "/message", MAX_MESSAGE_CHARS, &mut errors);

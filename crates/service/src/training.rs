@@ -556,7 +556,7 @@ impl Service {
                 Ok(_) => {}
                 Err(()) => errors.push(FieldError::new(
                     format!("/systems/{i}"),
-                    "system",
+                    "unknown_system",
                     "analytical_central or state_planning",
                 )),
             }
@@ -738,7 +738,7 @@ impl Service {
         let iin = match body.iin.as_deref() {
             None => caller.actor.iin.clone(),
             Some(s) => Iin::parse(s.trim())
-                .map_err(|e| ServiceError::field("/iin", "iin", e.to_string()))?,
+                .map_err(|e| ServiceError::field("/iin", e.rule(), e.to_string()))?,
         };
         let bin: Bin = caller.actor.bin.clone();
         self.authorize(
@@ -898,7 +898,7 @@ impl Service {
                 Ok(_) => {}
                 Err(e) => errors.push(FieldError::new(
                     format!("/attended/{i}"),
-                    "iin",
+                    e.rule(),
                     e.to_string(),
                 )),
             }

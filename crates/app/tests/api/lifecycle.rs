@@ -480,7 +480,12 @@ async fn outbox_retries_and_never_sends_twice(app: &TestApp) -> R {
         .store(1, std::sync::atomic::Ordering::SeqCst);
     let s1 = worker(app, mailer()).run_once().await?;
     assert_eq!(
-        (s1.reminders, s1.grant_notices, s1.emails_sent, s1.emails_retry),
+        (
+            s1.reminders,
+            s1.grant_notices,
+            s1.emails_sent,
+            s1.emails_retry
+        ),
         (2, 1, 2, 1),
         "{s1:?}"
     );
