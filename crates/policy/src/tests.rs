@@ -782,3 +782,59 @@ proptest! {
         prop_assert_eq!(first.ok(), second.ok());
     }
 }
+
+proptest! {
+    // Order 270 §14: a support request is read and written by its requester (same IIN and BIN) and by
+    // the integrator's support staff — nobody else, whatever their roles and kind; only support staff
+    // assign and list everyone's.
+    #[test]
+    fn support_requests_are_their_requesters_and_the_support_staffs(roles in role_strategy(),
+        kind_i in 0usize..K::ALL.len(), same_bin in any::<bool>(), own in any::<bool>(), agent in any::<bool>()) {
+        let e = engine();
+        let mut roles = roles;
+        if agent { roles.push(Role::SupportAgent); }
+        let kind = K::ALL[kind_i];
+        let a = actor(if same_bin { APPLICANT } else { MINFIN }, kind, &roles);
+        let requester = if own { a.iin.clone() } else { iin("990101300013") };
+        let r = Resource::SupportRequest { id: 1, requester_iin: requester, requester_bin: bin(APPLICANT) };
+        let staff = agent && kind == K::Integrator;
+        let mine = own && same_bin;
+        for action in [Action::ReadSupportRequest, Action::AnswerSupportRequest] {
+            let d = e.decide(&a, action, &r).map(|d| d.allowed).unwrap_or(true);
+            prop_assert_eq!(d, mine || staff, "{:?}", action);
+        }
+        let assign = e.decide(&a, Action::ManageSupportRequest, &r).map(|d| d.allowed).unwrap_or(true);
+        prop_assert_eq!(assign, staff);
+        let all = e.decide(&a, Action::ListAllSupportRequests, &Resource::Registry).map(|d| d.allowed).unwrap_or(true);
+        prop_assert_eq!(all, staff);
+    }
+
+    // Order 270 §13, §15: whatever the scope and the row, a grant whose person is not trained, or whose
+    // duties are not accepted, reads nothing; trained and accepted, the scope alone decides.
+    #[test]
+    fn nothing_is_read_before_training_and_the_duties(trained in any::<bool>(), accepted in any::<bool>(),
+        region in 0usize..3, year in 2025i16..2028) {
+        let e = engine();
+        let employee = actor(APPLICANT, K::Maslikhat, &[Role::Employee]);
+        let ctx = GrantContext {
+            system: System::AnalyticalCentral,
+            fiscal_years: vec![2025, 2026, 2027],
+            levels: vec![BudgetLevel::Regional],
+            territory_prefix: Some("75".into()),
+            administrators: vec![],
+            active: true,
+            trained,
+            duties_accepted: accepted,
+        };
+        let kato = ["750000000", "710000000", "751000000"][region];
+        let row = Resource::BudgetRow {
+            system: System::AnalyticalCentral,
+            fiscal_year: year,
+            level: BudgetLevel::Regional,
+            territory: Some(Kato::parse(kato).unwrap_or_else(|e| panic!("{e}"))),
+            administrator: AdministratorCode::parse("217").unwrap_or_else(|e| panic!("{e}")),
+        };
+        let d = e.decide_data(&employee, Action::ReadData, &row, &ctx).map(|d| d.allowed).unwrap_or(true);
+        prop_assert_eq!(d, trained && accepted && kato.starts_with("75"));
+    }
+}
