@@ -568,6 +568,11 @@ async fn application_page(
     )
 }
 
+/// A refusal shown beside its form (`m.problem_box`), in the caller's language.
+fn problem_value(problem: Option<ServiceError>, lang: Lang) -> Option<Value> {
+    problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang))))
+}
+
 /// A refusal as a page: the problem's title and detail in the caller's language, with its status.
 fn problem_page(st: &AppState, lang: Lang, e: &ServiceError) -> Response {
     problem_page_back(st, lang, e, "/")

@@ -54,7 +54,7 @@ async fn support_page(
             requests => Value::from(Serde(&requests)),
             link_kind => q.kind,
             link_id => q.id,
-            problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
+            problem => super::problem_value(problem, lang),
         },
     )
 }
@@ -115,7 +115,7 @@ async fn request_page(
             back => format!("/support/{id}"),
             r => Value::from(Serde(&r)),
             agent,
-            problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
+            problem => super::problem_value(problem, lang),
         },
     )
 }

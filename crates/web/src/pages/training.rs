@@ -49,7 +49,7 @@ async fn training_page(
             back => "/training",
             lessons => Value::from(Serde(&lessons)),
             sessions => Value::from(Serde(&sessions)),
-            problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
+            problem => super::problem_value(problem, lang),
         },
     )
 }
@@ -85,7 +85,7 @@ async fn lesson_page(
             text_lang => if lang.code() == "kk" { "kk" } else { "ru" },
             lesson => Value::from(Serde(&lesson)),
             result => result.map(|r| Value::from(Serde(r))),
-            problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
+            problem => super::problem_value(problem, lang),
         },
     )
 }
@@ -215,7 +215,7 @@ async fn session_page(
             begun,
             report,
             ncalayer_url => st.pages.config.ncalayer_url.clone(),
-            problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
+            problem => super::problem_value(problem, lang),
         },
     )
 }
@@ -275,7 +275,7 @@ async fn duties_page(
             grant => id,
             version => duties.version,
             items,
-            problem => problem.map(|e| Value::from(Serde(crate::problem::localized(&e, lang)))),
+            problem => super::problem_value(problem, lang),
         },
     )
 }
