@@ -151,6 +151,8 @@ mod lifecycle;
 mod mobile;
 #[path = "api/operable.rs"]
 mod operable;
+#[path = "api/operations.rs"]
+mod operations;
 #[path = "api/pages.rs"]
 mod pages;
 #[path = "api/pki.rs"]
@@ -2362,7 +2364,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 48, "every route of the router");
+    assert_eq!(paths.len(), 52, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")

@@ -564,6 +564,8 @@ pub enum GrantStatus {
     Active,
     Blocked,
     Expired,
+    /// Issue 17: ended by an operator, one grant, with a reason.
+    Revoked,
 }
 
 impl GrantStatus {
@@ -577,6 +579,7 @@ impl GrantStatus {
             GrantStatus::Active => "active",
             GrantStatus::Blocked => "blocked",
             GrantStatus::Expired => "expired",
+            GrantStatus::Revoked => "revoked",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -585,6 +588,7 @@ impl GrantStatus {
             Self::Active,
             Self::Blocked,
             Self::Expired,
+            Self::Revoked,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)

@@ -78,6 +78,10 @@ pub enum Action {
     ManageSupportRequest,
     /// Read every requester's support requests.
     ListAllSupportRequests,
+    /// Issue 17: end one grant with a reason.
+    RevokeGrant,
+    /// Issue 17: remove a staff role.
+    ManageStaff,
 }
 
 impl Action {
@@ -115,6 +119,8 @@ impl Action {
             Action::AnswerSupportRequest => "answer_support_request",
             Action::ManageSupportRequest => "manage_support_request",
             Action::ListAllSupportRequests => "list_all_support_requests",
+            Action::RevokeGrant => "revoke_grant",
+            Action::ManageStaff => "manage_staff",
         }
     }
 }

@@ -303,6 +303,23 @@ fn each_policy_makes_its_decisions() {
             &integrator,
             Resource::Registry,
         ),
+        // Issue 17: the integrator revokes a grant and removes staff; the authorized body does not.
+        (
+            "integrator-revokes-grants",
+            &integrator,
+            Action::RevokeGrant,
+            grant(other, APPLICANT),
+            &reviewer,
+            grant(other, APPLICANT),
+        ),
+        (
+            "integrator-manages-staff",
+            &integrator,
+            Action::ManageStaff,
+            Resource::Registry,
+            &head,
+            Resource::Registry,
+        ),
         // §15: the person of the grant accepts its duties; not for somebody else's grant.
         (
             "own-grant-duties",

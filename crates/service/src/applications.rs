@@ -228,6 +228,11 @@ impl Service {
         ) {
             return Err(err);
         }
+        if org.deactivated_at.is_some() {
+            return Err(ServiceError::new(Problem::OrganizationDeactivated {
+                bin: org.bin.to_string(),
+            }));
+        }
         let kind = org.kind.current();
         let signer_iin = id.iin.clone().ok_or_else(|| {
             ServiceError::signature(&qoljetim_signature::SignatureError::NoIin, false)

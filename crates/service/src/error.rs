@@ -164,6 +164,10 @@ pub enum Problem {
         version: i64,
     },
     AlreadyEnrolled,
+    /// Issue 17: the organization was deactivated by an operator; it applies no more.
+    OrganizationDeactivated {
+        bin: String,
+    },
     SessionFull {
         capacity: i64,
     },
@@ -255,6 +259,7 @@ impl Problem {
             P::SessionFull { capacity } => vec![("capacity", s(capacity))],
             P::NotEnrolled { iin } => vec![("iin", s(iin))],
             P::AlreadyEnrolled => vec![],
+            P::OrganizationDeactivated { bin } => vec![("bin", s(bin))],
             P::NotSignedIn
             | P::SessionExpired
             | P::OriginMismatch
@@ -332,6 +337,7 @@ impl ProblemKind {
             K::DutiesNotAccepted => "duties-not-accepted",
             K::LessonChangedInPlace => "lesson-changed-in-place",
             K::AlreadyEnrolled => "already-enrolled",
+            K::OrganizationDeactivated => "organization-deactivated",
             K::SessionFull => "session-full",
             K::NotEnrolled => "not-enrolled",
             K::DataOutOfScope => "data-out-of-scope",
@@ -432,6 +438,7 @@ impl ProblemKind {
                 version: 1,
             },
             K::AlreadyEnrolled => Problem::AlreadyEnrolled,
+            K::OrganizationDeactivated => Problem::OrganizationDeactivated { bin: x() },
             K::SessionFull => Problem::SessionFull { capacity: 1 },
             K::NotEnrolled => Problem::NotEnrolled { iin: x() },
             K::DataOutOfScope => Problem::DataOutOfScope {

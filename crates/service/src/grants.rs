@@ -39,6 +39,7 @@ impl From<&GrantRow> for GrantView {
             training_source: g.training_source.clone(),
             duties_required: g.duties_required,
             duties_accepted_at: g.duties_accepted_at.map(rfc3339_micros),
+            revoke_reason: g.revoke_reason.clone(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod grants;
 mod lifecycle;
 mod manuals;
 mod mobile_signing;
+mod operations;
 mod organizations;
 mod reports;
 mod sessions;

@@ -41,8 +41,10 @@ impl From<&OrganizationRow> for OrganizationView {
                 .iter()
                 .map(|a| a.as_str().to_owned())
                 .collect(),
-            eligible: o.excluded.is_none(),
+            eligible: o.excluded.is_none() && o.deactivated_at.is_none(),
             excluded: o.excluded.clone(),
+            deactivated_at: o.deactivated_at.map(crate::toolbox::rfc3339_micros),
+            deactivated_reason: o.deactivated_reason.clone(),
         }
     }
 }

@@ -150,6 +150,8 @@ pub struct GrantView {
     /// training gate).
     pub duties_required: bool,
     pub duties_accepted_at: Option<String>,
+    /// Issue 17: an operator's reason for revoking it.
+    pub revoke_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -211,6 +213,9 @@ pub struct OrganizationView {
     pub administrators: Vec<String>,
     pub eligible: bool,
     pub excluded: Option<String>,
+    /// Deactivated by an operator (issue 17): when and why.
+    pub deactivated_at: Option<String>,
+    pub deactivated_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -639,4 +644,29 @@ pub struct SupportRequestView {
     /// Empty in lists; the whole thread in `GET /support/requests/{id}`.
     pub messages: Vec<SupportMessageView>,
     pub attachments: Vec<AttachmentView>,
+}
+
+/// Why an operator ends something (a grant revoked, an organization deactivated): recorded and audited.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+/// An organization's names and territory as an operator edits them (issue 17); its BIN and kind stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationEditBody {
+    pub name_kk: String,
+    pub name_ru: String,
+    pub territory: Option<String>,
+    #[serde(default)]
+    pub administrators: Vec<String>,
+}
+
+/// What an operator's change ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndedView {
+    pub grants_blocked: i64,
+    pub sessions_ended: i64,
 }

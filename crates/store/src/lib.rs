@@ -7,6 +7,7 @@
 
 mod audit;
 mod lifecycle;
+mod operations;
 mod reads;
 mod support;
 mod training;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
 pub use lifecycle::*;
+pub use operations::OperationsChange;
 pub use reads::*;
 pub use support::*;
 pub use training::*;

@@ -22,6 +22,9 @@ pub struct OrganizationRow {
     pub administrators: Vec<AdministratorCode>,
     /// The clause under which the organization is not eligible (Order 270 §2.6); None = eligible.
     pub excluded: Option<String>,
+    /// Deactivated by an operator (issue 17): when and why; its grants were blocked then.
+    pub deactivated_at: Option<i64>,
+    pub deactivated_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,6 +125,9 @@ pub struct GrantRow {
     /// validity_ended, dismissal, transfer.
     pub end_reason: Option<String>,
     pub hr_event_id: Option<i64>,
+    /// Issue 17: an operator's reason for revoking this grant, and who did.
+    pub revoke_reason: Option<String>,
+    pub revoked_by: Option<String>,
     /// Order 270 §13: when and by what (lesson:<id>@<version>, session:<id>) its person was trained.
     pub trained_at: Option<i64>,
     pub training_source: Option<String>,
@@ -175,6 +181,8 @@ fn org(r: &AnyRow) -> Result<OrganizationRow> {
         administrators: serde_json::from_str(&r.try_get::<String, _>("administrators")?)
             .map_err(corrupt)?,
         excluded: r.try_get("excluded")?,
+        deactivated_at: r.try_get("deactivated_at")?,
+        deactivated_reason: r.try_get("deactivated_reason")?,
     })
 }
 
@@ -248,7 +256,7 @@ fn line(r: &AnyRow) -> Result<LineRow> {
 
 const GRANT_COLUMNS: &str = "id, application_id, line, person_iin, organization_bin, system, status, valid_from, valid_until, \
     access_until_requested, notice, scope, extra_years_reason, granted_by, granted_at, ended_at, end_reason, hr_event_id, \
-    trained_at, training_source, duties_required, duties_accepted_at";
+    trained_at, training_source, duties_required, duties_accepted_at, revoke_reason, revoked_by";
 
 fn grant(r: &AnyRow) -> Result<GrantRow> {
     Ok(GrantRow {
@@ -274,12 +282,14 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
         training_source: r.try_get("training_source")?,
         duties_required: r.try_get::<i64, _>("duties_required")? != 0,
         duties_accepted_at: r.try_get("duties_accepted_at")?,
+        revoke_reason: r.try_get("revoke_reason")?,
+        revoked_by: r.try_get("revoked_by")?,
     })
 }
 
 impl Store {
     pub async fn organization(&self, bin: &str) -> Result<Option<OrganizationRow>> {
-        let r = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators, excluded FROM organizations WHERE bin = $1")
+        let r = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators, excluded, deactivated_at, deactivated_reason FROM organizations WHERE bin = $1")
             .bind(bin)
             .fetch_optional(&self.pool)
             .await?;
@@ -287,7 +297,7 @@ impl Store {
     }
 
     pub async fn organizations(&self) -> Result<Vec<OrganizationRow>> {
-        let rows = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators, excluded FROM organizations ORDER BY bin")
+        let rows = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators, excluded, deactivated_at, deactivated_reason FROM organizations ORDER BY bin")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(org).collect()

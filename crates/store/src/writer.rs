@@ -157,6 +157,7 @@ pub enum Change {
     Lifecycle(Box<crate::lifecycle::LifecycleChange>),
     Training(Box<crate::training::TrainingChange>),
     Support(Box<crate::support::SupportChange>),
+    Operations(Box<crate::operations::OperationsChange>),
 }
 
 async fn status_of(
@@ -196,6 +197,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::Lifecycle(l) => return crate::lifecycle::apply(conn, l).await,
         Change::Training(t) => return crate::training::apply(conn, t).await,
         Change::Support(c) => return crate::support::apply(conn, c).await,
+        Change::Operations(c) => return crate::operations::apply(conn, c).await,
         Change::Login {
             challenge,
             challenge_expires_at,

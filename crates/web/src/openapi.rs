@@ -10,8 +10,8 @@ use qoljetim_service::views::*;
 
 use crate::AppState;
 use crate::handlers::{
-    applications, block, data, grants, lifecycle, mobile_signing, organizations, reports, sign_in,
-    support, system, training,
+    applications, block, data, grants, lifecycle, mobile_signing, operations, organizations,
+    reports, sign_in, support, system, training,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,9 @@ use crate::handlers::{
         ApplicationView,
         LineView,
         GrantView,
+        ReasonBody,
+        OrganizationEditBody,
+        EndedView,
         SupportLinkBody,
         SupportRequestBody,
         SupportMessageBody,
@@ -134,6 +137,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(support::resolve))
         .routes(routes!(support::attach))
         .routes(routes!(support::attachment))
+        .routes(routes!(operations::revoke))
+        .routes(routes!(operations::edit))
+        .routes(routes!(operations::deactivate))
+        .routes(routes!(operations::remove_staff))
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
 }

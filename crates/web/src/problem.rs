@@ -60,6 +60,7 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::GrantInactive
         | K::TrainingRequired
         | K::DutiesNotAccepted
+        | K::OrganizationDeactivated
         | K::DataOutOfScope
         | K::HrSignerNotAllowed => StatusCode::FORBIDDEN,
         K::NotFound => StatusCode::NOT_FOUND,

@@ -6,6 +6,7 @@ pub mod data;
 pub mod grants;
 pub mod lifecycle;
 pub mod mobile_signing;
+pub mod operations;
 pub mod organizations;
 pub mod reports;
 pub mod sign_in;

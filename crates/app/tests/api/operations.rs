@@ -1,0 +1,240 @@
+//! The operators' daily work (issue 17): revoking one grant, editing and deactivating an organization,
+//! removing a staff role — signed in, through Cedar and the audit chain.
+
+use super::*;
+
+on_both_databases!(sqlite_operations, postgres_operations;
+    (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
+    revoking_a_grant_ends_its_reads_at_the_next_request,
+    operators_edit_and_deactivate_an_organization_and_remove_staff,
+);
+
+const READ: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
+
+// Issue 17: the integrator revokes one grant with a reason (status `revoked`); the person's very next
+// read, in the same session, is refused; the authorized body may not revoke; a reason is required.
+async fn revoking_a_grant_ends_its_reads_at_the_next_request(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let user = granted_user(
+        app,
+        &w,
+        47,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let (s, v) = user.get(READ).await?;
+    assert_eq!(s, 200, "{v}");
+    let (_, grants) = user.get("/api/v1/grants?own=true").await?;
+    let id = grants[0]["id"].as_i64().ok_or("no grant")?;
+    let (s, v) = w
+        .reviewer
+        .post(
+            &format!("/api/v1/grants/{id}/revoke"),
+            &json!({"reason": "не требуется"}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/grants/{id}/revoke"),
+            &json!({"reason": "x"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("reason_length")),
+        "{v}"
+    );
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/grants/{id}/revoke"),
+            &json!({"reason": "доступ более не нужен по служебной записке"}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["end_reason"].as_str()),
+        (Some("revoked"), Some("revoked")),
+        "{v}"
+    );
+    assert_eq!(
+        v["revoke_reason"],
+        "доступ более не нужен по служебной записке"
+    );
+    let (s, v) = user.get(READ).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (403, "grant-inactive"),
+        "the next read: {v}"
+    );
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/grants/{id}/revoke"),
+            &json!({"reason": "ещё раз"}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "wrong-state"), "{v}");
+    let (_, audit) = w.integrator.get("/api/v1/audit?limit=1000").await?;
+    assert!(
+        audit
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["action"] == "revoke_grant"
+                && e["outcome"] == "allowed"
+                && e["details"].to_string().contains("служебной записке")),
+        "{audit}"
+    );
+    Ok(())
+}
+
+// Issue 17: an edit of an organization changes its names and territory for new grants only (the grant
+// made before keeps its scope); a deactivation blocks its grants and ends its sessions at once, and it
+// applies no more; a staff role removed ends that person's sessions. Each by the integrator only.
+async fn operators_edit_and_deactivate_an_organization_and_remove_staff(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let user = granted_user(
+        app,
+        &w,
+        48,
+        K::Maslikhat,
+        Some("750000000"),
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let bin = demo_bin(248);
+    let edit = json!({"name_kk": "Алматы қалалық мәслихаты", "name_ru": "Маслихат города Алматы", "territory": "710000000"});
+    let (s, v) = w
+        .reviewer
+        .put(&format!("/api/v1/organizations/{bin}"), &edit)
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+    let (s, v) = w
+        .integrator
+        .put(
+            &format!("/api/v1/organizations/{bin}"),
+            &json!({"name_kk": "М", "name_ru": "М"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("territory_required")),
+        "a maslikhat has a territory: {v}"
+    );
+    let (s, v) = w
+        .integrator
+        .put(&format!("/api/v1/organizations/{bin}"), &edit)
+        .await?;
+    assert_eq!(
+        (s, v["territory"].as_str(), v["name_ru"].as_str()),
+        (200, Some("710000000"), Some("Маслихат города Алматы")),
+        "{v}"
+    );
+    let (_, grants) = user.get("/api/v1/grants?own=true").await?;
+    assert_eq!(
+        grants[0]["scope"]["territory"], "750000000",
+        "the grant keeps its scope: {grants}"
+    );
+    let (s, _) = user.get(&format!("{READ}&region=750000000")).await?;
+    assert_eq!(s, 200);
+    // Deactivated: the grant blocked, the session ended, no more applications.
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/organizations/{bin}/deactivate"),
+            &json!({"reason": "орган упразднён"}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            v["grants_blocked"].as_i64(),
+            v["sessions_ended"].as_i64().is_some_and(|n| n >= 1)
+        ),
+        (Some(1), true),
+        "{v}"
+    );
+    let (s, v) = user.get("/api/v1/me").await?;
+    assert_eq!((s, problem_type(&v)), (401, "session-expired"), "{v}");
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/organizations/{bin}/deactivate"),
+            &json!({"reason": "ещё раз"}),
+        )
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "wrong-state"), "{v}");
+    let head = app.person(
+        &iin(396),
+        Some(&bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let t = today(app);
+    let until = plus_months(t, 6);
+    let f = application_json(
+        &bin,
+        &t.to_string(),
+        ("Басшы", "Тест", None),
+        &["analytical_central"],
+        &[FormLine {
+            iin: &iin(397),
+            surname: "Жаңа",
+            name: "Қызметкер",
+            patronymic: None,
+            access_until: Some(&until),
+        }],
+    );
+    let (s, v) = app.submit(&head, &f).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (403, "organization-deactivated"),
+        "{v}"
+    );
+    // A support agent's role removed: their session ends; twice is not found; not one's own role.
+    let integ = demo_bin(INTEGRATOR);
+    app.add_staff(&iin(6), &integ, "support_agent").await?;
+    let agent = app.signed_in(&iin(6), &integ, NcaRole::Employee).await?;
+    let path = format!("/api/v1/staff/{integ}/{}/support_agent", iin(6));
+    let delete = |c: &ApiClient, p: String| {
+        let (url, token) = (
+            format!("{}{p}", app.base),
+            c.token.clone().unwrap_or_default(),
+        );
+        async move {
+            let r = reqwest::Client::new()
+                .delete(url)
+                .bearer_auth(token)
+                .send()
+                .await?;
+            let s = r.status().as_u16();
+            Ok::<_, qoljetim::AnyError>((s, r.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+    };
+    let (s, v) = delete(&w.reviewer, path.clone()).await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+    let (s, v) = delete(&w.integrator, path.clone()).await?;
+    assert_eq!((s, v["sessions_ended"].as_i64()), (200, Some(1)), "{v}");
+    let (s, v) = agent.get("/api/v1/support/requests").await?;
+    assert_eq!((s, problem_type(&v)), (401, "session-expired"), "{v}");
+    let (s, v) = delete(&w.integrator, path).await?;
+    assert_eq!((s, problem_type(&v)), (404, "not-found"), "{v}");
+    let (s, v) = delete(
+        &w.integrator,
+        format!("/api/v1/staff/{integ}/{}/integrator_admin", iin(2)),
+    )
+    .await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("not_yourself")),
+        "{v}"
+    );
+    Ok(())
+}
