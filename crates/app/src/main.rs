@@ -275,6 +275,17 @@ enum StaffCmd {
         #[arg(long, value_parser = ["reviewer", "integrator_admin", "support_agent"])]
         role: String,
     },
+    /// Remove a staff role (issue 17); the person's sessions in that organization end. Audited.
+    Remove {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        iin: String,
+        #[arg(long, value_parser = ["reviewer", "integrator_admin", "support_agent"])]
+        role: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -290,6 +301,15 @@ enum GrantsCmd {
         /// Show what would change, change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// End one live grant now, with a reason (issue 17: status revoked). Audited.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        /// The grant's id.
+        id: i64,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -314,6 +334,32 @@ enum OrgCmd {
         /// Comma-separated administrator codes (central internal audit).
         #[arg(long, value_delimiter = ',')]
         administrators: Vec<String>,
+    },
+    /// Edit an organization's names, territory and administrator codes (issue 17); grants made before
+    /// keep their scope, new grants take the new territory. Audited.
+    Edit {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        bin: String,
+        #[arg(long)]
+        name_kk: String,
+        #[arg(long)]
+        name_ru: String,
+        #[arg(long)]
+        territory: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        administrators: Vec<String>,
+    },
+    /// Deactivate an organization (issue 17): its live grants are blocked and its sessions end; it
+    /// applies no more. Audited.
+    Deactivate {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        bin: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -459,6 +505,17 @@ fn applicant_kinds() -> clap::builder::PossibleValuesParser {
             .filter(|k| k.is_applicant())
             .map(|k| k.as_str()),
     )
+}
+
+/// A use case's refusal as the command line prints it: the problem and each field's rule.
+fn refusal(e: qoljetim_service::ServiceError) -> String {
+    let fields = e
+        .errors
+        .iter()
+        .map(|f| format!("{}: {} ({})", f.field, f.detail, f.rule))
+        .chain(e.problem.args().iter().map(|(k, v)| format!("{k}={v}")))
+        .collect::<Vec<_>>();
+    format!("refused ({}): {}", e.slug(), fields.join("; "))
 }
 
 fn cli_user() -> String {
@@ -872,6 +929,96 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 )
                 .await?;
             println!("{iin} is now {} of {bin}", role.as_str());
+        }
+        Command::Grants(GrantsCmd::Revoke { common, id, reason }) => {
+            let cfg = config(&common, None)?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            let g = state
+                .revoke_grant(
+                    qoljetim_service::Operator::CommandLine(&cli_user()),
+                    id,
+                    Ok(qoljetim_service::ReasonBody { reason }),
+                )
+                .await
+                .map_err(refusal)?;
+            println!(
+                "grant {} of {}@{} is {}",
+                g.id, g.person_iin, g.organization_bin, g.status
+            );
+        }
+        Command::Org(OrgCmd::Edit {
+            common,
+            bin,
+            name_kk,
+            name_ru,
+            territory,
+            administrators,
+        }) => {
+            let cfg = config(&common, None)?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            let body = qoljetim_service::OrganizationEditBody {
+                name_kk,
+                name_ru,
+                territory,
+                administrators,
+            };
+            let org = state
+                .edit_organization(
+                    qoljetim_service::Operator::CommandLine(&cli_user()),
+                    &bin,
+                    Ok(body),
+                )
+                .await
+                .map_err(refusal)?;
+            println!(
+                "organization {} edited: {} / {}, territory {} (grants made before keep their scope)",
+                org.bin,
+                org.name_kk,
+                org.name_ru,
+                org.territory.as_deref().unwrap_or("—")
+            );
+        }
+        Command::Org(OrgCmd::Deactivate {
+            common,
+            bin,
+            reason,
+        }) => {
+            let cfg = config(&common, None)?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            let e = state
+                .deactivate_organization(
+                    qoljetim_service::Operator::CommandLine(&cli_user()),
+                    &bin,
+                    Ok(qoljetim_service::ReasonBody { reason }),
+                )
+                .await
+                .map_err(refusal)?;
+            println!(
+                "organization {bin} deactivated: {} grants blocked, {} sessions ended",
+                e.grants_blocked, e.sessions_ended
+            );
+        }
+        Command::Staff(StaffCmd::Remove {
+            common,
+            org,
+            iin,
+            role,
+        }) => {
+            let cfg = config(&common, None)?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            let e = state
+                .remove_staff(
+                    qoljetim_service::Operator::CommandLine(&cli_user()),
+                    &org,
+                    &iin,
+                    &role,
+                )
+                .await
+                .map_err(refusal)?;
+            println!(
+                "{iin} is no longer {role} of {org}; {} sessions ended",
+                e.sessions_ended
+            );
         }
         Command::Org(OrgCmd::Add {
             common,

@@ -46,6 +46,7 @@ pub use mobile_signing::{
     MobileSigningConfig, MobileSigningOutcome, MobileSigningPurpose, MobileSigningStarted,
     MobileSigningStatus, MobileSignings,
 };
+pub use operations::Operator;
 pub use organizations::{
     StaffView, not_eligible, org_domain, organization_kinds, parse_organization,
 };

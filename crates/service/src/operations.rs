@@ -16,6 +16,61 @@ use crate::organizations::parse_organization;
 use crate::views::*;
 use crate::{Caller, Service};
 
+/// Who does an operator's change: a signed-in person (Cedar decides) or the command line on the
+/// server, whose operator is trusted like `qoljetim staff add` and audited by their name.
+pub enum Operator<'a> {
+    Caller(&'a Caller),
+    CommandLine(&'a str),
+}
+
+impl Operator<'_> {
+    fn id(&self) -> String {
+        match self {
+            Operator::Caller(c) => c.actor_id(),
+            Operator::CommandLine(name) => (*name).to_owned(),
+        }
+    }
+    fn now(&self, st: &Service) -> i64 {
+        match self {
+            Operator::Caller(c) => c.now,
+            Operator::CommandLine(_) => st.clock.now().as_microsecond(),
+        }
+    }
+}
+
+impl Service {
+    /// Begins the audit record of an operator's change: Cedar's decision for a caller, the operator's
+    /// name for the command line.
+    fn operator_begins(
+        &self,
+        attempt: &Attempt,
+        who: &Operator<'_>,
+        action: Action,
+        resource: &Resource,
+        name: &str,
+    ) -> ServiceResult<()> {
+        match who {
+            Operator::Caller(c) => self
+                .authorize(attempt, c, action, resource, name)
+                .map(|_| ()),
+            Operator::CommandLine(op) => {
+                attempt.begin(
+                    crate::toolbox::entry(
+                        (*op).to_owned(),
+                        None,
+                        action.as_str(),
+                        name.to_owned(),
+                        "allowed".into(),
+                        "local",
+                    ),
+                    None,
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A reason: 3 to 500 characters, trimmed.
 fn reason(b: &ReasonBody) -> ServiceResult<String> {
     let r = b.reason.trim();
@@ -41,7 +96,7 @@ impl Service {
     /// read through it is refused.
     pub async fn revoke_grant(
         &self,
-        caller: &Caller,
+        who: Operator<'_>,
         grant_id: i64,
         body: crate::Input<ReasonBody>,
     ) -> ServiceResult<GrantView> {
@@ -53,9 +108,9 @@ impl Service {
                 .await
                 .map_err(ServiceError::store)?
                 .ok_or_else(|| ServiceError::not_found(format!("grant {grant_id}")))?;
-            self.authorize(
+            self.operator_begins(
                 &attempt,
-                caller,
+                &who,
                 Action::RevokeGrant,
                 &grant_resource(&g),
                 &format!("grant/{grant_id}"),
@@ -70,8 +125,8 @@ impl Service {
                 Change::Operations(Box::new(OperationsChange::RevokeGrant {
                     grant_id,
                     reason: why,
-                    by: caller.actor_id(),
-                    at: caller.now,
+                    by: who.id(),
+                    at: who.now(self),
                 })),
             )
             .await?;
@@ -103,15 +158,15 @@ impl Service {
     /// grants made before keep their scope (new grants take the new territory).
     pub async fn edit_organization(
         &self,
-        caller: &Caller,
+        who: Operator<'_>,
         bin: &str,
         body: crate::Input<OrganizationEditBody>,
     ) -> ServiceResult<OrganizationView> {
         let attempt = Attempt::default();
         let r = async {
-            self.authorize(
+            self.operator_begins(
                 &attempt,
-                caller,
+                &who,
                 Action::ManageOrganizations,
                 &Resource::Registry,
                 &format!("organization/{bin}"),
@@ -158,15 +213,15 @@ impl Service {
     /// applies no more (`organization-deactivated`).
     pub async fn deactivate_organization(
         &self,
-        caller: &Caller,
+        who: Operator<'_>,
         bin: &str,
         body: crate::Input<ReasonBody>,
     ) -> ServiceResult<EndedView> {
         let attempt = Attempt::default();
         let r = async {
-            self.authorize(
+            self.operator_begins(
                 &attempt,
-                caller,
+                &who,
                 Action::ManageOrganizations,
                 &Resource::Registry,
                 &format!("organization/{bin}"),
@@ -180,7 +235,7 @@ impl Service {
                     Change::Operations(Box::new(OperationsChange::DeactivateOrganization {
                         bin: row.bin.to_string(),
                         reason: why,
-                        at: caller.now,
+                        at: who.now(self),
                     })),
                 )
                 .await?;
@@ -194,16 +249,16 @@ impl Service {
     /// sessions in that organization end, since roles are read at sign-in.
     pub async fn remove_staff(
         &self,
-        caller: &Caller,
+        who: Operator<'_>,
         bin: &str,
         iin: &str,
         role: &str,
     ) -> ServiceResult<EndedView> {
         let attempt = Attempt::default();
         let r = async {
-            self.authorize(
+            self.operator_begins(
                 &attempt,
-                caller,
+                &who,
                 Action::ManageStaff,
                 &Resource::Registry,
                 &format!("staff/{iin}@{bin}/{role}"),
@@ -233,7 +288,11 @@ impl Service {
             let (Some(bin), Some(iin), Some(role)) = (bin, iin, role) else {
                 return Err(ServiceError::validation(errors));
             };
-            if caller.actor.iin == iin && caller.actor.bin == bin && role == Role::IntegratorAdmin {
+            if let Operator::Caller(caller) = who
+                && caller.actor.iin == iin
+                && caller.actor.bin == bin
+                && role == Role::IntegratorAdmin
+            {
                 return Err(ServiceError::field(
                     "/iin",
                     "not_yourself",

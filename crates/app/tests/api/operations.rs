@@ -238,3 +238,125 @@ async fn operators_edit_and_deactivate_an_organization_and_remove_staff(app: &Te
     );
     Ok(())
 }
+
+/// Issue 17: the command line does the operators' daily work through the same use cases (the same
+/// rules, the same audit records), on a fresh data folder.
+#[test]
+fn cli_edits_deactivates_removes_staff_and_revokes() -> R {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b)?;
+    let dir = std::env::temp_dir().join(format!("qoljetim-cli-ops-{}", hex::encode(b)));
+    let run = |args: &[&str]| -> Result<(bool, String), qoljetim::AnyError> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_qoljetim"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .output()?;
+        Ok((
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
+    };
+    let (integ, masl) = (demo_bin(911), demo_bin(912));
+    for (bin, kind, territory) in [
+        (&integ, "integrator", None),
+        (&masl, "maslikhat", Some("750000000")),
+    ] {
+        let mut args = vec![
+            "org",
+            "add",
+            "--bin",
+            bin,
+            "--kind",
+            kind,
+            "--name-kk",
+            "Ұйым",
+            "--name-ru",
+            "Орган",
+        ];
+        if let Some(t) = territory {
+            args.extend(["--territory", t]);
+        }
+        let (ok, text) = run(&args)?;
+        assert!(ok, "{text}");
+    }
+    let (ok, text) = run(&[
+        "org",
+        "edit",
+        "--bin",
+        &masl,
+        "--name-kk",
+        "Мәслихат",
+        "--name-ru",
+        "Маслихат",
+    ])?;
+    assert!(
+        !ok && text.contains("territory_required"),
+        "the kind's rules hold: {text}"
+    );
+    let (ok, text) = run(&[
+        "org",
+        "edit",
+        "--bin",
+        &masl,
+        "--name-kk",
+        "Мәслихат",
+        "--name-ru",
+        "Маслихат",
+        "--territory",
+        "710000000",
+    ])?;
+    assert!(ok && text.contains("territory 710000000"), "{text}");
+    let (ok, text) = run(&[
+        "staff",
+        "add",
+        "--org",
+        &integ,
+        "--iin",
+        &iin(7),
+        "--role",
+        "support_agent",
+    ])?;
+    assert!(ok, "{text}");
+    let (ok, text) = run(&[
+        "staff",
+        "remove",
+        "--org",
+        &integ,
+        "--iin",
+        &iin(7),
+        "--role",
+        "support_agent",
+    ])?;
+    assert!(ok && text.contains("no longer support_agent"), "{text}");
+    let (ok, text) = run(&[
+        "staff",
+        "remove",
+        "--org",
+        &integ,
+        "--iin",
+        &iin(7),
+        "--role",
+        "support_agent",
+    ])?;
+    assert!(!ok && text.contains("not-found"), "{text}");
+    let (ok, text) = run(&[
+        "org",
+        "deactivate",
+        "--bin",
+        &masl,
+        "--reason",
+        "орган упразднён",
+    ])?;
+    assert!(ok && text.contains("0 grants blocked"), "{text}");
+    let (ok, text) = run(&["grants", "revoke", "999", "--reason", "нет такого"])?;
+    assert!(!ok && text.contains("not-found"), "{text}");
+    let (ok, text) = run(&["audit", "verify"])?;
+    assert!(ok, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use qoljetim_service::{
-    EndedView, GrantView, OrganizationEditBody, OrganizationView, ReasonBody, parse_json,
+    EndedView, GrantView, Operator, OrganizationEditBody, OrganizationView, ReasonBody, parse_json,
 };
 
 use crate::AppState;
@@ -22,7 +22,10 @@ pub async fn revoke(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> ApiResult<Json<GrantView>> {
-    Ok(Json(st.revoke_grant(&caller, id, parse_json(&body)).await?))
+    Ok(Json(
+        st.revoke_grant(Operator::Caller(&caller), id, parse_json(&body))
+            .await?,
+    ))
 }
 
 /// `PUT /organizations/{bin}`: names, territory, administrator codes (by the rules of its kind); the
@@ -36,7 +39,7 @@ pub async fn edit(
     body: Bytes,
 ) -> ApiResult<Json<OrganizationView>> {
     Ok(Json(
-        st.edit_organization(&caller, &bin, parse_json(&body))
+        st.edit_organization(Operator::Caller(&caller), &bin, parse_json(&body))
             .await?,
     ))
 }
@@ -52,7 +55,7 @@ pub async fn deactivate(
     body: Bytes,
 ) -> ApiResult<Json<EndedView>> {
     Ok(Json(
-        st.deactivate_organization(&caller, &bin, parse_json(&body))
+        st.deactivate_organization(Operator::Caller(&caller), &bin, parse_json(&body))
             .await?,
     ))
 }
@@ -65,5 +68,8 @@ pub async fn remove_staff(
     caller: Caller,
     Path((bin, iin, role)): Path<(String, String, String)>,
 ) -> ApiResult<Json<EndedView>> {
-    Ok(Json(st.remove_staff(&caller, &bin, &iin, &role).await?))
+    Ok(Json(
+        st.remove_staff(Operator::Caller(&caller), &bin, &iin, &role)
+            .await?,
+    ))
 }
