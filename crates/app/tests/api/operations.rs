@@ -7,6 +7,7 @@ on_both_databases!(sqlite_operations, postgres_operations;
     (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
     revoking_a_grant_ends_its_reads_at_the_next_request,
     operators_edit_and_deactivate_an_organization_and_remove_staff,
+    operators_do_the_daily_work_on_the_pages,
 );
 
 const READ: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
@@ -358,5 +359,146 @@ fn cli_edits_deactivates_removes_staff_and_revokes() -> R {
     let (ok, text) = run(&["audit", "verify"])?;
     assert!(ok, "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+// Issue 17 on the pages: the integrator revokes a grant from `/grants` with a reason, edits an
+// organization (the page says the scope of grants made before stays) and deactivates it, and removes a
+// staff role from `/operations`; a reviewer sees none of these forms.
+async fn operators_do_the_daily_work_on_the_pages(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let user = granted_user(
+        app,
+        &w,
+        49,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let cookie =
+        |c: &ApiClient| format!("qoljetim_session={}", c.token.clone().unwrap_or_default());
+    let get = |c: &ApiClient, path: &str| {
+        let r = http
+            .get(format!("{}{path}", app.base))
+            .header("Cookie", cookie(c))
+            .header("Accept-Language", "ru")
+            .send();
+        async move { Ok::<_, qoljetim::AnyError>(r.await?.text().await?) }
+    };
+    let post = |c: &ApiClient, path: &str, form: Vec<(&'static str, String)>| {
+        let r = http
+            .post(format!("{}{path}", app.base))
+            .header("Cookie", cookie(c))
+            .header("Origin", app.base.clone())
+            .header("Accept-Language", "ru")
+            .form(&form)
+            .send();
+        async move {
+            let r = r.await?;
+            let s = r.status().as_u16();
+            let location = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            Ok::<_, qoljetim::AnyError>((s, location, r.text().await?))
+        }
+    };
+    let (_, grants) = user.get("/api/v1/grants?own=true").await?;
+    let id = grants[0]["id"].as_i64().ok_or("no grant")?;
+    let html = get(&w.integrator, "/grants").await?;
+    assert!(
+        html.contains(&format!(r#"action="/grants/{id}/revoke""#)),
+        "{html}"
+    );
+    assert!(
+        !get(&w.reviewer, "/grants").await?.contains("/revoke\""),
+        "the reviewer has no revoke form"
+    );
+    let (s, _, html) = post(
+        &w.integrator,
+        &format!("/grants/{id}/revoke"),
+        vec![("reason", "x".into())],
+    )
+    .await?;
+    assert!(s == 400 && html.contains("от 3 до 500"), "{s} {html}");
+    let (s, location, _) = post(
+        &w.integrator,
+        &format!("/grants/{id}/revoke"),
+        vec![("reason", "по служебной записке".into())],
+    )
+    .await?;
+    assert_eq!((s, location.as_str()), (303, "/grants"));
+    let (s, v) = user
+        .get("/api/v1/data/analytical_central/expenditure?fiscal_year=2026")
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "grant-inactive"), "{v}");
+    assert!(get(&w.integrator, "/grants").await?.contains("отозван"));
+    // The organization's page: the scope note, an edit, a deactivation.
+    let bin = demo_bin(249);
+    let html = get(&w.integrator, &format!("/operations/organizations/{bin}")).await?;
+    assert!(
+        html.contains("сохраняет закреплённую за ним область"),
+        "{html}"
+    );
+    let (s, _, _) = post(
+        &w.integrator,
+        &format!("/operations/organizations/{bin}"),
+        vec![
+            ("name_kk", "Парламент Мәжілісі".into()),
+            ("name_ru", "Мажилис Парламента".into()),
+        ],
+    )
+    .await?;
+    assert_eq!(s, 303);
+    let (_, orgs) = w.integrator.get("/api/v1/organizations").await?;
+    assert!(orgs.to_string().contains("Мажилис Парламента"), "{orgs}");
+    let (s, _, _) = post(
+        &w.integrator,
+        &format!("/operations/organizations/{bin}/deactivate"),
+        vec![("reason", "упразднён".into())],
+    )
+    .await?;
+    assert_eq!(s, 303);
+    assert!(
+        get(&w.integrator, &format!("/operations/organizations/{bin}"))
+            .await?
+            .contains("Деактивирована")
+    );
+    // A staff role removed from the staff list.
+    let integ = demo_bin(INTEGRATOR);
+    app.add_staff(&iin(8), &integ, "support_agent").await?;
+    let html = get(&w.integrator, "/operations").await?;
+    assert!(
+        html.contains(r#"action="/operations/staff/remove""#),
+        "{html}"
+    );
+    assert!(
+        !get(&w.reviewer, "/operations")
+            .await?
+            .contains(r#"action="/operations/staff/remove""#)
+    );
+    let (s, location, _) = post(
+        &w.integrator,
+        "/operations/staff/remove",
+        vec![
+            ("bin", integ.clone()),
+            ("iin", iin(8)),
+            ("role", "support_agent".into()),
+        ],
+    )
+    .await?;
+    assert_eq!((s, location.as_str()), (303, "/operations#staff"));
+    let html = get(&w.integrator, "/operations").await?;
+    assert!(
+        !html.contains(&format!(r#"name="iin" value="{}""#, iin(8))),
+        "removed from the list"
+    );
     Ok(())
 }

@@ -54,7 +54,11 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 21] = [
+const TEMPLATES: [(&str, &str); 22] = [
+    (
+        "organization.html",
+        include_str!("../../templates/organization.html"),
+    ),
     ("manuals.html", include_str!("../../templates/manuals.html")),
     ("manual.html", include_str!("../../templates/manual.html")),
     ("support.html", include_str!("../../templates/support.html")),
@@ -379,6 +383,16 @@ pub fn routes() -> Router<AppState> {
         .route("/explore", get(explore::explore))
         .route("/operations", get(operations::operations))
         .route("/operations/organizations", post(operations::register))
+        .route(
+            "/operations/organizations/{bin}",
+            get(operations::organization).post(operations::edit_organization),
+        )
+        .route(
+            "/operations/organizations/{bin}/deactivate",
+            post(operations::deactivate_organization),
+        )
+        .route("/operations/staff/remove", post(operations::remove_staff))
+        .route("/grants/{id}/revoke", post(operations::revoke_grant))
         .route("/operations/outbox/{id}/resend", post(operations::resend))
         .route("/notifications", get(personal::notifications))
         .route(

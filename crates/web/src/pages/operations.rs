@@ -146,3 +146,132 @@ pub(super) async fn resend(
         Err(e) => super::problem_page(&st, lang, &e),
     }
 }
+
+/// Issue 17: one organization for the integrator — its names and territory to edit (the grants made
+/// before keep their scope; the page says so) and its deactivation with a reason.
+pub(super) async fn organization(
+    State(st): State<AppState>,
+    lang: Lang,
+    PageCaller(caller): PageCaller,
+    Path(bin): Path<String>,
+) -> Response {
+    organization_page(&st, lang, &caller, &bin, None).await
+}
+
+async fn organization_page(
+    st: &AppState,
+    lang: Lang,
+    caller: &Caller,
+    bin: &str,
+    problem: Option<ServiceError>,
+) -> Response {
+    let (me, list) = match (st.me(caller).await, st.list_organizations(caller).await) {
+        (Ok(me), Ok(l)) => (me, l),
+        (Err(e), _) | (_, Err(e)) => return super::problem_page(st, lang, &e),
+    };
+    let Some(org) = list.into_iter().find(|o| o.bin == bin) else {
+        return super::problem_page(
+            st,
+            lang,
+            &ServiceError::not_found(format!("organization {bin}")),
+        );
+    };
+    st.pages.render(
+        "organization.html",
+        lang,
+        context! {
+            me => Value::from(Serde(&me)),
+            back => format!("/operations/organizations/{bin}"),
+            o => Value::from(Serde(&org)),
+            problem => super::problem_value(problem, lang),
+        },
+    )
+}
+
+pub(super) async fn edit_organization(
+    State(st): State<AppState>,
+    lang: Lang,
+    caller: Caller,
+    Path(bin): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| super::form_field(&form, name).unwrap_or_default();
+    let body = qoljetim_service::OrganizationEditBody {
+        name_kk: field("name_kk"),
+        name_ru: field("name_ru"),
+        territory: super::form_field(&form, "territory"),
+        administrators: field("administrators")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    let done = st
+        .edit_organization(qoljetim_service::Operator::Caller(&caller), &bin, Ok(body))
+        .await;
+    match done {
+        Ok(_) => Redirect::to(&format!("/operations/organizations/{bin}")).into_response(),
+        Err(e) => organization_page(&st, lang, &caller, &bin, Some(e)).await,
+    }
+}
+
+pub(super) async fn deactivate_organization(
+    State(st): State<AppState>,
+    lang: Lang,
+    caller: Caller,
+    Path(bin): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let body = qoljetim_service::ReasonBody {
+        reason: super::form_field(&form, "reason").unwrap_or_default(),
+    };
+    let done = st
+        .deactivate_organization(qoljetim_service::Operator::Caller(&caller), &bin, Ok(body))
+        .await;
+    match done {
+        Ok(_) => Redirect::to(&format!("/operations/organizations/{bin}")).into_response(),
+        Err(e) => organization_page(&st, lang, &caller, &bin, Some(e)).await,
+    }
+}
+
+/// Removes one staff role (`bin`, `iin`, `role` of the form), then back to the staff list.
+pub(super) async fn remove_staff(
+    State(st): State<AppState>,
+    lang: Lang,
+    caller: Caller,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| super::form_field(&form, name).unwrap_or_default();
+    let done = st
+        .remove_staff(
+            qoljetim_service::Operator::Caller(&caller),
+            &field("bin"),
+            &field("iin"),
+            &field("role"),
+        )
+        .await;
+    match done {
+        Ok(_) => Redirect::to("/operations#staff").into_response(),
+        Err(e) => super::problem_page_back(&st, lang, &e, "/operations#staff"),
+    }
+}
+
+/// Revokes one grant with the reason of the form, then back to the page of grants.
+pub(super) async fn revoke_grant(
+    State(st): State<AppState>,
+    lang: Lang,
+    caller: Caller,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let body = qoljetim_service::ReasonBody {
+        reason: super::form_field(&form, "reason").unwrap_or_default(),
+    };
+    match st
+        .revoke_grant(qoljetim_service::Operator::Caller(&caller), id, Ok(body))
+        .await
+    {
+        Ok(_) => Redirect::to("/grants").into_response(),
+        Err(e) => super::problem_page_back(&st, lang, &e, "/grants"),
+    }
+}
