@@ -439,6 +439,8 @@ pub struct Config {
     pub mobile_signing: qoljetim_service::MobileSigningConfig,
     pub intake: IntakeSection,
     pub support: SupportSection,
+    /// `[change_requests]`: Order 270 §10's rule of competence and clocks.
+    pub change_requests: qoljetim_domain::change_request::ChangeRules,
     pub limits: LimitsSection,
 }
 
@@ -481,6 +483,7 @@ impl Default for Config {
             mobile_signing: qoljetim_service::MobileSigningConfig::default(),
             intake: IntakeSection::default(),
             support: SupportSection::default(),
+            change_requests: qoljetim_domain::change_request::ChangeRules::default(),
             limits: LimitsSection::default(),
         }
     }

@@ -176,6 +176,10 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
         },
         intake_date_days_back: cfg.intake.date_days_back,
         support_first_answer_working_days: cfg.support.first_answer_working_days,
+        change_rules: {
+            cfg.change_requests.check()?;
+            cfg.change_requests.clone()
+        },
         abuse: cfg.limits.abuse(),
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;

@@ -143,6 +143,24 @@ enum Command {
     /// Online lessons (Order 270 §12–§13): TOML files in Kazakh and Russian.
     #[command(subcommand)]
     Lessons(LessonsCmd),
+    /// Change requests (Order 270 §10).
+    #[command(subcommand)]
+    Changes(ChangesCmd),
+}
+
+#[derive(Subcommand)]
+enum ChangesCmd {
+    /// Record which approved change requests a deployed version implements (each must be approved).
+    /// Audited; shown at GET /api/v1/deployments.
+    Deployed {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        version: String,
+        /// Comma-separated ids of approved change requests.
+        #[arg(long, value_delimiter = ',')]
+        implements: Vec<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -929,6 +947,19 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 )
                 .await?;
             println!("{iin} is now {} of {bin}", role.as_str());
+        }
+        Command::Changes(ChangesCmd::Deployed {
+            common,
+            version,
+            implements,
+        }) => {
+            let cfg = config(&common, None)?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            state
+                .record_deployment(&cli_user(), &version, implements.clone())
+                .await
+                .map_err(refusal)?;
+            println!("version {version} implements change requests {implements:?}");
         }
         Command::Grants(GrantsCmd::Revoke { common, id, reason }) => {
             let cfg = config(&common, None)?;

@@ -2,6 +2,7 @@
 
 pub mod application;
 pub mod calendar;
+pub mod change_request;
 pub mod clock;
 pub mod competence;
 pub mod ids;

@@ -18,6 +18,7 @@ pub const WORKFLOW_POLICIES: &str = include_str!("../policies/workflow.cedar");
 pub const DATA_POLICIES: &str = include_str!("../policies/data.cedar");
 pub const TRAINING_POLICIES: &str = include_str!("../policies/training.cedar");
 pub const SUPPORT_POLICIES: &str = include_str!("../policies/support.cedar");
+pub const CHANGE_POLICIES: &str = include_str!("../policies/changes.cedar");
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -82,6 +83,14 @@ pub enum Action {
     RevokeGrant,
     /// Issue 17: remove a staff role.
     ManageStaff,
+    /// Order 270 §10: the integrator drafts and revises change requests.
+    DraftChangeRequest,
+    /// Read change requests, their decisions and the deployed versions.
+    ReadChangeRequests,
+    /// Agree to (or return) a change request: the body the rule of competence names.
+    AgreeChangeRequest,
+    /// Approve an agreed change request: the authorized body.
+    ApproveChangeRequest,
 }
 
 impl Action {
@@ -121,6 +130,10 @@ impl Action {
             Action::ListAllSupportRequests => "list_all_support_requests",
             Action::RevokeGrant => "revoke_grant",
             Action::ManageStaff => "manage_staff",
+            Action::DraftChangeRequest => "draft_change_request",
+            Action::ReadChangeRequests => "read_change_requests",
+            Action::AgreeChangeRequest => "agree_change_request",
+            Action::ApproveChangeRequest => "approve_change_request",
         }
     }
 }
@@ -175,6 +188,11 @@ pub enum Resource {
         organization_bin: Bin,
     },
     Registry,
+    /// A change request (Order 270 §10), by the kind of body that agrees to it.
+    ChangeRequest {
+        id: i64,
+        agreeing_kind: String,
+    },
     /// A support request, by its requester (Order 270 §14).
     SupportRequest {
         id: i64,
@@ -288,7 +306,7 @@ impl PolicyEngine {
         Self::from_texts(
             SCHEMA,
             &format!(
-                "{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}\n{SUPPORT_POLICIES}"
+                "{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}\n{SUPPORT_POLICIES}\n{CHANGE_POLICIES}"
             ),
         )
     }
@@ -362,6 +380,12 @@ impl PolicyEngine {
                 list.push(json!({"uid": {"type": "Qoljetim::BlockRequest", "id": id},
                                  "attrs": {"applicant_bin": applicant_bin}, "parents": []}));
                 ("BlockRequest", id)
+            }
+            Resource::ChangeRequest { id, agreeing_kind } => {
+                let id = id.to_string();
+                list.push(json!({"uid": {"type": "Qoljetim::ChangeRequest", "id": id},
+                                 "attrs": {"agreeing_kind": agreeing_kind}, "parents": []}));
+                ("ChangeRequest", id)
             }
             Resource::SupportRequest {
                 id,

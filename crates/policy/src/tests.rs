@@ -78,6 +78,12 @@ fn each_policy_makes_its_decisions() {
     };
     let other = "990101300013";
     let agent = actor(INTEGRATOR, K::Integrator, &[Role::SupportAgent]);
+    let planning_head = actor("940140000385", K::BudgetPlanningBody, &[Role::Head]);
+    let minfin_head_ = actor(MINFIN, K::AuthorizedBody, &[Role::Head]);
+    let change = |kind: &str| Resource::ChangeRequest {
+        id: 1,
+        agreeing_kind: kind.to_owned(),
+    };
     let support = |i: &str, b: &str| Resource::SupportRequest {
         id: 1,
         requester_iin: iin(i),
@@ -319,6 +325,39 @@ fn each_policy_makes_its_decisions() {
             Resource::Registry,
             &head,
             Resource::Registry,
+        ),
+        // Order 270 §10: change requests.
+        (
+            "integrator-drafts-change-requests",
+            &integrator,
+            Action::DraftChangeRequest,
+            Resource::Registry,
+            &reviewer,
+            Resource::Registry,
+        ),
+        (
+            "both-sides-read-change-requests",
+            &reviewer,
+            Action::ReadChangeRequests,
+            Resource::Registry,
+            &head,
+            Resource::Registry,
+        ),
+        (
+            "competent-body-agrees",
+            &planning_head,
+            Action::AgreeChangeRequest,
+            change("budget_planning_body"),
+            &minfin_head_,
+            change("budget_planning_body"),
+        ),
+        (
+            "authorized-body-approves-changes",
+            &minfin_head_,
+            Action::ApproveChangeRequest,
+            change("budget_planning_body"),
+            &planning_head,
+            change("budget_planning_body"),
         ),
         // §15: the person of the grant accepts its duties; not for somebody else's grant.
         (

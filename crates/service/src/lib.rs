@@ -8,6 +8,7 @@ mod abuse;
 mod applications;
 mod audit;
 mod block;
+mod changes;
 mod data;
 mod error;
 mod grants;
@@ -99,6 +100,9 @@ pub struct ServiceConfig {
     /// Order 270 §14: the support staff's first answer is due in this many working days
     /// (`[support] first_answer_working_days`).
     pub support_first_answer_working_days: u32,
+    /// Order 270 §10: the rule of competence for agreeing to change requests, and their clocks
+    /// (`[change_requests]`).
+    pub change_rules: qoljetim_domain::change_request::ChangeRules,
 }
 
 /// The first-answer clock of the support service when the configuration does not set it.
@@ -117,6 +121,7 @@ impl Default for ServiceConfig {
             abuse: AbuseConfig::default(),
             mobile_signing: MobileSigningConfig::default(),
             support_first_answer_working_days: DEFAULT_FIRST_ANSWER_WORKING_DAYS,
+            change_rules: qoljetim_domain::change_request::ChangeRules::default(),
         }
     }
 }

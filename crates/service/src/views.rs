@@ -670,3 +670,66 @@ pub struct EndedView {
     pub grants_blocked: i64,
     pub sessions_ended: i64,
 }
+
+/// A change request as the integrator drafts or revises it (Order 270 §10).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRequestBody {
+    pub title: String,
+    /// What changes.
+    pub what: String,
+    /// Why.
+    pub why: String,
+    /// Which component (the rule of competence routes it: `state_planning` to the budget-planning body
+    /// by default, the rest to the authorized body).
+    pub component: String,
+    pub risk: String,
+    pub rollback: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeDecisionView {
+    pub id: i64,
+    pub revision: i64,
+    /// agree, return, approve.
+    pub decision: String,
+    pub reasons: Option<String>,
+    /// `IIN@BIN` of the signer, and their name from the certificate.
+    pub signer: String,
+    pub signer_name: String,
+    pub content_sha256: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeRequestView {
+    pub id: i64,
+    pub title: String,
+    pub what: String,
+    pub why: String,
+    pub component: String,
+    pub risk: String,
+    pub rollback: String,
+    pub revision: i64,
+    /// `authorized_body` or `budget_planning_body` (the rule of competence).
+    pub agreeing: String,
+    /// submitted, returned, agreed, approved.
+    pub status: String,
+    pub created_by: String,
+    pub submitted_at: String,
+    pub agreement_due: String,
+    pub agreement_overdue: bool,
+    pub approval_due: Option<String>,
+    pub approval_overdue: bool,
+    pub approved_at: Option<String>,
+    pub decisions: Vec<ChangeDecisionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeploymentView {
+    pub version: String,
+    /// The approved change requests this version implements.
+    pub implements: Vec<i64>,
+    pub recorded_by: String,
+    pub recorded_at: String,
+}

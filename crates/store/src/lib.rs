@@ -6,6 +6,7 @@
 //! request in its own savepoint), so throughput never comes from loosening durability.
 
 mod audit;
+mod changes;
 mod lifecycle;
 mod operations;
 mod reads;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 pub use audit::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH, record_hash};
+pub use changes::*;
 pub use lifecycle::*;
 pub use operations::OperationsChange;
 pub use reads::*;

@@ -158,6 +158,7 @@ pub enum Change {
     Training(Box<crate::training::TrainingChange>),
     Support(Box<crate::support::SupportChange>),
     Operations(Box<crate::operations::OperationsChange>),
+    ChangeRequest(Box<crate::changes::ChangeRequestChange>),
 }
 
 async fn status_of(
@@ -198,6 +199,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::Training(t) => return crate::training::apply(conn, t).await,
         Change::Support(c) => return crate::support::apply(conn, c).await,
         Change::Operations(c) => return crate::operations::apply(conn, c).await,
+        Change::ChangeRequest(c) => return crate::changes::apply(conn, c).await,
         Change::Login {
             challenge,
             challenge_expires_at,

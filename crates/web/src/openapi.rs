@@ -10,8 +10,8 @@ use qoljetim_service::views::*;
 
 use crate::AppState;
 use crate::handlers::{
-    applications, block, data, grants, lifecycle, mobile_signing, operations, organizations,
-    reports, sign_in, support, system, training,
+    applications, block, changes, data, grants, lifecycle, mobile_signing, operations,
+    organizations, reports, sign_in, support, system, training,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,10 @@ use crate::handlers::{
         ApplicationView,
         LineView,
         GrantView,
+        ChangeRequestBody,
+        ChangeDecisionView,
+        ChangeRequestView,
+        DeploymentView,
         ReasonBody,
         OrganizationEditBody,
         EndedView,
@@ -141,6 +145,11 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operations::edit))
         .routes(routes!(operations::deactivate))
         .routes(routes!(operations::remove_staff))
+        .routes(routes!(changes::submit, changes::list))
+        .routes(routes!(changes::get, changes::revise))
+        .routes(routes!(changes::decide))
+        .routes(routes!(changes::evidence))
+        .routes(routes!(changes::deployments))
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
 }
@@ -260,6 +269,17 @@ fn complete(doc: &mut serde_json::Value) {
                             "format",
                         ) => {
                             json!({"type": "string", "enum": ["json", "csv", "pdf"]})
+                        }
+                        ("/api/v1/staff/{bin}/{iin}/{role}", "role") => {
+                            json!({"type": "string", "enum": ["reviewer", "integrator_admin", "support_agent"]})
+                        }
+                        ("/api/v1/staff/{bin}/{iin}/{role}", "bin" | "iin")
+                        | (
+                            "/api/v1/organizations/{bin}"
+                            | "/api/v1/organizations/{bin}/deactivate",
+                            "bin",
+                        ) => {
+                            json!({"type": "string", "pattern": "^[0-9]{12}$"})
                         }
                         ("/api/v1/data/{system}/{dataset}", "fiscal_year") => {
                             json!({"type": "integer", "minimum": 2000, "maximum": 2100})

@@ -8,6 +8,7 @@ on_both_databases!(sqlite_operations, postgres_operations;
     revoking_a_grant_ends_its_reads_at_the_next_request,
     operators_edit_and_deactivate_an_organization_and_remove_staff,
     operators_do_the_daily_work_on_the_pages,
+    change_requests_are_agreed_by_competence_returned_and_approved,
 );
 
 const READ: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
@@ -499,6 +500,198 @@ async fn operators_do_the_daily_work_on_the_pages(app: &TestApp) -> R {
     assert!(
         !html.contains(&format!(r#"name="iin" value="{}""#, iin(8))),
         "removed from the list"
+    );
+    Ok(())
+}
+
+// Order 270 §10: a change of the access software is made on a request agreed with the authorized body
+// or the budget-planning body by competence, and approved. A request about access goes to the
+// authorized body, which agrees and approves; one about state planning goes to the budget-planning
+// body, which returns it once with reasons, then agrees to the revision; each decision is a CMS signed
+// by the deciding head, kept, and verifies with `openssl cms`. A deployed version names what it
+// implements. Nobody else decides.
+async fn change_requests_are_agreed_by_competence_returned_and_approved(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let planning = demo_bin(6);
+    app.add_org(&planning, K::BudgetPlanningBody, None, &[])
+        .await?;
+    let head = |n: u32, bin: &str| {
+        app.person(
+            &iin(n),
+            Some(bin),
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Signing,
+        )
+    };
+    let (minfin_head, planning_head, maslikhat_head) = (
+        head(60, &demo_bin(MINFIN))?,
+        head(61, &planning)?,
+        head(10, &w.bin)?,
+    );
+    let draft = |component: &str| {
+        json!({"title": "Экспорт в XLSX", "what": "Выгрузка данных в XLSX наряду с CSV",
+        "why": "Просьба аудиторов", "component": component, "risk": "низкий", "rollback": "вернуть предыдущую версию"})
+    };
+    let (s, v) = w
+        .reviewer
+        .post("/api/v1/change-requests", &draft("access"))
+        .await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (403, "forbidden"),
+        "the integrator drafts: {v}"
+    );
+    let (s, a) = w
+        .integrator
+        .post("/api/v1/change-requests", &draft("access"))
+        .await?;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(
+        (a["agreeing"].as_str(), a["status"].as_str()),
+        (Some("authorized_body"), Some("submitted")),
+        "{a}"
+    );
+    let (_, b) = w
+        .integrator
+        .post("/api/v1/change-requests", &draft("state_planning"))
+        .await?;
+    assert_eq!(b["agreeing"], "budget_planning_body", "by competence: {b}");
+    let (a, b) = (a["id"].as_i64().ok_or("a")?, b["id"].as_i64().ok_or("b")?);
+    let decide = |id: i64,
+                  revision: i64,
+                  decision: &str,
+                  reasons: Option<&str>,
+                  signer: &KeyPair| {
+        let doc = json!({"change_request": id, "revision": revision, "decision": decision, "reasons": reasons}).to_string();
+        let cms = signer.sign(doc.as_bytes());
+        let reviewer = &w.reviewer;
+        async move {
+            let cms = cms?;
+            let (s, v) = reviewer
+                .post(
+                    &format!("/api/v1/change-requests/{id}/decisions"),
+                    &json!({"signed_cms": cms}),
+                )
+                .await?;
+            Ok::<_, qoljetim::AnyError>((s, v, doc))
+        }
+    };
+    // Case 1: the authorized body agrees, then approves; an applicant's head may do neither.
+    let (s, v, _) = decide(a, 1, "agree", None, &maslikhat_head).await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+    let (s, v, _) = decide(a, 1, "approve", None, &minfin_head).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (409, "wrong-state"),
+        "agreement comes first: {v}"
+    );
+    let (s, v, agreed) = decide(a, 1, "agree", None, &minfin_head).await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("agreed")), "{v}");
+    assert!(v["approval_due"].is_string());
+    let (s, v, _) = decide(a, 1, "approve", None, &minfin_head).await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{v}");
+    assert_eq!(v["decisions"].as_array().map(Vec::len), Some(2));
+    // The first decision's evidence verifies with openssl against the development CA.
+    let decision = v["decisions"][0]["id"].as_i64().ok_or("decision id")?;
+    let (s, der) = w
+        .integrator
+        .get_bytes(&format!(
+            "/api/v1/change-requests/{a}/decisions/{decision}/evidence"
+        ))
+        .await?;
+    assert_eq!(s, 200);
+    let (file, out) = (app.dir.join("decision.p7s"), app.dir.join("decision.json"));
+    std::fs::write(&file, &der)?;
+    let status = std::process::Command::new("openssl")
+        .args(["cms", "-verify", "-inform", "DER", "-purpose", "any", "-in"])
+        .arg(&file)
+        .arg("-CAfile")
+        .arg(app.config.dev_ca_dir().join("ca.pem"))
+        .arg("-out")
+        .arg(&out)
+        .output()?;
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out)?,
+        agreed,
+        "the signed decision, as signed"
+    );
+    // Case 2: the budget-planning body returns it with reasons (the authorized body may not agree in
+    // its place); the integrator revises; revision 2 is agreed and approved.
+    let (s, v, _) = decide(b, 1, "agree", None, &minfin_head).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (403, "forbidden"),
+        "not the competent body: {v}"
+    );
+    let (s, v, _) = decide(b, 1, "return", None, &planning_head).await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("reason_required")),
+        "{v}"
+    );
+    let (s, v, _) = decide(
+        b,
+        1,
+        "return",
+        Some("Укажите влияние на бюджетные заявки"),
+        &planning_head,
+    )
+    .await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("returned")), "{v}");
+    let mut revised = draft("state_planning");
+    revised["why"] = json!("Просьба аудиторов; бюджетные заявки не затрагиваются");
+    let (s, v) = w
+        .integrator
+        .put(&format!("/api/v1/change-requests/{b}"), &revised)
+        .await?;
+    assert_eq!(
+        (s, v["status"].as_str(), v["revision"].as_i64()),
+        (200, Some("submitted"), Some(2)),
+        "{v}"
+    );
+    let (s, v, _) = decide(b, 1, "agree", None, &planning_head).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (409, "wrong-state"),
+        "a decision on the old revision: {v}"
+    );
+    let (s, v, _) = decide(b, 2, "agree", None, &planning_head).await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("agreed")), "{v}");
+    let (s, v, _) = decide(b, 2, "approve", None, &minfin_head).await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{v}");
+    // Both sides read the history; a deployed version records what it implements (approved only).
+    let planning_session = app
+        .signed_in(&iin(62), &planning, NcaRole::Employee)
+        .await?;
+    let (s, list) = planning_session.get("/api/v1/change-requests").await?;
+    assert_eq!((s, list.as_array().map(Vec::len)), (200, Some(2)), "{list}");
+    let (_, third) = w
+        .integrator
+        .post("/api/v1/change-requests", &draft("access"))
+        .await?;
+    let third = third["id"].as_i64().ok_or("third")?;
+    let refused = app
+        .state
+        .record_deployment("cli:test", "1.5.0", vec![a, third])
+        .await;
+    assert!(
+        refused.is_err_and(|e| e.slug() == "wrong-state"),
+        "only approved requests"
+    );
+    app.state
+        .record_deployment("cli:test", "1.5.0", vec![a, b])
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let (s, v) = w.reviewer.get("/api/v1/deployments").await?;
+    assert_eq!(
+        (s, v[0]["version"].as_str(), v[0]["implements"].clone()),
+        (200, Some("1.5.0"), json!([a, b])),
+        "{v}"
     );
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod block;
+pub mod changes;
 pub mod data;
 pub mod grants;
 pub mod lifecycle;
