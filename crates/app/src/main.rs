@@ -861,6 +861,10 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 to,
                 now,
                 state.config.support_first_answer_working_days,
+                (
+                    state.config.change_rules.agreement_working_days,
+                    state.config.change_rules.approval_working_days,
+                ),
             )
             .await?;
             let bytes = encode_report(&format, &r.title(), &r.subtitle(), &r.tables(), &r)?;

@@ -512,6 +512,52 @@ impl Worker {
                 ),
             );
         }
+        // Order 270 §10: change requests past their agreement or approval clock, to the integrator.
+        for c in store.change_requests().await? {
+            let (clock, due, due_at) = match c.status.as_str() {
+                "submitted" => (
+                    "agreement",
+                    c.agreement_due.clone(),
+                    Some(c.agreement_due_at),
+                ),
+                "agreed" => (
+                    "approval",
+                    c.approval_due.clone().unwrap_or_default(),
+                    c.approval_due_at,
+                ),
+                _ => continue,
+            };
+            if due_at.is_none_or(|d| now_us <= d) {
+                continue;
+            }
+            flag(
+                &integrators,
+                format!("overdue:change_{clock}:{}:{}", c.id, c.revision),
+                format!("change_request:{}", c.id),
+                format!(
+                    "{} өзгерту сұрауының {} мерзімі ({due}) өтті (270 бұйрық 10-т.).",
+                    c.id,
+                    if clock == "agreement" {
+                        "келісу"
+                    } else {
+                        "бекіту"
+                    }
+                ),
+                format!(
+                    "Срок {} запроса на изменение {} ({due}) истёк (Приказ 270 п.10).",
+                    if clock == "agreement" {
+                        "согласования"
+                    } else {
+                        "утверждения"
+                    },
+                    c.id
+                ),
+                (
+                    "Өзгерту сұрауының мерзімі өтті",
+                    "Просрочен запрос на изменение",
+                ),
+            );
+        }
         // Order 270 §14: the support staff's first answer, past its working days.
         let agents = store.staff_with_role("support_agent").await?;
         for r in store.support_requests(None, 1000).await? {

@@ -7,6 +7,8 @@
 //!   to the integrator's signed report.
 //! - support_first_answer: support requests opened in the period (Order 270 §14); the configured
 //!   working days from the day opened to the support staff's first answer.
+//! - change_agreement, change_approval: change requests submitted in the period (Order 270 §10), from
+//!   submission to the agreement, and from the agreement to the approval (configured working days).
 //! - block: HR events whose powers ended in the period and that had access to block; 3 working days
 //!   from the last day of the powers to the block (made at receipt of the event).
 //!
@@ -140,6 +142,7 @@ pub async fn deadline_report(
     to: Date,
     now: Timestamp,
     support_first_answer_days: u32,
+    change_days: (u32, u32),
 ) -> Result<DeadlineReport, ReportError> {
     let (start, end) = period_bounds(cal, from, to)?;
     let now_us = now.as_microsecond();
@@ -250,6 +253,43 @@ pub async fn deadline_report(
             provisional: r.first_answer_due_provisional,
         });
     }
+    for c in store.change_requests().await? {
+        if c.submitted_at < start || c.submitted_at > end {
+            continue;
+        }
+        let submitted = date_of(cal, c.submitted_at);
+        items.push(ClockItem {
+            clock: "change_agreement",
+            subject: format!("change_request:{}", c.id),
+            started: submitted.to_string(),
+            due: c.agreement_due.clone(),
+            due_at: instant(c.agreement_due_at),
+            done_at: c.agreed_at.map(instant),
+            working_days_taken: c
+                .agreed_at
+                .map(|a| cal.working_days_between(submitted, date_of(cal, a))),
+            outcome: outcome(c.agreed_at, c.agreement_due_at, now_us),
+            provisional: c.agreement_due_provisional,
+        });
+        if let (Some(agreed), Some(due), Some(due_at)) =
+            (c.agreed_at, c.approval_due.clone(), c.approval_due_at)
+        {
+            let started = date_of(cal, agreed);
+            items.push(ClockItem {
+                clock: "change_approval",
+                subject: format!("change_request:{}", c.id),
+                started: started.to_string(),
+                due,
+                due_at: instant(due_at),
+                done_at: c.approved_at.map(instant),
+                working_days_taken: c
+                    .approved_at
+                    .map(|a| cal.working_days_between(started, date_of(cal, a))),
+                outcome: outcome(c.approved_at, due_at, now_us),
+                provisional: c.approval_due_provisional,
+            });
+        }
+    }
     let clocks = vec![
         summarize("review", 2, &items),
         summarize("grant", 2, &items),
@@ -269,6 +309,8 @@ pub async fn deadline_report(
             &items,
         ),
         summarize("support_first_answer", support_first_answer_days, &items),
+        summarize("change_agreement", change_days.0, &items),
+        summarize("change_approval", change_days.1, &items),
     ];
     let block_requests_by_organization = by_org
         .into_iter()
@@ -313,6 +355,8 @@ fn clock_label(c: &str) -> String {
         "block_request" => kk_ru("Бұғаттауға өтінім", "Запрос на блокировку"),
         "training_report" => kk_ru("Оқыту туралы есеп", "Отчёт об обучении"),
         "support_first_answer" => kk_ru("Қолдаудың алғашқы жауабы", "Первый ответ поддержки"),
+        "change_agreement" => kk_ru("Өзгертуді келісу", "Согласование изменения"),
+        "change_approval" => kk_ru("Өзгертуді бекіту", "Утверждение изменения"),
         other => other.to_owned(),
     }
 }

@@ -164,6 +164,10 @@ impl Service {
                     to,
                     now,
                     self.config.support_first_answer_working_days,
+                    (
+                        self.config.change_rules.agreement_working_days,
+                        self.config.change_rules.approval_working_days,
+                    ),
                 )
                 .await
                 .map_err(ServiceError::internal)?;

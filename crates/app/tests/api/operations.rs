@@ -693,5 +693,34 @@ async fn change_requests_are_agreed_by_competence_returned_and_approved(app: &Te
         (200, Some("1.5.0"), json!([a, b])),
         "{v}"
     );
+    // The clocks are reported: both agreed and approved in time; the third waits for agreement.
+    let (_, report) = w.reviewer.get("/api/v1/reports/deadlines").await?;
+    let clock = |name: &str| {
+        report["clocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["clock"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let (agreement, approval) = (clock("change_agreement"), clock("change_approval"));
+    assert_eq!(
+        (
+            agreement["working_days_allowed"].as_i64(),
+            agreement["met"].as_i64(),
+            agreement["open"].as_i64()
+        ),
+        (Some(5), Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(
+        (
+            approval["working_days_allowed"].as_i64(),
+            approval["met"].as_i64()
+        ),
+        (Some(2), Some(2)),
+        "{report}"
+    );
     Ok(())
 }
