@@ -9,6 +9,7 @@ on_both_databases!(sqlite_operations, postgres_operations;
     operators_edit_and_deactivate_an_organization_and_remove_staff,
     operators_do_the_daily_work_on_the_pages,
     change_requests_are_agreed_by_competence_returned_and_approved,
+    change_requests_on_the_pages,
 );
 
 const READ: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
@@ -721,6 +722,93 @@ async fn change_requests_are_agreed_by_competence_returned_and_approved(app: &Te
         ),
         (Some(2), Some(2)),
         "{report}"
+    );
+    Ok(())
+}
+
+// Order 270 §10 on the pages: the integrator drafts a request from `/changes`; the authorized body's
+// head prepares the decision on the request's page, which shows the exact document to sign; signed (as
+// the page's NCALayer box does) and posted, the page shows the decision and its evidence link.
+async fn change_requests_on_the_pages(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let cookie =
+        |c: &ApiClient| format!("qoljetim_session={}", c.token.clone().unwrap_or_default());
+    let get = |c: &ApiClient, path: &str| {
+        let r = http
+            .get(format!("{}{path}", app.base))
+            .header("Cookie", cookie(c))
+            .header("Accept-Language", "ru")
+            .send();
+        async move { Ok::<_, qoljetim::AnyError>(r.await?.text().await?) }
+    };
+    assert!(
+        get(&w.integrator, "/changes")
+            .await?
+            .contains(r#"id="change-form""#)
+    );
+    assert!(
+        !get(&w.reviewer, "/changes")
+            .await?
+            .contains(r#"id="change-form""#),
+        "the integrator drafts"
+    );
+    let form: Vec<(&str, &str)> = vec![
+        ("title", "Экспорт в XLSX"),
+        ("what", "Выгрузка в XLSX"),
+        ("why", "Просьба аудиторов"),
+        ("component", "access"),
+        ("risk", "низкий"),
+        ("rollback", "предыдущая версия"),
+    ];
+    let r = http
+        .post(format!("{}/changes", app.base))
+        .header("Cookie", cookie(&w.integrator))
+        .header("Origin", app.base.clone())
+        .form(&form)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let id: i64 = location.trim_start_matches("/changes/").parse()?;
+    let minfin_head = app
+        .signed_in(&iin(63), &demo_bin(MINFIN), NcaRole::FirstHead)
+        .await?;
+    let html = get(&minfin_head, &format!("/changes/{id}?decision=agree")).await?;
+    let document =
+        format!(r#"{{"change_request":{id},"revision":1,"decision":"agree","reasons":null}}"#);
+    assert!(
+        html.contains(&document.replace('"', "&quot;")) || html.contains(&document),
+        "the exact document: {html}"
+    );
+    assert!(
+        html.contains(r#"data-endpoint="/api/v1/change-requests/"#),
+        "{html}"
+    );
+    let signer = app.person(
+        &iin(63),
+        Some(&demo_bin(MINFIN)),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let (s, v) = minfin_head
+        .post(
+            &format!("/api/v1/change-requests/{id}/decisions"),
+            &json!({"signed_cms": signer.sign(document.as_bytes())?}),
+        )
+        .await?;
+    assert_eq!((s, v["status"].as_str()), (200, Some("agreed")), "{v}");
+    let html = get(&w.integrator, &format!("/changes/{id}")).await?;
+    assert!(
+        html.contains("согласован, ждёт утверждения") && html.contains("/evidence"),
+        "{html}"
     );
     Ok(())
 }

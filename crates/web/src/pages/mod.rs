@@ -15,6 +15,7 @@ use qoljetim_service::{
 };
 use serde::Deserialize;
 
+mod changes;
 mod compose;
 mod explore;
 pub mod manuals;
@@ -54,7 +55,9 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 22] = [
+const TEMPLATES: [(&str, &str); 24] = [
+    ("changes.html", include_str!("../../templates/changes.html")),
+    ("change.html", include_str!("../../templates/change.html")),
     (
         "organization.html",
         include_str!("../../templates/organization.html"),
@@ -366,6 +369,8 @@ pub fn routes() -> Router<AppState> {
         .route("/support/{id}/messages", post(support::message))
         .route("/support/{id}/assign", post(support::assign))
         .route("/support/{id}/resolve", post(support::resolve))
+        .route("/changes", get(changes::list).post(changes::submit))
+        .route("/changes/{id}", get(changes::request).post(changes::revise))
         .route("/manuals", get(manuals::list))
         .route("/manuals/{name}", get(manuals::manual))
         .route("/training", get(training::training))
