@@ -10,6 +10,7 @@ on_both_databases!(sqlite_training, postgres_training;
     a_user_attends_a_session_and_the_integrator_reports_within_five_working_days,
     a_support_request_travels_from_a_deputy_to_support_and_back,
     manuals_show_what_changed_since_the_version_read_and_are_searchable,
+    an_unagreed_change_request_is_flagged_after_five_working_days,
 );
 
 const AC_2026: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026";
@@ -983,5 +984,61 @@ async fn manuals_show_what_changed_since_the_version_read_and_are_searchable(app
         notes.to_string().contains("/manuals/user-state-planning"),
         "{notes}"
     );
+    Ok(())
+}
+
+// Order 270 §10 (issue 17): submitted on Monday 7 December 2026, a change request's agreement is due by
+// the end of Monday 14 December (5 working days); on time through then, flagged once to the integrator
+// after it, and `missed` in the deadline report.
+async fn an_unagreed_change_request_is_flagged_after_five_working_days(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let (s, v) = w
+        .integrator
+        .post(
+            "/api/v1/change-requests",
+            &json!({"title": "T", "what": "W", "why": "Y", "component": "access",
+            "risk": "R", "rollback": "B"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().ok_or("no id")?;
+    assert_eq!(v["agreement_due"], "2026-12-14", "{v}");
+    let worker = qoljetim::worker::Worker {
+        state: app.state.clone(),
+        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
+        mailer: None,
+    };
+    set(app, "2026-12-14T23:59:00")?;
+    assert_eq!(
+        worker.run_once().await?.overdue_flags,
+        0,
+        "due through the 14th"
+    );
+    set(app, "2026-12-15T00:00:30")?;
+    assert!(worker.run_once().await?.overdue_flags >= 1);
+    assert_eq!(worker.run_once().await?.overdue_flags, 0, "once");
+    let integrator = app
+        .signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee)
+        .await?;
+    let (_, notes) = integrator.get("/api/v1/notifications").await?;
+    assert!(
+        notes.to_string().contains(&format!("change_request:{id}")),
+        "{notes}"
+    );
+    let (_, v) = integrator
+        .get(&format!("/api/v1/change-requests/{id}"))
+        .await?;
+    assert_eq!(v["agreement_overdue"], true, "{v}");
+    let (_, report) = integrator
+        .get("/api/v1/reports/deadlines?from=2026-12-01&to=2026-12-31")
+        .await?;
+    let item = report["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["clock"] == "change_agreement")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(item["outcome"], "missed", "{report}");
     Ok(())
 }
