@@ -129,7 +129,16 @@ impl Worker {
             .map(|e| (e, language)))
     }
 
-    async fn notify(&self, mut list: Vec<NewNotification>) -> Result<usize, AnyError> {
+    async fn notify(&self, list: Vec<NewNotification>) -> Result<usize, AnyError> {
+        // The jobs rebuild their notices on every pass (a flag stays due until its cause is done, a
+        // new grant's notice is looked at for 14 days): those made before are dropped here, so that a
+        // pass with nothing new looks up no address and writes no audit record.
+        let keys: Vec<String> = list.iter().map(|n| n.dedupe_key.clone()).collect();
+        let sent = self.state.store.notification_keys_present(&keys).await?;
+        let mut list: Vec<NewNotification> = list
+            .into_iter()
+            .filter(|n| !sent.contains(&n.dedupe_key))
+            .collect();
         if list.is_empty() {
             return Ok(0);
         }

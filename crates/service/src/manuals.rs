@@ -1,7 +1,7 @@
 //! The manuals (Order 270 §7, §12): which version of a manual a reader last read, so its page shows
 //! what changed since; each read is audited.
 
-use qoljetim_store::{Change, SupportChange};
+use qoljetim_store::{Change, TrainingChange};
 use serde_json::json;
 
 use crate::audit::Attempt;
@@ -38,7 +38,7 @@ impl Service {
             attempt.update(|e| e.details = json!({"version": version, "read_before": before}));
             self.commit(
                 &attempt,
-                Change::Support(Box::new(SupportChange::ManualRead {
+                Change::Training(Box::new(TrainingChange::ManualRead {
                     iin: caller.actor.iin.to_string(),
                     bin: caller.actor.bin.to_string(),
                     manual: manual.to_owned(),

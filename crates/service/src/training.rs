@@ -160,21 +160,17 @@ impl Service {
         Ok(summary)
     }
 
-    /// Whether the caller is trained for `system` at `version` (a passed lesson or an attended
+    /// The (system, lesson version) pairs the person is trained at (a passed lesson or an attended
     /// session at that version).
-    async fn trained_at_version(
-        &self,
-        iin: &str,
-        system: System,
-        version: i64,
-    ) -> ServiceResult<bool> {
+    async fn trained_versions(&self, iin: &str) -> ServiceResult<Vec<(System, i64)>> {
         Ok(self
             .store
             .training_records_of(iin)
             .await
             .map_err(ServiceError::store)?
             .iter()
-            .any(|r| r.system == system && r.lesson_version == version))
+            .map(|r| (r.system, r.lesson_version))
+            .collect())
     }
 
     /// Order 270 §12: the current lessons, with the caller's standing in each.
@@ -202,6 +198,7 @@ impl Service {
             .attempts_of(iin)
             .await
             .map_err(ServiceError::store)?;
+        let trained_at = self.trained_versions(iin).await?;
         let mut out = vec![];
         for row in self
             .store
@@ -210,9 +207,7 @@ impl Service {
             .map_err(ServiceError::store)?
         {
             let l = parsed(&row)?;
-            let trained = self
-                .trained_at_version(iin, row.system, row.version)
-                .await?;
+            let trained = trained_at.contains(&(row.system, row.version));
             out.push(LessonSummaryView {
                 id: row.id.clone(),
                 version: row.version,
@@ -266,8 +261,9 @@ impl Service {
             .await
             .map_err(ServiceError::store)?;
         let trained = self
-            .trained_at_version(iin, row.system, row.version)
-            .await?;
+            .trained_versions(iin)
+            .await?
+            .contains(&(row.system, row.version));
         self.record(attempt).await?;
         Ok(LessonView {
             id: row.id.clone(),
@@ -664,22 +660,19 @@ impl Service {
             &Resource::Registry,
             "training_sessions",
         )?;
-        let mut out = vec![];
-        for s in self
+        let mine = self
+            .store
+            .sessions_enrolled(caller.actor.iin.as_str())
+            .await
+            .map_err(ServiceError::store)?;
+        let out = self
             .store
             .training_sessions()
             .await
             .map_err(ServiceError::store)?
-        {
-            let me = self
-                .store
-                .enrolments(s.id)
-                .await
-                .map_err(ServiceError::store)?
-                .iter()
-                .any(|e| e.person_iin == caller.actor.iin.as_str());
-            out.push(self.session_view(&s, me));
-        }
+            .iter()
+            .map(|s| self.session_view(s, mine.contains(&s.id)))
+            .collect();
         self.record(attempt).await?;
         Ok(out)
     }
@@ -702,11 +695,10 @@ impl Service {
             let s = self.session_row(id).await?;
             let me = self
                 .store
-                .enrolments(id)
+                .sessions_enrolled(caller.actor.iin.as_str())
                 .await
                 .map_err(ServiceError::store)?
-                .iter()
-                .any(|e| e.person_iin == caller.actor.iin.as_str());
+                .contains(&id);
             self.record(&attempt).await?;
             Ok(self.session_view(&s, me))
         }

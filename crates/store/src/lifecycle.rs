@@ -1093,6 +1093,25 @@ impl Store {
     }
 
     /// Operator staff of a role (reviewers, integrator admins): the people told about overdue clocks.
+    /// Which of these notification keys were used before (each notice is made once).
+    pub async fn notification_keys_present(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut present = std::collections::HashSet::new();
+        for k in keys {
+            if sqlx::query("SELECT 1 AS one FROM notifications WHERE dedupe_key = $1")
+                .bind(k)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some()
+            {
+                present.insert(k.clone());
+            }
+        }
+        Ok(present)
+    }
+
     pub async fn staff_with_role(&self, role: &str) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT iin, bin FROM staff WHERE role = $1 ORDER BY iin, bin")
             .bind(role)

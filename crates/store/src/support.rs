@@ -66,14 +66,6 @@ pub enum SupportChange {
         attachment: Box<NewAttachment>,
         at: i64,
     },
-    /// A reader read `version` of a manual (Order 270 §7): the next visit shows what changed after it.
-    ManualRead {
-        iin: String,
-        bin: String,
-        manual: String,
-        version: i64,
-        at: i64,
-    },
 }
 
 async fn status_of(conn: &mut AnyConnection, id: i64) -> std::result::Result<String, Failure> {
@@ -233,30 +225,6 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &SupportChange) -> A
             .fetch_one(&mut *conn)
             .await?;
             out.id = Some(row.try_get("id")?);
-        }
-        SupportChange::ManualRead {
-            iin,
-            bin,
-            manual,
-            version,
-            at,
-        } => {
-            sqlx::query("DELETE FROM manual_reads WHERE iin = $1 AND bin = $2 AND manual = $3")
-                .bind(iin)
-                .bind(bin)
-                .bind(manual)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO manual_reads (iin, bin, manual, version, read_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(iin)
-            .bind(bin)
-            .bind(manual)
-            .bind(*version)
-            .bind(*at)
-            .execute(&mut *conn)
-            .await?;
         }
     }
     Ok(out)

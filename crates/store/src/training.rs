@@ -92,6 +92,14 @@ pub enum TrainingChange {
         signer: String,
         at: i64,
     },
+    /// A reader read `version` of a manual (Order 270 §7): the next visit shows what changed after it.
+    ManualRead {
+        iin: String,
+        bin: String,
+        manual: String,
+        version: i64,
+        at: i64,
+    },
     /// Order 270 §15: the person accepts the duties before the grant's first data read.
     AcceptDuties {
         grant_id: i64,
@@ -442,6 +450,30 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &TrainingChange) -> 
             }
             out.id = Some(*session_id);
         }
+        TrainingChange::ManualRead {
+            iin,
+            bin,
+            manual,
+            version,
+            at,
+        } => {
+            sqlx::query("DELETE FROM manual_reads WHERE iin = $1 AND bin = $2 AND manual = $3")
+                .bind(iin)
+                .bind(bin)
+                .bind(manual)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO manual_reads (iin, bin, manual, version, read_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(iin)
+            .bind(bin)
+            .bind(manual)
+            .bind(*version)
+            .bind(*at)
+            .execute(&mut *conn)
+            .await?;
+        }
         TrainingChange::AcceptDuties {
             grant_id,
             person_iin,
@@ -709,6 +741,15 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The sessions a person is enrolled in.
+    pub async fn sessions_enrolled(&self, iin: &str) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT session_id FROM session_enrolments WHERE person_iin = $1")
+            .bind(iin)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("session_id")?)).collect()
     }
 
     /// The signed report of a session, as received.

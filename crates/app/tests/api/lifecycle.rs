@@ -23,7 +23,7 @@ on_both_databases!(sqlite_at, postgres_at;
     notices_go_to_the_forms_email_until_a_profile_sets_one,
 );
 
-fn set(app: &TestApp, almaty: &str) -> R {
+pub(crate) fn set(app: &TestApp, almaty: &str) -> R {
     let t: Timestamp = format!("{almaty}+05:00[Asia/Almaty]")
         .parse::<jiff::Zoned>()?
         .timestamp();
@@ -135,7 +135,7 @@ async fn grant_status(app: &TestApp, w: &World, id: i64) -> Result<Value, qoljet
         .unwrap_or(Value::Null))
 }
 
-fn worker(app: &TestApp, mailer: Option<Mailer>) -> Worker {
+pub(crate) fn worker(app: &TestApp, mailer: Option<Mailer>) -> Worker {
     Worker {
         state: app.state.clone(),
         registry: Arc::new(FileRegistry::new(app.state.store.clone())),

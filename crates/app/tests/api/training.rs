@@ -2,6 +2,7 @@
 //! lessons, the sessions and the integrator's report with its clock. The clock is fixed and moved.
 
 use super::*;
+use crate::lifecycle::{set, worker};
 
 // 10:00 in Almaty on Monday 7 December 2026, with budget data.
 on_both_databases!(sqlite_training, postgres_training;
@@ -14,14 +15,6 @@ on_both_databases!(sqlite_training, postgres_training;
 );
 
 const AC_2026: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026";
-
-fn set(app: &TestApp, almaty: &str) -> R {
-    let t: Timestamp = format!("{almaty}+05:00[Asia/Almaty]")
-        .parse::<jiff::Zoned>()?
-        .timestamp();
-    app.state.clock.set(t);
-    Ok(())
-}
 
 /// The right answers of a shipped lesson, counted from 1.
 fn right_answers(id: &str) -> Result<(u32, Vec<usize>), qoljetim::AnyError> {
@@ -453,11 +446,7 @@ async fn a_user_attends_a_session_and_the_integrator_reports_within_five_working
         .get(&format!("/api/v1/training/sessions/{id}"))
         .await?;
     assert_eq!(v["report_overdue"], true, "{v}");
-    let worker = qoljetim::worker::Worker {
-        state: app.state.clone(),
-        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
-        mailer: None,
-    };
+    let worker = worker(app, None);
     let first = worker.run_once().await?;
     let again = worker.run_once().await?;
     assert!(
@@ -782,11 +771,7 @@ async fn a_support_request_travels_from_a_deputy_to_support_and_back(app: &TestA
     assert_eq!(s, 201, "{v}");
     let unanswered = v["id"].as_i64().ok_or("no id")?;
     set(app, "2026-12-09T00:00:30")?;
-    let worker = qoljetim::worker::Worker {
-        state: app.state.clone(),
-        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
-        mailer: None,
-    };
+    let worker = worker(app, None);
     assert!(worker.run_once().await?.overdue_flags >= 1);
     let agent = app.signed_in(&iin(5), &integ, NcaRole::Employee).await?;
     let (_, notes) = agent.get("/api/v1/notifications").await?;
@@ -914,13 +899,15 @@ async fn manuals_show_what_changed_since_the_version_read_and_are_searchable(app
     app.state
         .store
         .commit(
-            qoljetim_store::Change::Support(Box::new(qoljetim_store::SupportChange::ManualRead {
-                iin: iin(10),
-                bin: w.bin.clone(),
-                manual: "head".into(),
-                version: 1,
-                at: 0,
-            })),
+            qoljetim_store::Change::Training(Box::new(
+                qoljetim_store::TrainingChange::ManualRead {
+                    iin: iin(10),
+                    bin: w.bin.clone(),
+                    manual: "head".into(),
+                    version: 1,
+                    at: 0,
+                },
+            )),
             qoljetim::cli_audit("cli:test", "read_manual", "manual/head".into(), json!({})),
         )
         .await?;
@@ -972,11 +959,7 @@ async fn manuals_show_what_changed_since_the_version_read_and_are_searchable(app
     // A new grant's notice links the system's manual (the worker sends it once).
     let deputy =
         granted_untrained(app, &w, 46, K::Parliament, None, &[], &["state_planning"]).await?;
-    let worker = qoljetim::worker::Worker {
-        state: app.state.clone(),
-        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
-        mailer: None,
-    };
+    let worker = worker(app, None);
     assert!(worker.run_once().await?.grant_notices >= 1);
     assert_eq!(worker.run_once().await?.grant_notices, 0, "once");
     let (_, notes) = deputy.get("/api/v1/notifications").await?;
@@ -1003,11 +986,7 @@ async fn an_unagreed_change_request_is_flagged_after_five_working_days(app: &Tes
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().ok_or("no id")?;
     assert_eq!(v["agreement_due"], "2026-12-14", "{v}");
-    let worker = qoljetim::worker::Worker {
-        state: app.state.clone(),
-        registry: std::sync::Arc::new(qoljetim::hr::FileRegistry::new(app.state.store.clone())),
-        mailer: None,
-    };
+    let worker = worker(app, None);
     set(app, "2026-12-14T23:59:00")?;
     assert_eq!(
         worker.run_once().await?.overdue_flags,

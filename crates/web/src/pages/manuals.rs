@@ -125,18 +125,24 @@ const USER_PAGES: &[&str] = &[
     "/profile",
 ];
 
-/// The manuals in one language (`kk`; otherwise Russian), parsed.
-pub fn manuals(language: &str) -> Vec<Manual> {
-    let lang = if language == "kk" { "kk" } else { "ru" };
-    MANUALS
-        .iter()
-        .filter_map(|(name, kk, ru)| {
-            let text = if lang == "kk" { kk } else { ru };
-            Manual::parse(&format!("docs/user-guide/{lang}/{name}.md"), lang, text)
-                .map_err(|e| tracing::error!(error = %e, "manual does not parse"))
-                .ok()
-        })
-        .collect()
+/// The manuals, parsed once (they are built into the program): Kazakh, then Russian.
+static PARSED: std::sync::LazyLock<[Vec<Manual>; 2]> = std::sync::LazyLock::new(|| {
+    ["kk", "ru"].map(|lang| {
+        MANUALS
+            .iter()
+            .filter_map(|(name, kk, ru)| {
+                let text = if lang == "kk" { kk } else { ru };
+                Manual::parse(&format!("docs/user-guide/{lang}/{name}.md"), lang, text)
+                    .map_err(|e| tracing::error!(error = %e, "manual does not parse"))
+                    .ok()
+            })
+            .collect()
+    })
+});
+
+/// The manuals in one language (`kk`; otherwise Russian).
+pub fn manuals(language: &str) -> &'static [Manual] {
+    &PARSED[usize::from(language != "kk")]
 }
 
 /// Markdown to HTML: raw HTML in the source is dropped (the pages' CSP and escaping stay whole), the
@@ -251,7 +257,7 @@ pub(super) async fn manual(
         Ok(me) => me,
         Err(e) => return super::problem_page(&st, lang, &e),
     };
-    let Some(m) = manuals(lang.code()).into_iter().find(|m| m.name == name) else {
+    let Some(m) = manuals(lang.code()).iter().find(|m| m.name == name) else {
         return super::problem_page(
             &st,
             lang,
