@@ -379,125 +379,110 @@ async fn operators_do_the_daily_work_on_the_pages(app: &TestApp) -> R {
         &["analytical_central"],
     )
     .await?;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let cookie =
-        |c: &ApiClient| format!("qoljetim_session={}", c.token.clone().unwrap_or_default());
-    let get = |c: &ApiClient, path: &str| {
-        let r = http
-            .get(format!("{}{path}", app.base))
-            .header("Cookie", cookie(c))
-            .header("Accept-Language", "ru")
-            .send();
-        async move { Ok::<_, qoljetim::AnyError>(r.await?.text().await?) }
-    };
-    let post = |c: &ApiClient, path: &str, form: Vec<(&'static str, String)>| {
-        let r = http
-            .post(format!("{}{path}", app.base))
-            .header("Cookie", cookie(c))
-            .header("Origin", app.base.clone())
-            .header("Accept-Language", "ru")
-            .form(&form)
-            .send();
-        async move {
-            let r = r.await?;
-            let s = r.status().as_u16();
-            let location = r
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            Ok::<_, qoljetim::AnyError>((s, location, r.text().await?))
-        }
-    };
+    let pages = Pages::new(app)?;
     let (_, grants) = user.get("/api/v1/grants?own=true").await?;
     let id = grants[0]["id"].as_i64().ok_or("no grant")?;
-    let html = get(&w.integrator, "/grants").await?;
+    let html = pages.get(&w.integrator, "/grants").await?;
     assert!(
         html.contains(&format!(r#"action="/grants/{id}/revoke""#)),
         "{html}"
     );
     assert!(
-        !get(&w.reviewer, "/grants").await?.contains("/revoke\""),
+        !pages
+            .get(&w.reviewer, "/grants")
+            .await?
+            .contains("/revoke\""),
         "the reviewer has no revoke form"
     );
-    let (s, _, html) = post(
-        &w.integrator,
-        &format!("/grants/{id}/revoke"),
-        vec![("reason", "x".into())],
-    )
-    .await?;
+    let (s, _, html) = pages
+        .post(
+            &w.integrator,
+            &format!("/grants/{id}/revoke"),
+            vec![("reason", "x".into())],
+        )
+        .await?;
     assert!(s == 400 && html.contains("от 3 до 500"), "{s} {html}");
-    let (s, location, _) = post(
-        &w.integrator,
-        &format!("/grants/{id}/revoke"),
-        vec![("reason", "по служебной записке".into())],
-    )
-    .await?;
+    let (s, location, _) = pages
+        .post(
+            &w.integrator,
+            &format!("/grants/{id}/revoke"),
+            vec![("reason", "по служебной записке".into())],
+        )
+        .await?;
     assert_eq!((s, location.as_str()), (303, "/grants"));
     let (s, v) = user
         .get("/api/v1/data/analytical_central/expenditure?fiscal_year=2026")
         .await?;
     assert_eq!((s, problem_type(&v)), (403, "grant-inactive"), "{v}");
-    assert!(get(&w.integrator, "/grants").await?.contains("отозван"));
+    assert!(
+        pages
+            .get(&w.integrator, "/grants")
+            .await?
+            .contains("отозван")
+    );
     // The organization's page: the scope note, an edit, a deactivation.
     let bin = demo_bin(249);
-    let html = get(&w.integrator, &format!("/operations/organizations/{bin}")).await?;
+    let html = pages
+        .get(&w.integrator, &format!("/operations/organizations/{bin}"))
+        .await?;
     assert!(
         html.contains("сохраняет закреплённую за ним область"),
         "{html}"
     );
-    let (s, _, _) = post(
-        &w.integrator,
-        &format!("/operations/organizations/{bin}"),
-        vec![
-            ("name_kk", "Парламент Мәжілісі".into()),
-            ("name_ru", "Мажилис Парламента".into()),
-        ],
-    )
-    .await?;
+    let (s, _, _) = pages
+        .post(
+            &w.integrator,
+            &format!("/operations/organizations/{bin}"),
+            vec![
+                ("name_kk", "Парламент Мәжілісі".into()),
+                ("name_ru", "Мажилис Парламента".into()),
+            ],
+        )
+        .await?;
     assert_eq!(s, 303);
     let (_, orgs) = w.integrator.get("/api/v1/organizations").await?;
     assert!(orgs.to_string().contains("Мажилис Парламента"), "{orgs}");
-    let (s, _, _) = post(
-        &w.integrator,
-        &format!("/operations/organizations/{bin}/deactivate"),
-        vec![("reason", "упразднён".into())],
-    )
-    .await?;
+    let (s, _, _) = pages
+        .post(
+            &w.integrator,
+            &format!("/operations/organizations/{bin}/deactivate"),
+            vec![("reason", "упразднён".into())],
+        )
+        .await?;
     assert_eq!(s, 303);
     assert!(
-        get(&w.integrator, &format!("/operations/organizations/{bin}"))
+        pages
+            .get(&w.integrator, &format!("/operations/organizations/{bin}"))
             .await?
             .contains("Деактивирована")
     );
     // A staff role removed from the staff list.
     let integ = demo_bin(INTEGRATOR);
     app.add_staff(&iin(8), &integ, "support_agent").await?;
-    let html = get(&w.integrator, "/operations").await?;
+    let html = pages.get(&w.integrator, "/operations").await?;
     assert!(
         html.contains(r#"action="/operations/staff/remove""#),
         "{html}"
     );
     assert!(
-        !get(&w.reviewer, "/operations")
+        !pages
+            .get(&w.reviewer, "/operations")
             .await?
             .contains(r#"action="/operations/staff/remove""#)
     );
-    let (s, location, _) = post(
-        &w.integrator,
-        "/operations/staff/remove",
-        vec![
-            ("bin", integ.clone()),
-            ("iin", iin(8)),
-            ("role", "support_agent".into()),
-        ],
-    )
-    .await?;
+    let (s, location, _) = pages
+        .post(
+            &w.integrator,
+            "/operations/staff/remove",
+            vec![
+                ("bin", integ.clone()),
+                ("iin", iin(8)),
+                ("role", "support_agent".into()),
+            ],
+        )
+        .await?;
     assert_eq!((s, location.as_str()), (303, "/operations#staff"));
-    let html = get(&w.integrator, "/operations").await?;
+    let html = pages.get(&w.integrator, "/operations").await?;
     assert!(
         !html.contains(&format!(r#"name="iin" value="{}""#, iin(8))),
         "removed from the list"
@@ -731,57 +716,39 @@ async fn change_requests_are_agreed_by_competence_returned_and_approved(app: &Te
 // the page's NCALayer box does) and posted, the page shows the decision and its evidence link.
 async fn change_requests_on_the_pages(app: &TestApp) -> R {
     let w = world(app).await?;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let cookie =
-        |c: &ApiClient| format!("qoljetim_session={}", c.token.clone().unwrap_or_default());
-    let get = |c: &ApiClient, path: &str| {
-        let r = http
-            .get(format!("{}{path}", app.base))
-            .header("Cookie", cookie(c))
-            .header("Accept-Language", "ru")
-            .send();
-        async move { Ok::<_, qoljetim::AnyError>(r.await?.text().await?) }
-    };
+    let pages = Pages::new(app)?;
     assert!(
-        get(&w.integrator, "/changes")
+        pages
+            .get(&w.integrator, "/changes")
             .await?
             .contains(r#"id="change-form""#)
     );
     assert!(
-        !get(&w.reviewer, "/changes")
+        !pages
+            .get(&w.reviewer, "/changes")
             .await?
             .contains(r#"id="change-form""#),
         "the integrator drafts"
     );
-    let form: Vec<(&str, &str)> = vec![
+    let form: Vec<(&'static str, String)> = [
         ("title", "Экспорт в XLSX"),
         ("what", "Выгрузка в XLSX"),
         ("why", "Просьба аудиторов"),
         ("component", "access"),
         ("risk", "низкий"),
         ("rollback", "предыдущая версия"),
-    ];
-    let r = http
-        .post(format!("{}/changes", app.base))
-        .header("Cookie", cookie(&w.integrator))
-        .header("Origin", app.base.clone())
-        .form(&form)
-        .send()
-        .await?;
-    assert_eq!(r.status().as_u16(), 303);
-    let location = r
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    ]
+    .map(|(k, v)| (k, v.to_owned()))
+    .to_vec();
+    let (s, location, _) = pages.post(&w.integrator, "/changes", form).await?;
+    assert_eq!(s, 303);
     let id: i64 = location.trim_start_matches("/changes/").parse()?;
     let minfin_head = app
         .signed_in(&iin(63), &demo_bin(MINFIN), NcaRole::FirstHead)
         .await?;
-    let html = get(&minfin_head, &format!("/changes/{id}?decision=agree")).await?;
+    let html = pages
+        .get(&minfin_head, &format!("/changes/{id}?decision=agree"))
+        .await?;
     let document =
         format!(r#"{{"change_request":{id},"revision":1,"decision":"agree","reasons":null}}"#);
     assert!(
@@ -805,10 +772,69 @@ async fn change_requests_on_the_pages(app: &TestApp) -> R {
         )
         .await?;
     assert_eq!((s, v["status"].as_str()), (200, Some("agreed")), "{v}");
-    let html = get(&w.integrator, &format!("/changes/{id}")).await?;
+    let html = pages.get(&w.integrator, &format!("/changes/{id}")).await?;
     assert!(
         html.contains("согласован, ждёт утверждения") && html.contains("/evidence"),
         "{html}"
     );
     Ok(())
+}
+
+/// The pages as a browser without JavaScript uses them: the session cookie, Russian, redirects not
+/// followed (a form's answer is its `303` and `Location`).
+struct Pages {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Pages {
+    fn new(app: &TestApp) -> Result<Pages, qoljetim::AnyError> {
+        Ok(Pages {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            base: app.base.clone(),
+        })
+    }
+
+    fn cookie(c: &ApiClient) -> String {
+        format!("qoljetim_session={}", c.token.clone().unwrap_or_default())
+    }
+
+    async fn get(&self, c: &ApiClient, path: &str) -> Result<String, qoljetim::AnyError> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", Self::cookie(c))
+            .header("Accept-Language", "ru")
+            .send()
+            .await?;
+        Ok(r.text().await?)
+    }
+
+    /// A form posted: the status, the `Location` and the page.
+    async fn post(
+        &self,
+        c: &ApiClient,
+        path: &str,
+        form: Vec<(&'static str, String)>,
+    ) -> Result<(u16, String, String), qoljetim::AnyError> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", Self::cookie(c))
+            .header("Origin", self.base.clone())
+            .header("Accept-Language", "ru")
+            .form(&form)
+            .send()
+            .await?;
+        let s = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((s, location, r.text().await?))
+    }
 }
