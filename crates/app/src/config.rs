@@ -441,6 +441,8 @@ pub struct Config {
     pub support: SupportSection,
     /// `[change_requests]`: Order 270 §10's rule of competence and clocks.
     pub change_requests: qoljetim_domain::change_request::ChangeRules,
+    /// `[recertification]`: the campaigns' deadline, reminder and schedule (issue 17).
+    pub recertification: qoljetim_domain::recertification::RecertificationRules,
     pub limits: LimitsSection,
 }
 
@@ -484,6 +486,7 @@ impl Default for Config {
             intake: IntakeSection::default(),
             support: SupportSection::default(),
             change_requests: qoljetim_domain::change_request::ChangeRules::default(),
+            recertification: qoljetim_domain::recertification::RecertificationRules::default(),
             limits: LimitsSection::default(),
         }
     }

@@ -180,6 +180,10 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
             cfg.change_requests.check()?;
             cfg.change_requests.clone()
         },
+        recertification: {
+            cfg.recertification.check()?;
+            cfg.recertification.clone()
+        },
         abuse: cfg.limits.abuse(),
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;

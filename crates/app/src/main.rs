@@ -146,6 +146,21 @@ enum Command {
     /// Change requests (Order 270 §10).
     #[command(subcommand)]
     Changes(ChangesCmd),
+    /// Recertification campaigns (issue 17): the organization's head confirms each live grant.
+    #[command(subcommand)]
+    Recertification(RecertificationCmd),
+}
+
+#[derive(Subcommand)]
+enum RecertificationCmd {
+    /// Opens a campaign for an organization: one line per grant live now; its head answers by the
+    /// deadline of `[recertification] answer_working_days`. Audited under the operator's name.
+    Open {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        bin: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -964,6 +979,26 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .await
                 .map_err(refusal)?;
             println!("version {version} implements change requests {implements:?}");
+        }
+        Command::Recertification(RecertificationCmd::Open { common, bin }) => {
+            let cfg = config(&common, None)?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            let c = state
+                .open_campaign(
+                    qoljetim_service::Operator::CommandLine(&cli_user()),
+                    Ok(qoljetim_service::OpenCampaignBody {
+                        organization_bin: bin,
+                    }),
+                )
+                .await
+                .map_err(refusal)?;
+            println!(
+                "campaign {} for {}: {} lines, answers due by the end of {}",
+                c.id,
+                c.organization_bin,
+                c.lines.len(),
+                c.due
+            );
         }
         Command::Grants(GrantsCmd::Revoke { common, id, reason }) => {
             let cfg = config(&common, None)?;

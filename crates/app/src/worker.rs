@@ -40,6 +40,12 @@ pub struct RunSummary {
     pub overdue_flags: usize,
     /// Notices of new grants (Order 270 §7: each links its system's manual).
     pub grant_notices: usize,
+    /// Recertification (issue 17): campaigns opened on schedule, campaigns closed at their deadline,
+    /// grants those blocked, and the campaigns' notices (opening, reminder, ended access).
+    pub campaigns_opened: usize,
+    pub campaigns_closed: usize,
+    pub campaign_blocks: usize,
+    pub campaign_notices: usize,
     pub emails_sent: usize,
     pub emails_retry: usize,
     pub emails_failed: usize,
@@ -176,6 +182,7 @@ impl Worker {
         self.expire(now, &mut s).await?;
         self.reminders(now, &mut s).await?;
         self.grant_notices(now, &mut s).await?;
+        self.recertification(&mut s).await?;
         self.monitor(now, &mut s).await?;
         self.deliver(now, &mut s).await?;
         s.refusal_windows = self
@@ -393,6 +400,24 @@ impl Worker {
             });
         }
         s.grant_notices = self.notify(list).await?;
+        Ok(())
+    }
+
+    /// Recertification campaigns (issue 17), by the service's use cases: the schedule's campaigns, the
+    /// deadline's blocks, then the notices (the blocks' included in the same pass).
+    async fn recertification(&self, s: &mut RunSummary) -> Result<(), AnyError> {
+        let slug = |e: qoljetim_service::ServiceError| format!("recertification: {}", e.slug());
+        s.campaigns_opened = self
+            .state
+            .open_scheduled_campaigns()
+            .await
+            .map_err(slug)?
+            .len();
+        let closed = self.state.close_due_campaigns().await.map_err(slug)?;
+        s.campaigns_closed = closed.len();
+        s.campaign_blocks = closed.iter().map(|(_, g)| g.len()).sum();
+        let list = self.state.campaign_notices().await.map_err(slug)?;
+        s.campaign_notices = self.notify(list).await?;
         Ok(())
     }
 

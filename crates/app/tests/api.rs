@@ -157,6 +157,8 @@ mod operations;
 mod pages;
 #[path = "api/pki.rs"]
 mod pki;
+#[path = "api/recertification.rs"]
+mod recertification;
 #[path = "api/training.rs"]
 mod training;
 
@@ -2364,7 +2366,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 57, "every route of the router");
+    assert_eq!(paths.len(), 62, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")
@@ -2372,7 +2374,8 @@ async fn openapi_and_health(app: &TestApp) -> R {
             .replace("{dataset}", "expenditure")
             .replace("{dim}", "month")
             .replace("{attachment}", "1")
-            .replace("{decision}", "1");
+            .replace("{decision}", "1")
+            .replace("{answer}", "1");
         for method in item
             .as_object()
             .map(|m| m.keys().cloned().collect::<Vec<_>>())

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod manual;
 pub mod org;
 pub mod person_name;
+pub mod recertification;
 pub mod support;
 pub mod training;
 

@@ -19,6 +19,7 @@ pub const DATA_POLICIES: &str = include_str!("../policies/data.cedar");
 pub const TRAINING_POLICIES: &str = include_str!("../policies/training.cedar");
 pub const SUPPORT_POLICIES: &str = include_str!("../policies/support.cedar");
 pub const CHANGE_POLICIES: &str = include_str!("../policies/changes.cedar");
+pub const RECERTIFICATION_POLICIES: &str = include_str!("../policies/recertification.cedar");
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -91,6 +92,14 @@ pub enum Action {
     AgreeChangeRequest,
     /// Approve an agreed change request: the authorized body.
     ApproveChangeRequest,
+    /// Issue 17: open a recertification campaign for an organization.
+    OpenCampaign,
+    /// Read a campaign, its lines, answers and report.
+    ReadCampaign,
+    /// Confirm or withdraw a campaign's lines: the organization's head.
+    AnswerCampaign,
+    /// Read every organization's campaigns.
+    ListAllCampaigns,
 }
 
 impl Action {
@@ -134,6 +143,10 @@ impl Action {
             Action::ReadChangeRequests => "read_change_requests",
             Action::AgreeChangeRequest => "agree_change_request",
             Action::ApproveChangeRequest => "approve_change_request",
+            Action::OpenCampaign => "open_campaign",
+            Action::ReadCampaign => "read_campaign",
+            Action::AnswerCampaign => "answer_campaign",
+            Action::ListAllCampaigns => "list_all_campaigns",
         }
     }
 }
@@ -192,6 +205,11 @@ pub enum Resource {
     ChangeRequest {
         id: i64,
         agreeing_kind: String,
+    },
+    /// A recertification campaign, by its organization; `id` None for one being opened.
+    Campaign {
+        id: Option<i64>,
+        organization_bin: Bin,
     },
     /// A support request, by its requester (Order 270 §14).
     SupportRequest {
@@ -306,7 +324,7 @@ impl PolicyEngine {
         Self::from_texts(
             SCHEMA,
             &format!(
-                "{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}\n{SUPPORT_POLICIES}\n{CHANGE_POLICIES}"
+                "{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}\n{SUPPORT_POLICIES}\n{CHANGE_POLICIES}\n{RECERTIFICATION_POLICIES}"
             ),
         )
     }
@@ -386,6 +404,15 @@ impl PolicyEngine {
                 list.push(json!({"uid": {"type": "Qoljetim::ChangeRequest", "id": id},
                                  "attrs": {"agreeing_kind": agreeing_kind}, "parents": []}));
                 ("ChangeRequest", id)
+            }
+            Resource::Campaign {
+                id,
+                organization_bin,
+            } => {
+                let id = id.map_or_else(|| "new".to_owned(), |i| i.to_string());
+                list.push(json!({"uid": {"type": "Qoljetim::Campaign", "id": id},
+                                 "attrs": {"organization_bin": organization_bin}, "parents": []}));
+                ("Campaign", id)
             }
             Resource::SupportRequest {
                 id,

@@ -84,6 +84,10 @@ fn each_policy_makes_its_decisions() {
         id: 1,
         agreeing_kind: kind.to_owned(),
     };
+    let campaign = |b: &str| Resource::Campaign {
+        id: Some(1),
+        organization_bin: bin(b),
+    };
     let support = |i: &str, b: &str| Resource::SupportRequest {
         id: 1,
         requester_iin: iin(i),
@@ -358,6 +362,40 @@ fn each_policy_makes_its_decisions() {
             change("budget_planning_body"),
             &planning_head,
             change("budget_planning_body"),
+        ),
+        // Issue 17: recertification campaigns — the integrator runs them, the organization's head
+        // answers its own and not the organization's next door.
+        (
+            "integrator-runs-campaigns",
+            &integrator,
+            Action::OpenCampaign,
+            Resource::Registry,
+            &reviewer,
+            Resource::Registry,
+        ),
+        (
+            "integrator-reads-campaigns",
+            &integrator,
+            Action::ReadCampaign,
+            campaign(APPLICANT),
+            &employee,
+            campaign(APPLICANT),
+        ),
+        (
+            "head-reads-own-campaigns",
+            &head,
+            Action::ReadCampaign,
+            campaign(APPLICANT),
+            &head,
+            campaign(MINFIN),
+        ),
+        (
+            "head-answers-own-campaign",
+            &head,
+            Action::AnswerCampaign,
+            campaign(APPLICANT),
+            &head,
+            campaign(MINFIN),
         ),
         // §15: the person of the grant accepts its duties; not for somebody else's grant.
         (
@@ -820,6 +858,30 @@ proptest! {
         let br = Resource::BlockRequest { id: None, applicant_bin: bin(APPLICANT) };
         let block = e.decide(&a, Action::SubmitBlockRequest, &br).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(block, roles.contains(&Role::Head) && same_bin);
+    }
+}
+
+proptest! {
+    // Issue 17: a campaign is answered only by a head of its own organization (BIN), read by them and
+    // by the integrator's administrators; opened and listed whole by those administrators only —
+    // whatever the other roles and the organization's kind.
+    #[test]
+    fn campaigns_are_their_organizations_heads_and_the_integrators(roles in role_strategy(),
+        kind_i in 0usize..K::ALL.len(), same_bin in any::<bool>()) {
+        let e = engine();
+        let kind = K::ALL[kind_i];
+        let a = actor(if same_bin { APPLICANT } else { MINFIN }, kind, &roles);
+        let c = Resource::Campaign { id: Some(1), organization_bin: bin(APPLICANT) };
+        let head = roles.contains(&Role::Head) && same_bin;
+        let integrator = roles.contains(&Role::IntegratorAdmin) && kind == K::Integrator;
+        let answer = e.decide(&a, Action::AnswerCampaign, &c).map(|d| d.allowed).unwrap_or(true);
+        prop_assert_eq!(answer, head);
+        let read = e.decide(&a, Action::ReadCampaign, &c).map(|d| d.allowed).unwrap_or(true);
+        prop_assert_eq!(read, head || integrator);
+        for action in [Action::OpenCampaign, Action::ListAllCampaigns] {
+            let d = e.decide(&a, action, &Resource::Registry).map(|d| d.allowed).unwrap_or(true);
+            prop_assert_eq!(d, integrator, "{:?}", action);
+        }
     }
 }
 

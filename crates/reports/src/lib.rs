@@ -4,11 +4,13 @@
 //! in any reader). Headings are bilingual, Kazakh first.
 
 pub mod deadlines;
+pub mod recertification;
 pub mod registry;
 pub mod render;
 pub mod training;
 
 pub use deadlines::{ClockItem, ClockSummary, DeadlineReport, deadline_report};
+pub use recertification::{CampaignReport, CampaignReportLine, campaign_report};
 pub use registry::{AccessRegistry, RegistryEntry, access_registry};
 pub use render::{Table, encode, to_csv, to_pdf};
 pub use training::{TrainingReport, training_report};

@@ -17,6 +17,7 @@ mod manuals;
 mod mobile_signing;
 mod operations;
 mod organizations;
+mod recertification;
 mod reports;
 mod sessions;
 mod sign_in;
@@ -57,6 +58,7 @@ pub use qoljetim_domain::application::MAX_LINES;
 pub use qoljetim_domain::manual;
 /// The largest attachment of a support request (Order 270 §14, issue 16).
 pub use qoljetim_domain::support::MAX_ATTACHMENT_BYTES;
+pub use recertification::campaign_answer_document;
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};
 pub use sessions::{
     CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
@@ -103,6 +105,8 @@ pub struct ServiceConfig {
     /// Order 270 §10: the rule of competence for agreeing to change requests, and their clocks
     /// (`[change_requests]`).
     pub change_rules: qoljetim_domain::change_request::ChangeRules,
+    /// Issue 17: recertification campaigns' deadline, reminder and schedule (`[recertification]`).
+    pub recertification: qoljetim_domain::recertification::RecertificationRules,
 }
 
 /// The first-answer clock of the support service when the configuration does not set it.
@@ -122,6 +126,7 @@ impl Default for ServiceConfig {
             mobile_signing: MobileSigningConfig::default(),
             support_first_answer_working_days: DEFAULT_FIRST_ANSWER_WORKING_DAYS,
             change_rules: qoljetim_domain::change_request::ChangeRules::default(),
+            recertification: qoljetim_domain::recertification::RecertificationRules::default(),
         }
     }
 }

@@ -24,13 +24,13 @@ pub enum Operator<'a> {
 }
 
 impl Operator<'_> {
-    fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         match self {
             Operator::Caller(c) => c.actor_id(),
             Operator::CommandLine(name) => (*name).to_owned(),
         }
     }
-    fn now(&self, st: &Service) -> i64 {
+    pub(crate) fn now(&self, st: &Service) -> i64 {
         match self {
             Operator::Caller(c) => c.now,
             Operator::CommandLine(_) => st.clock.now().as_microsecond(),
@@ -41,7 +41,7 @@ impl Operator<'_> {
 impl Service {
     /// Begins the audit record of an operator's change: Cedar's decision for a caller, the operator's
     /// name for the command line.
-    fn operator_begins(
+    pub(crate) fn operator_begins(
         &self,
         attempt: &Attempt,
         who: &Operator<'_>,

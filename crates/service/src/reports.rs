@@ -48,6 +48,8 @@ pub enum ReportBody {
     AccessRegistry(AccessRegistry),
     /// Order 270 §13: the integrator's report on a held training session.
     Training(qoljetim_reports::TrainingReport),
+    /// Issue 17: a recertification campaign's report.
+    Recertification(qoljetim_reports::CampaignReport),
 }
 
 /// A report made for a caller: the body, the format asked for, and what a file of it is called.
@@ -203,6 +205,7 @@ impl Service {
             ReportBody::Deadlines(r) => (r.title(), r.subtitle(), r.tables()),
             ReportBody::AccessRegistry(r) => (r.title(), r.subtitle(), r.tables()),
             ReportBody::Training(r) => (r.title(), r.subtitle(), r.tables()),
+            ReportBody::Recertification(r) => (r.title(), r.subtitle(), r.tables()),
         };
         Ok(Report {
             format,

@@ -733,3 +733,66 @@ pub struct DeploymentView {
     pub recorded_by: String,
     pub recorded_at: String,
 }
+
+/// `POST /recertification/campaigns`: the organization whose live grants are reviewed.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCampaignBody {
+    pub organization_bin: String,
+}
+
+/// One line of a campaign: a grant live at the opening and what became of it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CampaignLineView {
+    pub grant: i64,
+    pub person_iin: String,
+    pub person_name: String,
+    pub system: String,
+    pub valid_until: String,
+    /// pending, confirmed, withdrawn, blocked (unanswered at the deadline), ended (the grant ended
+    /// otherwise before the deadline).
+    pub outcome: String,
+    /// The signed answer that decided it (null for pending, blocked and ended lines).
+    pub answer: Option<i64>,
+    pub reason: Option<String>,
+    pub decided_at: Option<String>,
+    /// The grant's status now.
+    pub grant_status: String,
+}
+
+/// A signed answer of the organization's head, kept as evidence.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CampaignAnswerView {
+    pub id: i64,
+    /// `<IIN>@<BIN>` of the signer.
+    pub signer: String,
+    pub signer_name: String,
+    pub content_sha256: String,
+    pub at: String,
+}
+
+/// A recertification campaign (issue 17).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CampaignView {
+    pub id: i64,
+    pub organization_bin: String,
+    /// open or closed.
+    pub status: String,
+    /// Who opened it: an integrator administrator, an operator, or `schedule`.
+    pub opened_by: String,
+    pub opened_at: String,
+    /// The last working day to answer (Almaty); the lines still pending after it are blocked.
+    pub due: String,
+    pub due_at: String,
+    /// Set when a year of the calendar the deadline crosses is not published yet.
+    pub due_provisional: bool,
+    /// When the heads with unanswered lines are reminded.
+    pub remind_at: String,
+    pub closed_at: Option<String>,
+    pub pending: usize,
+    pub confirmed: usize,
+    pub withdrawn: usize,
+    pub blocked: usize,
+    pub lines: Vec<CampaignLineView>,
+    pub answers: Vec<CampaignAnswerView>,
+}

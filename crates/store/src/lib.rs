@@ -10,6 +10,7 @@ mod changes;
 mod lifecycle;
 mod operations;
 mod reads;
+mod recertification;
 mod support;
 mod training;
 mod tx;
@@ -27,6 +28,7 @@ pub use changes::*;
 pub use lifecycle::*;
 pub use operations::OperationsChange;
 pub use reads::*;
+pub use recertification::*;
 pub use support::*;
 pub use training::*;
 

@@ -159,6 +159,7 @@ pub enum Change {
     Support(Box<crate::support::SupportChange>),
     Operations(Box<crate::operations::OperationsChange>),
     ChangeRequest(Box<crate::changes::ChangeRequestChange>),
+    Recertification(Box<crate::recertification::RecertificationChange>),
 }
 
 async fn status_of(
@@ -200,6 +201,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::Support(c) => return crate::support::apply(conn, c).await,
         Change::Operations(c) => return crate::operations::apply(conn, c).await,
         Change::ChangeRequest(c) => return crate::changes::apply(conn, c).await,
+        Change::Recertification(c) => return crate::recertification::apply(conn, c).await,
         Change::Login {
             challenge,
             challenge_expires_at,

@@ -11,7 +11,7 @@ use qoljetim_service::views::*;
 use crate::AppState;
 use crate::handlers::{
     applications, block, changes, data, grants, lifecycle, mobile_signing, operations,
-    organizations, reports, sign_in, support, system, training,
+    organizations, recertification, reports, sign_in, support, system, training,
 };
 
 #[derive(OpenApi)]
@@ -150,6 +150,11 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(changes::decide))
         .routes(routes!(changes::evidence))
         .routes(routes!(changes::deployments))
+        .routes(routes!(recertification::open, recertification::list))
+        .routes(routes!(recertification::get))
+        .routes(routes!(recertification::answer))
+        .routes(routes!(recertification::evidence))
+        .routes(routes!(recertification::report))
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
 }
@@ -265,7 +270,8 @@ fn complete(doc: &mut serde_json::Value) {
                         (
                             "/api/v1/reports/access-registry"
                             | "/api/v1/reports/deadlines"
-                            | "/api/v1/training/sessions/{id}/report",
+                            | "/api/v1/training/sessions/{id}/report"
+                            | "/api/v1/recertification/campaigns/{id}/report",
                             "format",
                         ) => {
                             json!({"type": "string", "enum": ["json", "csv", "pdf"]})

@@ -782,13 +782,13 @@ async fn change_requests_on_the_pages(app: &TestApp) -> R {
 
 /// The pages as a browser without JavaScript uses them: the session cookie, Russian, redirects not
 /// followed (a form's answer is its `303` and `Location`).
-struct Pages {
+pub(crate) struct Pages {
     http: reqwest::Client,
     base: String,
 }
 
 impl Pages {
-    fn new(app: &TestApp) -> Result<Pages, qoljetim::AnyError> {
+    pub(crate) fn new(app: &TestApp) -> Result<Pages, qoljetim::AnyError> {
         Ok(Pages {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -801,7 +801,11 @@ impl Pages {
         format!("qoljetim_session={}", c.token.clone().unwrap_or_default())
     }
 
-    async fn get(&self, c: &ApiClient, path: &str) -> Result<String, qoljetim::AnyError> {
+    pub(crate) async fn get(
+        &self,
+        c: &ApiClient,
+        path: &str,
+    ) -> Result<String, qoljetim::AnyError> {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -813,7 +817,7 @@ impl Pages {
     }
 
     /// A form posted: the status, the `Location` and the page.
-    async fn post(
+    pub(crate) async fn post(
         &self,
         c: &ApiClient,
         path: &str,

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod mobile_signing;
 pub mod operations;
 pub mod organizations;
+pub mod recertification;
 pub mod reports;
 pub mod sign_in;
 pub mod support;

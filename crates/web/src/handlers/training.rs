@@ -154,7 +154,7 @@ pub async fn attendance(
 
 #[derive(Debug, Deserialize)]
 pub struct FormatQuery {
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// `GET /training/sessions/{id}/report?format=json|csv|pdf`: the report on a held session; the JSON

@@ -22,6 +22,7 @@ pub mod manuals;
 mod mobile;
 mod operations;
 mod personal;
+mod recertification;
 mod support;
 mod training;
 
@@ -55,8 +56,16 @@ pub struct Pages {
 }
 
 /// A template that does not parse is a bug of this crate; `every_template_parses` proves the set.
-const TEMPLATES: [(&str, &str); 24] = [
+const TEMPLATES: [(&str, &str); 26] = [
     ("changes.html", include_str!("../../templates/changes.html")),
+    (
+        "campaigns.html",
+        include_str!("../../templates/campaigns.html"),
+    ),
+    (
+        "campaign.html",
+        include_str!("../../templates/campaign.html"),
+    ),
     ("change.html", include_str!("../../templates/change.html")),
     (
         "organization.html",
@@ -371,6 +380,11 @@ pub fn routes() -> Router<AppState> {
         .route("/support/{id}/resolve", post(support::resolve))
         .route("/changes", get(changes::list).post(changes::submit))
         .route("/changes/{id}", get(changes::request).post(changes::revise))
+        .route(
+            "/recertification",
+            get(recertification::list).post(recertification::open),
+        )
+        .route("/recertification/{id}", get(recertification::campaign))
         .route("/manuals", get(manuals::list))
         .route("/manuals/{name}", get(manuals::manual))
         .route("/training", get(training::training))
