@@ -347,6 +347,12 @@ fn cli_edits_deactivates_removes_staff_and_revokes() -> R {
         "support_agent",
     ])?;
     assert!(!ok && text.contains("not-found"), "{text}");
+    // Issue 17: a recertification campaign needs live grants to review, and an active organization.
+    let (ok, text) = run(&["recertification", "open", "--bin", &masl])?;
+    assert!(
+        !ok && text.contains("wrong-state") && text.contains("no live grants"),
+        "{text}"
+    );
     let (ok, text) = run(&[
         "org",
         "deactivate",
@@ -356,6 +362,8 @@ fn cli_edits_deactivates_removes_staff_and_revokes() -> R {
         "орган упразднён",
     ])?;
     assert!(ok && text.contains("0 grants blocked"), "{text}");
+    let (ok, text) = run(&["recertification", "open", "--bin", &masl])?;
+    assert!(!ok && text.contains("organization-deactivated"), "{text}");
     let (ok, text) = run(&["grants", "revoke", "999", "--reason", "нет такого"])?;
     assert!(!ok && text.contains("not-found"), "{text}");
     let (ok, text) = run(&["audit", "verify"])?;

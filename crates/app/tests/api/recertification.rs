@@ -13,6 +13,14 @@ on_both_databases!(sqlite_recertification, postgres_recertification;
     campaigns_on_the_pages,
 );
 
+// The same, with campaigns on schedule every month.
+on_both_databases!(sqlite_recertification_schedule, postgres_recertification_schedule;
+    (|db| TestApp::spawn_full(db, KeyKind::P256, 3_000, Some("2026-12-07T05:00:00Z".parse()?), |c| {
+        c.recertification.every_months = 1;
+    }));
+    the_schedule_opens_a_campaign_a_month_after_the_grants,
+);
+
 const READ: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
 
 /// Three people of the Almaty maslikhat granted on one application (IINs 71–73), trained, duties
@@ -536,6 +544,74 @@ async fn campaigns_on_the_pages(app: &TestApp) -> R {
     assert!(
         html.contains("отозван: перевод") && html.contains("/evidence"),
         "{html}"
+    );
+    Ok(())
+}
+
+// Issue 17, `[recertification] every_months = 1`: grants made on 7 December 2026 are not due on the
+// day; on 8 January 2027 the worker opens one campaign for their organization (audited as the
+// schedule), not a second while it is open, and none again within a month of it once it is answered.
+async fn the_schedule_opens_a_campaign_a_month_after_the_grants(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let (_, grants) = three_granted(app, &w).await?;
+    let wk = worker(app, None);
+    assert_eq!(
+        wk.run_once().await?.campaigns_opened,
+        0,
+        "the grants are new"
+    );
+    set(app, "2027-01-08T10:00:00")?;
+    assert_eq!(wk.run_once().await?.campaigns_opened, 1);
+    assert_eq!(
+        wk.run_once().await?.campaigns_opened,
+        0,
+        "one open campaign"
+    );
+    let integrator = app
+        .signed_in(&iin(2), &demo_bin(INTEGRATOR), NcaRole::Employee)
+        .await?;
+    let (_, list) = integrator.get("/api/v1/recertification/campaigns").await?;
+    let c = list[0].clone();
+    assert_eq!(
+        (
+            list.as_array().map(Vec::len),
+            c["opened_by"].as_str(),
+            c["organization_bin"].as_str(),
+            c["pending"].as_i64()
+        ),
+        (Some(1), Some("schedule"), Some(w.bin.as_str()), Some(3)),
+        "{list}"
+    );
+    let id = c["id"].as_i64().ok_or("no id")?;
+    let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
+    let all: Vec<Value> = grants
+        .iter()
+        .map(|g| json!({"grant": g, "decision": "confirm"}))
+        .collect();
+    // The head's certificate of December has expired: a new one, as the head would renew it.
+    let head_sign = app.person(
+        &iin(10),
+        Some(&w.bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let (s, v) = answer(
+        &head,
+        &head_sign,
+        id,
+        &json!({"campaign": id, "decisions": all}).to_string(),
+    )
+    .await?;
+    assert_eq!(
+        (s, v["status"].as_str(), v["confirmed"].as_i64()),
+        (200, Some("closed"), Some(3)),
+        "every line answered closes it: {v}"
+    );
+    set(app, "2027-02-01T10:00:00")?;
+    assert_eq!(
+        wk.run_once().await?.campaigns_opened,
+        0,
+        "the last campaign is less than a month old"
     );
     Ok(())
 }
