@@ -11,6 +11,7 @@ use qoljetim_signature::SignatureError;
 use qoljetim_signature::identity::{CertificateIdentity, KeyPurpose, NcaRole};
 use qoljetim_signature::verify::{
     TrustAnchor, Verifier, certificate_signed_by, require_application_signer, require_sign_in,
+    require_system_sign_in,
 };
 
 const BIN: &str = "940140000385";
@@ -238,6 +239,70 @@ fn sign_in_rules() {
     assert_eq!(
         require_sign_in(&id(person(None, KeyPurpose::Authentication, None))),
         Err(SignatureError::NotLegalEntity)
+    );
+}
+
+// Issue 18 (Order 270 §3): an organization's own information system signs in with its legal-entity
+// information-system certificate (EKU 1.2.398.3.3.4.1.2.6), authentication key, of its BIN; a person's
+// certificate, an individual's system, another BIN and a signing key are refused; and the system's
+// certificate does not sign in as a person.
+#[test]
+fn information_system_sign_in_rules() {
+    let ca = ca(KeyKind::P256);
+    let id = |s: Subject| CertificateIdentity::of(&issue(&ca, &s, KeyKind::P256).0);
+    let bin = Bin::parse(BIN).unwrap_or_else(|e| panic!("{e}"));
+    let system = id(person(
+        Some(NcaRole::InformationSystem),
+        KeyPurpose::Authentication,
+        Some(BIN),
+    ));
+    assert_eq!(require_system_sign_in(&system, Some(&bin)), Ok(()));
+    assert_eq!(require_system_sign_in(&system, None), Ok(()));
+    assert_eq!(
+        require_sign_in(&system),
+        Err(SignatureError::InformationSystemCertificate),
+        "a system is not a person"
+    );
+    let other = Bin::parse(OTHER_BIN).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        require_system_sign_in(&system, Some(&other)),
+        Err(SignatureError::WrongBin { .. })
+    ));
+    for refused in [
+        person(
+            Some(NcaRole::Employee),
+            KeyPurpose::Authentication,
+            Some(BIN),
+        ),
+        person(
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Authentication,
+            Some(BIN),
+        ),
+        person(None, KeyPurpose::Authentication, None),
+    ] {
+        assert_eq!(
+            require_system_sign_in(&id(refused.clone()), Some(&bin)),
+            Err(SignatureError::NotInformationSystem),
+            "{refused:?}"
+        );
+    }
+    let mut individual_system = system.clone();
+    individual_system.individual_system = true;
+    assert_eq!(
+        require_system_sign_in(&individual_system, None),
+        Err(SignatureError::NotInformationSystem)
+    );
+    assert_eq!(
+        require_system_sign_in(
+            &id(person(
+                Some(NcaRole::InformationSystem),
+                KeyPurpose::Signing,
+                Some(BIN)
+            )),
+            Some(&bin)
+        ),
+        Err(SignatureError::NotAuthenticationKey)
     );
 }
 

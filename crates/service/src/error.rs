@@ -115,6 +115,10 @@ pub enum Problem {
     CertificateNoSigningRight,
     CertificateNotSigningKey,
     CertificateNotAuthenticationKey,
+    /// Issue 18: a system signs in with its organization's information-system certificate only.
+    CertificateNotInformationSystem,
+    /// Issue 18: an information system's certificate does not sign in as a person.
+    CertificateOfInformationSystem,
     DevelopmentCaRefused,
     GrantInactive {
         system: String,
@@ -275,6 +279,8 @@ impl Problem {
             | P::CertificateNoSigningRight
             | P::CertificateNotSigningKey
             | P::CertificateNotAuthenticationKey
+            | P::CertificateNotInformationSystem
+            | P::CertificateOfInformationSystem
             | P::DevelopmentCaRefused
             | P::BudgetDataUnavailable
             | P::MobileSigningToken
@@ -331,6 +337,8 @@ impl ProblemKind {
             K::CertificateNoSigningRight => "certificate-no-signing-right",
             K::CertificateNotSigningKey => "certificate-not-signing-key",
             K::CertificateNotAuthenticationKey => "certificate-not-authentication-key",
+            K::CertificateNotInformationSystem => "certificate-not-information-system",
+            K::CertificateOfInformationSystem => "certificate-of-information-system",
             K::DevelopmentCaRefused => "development-ca-refused",
             K::GrantInactive => "grant-inactive",
             K::TrainingRequired => "training-required",
@@ -426,6 +434,8 @@ impl ProblemKind {
             K::CertificateNoSigningRight => Problem::CertificateNoSigningRight,
             K::CertificateNotSigningKey => Problem::CertificateNotSigningKey,
             K::CertificateNotAuthenticationKey => Problem::CertificateNotAuthenticationKey,
+            K::CertificateNotInformationSystem => Problem::CertificateNotInformationSystem,
+            K::CertificateOfInformationSystem => Problem::CertificateOfInformationSystem,
             K::DevelopmentCaRefused => Problem::DevelopmentCaRefused,
             K::GrantInactive => Problem::GrantInactive { system: x() },
             K::TrainingRequired => Problem::TrainingRequired {
@@ -639,6 +649,8 @@ impl ServiceError {
             S::NoSigningRight => P::CertificateNoSigningRight,
             S::NotSigningKey => P::CertificateNotSigningKey,
             S::NotAuthenticationKey => P::CertificateNotAuthenticationKey,
+            S::NotInformationSystem => P::CertificateNotInformationSystem,
+            S::InformationSystemCertificate => P::CertificateOfInformationSystem,
             S::DevelopmentCaRefused => P::DevelopmentCaRefused,
             S::KeyParameters(reason) => P::KeyParameters { reason },
             S::Internal(e) => return Self::internal(e),

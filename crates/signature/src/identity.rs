@@ -74,6 +74,8 @@ pub struct CertificateIdentity {
     pub organization: Option<String>,
     pub individual: bool,
     pub legal_entity: bool,
+    /// EKU 1.2.398.3.3.4.1.1.1: an individual's information system.
+    pub individual_system: bool,
     pub roles: BTreeSet<NcaRole>,
     pub signing_key: bool,
     pub authentication_key: bool,
@@ -115,6 +117,7 @@ impl CertificateIdentity {
             _ => vec![],
         };
         let has = |o: ObjectIdentifier| ekus.contains(&o);
+        let under = |o: ObjectIdentifier| holds_arc(&ekus, o);
         let iin = name_attribute(subject, oids::AT_SERIAL_NUMBER)
             .and_then(|s| s.strip_prefix("IIN").map(str::to_owned))
             .and_then(|s| Iin::parse(&s).ok());
@@ -130,7 +133,14 @@ impl CertificateIdentity {
             organization: name_attribute(subject, oids::AT_ORGANIZATION),
             individual: has(oids::EKU_INDIVIDUAL),
             legal_entity: has(oids::EKU_LEGAL_ENTITY),
-            roles: NcaRole::ALL.into_iter().filter(|r| has(r.oid())).collect(),
+            individual_system: under(oids::EKU_INDIVIDUAL_SYSTEM),
+            roles: NcaRole::ALL
+                .into_iter()
+                .filter(|r| match r {
+                    NcaRole::InformationSystem => under(r.oid()),
+                    _ => has(r.oid()),
+                })
+                .collect(),
             signing_key: has(oids::EKU_SIGNING_KEY),
             authentication_key: has(oids::EKU_AUTH_KEY),
             serial_hex: hex_upper(tbs.serial_number().as_bytes()),
@@ -152,6 +162,32 @@ impl CertificateIdentity {
     }
 }
 
+/// The NCA also issues information-system certificates naming one system under the role's arc
+/// (1.2.398.3.3.4.1.2.6.N): the role is held by the arc itself or by any OID beneath it.
+pub fn holds_arc(ekus: &[ObjectIdentifier], arc: ObjectIdentifier) -> bool {
+    let prefix = format!("{arc}.");
+    ekus.iter()
+        .any(|e| *e == arc || e.to_string().starts_with(&prefix))
+}
+
 pub fn hex_upper(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue 18: an information system is the role's arc or a system named beneath it; a sibling arc
+    // that merely starts with the same digits (1.2.398.3.3.4.1.2.60) is not.
+    #[test]
+    fn an_information_system_is_the_arc_or_beneath_it() {
+        let o = |s: &str| ObjectIdentifier::new_unwrap(s);
+        let arc = oids::EKU_INFORMATION_SYSTEM;
+        assert!(holds_arc(&[o("1.2.398.3.3.4.1.2"), arc], arc));
+        assert!(holds_arc(&[o("1.2.398.3.3.4.1.2.6.71")], arc));
+        assert!(!holds_arc(&[o("1.2.398.3.3.4.1.2.60")], arc));
+        assert!(!holds_arc(&[o("1.2.398.3.3.4.1.2.5")], arc));
+        assert!(!holds_arc(&[], arc));
+    }
 }

@@ -19,7 +19,7 @@ pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};
 pub use revocation::{CrlStore, RevocationEvidence, RevocationStatus};
 pub use verify::{
     Revocation, TimeStamp, TrustAnchor, VerifiedCms, Verifier, require_application_signer,
-    require_sign_in,
+    require_sign_in, require_system_sign_in,
 };
 
 /// Why a signature or certificate was refused. `slug()` is the stable problem type of the API.
@@ -87,6 +87,14 @@ pub enum SignatureError {
     NotSigningKey,
     #[error("an authentication key (1.3.6.1.5.5.7.3.2) is required to sign in")]
     NotAuthenticationKey,
+    /// Issue 18: not a legal entity's information-system certificate (EKU 1.2.398.3.3.4.1.2.6).
+    #[error(
+        "the certificate is not a legal entity's information-system certificate (EKU 1.2.398.3.3.4.1.2 with 1.2.398.3.3.4.1.2.6)"
+    )]
+    NotInformationSystem,
+    /// Issue 18: an information system's certificate presented where a person signs in.
+    #[error("an information system's certificate signs in as a system, not as a person")]
+    InformationSystemCertificate,
     #[error("the development CA is refused in production mode")]
     DevelopmentCaRefused,
     /// A GOST key whose curve is not supported, or that does not match the signature algorithm.
@@ -121,6 +129,8 @@ impl SignatureError {
             SignatureError::NoSigningRight => "certificate-no-signing-right",
             SignatureError::NotSigningKey => "certificate-not-signing-key",
             SignatureError::NotAuthenticationKey => "certificate-not-authentication-key",
+            SignatureError::NotInformationSystem => "certificate-not-information-system",
+            SignatureError::InformationSystemCertificate => "certificate-of-information-system",
             SignatureError::DevelopmentCaRefused => "development-ca-refused",
             SignatureError::KeyParameters(_) => "key-parameters",
             SignatureError::Internal(_) => "internal",

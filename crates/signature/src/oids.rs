@@ -9,6 +9,8 @@ pub const EKU_FINANCIAL_SIGNING: Oid = Oid::new_unwrap("1.2.398.3.3.4.1.2.3");
 pub const EKU_HR: Oid = Oid::new_unwrap("1.2.398.3.3.4.1.2.4");
 pub const EKU_EMPLOYEE: Oid = Oid::new_unwrap("1.2.398.3.3.4.1.2.5");
 pub const EKU_INFORMATION_SYSTEM: Oid = Oid::new_unwrap("1.2.398.3.3.4.1.2.6");
+/// An individual's information system (issue 18: refused where a legal entity's system signs in).
+pub const EKU_INDIVIDUAL_SYSTEM: Oid = Oid::new_unwrap("1.2.398.3.3.4.1.1.1");
 /// emailProtection: the NCA's signing key.
 pub const EKU_SIGNING_KEY: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.4");
 /// clientAuth: the NCA's authentication key.

@@ -680,12 +680,53 @@ pub fn require_application_signer(
 }
 
 /// The NCA-profile rules for a sign-in certificate (Order 270 §11): a legal entity's authentication key.
+/// An information system's certificate signs in as a system (issue 18), never as a person.
 pub fn require_sign_in(id: &CertificateIdentity) -> Result<(), SignatureError> {
+    if id
+        .roles
+        .contains(&crate::identity::NcaRole::InformationSystem)
+        || id.individual_system
+    {
+        return Err(SignatureError::InformationSystemCertificate);
+    }
     if id.iin.is_none() {
         return Err(SignatureError::NoIin);
     }
     if !id.legal_entity || id.bin.is_none() {
         return Err(SignatureError::NotLegalEntity);
+    }
+    if !id.authentication_key {
+        return Err(SignatureError::NotAuthenticationKey);
+    }
+    Ok(())
+}
+
+/// Issue 18 (Order 270 §3): the certificate an organization's own information system signs in with —
+/// a legal entity's certificate (EKU 1.2.398.3.3.4.1.2, OU=BIN…) in the role "information system of a
+/// legal entity" (1.2.398.3.3.4.1.2.6, or a system named under it), authentication key, of `bin` when
+/// given. A person's certificate and an individual's information system (1.2.398.3.3.4.1.1.1) are
+/// refused; such certificates need not name a person, so no IIN is required.
+pub fn require_system_sign_in(
+    id: &CertificateIdentity,
+    bin: Option<&qoljetim_domain::Bin>,
+) -> Result<(), SignatureError> {
+    use crate::identity::NcaRole;
+    if id.individual || id.individual_system || !id.roles.contains(&NcaRole::InformationSystem) {
+        return Err(SignatureError::NotInformationSystem);
+    }
+    let Some(found) = &id.bin else {
+        return Err(SignatureError::NotLegalEntity);
+    };
+    if !id.legal_entity {
+        return Err(SignatureError::NotLegalEntity);
+    }
+    if let Some(expected) = bin
+        && found != expected
+    {
+        return Err(SignatureError::WrongBin {
+            expected: expected.to_string(),
+            found: found.to_string(),
+        });
     }
     if !id.authentication_key {
         return Err(SignatureError::NotAuthenticationKey);

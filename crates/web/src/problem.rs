@@ -57,6 +57,8 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::CertificateWrongBin
         | K::CertificateNoSigningRight
         | K::CertificateNotSigningKey
+        | K::CertificateNotInformationSystem
+        | K::CertificateOfInformationSystem
         | K::GrantInactive
         | K::TrainingRequired
         | K::DutiesNotAccepted

@@ -195,6 +195,20 @@ async fn gost_application_and_sign_in_end_to_end(app: &TestApp) -> R {
         (401, "certificate-not-authentication-key"),
         "{v}"
     );
+    // Issue 18: an information system's certificate of the organization does not sign in as a person.
+    let system_auth = app.person(
+        &iin(19),
+        Some(&w.bin),
+        Some(NcaRole::InformationSystem),
+        KeyPurpose::Authentication,
+    )?;
+    let mut c = app.client();
+    let (s, v) = c.login(&system_auth).await?;
+    assert_eq!(
+        (s, problem_type(&v)),
+        (401, "certificate-of-information-system"),
+        "{v}"
+    );
     // A GOST sign-in works and the session reads.
     let mut c = app.client();
     let emp = w.employee(app)?;
