@@ -3850,3 +3850,34 @@ async fn clocks_run_out_and_are_reported(app: &TestApp) -> R {
     );
     Ok(())
 }
+
+/// The content of a signed CMS as `openssl cms -verify` reads it against the development CA, at the
+/// machine's time or at `at` (Unix seconds: the tests' certificates are made at the test's clock and
+/// are short-lived); an error with openssl's words when it does not verify.
+fn openssl_cms_content(
+    app: &TestApp,
+    der: &[u8],
+    at: Option<i64>,
+) -> Result<String, qoljetim::AnyError> {
+    let (file, out) = (app.dir.join("evidence.p7s"), app.dir.join("evidence.out"));
+    std::fs::write(&file, der)?;
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args(["cms", "-verify", "-inform", "DER", "-purpose", "any", "-in"])
+        .arg(&file)
+        .arg("-CAfile")
+        .arg(app.config.dev_ca_dir().join("ca.pem"))
+        .arg("-out")
+        .arg(&out);
+    if let Some(t) = at {
+        cmd.arg("-attime").arg(t.to_string());
+    }
+    let r = cmd.output()?;
+    if !r.status.success() {
+        return Err(format!(
+            "openssl cms -verify: {}",
+            String::from_utf8_lossy(&r.stderr)
+        )
+        .into());
+    }
+    Ok(std::fs::read_to_string(&out)?)
+}

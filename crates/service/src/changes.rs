@@ -5,10 +5,9 @@
 //! agreement and approval in working days (`[change_requests]`). The operator records which approved
 //! requests a deployed version implements.
 
-use qoljetim_domain::Role;
 use qoljetim_domain::application::FieldError;
 use qoljetim_domain::change_request::{ChangeDecision, ChangeStatus};
-use qoljetim_policy::{Action, Actor, Resource};
+use qoljetim_policy::{Action, Resource};
 use qoljetim_store::{Change, ChangeRequestChange, ChangeRequestRow, ChangeText, NewDecision};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -231,12 +230,6 @@ impl Service {
                     false,
                 )
                 .await?;
-            if self.config.production && verified.development_anchor {
-                return Err(ServiceError::signature(
-                    &qoljetim_signature::SignatureError::DevelopmentCaRefused,
-                    false,
-                ));
-            }
             let doc: DecisionDocument = serde_json::from_slice(&verified.content).map_err(|e| {
                 ServiceError::validation(vec![qoljetim_domain::application::serde_field_error(
                     &e, "",
@@ -282,27 +275,8 @@ impl Service {
             let signer_bin = verified.signer.bin.clone().ok_or_else(|| {
                 ServiceError::signature(&qoljetim_signature::SignatureError::NotLegalEntity, false)
             })?;
-            qoljetim_signature::require_application_signer(&verified.signer, &signer_bin)
-                .map_err(|e| ServiceError::signature(&e, false))?;
-            let org = self
-                .store
-                .organization(signer_bin.as_str())
-                .await
-                .map_err(ServiceError::store)?
-                .ok_or_else(|| {
-                    ServiceError::new(crate::Problem::OrganizationUnknown {
-                        bin: signer_bin.to_string(),
-                    })
-                })?;
-            let signer_iin = verified.signer.iin.clone().ok_or_else(|| {
-                ServiceError::signature(&qoljetim_signature::SignatureError::NoIin, false)
-            })?;
-            let actor = Actor {
-                iin: signer_iin.clone(),
-                bin: signer_bin.clone(),
-                org_kind: org.kind.current(),
-                roles: vec![Role::Head],
-            };
+            let actor = self.signing_head(&verified, &signer_bin).await?;
+            let signer_iin = actor.iin.clone();
             let action = match decision {
                 ChangeDecision::Approve => Action::ApproveChangeRequest,
                 _ => Action::AgreeChangeRequest,

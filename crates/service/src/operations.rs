@@ -142,7 +142,10 @@ impl Service {
         self.settle(attempt, r).await
     }
 
-    async fn organization_row(&self, bin: &str) -> ServiceResult<qoljetim_store::OrganizationRow> {
+    pub(crate) async fn organization_row(
+        &self,
+        bin: &str,
+    ) -> ServiceResult<qoljetim_store::OrganizationRow> {
         self.store
             .organization(bin)
             .await

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeSet;
 
+use qoljetim_domain::Bin;
 use qoljetim_domain::recertification::{LineOutcome, RecertificationDecision};
-use qoljetim_domain::{Bin, Role};
-use qoljetim_policy::{Action, Actor, Resource};
+use qoljetim_policy::{Action, Resource};
 use qoljetim_store::{
     CampaignAnswerLine, CampaignRow, Change, NewCampaignAnswer, NewNotification,
     RecertificationChange,
@@ -143,16 +143,7 @@ impl Service {
             let body = body?;
             let bin = Bin::parse(body.organization_bin.trim())
                 .map_err(|e| ServiceError::field("/organization_bin", e.rule(), e.to_string()))?;
-            let org = self
-                .store
-                .organization(bin.as_str())
-                .await
-                .map_err(ServiceError::store)?
-                .ok_or_else(|| {
-                    ServiceError::new(crate::Problem::OrganizationUnknown {
-                        bin: bin.to_string(),
-                    })
-                })?;
+            let org = self.organization_row(bin.as_str()).await?;
             if org.deactivated_at.is_some() {
                 return Err(ServiceError::new(crate::Problem::OrganizationDeactivated {
                     bin: bin.to_string(),
@@ -294,36 +285,11 @@ impl Service {
                     false,
                 )
                 .await?;
-            if self.config.production && verified.development_anchor {
-                return Err(ServiceError::signature(
-                    &qoljetim_signature::SignatureError::DevelopmentCaRefused,
-                    false,
-                ));
-            }
             let c = self.campaign_row(id).await?;
             let bin = Bin::parse(&c.organization_bin).map_err(ServiceError::internal)?;
             // Another organization's head (another BIN) is refused by the certificate's own words.
-            qoljetim_signature::require_application_signer(&verified.signer, &bin)
-                .map_err(|e| ServiceError::signature(&e, false))?;
-            let signer_iin = verified.signer.iin.clone().ok_or_else(|| {
-                ServiceError::signature(&qoljetim_signature::SignatureError::NoIin, false)
-            })?;
-            let org = self
-                .store
-                .organization(bin.as_str())
-                .await
-                .map_err(ServiceError::store)?
-                .ok_or_else(|| {
-                    ServiceError::new(crate::Problem::OrganizationUnknown {
-                        bin: bin.to_string(),
-                    })
-                })?;
-            let actor = Actor {
-                iin: signer_iin.clone(),
-                bin: bin.clone(),
-                org_kind: org.kind.current(),
-                roles: vec![Role::Head],
-            };
+            let actor = self.signing_head(&verified, &bin).await?;
+            let signer_iin = actor.iin.clone();
             let d = self.decide(&actor, Action::AnswerCampaign, &campaign_resource(&c)?)?;
             let mut e = caller_entry(caller, "answer_campaign", resource_name.clone(), &d);
             e.details = signature_evidence(&verified);

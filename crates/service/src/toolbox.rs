@@ -162,6 +162,36 @@ impl Service {
         }
     }
 
+    /// A signed decision of an organization's head (a change request's decision, a campaign's answer):
+    /// production refuses a development anchor; the signer is the first head or has signing right for
+    /// `bin` (signing key), of a registered organization. The head as Cedar sees them.
+    pub(crate) async fn signing_head(
+        &self,
+        verified: &qoljetim_signature::VerifiedCms,
+        bin: &qoljetim_domain::Bin,
+    ) -> ServiceResult<Actor> {
+        if self.config.production && verified.development_anchor {
+            return Err(ServiceError::signature(
+                &SignatureError::DevelopmentCaRefused,
+                false,
+            ));
+        }
+        require_application_signer(&verified.signer, bin)
+            .map_err(|e| ServiceError::signature(&e, false))?;
+        let iin = verified
+            .signer
+            .iin
+            .clone()
+            .ok_or_else(|| ServiceError::signature(&SignatureError::NoIin, false))?;
+        let org = self.organization_row(bin.as_str()).await?;
+        Ok(Actor {
+            iin,
+            bin: bin.clone(),
+            org_kind: org.kind.current(),
+            roles: vec![qoljetim_domain::Role::Head],
+        })
+    }
+
     /// The checks every signed document of an organization shares (applications, block requests):
     /// production refuses a development anchor; the content parses (`parse`, given the Almaty day of
     /// receipt); the signer is the first head or has signing right for the BIN the document names

@@ -853,7 +853,7 @@ async fn post_block_request(
         .await
 }
 
-fn pdf_text(app: &TestApp, pdf: &[u8]) -> Result<String, qoljetim::AnyError> {
+pub(crate) fn pdf_text(app: &TestApp, pdf: &[u8]) -> Result<String, qoljetim::AnyError> {
     let path = app.dir.join("block-report.pdf");
     std::fs::write(&path, pdf)?;
     let out = std::process::Command::new("pdftotext")

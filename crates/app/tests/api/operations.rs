@@ -594,23 +594,8 @@ async fn change_requests_are_agreed_by_competence_returned_and_approved(app: &Te
         ))
         .await?;
     assert_eq!(s, 200);
-    let (file, out) = (app.dir.join("decision.p7s"), app.dir.join("decision.json"));
-    std::fs::write(&file, &der)?;
-    let status = std::process::Command::new("openssl")
-        .args(["cms", "-verify", "-inform", "DER", "-purpose", "any", "-in"])
-        .arg(&file)
-        .arg("-CAfile")
-        .arg(app.config.dev_ca_dir().join("ca.pem"))
-        .arg("-out")
-        .arg(&out)
-        .output()?;
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
     assert_eq!(
-        std::fs::read_to_string(&out)?,
+        openssl_cms_content(app, &der, None)?,
         agreed,
         "the signed decision, as signed"
     );

@@ -3,7 +3,7 @@
 //! the deadline, on the right working day. The clock is fixed and moved.
 
 use super::*;
-use crate::lifecycle::{set, worker};
+use crate::lifecycle::{pdf_text, set, worker};
 use crate::operations::Pages;
 
 // 10:00 in Almaty on Monday 7 December 2026, with budget data.
@@ -414,14 +414,7 @@ async fn a_campaign_blocks_the_one_grant_its_head_did_not_confirm(app: &TestApp)
         ))
         .await?;
     assert_eq!(s, 200);
-    let path = app.dir.join("campaign.pdf");
-    std::fs::write(&path, &pdf)?;
-    let out = std::process::Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .map_err(|e| format!("pdftotext (Debian poppler-utils) is needed: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = pdf_text(app, &pdf)?;
     assert!(
         text.contains("Отчёт о кампании подтверждения доступа") && text.contains("Борисова"),
         "{text}"
@@ -434,26 +427,11 @@ async fn a_campaign_blocks_the_one_grant_its_head_did_not_confirm(app: &TestApp)
         ))
         .await?;
     assert_eq!(s, 200);
-    let (file, content) = (app.dir.join("answer.p7s"), app.dir.join("answer.json"));
-    std::fs::write(&file, &der)?;
-    let verified = std::process::Command::new("openssl")
-        .args(["cms", "-verify", "-inform", "DER", "-purpose", "any", "-in"])
-        .arg(&file)
-        .arg("-CAfile")
-        .arg(app.config.dev_ca_dir().join("ca.pem"))
-        // Verified as of the signing: the test's certificates were made at its clock, days ahead of
-        // the machine's, and are short-lived.
-        .arg("-attime")
-        .arg(answered_at.to_string())
-        .arg("-out")
-        .arg(&content)
-        .output()?;
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stderr)
+    // Verified as of the signing: the certificates were made at the test's clock.
+    assert_eq!(
+        openssl_cms_content(app, &der, Some(answered_at))?,
+        confirm_a_withdraw_b
     );
-    assert_eq!(std::fs::read_to_string(&content)?, confirm_a_withdraw_b);
     let (_, audit) = integrator.get("/api/v1/audit?limit=1000").await?;
     let actions: Vec<&str> = audit
         .as_array()
