@@ -20,6 +20,7 @@ on_both_databases!(sqlite_pages_data, postgres_pages_data;
 on_both_databases!(sqlite_browser, postgres_browser; database;
     browser_whole_path_with_ncalayer,
     browser_enrols_in_a_session_and_asks_support,
+    browser_recertifies_with_ncalayer,
 );
 
 // Issue 13: the pages — signed out to the sign-in page (NCALayer client vendored, CSP without inline
@@ -1559,6 +1560,120 @@ async fn browser_enrols_in_a_session_and_asks_support(db: Option<&str>) -> R {
             wait_for_text(&b, "main", "Служба поддержки ответила").await?;
             b.goto(&format!("{base}/support/{id}")).await?;
             wait_for_text(&b, "thread", "Зал 3, второй этаж").await?;
+            Ok::<_, qoljetim::AnyError>(())
+        }
+        .await;
+        stop(running).await;
+        b.close().await?;
+        result
+    }
+    .await;
+    app.cleanup().await;
+    r
+}
+
+/// Issue 17 in Chromium with the development NCALayer: the integrator has opened a campaign; the head of
+/// the Almaty maslikhat signs in with the authentication key, confirms one grant and withdraws another
+/// with a reason on the campaign's page, checks the exact answer and signs it with the signing key; the
+/// page shows both outcomes and the third line still waiting. axe finds no serious or critical
+/// violation on the campaign's page.
+async fn browser_recertifies_with_ncalayer(db: Option<&str>) -> R {
+    use fantoccini::Locator;
+    use qoljetim_devca::ncalayer::{FakeNcaLayer, StoredKey};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let app = TestApp::spawn_full(db, KeyKind::P256, 0, None, move |c| {
+        c.pages.ncalayer_url = url
+    })
+    .await?;
+    let base = app.base.clone();
+    let r = async {
+        let w = world(&app).await?;
+        let (_, grants) = crate::recertification::three_granted(&app, &w).await?;
+        let (s, v) = w
+            .integrator
+            .post(
+                "/api/v1/recertification/campaigns",
+                &json!({"organization_bin": w.bin}),
+            )
+            .await?;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_i64().ok_or("no campaign")?;
+        let auth = app.person(
+            &iin(10),
+            Some(&w.bin),
+            Some(NcaRole::FirstHead),
+            KeyPurpose::Authentication,
+        )?;
+        let head = FakeNcaLayer {
+            authentication: Some(StoredKey {
+                cert: auth.cert,
+                key: auth.key,
+            }),
+            signing: Some(StoredKey {
+                cert: w.head_sign.cert.clone(),
+                key: w.head_sign.key.clone(),
+            }),
+            cancel: false,
+        };
+        let driver = Chromedriver::start().await?;
+        let b = driver.browser().await?;
+        let running = Some(start_ncalayer(port, head).await?);
+        let result = async {
+            b.goto(&format!("{base}/language/ru?back=/sign-in")).await?;
+            wait_for_url(&b, &format!("{base}/sign-in")).await?;
+            b.find(Locator::Id("sign-in-button")).await?.click().await?;
+            wait_for_url(&b, &format!("{base}/")).await?;
+            b.find(Locator::Css(r#"header a[href="/recertification"]"#))
+                .await?
+                .click()
+                .await?;
+            b.find(Locator::Css(&format!(r#"a[href="/recertification/{id}"]"#)))
+                .await?
+                .click()
+                .await?;
+            wait_for_text(&b, "campaign-lines", "Борисова").await?;
+            b.find(Locator::Css(&format!(
+                r#"input[name="d{}"][value="confirm"]"#,
+                grants[0]
+            )))
+            .await?
+            .click()
+            .await?;
+            b.find(Locator::Css(&format!(
+                r#"input[name="d{}"][value="withdraw"]"#,
+                grants[1]
+            )))
+            .await?
+            .click()
+            .await?;
+            b.find(Locator::Id(&format!("r{}", grants[1])))
+                .await?
+                .send_keys("переведена в другой орган")
+                .await?;
+            b.find(Locator::Id("prepare-answer")).await?.click().await?;
+            wait_for_text(&b, "answer-document", "переведена в другой орган").await?;
+            shot(&b, "17-head-recertification").await?;
+            let violations = axe_violations(&b).await?;
+            assert!(
+                violations.is_empty(),
+                "axe on the campaign: {violations:#?}"
+            );
+            b.find(Locator::Id("sign-answer-button"))
+                .await?
+                .click()
+                .await?;
+            wait_for_url(&b, &format!("{base}/recertification/{id}")).await?;
+            wait_for_text(
+                &b,
+                &format!("line-{}", grants[1]),
+                "отозван: переведена в другой орган",
+            )
+            .await?;
+            wait_for_text(&b, &format!("line-{}", grants[0]), "подтверждён").await?;
+            wait_for_text(&b, "campaign-status", "открыта").await?;
             Ok::<_, qoljetim::AnyError>(())
         }
         .await;

@@ -25,7 +25,7 @@ const READ: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026
 
 /// Three people of the Almaty maslikhat granted on one application (IINs 71–73), trained, duties
 /// accepted, signed in; and their grant ids.
-async fn three_granted(
+pub(crate) async fn three_granted(
     app: &TestApp,
     w: &World,
 ) -> Result<(Vec<ApiClient>, Vec<i64>), qoljetim::AnyError> {
@@ -482,7 +482,11 @@ async fn campaigns_on_the_pages(app: &TestApp) -> R {
     let id: i64 = location.trim_start_matches("/recertification/").parse()?;
     let head = app.signed_in(&iin(10), &w.bin, NcaRole::FirstHead).await?;
     let list = pages.get(&head, "/recertification").await?;
-    assert!(list.contains(&format!("/recertification/{id}")), "{list}");
+    assert!(
+        list.contains(&format!("/recertification/{id}"))
+            && list.contains("ждут 3, подтверждено 0, отозвано 0, заблокировано 0"),
+        "{list}"
+    );
     let html = pages
         .get(
             &head,
@@ -503,8 +507,8 @@ async fn campaigns_on_the_pages(app: &TestApp) -> R {
     assert!(
         html.contains(&format!(
             r#"data-endpoint="/api/v1/recertification/campaigns/{id}/answers""#
-        )),
-        "{html}"
+        )) && html.contains(r#"value="перевод""#),
+        "the choices stay on the page: {html}"
     );
     let employee = app.signed_in(&iin(71), &w.bin, NcaRole::Employee).await?;
     let html_employee = pages

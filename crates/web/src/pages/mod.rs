@@ -156,7 +156,7 @@ const STATIC: [(&str, &str, &[u8]); 7] = [
 
 /// The screenshots of the manuals (docs/images, taken by the browser tests), served under
 /// `/docs/images/` for the lessons' steps and the manual pages.
-const MANUAL_IMAGES: [(&str, &[u8]); 18] = [
+const MANUAL_IMAGES: [(&str, &[u8]); 19] = [
     (
         "01-sign-in.png",
         include_bytes!("../../../../docs/images/01-sign-in.png"),
@@ -222,6 +222,10 @@ const MANUAL_IMAGES: [(&str, &[u8]); 18] = [
         include_bytes!("../../../../docs/images/16-support-agent-answer.png"),
     ),
     (
+        "17-head-recertification.png",
+        include_bytes!("../../../../docs/images/17-head-recertification.png"),
+    ),
+    (
         "access-registry.png",
         include_bytes!("../../../../docs/images/access-registry.png"),
     ),
@@ -269,6 +273,10 @@ impl Pages {
                 "correct",
                 "total",
                 "percent",
+                "pending",
+                "confirmed",
+                "withdrawn",
+                "blocked",
             ]
             .into_iter()
             .filter_map(|k| {
