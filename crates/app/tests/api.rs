@@ -159,6 +159,8 @@ mod pages;
 mod pki;
 #[path = "api/recertification.rs"]
 mod recertification;
+#[path = "api/systems.rs"]
+mod systems;
 #[path = "api/training.rs"]
 mod training;
 

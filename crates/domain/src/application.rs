@@ -37,7 +37,29 @@ struct RawForm {
     date: String,
     head: RawName,
     systems: Vec<String>,
-    lines: Vec<RawLine>,
+    /// A person's line, or an information system's (`"kind": "information_system"`, issue 18).
+    lines: Vec<serde_json::Value>,
+}
+
+/// Issue 18 (Order 270 §3): a line asking access for the organization's own information system.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystemLine {
+    #[allow(dead_code)]
+    kind: String,
+    name: String,
+    purpose: String,
+    #[serde(default)]
+    certificate: Option<RawCertificateRef>,
+    #[serde(default)]
+    certificate_pem: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCertificateRef {
+    serial: String,
+    issuer: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +74,9 @@ struct RawName {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLine {
+    /// Absent or `person`.
+    #[serde(default)]
+    kind: Option<String>,
     surname: String,
     name: String,
     #[serde(default)]
@@ -93,6 +118,49 @@ pub struct ApplicationLine {
     pub access_until_effective: Date,
     pub notice: Option<String>,
     pub eqyzmet_qr: String,
+}
+
+/// Issue 18 (Order 270 §3): an application line for the organization's own information system. The
+/// appendix form lists people only; this line is our design (docs/decisions.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemLine {
+    /// Numbered from 1 as in the form, among the person lines.
+    pub line: u32,
+    pub name: String,
+    pub purpose: String,
+    pub certificate: SystemCertificate,
+}
+
+/// The certificate an information system will sign in with: named by its serial and issuer, or given
+/// whole (PEM; the service reads its serial and issuer and checks its profile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemCertificate {
+    Named {
+        /// Upper-case hexadecimal, without leading zeros.
+        serial_hex: String,
+        issuer: String,
+    },
+    Pem(String),
+}
+
+/// A certificate serial as hexadecimal digits (spaces and colons allowed between them), upper-case,
+/// without leading zeros; None when it is not one.
+pub fn certificate_serial(raw: &str) -> Option<String> {
+    let hex: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | ':'))
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if hex.is_empty() || hex.len() > 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let trimmed = hex.trim_start_matches('0');
+    Some(if trimmed.is_empty() {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    })
 }
 
 /// How old a signed document's `date` may be when it is received, in calendar days, unless
@@ -150,6 +218,9 @@ pub struct ApplicationForm {
     pub head: PersonName,
     pub systems: Vec<System>,
     pub lines: Vec<ApplicationLine>,
+    /// Issue 18: lines for the organization's own information systems.
+    #[serde(default)]
+    pub information_systems: Vec<SystemLine>,
 }
 
 pub const NOTICE_CAPPED: &str = "access_until_capped_to_one_year";
@@ -279,6 +350,7 @@ enum FieldKind {
     Head,
     Systems,
     Lines,
+    Certificate,
 }
 
 const FORM_SHAPE: Shape = &[
@@ -293,7 +365,19 @@ const HEAD_SHAPE: Shape = &[
     ("name", true, FieldKind::Text),
     ("patronymic", false, FieldKind::Text),
 ];
+const SYSTEM_LINE_SHAPE: Shape = &[
+    ("kind", true, FieldKind::Text),
+    ("name", true, FieldKind::Text),
+    ("purpose", true, FieldKind::Text),
+    ("certificate", false, FieldKind::Certificate),
+    ("certificate_pem", false, FieldKind::Text),
+];
+const CERTIFICATE_SHAPE: Shape = &[
+    ("serial", true, FieldKind::Text),
+    ("issuer", true, FieldKind::Text),
+];
 const LINE_SHAPE: Shape = &[
+    ("kind", false, FieldKind::Text),
     ("surname", true, FieldKind::Text),
     ("name", true, FieldKind::Text),
     ("patronymic", false, FieldKind::Text),
@@ -356,12 +440,80 @@ fn object_shape(errors: &mut Vec<FieldError>, base: &str, v: &serde_json::Value,
             }
             (Some(V::Array(items)), FieldKind::Lines) => {
                 for (i, item) in items.iter().enumerate() {
-                    object_shape(errors, &format!("{field}/{i}"), item, LINE_SHAPE);
+                    let line_shape = if is_system_line(item) {
+                        SYSTEM_LINE_SHAPE
+                    } else {
+                        LINE_SHAPE
+                    };
+                    object_shape(errors, &format!("{field}/{i}"), item, line_shape);
                 }
             }
+            (Some(c), FieldKind::Certificate) => object_shape(errors, &field, c, CERTIFICATE_SHAPE),
             (Some(_), _) => errors.push(FieldError::new(field, "type", "must be a JSON array")),
         }
     }
+}
+
+/// Issue 18: a line of kind `information_system`.
+fn is_system_line(v: &serde_json::Value) -> bool {
+    v.get("kind").and_then(|k| k.as_str()) == Some("information_system")
+}
+
+/// An information system's line, its rules named by their JSON Pointers.
+fn system_line(
+    errors: &mut Vec<FieldError>,
+    base: &str,
+    line: u32,
+    raw: RawSystemLine,
+) -> Option<SystemLine> {
+    let name = text(errors, format!("{base}/name"), &raw.name, 200);
+    let purpose = text(errors, format!("{base}/purpose"), &raw.purpose, 2000);
+    let certificate = match (raw.certificate, raw.certificate_pem) {
+        (Some(c), None) => {
+            let issuer = text(
+                errors,
+                format!("{base}/certificate/issuer"),
+                &c.issuer,
+                1000,
+            );
+            match certificate_serial(&c.serial) {
+                Some(serial_hex) => Some(SystemCertificate::Named { serial_hex, issuer }),
+                None => {
+                    errors.push(FieldError::new(
+                        format!("{base}/certificate/serial"),
+                        "certificate_serial",
+                        "the certificate's serial number in hexadecimal",
+                    ));
+                    None
+                }
+            }
+        }
+        (None, Some(pem)) if pem.contains("-----BEGIN CERTIFICATE-----") && pem.len() <= 16_384 => {
+            Some(SystemCertificate::Pem(pem))
+        }
+        (None, Some(_)) => {
+            errors.push(FieldError::new(
+                format!("{base}/certificate_pem"),
+                "certificate_pem",
+                "one PEM certificate (-----BEGIN CERTIFICATE-----), at most 16 KiB",
+            ));
+            None
+        }
+        _ => {
+            errors.push(FieldError::new(
+                base.to_owned(),
+                "system_certificate",
+                "name the certificate the system signs in with: certificate {serial, issuer} or certificate_pem, one of them",
+            ));
+            None
+        }
+    };
+    certificate.map(|certificate| SystemLine {
+        line,
+        name,
+        purpose,
+        certificate,
+    })
 }
 
 impl ApplicationForm {
@@ -441,8 +593,34 @@ impl ApplicationForm {
         let cap = one_year_after(today);
         let mut seen = HashSet::new();
         let mut lines = Vec::with_capacity(raw.lines.len());
-        for (i, l) in raw.lines.into_iter().enumerate() {
+        let mut information_systems = vec![];
+        for (i, item) in raw.lines.into_iter().enumerate() {
             let base = format!("/lines/{i}");
+            if is_system_line(&item) {
+                match serde_json::from_value::<RawSystemLine>(item) {
+                    Ok(s) => {
+                        if let Some(s) = system_line(&mut errors, &base, i as u32 + 1, s) {
+                            information_systems.push(s);
+                        }
+                    }
+                    Err(e) => errors.push(serde_field_error(&e, "")),
+                }
+                continue;
+            }
+            let l: RawLine = match serde_json::from_value(item) {
+                Ok(l) => l,
+                Err(e) => {
+                    errors.push(serde_field_error(&e, ""));
+                    continue;
+                }
+            };
+            if l.kind.as_deref().is_some_and(|k| k != "person") {
+                errors.push(FieldError::new(
+                    format!("{base}/kind"),
+                    "line_kind",
+                    "person (the default) or information_system",
+                ));
+            }
             let person = name(
                 &mut errors,
                 &base,
@@ -530,6 +708,7 @@ impl ApplicationForm {
                 head,
                 systems: systems.into_iter().collect(),
                 lines,
+                information_systems,
             }),
             _ => Err(errors),
         }
@@ -824,6 +1003,65 @@ mod tests {
             f.systems,
             vec![System::AnalyticalCentral, System::StatePlanning]
         );
+    }
+
+    // Issue 18 (Order 270 §3): a line of kind information_system beside a person's, numbered in the
+    // form's order; its certificate named by serial and issuer (normalized) or given as PEM, exactly one;
+    // an unknown kind and a bad serial are named.
+    #[test]
+    fn an_information_system_line_is_parsed_beside_a_persons() {
+        let system = r#"{"kind":"information_system","name":"АЖ «Аудит»","purpose":"талдау","certificate":{"serial":"00:3f a1","issuer":"CN=НУЦ РК"}}"#;
+        let text = form(&format!("{},{system}", line("871008401427", "2027-06-30")));
+        let f = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((f.lines.len(), f.lines[0].line), (1, 1));
+        assert_eq!(
+            f.information_systems,
+            vec![SystemLine {
+                line: 2,
+                name: "АЖ «Аудит»".into(),
+                purpose: "талдау".into(),
+                certificate: SystemCertificate::Named {
+                    serial_hex: "3FA1".into(),
+                    issuer: "CN=НУЦ РК".into()
+                },
+            }]
+        );
+        let bad = [
+            r#"{"kind":"information_system","name":"А","purpose":"п"}"#,
+            r#"{"kind":"information_system","name":"А","purpose":"п","certificate":{"serial":"xyz","issuer":"CN=A"}}"#,
+            r#"{"kind":"information_system","name":"А","purpose":"п","certificate_pem":"not pem"}"#,
+            r#"{"kind":"information_system","name":"А","purpose":"п","surname":"Х","certificate_pem":"x"}"#,
+        ];
+        let text = form(&bad.join(","));
+        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert!(
+            got.contains(&("/lines/3/surname", "unknown_field")),
+            "{got:?}"
+        );
+        let text = form(&bad[..3].join(","));
+        let errs = ApplicationForm::parse(text.as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/lines/0", "system_certificate"),
+                ("/lines/1/certificate/serial", "certificate_serial"),
+                ("/lines/2/certificate_pem", "certificate_pem"),
+            ]
+        );
+        let mut robot = line("871008401427", "2027-06-30");
+        robot.insert_str(1, r#""kind":"robot","#);
+        let errs = ApplicationForm::parse(form(&robot).as_bytes(), d("2026-11-25"))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(errs[0].field, "/lines/0/kind");
+        assert_eq!(errs[0].rule, "line_kind");
     }
 
     #[test]

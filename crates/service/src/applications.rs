@@ -63,9 +63,43 @@ impl From<&LineRow> for LineView {
     }
 }
 
+impl From<&qoljetim_store::SystemLineRow> for SystemLineView {
+    fn from(l: &qoljetim_store::SystemLineRow) -> Self {
+        SystemLineView {
+            line: l.line,
+            name: l.name.clone(),
+            purpose: l.purpose.clone(),
+            certificate_serial: l.certificate_serial.clone(),
+            certificate_issuer: l.certificate_issuer.clone(),
+            status: l.status.clone(),
+            reason: l.reason.clone(),
+        }
+    }
+}
+
+impl From<&qoljetim_store::SystemGrantRow> for SystemGrantView {
+    fn from(g: &qoljetim_store::SystemGrantRow) -> Self {
+        SystemGrantView {
+            id: g.id,
+            information_system: g.information_system_id,
+            name: g.name.clone(),
+            certificate_serial: g.certificate_serial.clone(),
+            application_id: g.application_id,
+            line: g.line,
+            organization_bin: g.organization_bin.clone(),
+            system: g.system.clone(),
+            status: g.status.clone(),
+            valid_from: g.valid_from.clone(),
+            valid_until: g.valid_until.clone(),
+            scope: ScopeView::from(&g.scope),
+        }
+    }
+}
+
 pub(crate) fn application_view(
     a: &ApplicationRow,
     lines: &[LineRow],
+    systems: &[qoljetim_store::SystemLineRow],
     complete: bool,
     now_us: i64,
 ) -> ApplicationView {
@@ -93,6 +127,12 @@ pub(crate) fn application_view(
             && a.grant_due_at.is_some_and(|g| now_us > g),
         complete,
         lines: lines.iter().map(LineView::from).collect(),
+        // An employee who sees only their own line sees no system's.
+        information_systems: if complete {
+            systems.iter().map(SystemLineView::from).collect()
+        } else {
+            vec![]
+        },
     }
 }
 
@@ -150,12 +190,20 @@ impl Service {
         self.store.lines(id).await.map_err(ServiceError::store)
     }
 
+    async fn system_lines(&self, id: i64) -> ServiceResult<Vec<qoljetim_store::SystemLineRow>> {
+        self.store
+            .system_lines(id)
+            .await
+            .map_err(ServiceError::store)
+    }
+
     async fn application_view_of(&self, id: i64) -> ServiceResult<ApplicationView> {
         let a = self.load_application(id).await?;
         let lines = self.lines(id).await?;
         Ok(application_view(
             &a,
             &lines,
+            &self.system_lines(id).await?,
             true,
             self.clock.now().as_microsecond(),
         ))
@@ -294,6 +342,7 @@ impl Service {
             review_due_at: due.due_at.as_microsecond(),
             review_due_provisional: due.provisional,
             lines: form.lines.iter().map(new_line).collect(),
+            system_lines: system_lines(&form)?,
             content_sha256: hex::encode(Sha256::digest(&verified.content)),
         };
         attempt.update(|e| {
@@ -385,9 +434,15 @@ impl Service {
             let lines = self.lines(a.id).await?;
             if let (d, Some((visible, complete))) = self.visible_lines(caller, &a, lines)? {
                 policies.extend(d.policies);
+                let systems = if complete {
+                    self.system_lines(a.id).await?
+                } else {
+                    vec![]
+                };
                 out.push(application_view(
                     &a,
                     &visible,
+                    &systems,
                     complete,
                     self.clock.now().as_microsecond(),
                 ));
@@ -425,9 +480,15 @@ impl Service {
         };
         attempt.begin_for(caller, e);
         self.record(attempt).await?;
+        let systems = if complete {
+            self.system_lines(id).await?
+        } else {
+            vec![]
+        };
         Ok(application_view(
             &a,
             &visible,
+            &systems,
             complete,
             self.clock.now().as_microsecond(),
         ))
@@ -498,8 +559,8 @@ impl Service {
             .await?;
         let parsed = cmd.body?;
         let decisions = line_decisions(&parsed).map_err(ServiceError::validation)?;
-        let lines = self.lines(id).await?;
-        let reviewed = match a.status.review(lines.len() as u32, &decisions) {
+        let lines = self.lines(id).await?.len() + self.system_lines(id).await?.len();
+        let reviewed = match a.status.review(lines as u32, &decisions) {
             Err(qoljetim_domain::application::WorkflowError::WrongState(cur, exp)) => {
                 return Err(ServiceError::new(Problem::WrongState {
                     current: cur.to_string(),
@@ -572,16 +633,19 @@ impl Service {
         let (extra, reason) = extra_years(&parsed, &a.systems).map_err(ServiceError::validation)?;
         let at = self.clock.now();
         let (new_grants, not_granted) = self.plan_grants(&a, &extra, reason.as_ref(), at).await?;
+        let system_grants = self.plan_system_grants(&a, at).await?;
         attempt.update(|e| {
             e.details = json!({
                 "grants": new_grants.iter().map(|g| json!({"line": g.line, "system": g.system.as_str(), "valid_until": g.valid_until, "scope": g.scope})).collect::<Vec<_>>(),
                 "not_granted": not_granted.iter().map(|n| json!({"line": n.line, "reason": n.reason})).collect::<Vec<_>>(),
+                "system_grants": system_grants.iter().map(|g| json!({"line": g.line, "system": g.system.as_str(), "valid_until": g.valid_until, "scope": g.scope})).collect::<Vec<_>>(),
                 "extra_years_reason": reason,
             })
         });
         let change = Change::Grant {
             application_id: id,
             grants: new_grants,
+            system_grants,
             not_granted: not_granted.clone(),
             granted_at: at.as_microsecond(),
             granted_by: caller.actor_id(),
@@ -592,8 +656,14 @@ impl Service {
             .grants_of_application(id)
             .await
             .map_err(ServiceError::store)?;
+        let system_grants = self
+            .store
+            .system_grants_of_application(id)
+            .await
+            .map_err(ServiceError::store)?;
         Ok(GrantResultView {
             grants: grants.iter().map(|g| self.grant_view(g)).collect(),
+            system_grants: system_grants.iter().map(SystemGrantView::from).collect(),
             not_granted: not_granted
                 .into_iter()
                 .map(|n| NotGrantedView {
@@ -621,6 +691,52 @@ fn new_line(l: &qoljetim_domain::application::ApplicationLine) -> NewLine {
         access_until_effective: l.access_until_effective,
         notice: l.notice.clone(),
         eqyzmet_qr: l.eqyzmet_qr.clone(),
+    }
+}
+
+/// Issue 18: the form's information-system lines; a certificate given whole must be the applicant's
+/// information-system certificate (a person's, or another BIN's, is named at its line).
+fn system_lines(
+    form: &qoljetim_domain::application::ApplicationForm,
+) -> ServiceResult<Vec<qoljetim_store::NewSystemLine>> {
+    use qoljetim_domain::application::SystemCertificate;
+    let mut errors = vec![];
+    let mut out = vec![];
+    for l in &form.information_systems {
+        let (serial, issuer) = match &l.certificate {
+            SystemCertificate::Named { serial_hex, issuer } => (serial_hex.clone(), issuer.clone()),
+            SystemCertificate::Pem(pem) => {
+                match qoljetim_signature::system_certificate_of_pem(pem, &form.applicant_bin) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let rule = match e {
+                            qoljetim_signature::SignatureError::WrongBin { .. } => {
+                                "system_certificate_bin"
+                            }
+                            _ => "system_certificate_profile",
+                        };
+                        errors.push(FieldError::new(
+                            format!("/lines/{}/certificate_pem", l.line - 1),
+                            rule,
+                            format!("{e} ({})", e.slug()),
+                        ));
+                        continue;
+                    }
+                }
+            }
+        };
+        out.push(qoljetim_store::NewSystemLine {
+            line: i64::from(l.line),
+            name: l.name.clone(),
+            purpose: l.purpose.clone(),
+            certificate_serial: serial,
+            certificate_issuer: issuer,
+        });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ServiceError::validation(errors))
     }
 }
 
@@ -788,6 +904,49 @@ impl Service {
             }
         }
         Ok((new_grants, not_granted))
+    }
+
+    /// Issue 18: each approved information system's grants — every requested budget system, the
+    /// scope of the organization's kind (§6), one year (§9) from the grant's day.
+    async fn plan_system_grants(
+        &self,
+        a: &ApplicationRow,
+        at: jiff::Timestamp,
+    ) -> ServiceResult<Vec<qoljetim_store::NewSystemGrant>> {
+        let approved: Vec<_> = self
+            .system_lines(a.id)
+            .await?
+            .into_iter()
+            .filter(|l| l.status == "approved")
+            .collect();
+        if approved.is_empty() {
+            return Ok(vec![]);
+        }
+        let org_row = self.organization_row(a.applicant_bin.as_str()).await?;
+        let org = org_domain(&org_row)?;
+        let granted_on = self.calendar.almaty_date(at);
+        let validity = grant_validity(granted_on, None)
+            .ok_or_else(|| ServiceError::internal("a year from today"))?;
+        let mut out = vec![];
+        for l in &approved {
+            for sys in &a.systems {
+                out.push(qoljetim_store::NewSystemGrant {
+                    line: l.line,
+                    system: *sys,
+                    valid_from: validity.valid_from,
+                    valid_until: validity.valid_until,
+                    scope: derive_scope(
+                        &self.rules,
+                        &org,
+                        *sys,
+                        validity.valid_from,
+                        validity.valid_until,
+                        &BTreeSet::new(),
+                    ),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The grants `grant` would make now, without extra years: for the integrator's page, which

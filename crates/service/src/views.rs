@@ -97,6 +97,41 @@ pub struct ApplicationView {
     /// False when the caller sees only their own line.
     pub complete: bool,
     pub lines: Vec<LineView>,
+    /// Issue 18 (Order 270 §3): the lines for the organization's own information systems, numbered
+    /// among `lines` (shown with the whole application only).
+    pub information_systems: Vec<SystemLineView>,
+}
+
+/// Issue 18: an application line for an organization's own information system.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemLineView {
+    pub line: i64,
+    pub name: String,
+    pub purpose: String,
+    /// The certificate it signs in with: serial (upper-case hex) and issuer.
+    pub certificate_serial: String,
+    pub certificate_issuer: String,
+    /// submitted, approved, rejected, granted.
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// Issue 18: an information system's access to one budget system.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemGrantView {
+    pub id: i64,
+    pub information_system: i64,
+    pub name: String,
+    pub certificate_serial: String,
+    pub application_id: i64,
+    pub line: i64,
+    pub organization_bin: String,
+    pub system: String,
+    pub status: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    /// The scope of the organization's kind, fixed at grant time (Order 270 §6).
+    pub scope: ScopeView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,6 +198,8 @@ pub struct NotGrantedView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GrantResultView {
     pub grants: Vec<GrantView>,
+    /// Issue 18: the information systems' grants.
+    pub system_grants: Vec<SystemGrantView>,
     pub not_granted: Vec<NotGrantedView>,
 }
 

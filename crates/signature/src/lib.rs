@@ -19,7 +19,7 @@ pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};
 pub use revocation::{CrlStore, RevocationEvidence, RevocationStatus};
 pub use verify::{
     Revocation, TimeStamp, TrustAnchor, VerifiedCms, Verifier, require_application_signer,
-    require_sign_in, require_system_sign_in,
+    require_sign_in, require_system_sign_in, system_certificate_of_pem,
 };
 
 /// Why a signature or certificate was refused. `slug()` is the stable problem type of the API.

@@ -733,3 +733,20 @@ pub fn require_system_sign_in(
     }
     Ok(())
 }
+
+/// Issue 18: the certificate an application names for an organization's information system, given
+/// whole (PEM): it must be the organization's information-system certificate
+/// (`require_system_sign_in`). Its serial (upper-case hex, no leading zeros) and issuer (RFC 4514) are
+/// what its sign-ins are matched with.
+pub fn system_certificate_of_pem(
+    pem: &str,
+    bin: &qoljetim_domain::Bin,
+) -> Result<(String, String), SignatureError> {
+    use der::DecodePem;
+    let cert = Certificate::from_pem(pem.trim().as_bytes()).map_err(der_err)?;
+    let id = CertificateIdentity::of(&cert);
+    require_system_sign_in(&id, Some(bin))?;
+    let serial = qoljetim_domain::application::certificate_serial(&id.serial_hex)
+        .ok_or_else(|| SignatureError::Malformed("certificate serial".into()))?;
+    Ok((serial, id.issuer))
+}

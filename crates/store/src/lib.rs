@@ -12,6 +12,7 @@ mod operations;
 mod reads;
 mod recertification;
 mod support;
+mod systems;
 mod training;
 mod tx;
 mod writer;
@@ -30,6 +31,7 @@ pub use operations::OperationsChange;
 pub use reads::*;
 pub use recertification::*;
 pub use support::*;
+pub use systems::*;
 pub use training::*;
 
 /// The id of the request a piece of work belongs to (issue 15): set by the HTTP layer around each

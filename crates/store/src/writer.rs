@@ -62,6 +62,8 @@ pub struct NewApplication {
     pub review_due_at: i64,
     pub review_due_provisional: bool,
     pub lines: Vec<NewLine>,
+    /// Issue 18: lines for the organization's own information systems.
+    pub system_lines: Vec<crate::systems::NewSystemLine>,
     /// SHA-256 (hex) of the signed content: the same content is accepted once (issue 15).
     pub content_sha256: String,
 }
@@ -119,6 +121,8 @@ pub enum Change {
     Grant {
         application_id: i64,
         grants: Vec<NewGrant>,
+        /// Issue 18: the approved information systems' grants.
+        system_grants: Vec<crate::systems::NewSystemGrant>,
         not_granted: Vec<NotGranted>,
         granted_at: i64,
         granted_by: String,
@@ -282,6 +286,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
             .fetch_one(&mut *conn)
             .await?;
             let id: i64 = row.try_get("id")?;
+            crate::systems::insert_lines(conn, id, &a.system_lines).await?;
             // Multi-row inserts in chunks keep a 1,000-line application to a handful of statements.
             for chunk in a.lines.chunks(100) {
                 let mut sql = String::from(
@@ -385,7 +390,16 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                 .bind(l.line)
                 .execute(&mut *conn)
                 .await?;
-                if res.rows_affected() != 1 {
+                if res.rows_affected() != 1
+                    && !crate::systems::review_line(
+                        conn,
+                        *application_id,
+                        l.line,
+                        l.status.as_str(),
+                        l.reason.as_deref(),
+                    )
+                    .await?
+                {
                     return Err(Failure::Conflict(Conflict::LineDecided { line: l.line }));
                 }
             }
@@ -394,6 +408,7 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::Grant {
             application_id,
             grants,
+            system_grants,
             not_granted,
             granted_at,
             granted_by,
@@ -473,6 +488,23 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
                     .bind(n.line)
                     .execute(&mut *conn)
                     .await?;
+            }
+            if !system_grants.is_empty() {
+                let bin = sqlx::query("SELECT applicant_bin FROM applications WHERE id = $1")
+                    .bind(*application_id)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get::<String, _>("applicant_bin")?;
+                crate::systems::grant(
+                    conn,
+                    *application_id,
+                    &bin,
+                    system_grants,
+                    granted_by,
+                    *granted_at,
+                    &mut out,
+                )
+                .await?;
             }
             out.id = Some(*application_id);
         }

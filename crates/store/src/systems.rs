@@ -1,0 +1,226 @@
+//! Issue 18 (Order 270 §3): organizations' own information systems — their application lines, the
+//! registered systems and their grants. Applied inside the application's own changes (submit, review,
+//! grant), so a system's line travels with the people's lines of its application.
+
+use jiff::civil::Date;
+use qoljetim_domain::Scope;
+use sqlx::{AnyConnection, Row};
+
+use crate::tx::{ChangeOutcome, Failure};
+use crate::{Result, Store};
+
+#[derive(Debug, Clone)]
+pub struct NewSystemLine {
+    pub line: i64,
+    pub name: String,
+    pub purpose: String,
+    /// Upper-case hexadecimal without leading zeros, and the issuer's name (RFC 4514).
+    pub certificate_serial: String,
+    pub certificate_issuer: String,
+}
+
+/// One system's access to one budget system, granted on an approved line.
+#[derive(Debug, Clone)]
+pub struct NewSystemGrant {
+    pub line: i64,
+    pub system: qoljetim_domain::System,
+    pub valid_from: Date,
+    pub valid_until: Date,
+    /// Fixed at grant time (Order 270 §6), as a person's.
+    pub scope: Scope,
+}
+
+pub(crate) async fn insert_lines(
+    conn: &mut AnyConnection,
+    application_id: i64,
+    lines: &[NewSystemLine],
+) -> std::result::Result<(), Failure> {
+    for l in lines {
+        sqlx::query(
+            "INSERT INTO system_lines (application_id, line, name, purpose, certificate_serial, certificate_issuer, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'submitted')",
+        )
+        .bind(application_id)
+        .bind(l.line)
+        .bind(&l.name)
+        .bind(&l.purpose)
+        .bind(&l.certificate_serial)
+        .bind(&l.certificate_issuer)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The review of a line that is a system's: true when `line` is one (and was waiting).
+pub(crate) async fn review_line(
+    conn: &mut AnyConnection,
+    application_id: i64,
+    line: i64,
+    status: &str,
+    reason: Option<&str>,
+) -> std::result::Result<bool, Failure> {
+    let res = sqlx::query(
+        "UPDATE system_lines SET status = $1, reason = $2 WHERE application_id = $3 AND line = $4 AND status = 'submitted'",
+    )
+    .bind(status)
+    .bind(reason)
+    .bind(application_id)
+    .bind(line)
+    .execute(&mut *conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Registers each granted line's system once and grants it each budget system; the lines become
+/// `granted`. The grants' ids go to `out.ids` after the people's.
+pub(crate) async fn grant(
+    conn: &mut AnyConnection,
+    application_id: i64,
+    organization_bin: &str,
+    grants: &[NewSystemGrant],
+    granted_by: &str,
+    granted_at: i64,
+    out: &mut ChangeOutcome,
+) -> std::result::Result<(), Failure> {
+    let lines: std::collections::BTreeSet<i64> = grants.iter().map(|g| g.line).collect();
+    for line in lines {
+        let l = sqlx::query(
+            "SELECT name, certificate_serial, certificate_issuer FROM system_lines \
+             WHERE application_id = $1 AND line = $2 AND status = 'approved'",
+        )
+        .bind(application_id)
+        .bind(line)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(Failure::Conflict(crate::Conflict::LineDecided { line }))?;
+        let row = sqlx::query(
+            "INSERT INTO information_systems (organization_bin, name, certificate_serial, certificate_issuer, application_id, line, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(organization_bin)
+        .bind(l.try_get::<String, _>("name")?)
+        .bind(l.try_get::<String, _>("certificate_serial")?)
+        .bind(l.try_get::<String, _>("certificate_issuer")?)
+        .bind(application_id)
+        .bind(line)
+        .bind(granted_at)
+        .fetch_one(&mut *conn)
+        .await?;
+        let system_id: i64 = row.try_get("id")?;
+        for g in grants.iter().filter(|g| g.line == line) {
+            let scope = serde_json::to_string(&g.scope)
+                .map_err(|e| Failure::Db(sqlx::Error::Encode(Box::new(e))))?;
+            let r = sqlx::query(
+                "INSERT INTO system_grants (information_system_id, application_id, line, organization_bin, system, status, \
+                 valid_from, valid_until, scope, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(system_id)
+            .bind(application_id)
+            .bind(line)
+            .bind(organization_bin)
+            .bind(g.system.as_str())
+            .bind(g.valid_from.to_string())
+            .bind(g.valid_until.to_string())
+            .bind(scope)
+            .bind(granted_by)
+            .bind(granted_at)
+            .fetch_one(&mut *conn)
+            .await?;
+            out.ids.push(r.try_get("id")?);
+        }
+        sqlx::query(
+            "UPDATE system_lines SET status = 'granted' WHERE application_id = $1 AND line = $2",
+        )
+        .bind(application_id)
+        .bind(line)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct SystemLineRow {
+    pub line: i64,
+    pub name: String,
+    pub purpose: String,
+    pub certificate_serial: String,
+    pub certificate_issuer: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SystemGrantRow {
+    pub id: i64,
+    pub information_system_id: i64,
+    pub name: String,
+    pub certificate_serial: String,
+    pub application_id: i64,
+    pub line: i64,
+    pub organization_bin: String,
+    pub system: String,
+    pub status: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub scope: Scope,
+}
+
+impl Store {
+    pub async fn system_lines(&self, application_id: i64) -> Result<Vec<SystemLineRow>> {
+        let rows = sqlx::query(
+            "SELECT line, name, purpose, certificate_serial, certificate_issuer, status, reason FROM system_lines \
+             WHERE application_id = $1 ORDER BY line",
+        )
+        .bind(application_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SystemLineRow {
+                    line: r.try_get("line")?,
+                    name: r.try_get("name")?,
+                    purpose: r.try_get("purpose")?,
+                    certificate_serial: r.try_get("certificate_serial")?,
+                    certificate_issuer: r.try_get("certificate_issuer")?,
+                    status: r.try_get("status")?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn system_grants_of_application(
+        &self,
+        application_id: i64,
+    ) -> Result<Vec<SystemGrantRow>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.information_system_id, s.name, s.certificate_serial, g.application_id, g.line, g.organization_bin, \
+             g.system, g.status, g.valid_from, g.valid_until, g.scope FROM system_grants g \
+             JOIN information_systems s ON s.id = g.information_system_id WHERE g.application_id = $1 ORDER BY g.id",
+        )
+        .bind(application_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SystemGrantRow {
+                    id: r.try_get("id")?,
+                    information_system_id: r.try_get("information_system_id")?,
+                    name: r.try_get("name")?,
+                    certificate_serial: r.try_get("certificate_serial")?,
+                    application_id: r.try_get("application_id")?,
+                    line: r.try_get("line")?,
+                    organization_bin: r.try_get("organization_bin")?,
+                    system: r.try_get("system")?,
+                    status: r.try_get("status")?,
+                    valid_from: r.try_get("valid_from")?,
+                    valid_until: r.try_get("valid_until")?,
+                    scope: serde_json::from_str(&r.try_get::<String, _>("scope")?)
+                        .map_err(crate::audit::corrupt)?,
+                })
+            })
+            .collect()
+    }
+}
