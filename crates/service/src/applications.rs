@@ -972,8 +972,25 @@ impl Service {
         let (grants, not_granted) = self
             .plan_grants(&a, &Default::default(), None, self.clock.now())
             .await?;
+        let systems = self.plan_system_grants(&a, self.clock.now()).await?;
+        let names = self.system_lines(id).await?;
         self.record(attempt).await?;
         Ok(GrantPreviewView {
+            system_grants: systems
+                .iter()
+                .map(|g| PlannedSystemGrantView {
+                    line: g.line,
+                    name: names
+                        .iter()
+                        .find(|l| l.line == g.line)
+                        .map(|l| l.name.clone())
+                        .unwrap_or_default(),
+                    system: g.system.as_str().to_owned(),
+                    valid_from: g.valid_from.to_string(),
+                    valid_until: g.valid_until.to_string(),
+                    scope: ScopeView::from(&g.scope),
+                })
+                .collect(),
             grants: grants
                 .iter()
                 .map(|g| PlannedGrantView {

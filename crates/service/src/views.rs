@@ -409,7 +409,20 @@ pub struct DimensionValue {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GrantPreviewView {
     pub grants: Vec<PlannedGrantView>,
+    /// Issue 18: the approved information systems' grants.
+    pub system_grants: Vec<PlannedSystemGrantView>,
     pub not_granted: Vec<NotGrantedView>,
+}
+
+/// Issue 18: an information system's grant as the grant would make it now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedSystemGrantView {
+    pub line: i64,
+    pub name: String,
+    pub system: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub scope: ScopeView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

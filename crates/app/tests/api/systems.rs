@@ -104,6 +104,16 @@ async fn an_information_system_is_applied_for_reviewed_and_granted(app: &TestApp
         (Some(1), Some(2), Some(serial.as_str()), Some("submitted")),
         "{a}"
     );
+    // The reviewer's page lists the system beside the person, with the same decision.
+    let html = crate::operations::Pages::new(app)?
+        .get(&w.reviewer, &format!("/applications/{id}"))
+        .await?;
+    assert!(
+        html.contains(r#"id="information-systems""#)
+            && html.contains("АЖ «Аудит-Талдау»")
+            && html.contains(r#"name="decision-2""#),
+        "{html}"
+    );
     let path = format!("/api/v1/applications/{id}/review");
     let (s, v) = w
         .reviewer
@@ -129,6 +139,12 @@ async fn an_information_system_is_applied_for_reviewed_and_granted(app: &TestApp
         (200, Some("forwarded"), Some("approved")),
         "{v}"
     );
+    // The integrator's page shows the system's grant and its scope before the decision.
+    let html = crate::operations::Pages::new(app)?
+        .get(&w.integrator, &format!("/applications/{id}"))
+        .await?;
+    let preview = html.split(r#"class="grant""#).nth(1).unwrap_or_default();
+    assert!(preview.contains("АЖ «Аудит-Талдау»"), "{html}");
     let (s, g) = w
         .integrator
         .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
