@@ -527,6 +527,9 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &LifecycleChange) ->
             .bind(today)
             .execute(&mut *conn)
             .await?;
+            // Issue 18: an information system's year ends the same way (Order 270 §9).
+            let systems = crate::systems::expire(conn, today, *at).await?;
+            out.counts.insert("system_grants_expired", systems);
         }
         LifecycleChange::Notify(list) => notify(conn, list, &mut out).await?,
         LifecycleChange::OutboxClaim { id, at } => {

@@ -140,6 +140,9 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &OperationsChange) -
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
+            // Issue 18: the organization's own information systems lose their access too.
+            let systems = crate::systems::block_organization(conn, bin, *at).await?;
+            out.counts.insert("system_grants_blocked", systems);
             out.counts.insert(
                 "grants_blocked",
                 count(u64::try_from(live.len()).unwrap_or(0)),

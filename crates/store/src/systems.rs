@@ -140,6 +140,43 @@ pub(crate) async fn grant(
     Ok(())
 }
 
+/// Order 270 §9: the systems' grants whose year has ended (valid through a day before `today`, an
+/// Almaty date) expire. Answers how many.
+pub(crate) async fn expire(
+    conn: &mut AnyConnection,
+    today: &str,
+    at: i64,
+) -> std::result::Result<i64, Failure> {
+    let n = sqlx::query(
+        "UPDATE system_grants SET status = 'expired', ended_at = $1, end_reason = 'validity_ended' \
+         WHERE status = 'active' AND valid_until < $2",
+    )
+    .bind(at)
+    .bind(today)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// A deactivated organization's systems lose their access with its people (issue 17's deactivation).
+pub(crate) async fn block_organization(
+    conn: &mut AnyConnection,
+    bin: &str,
+    at: i64,
+) -> std::result::Result<i64, Failure> {
+    let n = sqlx::query(
+        "UPDATE system_grants SET status = 'blocked', ended_at = $1, end_reason = 'organization_deactivated' \
+         WHERE organization_bin = $2 AND status = 'active'",
+    )
+    .bind(at)
+    .bind(bin)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 #[derive(Debug, Clone)]
 pub struct SystemLineRow {
     pub line: i64,
@@ -189,6 +226,18 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Why a system's grant ended (None while it lasts).
+    pub async fn system_grant_end_reason(&self, id: i64) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT end_reason FROM system_grants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => r.try_get("end_reason")?,
+            None => None,
+        })
     }
 
     pub async fn system_grants_of_application(

@@ -3,9 +3,11 @@
 
 use super::*;
 
+// 10:00 in Almaty on Monday 7 December 2026; the clock is moved.
 on_both_databases!(sqlite_systems, postgres_systems;
-    (|db| TestApp::spawn(db, KeyKind::P256));
+    (|db| TestApp::spawn_full(db, KeyKind::P256, 0, Some("2026-12-07T05:00:00Z".parse()?), |_| {}));
     an_information_system_is_applied_for_reviewed_and_granted,
+    a_systems_access_ends_with_its_year_and_with_its_organization,
 );
 
 /// A system's line naming the certificate given whole.
@@ -186,6 +188,118 @@ async fn an_information_system_is_applied_for_reviewed_and_granted(app: &TestApp
         (s, a["complete"].as_bool(), a["information_systems"].clone()),
         (200, Some(false), json!([])),
         "{a}"
+    );
+    Ok(())
+}
+
+/// An application of `bin` (signed by `head`) for one information system only, with a new certificate
+/// of person number `n`; reviewed and granted. Answers the application's id.
+async fn granted_system(
+    app: &TestApp,
+    w: &World,
+    bin: &str,
+    head: &KeyPair,
+    n: u32,
+) -> Result<i64, qoljetim::AnyError> {
+    let cert = app.person(
+        &iin(n),
+        Some(bin),
+        Some(NcaRole::InformationSystem),
+        KeyPurpose::Authentication,
+    )?;
+    let mut f = application_json(
+        bin,
+        &today(app).to_string(),
+        ("Басшы", "Тест", None),
+        &["analytical_central"],
+        &[],
+    );
+    f["lines"] = json!([system_line(&cert.cert)?]);
+    let (s, v) = app.submit(head, &f).await?;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().ok_or("no id")?;
+    let (s, v) = w
+        .reviewer
+        .post(
+            &format!("/api/v1/applications/{id}/review"),
+            &json!({"lines": [{"line": 1, "decision": "approve"}]}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = w
+        .integrator
+        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
+        .await?;
+    assert_eq!(
+        (s, v["system_grants"][0]["status"].as_str()),
+        (201, Some("active")),
+        "{v}"
+    );
+    Ok(id)
+}
+
+async fn system_grant_status(
+    app: &TestApp,
+    application: i64,
+) -> Result<(String, Option<String>), qoljetim::AnyError> {
+    let g = app
+        .state
+        .store
+        .system_grants_of_application(application)
+        .await?;
+    let g = g.first().ok_or("no system grant")?;
+    let end = app.state.store.system_grant_end_reason(g.id).await?;
+    Ok((g.status.clone(), end))
+}
+
+// Order 270 §9 and issue 17 for systems (issue 18): a system's grant is blocked with its organization's
+// deactivation, and another's expires at the end of its year — by the worker's pass of the next day.
+async fn a_systems_access_ends_with_its_year_and_with_its_organization(app: &TestApp) -> R {
+    let w = world(app).await?;
+    let almaty = granted_system(app, &w, &w.bin, &w.head_sign, 26).await?;
+    let astana_bin = demo_bin(ASTANA_MASLIKHAT);
+    app.add_org(&astana_bin, K::Maslikhat, Some("710000000"), &[])
+        .await?;
+    let astana_head = app.person(
+        &iin(27),
+        Some(&astana_bin),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let astana = granted_system(app, &w, &astana_bin, &astana_head, 28).await?;
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/organizations/{}/deactivate", w.bin),
+            &json!({"reason": "орган упразднён"}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        system_grant_status(app, almaty).await?,
+        ("blocked".into(), Some("organization_deactivated".into()))
+    );
+    assert_eq!(system_grant_status(app, astana).await?.0, "active");
+    let until = qoljetim_domain::calendar::one_year_after(today(app));
+    let wk = crate::lifecycle::worker(app, None);
+    crate::lifecycle::set(app, &format!("{until}T23:00:00"))?;
+    wk.run_once().await?;
+    assert_eq!(
+        system_grant_status(app, astana).await?.0,
+        "active",
+        "valid through {until}"
+    );
+    let next = until.tomorrow()?;
+    crate::lifecycle::set(app, &format!("{next}T00:30:00"))?;
+    wk.run_once().await?;
+    assert_eq!(
+        system_grant_status(app, astana).await?,
+        ("expired".into(), Some("validity_ended".into()))
+    );
+    assert_eq!(
+        system_grant_status(app, almaty).await?.0,
+        "blocked",
+        "a blocked grant stays blocked"
     );
     Ok(())
 }
