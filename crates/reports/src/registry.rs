@@ -44,12 +44,35 @@ pub struct RegistryEntry {
     pub hr_event: Option<EndingEvent>,
 }
 
+/// Issue 18 (Order 270 §3): an organization's own information system's access.
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemRegistryEntry {
+    pub system_grant_id: i64,
+    pub application_id: i64,
+    pub information_system: i64,
+    pub name: String,
+    pub certificate_serial: String,
+    pub organization_bin: String,
+    pub organization_name_kk: String,
+    pub organization_name_ru: String,
+    pub system: String,
+    pub scope: Scope,
+    pub valid_from: String,
+    pub valid_until: String,
+    /// active, expired, blocked, as of the report's day.
+    pub status: String,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AccessRegistry {
     pub on: String,
     pub generated_at: String,
     pub active: Vec<RegistryEntry>,
     pub ended: Vec<RegistryEntry>,
+    /// Issue 18: the organizations' own information systems, live and ended.
+    pub information_systems: Vec<SystemRegistryEntry>,
 }
 
 /// The status of a grant on `on`: a grant past its last day is expired even before the worker has
@@ -160,11 +183,45 @@ pub async fn access_registry(
             ended.push(entry);
         }
     }
+    let mut information_systems = vec![];
+    for g in store.all_system_grants().await? {
+        if g.valid_from > on_s {
+            continue;
+        }
+        // As for a person's: past its last day it is expired, even before the worker has marked it.
+        let (status, end_reason) = if g.status == "active" && g.valid_until < on_s {
+            ("expired".to_owned(), Some("validity_ended".to_owned()))
+        } else {
+            (g.status.clone(), g.end_reason.clone())
+        };
+        let (org_kk, org_ru) = qoljetim_domain::Bin::parse(&g.organization_bin)
+            .ok()
+            .and_then(|b| orgs.get(&b).cloned())
+            .unwrap_or_default();
+        information_systems.push(SystemRegistryEntry {
+            system_grant_id: g.id,
+            application_id: g.application_id,
+            information_system: g.information_system_id,
+            name: g.name,
+            certificate_serial: g.certificate_serial,
+            organization_bin: g.organization_bin,
+            organization_name_kk: org_kk,
+            organization_name_ru: org_ru,
+            system: g.system,
+            scope: g.scope,
+            valid_from: g.valid_from,
+            valid_until: g.valid_until,
+            status,
+            ended_at: g.ended_at.map(instant),
+            end_reason,
+        });
+    }
     Ok(AccessRegistry {
         on: on_s,
         generated_at: now.to_string(),
         active,
         ended,
+        information_systems,
     })
 }
 
@@ -173,6 +230,7 @@ fn reason_label(r: Option<&str>) -> String {
         Some("validity_ended") => kk_ru("мерзімі бітті", "истёк срок"),
         Some("dismissal") => kk_ru("жұмыстан босатылды", "увольнение"),
         Some("transfer") => kk_ru("басқа лауазымға ауысты", "перевод"),
+        Some("organization_deactivated") => kk_ru("ұйым өшірілді", "организация деактивирована"),
         Some(other) => other.to_owned(),
         None => "—".into(),
     }
@@ -266,6 +324,38 @@ impl AccessRegistry {
                 })
                 .collect(),
         };
-        vec![active, ended]
+        let systems = Table {
+            heading: kk_ru(
+                "Ұйымдардың ақпараттық жүйелері (270 бұйрық 3-т.)",
+                "Информационные системы организаций (Приказ 270 п.3)",
+            ),
+            columns: vec![
+                kk_ru("Ақпараттық жүйе", "Информационная система"),
+                kk_ru("Ұйым", "Организация"),
+                kk_ru("Жүйе", "Система"),
+                kk_ru("Қамту", "Охват"),
+                kk_ru("Дейін", "По"),
+                kk_ru("Күйі", "Состояние"),
+            ],
+            widths: vec![3.0, 3.0, 1.8, 3.0, 1.0, 2.0],
+            rows: self
+                .information_systems
+                .iter()
+                .map(|e| {
+                    vec![
+                        format!("{} ({})", e.name, e.certificate_serial),
+                        format!("{} ({})", e.organization_name_kk, e.organization_bin),
+                        system_label(&e.system),
+                        scope_text(&e.scope),
+                        e.valid_until.clone(),
+                        match e.status.as_str() {
+                            "active" => kk_ru("белсенді", "действует"),
+                            _ => reason_label(e.end_reason.as_deref()),
+                        },
+                    ]
+                })
+                .collect(),
+        };
+        vec![active, ended, systems]
     }
 }

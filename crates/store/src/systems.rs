@@ -202,6 +202,9 @@ pub struct SystemGrantRow {
     pub valid_from: String,
     pub valid_until: String,
     pub scope: Scope,
+    pub ended_at: Option<i64>,
+    /// validity_ended, organization_deactivated.
+    pub end_reason: Option<String>,
 }
 
 impl Store {
@@ -244,14 +247,33 @@ impl Store {
         &self,
         application_id: i64,
     ) -> Result<Vec<SystemGrantRow>> {
-        let rows = sqlx::query(
+        self.system_grants_where(Some(application_id)).await
+    }
+
+    /// Every information system's grant (the access registry).
+    pub async fn all_system_grants(&self) -> Result<Vec<SystemGrantRow>> {
+        self.system_grants_where(None).await
+    }
+
+    async fn system_grants_where(
+        &self,
+        application_id: Option<i64>,
+    ) -> Result<Vec<SystemGrantRow>> {
+        let sql = format!(
             "SELECT g.id, g.information_system_id, s.name, s.certificate_serial, g.application_id, g.line, g.organization_bin, \
-             g.system, g.status, g.valid_from, g.valid_until, g.scope FROM system_grants g \
-             JOIN information_systems s ON s.id = g.information_system_id WHERE g.application_id = $1 ORDER BY g.id",
-        )
-        .bind(application_id)
-        .fetch_all(&self.pool)
-        .await?;
+             g.system, g.status, g.valid_from, g.valid_until, g.scope, g.ended_at, g.end_reason FROM system_grants g \
+             JOIN information_systems s ON s.id = g.information_system_id {} ORDER BY g.id",
+            if application_id.is_some() {
+                "WHERE g.application_id = $1"
+            } else {
+                ""
+            }
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(id) = application_id {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(SystemGrantRow {
@@ -268,6 +290,8 @@ impl Store {
                     valid_until: r.try_get("valid_until")?,
                     scope: serde_json::from_str(&r.try_get::<String, _>("scope")?)
                         .map_err(crate::audit::corrupt)?,
+                    ended_at: r.try_get("ended_at")?,
+                    end_reason: r.try_get("end_reason")?,
                 })
             })
             .collect()

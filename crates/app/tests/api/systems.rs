@@ -182,6 +182,37 @@ async fn an_information_system_is_applied_for_reviewed_and_granted(app: &TestApp
         .get(&format!("/api/v1/applications/{id}"))
         .await?;
     assert_eq!(a["information_systems"][0]["status"], "granted", "{a}");
+    // The access registry names the system beside the people (JSON and CSV).
+    let (s, r) = w.reviewer.get("/api/v1/reports/access-registry").await?;
+    let e = &r["information_systems"][0];
+    assert_eq!(
+        (
+            s,
+            r["information_systems"].as_array().map(Vec::len),
+            e["name"].as_str(),
+            e["status"].as_str(),
+            e["scope"]["territory"].as_str(),
+            e["certificate_serial"].as_str()
+        ),
+        (
+            200,
+            Some(1),
+            Some("АЖ «Аудит-Талдау»"),
+            Some("active"),
+            Some("750000000"),
+            Some(serial.as_str())
+        ),
+        "{r}"
+    );
+    let (_, csv) = w
+        .reviewer
+        .get_bytes("/api/v1/reports/access-registry?format=csv")
+        .await?;
+    let csv = String::from_utf8_lossy(&csv).into_owned();
+    assert!(
+        csv.contains("Информационные системы организаций") && csv.contains("АЖ «Аудит-Талдау»"),
+        "{csv}"
+    );
     let employee = app.signed_in(&person, &w.bin, NcaRole::Employee).await?;
     let (s, a) = employee.get(&format!("/api/v1/applications/{id}")).await?;
     assert_eq!(
