@@ -2368,7 +2368,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 62, "every route of the router");
+    assert_eq!(paths.len(), 63, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")

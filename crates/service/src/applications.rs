@@ -92,6 +92,7 @@ impl From<&qoljetim_store::SystemGrantRow> for SystemGrantView {
             valid_from: g.valid_from.clone(),
             valid_until: g.valid_until.clone(),
             scope: ScopeView::from(&g.scope),
+            end_reason: g.end_reason.clone(),
         }
     }
 }

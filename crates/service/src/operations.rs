@@ -142,6 +142,56 @@ impl Service {
         self.settle(attempt, r).await
     }
 
+    /// Issue 18: ends one information system's live grant now with the operator's reason (status
+    /// `revoked`).
+    pub async fn revoke_system_grant(
+        &self,
+        who: Operator<'_>,
+        id: i64,
+        body: crate::Input<ReasonBody>,
+    ) -> ServiceResult<SystemGrantView> {
+        let attempt = Attempt::default();
+        let r = async {
+            let g = self
+                .store
+                .system_grant(id)
+                .await
+                .map_err(ServiceError::store)?
+                .ok_or_else(|| ServiceError::not_found(format!("system grant {id}")))?;
+            self.operator_begins(
+                &attempt,
+                &who,
+                Action::RevokeGrant,
+                &Resource::Registry,
+                &format!("system_grant/{id}"),
+            )?;
+            let why = reason(&body?)?;
+            attempt.update(|e| {
+                e.details = json!({"system_grant": id, "information_system": g.information_system_id,
+                    "organization": g.organization_bin, "reason": why})
+            });
+            self.commit(
+                &attempt,
+                Change::Operations(Box::new(OperationsChange::RevokeSystemGrant {
+                    id,
+                    reason: why,
+                    by: who.id(),
+                    at: who.now(self),
+                })),
+            )
+            .await?;
+            let g = self
+                .store
+                .system_grant(id)
+                .await
+                .map_err(ServiceError::store)?
+                .ok_or_else(|| ServiceError::not_found(format!("system grant {id}")))?;
+            Ok(SystemGrantView::from(&g))
+        }
+        .await;
+        self.settle(attempt, r).await
+    }
+
     pub(crate) async fn organization_row(
         &self,
         bin: &str,

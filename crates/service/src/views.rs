@@ -132,6 +132,8 @@ pub struct SystemGrantView {
     pub valid_until: String,
     /// The scope of the organization's kind, fixed at grant time (Order 270 §6).
     pub scope: ScopeView,
+    /// validity_ended, organization_deactivated, revoked.
+    pub end_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -15,6 +15,13 @@ pub enum OperationsChange {
         by: String,
         at: i64,
     },
+    /// Issue 18: one information system's live grant ends now, with the operator's reason.
+    RevokeSystemGrant {
+        id: i64,
+        reason: String,
+        by: String,
+        at: i64,
+    },
     /// Names and territory; the grants made before keep the scope fixed on them (Order 270 §6).
     EditOrganization {
         bin: String,
@@ -72,6 +79,30 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &OperationsChange) -
                 }));
             }
             out.id = Some(*grant_id);
+        }
+        OperationsChange::RevokeSystemGrant { id, reason, by, at } => {
+            let res = sqlx::query(
+                "UPDATE system_grants SET status = 'revoked', ended_at = $1, end_reason = 'revoked', revoke_reason = $2, \
+                 revoked_by = $3 WHERE id = $4 AND status = 'active'",
+            )
+            .bind(*at)
+            .bind(reason)
+            .bind(by)
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() != 1 {
+                let r = sqlx::query("SELECT status FROM system_grants WHERE id = $1")
+                    .bind(*id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or(Failure::Conflict(Conflict::NotFound))?;
+                return Err(Failure::Conflict(Conflict::WrongState {
+                    current: r.try_get("status")?,
+                    expected: "active",
+                }));
+            }
+            out.id = Some(*id);
         }
         OperationsChange::EditOrganization {
             bin,

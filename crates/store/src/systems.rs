@@ -243,6 +243,14 @@ impl Store {
         })
     }
 
+    pub async fn system_grant(&self, id: i64) -> Result<Option<SystemGrantRow>> {
+        Ok(self
+            .system_grants_where(None)
+            .await?
+            .into_iter()
+            .find(|g| g.id == id))
+    }
+
     pub async fn system_grants_of_application(
         &self,
         application_id: i64,

@@ -142,6 +142,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(support::attach))
         .routes(routes!(support::attachment))
         .routes(routes!(operations::revoke))
+        .routes(routes!(operations::revoke_system))
         .routes(routes!(operations::edit))
         .routes(routes!(operations::deactivate))
         .routes(routes!(operations::remove_staff))

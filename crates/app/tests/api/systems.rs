@@ -213,6 +213,38 @@ async fn an_information_system_is_applied_for_reviewed_and_granted(app: &TestApp
         csv.contains("Информационные системы организаций") && csv.contains("АЖ «Аудит-Талдау»"),
         "{csv}"
     );
+    // The integrator revokes the system's grant alone, with a reason (the reviewer may not).
+    let revoke = format!("/api/v1/system-grants/{}/revoke", sg["id"]);
+    let (s, v) = w
+        .reviewer
+        .post(&revoke, &json!({"reason": "не нужен"}))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (403, "forbidden"), "{v}");
+    let (s, v) = w.integrator.post(&revoke, &json!({"reason": "x"})).await?;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (400, Some("reason_length")),
+        "{v}"
+    );
+    let (s, v) = w
+        .integrator
+        .post(
+            &revoke,
+            &json!({"reason": "система выведена из эксплуатации"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["status"].as_str(), v["end_reason"].as_str()),
+        (200, Some("revoked"), Some("revoked")),
+        "{v}"
+    );
+    let (s, v) = w
+        .integrator
+        .post(&revoke, &json!({"reason": "ещё раз"}))
+        .await?;
+    assert_eq!((s, problem_type(&v)), (409, "wrong-state"), "{v}");
+    let (_, r) = w.reviewer.get("/api/v1/reports/access-registry").await?;
+    assert_eq!(r["information_systems"][0]["status"], "revoked", "{r}");
     let employee = app.signed_in(&person, &w.bin, NcaRole::Employee).await?;
     let (s, a) = employee.get(&format!("/api/v1/applications/{id}")).await?;
     assert_eq!(

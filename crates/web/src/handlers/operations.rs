@@ -5,7 +5,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use qoljetim_service::{
-    EndedView, GrantView, Operator, OrganizationEditBody, OrganizationView, ReasonBody, parse_json,
+    EndedView, GrantView, Operator, OrganizationEditBody, OrganizationView, ReasonBody,
+    SystemGrantView, parse_json,
 };
 
 use crate::AppState;
@@ -24,6 +25,22 @@ pub async fn revoke(
 ) -> ApiResult<Json<GrantView>> {
     Ok(Json(
         st.revoke_grant(Operator::Caller(&caller), id, parse_json(&body))
+            .await?,
+    ))
+}
+
+/// `POST /system-grants/{id}/revoke` `{"reason": "…"}`: the integrator ends one information system's
+/// live grant now (issue 18; status `revoked`).
+#[utoipa::path(post, path = "/api/v1/system-grants/{id}/revoke", params(("id" = i64, Path)), request_body = ReasonBody,
+    responses((status = 200, body = SystemGrantView), (status = 409, description = "wrong-state: the grant has ended")))]
+pub async fn revoke_system(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Json<SystemGrantView>> {
+    Ok(Json(
+        st.revoke_system_grant(Operator::Caller(&caller), id, parse_json(&body))
             .await?,
     ))
 }
