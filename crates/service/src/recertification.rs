@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use qoljetim_domain::Bin;
-use qoljetim_domain::recertification::{LineOutcome, RecertificationDecision};
+use qoljetim_domain::recertification::{CampaignStatus, LineOutcome, RecertificationDecision};
 use qoljetim_policy::{Action, Resource};
 use qoljetim_store::{
     CampaignAnswerLine, CampaignRow, Change, NewCampaignAnswer, NewNotification,
@@ -366,7 +366,7 @@ impl Service {
                 ),
             ));
         }
-        if c.status != "open" {
+        if c.status != CampaignStatus::Open.as_str() {
             return Err(ServiceError::new(crate::Problem::WrongState {
                 current: c.status.clone(),
                 expected: "open".into(),
@@ -557,13 +557,10 @@ impl Service {
         let mut closed = vec![];
         for c in self
             .store
-            .open_campaigns()
+            .campaigns_past_due(now)
             .await
             .map_err(ServiceError::store)?
         {
-            if now <= c.due_at {
-                continue;
-            }
             let attempt = Attempt::default();
             let r = async {
                 attempt.begin(
@@ -623,19 +620,20 @@ impl Service {
         let since = now - 14 * 24 * 3_600 * 1_000_000;
         for c in self
             .store
-            .campaigns(None)
+            .campaigns_for_notices(since)
             .await
             .map_err(ServiceError::store)?
-            .into_iter()
-            .filter(|c| c.status == "open" || c.closed_at.is_some_and(|t| t >= since))
         {
             let lines = self
                 .store
                 .campaign_lines(c.id)
                 .await
                 .map_err(ServiceError::store)?;
-            let pending = lines.iter().filter(|l| l.outcome == "pending").count();
-            if c.status == "open" {
+            let pending = lines
+                .iter()
+                .filter(|l| l.outcome == LineOutcome::Pending.as_str())
+                .count();
+            if c.status == CampaignStatus::Open.as_str() {
                 let heads = self
                     .store
                     .campaign_heads(c.id)

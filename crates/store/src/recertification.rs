@@ -4,6 +4,7 @@
 //! the same transaction: a withdrawn or blocked grant's person loses their sessions there at once.
 
 use qoljetim_domain::calendar::Deadline;
+use qoljetim_domain::recertification::{CampaignStatus, LineOutcome};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -205,7 +206,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &RecertificationChan
         }
         RecertificationChange::Answer(a) => {
             let (status, _) = campaign_state(conn, a.campaign_id).await?;
-            if status != "open" {
+            if status != CampaignStatus::Open.as_str() {
                 return Err(Failure::Conflict(Conflict::WrongState {
                     current: status,
                     expected: "open",
@@ -254,7 +255,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &RecertificationChan
                         expected: "pending lines of the campaign",
                     }));
                 }
-                if l.outcome == "withdrawn" {
+                if l.outcome == LineOutcome::Withdrawn.as_str() {
                     let res = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "UPDATE grants SET status = 'revoked', ended_at = $1, end_reason = 'recertification_withdrawn', \
                          revoke_reason = $2, revoked_by = $3 WHERE id = $4 AND status IN {LIVE}"
@@ -279,7 +280,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &RecertificationChan
         }
         RecertificationChange::CloseAtDeadline { campaign_id, at } => {
             let (status, _) = campaign_state(conn, *campaign_id).await?;
-            if status != "open" {
+            if status != CampaignStatus::Open.as_str() {
                 return Err(Failure::Conflict(Conflict::WrongState {
                     current: status,
                     expected: "open",
@@ -299,7 +300,8 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &RecertificationChan
                     p.try_get::<String, _>("status")?.as_str(),
                     "active" | "pending_training"
                 );
-                let outcome = if live {
+                let outcome = LineOutcome::Pending.at_deadline(live);
+                if outcome == LineOutcome::Blocked {
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "UPDATE grants SET status = 'blocked', ended_at = $1, end_reason = 'recertification_unanswered' \
                          WHERE id = $2 AND status IN {LIVE}"
@@ -310,14 +312,11 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &RecertificationChan
                     .await?;
                     sessions += end_sessions(conn, grant_id).await?;
                     out.ids.push(grant_id);
-                    "blocked"
-                } else {
-                    "ended"
-                };
+                }
                 sqlx::query(
                     "UPDATE recertification_lines SET outcome = $1, decided_at = $2 WHERE campaign_id = $3 AND grant_id = $4",
                 )
-                .bind(outcome)
+                .bind(outcome.as_str())
                 .bind(*at)
                 .bind(*campaign_id)
                 .bind(grant_id)
@@ -414,10 +413,23 @@ impl Store {
         rows.iter().map(campaign).collect()
     }
 
-    pub async fn open_campaigns(&self) -> Result<Vec<CampaignRow>> {
+    /// Open campaigns whose deadline has passed by `now` (µs).
+    pub async fn campaigns_past_due(&self, now: i64) -> Result<Vec<CampaignRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM recertification_campaigns WHERE status = 'open' ORDER BY id"
+            "SELECT {COLUMNS} FROM recertification_campaigns WHERE status = 'open' AND due_at < $1 ORDER BY id"
         )))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(campaign).collect()
+    }
+
+    /// Campaigns open, or closed since `since` (µs): those whose notices may still be due.
+    pub async fn campaigns_for_notices(&self, since: i64) -> Result<Vec<CampaignRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recertification_campaigns WHERE status = 'open' OR closed_at >= $1 ORDER BY id"
+        )))
+        .bind(since)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(campaign).collect()

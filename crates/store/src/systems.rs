@@ -245,17 +245,18 @@ impl Store {
 
     pub async fn system_grant(&self, id: i64) -> Result<Option<SystemGrantRow>> {
         Ok(self
-            .system_grants_where(None)
+            .system_grants_where(Some(("g.id", id)))
             .await?
             .into_iter()
-            .find(|g| g.id == id))
+            .next())
     }
 
     pub async fn system_grants_of_application(
         &self,
         application_id: i64,
     ) -> Result<Vec<SystemGrantRow>> {
-        self.system_grants_where(Some(application_id)).await
+        self.system_grants_where(Some(("g.application_id", application_id)))
+            .await
     }
 
     /// Every information system's grant (the access registry).
@@ -263,23 +264,20 @@ impl Store {
         self.system_grants_where(None).await
     }
 
+    /// The systems' grants, all or those whose column (`g.id`, `g.application_id`) has the value.
     async fn system_grants_where(
         &self,
-        application_id: Option<i64>,
+        filter: Option<(&'static str, i64)>,
     ) -> Result<Vec<SystemGrantRow>> {
         let sql = format!(
             "SELECT g.id, g.information_system_id, s.name, s.certificate_serial, g.application_id, g.line, g.organization_bin, \
              g.system, g.status, g.valid_from, g.valid_until, g.scope, g.ended_at, g.end_reason FROM system_grants g \
              JOIN information_systems s ON s.id = g.information_system_id {} ORDER BY g.id",
-            if application_id.is_some() {
-                "WHERE g.application_id = $1"
-            } else {
-                ""
-            }
+            filter.map_or_else(String::new, |(column, _)| format!("WHERE {column} = $1"))
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        if let Some(id) = application_id {
-            q = q.bind(id);
+        if let Some((_, value)) = filter {
+            q = q.bind(value);
         }
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter()

@@ -69,10 +69,26 @@ impl Lang {
     }
 
     pub fn text(self, key: &str, args: &[(&'static str, String)]) -> String {
-        let map: HashMap<Cow<'static, str>, FluentValue> = args
-            .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone())))
-            .collect();
+        self.lookup(
+            key,
+            args.iter()
+                .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone())))
+                .collect(),
+        )
+    }
+
+    /// The same with argument names known only at run time (the pages' `t()` passes whatever a
+    /// template names).
+    pub fn text_with(self, key: &str, args: &[(String, String)]) -> String {
+        self.lookup(
+            key,
+            args.iter()
+                .map(|(k, v)| (Cow::Owned(k.clone()), FluentValue::from(v.clone())))
+                .collect(),
+        )
+    }
+
+    fn lookup(self, key: &str, map: HashMap<Cow<'static, str>, FluentValue>) -> String {
         LOCALES
             .try_lookup_with_args(&self.id(), key, &map)
             .unwrap_or_else(|| key.to_owned())

@@ -260,34 +260,19 @@ impl Pages {
 
     /// The page `name` in `lang`, from the context `ctx` and the texts of the Fluent files.
     fn html(&self, name: &str, lang: Lang, ctx: Value) -> Result<String, minijinja::Error> {
+        // Every named argument a template passes goes to the Fluent message.
         let t = Value::from_function(move |key: &str, kwargs: Kwargs| {
-            let args: Vec<(&'static str, String)> = [
-                "count",
-                "days",
-                "name",
-                "levels",
-                "territory",
-                "from",
-                "to",
-                "at",
-                "correct",
-                "total",
-                "percent",
-                "pending",
-                "confirmed",
-                "withdrawn",
-                "blocked",
-            ]
-            .into_iter()
-            .filter_map(|k| {
-                kwargs
-                    .get::<Option<Value>>(k)
-                    .ok()
-                    .flatten()
-                    .map(|v| (k, v.to_string()))
-            })
-            .collect();
-            lang.text(key, &args)
+            let args: Vec<(String, String)> = kwargs
+                .args()
+                .filter_map(|k| {
+                    kwargs
+                        .get::<Option<Value>>(k)
+                        .ok()
+                        .flatten()
+                        .map(|v| (k.to_owned(), v.to_string()))
+                })
+                .collect();
+            lang.text_with(key, &args)
         });
         let languages = [("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")]
             .map(|(code, name)| context! { code, name });
