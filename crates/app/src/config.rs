@@ -443,6 +443,8 @@ pub struct Config {
     pub change_requests: qoljetim_domain::change_request::ChangeRules,
     /// `[recertification]`: the campaigns' deadline, reminder and schedule (issue 17).
     pub recertification: qoljetim_domain::recertification::RecertificationRules,
+    /// `[systems]`: organizations' own information systems' tokens (issue 18).
+    pub systems: qoljetim_service::SystemsConfig,
     pub limits: LimitsSection,
 }
 
@@ -487,6 +489,7 @@ impl Default for Config {
             support: SupportSection::default(),
             change_requests: qoljetim_domain::change_request::ChangeRules::default(),
             recertification: qoljetim_domain::recertification::RecertificationRules::default(),
+            systems: qoljetim_service::SystemsConfig::default(),
             limits: LimitsSection::default(),
         }
     }

@@ -185,6 +185,10 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
             cfg.recertification.clone()
         },
         abuse: cfg.limits.abuse(),
+        systems: {
+            cfg.systems.check()?;
+            cfg.systems
+        },
     };
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;

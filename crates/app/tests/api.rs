@@ -2342,6 +2342,15 @@ async fn openapi_and_health(app: &TestApp) -> R {
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
+    // Issue 18: the systems' own route takes a system's token only; the data routes take either.
+    assert_eq!(
+        v["paths"]["/api/v1/systems/me"]["get"]["security"],
+        json!([{"systemToken": []}])
+    );
+    assert_eq!(
+        v["paths"]["/api/v1/data/{system}/{dataset}"]["get"]["security"],
+        json!([{"session": []}, {"sessionCookie": []}, {"systemToken": []}])
+    );
     // Issue 15: who may call what, as the server decides it: public routes need nothing, the rest a
     // session (bearer or cookie).
     for (p, m, public) in [
@@ -2350,6 +2359,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
         ("/api/v1/auth/challenge", "get", true),
         ("/api/v1/me", "get", false),
         ("/api/v1/applications", "post", false),
+        ("/api/v1/auth/system", "post", true),
     ] {
         let security = &v["paths"][p][m]["security"];
         assert_eq!(
@@ -2368,7 +2378,7 @@ async fn openapi_and_health(app: &TestApp) -> R {
     // unrouted one answers 404, a method the path lacks 405; signed-out calls get 401 or 400 instead).
     let http = reqwest::Client::new();
     let paths = v["paths"].as_object().cloned().unwrap_or_default();
-    assert_eq!(paths.len(), 63, "every route of the router");
+    assert_eq!(paths.len(), 65, "every route of the router");
     for (path, item) in paths {
         let concrete = path
             .replace("{id}", "1")

@@ -163,6 +163,43 @@ pub fn certificate_serial(raw: &str) -> Option<String> {
     })
 }
 
+/// Whether two issuer names (RFC 4514 strings) name the same issuer, as an application writes it and
+/// as the certificate holds it: attribute types without regard to case, values without regard to case
+/// or runs of spaces, the RDNs in either order (tools print a name forwards or backwards).
+pub fn same_issuer(a: &str, b: &str) -> bool {
+    fn rdns(name: &str) -> Vec<(String, String)> {
+        let mut out = vec![];
+        let mut current = String::new();
+        let mut escaped = false;
+        for c in name.chars().chain(std::iter::once(',')) {
+            match c {
+                _ if escaped => {
+                    current.push(c);
+                    escaped = false;
+                }
+                '\\' => {
+                    current.push(c);
+                    escaped = true;
+                }
+                ',' | ';' => {
+                    if let Some((t, v)) = current.split_once('=') {
+                        let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+                        out.push((t.trim().to_uppercase(), v.to_lowercase()));
+                    } else if !current.trim().is_empty() {
+                        out.push((current.trim().to_uppercase(), String::new()));
+                    }
+                    current.clear();
+                }
+                _ => current.push(c),
+            }
+        }
+        out.sort();
+        out
+    }
+    let (a, b) = (rdns(a), rdns(b));
+    !a.is_empty() && a == b
+}
+
 /// How old a signed document's `date` may be when it is received, in calendar days, unless
 /// configured (`[intake] date_days_back`): a signed document is a one-time act, not a token to be
 /// posted again months later (issue 15; Order 270 sets no such window — docs/decisions.md).
@@ -967,6 +1004,26 @@ pub fn grant_validity(granted_on: Date, requested_until: Option<Date>) -> Option
 
 #[cfg(test)]
 mod tests {
+    // Issue 18: an issuer written by hand matches the certificate's in another order, case or spacing,
+    // and not another issuer.
+    #[test]
+    fn issuers_match_as_names() {
+        let cert = "CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST) TEST 2022,C=KZ";
+        assert!(super::same_issuer(cert, cert));
+        assert!(super::same_issuer(
+            cert,
+            "c=kz, cn=ұлттық куәландырушы  орталық (gost) test 2022"
+        ));
+        assert!(!super::same_issuer(
+            cert,
+            "CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) TEST 2022,C=KZ"
+        ));
+        assert!(!super::same_issuer(cert, "C=KZ"));
+        assert!(!super::same_issuer("", ""));
+        assert!(super::same_issuer("CN=A\\,B,C=KZ", "C=KZ,CN=a\\,b"));
+        assert!(!super::same_issuer("CN=A\\,B,C=KZ", "C=KZ,CN=A,CN=B"));
+    }
+
     use super::*;
 
     fn d(s: &str) -> Date {

@@ -20,6 +20,7 @@ pub const TRAINING_POLICIES: &str = include_str!("../policies/training.cedar");
 pub const SUPPORT_POLICIES: &str = include_str!("../policies/support.cedar");
 pub const CHANGE_POLICIES: &str = include_str!("../policies/changes.cedar");
 pub const RECERTIFICATION_POLICIES: &str = include_str!("../policies/recertification.cedar");
+pub const SYSTEMS_POLICIES: &str = include_str!("../policies/systems.cedar");
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -100,9 +101,58 @@ pub enum Action {
     AnswerCampaign,
     /// Read every organization's campaigns.
     ListAllCampaigns,
+    /// Issue 18: an information system reads what it is and what it was granted.
+    ReadOwnSystem,
 }
 
 impl Action {
+    /// Every action of the schema (the tests go through all of them).
+    pub const ALL: [Action; 43] = [
+        Action::SubmitApplication,
+        Action::ReadApplication,
+        Action::ReadApplicationLine,
+        Action::ReviewApplication,
+        Action::GrantAccess,
+        Action::ReadGrant,
+        Action::ReadOrganizations,
+        Action::ManageOrganizations,
+        Action::ReadAudit,
+        Action::ManageOutbox,
+        Action::ReadStaff,
+        Action::ReadReports,
+        Action::RequestRenewal,
+        Action::PostHrEvent,
+        Action::SubmitBlockRequest,
+        Action::ReadBlockRequest,
+        Action::ListLateBlockRequests,
+        Action::ListAllApplications,
+        Action::ListAllGrants,
+        Action::ListAllBlockRequests,
+        Action::ReadData,
+        Action::QueryData,
+        Action::ReadTraining,
+        Action::TakeLesson,
+        Action::ManageTraining,
+        Action::EnrolInTraining,
+        Action::AcceptDuties,
+        Action::OpenSupportRequest,
+        Action::ReadSupportRequest,
+        Action::AnswerSupportRequest,
+        Action::ManageSupportRequest,
+        Action::ListAllSupportRequests,
+        Action::RevokeGrant,
+        Action::ManageStaff,
+        Action::DraftChangeRequest,
+        Action::ReadChangeRequests,
+        Action::AgreeChangeRequest,
+        Action::ApproveChangeRequest,
+        Action::OpenCampaign,
+        Action::ReadCampaign,
+        Action::AnswerCampaign,
+        Action::ListAllCampaigns,
+        Action::ReadOwnSystem,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::SubmitApplication => "submit_application",
@@ -147,6 +197,7 @@ impl Action {
             Action::ReadCampaign => "read_campaign",
             Action::AnswerCampaign => "answer_campaign",
             Action::ListAllCampaigns => "list_all_campaigns",
+            Action::ReadOwnSystem => "read_own_system",
         }
     }
 }
@@ -160,8 +211,20 @@ pub struct Actor {
     pub roles: Vec<Role>,
 }
 
+/// Issue 18 (Order 270 §3): an organization's own information system, signed in with its own
+/// certificate. The schema lets it be the principal of the data reads and of reading itself only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemActor {
+    /// The registered system's id.
+    pub id: i64,
+    pub bin: Bin,
+    pub org_kind: Option<OrganizationKind>,
+}
+
 /// The principal of a Cedar request as its entity holds it.
 struct Principal<'a> {
+    /// None for a person; a registered information system's id.
+    system: Option<i64>,
     iin: &'a str,
     bin: &'a str,
     org_kind: &'a str,
@@ -171,10 +234,42 @@ struct Principal<'a> {
 impl<'a> Principal<'a> {
     fn of(actor: &'a Actor) -> Self {
         Principal {
+            system: None,
             iin: actor.iin.as_str(),
             bin: actor.bin.as_str(),
             org_kind: actor.org_kind.map(|k| k.as_str()).unwrap_or(""),
             roles: actor.roles.iter().map(|r| r.as_str()).collect(),
+        }
+    }
+
+    fn of_system(actor: &'a SystemActor) -> Self {
+        Principal {
+            system: Some(actor.id),
+            iin: "",
+            bin: actor.bin.as_str(),
+            org_kind: actor.org_kind.map(|k| k.as_str()).unwrap_or(""),
+            roles: vec![],
+        }
+    }
+
+    /// The principal's entity, a child of its organization's.
+    fn entity(&self) -> (Value, String, String) {
+        let parents = json!([{"type": "Qoljetim::Organization", "id": self.bin}]);
+        match self.system {
+            None => {
+                let id = format!("{}@{}", self.iin, self.bin);
+                let e = json!({"uid": {"type": "Qoljetim::Person", "id": id},
+                   "attrs": {"iin": self.iin, "bin": self.bin, "org_kind": self.org_kind, "roles": self.roles},
+                   "parents": parents});
+                (e, "Person".into(), id)
+            }
+            Some(system) => {
+                let id = system.to_string();
+                let e = json!({"uid": {"type": "Qoljetim::InformationSystem", "id": id},
+                   "attrs": {"system_id": system, "bin": self.bin, "org_kind": self.org_kind},
+                   "parents": parents});
+                (e, "InformationSystem".into(), id)
+            }
         }
     }
 }
@@ -229,6 +324,12 @@ pub enum Resource {
     },
     AuditLog,
     Reports,
+    /// Issue 18: a registered information system (what it reads about itself).
+    InformationSystem {
+        id: i64,
+        bin: Bin,
+        org_kind: Option<OrganizationKind>,
+    },
     /// One budget row (`territory` is its KATO, None for the republican budget).
     BudgetRow {
         system: System,
@@ -324,7 +425,7 @@ impl PolicyEngine {
         Self::from_texts(
             SCHEMA,
             &format!(
-                "{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}\n{SUPPORT_POLICIES}\n{CHANGE_POLICIES}\n{RECERTIFICATION_POLICIES}"
+                "{WORKFLOW_POLICIES}\n{DATA_POLICIES}\n{TRAINING_POLICIES}\n{SUPPORT_POLICIES}\n{CHANGE_POLICIES}\n{RECERTIFICATION_POLICIES}\n{SYSTEMS_POLICIES}"
             ),
         )
     }
@@ -353,13 +454,11 @@ impl PolicyEngine {
         actor: &Principal<'_>,
         resource: &Resource,
     ) -> Result<(EntityUid, EntityUid, Entities), PolicyError> {
-        let (org_kind, roles) = (actor.org_kind, &actor.roles);
+        let (principal, principal_type, principal_id) = actor.entity();
         let mut list = vec![
             json!({"uid": {"type": "Qoljetim::Organization", "id": actor.bin},
-                   "attrs": {"bin": actor.bin, "kind": org_kind}, "parents": []}),
-            json!({"uid": {"type": "Qoljetim::Person", "id": format!("{}@{}", actor.iin, actor.bin)},
-                   "attrs": {"iin": actor.iin, "bin": actor.bin, "org_kind": org_kind, "roles": roles},
-                   "parents": [{"type": "Qoljetim::Organization", "id": actor.bin}]}),
+                   "attrs": {"bin": actor.bin, "kind": actor.org_kind}, "parents": []}),
+            principal,
         ];
         let (rtype, rid) = match resource {
             Resource::Application {
@@ -483,11 +582,25 @@ impl PolicyEngine {
                 list.push(json!({"uid": {"type": "Qoljetim::Reports", "id": "reports"}, "attrs": {}, "parents": []}));
                 ("Reports", "reports".to_owned())
             }
+            Resource::InformationSystem { id, bin, org_kind } => {
+                let system_id = *id;
+                let id = id.to_string();
+                // The principal's own entity is in the list already.
+                if actor.system != Some(system_id) {
+                    list.push(
+                        json!({"uid": {"type": "Qoljetim::InformationSystem", "id": id},
+                                 "attrs": {"system_id": system_id, "bin": bin,
+                                           "org_kind": org_kind.map(|k| k.as_str()).unwrap_or("")},
+                                 "parents": [{"type": "Qoljetim::Organization", "id": bin}]}),
+                    );
+                }
+                ("InformationSystem", id)
+            }
         };
         let entities = Entities::from_json_value(Value::Array(list), Some(&self.schema))
             .map_err(|e| PolicyError::Request(e.to_string()))?;
         Ok((
-            uid("Person", &format!("{}@{}", actor.iin, actor.bin))?,
+            uid(&principal_type, &principal_id)?,
             uid(rtype, &rid)?,
             entities,
         ))
@@ -532,6 +645,7 @@ impl PolicyEngine {
     ) -> Result<Decision, PolicyError> {
         // An information system, not a person: its organization's BIN (none: "" — never configured).
         let signer = Principal {
+            system: None,
             iin: "",
             bin: signer_bin.map(|b| b.as_str()).unwrap_or(""),
             org_kind: "",
@@ -553,12 +667,45 @@ impl PolicyEngine {
         resource: &Resource,
         grant: &GrantContext,
     ) -> Result<Decision, PolicyError> {
+        self.decide_data_in(&Principal::of(actor), action, resource, grant)
+    }
+
+    /// Issue 18: decides an information system's data read or query with its grant's scope as
+    /// context, under the same policies as a person's.
+    pub fn decide_system_data(
+        &self,
+        system: &SystemActor,
+        action: Action,
+        resource: &Resource,
+        grant: &GrantContext,
+    ) -> Result<Decision, PolicyError> {
+        self.decide_data_in(&Principal::of_system(system), action, resource, grant)
+    }
+
+    /// Issue 18: decides an information system's action outside the data reads. The schema admits
+    /// a system as the principal of `read_own_system` only: anything else is a request error.
+    pub fn decide_system(
+        &self,
+        system: &SystemActor,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<Decision, PolicyError> {
+        self.decide_in(&Principal::of_system(system), action, resource, None)
+    }
+
+    fn decide_data_in(
+        &self,
+        principal: &Principal<'_>,
+        action: Action,
+        resource: &Resource,
+        grant: &GrantContext,
+    ) -> Result<Decision, PolicyError> {
         let context = json!({"grant": {"system": grant.system.as_str(), "fiscal_years": grant.fiscal_years,
             "levels": grant.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
             "territory_prefix": grant.territory_prefix.as_deref().unwrap_or_default(),
             "administrators": grant.administrators.iter().map(AdministratorCode::as_str).collect::<Vec<_>>(),
             "active": grant.active, "trained": grant.trained, "duties_accepted": grant.duties_accepted}});
-        self.decide_in(&Principal::of(actor), action, resource, Some(context))
+        self.decide_in(principal, action, resource, Some(context))
     }
 
     fn decide_in(

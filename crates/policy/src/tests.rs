@@ -658,6 +658,8 @@ fn each_policy_makes_its_decisions() {
     covered.push("grant-not-active");
     covered.push("training-required");
     covered.push("duties-not-accepted");
+    // Issue 18: a_system_reads_itself_only.
+    covered.push("system-reads-itself");
     let mut ids: Vec<String> = e
         .policies()
         .policies()
@@ -954,5 +956,96 @@ proptest! {
         };
         let d = e.decide_data(&employee, Action::ReadData, &row, &ctx).map(|d| d.allowed).unwrap_or(true);
         prop_assert_eq!(d, trained && accepted && kato.starts_with("75"));
+    }
+}
+
+fn system_actor(b: &str, id: i64) -> SystemActor {
+    SystemActor {
+        id,
+        bin: bin(b),
+        org_kind: Some(K::RevisionCommission),
+    }
+}
+
+// Issue 18 (Order 270 §3): an information system reads itself, not another system.
+#[test]
+fn a_system_reads_itself_only() {
+    let e = engine();
+    let me = system_actor(APPLICANT, 7);
+    let own = |id: i64| Resource::InformationSystem {
+        id,
+        bin: bin(APPLICANT),
+        org_kind: Some(K::RevisionCommission),
+    };
+    let d = e
+        .decide_system(&me, Action::ReadOwnSystem, &own(7))
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(
+        (d.allowed, d.policies),
+        (true, vec!["system-reads-itself".to_owned()])
+    );
+    let d = e
+        .decide_system(&me, Action::ReadOwnSystem, &own(8))
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert!(!d.allowed);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    // Issue 18 (Order 270 §3, §6): an information system's data reads are decided by the same policies
+    // as a person's: under the same grant's scope, the same row or query is allowed for both or for
+    // neither — the neighbouring territory, another year, another level included.
+    #[test]
+    fn a_system_reads_what_a_person_with_the_same_scope_reads(region in 0usize..4, year in 2025i16..2029,
+        level_i in 0usize..4, query in any::<bool>(), active in any::<bool>()) {
+        let e = engine();
+        let person = actor(APPLICANT, K::RevisionCommission, &[Role::Employee]);
+        let system = system_actor(APPLICANT, 3);
+        let ctx = GrantContext {
+            system: System::AnalyticalCentral,
+            fiscal_years: vec![2026, 2027],
+            levels: vec![BudgetLevel::Regional, BudgetLevel::District],
+            territory_prefix: Some("75".into()),
+            administrators: vec![],
+            active,
+            trained: true,
+            duties_accepted: true,
+        };
+        let kato = Kato::parse(["750000000", "710000000", "751000000", "751110000"][region]).unwrap_or_else(|e| panic!("{e}"));
+        let level = [BudgetLevel::Republican, BudgetLevel::Regional, BudgetLevel::District, BudgetLevel::Rural][level_i];
+        let (action, resource) = if query {
+            (Action::QueryData, Resource::DataQuery { system: System::AnalyticalCentral, fiscal_year: year,
+                level: Some(level), territory: Some(kato.clone()), administrator: None })
+        } else {
+            (Action::ReadData, Resource::BudgetRow { system: System::AnalyticalCentral, fiscal_year: year, level,
+                territory: Some(kato.clone()),
+                administrator: AdministratorCode::parse("217").unwrap_or_else(|e| panic!("{e}")) })
+        };
+        let p = e.decide_data(&person, action, &resource, &ctx).unwrap_or_else(|x| panic!("{x}"));
+        let s = e.decide_system_data(&system, action, &resource, &ctx).unwrap_or_else(|x| panic!("{x}"));
+        prop_assert_eq!(&p.allowed, &s.allowed);
+        prop_assert_eq!(&p.policies, &s.policies);
+        let inside = active && (2026..=2027).contains(&year)
+            && matches!(level, BudgetLevel::Regional | BudgetLevel::District)
+            && kato.as_str().starts_with("75");
+        prop_assert_eq!(s.allowed, inside);
+    }
+
+    // Issue 18: an information system is the principal of the data reads and of reading itself, and of
+    // no workflow action whatever the resource: the schema refuses the request, so nothing is allowed.
+    #[test]
+    fn a_system_takes_no_workflow_action(action_i in 0usize..Action::ALL.len(), resource_i in 0usize..4) {
+        let e = engine();
+        let action = Action::ALL[action_i];
+        prop_assume!(!matches!(action, Action::ReadData | Action::QueryData | Action::ReadOwnSystem));
+        let resource = [
+            app(APPLICANT),
+            Resource::Registry,
+            Resource::Reports,
+            Resource::Grant { id: 1, person_iin: iin("871008401427"), organization_bin: bin(APPLICANT) },
+        ][resource_i].clone();
+        let allowed = e.decide_system(&system_actor(APPLICANT, 3), action, &resource).map(|d| d.allowed).unwrap_or(false);
+        prop_assert!(!allowed, "{}", action.as_str());
     }
 }

@@ -11,15 +11,140 @@ use qoljetim_domain::application::FieldError;
 use qoljetim_domain::application::GrantStatus;
 use qoljetim_domain::org::AdministratorCode;
 use qoljetim_domain::{BudgetLevel, Kato, Scope, System};
-use qoljetim_policy::{Action, GrantContext, Resource};
-use qoljetim_store::GrantRow;
+use qoljetim_policy::{Action, Decision, GrantContext, PolicyEngine, PolicyError, Resource};
+use qoljetim_store::{GrantRow, SystemGrantRow};
 use serde_json::{Value, json};
 
 use crate::audit::Attempt;
 use crate::error::{DenialFacts, Problem, ServiceError, ServiceResult};
+use crate::information_systems::SystemCaller;
 use crate::toolbox::{entry, rfc3339_micros};
 use crate::views::DimensionValue;
 use crate::{Caller, Service};
+
+/// Who reads budget data: a signed-in person, or (issue 18, Order 270 §3) an organization's own
+/// information system signed in with its certificate. Both read under the same Cedar policies, each
+/// with its own grant's scope; the audit record names which.
+#[derive(Debug, Clone, Copy)]
+pub enum Reader<'a> {
+    Person(&'a Caller),
+    System(&'a SystemCaller),
+}
+
+impl Reader<'_> {
+    fn actor_id(&self) -> String {
+        match self {
+            Reader::Person(c) => c.actor_id(),
+            Reader::System(s) => s.actor_id(),
+        }
+    }
+    fn bin(&self) -> String {
+        match self {
+            Reader::Person(c) => c.actor.bin.to_string(),
+            Reader::System(s) => s.actor.bin.to_string(),
+        }
+    }
+    fn ip(&self) -> &str {
+        match self {
+            Reader::Person(c) => &c.ip,
+            Reader::System(s) => &s.ip,
+        }
+    }
+    fn now(&self) -> i64 {
+        match self {
+            Reader::Person(c) => c.now,
+            Reader::System(s) => s.now,
+        }
+    }
+    /// The name an export's notice gives: the person's, or the system's.
+    fn name(&self) -> String {
+        match self {
+            Reader::Person(c) => c
+                .person
+                .get("common_name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            Reader::System(s) => s.name.clone(),
+        }
+    }
+    /// A person's request counts as session activity; a system's token has no idle timeout.
+    fn touch(&self) -> Option<(String, i64)> {
+        match self {
+            Reader::Person(c) => c.touch(),
+            Reader::System(_) => None,
+        }
+    }
+    /// The audit details' key of the grant read under.
+    fn grant_key(&self) -> &'static str {
+        match self {
+            Reader::Person(_) => "grant",
+            Reader::System(_) => "system_grant",
+        }
+    }
+    fn decide(
+        &self,
+        policy: &PolicyEngine,
+        resource: &Resource,
+        ctx: &GrantContext,
+    ) -> Result<Decision, PolicyError> {
+        match self {
+            Reader::Person(c) => policy.decide_data(&c.actor, Action::QueryData, resource, ctx),
+            Reader::System(s) => {
+                policy.decide_system_data(&s.actor, Action::QueryData, resource, ctx)
+            }
+        }
+    }
+}
+
+/// A grant a reader may read under, a person's or a system's, as the data rules see it.
+#[derive(Debug, Clone)]
+struct ReadableGrant {
+    id: i64,
+    system: System,
+    status: String,
+    /// Active or waiting for training (a person's); active (a system's).
+    live: bool,
+    valid_from: Date,
+    valid_until: Date,
+    scope: Scope,
+    /// Order 270 §13 and §15 are about people: a system's grant counts as trained and accepted.
+    trained: bool,
+    duties_accepted: bool,
+}
+
+impl From<&GrantRow> for ReadableGrant {
+    fn from(g: &GrantRow) -> Self {
+        ReadableGrant {
+            id: g.id,
+            system: g.system,
+            status: g.status.as_str().to_owned(),
+            live: g.status.is_live(),
+            valid_from: g.valid_from,
+            valid_until: g.valid_until,
+            scope: g.scope.clone(),
+            trained: g.status == GrantStatus::Active,
+            duties_accepted: duties_accepted(g),
+        }
+    }
+}
+
+impl ReadableGrant {
+    /// A system's grant; None when its stored fields do not parse (it then grants nothing).
+    fn of_system(g: &SystemGrantRow) -> Option<Self> {
+        Some(ReadableGrant {
+            id: g.id,
+            system: g.system.parse().ok()?,
+            status: g.status.clone(),
+            live: g.status == "active",
+            valid_from: g.valid_from.parse().ok()?,
+            valid_until: g.valid_until.parse().ok()?,
+            scope: g.scope.clone(),
+            trained: true,
+            duties_accepted: true,
+        })
+    }
+}
 
 const MAX_LIMIT: usize = 10_000;
 
@@ -217,23 +342,17 @@ pub fn parse_query(
     }
 }
 
-/// The caller's grant for `system` that is live today (Almaty date), if any, among the person's own
-/// grants in the organization: active or waiting for training (Order 270 §13), today within its
-/// validity. A grant ready to read (trained, duties accepted) is preferred, so that a renewal waiting
-/// for the new lesson version leaves the running grant readable.
-fn active_grant(grants: &[GrantRow], system: System, today: Date) -> Option<GrantRow> {
+/// The reader's grant for `system` that is live today (Almaty date), if any, among its own grants in
+/// the organization: active or waiting for training (Order 270 §13), today within its validity. A
+/// grant ready to read (trained, duties accepted) is preferred, so that a renewal waiting for the new
+/// lesson version leaves the running grant readable.
+fn active_grant(grants: &[ReadableGrant], system: System, today: Date) -> Option<ReadableGrant> {
     grants
         .iter()
-        .filter(|g| g.system == system && g.status.is_live())
+        .filter(|g| g.system == system && g.live)
         .filter(|g| g.valid_from <= today && today <= g.valid_until)
-        .max_by_key(|g| (ready(g), g.id))
+        .max_by_key(|g| (g.trained && g.duties_accepted, g.id))
         .cloned()
-}
-
-/// Order 270 §13 and §15: the grant's person is trained and has accepted the duties (or the grant
-/// predates the duties' acceptance).
-fn ready(g: &GrantRow) -> bool {
-    g.status == GrantStatus::Active && duties_accepted(g)
 }
 
 fn duties_accepted(g: &GrantRow) -> bool {
@@ -256,7 +375,7 @@ fn implied_levels(d: Dim, kato: Option<&Kato>) -> Vec<BudgetLevel> {
     }
 }
 
-fn grant_context(system: System, grant: &GrantRow) -> GrantContext {
+fn grant_context(system: System, grant: &ReadableGrant) -> GrantContext {
     let scope = &grant.scope;
     GrantContext {
         system,
@@ -266,8 +385,8 @@ fn grant_context(system: System, grant: &GrantRow) -> GrantContext {
         administrators: scope.administrators.clone(),
         // Chosen by `active_grant`: live, and today within its validity.
         active: true,
-        trained: grant.status == GrantStatus::Active,
-        duties_accepted: duties_accepted(grant),
+        trained: grant.trained,
+        duties_accepted: grant.duties_accepted,
     }
 }
 
@@ -348,18 +467,38 @@ impl Service {
     /// applies the scope to every row; the read is audited with the scope applied.
     pub async fn query_data(
         &self,
-        caller: &Caller,
+        reader: Reader<'_>,
         r: DataRequest,
     ) -> ServiceResult<DataAnswerView> {
         let attempt = Attempt::default();
-        let result = self.query_data_in(&attempt, caller, r).await;
+        let result = self.query_data_in(&attempt, reader, r).await;
         self.settle(attempt, result).await
+    }
+
+    /// The reader's own grants: a person's, read directly (never a window of the organization's
+    /// newest grants), or the system's, as its token's check read them on this request.
+    async fn readable_grants(&self, reader: Reader<'_>) -> ServiceResult<Vec<ReadableGrant>> {
+        Ok(match reader {
+            Reader::Person(c) => self
+                .store
+                .grants_of_person(c.actor.iin.as_str(), c.actor.bin.as_str())
+                .await
+                .map_err(ServiceError::store)?
+                .iter()
+                .map(ReadableGrant::from)
+                .collect(),
+            Reader::System(s) => s
+                .grants
+                .iter()
+                .filter_map(ReadableGrant::of_system)
+                .collect(),
+        })
     }
 
     async fn query_data_in(
         &self,
         attempt: &Attempt,
-        caller: &Caller,
+        reader: Reader<'_>,
         r: DataRequest,
     ) -> ServiceResult<DataAnswerView> {
         let DataRequest {
@@ -377,21 +516,16 @@ impl Service {
         let (q, output) = parse_query(spec, &params).map_err(ServiceError::validation)?;
         let today = self.calendar.almaty_date(self.clock.now());
         let mut e = entry(
-            caller.actor_id(),
-            Some(caller.actor.bin.to_string()),
+            reader.actor_id(),
+            Some(reader.bin()),
             "query_data",
             resource,
             String::new(),
-            &caller.ip,
+            reader.ip(),
         );
         e.details = json!({"filters": params});
-        attempt.begin_for(caller, e);
-        // The person's own grants, read directly: never a window of the organization's newest grants.
-        let grants = self
-            .store
-            .grants_of_person(caller.actor.iin.as_str(), caller.actor.bin.as_str())
-            .await
-            .map_err(ServiceError::store)?;
+        attempt.begin(e, reader.touch());
+        let grants = self.readable_grants(reader).await?;
         let Some(grant) = active_grant(&grants, system, today) else {
             // Cedar decides on the fact: no grant for the system is active today (`grant-not-active`).
             let inactive = GrantContext {
@@ -411,9 +545,8 @@ impl Service {
                 territory: None,
                 administrator: None,
             };
-            let d = self
-                .policy
-                .decide_data(&caller.actor, Action::QueryData, &probe, &inactive)
+            let d = reader
+                .decide(&self.policy, &probe, &inactive)
                 .map_err(ServiceError::internal)?;
             if d.allowed {
                 return Err(ServiceError::internal(
@@ -434,9 +567,9 @@ impl Service {
             ));
         };
         let scope = grant.scope.clone();
-        self.training_gate(attempt, caller, system, &q, &grant)
+        self.training_gate(attempt, reader, system, &q, &grant)
             .await?;
-        let policies = self.decide_filters(attempt, caller, system, &q, &grant, &scope, &params)?;
+        let policies = self.decide_filters(attempt, reader, system, &q, &grant, &scope, &params)?;
         let data_scope = DataScope::from_grant(&scope);
         let Some(engine) = self.budget.as_ref() else {
             return Err(ServiceError::new(Problem::BudgetDataUnavailable));
@@ -452,8 +585,9 @@ impl Service {
         attempt.update(|e| {
             e.outcome = "allowed".into();
             e.policies = policies;
-            e.details = json!({"grant": grant.id, "filters": params, "scope": grant.scope, "rows": answer.rows.len(),
+            e.details = json!({"filters": params, "scope": grant.scope, "rows": answer.rows.len(),
                "export": {"format": format, "language": language}});
+            e.details[reader.grant_key()] = json!(grant.id);
         });
         // Order 270 §15: the read's audit record is the export's id, so a leaked file names its reader.
         let audit_id = self.record(attempt).await?;
@@ -465,15 +599,10 @@ impl Service {
             answer,
             scope: grant.scope.clone(),
             notice: ExportNotice {
-                reader: caller.actor_id(),
-                reader_name: caller
-                    .person
-                    .get("common_name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                organization: caller.actor.bin.to_string(),
-                at: rfc3339_micros(caller.now),
+                reader: reader.actor_id(),
+                reader_name: reader.name(),
+                organization: reader.bin(),
+                at: rfc3339_micros(reader.now()),
                 audit_id,
             },
             params,
@@ -486,10 +615,10 @@ impl Service {
     async fn training_gate(
         &self,
         attempt: &Attempt,
-        caller: &Caller,
+        reader: Reader<'_>,
         system: System,
         q: &DataQuery,
-        grant: &GrantRow,
+        grant: &ReadableGrant,
     ) -> ServiceResult<()> {
         let ctx = grant_context(system, grant);
         if ctx.trained && ctx.duties_accepted {
@@ -503,9 +632,8 @@ impl Service {
             territory: None,
             administrator: None,
         };
-        let d = self
-            .policy
-            .decide_data(&caller.actor, Action::QueryData, &probe, &ctx)
+        let d = reader
+            .decide(&self.policy, &probe, &ctx)
             .map_err(ServiceError::internal)?;
         if d.allowed {
             return Err(ServiceError::internal(
@@ -524,7 +652,7 @@ impl Service {
         attempt.update(|e| {
             e.outcome = "denied".into();
             e.policies = d.policies.clone();
-            e.details = json!({"grant": grant.id, "status": grant.status.as_str(),
+            e.details = json!({"grant": grant.id, "status": grant.status,
                 "duties_accepted": ctx.duties_accepted});
         });
         Err(ServiceError::denied(
@@ -547,10 +675,10 @@ impl Service {
     fn decide_filters(
         &self,
         attempt: &Attempt,
-        caller: &Caller,
+        reader: Reader<'_>,
         system: System,
         q: &DataQuery,
-        grant: &GrantRow,
+        grant: &ReadableGrant,
         scope: &Scope,
         params: &HashMap<String, String>,
     ) -> ServiceResult<Vec<String>> {
@@ -606,9 +734,8 @@ impl Service {
             let mut refusal = None;
             let mut permitted = false;
             for r in &candidates {
-                let d = self
-                    .policy
-                    .decide_data(&caller.actor, Action::QueryData, r, &ctx)
+                let d = reader
+                    .decide(&self.policy, r, &ctx)
                     .map_err(ServiceError::internal)?;
                 if d.allowed {
                     policies.extend(d.policies);
@@ -635,7 +762,7 @@ impl Service {
     /// Codes of a dimension with their names in the caller's language (a signed-in read, audited).
     pub async fn dimension(
         &self,
-        caller: &Caller,
+        reader: Reader<'_>,
         r: DimensionRequest,
     ) -> ServiceResult<Vec<DimensionValue>> {
         let _: System = r
@@ -651,16 +778,16 @@ impl Service {
         }
         // DESIGN.md §5: every signed-in request is audited and counts as activity.
         let attempt = Attempt::default();
-        attempt.begin_for(
-            caller,
+        attempt.begin(
             entry(
-                caller.actor_id(),
-                Some(caller.actor.bin.to_string()),
+                reader.actor_id(),
+                Some(reader.bin()),
                 "read_dimension",
                 format!("data/{}/dimensions/{}", r.system, d.name()),
                 "allowed".into(),
-                &caller.ip,
+                reader.ip(),
             ),
+            reader.touch(),
         );
         self.record(&attempt).await?;
         Ok(seen
@@ -740,11 +867,7 @@ impl Service {
         language: &str,
     ) -> ServiceResult<Vec<ExplorerChoices>> {
         let today = self.calendar.almaty_date(self.clock.now());
-        let grants = self
-            .store
-            .grants_of_person(caller.actor.iin.as_str(), caller.actor.bin.as_str())
-            .await
-            .map_err(ServiceError::store)?;
+        let grants = self.readable_grants(Reader::Person(caller)).await?;
         let region_name = |r: &qoljetim_domain::kato::Region| match language {
             "kk" => r.name_kk,
             "ru" => r.name_ru,

@@ -119,6 +119,19 @@ pub enum Problem {
     CertificateNotInformationSystem,
     /// Issue 18: an information system's certificate does not sign in as a person.
     CertificateOfInformationSystem,
+    /// Issue 18: the certificate of a system's sign-in is not the one a granted line named.
+    SystemNotRegistered {
+        serial: String,
+    },
+    /// Issue 18: a grant the system's token was issued under is no longer live: the token ended.
+    SystemAccessEnded {
+        grant: i64,
+        status: String,
+    },
+    /// Issue 18: a route for organizations' information systems, asked with a person's session.
+    SystemTokenRequired,
+    /// Issue 18: a person's route, asked with an information system's token.
+    PersonTokenRequired,
     DevelopmentCaRefused,
     GrantInactive {
         system: String,
@@ -264,6 +277,10 @@ impl Problem {
             P::NotEnrolled { iin } => vec![("iin", s(iin))],
             P::AlreadyEnrolled => vec![],
             P::OrganizationDeactivated { bin } => vec![("bin", s(bin))],
+            P::SystemNotRegistered { serial } => vec![("serial", s(serial))],
+            P::SystemAccessEnded { grant, status } => {
+                vec![("grant", s(grant)), ("status", s(status))]
+            }
             P::NotSignedIn
             | P::SessionExpired
             | P::OriginMismatch
@@ -281,6 +298,8 @@ impl Problem {
             | P::CertificateNotAuthenticationKey
             | P::CertificateNotInformationSystem
             | P::CertificateOfInformationSystem
+            | P::SystemTokenRequired
+            | P::PersonTokenRequired
             | P::DevelopmentCaRefused
             | P::BudgetDataUnavailable
             | P::MobileSigningToken
@@ -339,6 +358,10 @@ impl ProblemKind {
             K::CertificateNotAuthenticationKey => "certificate-not-authentication-key",
             K::CertificateNotInformationSystem => "certificate-not-information-system",
             K::CertificateOfInformationSystem => "certificate-of-information-system",
+            K::SystemNotRegistered => "system-not-registered",
+            K::SystemAccessEnded => "system-access-ended",
+            K::SystemTokenRequired => "system-token-required",
+            K::PersonTokenRequired => "person-token-required",
             K::DevelopmentCaRefused => "development-ca-refused",
             K::GrantInactive => "grant-inactive",
             K::TrainingRequired => "training-required",
@@ -436,6 +459,13 @@ impl ProblemKind {
             K::CertificateNotAuthenticationKey => Problem::CertificateNotAuthenticationKey,
             K::CertificateNotInformationSystem => Problem::CertificateNotInformationSystem,
             K::CertificateOfInformationSystem => Problem::CertificateOfInformationSystem,
+            K::SystemNotRegistered => Problem::SystemNotRegistered { serial: x() },
+            K::SystemAccessEnded => Problem::SystemAccessEnded {
+                grant: 1,
+                status: x(),
+            },
+            K::SystemTokenRequired => Problem::SystemTokenRequired,
+            K::PersonTokenRequired => Problem::PersonTokenRequired,
             K::DevelopmentCaRefused => Problem::DevelopmentCaRefused,
             K::GrantInactive => Problem::GrantInactive { system: x() },
             K::TrainingRequired => Problem::TrainingRequired {

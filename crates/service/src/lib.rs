@@ -12,6 +12,7 @@ mod changes;
 mod data;
 mod error;
 mod grants;
+mod information_systems;
 mod lifecycle;
 mod manuals;
 mod mobile_signing;
@@ -39,10 +40,14 @@ pub use applications::{EvidenceFile, GrantCommand, ReviewCommand};
 pub use block::BlockRequestList;
 pub use data::{
     DataAnswerView, DataRequest, DimensionRequest, ExplorerChoices, ExplorerDataset, ExportNotice,
-    Output, parse_code, parse_query,
+    Output, Reader, parse_code, parse_query,
 };
 pub use error::{DenialFacts, Input, Problem, ProblemKind, ServiceError, ServiceResult};
 pub use grants::ListQuery;
+pub use information_systems::{
+    InformationSystemView, SYSTEM_TOKEN_PREFIX, SystemCaller, SystemReadLimits, SystemSignedIn,
+    SystemsConfig,
+};
 pub use lifecycle::{NoticeLanguage, OutboxView, ProfileBody};
 pub use mobile_signing::{
     MobileSigningConfig, MobileSigningOutcome, MobileSigningPurpose, MobileSigningStarted,
@@ -107,6 +112,8 @@ pub struct ServiceConfig {
     pub change_rules: qoljetim_domain::change_request::ChangeRules,
     /// Issue 17: recertification campaigns' deadline, reminder and schedule (`[recertification]`).
     pub recertification: qoljetim_domain::recertification::RecertificationRules,
+    /// Issue 18: organizations' information systems' tokens and rate (`[systems]`).
+    pub systems: SystemsConfig,
 }
 
 /// The first-answer clock of the support service when the configuration does not set it.
@@ -127,6 +134,7 @@ impl Default for ServiceConfig {
             support_first_answer_working_days: DEFAULT_FIRST_ANSWER_WORKING_DAYS,
             change_rules: qoljetim_domain::change_request::ChangeRules::default(),
             recertification: qoljetim_domain::recertification::RecertificationRules::default(),
+            systems: SystemsConfig::default(),
         }
     }
 }
@@ -151,6 +159,8 @@ pub struct Service {
     pub mobile_signings: Arc<MobileSignings>,
     /// Rate limits and refusal windows against abuse.
     pub abuse: Arc<AbuseGuard>,
+    /// Issue 18: each information system's requests a minute.
+    pub system_reads: Arc<SystemReadLimits>,
 }
 
 impl Service {
@@ -175,6 +185,7 @@ impl Service {
             rules: Arc::new(rules),
             mobile_signings: Arc::new(MobileSignings::default()),
             abuse: Arc::new(AbuseGuard::new(config.abuse)),
+            system_reads: Arc::new(SystemReadLimits::new(&config.systems)),
             config: Arc::new(config),
         })
     }

@@ -100,6 +100,38 @@ impl Caller {
     }
 }
 
+/// When the certificate `serial_hex` of `anchor` was revoked, if its anchor's revocation data (CRL or
+/// OCSP) says it is now; None for good, unknown, or an anchor without revocation data.
+pub(crate) async fn revoked_at(
+    state: &Service,
+    anchor: &str,
+    serial_hex: &str,
+) -> Result<Option<Timestamp>, ServiceError> {
+    let Some(anchor) = state.verifier.anchor(anchor) else {
+        return Ok(None);
+    };
+    let Ok(serial) = hex::decode(serial_hex) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let status = match &anchor.revocation {
+        qoljetim_signature::Revocation::None => return Ok(None),
+        qoljetim_signature::Revocation::Crl(crls) => crls.status_of_serial(&serial, now, now),
+        qoljetim_signature::Revocation::Ocsp(client) => {
+            // A cached answer, or one round trip to the responder off the async threads.
+            let (client, issuer) = (client.clone(), anchor.certificate.clone());
+            tokio::task::spawn_blocking(move || client.status_of_serial(&serial, &issuer, now, now))
+                .await
+                .map_err(ServiceError::internal)?
+        }
+    };
+    // An unknown status does not end a session that was opened with a good one.
+    Ok(match status {
+        qoljetim_signature::RevocationStatus::Revoked { revoked_at } => Some(revoked_at),
+        _ => None,
+    })
+}
+
 /// DESIGN.md §4: a certificate revoked after sign-in ends its sessions at the next check, which is the
 /// session's next request once the anchor's CRL lists it.
 async fn end_if_revoked(
@@ -111,26 +143,9 @@ async fn end_if_revoked(
     ip: &str,
 ) -> Result<(), ServiceError> {
     let text = |k: &str| person.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-    let Some(anchor) = state.verifier.anchor(text("trust_anchor")) else {
-        return Ok(());
-    };
-    let Ok(serial) = hex::decode(text("certificate_serial")) else {
-        return Ok(());
-    };
-    let now = state.clock.now();
-    let status = match &anchor.revocation {
-        qoljetim_signature::Revocation::None => return Ok(()),
-        qoljetim_signature::Revocation::Crl(crls) => crls.status_of_serial(&serial, now, now),
-        qoljetim_signature::Revocation::Ocsp(client) => {
-            // A cached answer, or one round trip to the responder off the async threads.
-            let (client, issuer) = (client.clone(), anchor.certificate.clone());
-            tokio::task::spawn_blocking(move || client.status_of_serial(&serial, &issuer, now, now))
-                .await
-                .map_err(ServiceError::internal)?
-        }
-    };
-    // An unknown status does not end a session that was opened with a good one.
-    let qoljetim_signature::RevocationStatus::Revoked { revoked_at } = status else {
+    let Some(revoked_at) =
+        revoked_at(state, text("trust_anchor"), text("certificate_serial")).await?
+    else {
         return Ok(());
     };
     let change =

@@ -303,3 +303,165 @@ impl Store {
             .collect()
     }
 }
+
+/// An information system's bearer token (issue 18), kept hashed.
+#[derive(Debug, Clone)]
+pub struct NewSystemToken {
+    pub token_hash: String,
+    pub information_system_id: i64,
+    pub organization_bin: String,
+    /// The organization's kind at sign-in (Cedar's principal).
+    pub org_kind: String,
+    /// The certificate it signed in with (upper-case hexadecimal) and its trust anchor: a
+    /// revocation after sign-in ends the token at its next request.
+    pub certificate_serial: String,
+    pub trust_anchor: String,
+    /// The system's grants live at sign-in: when one of them is no longer live, the token ends.
+    pub grant_ids: Vec<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SystemTokenRow {
+    pub token_hash: String,
+    pub information_system_id: i64,
+    pub organization_bin: String,
+    pub org_kind: String,
+    pub certificate_serial: String,
+    pub trust_anchor: String,
+    pub grant_ids: Vec<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A registered information system (issue 18).
+#[derive(Debug, Clone)]
+pub struct InformationSystemRow {
+    pub id: i64,
+    pub organization_bin: String,
+    pub name: String,
+    pub certificate_serial: String,
+    pub certificate_issuer: String,
+}
+
+/// The changes of an information system's own sign-in (issue 18).
+#[derive(Debug, Clone)]
+pub enum SystemsChange {
+    /// Uses the challenge once and keeps the token.
+    SignIn {
+        challenge: String,
+        challenge_expires_at: i64,
+        now: i64,
+        token: NewSystemToken,
+    },
+    /// Ends one token (its grant ended, its certificate was revoked).
+    EndToken { token_hash: String },
+}
+
+pub(crate) async fn apply(conn: &mut AnyConnection, change: &SystemsChange) -> crate::tx::Applied {
+    let mut out = ChangeOutcome::default();
+    match change {
+        SystemsChange::SignIn {
+            challenge,
+            challenge_expires_at,
+            now,
+            token: t,
+        } => {
+            crate::writer::use_challenge(conn, challenge, *challenge_expires_at, *now).await?;
+            // Tokens that have run out are dropped as new ones are made.
+            sqlx::query("DELETE FROM system_tokens WHERE expires_at < $1")
+                .bind(*now)
+                .execute(&mut *conn)
+                .await?;
+            let grant_ids = serde_json::to_string(&t.grant_ids)
+                .map_err(|e| Failure::Db(sqlx::Error::Encode(Box::new(e))))?;
+            sqlx::query(
+                "INSERT INTO system_tokens (token_hash, information_system_id, organization_bin, org_kind, certificate_serial, \
+                 trust_anchor, grant_ids, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&t.token_hash)
+            .bind(t.information_system_id)
+            .bind(&t.organization_bin)
+            .bind(&t.org_kind)
+            .bind(&t.certificate_serial)
+            .bind(&t.trust_anchor)
+            .bind(grant_ids)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        SystemsChange::EndToken { token_hash } => {
+            let res = sqlx::query("DELETE FROM system_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(&mut *conn)
+                .await?;
+            out.counts.insert(
+                "system_tokens",
+                i64::try_from(res.rows_affected()).unwrap_or(0),
+            );
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    pub async fn system_token(&self, token_hash: &str) -> Result<Option<SystemTokenRow>> {
+        let r = sqlx::query(
+            "SELECT token_hash, information_system_id, organization_bin, org_kind, certificate_serial, trust_anchor, grant_ids, \
+             created_at, expires_at FROM system_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = r else { return Ok(None) };
+        Ok(Some(SystemTokenRow {
+            token_hash: r.try_get("token_hash")?,
+            information_system_id: r.try_get("information_system_id")?,
+            organization_bin: r.try_get("organization_bin")?,
+            org_kind: r.try_get("org_kind")?,
+            certificate_serial: r.try_get("certificate_serial")?,
+            trust_anchor: r.try_get("trust_anchor")?,
+            grant_ids: serde_json::from_str(&r.try_get::<String, _>("grant_ids")?)
+                .map_err(crate::audit::corrupt)?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+        }))
+    }
+
+    /// The registered systems whose certificate has this serial (upper-case hexadecimal without
+    /// leading zeros); the caller matches the issuer and the organization.
+    pub async fn information_systems_with_serial(
+        &self,
+        serial: &str,
+    ) -> Result<Vec<InformationSystemRow>> {
+        let rows = sqlx::query(
+            "SELECT id, organization_bin, name, certificate_serial, certificate_issuer FROM information_systems \
+             WHERE certificate_serial = $1 ORDER BY id",
+        )
+        .bind(serial)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InformationSystemRow {
+                    id: r.try_get("id")?,
+                    organization_bin: r.try_get("organization_bin")?,
+                    name: r.try_get("name")?,
+                    certificate_serial: r.try_get("certificate_serial")?,
+                    certificate_issuer: r.try_get("certificate_issuer")?,
+                })
+            })
+            .collect()
+    }
+
+    /// One information system's grants, every status.
+    pub async fn system_grants_of_system(
+        &self,
+        information_system_id: i64,
+    ) -> Result<Vec<SystemGrantRow>> {
+        self.system_grants_where(Some(("g.information_system_id", information_system_id)))
+            .await
+    }
+}

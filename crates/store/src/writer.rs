@@ -164,6 +164,8 @@ pub enum Change {
     Operations(Box<crate::operations::OperationsChange>),
     ChangeRequest(Box<crate::changes::ChangeRequestChange>),
     Recertification(Box<crate::recertification::RecertificationChange>),
+    /// Issue 18: an information system's sign-in and the end of its tokens.
+    Systems(Box<crate::systems::SystemsChange>),
 }
 
 async fn status_of(
@@ -191,6 +193,33 @@ async fn organization_exists(
     Ok(row.is_some())
 }
 
+/// Order 270 §11: a sign-in challenge is used once (a person's or an information system's); the
+/// used ones are kept until they expire.
+pub(crate) async fn use_challenge(
+    conn: &mut AnyConnection,
+    challenge: &str,
+    expires_at: i64,
+    now: i64,
+) -> std::result::Result<(), Failure> {
+    sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let used = sqlx::query("SELECT 1 AS one FROM used_challenges WHERE challenge = $1")
+        .bind(challenge)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if used.is_some() {
+        return Err(Failure::Conflict(Conflict::ChallengeUsed));
+    }
+    sqlx::query("INSERT INTO used_challenges (challenge, expires_at) VALUES ($1, $2)")
+        .bind(challenge)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// A value kept as JSON text.
 fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> std::result::Result<String, Failure> {
     serde_json::to_string(v).map_err(|e| Failure::Db(sqlx::Error::Encode(Box::new(e))))
@@ -206,28 +235,14 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::Operations(c) => return crate::operations::apply(conn, c).await,
         Change::ChangeRequest(c) => return crate::changes::apply(conn, c).await,
         Change::Recertification(c) => return crate::recertification::apply(conn, c).await,
+        Change::Systems(c) => return crate::systems::apply(conn, c).await,
         Change::Login {
             challenge,
             challenge_expires_at,
             now,
             session: s,
         } => {
-            sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1")
-                .bind(*now)
-                .execute(&mut *conn)
-                .await?;
-            let used = sqlx::query("SELECT 1 AS one FROM used_challenges WHERE challenge = $1")
-                .bind(challenge)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if used.is_some() {
-                return Err(Failure::Conflict(Conflict::ChallengeUsed));
-            }
-            sqlx::query("INSERT INTO used_challenges (challenge, expires_at) VALUES ($1, $2)")
-                .bind(challenge)
-                .bind(*challenge_expires_at)
-                .execute(&mut *conn)
-                .await?;
+            use_challenge(conn, challenge, *challenge_expires_at, *now).await?;
             sqlx::query(
                 "INSERT INTO sessions (token_hash, iin, bin, roles, person, certificate_serial, created_at, expires_at, last_seen) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",

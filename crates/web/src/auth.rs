@@ -4,8 +4,8 @@
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
-pub use qoljetim_service::Caller;
-use qoljetim_service::{Problem, SessionToken};
+pub use qoljetim_service::{Caller, SystemCaller};
+use qoljetim_service::{Problem, Reader, SYSTEM_TOKEN_PREFIX, SessionToken};
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -190,15 +190,70 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
     {
         return Err(ApiError::new(Problem::OriginMismatch));
     }
-    let token = SessionToken {
+    // Issue 18: an information system's token opens the data routes only.
+    if token.starts_with(SYSTEM_TOKEN_PREFIX) {
+        return Err(ApiError::new(Problem::PersonTokenRequired));
+    }
+    Ok(Some(state.authenticate(session_token(parts, token)).await?))
+}
+
+fn session_token(parts: &Parts, token: String) -> SessionToken {
+    SessionToken {
         token,
         ip: client_ip(parts),
         background: parts
             .headers
             .get(BACKGROUND_HEADER)
             .is_some_and(|v| v.as_bytes() == b"1"),
-    };
-    Ok(Some(state.authenticate(token).await?))
+    }
+}
+
+/// Issue 18: an organization's information system, by its bearer token (never a cookie); a person's
+/// session here is `system-token-required`.
+impl FromRequestParts<AppState> for SystemCaller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match bearer_token(parts) {
+            Some(t) if t.starts_with(SYSTEM_TOKEN_PREFIX) => {
+                Ok(state.authenticate_system(session_token(parts, t)).await?)
+            }
+            Some(_) => Err(ApiError::new(Problem::SystemTokenRequired)),
+            None if cookie_token(parts).is_some() => {
+                Err(ApiError::new(Problem::SystemTokenRequired))
+            }
+            None => Err(ApiError::new(Problem::NotSignedIn)),
+        }
+    }
+}
+
+/// Who reads budget data: a signed-in person (session cookie or bearer token) or an organization's
+/// information system (its bearer token; issue 18).
+pub enum DataReader {
+    Person(Caller),
+    System(SystemCaller),
+}
+
+impl DataReader {
+    pub fn reader(&self) -> Reader<'_> {
+        match self {
+            DataReader::Person(c) => Reader::Person(c),
+            DataReader::System(s) => Reader::System(s),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for DataReader {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match bearer_token(parts) {
+            Some(t) if t.starts_with(SYSTEM_TOKEN_PREFIX) => Ok(DataReader::System(
+                state.authenticate_system(session_token(parts, t)).await?,
+            )),
+            _ => Ok(DataReader::Person(
+                Caller::from_request_parts(parts, state).await?,
+            )),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -92,6 +92,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_in::login))
         .routes(routes!(sign_in::logout))
         .routes(routes!(sign_in::me))
+        .routes(routes!(sign_in::system_login))
+        .routes(routes!(sign_in::system_me))
         .routes(routes!(mobile_signing::service))
         .routes(routes!(mobile_signing::document, mobile_signing::signed))
         .routes(routes!(
@@ -190,6 +192,11 @@ fn security_of(path: &str) -> serde_json::Value {
         | "/readyz"
         | "/api/v1/mobile-signing/{id}" => json!([]),
         "/api/v1/mobile-signing/{id}/document" => json!([{"signingRequestToken": []}]),
+        "/api/v1/auth/system" => json!([]),
+        "/api/v1/systems/me" => json!([{"systemToken": []}]),
+        p if p.starts_with("/api/v1/data/") => {
+            json!([{"session": []}, {"sessionCookie": []}, {"systemToken": []}])
+        }
         _ => json!([{"session": []}, {"sessionCookie": []}]),
     }
 }
@@ -216,6 +223,8 @@ fn complete(doc: &mut serde_json::Value) {
             "description": "the token POST /api/v1/auth/login answers (Order 270 §11)"},
         "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "qoljetim_session",
             "description": "the same session as the pages' HttpOnly cookie; unsafe methods need a same-origin Origin"},
+        "systemToken": {"type": "http", "scheme": "bearer",
+            "description": "an information system's token (`sys.…`) POST /api/v1/auth/system answers (issue 18, Order 270 §3): the budget data routes and /api/v1/systems/me only"},
         "signingRequestToken": {"type": "http", "scheme": "bearer",
             "description": "the token a QR signing request's service description hands to the phone (docs/egov-mobile.md)"}
     });

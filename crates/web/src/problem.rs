@@ -46,6 +46,8 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::ChallengeExpired
         | K::ChallengeUsed
         | K::CertificateNotAuthenticationKey
+        | K::SystemNotRegistered
+        | K::SystemAccessEnded
         | K::MobileSigningToken => StatusCode::UNAUTHORIZED,
         K::OriginMismatch
         | K::Forbidden
@@ -59,6 +61,8 @@ pub fn status(kind: ProblemKind) -> StatusCode {
         | K::CertificateNotSigningKey
         | K::CertificateNotInformationSystem
         | K::CertificateOfInformationSystem
+        | K::SystemTokenRequired
+        | K::PersonTokenRequired
         | K::GrantInactive
         | K::TrainingRequired
         | K::DutiesNotAccepted

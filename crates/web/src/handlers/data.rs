@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use qoljetim_service::{DataRequest, DimensionRequest, DimensionValue, Output};
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::DataReader;
 use crate::export::{csv_answer, json_answer};
 use crate::i18n::Lang;
 use crate::problem::ApiResult;
@@ -25,7 +25,7 @@ use crate::problem::ApiResult;
               (status = 403, description = "grant-inactive, data-out-of-scope"), (status = 503, description = "budget-data-unavailable")))]
 pub async fn query(
     State(st): State<AppState>,
-    caller: Caller,
+    reader: DataReader,
     lang: Lang,
     Path((system, dataset)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
@@ -36,7 +36,7 @@ pub async fn query(
         params,
         language: lang.code(),
     };
-    let answer = st.query_data(&caller, request).await?;
+    let answer = st.query_data(reader.reader(), request).await?;
     match answer.output {
         Output::Csv { separator } => csv_answer(&answer, lang, separator),
         Output::Json => Ok(Json(json_answer(&answer, lang)).into_response()),
@@ -49,7 +49,7 @@ pub async fn query(
     responses((status = 200, body = [DimensionValue])))]
 pub async fn dimension(
     State(st): State<AppState>,
-    caller: Caller,
+    reader: DataReader,
     lang: Lang,
     Path((system, dimension)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<DimensionValue>>> {
@@ -58,5 +58,5 @@ pub async fn dimension(
         dimension,
         language: lang.code(),
     };
-    Ok(Json(st.dimension(&caller, request).await?))
+    Ok(Json(st.dimension(reader.reader(), request).await?))
 }

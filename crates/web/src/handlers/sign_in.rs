@@ -84,3 +84,32 @@ pub async fn logout(State(st): State<AppState>, caller: Caller) -> ApiResult<Res
 pub async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<MeView>> {
     Ok(Json(st.me(&caller).await?))
 }
+
+/// Issue 18 (Order 270 §3): an organization's own information system signs in with a challenge
+/// (`GET /auth/challenge`) signed by its authentication key — the certificate its granted application
+/// line named — and gets a bearer token of minutes for the budget data routes and `/systems/me`.
+#[utoipa::path(post, path = "/api/v1/auth/system", request_body = SignedBody,
+    responses((status = 200, body = qoljetim_service::SystemSignedIn),
+        (status = 401, description = "problem+json: certificate-not-information-system, certificate-wrong-bin, system-not-registered, system-access-ended, a refused signature"),
+        (status = 415, description = "problem+json: not application/json"),
+        (status = 429, description = "problem+json: too many attempts; Retry-After")))]
+pub async fn system_login(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    _: LoginRequest,
+    body: Bytes,
+) -> ApiResult<Json<qoljetim_service::SystemSignedIn>> {
+    Ok(Json(st.system_sign_in(&ip, &body).await?))
+}
+
+/// Issue 18: the signed-in information system, its organization and its grants live today.
+#[utoipa::path(get, path = "/api/v1/systems/me",
+    responses((status = 200, body = qoljetim_service::InformationSystemView),
+        (status = 401, description = "problem+json: session-expired, system-access-ended"),
+        (status = 403, description = "problem+json: system-token-required (a person's session)")))]
+pub async fn system_me(
+    State(st): State<AppState>,
+    system: crate::auth::SystemCaller,
+) -> ApiResult<Json<qoljetim_service::InformationSystemView>> {
+    Ok(Json(st.system_me(&system).await?))
+}

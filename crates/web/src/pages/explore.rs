@@ -154,7 +154,7 @@ pub(super) async fn explore(
     params.insert("limit".into(), PAGE_ROWS.into());
     let read = st
         .query_data(
-            &caller,
+            qoljetim_service::Reader::Person(&caller),
             DataRequest {
                 system: chosen.system.to_owned(),
                 dataset: dataset.name.to_owned(),
