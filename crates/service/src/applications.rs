@@ -1019,12 +1019,13 @@ impl Service {
     /// signed: the pages show each broken rule beside its field in the words of the API's answer.
     pub fn check_application_form(&self, form: &[u8]) -> ServiceResult<()> {
         let today = self.calendar.almaty_date(self.clock.now());
-        ApplicationForm::parse_received(
+        let form = ApplicationForm::parse_received(
             form,
             Receipt::new(today, self.config.intake_date_days_back),
         )
-        .map(|_| ())
-        .map_err(ServiceError::validation)
+        .map_err(ServiceError::validation)?;
+        // Issue 18: a system's certificate given whole is checked as the submission checks it.
+        system_lines(&form).map(|_| ())
     }
 
     /// The same for a block request (Order 270 §9).

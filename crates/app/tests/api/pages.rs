@@ -957,6 +957,12 @@ pub(crate) fn form_fields(html: &str) -> Vec<(String, String)> {
                 .and_then(|o| attr(&format!(" {o}"), "value"))
                 .unwrap_or_default();
             fields.push((name, chosen));
+        } else if let Some(rest) = tag.strip_prefix("textarea ") {
+            let Some(name) = attr(&format!(" {rest}"), "name") else {
+                continue;
+            };
+            let body = part.split_once('>').map_or("", |(_, b)| b);
+            fields.push((name, unescape_html(body)));
         }
     }
     fields
@@ -1101,6 +1107,93 @@ async fn pages_compose_check_and_sign_an_application(app: &TestApp) -> R {
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["lines"][0]["iin"], good.as_str());
     assert_eq!(v["lines"][0]["access_until_effective"], until.as_str());
+
+    // Issue 18 (Order 270 §3): an application for the maslikhat's own information system alone, on
+    // the same page: a personal certificate is named beside the system's certificate field; the
+    // organization's information-system certificate passes and the document carries the system's line.
+    let html = http
+        .get(format!("{}/applications/new", app.base))
+        .header("Cookie", cookie.clone())
+        .send()
+        .await?
+        .text()
+        .await?;
+    let mut fields = form_fields(&html);
+    fields.push(("action".into(), "add-system".into()));
+    let html = post(fields).await?.text().await?;
+    assert!(html.contains(r#"name="is-0-certificate_pem""#), "{html}");
+    let personal = app.person(
+        &iin(40),
+        Some(&w.bin),
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+    )?;
+    let system = app.person(
+        &iin(41),
+        Some(&w.bin),
+        Some(NcaRole::InformationSystem),
+        KeyPurpose::Authentication,
+    )?;
+    let mut fields = form_fields(&html);
+    for (k, v) in [
+        ("head-surname", "Әбенова"),
+        ("head-name", "Айгүл"),
+        ("systems", "analytical_central"),
+        ("is-0-name", "АЖ «Мәслихат-Талдау»"),
+        ("is-0-purpose", "бюджетті талдау"),
+    ] {
+        set_field(&mut fields, k, v);
+    }
+    set_field(
+        &mut fields,
+        "is-0-certificate_pem",
+        &qoljetim_devca::certificate_pem(&personal.cert)?,
+    );
+    fields.push(("action".into(), "check".into()));
+    let html = post(fields).await?.text().await?;
+    assert!(
+        html.contains(r#"aria-describedby="is-0-certificate_pem-error""#)
+            && html.contains(
+                r##"<a href="#is-0-certificate_pem">Information system 1: Certificate (PEM)</a>"##
+            ),
+        "{html}"
+    );
+    assert!(document_of(&html).is_none());
+    let mut fields = form_fields(&html);
+    set_field(
+        &mut fields,
+        "is-0-certificate_pem",
+        &qoljetim_devca::certificate_pem(&system.cert)?,
+    );
+    fields.push(("action".into(), "check".into()));
+    let html = post(fields).await?.text().await?;
+    assert!(!html.contains("aria-invalid"), "{html}");
+    let document = document_of(&html).ok_or("no document to sign")?;
+    let shown: Value = serde_json::from_str(&document)?;
+    assert_eq!(
+        (
+            shown["lines"].as_array().map(Vec::len),
+            shown["lines"][0]["kind"].as_str(),
+            shown["lines"][0]["name"].as_str()
+        ),
+        (
+            Some(1),
+            Some("information_system"),
+            Some("АЖ «Мәслихат-Талдау»")
+        ),
+        "{document}"
+    );
+    let (s, v) = head
+        .post(
+            "/api/v1/applications",
+            &json!({"signed_cms": w.head_sign.sign(document.as_bytes())?}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["information_systems"][0]["status"].as_str()),
+        (201, Some("submitted")),
+        "{v}"
+    );
     Ok(())
 }
 

@@ -65,6 +65,13 @@ const BLOCK_COLUMNS: [Column; 4] = [
     col("order_number", "text", false),
 ];
 
+/// Issue 18 (Order 270 §3): a line for the organization's own information system, below the people.
+const SYSTEM_COLUMNS: [Column; 3] = [
+    col("name", "text", true),
+    col("purpose", "text", true),
+    col("certificate_pem", "pem", true),
+];
+
 const SYSTEMS: [&str; 2] = ["analytical_central", "state_planning"];
 
 impl Document {
@@ -87,6 +94,8 @@ struct Posted {
     fields: BTreeMap<String, String>,
     systems: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Issue 18: the application's information-system lines (`SYSTEM_COLUMNS`).
+    system_rows: Vec<Vec<String>>,
 }
 
 /// The button pressed: every button of the form is a submit with `action`.
@@ -98,6 +107,9 @@ enum Edit {
     Check,
     /// Check, then sign by phone (eGov business's QR code) and submit.
     SignByPhone,
+    /// Issue 18: a line for an information system, and its removal.
+    AddSystemRow,
+    RemoveSystemRow(usize),
 }
 
 impl Edit {
@@ -106,10 +118,19 @@ impl Edit {
             Some("add") => Edit::AddRow,
             Some("paste") => Edit::Paste,
             Some("mobile") => Edit::SignByPhone,
-            Some(a) => match a.strip_prefix("remove-").and_then(|i| i.parse().ok()) {
-                Some(i) => Edit::RemoveRow(i),
-                None => Edit::Check,
-            },
+            Some("add-system") => Edit::AddSystemRow,
+            Some(a) => {
+                if let Some(i) = a
+                    .strip_prefix("remove-system-")
+                    .and_then(|i| i.parse().ok())
+                {
+                    return Edit::RemoveSystemRow(i);
+                }
+                match a.strip_prefix("remove-").and_then(|i| i.parse().ok()) {
+                    Some(i) => Edit::RemoveRow(i),
+                    None => Edit::Check,
+                }
+            }
             None => Edit::Check,
         }
     }
@@ -121,6 +142,7 @@ impl Posted {
             fields: BTreeMap::from([("date".to_owned(), today)]),
             systems: vec![],
             rows: vec![vec![String::new(); doc.columns().len()]],
+            system_rows: vec![],
         }
     }
 
@@ -129,9 +151,27 @@ impl Posted {
     fn from_form(doc: Document, form: Vec<(String, String)>) -> Posted {
         let columns = doc.columns();
         let mut rows: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        let mut system_rows: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         let mut fields = BTreeMap::new();
         let mut systems = vec![];
         for (k, v) in form {
+            let system_cell = (doc == Document::Application)
+                .then(|| k.strip_prefix("is-"))
+                .flatten()
+                .and_then(|rest| {
+                    let (i, name) = rest.split_once('-')?;
+                    let i: usize = i.parse().ok()?;
+                    let c = SYSTEM_COLUMNS.iter().position(|c| c.name == name)?;
+                    Some((i, c))
+                });
+            if let Some((i, c)) = system_cell {
+                if i < MAX_LINES {
+                    system_rows
+                        .entry(i)
+                        .or_insert_with(|| vec![String::new(); SYSTEM_COLUMNS.len()])[c] = v;
+                }
+                continue;
+            }
             let cell = k.strip_prefix("lines-").and_then(|rest| {
                 let (i, name) = rest.split_once('-')?;
                 let i: usize = i.parse().ok()?;
@@ -154,6 +194,7 @@ impl Posted {
             fields,
             systems,
             rows: rows.into_values().collect(),
+            system_rows: system_rows.into_values().collect(),
         }
     }
 
@@ -169,6 +210,12 @@ impl Posted {
             }
             Edit::RemoveRow(i) if *i < self.rows.len() => {
                 self.rows.remove(*i);
+            }
+            Edit::AddSystemRow if doc == Document::Application && self.lines() < MAX_LINES => self
+                .system_rows
+                .push(vec![String::new(); SYSTEM_COLUMNS.len()]),
+            Edit::RemoveSystemRow(i) if *i < self.system_rows.len() => {
+                self.system_rows.remove(*i);
             }
             Edit::Paste => {
                 let pasted = pasted_rows(self.field("paste"), width);
@@ -186,12 +233,26 @@ impl Posted {
         }
     }
 
-    /// The document as it will be signed: the JSON the API reads, pretty-printed so the signer can
-    /// read what they sign. Empty optional cells are left out.
-    fn document(&self, doc: Document, applicant_bin: &str) -> String {
-        let lines: Vec<serde_json::Value> = self
-            .rows
+    fn lines(&self) -> usize {
+        self.rows.len() + self.system_rows.len()
+    }
+
+    /// The people's rows the document holds: every row, except that an application for information
+    /// systems alone leaves out the empty row the form always keeps.
+    fn person_rows(&self) -> Vec<&Vec<String>> {
+        let blank = |r: &&Vec<String>| r.iter().all(|c| c.trim().is_empty());
+        self.rows
             .iter()
+            .filter(|r| self.system_rows.is_empty() || !blank(r))
+            .collect()
+    }
+
+    /// The document as it will be signed: the JSON the API reads, pretty-printed so the signer can
+    /// read what they sign. Empty optional cells are left out; the systems' lines follow the people's.
+    fn document(&self, doc: Document, applicant_bin: &str) -> String {
+        let mut lines: Vec<serde_json::Value> = self
+            .person_rows()
+            .into_iter()
             .map(|r| {
                 let mut line = serde_json::Map::new();
                 for (c, v) in doc.columns().iter().zip(r) {
@@ -203,6 +264,20 @@ impl Posted {
                 serde_json::Value::Object(line)
             })
             .collect();
+        for r in &self.system_rows {
+            let mut line = serde_json::Map::new();
+            line.insert("kind".into(), json!("information_system"));
+            for (c, v) in SYSTEM_COLUMNS.iter().zip(r) {
+                // A certificate keeps its line breaks (PEM); the rest is trimmed.
+                let v = if c.input == "pem" {
+                    v.trim().replace("\r\n", "\n")
+                } else {
+                    v.trim().to_owned()
+                };
+                line.insert(c.name.to_owned(), json!(v));
+            }
+            lines.push(serde_json::Value::Object(line));
+        }
         let mut d = json!({
             "applicant_bin": applicant_bin,
             "date": self.field("date").trim(),
@@ -241,13 +316,25 @@ fn pasted_rows(text: &str, width: usize) -> Vec<Vec<String>> {
 }
 
 /// The input a JSON Pointer of the API's answer names: `/lines/0/iin` is `lines-0-iin`,
-/// `/head/surname` is `head-surname`, `/systems/1` is `systems`.
-fn input_of(pointer: &str) -> String {
+/// `/head/surname` is `head-surname`, `/systems/1` is `systems`; a line after the `people` people's
+/// lines is an information system's: `/lines/3/name` with two people is `is-1-name`.
+fn input_of(pointer: &str, people: usize) -> String {
+    if let Some((n, rest)) = system_line(pointer, people) {
+        return format!("is-{n}-{rest}");
+    }
     let name = pointer.trim_start_matches('/').replace('/', "-");
     match name.starts_with("systems") {
         true => "systems".to_owned(),
         false => name,
     }
+}
+
+/// The information system's line (its index among the systems) and field a pointer names, if any.
+fn system_line(pointer: &str, people: usize) -> Option<(usize, String)> {
+    let rest = pointer.strip_prefix("/lines/")?;
+    let (n, field) = rest.split_once('/')?;
+    let n: usize = n.parse().ok()?;
+    (n >= people).then(|| (n - people, field.replace('/', "-")))
 }
 
 /// A broken rule as the page lists it: the input to go to, the field in words, the rule's words.
@@ -258,8 +345,21 @@ struct FieldProblem {
     detail: String,
 }
 
-/// A field in the person's words: `/lines/2/iin` is "Row 3: IIN".
-fn label_of(lang: Lang, pointer: &str) -> String {
+/// A field in the person's words: `/lines/2/iin` is "Row 3: IIN"; an information system's line is
+/// "Information system 1: Certificate".
+fn label_of(lang: Lang, pointer: &str, people: usize) -> String {
+    if let Some((n, field)) = system_line(pointer, people) {
+        let key = format!("page-field-system-{field}");
+        return format!(
+            "{}: {}",
+            lang.text("page-system-row", &[("count", (n + 1).to_string())]),
+            if lang.has(&key) {
+                lang.text(&key, &[])
+            } else {
+                field
+            }
+        );
+    }
     let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
     let field = |name: &str| {
         let key = format!("page-field-{name}");
@@ -339,12 +439,13 @@ async fn page(
         }
         _ => (None, None),
     };
+    let people = form.person_rows().len();
     let error_list: Vec<FieldProblem> = problem
         .iter()
         .flat_map(|p| p.errors.iter())
         .map(|e| FieldProblem {
-            input: input_of(&e.field),
-            label: label_of(lang, &e.field),
+            input: input_of(&e.field, people),
+            label: label_of(lang, &e.field, people),
             detail: e.detail.clone(),
         })
         .collect();
@@ -362,6 +463,8 @@ async fn page(
             action => doc.path(),
             columns => Value::from(Serde(doc.columns())),
             rows => Value::from(Serde(&form.rows)),
+            system_columns => Value::from(Serde(&SYSTEM_COLUMNS)),
+            system_rows => Value::from(Serde(&form.system_rows)),
             fields => Value::from(Serde(&form.fields)),
             systems => SYSTEMS,
             chosen => Value::from(Serde(&form.systems)),
@@ -502,10 +605,54 @@ mod tests {
 
     #[test]
     fn pointers_name_their_inputs() {
-        assert_eq!(input_of("/lines/3/iin"), "lines-3-iin");
-        assert_eq!(input_of("/head/surname"), "head-surname");
-        assert_eq!(input_of("/systems/1"), "systems");
-        assert_eq!(input_of("/date"), "date");
+        assert_eq!(input_of("/lines/3/iin", 5), "lines-3-iin");
+        assert_eq!(input_of("/head/surname", 5), "head-surname");
+        assert_eq!(input_of("/systems/1", 5), "systems");
+        assert_eq!(input_of("/date", 5), "date");
+        // Issue 18: the lines after the people's are the information systems'.
+        assert_eq!(
+            input_of("/lines/3/certificate_pem", 2),
+            "is-1-certificate_pem"
+        );
+        assert_eq!(input_of("/lines/0/name", 0), "is-0-name");
+    }
+
+    // Issue 18 (Order 270 §3): an application for an information system alone leaves out the empty
+    // person row the form keeps; the systems' lines follow the people's, the certificate's lines kept.
+    #[test]
+    fn system_rows_become_information_system_lines() {
+        let pem = "-----BEGIN CERTIFICATE-----\r\nMIIB\r\n-----END CERTIFICATE-----";
+        let mut p = Posted::from_form(
+            Document::Application,
+            form(&[
+                ("date", "2026-12-03"),
+                ("is-0-name", " АЖ «Аудит» "),
+                ("is-0-purpose", "аудит"),
+                ("is-0-certificate_pem", pem),
+                ("lines-0-surname", ""),
+            ]),
+        );
+        let d: serde_json::Value =
+            serde_json::from_str(&p.document(Document::Application, "940140000385"))
+                .unwrap_or_default();
+        assert_eq!(
+            d["lines"],
+            json!([{"kind": "information_system", "name": "АЖ «Аудит»", "purpose": "аудит",
+                "certificate_pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"}])
+        );
+        p.rows[0][0] = "Сейітова".into();
+        let d: serde_json::Value =
+            serde_json::from_str(&p.document(Document::Application, "940140000385"))
+                .unwrap_or_default();
+        assert_eq!(d["lines"][0]["surname"], "Сейітова");
+        assert_eq!(d["lines"][1]["kind"], "information_system");
+        p.apply(Document::Application, &Edit::AddSystemRow);
+        assert_eq!(p.system_rows.len(), 2);
+        p.apply(Document::Application, &Edit::RemoveSystemRow(0));
+        assert_eq!(p.system_rows.len(), 1);
+        assert_eq!(p.system_rows[0][0], "", "the added row stays");
+        let b = Posted::from_form(Document::BlockRequest, form(&[("is-0-name", "x")]));
+        assert!(b.system_rows.is_empty(), "a block request has no systems");
     }
 
     #[test]
@@ -514,5 +661,7 @@ mod tests {
         assert_eq!(Edit::of(Some("remove-x")), Edit::Check);
         assert_eq!(Edit::of(Some("paste")), Edit::Paste);
         assert_eq!(Edit::of(None), Edit::Check);
+        assert_eq!(Edit::of(Some("add-system")), Edit::AddSystemRow);
+        assert_eq!(Edit::of(Some("remove-system-1")), Edit::RemoveSystemRow(1));
     }
 }
