@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::Service;
 use crate::audit::Attempt;
 use crate::error::{Problem, ServiceError, ServiceResult};
-use crate::sessions::{SessionToken, check_challenge, revoked_at, token_hash};
+use crate::sessions::{SessionToken, revoked_at, token_hash};
 use crate::toolbox::*;
 use crate::views::{OrganizationView, SystemGrantView};
 
@@ -162,41 +162,24 @@ impl Service {
         body: &[u8],
     ) -> ServiceResult<SystemSignedIn> {
         let at = self.clock.now();
-        let (_, verified) = self
-            .verified_body(
+        let crate::sign_in::SignedChallenge {
+            verified,
+            challenge,
+            expires: exp,
+        } = self
+            .signed_challenge(
                 attempt,
+                ip,
                 body,
-                at,
-                anonymous("system_login", "session", ip),
-                true,
+                "system_login",
+                |id| {
+                    let bin = id.bin.as_ref().map_or("?", |b| b.as_str());
+                    format!("certificate:{}@{bin}", id.serial_hex)
+                },
+                |id| require_system_sign_in(id, None),
             )
             .await?;
         let id = &verified.signer;
-        let bin_text = id.bin.as_ref().map(|b| b.to_string());
-        let mut e = entry(
-            format!(
-                "certificate:{}@{}",
-                id.serial_hex,
-                bin_text.as_deref().unwrap_or("?")
-            ),
-            bin_text.clone(),
-            "system_login",
-            "session".into(),
-            String::new(),
-            ip,
-        );
-        e.details = signature_evidence(&verified);
-        attempt.begin(e, None);
-        self.sign_in_allowed(&format!("{}/{}", verified.anchor, id.serial_hex))?;
-        let challenge = String::from_utf8(verified.content.clone()).unwrap_or_default();
-        let exp = check_challenge(&self.challenge_key, &challenge, at)?;
-        require_system_sign_in(id, None).map_err(|e| ServiceError::signature(&e, true))?;
-        if self.config.production && verified.development_anchor {
-            return Err(ServiceError::signature(
-                &SignatureError::DevelopmentCaRefused,
-                true,
-            ));
-        }
         let Some(bin) = id.bin.clone() else {
             return Err(ServiceError::signature(
                 &SignatureError::NotLegalEntity,

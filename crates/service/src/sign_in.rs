@@ -22,7 +22,60 @@ pub struct SignedIn {
     pub max_age_seconds: i64,
 }
 
+/// A sign-in's signed challenge, verified: the signature, the certificate's profile, the challenge.
+pub(crate) struct SignedChallenge {
+    pub verified: qoljetim_signature::VerifiedCms,
+    pub challenge: String,
+    /// The challenge's expiry (Unix seconds).
+    pub expires: i64,
+}
+
 impl Service {
+    /// The steps every sign-in takes — a person's (Order 270 §11) or an information system's (issue
+    /// 18): the signature verified, the attempt audited under `actor` of the certificate, the
+    /// certificate's sign-ins rate-limited, the challenge ours and unexpired, the certificate's
+    /// `profile` required, a development anchor refused in production.
+    pub(crate) async fn signed_challenge(
+        &self,
+        attempt: &Attempt,
+        ip: &str,
+        body: &[u8],
+        action: &str,
+        actor: impl Fn(&qoljetim_signature::CertificateIdentity) -> String,
+        profile: impl Fn(&qoljetim_signature::CertificateIdentity) -> Result<(), SignatureError>,
+    ) -> ServiceResult<SignedChallenge> {
+        let at = self.clock.now();
+        let (_, verified) = self
+            .verified_body(attempt, body, at, anonymous(action, "session", ip), true)
+            .await?;
+        let id = &verified.signer;
+        let mut e = entry(
+            actor(id),
+            id.bin.as_ref().map(|b| b.to_string()),
+            action,
+            "session".into(),
+            String::new(),
+            ip,
+        );
+        e.details = signature_evidence(&verified);
+        attempt.begin(e, None);
+        self.sign_in_allowed(&format!("{}/{}", verified.anchor, id.serial_hex))?;
+        let challenge = String::from_utf8(verified.content.clone()).unwrap_or_default();
+        let expires = check_challenge(&self.challenge_key, &challenge, at)?;
+        profile(id).map_err(|e| ServiceError::signature(&e, true))?;
+        if self.config.production && verified.development_anchor {
+            return Err(ServiceError::signature(
+                &SignatureError::DevelopmentCaRefused,
+                true,
+            ));
+        }
+        Ok(SignedChallenge {
+            verified,
+            challenge,
+            expires,
+        })
+    }
+
     /// A one-time sign-in challenge (Order 270 §11), valid for five minutes.
     pub fn challenge(&self) -> ServiceResult<ChallengeView> {
         let (challenge, expires) = issue_challenge(&self.challenge_key, self.clock.now())?;
@@ -47,31 +100,14 @@ impl Service {
         body: &[u8],
     ) -> ServiceResult<SignedIn> {
         let at = self.clock.now();
-        let (_, verified) = self
-            .verified_body(attempt, body, at, anonymous("login", "session", ip), true)
+        let SignedChallenge {
+            verified,
+            challenge,
+            expires: exp,
+        } = self
+            .signed_challenge(attempt, ip, body, "login", signer_id, require_sign_in)
             .await?;
         let id = &verified.signer;
-        let who = signer_id(id);
-        let mut e = entry(
-            who,
-            id.bin.as_ref().map(|b| b.to_string()),
-            "login",
-            "session".into(),
-            String::new(),
-            ip,
-        );
-        e.details = signature_evidence(&verified);
-        attempt.begin(e, None);
-        self.sign_in_allowed(&format!("{}/{}", verified.anchor, id.serial_hex))?;
-        let challenge = String::from_utf8(verified.content.clone()).unwrap_or_default();
-        let exp = check_challenge(&self.challenge_key, &challenge, at)?;
-        require_sign_in(id).map_err(|e| ServiceError::signature(&e, true))?;
-        if self.config.production && verified.development_anchor {
-            return Err(ServiceError::signature(
-                &SignatureError::DevelopmentCaRefused,
-                true,
-            ));
-        }
         let (Some(iin), Some(bin)) = (id.iin.clone(), id.bin.clone()) else {
             return Err(ServiceError::signature(
                 &SignatureError::NotLegalEntity,
