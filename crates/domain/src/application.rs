@@ -789,6 +789,16 @@ impl GrantStatus {
     pub fn is_live(self) -> bool {
         matches!(self, GrantStatus::PendingTraining | GrantStatus::Active)
     }
+
+    /// Order 270 §9: the status on `on` of a grant valid through `valid_until` — a live grant past its
+    /// last day is expired, even before the worker has marked it (a person's or a system's).
+    pub fn on(self, valid_until: jiff::civil::Date, on: jiff::civil::Date) -> GrantStatus {
+        if self.is_live() && valid_until < on {
+            GrantStatus::Expired
+        } else {
+            self
+        }
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             GrantStatus::PendingTraining => "pending_training",
@@ -1004,6 +1014,20 @@ pub fn grant_validity(granted_on: Date, requested_until: Option<Date>) -> Option
 
 #[cfg(test)]
 mod tests {
+    // Order 270 §9: access is for a period — a live grant (a person's or a system's) is expired the day
+    // after its last day, even before the worker marks it; an ended one keeps its status.
+    #[test]
+    fn a_live_grant_past_its_last_day_is_expired() {
+        use super::GrantStatus as G;
+        let last: jiff::civil::Date = "2027-12-06".parse().unwrap_or_default();
+        let next = last.tomorrow().unwrap_or(last);
+        assert_eq!(G::Active.on(last, last), G::Active);
+        assert_eq!(G::Active.on(last, next), G::Expired);
+        assert_eq!(G::PendingTraining.on(last, next), G::Expired);
+        assert_eq!(G::Revoked.on(last, next), G::Revoked);
+        assert_eq!(G::Blocked.on(last, last), G::Blocked);
+    }
+
     // Issue 18: an issuer written by hand matches the certificate's in another order, case or spacing,
     // and not another issuer.
     #[test]

@@ -1032,8 +1032,8 @@ proptest! {
         prop_assert_eq!(s.allowed, inside);
     }
 
-    // Issue 18: an information system is the principal of the data reads and of reading itself, and of
-    // no workflow action whatever the resource: the schema refuses the request, so nothing is allowed.
+    // Order 270 §3–§4 (issue 18): an information system reads in read mode only — the principal of the
+    // data reads and of reading itself, and of no workflow action whatever the resource: the schema refuses the request, so nothing is allowed.
     #[test]
     fn a_system_takes_no_workflow_action(action_i in 0usize..Action::ALL.len(), resource_i in 0usize..4) {
         let e = engine();

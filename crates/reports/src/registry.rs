@@ -78,10 +78,12 @@ pub struct AccessRegistry {
 /// The status of a grant on `on`: a grant past its last day is expired even before the worker has
 /// marked it.
 pub fn status_on(g: &GrantRow, on: Date) -> (GrantStatus, Option<String>) {
-    if g.status.is_live() && g.valid_until < on {
-        return (GrantStatus::Expired, Some("validity_ended".into()));
+    let status = g.status.on(g.valid_until, on);
+    if status == g.status {
+        (status, g.end_reason.clone())
+    } else {
+        (status, Some("validity_ended".into()))
     }
-    (g.status, g.end_reason.clone())
 }
 
 fn scope_text(scope: &Scope) -> String {
@@ -185,15 +187,10 @@ pub async fn access_registry(
     }
     let mut information_systems = vec![];
     for g in store.all_system_grants().await? {
-        if g.valid_from > on_s {
+        if g.valid_from > on {
             continue;
         }
-        // As for a person's: past its last day it is expired, even before the worker has marked it.
-        let (status, end_reason) = if g.status == "active" && g.valid_until < on_s {
-            ("expired".to_owned(), Some("validity_ended".to_owned()))
-        } else {
-            (g.status.clone(), g.end_reason.clone())
-        };
+        let (status, end_reason) = g.status_on(on);
         let (org_kk, org_ru) = qoljetim_domain::Bin::parse(&g.organization_bin)
             .ok()
             .and_then(|b| orgs.get(&b).cloned())
@@ -207,11 +204,11 @@ pub async fn access_registry(
             organization_bin: g.organization_bin,
             organization_name_kk: org_kk,
             organization_name_ru: org_ru,
-            system: g.system,
+            system: g.system.as_str().to_owned(),
             scope: g.scope,
-            valid_from: g.valid_from,
-            valid_until: g.valid_until,
-            status,
+            valid_from: g.valid_from.to_string(),
+            valid_until: g.valid_until.to_string(),
+            status: status.as_str().to_owned(),
             ended_at: g.ended_at.map(instant),
             end_reason,
         });

@@ -102,9 +102,8 @@ impl Reader<'_> {
 struct ReadableGrant {
     id: i64,
     system: System,
-    status: String,
-    /// Active or waiting for training (a person's); active (a system's).
-    live: bool,
+    /// A person's grant is live while active or waiting for training; a system's while active.
+    status: GrantStatus,
     valid_from: Date,
     valid_until: Date,
     scope: Scope,
@@ -118,8 +117,7 @@ impl From<&GrantRow> for ReadableGrant {
         ReadableGrant {
             id: g.id,
             system: g.system,
-            status: g.status.as_str().to_owned(),
-            live: g.status.is_live(),
+            status: g.status,
             valid_from: g.valid_from,
             valid_until: g.valid_until,
             scope: g.scope.clone(),
@@ -129,20 +127,18 @@ impl From<&GrantRow> for ReadableGrant {
     }
 }
 
-impl ReadableGrant {
-    /// A system's grant; None when its stored fields do not parse (it then grants nothing).
-    fn of_system(g: &SystemGrantRow) -> Option<Self> {
-        Some(ReadableGrant {
+impl From<&SystemGrantRow> for ReadableGrant {
+    fn from(g: &SystemGrantRow) -> Self {
+        ReadableGrant {
             id: g.id,
-            system: g.system.parse().ok()?,
-            status: g.status.clone(),
-            live: g.status == "active",
-            valid_from: g.valid_from.parse().ok()?,
-            valid_until: g.valid_until.parse().ok()?,
+            system: g.system,
+            status: g.status,
+            valid_from: g.valid_from,
+            valid_until: g.valid_until,
             scope: g.scope.clone(),
             trained: true,
             duties_accepted: true,
-        })
+        }
     }
 }
 
@@ -349,7 +345,7 @@ pub fn parse_query(
 fn active_grant(grants: &[ReadableGrant], system: System, today: Date) -> Option<ReadableGrant> {
     grants
         .iter()
-        .filter(|g| g.system == system && g.live)
+        .filter(|g| g.system == system && g.status.is_live())
         .filter(|g| g.valid_from <= today && today <= g.valid_until)
         .max_by_key(|g| (g.trained && g.duties_accepted, g.id))
         .cloned()
@@ -487,11 +483,7 @@ impl Service {
                 .iter()
                 .map(ReadableGrant::from)
                 .collect(),
-            Reader::System(s) => s
-                .grants
-                .iter()
-                .filter_map(ReadableGrant::of_system)
-                .collect(),
+            Reader::System(s) => s.grants.iter().map(ReadableGrant::from).collect(),
         })
     }
 
@@ -652,7 +644,7 @@ impl Service {
         attempt.update(|e| {
             e.outcome = "denied".into();
             e.policies = d.policies.clone();
-            e.details = json!({"grant": grant.id, "status": grant.status,
+            e.details = json!({"grant": grant.id, "status": grant.status.as_str(),
                 "duties_accepted": ctx.duties_accepted});
         });
         Err(ServiceError::denied(

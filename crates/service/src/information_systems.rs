@@ -8,7 +8,6 @@ use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
-use jiff::civil::Date;
 use qoljetim_domain::application::{certificate_serial, same_issuer};
 use qoljetim_policy::{Action, Resource, SystemActor};
 use qoljetim_signature::{SignatureError, require_system_sign_in};
@@ -87,8 +86,6 @@ impl SystemReadLimits {
 pub struct SystemCaller {
     pub actor: SystemActor,
     pub name: String,
-    pub token_hash: String,
-    pub token_expires_at: i64,
     /// The system's grants, as read on this request.
     pub grants: Vec<SystemGrantRow>,
     pub ip: String,
@@ -125,24 +122,6 @@ pub struct InformationSystemView {
     pub name: String,
     pub organization: Option<OrganizationView>,
     pub grants: Vec<SystemGrantView>,
-}
-
-/// A system's grant live on `today` (Almaty): active, and today within its validity.
-fn live(g: &SystemGrantRow, today: Date) -> bool {
-    let within = |from: &str, until: &str| {
-        matches!((from.parse::<Date>(), until.parse::<Date>()),
-            (Ok(f), Ok(u)) if f <= today && today <= u)
-    };
-    g.status == "active" && within(&g.valid_from, &g.valid_until)
-}
-
-/// The status a grant that is no longer live shows (`active` past its year is `expired`).
-fn ended_status(g: &SystemGrantRow) -> String {
-    if g.status == "active" {
-        "expired".into()
-    } else {
-        g.status.clone()
-    }
 }
 
 impl Service {
@@ -208,16 +187,16 @@ impl Service {
             .system_grants_of_system(system.id)
             .await
             .map_err(ServiceError::store)?;
-        let live_ids: Vec<i64> = grants
-            .iter()
-            .filter(|g| live(g, today))
-            .map(|g| g.id)
-            .collect();
-        if live_ids.is_empty() {
+        let live: Vec<&SystemGrantRow> = grants.iter().filter(|g| g.live_on(today)).collect();
+        let live_ids: Vec<i64> = live.iter().map(|g| g.id).collect();
+        if live.is_empty() {
             let last = grants.last();
             return Err(ServiceError::new(Problem::SystemAccessEnded {
                 grant: last.map_or(0, |g| g.id),
-                status: last.map_or_else(|| "none".into(), ended_status),
+                status: last.map_or_else(
+                    || "none".into(),
+                    |g| g.status_on(today).0.as_str().to_owned(),
+                ),
             })
             .at_sign_in());
         }
@@ -226,8 +205,7 @@ impl Service {
             .organization(bin.as_str())
             .await
             .map_err(ServiceError::store)?;
-        let (random, _) = crate::sessions::new_token()?;
-        let token = format!("{SYSTEM_TOKEN_PREFIX}{random}");
+        let (token, hash) = crate::sessions::new_token(SYSTEM_TOKEN_PREFIX)?;
         let seconds = i64::from(self.config.systems.token_minutes) * 60;
         let expires_at = at.as_microsecond() + seconds * 1_000_000;
         let org_kind = org.as_ref().and_then(|o| o.kind.current());
@@ -241,7 +219,7 @@ impl Service {
             challenge_expires_at: exp * 1_000_000,
             now: at.as_microsecond(),
             token: NewSystemToken {
-                token_hash: token_hash(&token),
+                token_hash: hash,
                 information_system_id: system.id,
                 organization_bin: bin.to_string(),
                 org_kind: org_kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
@@ -262,11 +240,7 @@ impl Service {
                 id: system.id,
                 name: system.name,
                 organization: org.as_ref().map(OrganizationView::from),
-                grants: grants
-                    .iter()
-                    .filter(|g| live_ids.contains(&g.id))
-                    .map(SystemGrantView::from)
-                    .collect(),
+                grants: live.into_iter().map(SystemGrantView::from).collect(),
             },
         })
     }
@@ -337,10 +311,13 @@ impl Service {
             .map_err(ServiceError::store)?;
         for id in &row.grant_ids {
             let grant = grants.iter().find(|g| g.id == *id);
-            if grant.is_some_and(|g| live(g, today)) {
+            if grant.is_some_and(|g| g.live_on(today)) {
                 continue;
             }
-            let status = grant.map_or_else(|| "none".into(), ended_status);
+            let status = grant.map_or_else(
+                || "none".into(),
+                |g| g.status_on(today).0.as_str().to_owned(),
+            );
             let (change, e) = end(
                 "grant_ended",
                 json!({"grant": id, "status": status,
@@ -363,8 +340,6 @@ impl Service {
                 org_kind: row.org_kind.parse().ok(),
             },
             name,
-            token_hash: row.token_hash,
-            token_expires_at: row.expires_at,
             grants,
             ip: t.ip,
             now,
@@ -418,7 +393,7 @@ impl Service {
                 grants: caller
                     .grants
                     .iter()
-                    .filter(|g| live(g, today))
+                    .filter(|g| g.live_on(today))
                     .map(SystemGrantView::from)
                     .collect(),
             })

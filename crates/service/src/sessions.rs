@@ -62,10 +62,12 @@ pub fn check_challenge(
     Ok(exp)
 }
 
-pub fn new_token() -> Result<(String, String), ServiceError> {
+/// A new opaque token beginning with `prefix` (a person's none, an information system's `sys.`) and
+/// its hash, which is all the store keeps.
+pub fn new_token(prefix: &str) -> Result<(String, String), ServiceError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(ServiceError::internal)?;
-    let token = URL_SAFE_NO_PAD.encode(b);
+    let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b));
     let hash = token_hash(&token);
     Ok((token, hash))
 }

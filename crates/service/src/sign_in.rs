@@ -148,7 +148,7 @@ impl Service {
             // Kept so that a revocation after sign-in ends the session at its next request.
             "certificate_serial": id.serial_hex, "trust_anchor": verified.anchor,
         });
-        let (token, token_hash) = new_token()?;
+        let (token, token_hash) = new_token("")?;
         let expires_at = at.as_microsecond() + self.config.session_hours * 3_600_000_000;
         let session = NewSession {
             token_hash,

@@ -197,14 +197,36 @@ pub struct SystemGrantRow {
     pub application_id: i64,
     pub line: i64,
     pub organization_bin: String,
-    pub system: String,
-    pub status: String,
-    pub valid_from: String,
-    pub valid_until: String,
+    pub system: qoljetim_domain::System,
+    /// Active, blocked, expired or revoked (a system's grant needs no training).
+    pub status: qoljetim_domain::application::GrantStatus,
+    pub valid_from: Date,
+    pub valid_until: Date,
     pub scope: Scope,
     pub ended_at: Option<i64>,
-    /// validity_ended, organization_deactivated.
+    /// validity_ended, organization_deactivated, revoked.
     pub end_reason: Option<String>,
+}
+
+impl SystemGrantRow {
+    /// Its status on `on` (an Almaty date) and why it ended: past its last day it is expired even
+    /// before the worker has marked it (Order 270 §9, as a person's).
+    pub fn status_on(
+        &self,
+        on: Date,
+    ) -> (qoljetim_domain::application::GrantStatus, Option<String>) {
+        let status = self.status.on(self.valid_until, on);
+        if status == self.status {
+            (status, self.end_reason.clone())
+        } else {
+            (status, Some("validity_ended".into()))
+        }
+    }
+
+    /// Readable on `on`: live that day and within its validity.
+    pub fn live_on(&self, on: Date) -> bool {
+        self.valid_from <= on && self.status_on(on).0.is_live()
+    }
 }
 
 impl Store {
@@ -229,18 +251,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Why a system's grant ended (None while it lasts).
-    pub async fn system_grant_end_reason(&self, id: i64) -> Result<Option<String>> {
-        let r = sqlx::query("SELECT end_reason FROM system_grants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match r {
-            Some(r) => r.try_get("end_reason")?,
-            None => None,
-        })
     }
 
     pub async fn system_grant(&self, id: i64) -> Result<Option<SystemGrantRow>> {
@@ -290,10 +300,14 @@ impl Store {
                     application_id: r.try_get("application_id")?,
                     line: r.try_get("line")?,
                     organization_bin: r.try_get("organization_bin")?,
-                    system: r.try_get("system")?,
-                    status: r.try_get("status")?,
-                    valid_from: r.try_get("valid_from")?,
-                    valid_until: r.try_get("valid_until")?,
+                    system: crate::reads::typed(r, "system", crate::reads::from_str)?,
+                    status: crate::reads::typed(
+                        r,
+                        "status",
+                        qoljetim_domain::application::GrantStatus::parse,
+                    )?,
+                    valid_from: crate::reads::typed(r, "valid_from", crate::reads::from_str)?,
+                    valid_until: crate::reads::typed(r, "valid_until", crate::reads::from_str)?,
                     scope: serde_json::from_str(&r.try_get::<String, _>("scope")?)
                         .map_err(crate::audit::corrupt)?,
                     ended_at: r.try_get("ended_at")?,

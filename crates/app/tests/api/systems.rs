@@ -304,23 +304,8 @@ async fn granted_system_key(
     let (s, v) = app.submit(head, &f).await?;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().ok_or("no id")?;
-    let (s, v) = w
-        .reviewer
-        .post(
-            &format!("/api/v1/applications/{id}/review"),
-            &json!({"lines": [{"line": 1, "decision": "approve"}]}),
-        )
-        .await?;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = w
-        .integrator
-        .post(&format!("/api/v1/applications/{id}/grant"), &json!({}))
-        .await?;
-    assert_eq!(
-        (s, v["system_grants"][0]["status"].as_str()),
-        (201, Some("active")),
-        "{v}"
-    );
+    let v = approve_and_grant(w, id).await?;
+    assert_eq!(v["system_grants"][0]["status"], "active", "{v}");
     Ok((id, cert))
 }
 
@@ -334,8 +319,7 @@ async fn system_grant_status(
         .system_grants_of_application(application)
         .await?;
     let g = g.first().ok_or("no system grant")?;
-    let end = app.state.store.system_grant_end_reason(g.id).await?;
-    Ok((g.status.clone(), end))
+    Ok((g.status.as_str().to_owned(), g.end_reason.clone()))
 }
 
 // Order 270 §9 and issue 17 for systems (issue 18): a system's grant is blocked with its organization's
@@ -667,7 +651,7 @@ async fn an_audit_chambers_system_reads_its_scope_with_its_own_certificate(app: 
     Ok(())
 }
 
-// Issue 18: a system's token lasts `token_minutes` by the service's clock; a revoked certificate ends it
+// Order 270 §3 and §9 (issue 18): a system's token lasts `token_minutes` by the service's clock; a revoked certificate ends it
 // at its next request (DESIGN.md §4, as a person's session); each system's requests are rate-limited
 // (`429` with `Retry-After`), another system's not counted with it; and its grant ends with its year.
 async fn a_systems_token_ends_with_its_certificate_its_minutes_and_its_rate(app: &TestApp) -> R {
@@ -765,7 +749,7 @@ fn python() -> String {
     })
 }
 
-// Issue 18, part 4: the documented example client (scripts/system-client.py, Python `cryptography`)
+// Order 270 §3 (issue 18, part 4): the documented example client (scripts/system-client.py, Python `cryptography`)
 // signs in as the system with its certificate and key files and pages through a dataset; its pages
 // together are exactly the rows the whole query answers, and each page is a read audited under the
 // system's name.
