@@ -711,6 +711,39 @@ async fn a_systems_token_ends_with_its_certificate_its_minutes_and_its_rate(app:
     assert_eq!(resp.status().as_u16(), 429);
     assert!(retry.is_some_and(|r| (1..=60).contains(&r)), "{retry:?}");
 
+    // Blocked: the organization's deactivation blocks its system's grant, and the token ends there.
+    let astana = demo_bin(252);
+    app.add_org(&astana, K::RevisionCommission, Some("710000000"), &[])
+        .await?;
+    let astana_head = app.person(
+        &iin(76),
+        Some(&astana),
+        Some(NcaRole::FirstHead),
+        KeyPurpose::Signing,
+    )?;
+    let (_, astana_system) = granted_system_key(app, &w, &astana, &astana_head, 77).await?;
+    let (s, v, c) = system_sign_in(app, &astana_system).await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(c.get(&q).await?.0, 200);
+    let (s, v) = w
+        .integrator
+        .post(
+            &format!("/api/v1/organizations/{astana}/deactivate"),
+            &json!({"reason": "орган упразднён"}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c.get(&q).await?;
+    assert_eq!(
+        (
+            s,
+            problem_type(&v),
+            v["detail"].as_str().is_some_and(|d| d.contains("blocked"))
+        ),
+        (401, "system-access-ended", true),
+        "{v}"
+    );
+
     // The year: the token of a grant whose year has ended is refused at its next request.
     let until = qoljetim_domain::calendar::one_year_after(today(app));
     let other_head = app.person(
@@ -734,6 +767,13 @@ async fn a_systems_token_ends_with_its_certificate_its_minutes_and_its_rate(app:
         (401, "system-access-ended", true),
         "{v}"
     );
+    // Expired: past the certificate's own validity (400 days here) it signs in no more.
+    app.state
+        .clock
+        .set(app.state.clock.now() + jiff::SignedDuration::from_hours(24 * 60));
+    let (s, v, c) = system_sign_in(app, &fourth).await?;
+    assert_eq!((s, problem_type(&v)), (401, "certificate-expired"), "{v}");
+    assert!(c.token.is_none());
     Ok(())
 }
 
