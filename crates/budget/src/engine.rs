@@ -1,10 +1,13 @@
-//! The budget data engine: each dataset's rows held in memory as integer columns at their own width,
-//! one partition per fiscal year, loaded from the Parquet files of the data folder. A query reads
-//! only its fiscal year's partition and applies the caller's scope to every row before its own
-//! filters, then groups and sums. The server only reads the files (loads happen through the CLI, which
-//! swaps files in atomically).
+//! The budget data engine: each dataset held in memory as one partition per fiscal year, its rows
+//! sorted by the scope keys (level, KATO, administrator; see `layout`), its columns at their own
+//! width, read at start from the engine files beside the Parquet files. Each partition keeps an index
+//! of runs — row ranges of one (level, KATO, administrator) — so a query applies the caller's scope to
+//! the runs and scans only the rows of the runs it admits, before its own filters; then it groups and
+//! sums. The server only reads the files (loads happen through the CLI, which swaps files in
+//! atomically).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -14,7 +17,8 @@ use qoljetim_domain::org::AdministratorCode;
 use qoljetim_domain::{BudgetLevel, Scope, System};
 
 use crate::BudgetError;
-use crate::model::{DATASETS, DatasetSpec, Dim, format_code};
+use crate::layout;
+use crate::model::{DATASETS, DatasetSpec, Dim, district_of, format_code, region_of};
 
 /// The scope of a grant as the engine applies it (DESIGN.md §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,82 +135,272 @@ pub type AnswerFuture<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<DataAnswer, BudgetError>> + Send + 'a>,
 >;
 
-/// One column of a partition, at the width its dataset gives it (a year or a level needs no `i64`).
+/// One stored column of a partition: an Arrow array of the engine file, at its own width.
 #[derive(Debug, Clone)]
 enum Column {
-    I8(Vec<i8>),
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
+    I8(Int8Array),
+    I16(Int16Array),
+    I32(Int32Array),
+    I64(Int64Array),
 }
 
 impl Column {
-    fn of(d: &arrow_schema::DataType) -> Column {
-        use arrow_schema::DataType;
-        match d {
-            DataType::Int8 => Column::I8(vec![]),
-            DataType::Int16 => Column::I16(vec![]),
-            DataType::Int32 => Column::I32(vec![]),
-            _ => Column::I64(vec![]),
+    fn of(a: &ArrayRef) -> Option<Column> {
+        let any = a.as_any();
+        if let Some(x) = any.downcast_ref::<Int8Array>() {
+            return Some(Column::I8(x.clone()));
+        }
+        if let Some(x) = any.downcast_ref::<Int16Array>() {
+            return Some(Column::I16(x.clone()));
+        }
+        if let Some(x) = any.downcast_ref::<Int32Array>() {
+            return Some(Column::I32(x.clone()));
+        }
+        any.downcast_ref::<Int64Array>()
+            .map(|x| Column::I64(x.clone()))
+    }
+
+    fn values(&self) -> Values<'_> {
+        match self {
+            Column::I8(a) => Values::I8(a.values()),
+            Column::I16(a) => Values::I16(a.values()),
+            Column::I32(a) => Values::I32(a.values()),
+            Column::I64(a) => Values::I64(a.values()),
         }
     }
 
+    /// The smallest and greatest value ((0, -1) for no rows): a grouping by small code ranges
+    /// indexes its groups directly.
+    fn bounds(&self) -> (i64, i64) {
+        fn of<T: Copy + Into<i64> + Ord>(v: &[T]) -> (i64, i64) {
+            match (v.iter().min(), v.iter().max()) {
+                (Some(lo), Some(hi)) => ((*lo).into(), (*hi).into()),
+                _ => (0, -1),
+            }
+        }
+        match self {
+            Column::I8(a) => of(a.values()),
+            Column::I16(a) => of(a.values()),
+            Column::I32(a) => of(a.values()),
+            Column::I64(a) => of(a.values()),
+        }
+    }
+}
+
+/// A dimension as a query reads it: a stored column, the partition's fiscal year, or a region or
+/// district derived from the budget's KATO (and level).
+#[derive(Debug, Clone, Copy)]
+enum Values<'a> {
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    Year(i64),
+    Region(&'a [i32]),
+    District(&'a [i32], &'a [i8]),
+}
+
+impl Values<'_> {
     #[inline]
     fn get(&self, r: usize) -> i64 {
-        match self {
-            Column::I8(v) => i64::from(v[r]),
-            Column::I16(v) => i64::from(v[r]),
-            Column::I32(v) => i64::from(v[r]),
-            Column::I64(v) => v[r],
+        match *self {
+            Values::I8(v) => i64::from(v[r]),
+            Values::I16(v) => i64::from(v[r]),
+            Values::I32(v) => i64::from(v[r]),
+            Values::I64(v) => v[r],
+            Values::Year(y) => y,
+            Values::Region(k) => region_of(i64::from(k[r])),
+            Values::District(k, l) => district_of(i64::from(k[r]), l[r]),
         }
-    }
-
-    /// Appends rows `rows` of an Arrow column: of the column's own width directly, of another integer
-    /// width when every value fits (a null reads as 0).
-    fn push_from(&mut self, a: &ArrayRef, rows: &[usize]) -> Result<(), BudgetError> {
-        let any = a.as_any();
-        match self {
-            Column::I8(v) => match any.downcast_ref::<Int8Array>() {
-                Some(x) => v.extend(rows.iter().map(|&r| x.value(r))),
-                None => return narrow(v, a, rows),
-            },
-            Column::I16(v) => match any.downcast_ref::<Int16Array>() {
-                Some(x) => v.extend(rows.iter().map(|&r| x.value(r))),
-                None => return narrow(v, a, rows),
-            },
-            Column::I32(v) => match any.downcast_ref::<Int32Array>() {
-                Some(x) => v.extend(rows.iter().map(|&r| x.value(r))),
-                None => return narrow(v, a, rows),
-            },
-            Column::I64(v) => match any.downcast_ref::<Int64Array>() {
-                Some(x) => v.extend(rows.iter().map(|&r| x.value(r))),
-                None => v.extend(rows.iter().map(|&r| int_at(a, r))),
-            },
-        }
-        Ok(())
     }
 }
 
-/// Values of another integer width, each checked to fit.
-fn narrow<T: TryFrom<i64>>(
-    v: &mut Vec<T>,
-    a: &ArrayRef,
-    rows: &[usize],
-) -> Result<(), BudgetError> {
-    for &r in rows {
-        let x = int_at(a, r);
-        v.push(T::try_from(x).map_err(|_| {
-            BudgetError::Engine(format!("{x} does not fit a {} column", a.data_type()))
-        })?);
-    }
-    Ok(())
+/// A run of rows with one (level, KATO, administrator): the unit the scope is applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    level: i8,
+    kato: i32,
+    /// 0 in a dataset without administrators.
+    administrator: i16,
+    rows: (u32, u32),
 }
 
-/// The rows of one dataset in one fiscal year: dimensions, then measures, in the schema's order.
+/// The rows of one dataset in one fiscal year, sorted by the scope keys: the stored columns (the
+/// engine schema's order), their bounds, and the index of runs.
 #[derive(Debug, Clone)]
 struct Partition {
+    fiscal_year: i16,
     rows: usize,
+    names: Vec<&'static str>,
     columns: Vec<Column>,
+    bounds: Vec<(i64, i64)>,
+    runs: Vec<Run>,
+}
+
+impl Partition {
+    /// A partition of an engine batch (`layout::engine_batch` or an engine file). The index is built
+    /// from the rows themselves, so it describes them whatever their order; the sort only keeps runs
+    /// few.
+    fn new(spec: &DatasetSpec, fiscal_year: i16, batch: &RecordBatch) -> Result<Self, BudgetError> {
+        let schema = layout::engine_schema(spec, fiscal_year);
+        let mut names = vec![];
+        let mut columns = vec![];
+        for f in schema.fields() {
+            let a = batch
+                .column_by_name(f.name())
+                .filter(|a| a.data_type() == f.data_type() && a.null_count() == 0)
+                .and_then(Column::of)
+                .ok_or_else(|| {
+                    BudgetError::Engine(format!(
+                        "{} {fiscal_year}: column {} is missing, of another type or has nulls",
+                        spec.name,
+                        f.name()
+                    ))
+                })?;
+            names.push(
+                spec.dims
+                    .iter()
+                    .map(|d| d.name())
+                    .chain(spec.measures.iter().copied())
+                    .find(|n| *n == f.name())
+                    .unwrap_or("?"),
+            );
+            columns.push(a);
+        }
+        let bounds = columns.iter().map(Column::bounds).collect();
+        let rows = batch.num_rows();
+        if rows > u32::MAX as usize {
+            return Err(BudgetError::Engine(format!(
+                "{} {fiscal_year}: {rows} rows in one partition",
+                spec.name
+            )));
+        }
+        let mut p = Partition {
+            fiscal_year,
+            rows,
+            names,
+            columns,
+            bounds,
+            runs: vec![],
+        };
+        p.runs = p.index(spec)?;
+        Ok(p)
+    }
+
+    fn column(&self, name: &str) -> Result<&Column, BudgetError> {
+        self.names
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| &self.columns[i])
+            .ok_or_else(|| BudgetError::Engine(format!("no stored column {name}")))
+    }
+
+    fn level_and_kato(&self) -> Result<(&[i8], &[i32]), BudgetError> {
+        match (
+            self.column(Dim::BudgetLevel.name())?,
+            self.column(Dim::Budget.name())?,
+        ) {
+            (Column::I8(l), Column::I32(k)) => Ok((l.values(), k.values())),
+            _ => Err(BudgetError::Engine(
+                "level or budget of another width".into(),
+            )),
+        }
+    }
+
+    /// The runs of equal (level, KATO, administrator), in row order.
+    fn index(&self, spec: &DatasetSpec) -> Result<Vec<Run>, BudgetError> {
+        let (level, kato) = self.level_and_kato()?;
+        let admin: Option<&[i16]> = if spec.has(Dim::Administrator) {
+            match self.column(Dim::Administrator.name())? {
+                Column::I16(a) => Some(a.values()),
+                _ => return Err(BudgetError::Engine("administrator of another width".into())),
+            }
+        } else {
+            None
+        };
+        let key = |r: usize| (level[r], kato[r], admin.map_or(0, |a| a[r]));
+        let mut runs = vec![];
+        let mut start = 0;
+        for r in 1..=self.rows {
+            if r == self.rows || key(r) != key(start) {
+                let (level, kato, administrator) = key(start);
+                runs.push(Run {
+                    level,
+                    kato,
+                    administrator,
+                    rows: (start as u32, r as u32),
+                });
+                start = r;
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The row ranges in the scope: the runs whose (level, KATO, administrator) the scope's row rule
+    /// admits, neighbours joined. A scan reads no other rows.
+    fn ranges_in(&self, scope: &DataScope) -> Vec<Range<usize>> {
+        let kato_range = scope.kato_range();
+        let mut out: Vec<Range<usize>> = vec![];
+        for run in &self.runs {
+            if !scope.admits_in_year(kato_range, run.level, i64::from(run.kato), || {
+                run.administrator
+            }) {
+                continue;
+            }
+            let (start, end) = (run.rows.0 as usize, run.rows.1 as usize);
+            match out.last_mut() {
+                Some(last) if last.end == start => last.end = end,
+                _ => out.push(start..end),
+            }
+        }
+        out
+    }
+
+    /// A dimension of the query with its bounds and the step its codes move in (a region's KATO by
+    /// 10⁷, a district's by 10⁵), for direct indexing of groups.
+    fn dimension(&self, d: Dim) -> Result<(Values<'_>, (i64, i64), i64), BudgetError> {
+        let kato_bounds = || {
+            self.names
+                .iter()
+                .position(|n| *n == Dim::Budget.name())
+                .map_or((0, -1), |i| self.bounds[i])
+        };
+        Ok(match d {
+            Dim::FiscalYear => {
+                let y = i64::from(self.fiscal_year);
+                (Values::Year(y), (y, y), 1)
+            }
+            Dim::Region => {
+                let (_, kato) = self.level_and_kato()?;
+                let (lo, hi) = kato_bounds();
+                (
+                    Values::Region(kato),
+                    (region_of(lo), region_of(hi)),
+                    10_000_000,
+                )
+            }
+            Dim::District => {
+                let (level, kato) = self.level_and_kato()?;
+                let (_, hi) = kato_bounds();
+                (Values::District(kato, level), (0, hi), 100_000)
+            }
+            _ => {
+                let i = self
+                    .names
+                    .iter()
+                    .position(|n| *n == d.name())
+                    .ok_or_else(|| BudgetError::Engine(format!("no column {}", d.name())))?;
+                (self.columns[i].values(), self.bounds[i], 1)
+            }
+        })
+    }
+
+    fn measure(&self, name: &str) -> Result<&[i64], BudgetError> {
+        match self.column(name)? {
+            Column::I64(a) => Ok(a.values()),
+            _ => Err(BudgetError::Engine(format!("measure {name} is not i64"))),
+        }
+    }
 }
 
 /// One dataset: its partitions by fiscal year.
@@ -215,54 +409,16 @@ struct Table {
     years: BTreeMap<i16, Partition>,
 }
 
-impl Table {
-    /// Adds a batch in the dataset's schema, each row to the partition of its fiscal year.
-    fn add(&mut self, spec: &DatasetSpec, batch: &RecordBatch) -> Result<(), BudgetError> {
-        let schema = spec.schema();
-        let columns: Vec<&ArrayRef> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                batch.column_by_name(f.name()).ok_or_else(|| {
-                    BudgetError::Engine(format!("{}: no column {}", spec.name, f.name()))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let year_col = columns[0];
-        let mut by_year: BTreeMap<i16, Vec<usize>> = BTreeMap::new();
-        for r in 0..batch.num_rows() {
-            let y = i16::try_from(int_at(year_col, r))
-                .map_err(|_| BudgetError::Engine("fiscal year out of range".into()))?;
-            by_year.entry(y).or_default().push(r);
-        }
-        for (year, rows) in by_year {
-            let part = self.years.entry(year).or_insert_with(|| Partition {
-                rows: 0,
-                columns: schema
-                    .fields()
-                    .iter()
-                    .map(|f| Column::of(f.data_type()))
-                    .collect(),
-            });
-            for (c, a) in part.columns.iter_mut().zip(&columns) {
-                c.push_from(a, &rows)?;
-            }
-            part.rows += rows.len();
-        }
-        Ok(())
-    }
-}
-
 struct Loaded {
     stamp: Option<SystemTime>,
     tables: HashMap<(System, &'static str), Table>,
 }
 
-/// The budget data in memory, loaded from the Parquet files under `<data_dir>/budget`.
+/// The budget data in memory, loaded from the files under `<data_dir>/budget`.
 pub struct BudgetTables {
     root: PathBuf,
-    /// Partitions of at least this many rows are scanned on every core (the generated oracle test
-    /// sets 0, so that its small tables take the parallel path and its merge too).
+    /// Scans of at least this many rows in scope run on every core (the generated oracle test sets
+    /// 0, so that its small tables take the parallel path and its merge too).
     parallel_from: usize,
     loaded: RwLock<Arc<Loaded>>,
     reload: tokio::sync::Mutex<()>,
@@ -280,8 +436,15 @@ fn stamp(root: &Path) -> Option<SystemTime> {
 
 /// The file of each fiscal year with the greatest version: `fy<year>__<version>.parquet`.
 pub fn current_files(root: &Path, spec: &DatasetSpec) -> Vec<PathBuf> {
+    current_files_by_year(root, spec)
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+fn current_files_by_year(root: &Path, spec: &DatasetSpec) -> Vec<(i16, PathBuf)> {
     let dir = root.join(spec.system.as_str()).join(spec.name);
-    let mut by_year: BTreeMap<String, (String, PathBuf)> = BTreeMap::new();
+    let mut by_year: BTreeMap<i16, (String, PathBuf)> = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let Some(stem) = name.strip_suffix(".parquet") else {
@@ -290,30 +453,107 @@ pub fn current_files(root: &Path, spec: &DatasetSpec) -> Vec<PathBuf> {
         let Some((fy, version)) = stem.split_once("__") else {
             continue;
         };
-        let replace = by_year.get(fy).is_none_or(|(v, _)| version > v.as_str());
+        let Some(year) = fy.strip_prefix("fy").and_then(|y| y.parse::<i16>().ok()) else {
+            continue;
+        };
+        let replace = by_year.get(&year).is_none_or(|(v, _)| version > v.as_str());
         if replace {
-            by_year.insert(fy.to_owned(), (version.to_owned(), entry.path()));
+            by_year.insert(year, (version.to_owned(), entry.path()));
         }
     }
-    by_year.into_values().map(|(_, p)| p).collect()
+    by_year.into_iter().map(|(y, (_, p))| (y, p)).collect()
 }
 
-/// Reads every current file into memory (off the async threads: Parquet decoding is CPU work).
+/// One partition of the data folder: its engine file, or, where a load predates engine files, its
+/// Parquet file sorted in memory.
+fn load_partition(
+    spec: &'static DatasetSpec,
+    fiscal_year: i16,
+    parquet: &Path,
+) -> Result<Partition, BudgetError> {
+    let engine = layout::engine_file(parquet);
+    if engine.exists() {
+        let batch = layout::read_engine_file(&engine, spec, fiscal_year)?;
+        return Partition::new(spec, fiscal_year, &batch);
+    }
+    let f = std::fs::File::open(parquet)?;
+    let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)?
+        .with_batch_size(65_536)
+        .build()?
+        .collect::<Result<Vec<_>, _>>()?;
+    for b in &batches {
+        let years = b
+            .column_by_name(Dim::FiscalYear.name())
+            .ok_or_else(|| BudgetError::Engine("no fiscal_year column".into()))?;
+        if (0..b.num_rows()).any(|r| int_at(years, r) != i64::from(fiscal_year)) {
+            return Err(BudgetError::File {
+                file: parquet.display().to_string(),
+                message: format!("a row of another fiscal year than {fiscal_year}"),
+            });
+        }
+    }
+    let sorted = layout::sort_by_scope(spec, &batches)?;
+    drop(batches);
+    Partition::new(
+        spec,
+        fiscal_year,
+        &layout::engine_batch(spec, fiscal_year, &sorted)?,
+    )
+}
+
+/// Reads every current partition into memory, on every core (off the async threads).
 fn load(root: &Path) -> Result<Loaded, BudgetError> {
     let stamp = stamp(root);
-    let mut tables = HashMap::new();
-    for spec in DATASETS.iter() {
-        let mut table = Table::default();
-        for file in current_files(root, spec) {
-            let f = std::fs::File::open(&file)?;
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)?
-                .with_batch_size(65_536)
-                .build()?;
-            for batch in reader {
-                table.add(spec, &batch?)?;
-            }
+    let jobs: Vec<(&'static DatasetSpec, i16, PathBuf)> = DATASETS
+        .iter()
+        .flat_map(|spec| {
+            current_files_by_year(root, spec)
+                .into_iter()
+                .map(move |(y, p)| (spec, y, p))
+        })
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(jobs.len().max(1));
+    let parts: Vec<Vec<(usize, Result<Partition, BudgetError>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = vec![];
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((spec, year, path)) = jobs.get(i) else {
+                            break;
+                        };
+                        done.push((i, load_partition(spec, *year, path)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut tables: HashMap<(System, &'static str), Table> = DATASETS
+        .iter()
+        .map(|spec| ((spec.system, spec.name), Table::default()))
+        .collect();
+    let mut loaded = 0;
+    for (i, part) in parts.into_iter().flatten() {
+        let (spec, year, _) = &jobs[i];
+        let part = part?;
+        loaded += 1;
+        if let Some(t) = tables.get_mut(&(spec.system, spec.name)) {
+            t.years.insert(*year, part);
         }
-        tables.insert((spec.system, spec.name), table);
+    }
+    if loaded != jobs.len() {
+        return Err(BudgetError::Engine("a loading thread panicked".into()));
     }
     Ok(Loaded { stamp, tables })
 }
@@ -337,8 +577,33 @@ impl BudgetTables {
         let mut loaded = HashMap::new();
         for (spec, batches) in tables {
             let mut table = Table::default();
+            let mut years = std::collections::BTreeSet::new();
             for b in &batches {
-                table.add(spec, b)?;
+                let fy = b
+                    .column_by_name(Dim::FiscalYear.name())
+                    .ok_or_else(|| BudgetError::Engine("no fiscal_year".into()))?;
+                years.extend((0..b.num_rows()).map(|r| int_at(fy, r)));
+            }
+            for year in years {
+                let of_year = batches
+                    .iter()
+                    .map(|b| {
+                        let fy = b
+                            .column_by_name(Dim::FiscalYear.name())
+                            .ok_or_else(|| BudgetError::Engine("no fiscal_year".into()))?;
+                        let mask: arrow_array::BooleanArray = (0..b.num_rows())
+                            .map(|r| Some(int_at(fy, r) == year))
+                            .collect();
+                        Ok(arrow_select::filter::filter_record_batch(b, &mask)?)
+                    })
+                    .collect::<Result<Vec<_>, BudgetError>>()?;
+                let year = i16::try_from(year)
+                    .map_err(|_| BudgetError::Engine("fiscal year out of range".into()))?;
+                let sorted = layout::sort_by_scope(spec, &of_year)?;
+                let batch = layout::engine_batch(spec, year, &sorted)?;
+                table
+                    .years
+                    .insert(year, Partition::new(spec, year, &batch)?);
             }
             loaded.insert((spec.system, spec.name), table);
         }
@@ -417,19 +682,11 @@ impl BudgetTables {
     }
 }
 
-/// The position of a column in the dataset's schema (dimensions, then measures).
-fn position(spec: &DatasetSpec, name: &str) -> Result<usize, BudgetError> {
-    spec.dims
-        .iter()
-        .map(|d| d.name())
-        .chain(spec.measures.iter().copied())
-        .position(|c| c == name)
-        .ok_or_else(|| BudgetError::Engine(format!("{}: no column {name}", spec.name)))
-}
-
 /// Sums the measures of the partition's rows that lie in the scope and pass the query's filters, by
-/// the values of the grouping columns. Column at a time: the rows in scope (the scope is checked on
-/// every row, before the filters), then each selected row's group, then each measure's sums.
+/// the values of the grouping columns. The scope picks the row ranges (`Partition::ranges_in`); the
+/// scan reads only those, a block at a time: the rows passing the filters, then each row's group,
+/// then each measure's sums, column at a time. Scopes of many rows are shared out among the cores and
+/// the groups merged.
 fn scan(
     spec: &DatasetSpec,
     p: &Partition,
@@ -437,77 +694,67 @@ fn scan(
     q: &DataQuery,
     parallel_from: usize,
 ) -> Result<Groups, BudgetError> {
-    let col =
-        |name: &str| -> Result<&Column, BudgetError> { Ok(&p.columns[position(spec, name)?]) };
-    let level = col(Dim::BudgetLevel.name())?;
-    let budget = col(Dim::Budget.name())?;
-    let administrator = if scope.administrators.is_empty() {
-        None
-    } else {
-        Some(col(Dim::Administrator.name())?)
-    };
-    let range = scope.kato_range();
-    let filters: Vec<(&Column, &[i64])> = q
+    let ranges = p.ranges_in(scope);
+    let in_scope: usize = ranges.iter().map(|r| r.len()).sum();
+    if in_scope == 0 {
+        return Ok(Groups::new());
+    }
+    for d in q.group_by.iter().chain(q.filters.iter().map(|(d, _)| d)) {
+        if !spec.has(*d) {
+            return Err(BudgetError::Engine(format!(
+                "{}: no column {}",
+                spec.name,
+                d.name()
+            )));
+        }
+    }
+    let filters: Vec<(Values, &[i64])> = q
         .filters
         .iter()
-        .map(|(d, values)| Ok((col(d.name())?, values.as_slice())))
+        .map(|(d, values)| Ok((p.dimension(*d)?.0, values.as_slice())))
         .collect::<Result<_, BudgetError>>()?;
-    let keys: Vec<&Column> = q
+    let keys: Vec<(Values, (i64, i64), i64)> = q
         .group_by
         .iter()
-        .map(|d| col(d.name()))
+        .map(|d| p.dimension(*d))
         .collect::<Result<_, _>>()?;
-    let measures: Vec<&Column> = q
+    let measures: Vec<&[i64]> = q
         .measures
         .iter()
-        .map(|m| col(m))
+        .map(|m| p.measure(m))
         .collect::<Result<_, _>>()?;
-    let scan_rows = |rows: std::ops::Range<usize>| -> Groups {
-        let selected: Vec<usize> = rows
-            .filter(|&r| {
-                let admin = || administrator.map_or(0, |a| a.get(r) as i16);
-                scope.admits_in_year(range, level.get(r) as i8, budget.get(r), admin)
-            })
-            .filter(|&r| filters.iter().all(|(c, values)| values.contains(&c.get(r))))
-            .collect();
-        let (group_keys, group_of) = group(&keys, &selected);
-        let mut sums = vec![vec![0_i64; measures.len()]; group_keys.len()];
-        for (m, column) in measures.iter().enumerate() {
-            let mut total = vec![0_i64; group_keys.len()];
-            macro_rules! add {
-                ($v:expr) => {
-                    for (&r, &g) in selected.iter().zip(&group_of) {
-                        total[g] = total[g].wrapping_add(i64::from($v[r]));
-                    }
+    let plan = GroupPlan::of(&keys);
+    let scan_ranges = |ranges: Vec<Range<usize>>| -> Groups {
+        let mut acc = Accumulator::new(&plan, measures.len());
+        let mut sel: Vec<u32> = Vec::with_capacity(BLOCK);
+        for range in ranges {
+            let mut start = range.start;
+            while start < range.end {
+                let end = (start + BLOCK).min(range.end);
+                let block = if filters.is_empty() {
+                    Block::Rows(start, end)
+                } else {
+                    select(&filters, start, end, &mut sel);
+                    Block::Selected(&sel)
                 };
-            }
-            match column {
-                Column::I8(v) => add!(v),
-                Column::I16(v) => add!(v),
-                Column::I32(v) => add!(v),
-                Column::I64(v) => add!(v),
-            }
-            for (s, t) in sums.iter_mut().zip(total) {
-                s[m] = t;
+                acc.add(&plan, &keys, &measures, block);
+                start = end;
             }
         }
-        group_keys.into_iter().zip(sums).collect()
+        acc.groups(&plan, &keys)
     };
-    // Both cores (or more) scan their share of the partition; the groups are then merged.
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    if threads == 1 || p.rows < parallel_from {
-        return Ok(scan_rows(0..p.rows));
+    if threads == 1 || in_scope < parallel_from.max(1) {
+        return Ok(scan_ranges(ranges));
     }
-    let chunk = p.rows.div_ceil(threads);
+    let shares = share(&ranges, in_scope, threads);
     let parts: Vec<Groups> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let rows = (t * chunk).min(p.rows)..((t + 1) * chunk).min(p.rows);
-                s.spawn(move || scan_rows(rows))
-            })
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| s.spawn(|| scan_ranges(share)))
             .collect();
         handles
             .into_iter()
@@ -533,68 +780,307 @@ fn scan(
     Ok(merged.into_iter().collect())
 }
 
-/// The keys of the groups and each selected row's group (one group without grouping). Codes span
-/// small ranges (a month, an administrator, a program): when the product of the key columns' ranges
-/// over the selected rows is small, a row's group is found by direct indexing, otherwise by hashing.
-fn group(keys: &[&Column], selected: &[usize]) -> (Vec<Vec<i64>>, Vec<usize>) {
-    if keys.is_empty() {
-        let groups = if selected.is_empty() {
-            vec![]
-        } else {
-            vec![vec![]]
-        };
-        return (groups, vec![0; selected.len()]);
-    }
-    let mut group_keys: Vec<Vec<i64>> = vec![];
-    let mut group_of = Vec::with_capacity(selected.len());
-    let bounds: Vec<(i64, i64)> = keys
-        .iter()
-        .map(|c| {
-            selected.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &r| {
-                let v = c.get(r);
-                (lo.min(v), hi.max(v))
-            })
-        })
-        .collect();
-    let cells = bounds.iter().try_fold(1_u64, |n, (lo, hi)| {
-        n.checked_mul(u64::try_from(hi.checked_sub(*lo)?.checked_add(1)?).ok()?)
-    });
-    const DENSE_LIMIT: u64 = 1 << 22;
-    match cells {
-        Some(n) if n <= DENSE_LIMIT => {
-            // slot of a key combination → its group number + 1 (0: not seen yet).
-            let mut slots = vec![0_u32; n as usize];
-            for &r in selected {
-                let mut slot = 0_usize;
-                for (c, (lo, hi)) in keys.iter().zip(&bounds) {
-                    slot = slot * ((hi - lo + 1) as usize) + (c.get(r) - lo) as usize;
-                }
-                if slots[slot] == 0 {
-                    group_keys.push(keys.iter().map(|c| c.get(r)).collect());
-                    slots[slot] = group_keys.len() as u32;
-                }
-                group_of.push(slots[slot] as usize - 1);
+/// Rows per block: the selection, cells and groups of a block stay in the first-level cache.
+const BLOCK: usize = 2048;
+
+/// Splits the ranges into `n` shares of about equal rows.
+fn share(ranges: &[Range<usize>], rows: usize, n: usize) -> Vec<Vec<Range<usize>>> {
+    let per = rows.div_ceil(n);
+    let mut shares = vec![vec![]];
+    let mut room = per;
+    for r in ranges {
+        let mut start = r.start;
+        while start < r.end {
+            if room == 0 {
+                shares.push(vec![]);
+                room = per;
             }
+            let end = (start + room).min(r.end);
+            if let Some(last) = shares.last_mut() {
+                last.push(start..end);
+            }
+            room -= end - start;
+            start = end;
         }
-        _ => {
-            let mut index: HashMap<Vec<i64>, usize, FxBuild> = HashMap::default();
-            let mut key = Vec::with_capacity(keys.len());
-            for &r in selected {
-                key.clear();
-                key.extend(keys.iter().map(|c| c.get(r)));
-                let g = match index.get(key.as_slice()) {
-                    Some(&g) => g,
-                    None => {
-                        group_keys.push(key.clone());
-                        index.insert(key.clone(), group_keys.len() - 1);
-                        group_keys.len() - 1
+    }
+    shares
+}
+
+/// The rows of a block a scan reads: all of `start..end`, or those the filters selected.
+#[derive(Clone, Copy)]
+enum Block<'a> {
+    Rows(usize, usize),
+    Selected(&'a [u32]),
+}
+
+impl Block<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Block::Rows(s, e) => e - s,
+            Block::Selected(s) => s.len(),
+        }
+    }
+}
+
+/// Runs `$body` with `$r` bound to each row of the block and `$v` to the column's slice, once per
+/// column type, so that the inner loops are over plain slices.
+macro_rules! each_row {
+    ($values:expr, $block:expr, |$v:ident, $i:ident, $r:ident| $body:expr) => {{
+        macro_rules! rows {
+            ($vv:expr) => {{
+                let $v = $vv;
+                match $block {
+                    Block::Rows(s, e) => {
+                        for ($i, $r) in (s..e).enumerate() {
+                            $body;
+                        }
                     }
-                };
-                group_of.push(g);
+                    Block::Selected(sel) => {
+                        for ($i, &r) in sel.iter().enumerate() {
+                            let $r = r as usize;
+                            $body;
+                        }
+                    }
+                }
+            }};
+        }
+        match $values {
+            Values::I8(x) => rows!(x),
+            Values::I16(x) => rows!(x),
+            Values::I32(x) => rows!(x),
+            Values::I64(x) => rows!(x),
+            other => rows!(Derived(other)),
+        }
+    }};
+}
+
+/// A derived dimension read like a slice (`x[r]`), for `each_row!`.
+#[derive(Clone, Copy)]
+struct Derived<'a>(Values<'a>);
+
+/// A value of a slice or a derived dimension, as i64.
+trait At {
+    fn at(&self, r: usize) -> i64;
+}
+
+impl<T: Copy + Into<i64>> At for &[T] {
+    #[inline(always)]
+    fn at(&self, r: usize) -> i64 {
+        self[r].into()
+    }
+}
+
+impl At for Derived<'_> {
+    #[inline(always)]
+    fn at(&self, r: usize) -> i64 {
+        self.0.get(r)
+    }
+}
+
+/// The rows of `start..end` that pass every filter, into `sel`.
+fn select(filters: &[(Values, &[i64])], start: usize, end: usize, sel: &mut Vec<u32>) {
+    sel.clear();
+    let Some(((first, values), rest)) = filters.split_first() else {
+        sel.extend(start as u32..end as u32);
+        return;
+    };
+    each_row!(*first, Block::Rows(start, end), |v, _i, r| {
+        if values.contains(&v.at(r)) {
+            sel.push(r as u32);
+        }
+    });
+    for (column, values) in rest {
+        sel.retain(|&r| values.contains(&column.get(r as usize)));
+    }
+}
+
+/// How a query finds a row's group: when the grouping columns' code ranges multiply to a small
+/// number of cells (a month, an administrator, a program), by the row's cell, directly; otherwise by
+/// hashing its key.
+enum GroupPlan {
+    /// No grouping: one group.
+    One,
+    /// For each key: (lowest code ÷ step, number of codes, step).
+    Dense(Vec<(i64, u64, i64)>),
+    Hashed,
+}
+
+const DENSE_LIMIT: u64 = 1 << 20;
+
+impl GroupPlan {
+    fn of(keys: &[(Values, (i64, i64), i64)]) -> GroupPlan {
+        if keys.is_empty() {
+            return GroupPlan::One;
+        }
+        let dims: Option<Vec<(i64, u64, i64)>> = keys
+            .iter()
+            .map(|(_, (lo, hi), step)| {
+                let (lo, hi) = (lo.div_euclid(*step), hi.div_euclid(*step));
+                let n = u64::try_from(hi.checked_sub(lo)?.checked_add(1)?).ok()?;
+                Some((lo, n, *step))
+            })
+            .collect();
+        match dims {
+            Some(d)
+                if d.iter()
+                    .try_fold(1_u64, |n, k| n.checked_mul(k.1))
+                    .is_some_and(|n| n <= DENSE_LIMIT) =>
+            {
+                GroupPlan::Dense(d)
             }
+            _ => GroupPlan::Hashed,
         }
     }
-    (group_keys, group_of)
+
+    fn cells(&self) -> usize {
+        match self {
+            GroupPlan::Dense(d) => d.iter().map(|k| k.1 as usize).product(),
+            _ => 0,
+        }
+    }
+}
+
+/// One thread's groups: each group's key (a cell or a hashed key) and its sums, a vector per measure.
+struct Accumulator {
+    /// Dense: the group of each cell, plus one (0: no row yet).
+    slots: Vec<u32>,
+    cells_of_groups: Vec<u32>,
+    hashed: HashMap<Vec<i64>, u32, FxBuild>,
+    keys_of_groups: Vec<Vec<i64>>,
+    sums: Vec<Vec<i64>>,
+    /// Scratch per block: each row's cell, then its group.
+    cell: Vec<u32>,
+    group: Vec<u32>,
+    key: Vec<i64>,
+}
+
+impl Accumulator {
+    fn new(plan: &GroupPlan, measures: usize) -> Self {
+        Accumulator {
+            slots: vec![0; plan.cells()],
+            cells_of_groups: vec![],
+            hashed: HashMap::default(),
+            keys_of_groups: vec![],
+            sums: vec![vec![]; measures],
+            cell: Vec::with_capacity(BLOCK),
+            group: Vec::with_capacity(BLOCK),
+            key: vec![],
+        }
+    }
+
+    fn groups_len(&self) -> usize {
+        self.sums.first().map_or(0, Vec::len)
+    }
+
+    fn new_group(&mut self) -> u32 {
+        for s in &mut self.sums {
+            s.push(0);
+        }
+        (self.groups_len() - 1) as u32
+    }
+
+    fn add(
+        &mut self,
+        plan: &GroupPlan,
+        keys: &[(Values, (i64, i64), i64)],
+        measures: &[&[i64]],
+        block: Block,
+    ) {
+        let n = block.len();
+        if n == 0 {
+            return;
+        }
+        self.group.clear();
+        match plan {
+            GroupPlan::One => {
+                if self.groups_len() == 0 {
+                    self.new_group();
+                }
+                self.group.resize(n, 0);
+            }
+            GroupPlan::Dense(dims) => {
+                self.cell.clear();
+                self.cell.resize(n, 0);
+                let cell = &mut self.cell;
+                for ((values, _, _), &(lo, count, step)) in keys.iter().zip(dims) {
+                    let count = count as u32;
+                    if step == 1 {
+                        each_row!(*values, block, |v, i, r| {
+                            cell[i] = cell[i] * count + (v.at(r) - lo) as u32;
+                        });
+                    } else {
+                        each_row!(*values, block, |v, i, r| {
+                            cell[i] = cell[i] * count + (v.at(r).div_euclid(step) - lo) as u32;
+                        });
+                    }
+                }
+                for i in 0..n {
+                    let c = self.cell[i] as usize;
+                    let g = match self.slots[c] {
+                        0 => {
+                            let g = self.new_group();
+                            self.cells_of_groups.push(c as u32);
+                            self.slots[c] = g + 1;
+                            g
+                        }
+                        s => s - 1,
+                    };
+                    self.group.push(g);
+                }
+            }
+            GroupPlan::Hashed => {
+                let rows: Vec<usize> = match block {
+                    Block::Rows(s, e) => (s..e).collect(),
+                    Block::Selected(sel) => sel.iter().map(|&r| r as usize).collect(),
+                };
+                for r in rows {
+                    self.key.clear();
+                    self.key.extend(keys.iter().map(|(v, _, _)| v.get(r)));
+                    let g = match self.hashed.get(self.key.as_slice()) {
+                        Some(&g) => g,
+                        None => {
+                            let g = self.new_group();
+                            self.keys_of_groups.push(self.key.clone());
+                            self.hashed.insert(self.key.clone(), g);
+                            g
+                        }
+                    };
+                    self.group.push(g);
+                }
+            }
+        }
+        let group = &self.group;
+        for (sums, column) in self.sums.iter_mut().zip(measures) {
+            let column: &[i64] = column;
+            each_row!(Values::I64(column), block, |v, i, r| {
+                let g = group[i] as usize;
+                sums[g] = sums[g].wrapping_add(v.at(r));
+            });
+        }
+    }
+
+    /// Each group's key (its codes) and sums.
+    fn groups(self, plan: &GroupPlan, keys: &[(Values, (i64, i64), i64)]) -> Groups {
+        let count = self.groups_len();
+        let key_of = |g: usize| -> Vec<i64> {
+            match plan {
+                GroupPlan::One => vec![],
+                GroupPlan::Hashed => self.keys_of_groups[g].clone(),
+                GroupPlan::Dense(dims) => {
+                    let mut c = u64::from(self.cells_of_groups[g]);
+                    let mut key = vec![0; keys.len()];
+                    for (k, &(lo, n, step)) in dims.iter().enumerate().rev() {
+                        key[k] = ((c % n) as i64 + lo) * step;
+                        c /= n;
+                    }
+                    key
+                }
+            }
+        };
+        (0..count)
+            .map(|g| (key_of(g), self.sums.iter().map(|s| s[g]).collect()))
+            .collect()
+    }
 }
 
 /// The Fx hash (rustc's): a multiply and a rotate per word, for the small integer keys of a grouping

@@ -1,5 +1,7 @@
-//! Parquet files of the data folder: each (dataset, fiscal year, version) is one file, written to a
-//! temporary name and renamed into place, then the manifest is replaced so the server swaps them in.
+//! Files of the data folder: each (dataset, fiscal year, version) is one Parquet file (the exchange
+//! format, full schema) and beside it one Arrow IPC engine file (the stored columns, see `layout`),
+//! both sorted by the scope keys, written to temporary names and renamed into place; then the
+//! manifest is replaced so the server swaps them in.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::BudgetError;
 use crate::engine::manifest_path;
+use crate::layout::{engine_batch, engine_file, sort_by_scope, write_engine_file};
 use crate::model::DatasetSpec;
 
 pub fn file_path(root: &Path, spec: &DatasetSpec, fiscal_year: i16, version: &str) -> PathBuf {
@@ -19,12 +22,15 @@ pub fn file_path(root: &Path, spec: &DatasetSpec, fiscal_year: i16, version: &st
         .join(format!("fy{fiscal_year}__{version}.parquet"))
 }
 
-/// Writes `batches` as a temporary file next to its final place; `commit` renames it.
+/// The files of one (dataset, fiscal year, version), written under temporary names; `commit` renames
+/// them into place, `discard` removes them.
 pub struct PendingFile {
-    pub tmp: PathBuf,
-    pub target: PathBuf,
+    /// (temporary, final) paths: the Parquet file, then the engine file.
+    files: Vec<(PathBuf, PathBuf)>,
 }
 
+/// Sorts one fiscal year's rows by the scope keys and writes them as a Parquet file and the engine's
+/// file, both under temporary names next to their final places.
 pub fn write_pending(
     root: &Path,
     spec: &DatasetSpec,
@@ -36,32 +42,47 @@ pub fn write_pending(
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = target.with_extension("parquet.tmp");
-    let file = File::create(&tmp)?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut w = ArrowWriter::try_new(file, spec.schema(), Some(props))?;
-    for b in batches {
-        w.write(b)?;
+    let mut pending = PendingFile { files: vec![] };
+    let written = (|| -> Result<(), BudgetError> {
+        let sorted = sort_by_scope(spec, batches)?;
+        let tmp = target.with_extension("parquet.tmp");
+        pending.files.push((tmp.clone(), target.clone()));
+        let file = File::create(&tmp)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let mut w = ArrowWriter::try_new(file, spec.schema(), Some(props))?;
+        w.write(&sorted)?;
+        let f = w.into_inner()?;
+        f.sync_all()?;
+        let engine = engine_batch(spec, fiscal_year, &sorted)?;
+        drop(sorted);
+        let engine_target = engine_file(&target);
+        let engine_tmp = engine_target.with_extension("arrow.tmp");
+        pending.files.push((engine_tmp.clone(), engine_target));
+        write_engine_file(&engine_tmp, &engine)
+    })();
+    match written {
+        Ok(()) => Ok(pending),
+        Err(e) => {
+            discard(std::slice::from_ref(&pending));
+            Err(e)
+        }
     }
-    let f = w.into_inner()?;
-    f.sync_all()?;
-    Ok(PendingFile { tmp, target })
 }
 
 /// Renames every pending file into place and publishes a new manifest; on any failure before the
 /// renames, removes the temporary files so that nothing of the load is kept.
 pub fn commit(root: &Path, pending: Vec<PendingFile>) -> Result<(), BudgetError> {
-    for p in &pending {
-        std::fs::rename(&p.tmp, &p.target)?;
+    for (tmp, target) in pending.iter().flat_map(|p| &p.files) {
+        std::fs::rename(tmp, target)?;
     }
     publish_manifest(root)
 }
 
 pub fn discard(pending: &[PendingFile]) {
-    for p in pending {
-        let _ = std::fs::remove_file(&p.tmp);
+    for (tmp, _) in pending.iter().flat_map(|p| &p.files) {
+        let _ = std::fs::remove_file(tmp);
     }
 }
 

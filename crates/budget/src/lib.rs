@@ -5,6 +5,7 @@ pub mod engine;
 pub mod files;
 pub mod generate;
 pub mod import;
+pub mod layout;
 pub mod model;
 pub mod names;
 
