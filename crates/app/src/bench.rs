@@ -339,27 +339,58 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// `qoljetim bench data`: generates (or reuses) data, then times each scoped query through HTTP (signed
-/// in, Cedar, scope, durable audit record, JSON) and directly in the engine.
-pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Result<(), AnyError> {
+/// One scoped query of `bench data`, ready to run: a signed-in user of the case's organization, the
+/// URL, and the same query and scope for the engine.
+pub struct DataRun {
+    pub label: &'static str,
+    pub user: crate::client::ApiClient,
+    pub url: String,
+    pub scope: qoljetim_budget::DataScope,
+    pub query: qoljetim_budget::DataQuery,
+}
+
+/// What `bench data` measures: the server (its own engine, so the data is in memory once) and the
+/// four queries.
+pub struct DataBench {
+    pub engine: Arc<dyn qoljetim_budget::BudgetStore>,
+    pub runs: Vec<DataRun>,
+    /// Seconds from starting the server (its data loaded) to serving.
+    pub start_seconds: f64,
+    pub budget_dir: std::path::PathBuf,
+}
+
+/// The data folder's layout: generated data of another layout is generated again.
+const BENCH_LAYOUT: &str = "scope-sorted-1";
+
+/// Generates (or reuses) `rows` expenditure rows under `dir`, starts the server on them and grants
+/// each case's organization its scope through the real workflow (signed application, review, grant).
+pub async fn data_setup(
+    rows: usize,
+    dir: &std::path::Path,
+    quiet: bool,
+) -> Result<DataBench, AnyError> {
     use crate::config::Config;
+    let say = |line: String| {
+        if !quiet {
+            println!("{line}");
+        }
+    };
     let budget = dir.join("budget");
     let marker = dir.join("bench-rows");
-    let have = std::fs::read_to_string(&marker)
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok());
-    if have != Some(rows) {
+    let wanted = format!("{rows} {BENCH_LAYOUT}");
+    let have = std::fs::read_to_string(&marker).ok();
+    if have.as_deref().map(str::trim) != Some(wanted.as_str()) {
         let _ = std::fs::remove_dir_all(&budget);
         let t = Instant::now();
-        println!(
+        say(format!(
             "generating {rows} expenditure rows (2025–2027) into {} …",
             budget.display()
-        );
+        ));
         qoljetim_budget::generate::generate(&budget, rows, 2026, &[2025, 2026, 2027])?;
-        std::fs::write(&marker, rows.to_string())?;
-        println!("generated in {:.1} s", t.elapsed().as_secs_f64());
+        std::fs::write(&marker, &wanted)?;
+        say(format!("generated in {:.1} s", t.elapsed().as_secs_f64()));
     } else {
-        println!("reusing {rows} rows in {}", budget.display());
+        say(format!("reusing {rows} rows in {}", budget.display()));
     }
     // A fresh workflow database next to the data; the development CA signs the bench's people.
     let _ = std::fs::remove_file(dir.join("qoljetim.db"));
@@ -375,16 +406,16 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
         },
         ..Config::default()
     };
-    println!(
-        "sign-in rate limits: {} per address, {} per certificate a minute (the defaults; data reads are not rate-limited)",
-        cfg.limits.sign_ins_per_address_per_minute, cfg.limits.sign_ins_per_certificate_per_minute
-    );
     let t = Instant::now();
     let (addr, state) = crate::spawn_server(&cfg).await?;
-    println!(
-        "server up with the data loaded in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    let start_seconds = t.elapsed().as_secs_f64();
+    say(format!(
+        "server up with the data loaded in {start_seconds:.1} s"
+    ));
+    let engine = state
+        .budget
+        .clone()
+        .ok_or("the server has no budget data")?;
     let base = format!("http://{addr}");
     let minfin = demo_bin(1);
     let integrator = demo_bin(2);
@@ -466,11 +497,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
         .to_zoned(jiff::tz::TimeZone::get("Asia/Almaty")?)
         .date();
     let until = today.checked_add(jiff::ToSpan::months(6))?.to_string();
-    let engine = qoljetim_budget::BudgetTables::open(&budget).await?;
-    println!(
-        "{:<72} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6}",
-        "query (fiscal year 2026)", "http p50", "http p95", "eng p50", "eng p95", "adds", "rows"
-    );
+    let mut runs = vec![];
     for (i, case) in DATA_CASES.iter().enumerate() {
         let bin = demo_bin(10 + i as u32);
         store
@@ -534,17 +561,6 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
             "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&{}",
             case.path
         );
-        let mut http = vec![];
-        let mut returned = 0;
-        for _ in 0..iterations {
-            let t = Instant::now();
-            let (s, v) = user.get(&url).await?;
-            http.push(t.elapsed());
-            if s != 200 {
-                return Err(format!("{}: {s} {v}", case.label).into());
-            }
-            returned = v["rows"].as_array().map(|r| r.len()).unwrap_or(0);
-        }
         let spec = &qoljetim_budget::DATASETS[0];
         let params: std::collections::HashMap<String, String> = url
             .split_once('?')
@@ -557,10 +573,47 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
             .unwrap_or_default();
         let (q, _) = qoljetim_service::parse_query(spec, &params).map_err(|e| format!("{e:?}"))?;
         let ds = qoljetim_budget::DataScope::from_grant(&scope);
+        runs.push(DataRun {
+            label: case.label,
+            user,
+            url,
+            scope: ds,
+            query: q,
+        });
+    }
+    Ok(DataBench {
+        engine,
+        runs,
+        start_seconds,
+        budget_dir: budget,
+    })
+}
+
+/// `qoljetim bench data`: generates (or reuses) data, then times each scoped query through HTTP (signed
+/// in, Cedar, scope, durable audit record, JSON) and directly in the engine.
+pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Result<(), AnyError> {
+    let bench = data_setup(rows, dir, false).await?;
+    println!(
+        "{:<72} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6}",
+        "query (fiscal year 2026)", "http p50", "http p95", "eng p50", "eng p95", "adds", "rows"
+    );
+    let spec = &qoljetim_budget::DATASETS[0];
+    for run in &bench.runs {
+        let mut http = vec![];
+        let mut returned = 0;
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let (s, v) = run.user.get(&run.url).await?;
+            http.push(t.elapsed());
+            if s != 200 {
+                return Err(format!("{}: {s} {v}", run.label).into());
+            }
+            returned = v["rows"].as_array().map(|r| r.len()).unwrap_or(0);
+        }
         let mut direct = vec![];
         for _ in 0..iterations {
             let t = Instant::now();
-            engine.run(spec, &ds, &q).await?;
+            bench.engine.query(spec, &run.scope, &run.query).await?;
             direct.push(t.elapsed());
         }
         http.sort();
@@ -573,7 +626,7 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
         );
         println!(
             "{:<72} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>6.1}ms {:>6}",
-            case.label,
+            run.label,
             ms(h50),
             ms(h95),
             ms(e50),
@@ -585,6 +638,128 @@ pub async fn data(rows: usize, dir: &std::path::Path, iterations: usize) -> Resu
     println!(
         "(adds = HTTP p50 − engine p50: session, Cedar, scope, durable audit record, JSON; {iterations} runs each)"
     );
+    Ok(())
+}
+
+/// The resident and peak memory of this process, in KiB (Linux `/proc/self/status`).
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `qoljetim bench data-peer`: the Qoljetim side of `scripts/compare-duckdb` (issue 19). Sets up as
+/// `bench data`, prints one JSON line describing the four queries (scope and query, so that the
+/// script writes the same SQL), then answers JSON commands on standard input, one per line:
+/// `{"do": "engine"|"http", "case": i, "times": n}` → each run's milliseconds and the last answer's
+/// rows; `{"do": "memory"}` → resident and peak KiB; `{"do": "quit"}`.
+pub async fn data_peer(rows: usize, dir: &std::path::Path) -> Result<(), AnyError> {
+    let bench = data_setup(rows, dir, true).await?;
+    let spec = &qoljetim_budget::DATASETS[0];
+    let cases: Vec<serde_json::Value> = bench
+        .runs
+        .iter()
+        .map(|r| {
+            json!({
+                "label": r.label,
+                "fiscal_year": r.query.fiscal_year,
+                "group_by": r.query.group_by.iter().map(|d| d.name()).collect::<Vec<_>>(),
+                "measures": r.query.measures,
+                "scope": {
+                    "fiscal_years": r.scope.fiscal_years,
+                    "levels": r.scope.levels,
+                    "kato_range": r.scope.kato_range(),
+                    "administrators": r.scope.administrators,
+                },
+            })
+        })
+        .collect();
+    let (rss, _) = memory_kib();
+    println!(
+        "{}",
+        json!({
+            "ready": true,
+            "pid": std::process::id(),
+            "rows": rows,
+            "start_seconds": bench.start_seconds,
+            "rss_kib": rss,
+            "budget_dir": bench.budget_dir,
+            "cases": cases,
+        })
+    );
+    loop {
+        let line = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|n| (n, line))
+        })
+        .await??;
+        if line.0 == 0 {
+            break;
+        }
+        let cmd: serde_json::Value = serde_json::from_str(&line.1)?;
+        let answer = match cmd["do"].as_str() {
+            Some(path @ ("engine" | "http")) => {
+                let run = cmd["case"]
+                    .as_u64()
+                    .and_then(|i| bench.runs.get(i as usize))
+                    .ok_or("no such case")?;
+                let times = cmd["times"].as_u64().unwrap_or(1).max(1);
+                let mut took = vec![];
+                let mut rows = serde_json::Value::Null;
+                for _ in 0..times {
+                    let t = Instant::now();
+                    if path == "engine" {
+                        let a = bench.engine.query(spec, &run.scope, &run.query).await?;
+                        took.push(ms(t.elapsed()));
+                        rows = json!(a.rows);
+                    } else {
+                        let (s, v) = run.user.get(&run.url).await?;
+                        took.push(ms(t.elapsed()));
+                        if s != 200 {
+                            return Err(format!("{}: {s} {v}", run.label).into());
+                        }
+                        rows = json!(
+                            v["rows"]
+                                .as_array()
+                                .map(Vec::as_slice)
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|row| {
+                                    let codes: Vec<&serde_json::Value> = run
+                                        .query
+                                        .group_by
+                                        .iter()
+                                        .map(|d| &row["group"][d.name()])
+                                        .collect();
+                                    let values: Vec<&serde_json::Value> = run
+                                        .query
+                                        .measures
+                                        .iter()
+                                        .map(|m| &row["values"][m.as_str()])
+                                        .collect();
+                                    json!([codes, values])
+                                })
+                                .collect::<Vec<_>>()
+                        );
+                    }
+                }
+                json!({"ms": took, "rows": rows})
+            }
+            Some("memory") => {
+                let (rss, hwm) = memory_kib();
+                json!({"rss_kib": rss, "hwm_kib": hwm})
+            }
+            Some("quit") => break,
+            _ => json!({"error": "unknown command"}),
+        };
+        println!("{answer}");
+    }
     Ok(())
 }
 

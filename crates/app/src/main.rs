@@ -507,6 +507,14 @@ enum BenchCmd {
         #[arg(long, default_value_t = 30)]
         iterations: usize,
     },
+    /// The Qoljetim side of scripts/compare-duckdb: sets up as `data`, then answers JSON commands on
+    /// standard input (see crates/app/src/bench.rs `data_peer`).
+    DataPeer {
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: usize,
+        #[arg(long, default_value = "data-bench")]
+        data_dir: PathBuf,
+    },
 }
 
 fn config(common: &Common, listen: Option<&Listen>) -> Result<Config, AnyError> {
@@ -1329,6 +1337,9 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             iterations,
         }) => {
             qoljetim::bench::data(rows, &data_dir, iterations).await?;
+        }
+        Command::Bench(BenchCmd::DataPeer { rows, data_dir }) => {
+            qoljetim::bench::data_peer(rows, &data_dir).await?;
         }
         Command::Bench(BenchCmd::Pages {
             iterations,

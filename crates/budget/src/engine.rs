@@ -228,7 +228,7 @@ struct Run {
 /// The rows of one dataset in one fiscal year, sorted by the scope keys: the stored columns (the
 /// engine schema's order), their bounds, and the index of runs.
 #[derive(Debug, Clone)]
-struct Partition {
+pub(crate) struct Partition {
     fiscal_year: i16,
     rows: usize,
     names: Vec<&'static str>,
@@ -241,7 +241,11 @@ impl Partition {
     /// A partition of an engine batch (`layout::engine_batch` or an engine file). The index is built
     /// from the rows themselves, so it describes them whatever their order; the sort only keeps runs
     /// few.
-    fn new(spec: &DatasetSpec, fiscal_year: i16, batch: &RecordBatch) -> Result<Self, BudgetError> {
+    pub(crate) fn new(
+        spec: &DatasetSpec,
+        fiscal_year: i16,
+        batch: &RecordBatch,
+    ) -> Result<Self, BudgetError> {
         let schema = layout::engine_schema(spec, fiscal_year);
         let mut names = vec![];
         let mut columns = vec![];
@@ -307,6 +311,12 @@ impl Partition {
         }
     }
 
+    /// How many runs the index holds (few when the rows are sorted by the scope keys).
+    #[cfg(test)]
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
     /// The runs of equal (level, KATO, administrator), in row order.
     fn index(&self, spec: &DatasetSpec) -> Result<Vec<Run>, BudgetError> {
         let (level, kato) = self.level_and_kato()?;
@@ -338,7 +348,7 @@ impl Partition {
 
     /// The row ranges in the scope: the runs whose (level, KATO, administrator) the scope's row rule
     /// admits, neighbours joined. A scan reads no other rows.
-    fn ranges_in(&self, scope: &DataScope) -> Vec<Range<usize>> {
+    pub(crate) fn ranges_in(&self, scope: &DataScope) -> Vec<Range<usize>> {
         let kato_range = scope.kato_range();
         let mut out: Vec<Range<usize>> = vec![];
         for run in &self.runs {

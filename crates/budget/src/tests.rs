@@ -826,3 +826,197 @@ fn scope_filter_matches_cedar_on_generated_scopes_rows_and_queries() {
         "the cases are varied"
     );
 }
+
+// Order 270 §6, issue 19: the engine applies the scope to runs of equal (level, KATO, administrator)
+// instead of to each row; the row ranges it admits are exactly the rows the row rule (held against
+// Cedar above) admits — whether or not the rows are sorted, since the index is built from the rows.
+#[test]
+fn the_run_index_admits_exactly_the_rows_the_row_rule_admits() {
+    use crate::engine::Partition;
+    use crate::layout::{engine_batch, sort_by_scope};
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 500,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(
+        &(gen_scope(), gen_rows(), any::<bool>()),
+        |((_, scope), rows, sorted)| {
+            let spec = expenditure_spec();
+            for year in 2025i16..=2027 {
+                let of_year: Vec<GenRow> = rows.iter().copied().filter(|r| r.0 == year).collect();
+                let batch = gen_batch(&of_year);
+                let batch = if sorted {
+                    sort_by_scope(spec, &[batch]).unwrap_or_else(|e| panic!("{e}"))
+                } else {
+                    batch
+                };
+                let p = Partition::new(
+                    spec,
+                    year,
+                    &engine_batch(spec, year, &batch).unwrap_or_else(|e| panic!("{e}")),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                let admitted: Vec<usize> = if scope.admits_year(spec, year) {
+                    p.ranges_in(&scope).into_iter().flatten().collect()
+                } else {
+                    vec![]
+                };
+                let column = |name: &str| {
+                    batch
+                        .column_by_name(name)
+                        .unwrap_or_else(|| panic!("{name}"))
+                        .clone()
+                };
+                let (level, kato, admin) = (
+                    column("budget_level"),
+                    column("budget"),
+                    column("administrator"),
+                );
+                let expected: Vec<usize> = (0..batch.num_rows())
+                    .filter(|&r| {
+                        scope.admits(
+                            year,
+                            crate::engine::int_at(&level, r) as i8,
+                            crate::engine::int_at(&kato, r),
+                            crate::engine::int_at(&admin, r) as i16,
+                        )
+                    })
+                    .collect();
+                prop_assert_eq!(admitted, expected);
+                if sorted {
+                    // Sorted, each distinct (level, KATO, administrator) is one run.
+                    let distinct: BTreeSet<(i64, i64, i64)> = (0..batch.num_rows())
+                        .map(|r| {
+                            (
+                                crate::engine::int_at(&level, r),
+                                crate::engine::int_at(&kato, r),
+                                crate::engine::int_at(&admin, r),
+                            )
+                        })
+                        .collect();
+                    prop_assert_eq!(p.runs(), distinct.len());
+                }
+            }
+            Ok(())
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+fn answers(dir: &std::path::Path, queries: &[(DataScope, DataQuery)]) -> Vec<crate::DataAnswer> {
+    let runtime = rt();
+    let store = runtime
+        .block_on(BudgetTables::open(dir))
+        .unwrap_or_else(|e| panic!("{e}"));
+    queries
+        .iter()
+        .map(|(scope, q)| {
+            runtime
+                .block_on(store.run(expenditure_spec(), scope, q))
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
+
+// Issue 19: a load writes, beside each Parquet file, the engine's file of the same rows sorted by the
+// scope keys; the server reads it (or, for a folder written before engine files, sorts the Parquet
+// file in memory) with the same answers; an engine file that is not the layout of its dataset and
+// year is refused, not read.
+#[test]
+fn engine_files_answer_as_the_parquet_files_and_a_wrong_one_is_refused() {
+    let dir = temp("engine-files");
+    generate(&dir, 20_000, 5, &[2025, 2026]).unwrap_or_else(|e| panic!("{e}"));
+    let parquet = current_files(&dir, expenditure_spec());
+    assert_eq!(parquet.len(), 2);
+    for f in &parquet {
+        assert!(crate::layout::engine_file(f).exists(), "{}", f.display());
+    }
+    // The engine file is sorted by (level, KATO, administrator) and holds no derived column.
+    let batch = crate::layout::read_engine_file(
+        &crate::layout::engine_file(&parquet[1]),
+        expenditure_spec(),
+        2026,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        batch.column_by_name("region").is_none() && batch.column_by_name("fiscal_year").is_none()
+    );
+    let key = |r: usize| {
+        ["budget_level", "budget", "administrator"].map(|c| {
+            crate::engine::int_at(batch.column_by_name(c).unwrap_or_else(|| panic!("{c}")), r)
+        })
+    };
+    assert!((1..batch.num_rows()).all(|r| key(r - 1) <= key(r)));
+    let almaty = DataScope {
+        fiscal_years: vec![2026],
+        levels: vec![1, 2, 3],
+        territory_prefix: Some("19".into()),
+        administrators: vec![],
+    };
+    let admin_217 = DataScope {
+        administrators: vec![217],
+        ..everything(vec![2025, 2026])
+    };
+    let mut by_region = query(
+        2026,
+        vec![Dim::Region, Dim::District],
+        &["paid", "approved_plan"],
+    );
+    by_region.filters = vec![(Dim::Month, vec![12, 1])];
+    let queries = vec![
+        (everything(vec![2026]), by_region.clone()),
+        (
+            almaty.clone(),
+            query(2026, vec![Dim::District, Dim::Month], &["paid"]),
+        ),
+        (almaty, query(2025, vec![Dim::Month], &["paid"])),
+        (
+            admin_217,
+            query(
+                2025,
+                vec![Dim::Program, Dim::FiscalYear],
+                &["corrected_plan"],
+            ),
+        ),
+        (
+            everything(vec![2026]),
+            query(2026, vec![], &["paid", "unpaid"]),
+        ),
+    ];
+    let from_engine_files = answers(&dir, &queries);
+    assert!(from_engine_files[0].rows.len() > 20, "regions × districts");
+    assert!(
+        from_engine_files[1].rows.len() > 12,
+        "Almaty region's districts × months"
+    );
+    assert!(from_engine_files[2].rows.is_empty(), "2025 is not granted");
+    assert!(!from_engine_files[3].rows.is_empty());
+    for f in &parquet {
+        std::fs::remove_file(crate::layout::engine_file(f)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(
+        answers(&dir, &queries),
+        from_engine_files,
+        "from Parquet sorted in memory"
+    );
+    // 2025's engine file put in the place of 2026's: refused by its schema (year, dataset, layout).
+    generate(&dir, 20_000, 5, &[2025, 2026]).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        crate::layout::engine_file(&parquet[0]),
+        crate::layout::engine_file(&parquet[1]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let refused = rt()
+        .block_on(BudgetTables::open(&dir))
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("not the engine layout of expenditure 2026")),
+        "{refused:?}"
+    );
+}
