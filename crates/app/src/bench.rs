@@ -416,6 +416,11 @@ pub async fn data_setup(
         .budget
         .clone()
         .ok_or("the server has no budget data")?;
+    // Order 270 §12: the shipped lessons, loaded as `qoljetim lessons load` loads them.
+    state
+        .load_lessons("bench", crate::shipped_lessons())
+        .await
+        .map_err(|e| format!("loading the lessons: {e:?}"))?;
     let base = format!("http://{addr}");
     let minfin = demo_bin(1);
     let integrator = demo_bin(2);
@@ -557,6 +562,8 @@ pub async fn data_setup(
             KeyPurpose::Authentication,
         )?)
         .await?;
+        // Order 270 §13, §15: the lesson passed and the duties accepted before the first read.
+        user.pass_training(&crate::shipped_lessons()).await?;
         let url = format!(
             "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&{}",
             case.path

@@ -733,7 +733,7 @@ fn scan(
         .iter()
         .map(|m| p.measure(m))
         .collect::<Result<_, _>>()?;
-    let plan = GroupPlan::of(&keys);
+    let plan = GroupPlan::of(&keys, measures.len());
     let scan_ranges = |ranges: Vec<Range<usize>>| -> Groups {
         let mut acc = Accumulator::new(&plan, measures.len());
         let mut sel: Vec<u32> = Vec::with_capacity(BLOCK);
@@ -832,96 +832,188 @@ impl Block<'_> {
     }
 }
 
-/// Runs `$body` with `$r` bound to each row of the block and `$v` to the column's slice, once per
-/// column type, so that the inner loops are over plain slices.
-macro_rules! each_row {
-    ($values:expr, $block:expr, |$v:ident, $i:ident, $r:ident| $body:expr) => {{
-        macro_rules! rows {
-            ($vv:expr) => {{
-                let $v = $vv;
-                match $block {
-                    Block::Rows(s, e) => {
-                        for ($i, $r) in (s..e).enumerate() {
-                            $body;
-                        }
-                    }
-                    Block::Selected(sel) => {
-                        for ($i, &r) in sel.iter().enumerate() {
-                            let $r = r as usize;
-                            $body;
-                        }
-                    }
-                }
-            }};
-        }
-        match $values {
-            Values::I8(x) => rows!(x),
-            Values::I16(x) => rows!(x),
-            Values::I32(x) => rows!(x),
-            Values::I64(x) => rows!(x),
-            other => rows!(Derived(other)),
-        }
-    }};
-}
-
-/// A derived dimension read like a slice (`x[r]`), for `each_row!`.
-#[derive(Clone, Copy)]
-struct Derived<'a>(Values<'a>);
-
-/// A value of a slice or a derived dimension, as i64.
-trait At {
+/// A column read by the scan's loops: a stored slice (contiguous reads the compiler vectorizes) or a
+/// derived dimension.
+trait At: Copy {
     fn at(&self, r: usize) -> i64;
+    /// Each value of rows `s..e`, into `f(i, value)`.
+    fn each(&self, s: usize, e: usize, f: impl FnMut(usize, i64));
+    /// The block's rows as a slice, when they are contiguous rows of a stored column.
+    fn rows(&self, block: Block) -> Option<FoldSlice<'_>>;
 }
 
-impl<T: Copy + Into<i64>> At for &[T] {
+/// A slice type `At` can hand out as a `FoldSlice`.
+trait Stored: Copy + Into<i64> {
+    fn slice(v: &[Self]) -> FoldSlice<'_>;
+}
+
+impl Stored for i8 {
+    fn slice(v: &[i8]) -> FoldSlice<'_> {
+        FoldSlice::I8(v)
+    }
+}
+impl Stored for i16 {
+    fn slice(v: &[i16]) -> FoldSlice<'_> {
+        FoldSlice::I16(v)
+    }
+}
+impl Stored for i32 {
+    fn slice(v: &[i32]) -> FoldSlice<'_> {
+        FoldSlice::I32(v)
+    }
+}
+impl Stored for i64 {
+    fn slice(v: &[i64]) -> FoldSlice<'_> {
+        FoldSlice::I64(v)
+    }
+}
+
+impl<T: Stored> At for &[T] {
+    fn rows(&self, block: Block) -> Option<FoldSlice<'_>> {
+        match block {
+            Block::Rows(s, e) => Some(T::slice(&self[s..e])),
+            Block::Selected(_) => None,
+        }
+    }
     #[inline(always)]
     fn at(&self, r: usize) -> i64 {
         self[r].into()
     }
+    #[inline(always)]
+    fn each(&self, s: usize, e: usize, mut f: impl FnMut(usize, i64)) {
+        for (i, v) in self[s..e].iter().enumerate() {
+            f(i, (*v).into());
+        }
+    }
 }
 
+/// A derived dimension (the year, a region, a district) read a row at a time.
+#[derive(Clone, Copy)]
+struct Derived<'a>(Values<'a>);
+
 impl At for Derived<'_> {
+    fn rows(&self, _: Block) -> Option<FoldSlice<'_>> {
+        None
+    }
     #[inline(always)]
     fn at(&self, r: usize) -> i64 {
         self.0.get(r)
+    }
+    fn each(&self, s: usize, e: usize, mut f: impl FnMut(usize, i64)) {
+        for (i, r) in (s..e).enumerate() {
+            f(i, self.0.get(r));
+        }
+    }
+}
+
+/// Calls the generic function `$f` with the column as its own slice type (or as `Derived`).
+macro_rules! typed {
+    ($values:expr, $f:ident($($arg:expr),*)) => {
+        match $values {
+            Values::I8(x) => $f(x, $($arg),*),
+            Values::I16(x) => $f(x, $($arg),*),
+            Values::I32(x) => $f(x, $($arg),*),
+            Values::I64(x) => $f(x, $($arg),*),
+            other => $f(Derived(other), $($arg),*),
+        }
+    };
+}
+
+/// Each value of the block's rows, into `f(i, value)` (i: the row's place in the block).
+#[inline(always)]
+fn each_in<C: At>(c: C, block: Block, mut f: impl FnMut(usize, i64)) {
+    match block {
+        Block::Rows(s, e) => c.each(s, e, f),
+        Block::Selected(sel) => {
+            for (i, &r) in sel.iter().enumerate() {
+                f(i, c.at(r as usize));
+            }
+        }
     }
 }
 
 /// The rows of `start..end` that pass every filter, into `sel`.
 fn select(filters: &[(Values, &[i64])], start: usize, end: usize, sel: &mut Vec<u32>) {
+    fn first<C: At>(c: C, values: &[i64], start: usize, end: usize, sel: &mut Vec<u32>) {
+        c.each(start, end, |i, v| {
+            if values.contains(&v) {
+                sel.push((start + i) as u32);
+            }
+        });
+    }
     sel.clear();
-    let Some(((first, values), rest)) = filters.split_first() else {
+    let Some(((column, values), rest)) = filters.split_first() else {
         sel.extend(start as u32..end as u32);
         return;
     };
-    each_row!(*first, Block::Rows(start, end), |v, _i, r| {
-        if values.contains(&v.at(r)) {
-            sel.push(r as u32);
-        }
-    });
+    typed!(*column, first(values, start, end, sel));
     for (column, values) in rest {
         sel.retain(|&r| values.contains(&column.get(r as usize)));
     }
 }
 
+/// Folds one grouping column into each row's cell: cell × count + (code ÷ step − lowest). Over
+/// contiguous rows of a stored column the loop zips two slices (no bounds checks; vectorized).
+fn fold_cells<C: At>(c: C, block: Block, lo: i64, count: u32, step: i64, cell: &mut [u32]) {
+    match (c.rows(block), step) {
+        (Some(FoldSlice::I8(v)), 1) => fold(v, lo, count, cell),
+        (Some(FoldSlice::I16(v)), 1) => fold(v, lo, count, cell),
+        (Some(FoldSlice::I32(v)), 1) => fold(v, lo, count, cell),
+        (Some(FoldSlice::I64(v)), 1) => fold(v, lo, count, cell),
+        (_, 1) => each_in(c, block, |i, v| cell[i] = cell[i] * count + (v - lo) as u32),
+        _ => each_in(c, block, |i, v| {
+            cell[i] = cell[i] * count + (v.div_euclid(step) - lo) as u32
+        }),
+    }
+}
+
+#[inline(always)]
+fn fold<T: Copy + Into<i64>>(v: &[T], lo: i64, count: u32, cell: &mut [u32]) {
+    for (c, &x) in cell.iter_mut().zip(v) {
+        *c = *c * count + (x.into() - lo) as u32;
+    }
+}
+
+/// The contiguous rows of a stored column, at its own width.
+enum FoldSlice<'a> {
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+}
+
+/// Adds a measure's values of the block's rows to their groups' sums.
+fn add_measure(values: &[i64], block: Block, group: &[u32], sums: &mut [i64]) {
+    match block {
+        Block::Rows(s, e) => {
+            for (&g, &v) in group.iter().zip(&values[s..e]) {
+                let t = &mut sums[g as usize];
+                *t = t.wrapping_add(v);
+            }
+        }
+        Block::Selected(sel) => {
+            for (&g, &r) in group.iter().zip(sel) {
+                let t = &mut sums[g as usize];
+                *t = t.wrapping_add(values[r as usize]);
+            }
+        }
+    }
+}
+
 /// How a query finds a row's group: when the grouping columns' code ranges multiply to a small
-/// number of cells (a month, an administrator, a program), by the row's cell, directly; otherwise by
-/// hashing its key.
+/// number of cells (a month, an administrator, a program), the row's cell is its group and the sums
+/// are kept per cell; otherwise by hashing its key. No grouping is one cell.
 enum GroupPlan {
-    /// No grouping: one group.
-    One,
     /// For each key: (lowest code ÷ step, number of codes, step).
     Dense(Vec<(i64, u64, i64)>),
     Hashed,
 }
 
+/// Cells × (measures + 1) of a dense grouping: at most 8 MiB of sums per thread.
 const DENSE_LIMIT: u64 = 1 << 20;
 
 impl GroupPlan {
-    fn of(keys: &[(Values, (i64, i64), i64)]) -> GroupPlan {
-        if keys.is_empty() {
-            return GroupPlan::One;
-        }
+    fn of(keys: &[(Values, (i64, i64), i64)], measures: usize) -> GroupPlan {
         let dims: Option<Vec<(i64, u64, i64)>> = keys
             .iter()
             .map(|(_, (lo, hi), step)| {
@@ -933,7 +1025,7 @@ impl GroupPlan {
         match dims {
             Some(d)
                 if d.iter()
-                    .try_fold(1_u64, |n, k| n.checked_mul(k.1))
+                    .try_fold(measures as u64 + 1, |n, k| n.checked_mul(k.1))
                     .is_some_and(|n| n <= DENSE_LIMIT) =>
             {
                 GroupPlan::Dense(d)
@@ -945,48 +1037,35 @@ impl GroupPlan {
     fn cells(&self) -> usize {
         match self {
             GroupPlan::Dense(d) => d.iter().map(|k| k.1 as usize).product(),
-            _ => 0,
+            GroupPlan::Hashed => 0,
         }
     }
 }
 
-/// One thread's groups: each group's key (a cell or a hashed key) and its sums, a vector per measure.
+/// One thread's groups and sums (a vector per measure, indexed by cell or by hashed group).
 struct Accumulator {
-    /// Dense: the group of each cell, plus one (0: no row yet).
-    slots: Vec<u32>,
-    cells_of_groups: Vec<u32>,
+    /// Dense: whether a row fell in each cell.
+    seen: Vec<bool>,
+    /// Hashed: each group's key and its number.
     hashed: HashMap<Vec<i64>, u32, FxBuild>,
     keys_of_groups: Vec<Vec<i64>>,
     sums: Vec<Vec<i64>>,
-    /// Scratch per block: each row's cell, then its group.
-    cell: Vec<u32>,
+    /// Scratch per block: each row's cell or group.
     group: Vec<u32>,
     key: Vec<i64>,
 }
 
 impl Accumulator {
     fn new(plan: &GroupPlan, measures: usize) -> Self {
+        let cells = plan.cells();
         Accumulator {
-            slots: vec![0; plan.cells()],
-            cells_of_groups: vec![],
+            seen: vec![false; cells],
             hashed: HashMap::default(),
             keys_of_groups: vec![],
-            sums: vec![vec![]; measures],
-            cell: Vec::with_capacity(BLOCK),
+            sums: vec![vec![0; cells]; measures],
             group: Vec::with_capacity(BLOCK),
             key: vec![],
         }
-    }
-
-    fn groups_len(&self) -> usize {
-        self.sums.first().map_or(0, Vec::len)
-    }
-
-    fn new_group(&mut self) -> u32 {
-        for s in &mut self.sums {
-            s.push(0);
-        }
-        (self.groups_len() - 1) as u32
     }
 
     fn add(
@@ -1002,54 +1081,31 @@ impl Accumulator {
         }
         self.group.clear();
         match plan {
-            GroupPlan::One => {
-                if self.groups_len() == 0 {
-                    self.new_group();
-                }
-                self.group.resize(n, 0);
-            }
             GroupPlan::Dense(dims) => {
-                self.cell.clear();
-                self.cell.resize(n, 0);
-                let cell = &mut self.cell;
+                self.group.resize(n, 0);
                 for ((values, _, _), &(lo, count, step)) in keys.iter().zip(dims) {
-                    let count = count as u32;
-                    if step == 1 {
-                        each_row!(*values, block, |v, i, r| {
-                            cell[i] = cell[i] * count + (v.at(r) - lo) as u32;
-                        });
-                    } else {
-                        each_row!(*values, block, |v, i, r| {
-                            cell[i] = cell[i] * count + (v.at(r).div_euclid(step) - lo) as u32;
-                        });
-                    }
+                    let cell = self.group.as_mut_slice();
+                    typed!(*values, fold_cells(block, lo, count as u32, step, cell));
                 }
-                for i in 0..n {
-                    let c = self.cell[i] as usize;
-                    let g = match self.slots[c] {
-                        0 => {
-                            let g = self.new_group();
-                            self.cells_of_groups.push(c as u32);
-                            self.slots[c] = g + 1;
-                            g
-                        }
-                        s => s - 1,
-                    };
-                    self.group.push(g);
+                for &c in &self.group {
+                    self.seen[c as usize] = true;
                 }
             }
             GroupPlan::Hashed => {
-                let rows: Vec<usize> = match block {
-                    Block::Rows(s, e) => (s..e).collect(),
-                    Block::Selected(sel) => sel.iter().map(|&r| r as usize).collect(),
-                };
-                for r in rows {
+                for i in 0..n {
+                    let r = match block {
+                        Block::Rows(s, _) => s + i,
+                        Block::Selected(sel) => sel[i] as usize,
+                    };
                     self.key.clear();
                     self.key.extend(keys.iter().map(|(v, _, _)| v.get(r)));
                     let g = match self.hashed.get(self.key.as_slice()) {
                         Some(&g) => g,
                         None => {
-                            let g = self.new_group();
+                            let g = self.keys_of_groups.len() as u32;
+                            for s in &mut self.sums {
+                                s.push(0);
+                            }
                             self.keys_of_groups.push(self.key.clone());
                             self.hashed.insert(self.key.clone(), g);
                             g
@@ -1059,37 +1115,34 @@ impl Accumulator {
                 }
             }
         }
-        let group = &self.group;
         for (sums, column) in self.sums.iter_mut().zip(measures) {
-            let column: &[i64] = column;
-            each_row!(Values::I64(column), block, |v, i, r| {
-                let g = group[i] as usize;
-                sums[g] = sums[g].wrapping_add(v.at(r));
-            });
+            add_measure(column, block, &self.group, sums);
         }
     }
 
     /// Each group's key (its codes) and sums.
     fn groups(self, plan: &GroupPlan, keys: &[(Values, (i64, i64), i64)]) -> Groups {
-        let count = self.groups_len();
-        let key_of = |g: usize| -> Vec<i64> {
-            match plan {
-                GroupPlan::One => vec![],
-                GroupPlan::Hashed => self.keys_of_groups[g].clone(),
-                GroupPlan::Dense(dims) => {
-                    let mut c = u64::from(self.cells_of_groups[g]);
+        let sums_of = |g: usize| self.sums.iter().map(|s| s[g]).collect::<Vec<i64>>();
+        match plan {
+            GroupPlan::Hashed => self
+                .keys_of_groups
+                .iter()
+                .enumerate()
+                .map(|(g, key)| (key.clone(), sums_of(g)))
+                .collect(),
+            GroupPlan::Dense(dims) => (0..self.seen.len())
+                .filter(|&c| self.seen[c])
+                .map(|cell| {
+                    let mut c = cell as u64;
                     let mut key = vec![0; keys.len()];
                     for (k, &(lo, n, step)) in dims.iter().enumerate().rev() {
                         key[k] = ((c % n) as i64 + lo) * step;
                         c /= n;
                     }
-                    key
-                }
-            }
-        };
-        (0..count)
-            .map(|g| (key_of(g), self.sums.iter().map(|s| s[g]).collect()))
-            .collect()
+                    (key, sums_of(cell))
+                })
+                .collect(),
+        }
     }
 }
 
