@@ -209,13 +209,19 @@ def main():
         goals.append((f"query {i + 1}: engine p50 ≤ DuckDB p50", pct(e, .5) <= pct(k, .5)))
         goals.append((f"query {i + 1}: HTTP p95 ≤ 100 ms", pct(h, .95) <= 100))
         goals.append((f"query {i + 1}: the same answer on all three", same))
-    per_row_q = memory["qoljetim"] * 1024 / args.rows
+    # The engine maps its files: RSS counts the pages queries have touched; the files' size is what
+    # all of the data takes once every page is resident. The goal is held against the larger.
+    engine_bytes = sum(os.path.getsize(f) for f in glob.glob(os.path.join(q.ready["budget_dir"], "*", "*", "*.arrow")))
+    per_row_files = engine_bytes / args.rows
+    per_row_q = max(memory["qoljetim"] * 1024, engine_bytes) / args.rows
     per_row_d = duck_kib * 1024 / max(1, d.rows)
     print(f"({n} runs per query and system; engine and HTTP timed inside the Qoljetim process, DuckDB "
           f"around execute+fetchall, threads={d.threads})")
-    print(f"memory: Qoljetim process RSS {memory['qoljetim'] / 2**20:.2f} GiB = {per_row_q:.0f} B per expenditure row "
-          f"(all four datasets, the server and SQLite included); DuckDB table {duck_kib / 2**20:.2f} GiB = "
-          f"{per_row_d:.0f} B per row (RSS after CREATE TABLE − before)")
+    print(f"memory: Qoljetim process RSS {memory['qoljetim'] / 2**20:.2f} GiB = "
+          f"{memory['qoljetim'] * 1024 / args.rows:.0f} B per expenditure row (the server and SQLite included); "
+          f"its mapped engine files (all four datasets) {engine_bytes / 2**30:.2f} GiB = {per_row_files:.0f} B per "
+          f"expenditure row; DuckDB table {duck_kib / 2**20:.2f} GiB = {per_row_d:.0f} B per row "
+          f"(RSS after CREATE TABLE − before)")
     print(f"cold start: Qoljetim server up with its data in {', '.join(f'{s:.2f} s' for s in starts)}; "
           f"DuckDB CREATE TABLE from the Parquet files {d.load_seconds:.2f} s")
     goals.append(("memory ≤ 130 B per row", per_row_q <= 130))

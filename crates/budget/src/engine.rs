@@ -271,7 +271,14 @@ impl Partition {
             );
             columns.push(a);
         }
-        let bounds = columns.iter().map(Column::bounds).collect();
+        // Bounds of the dimensions only (a measure is never a group key): at start the measures'
+        // pages are not read at all.
+        let dims = spec.dims.iter().filter(|d| layout::stored(**d)).count();
+        let bounds = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i < dims { c.bounds() } else { (0, -1) })
+            .collect();
         let rows = batch.num_rows();
         if rows > u32::MAX as usize {
             return Err(BudgetError::Engine(format!(
