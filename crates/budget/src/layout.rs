@@ -273,12 +273,15 @@ pub fn read_engine_file(
         .zip(usize::try_from(block.metaDataLength()).ok())
         .and_then(|(b, m)| b.checked_add(m))
         .ok_or_else(|| bad("block length".into()))?;
-    if start.checked_add(block_len).is_none_or(|end| end > footer_start) {
+    if start
+        .checked_add(block_len)
+        .is_none_or(|end| end > footer_start)
+    {
         return Err(bad("a block beyond the file".into()));
     }
     let data = buffer.slice_with_length(start, block_len);
-    let decoder = arrow_ipc::reader::FileDecoder::new(want, footer.version())
-        .with_require_alignment(true);
+    let decoder =
+        arrow_ipc::reader::FileDecoder::new(want, footer.version()).with_require_alignment(true);
     decoder
         .read_record_batch(&block, &data)?
         .ok_or_else(|| bad("no record batch".into()))
