@@ -26,8 +26,79 @@ pub(crate) fn digest(alg: &ObjectIdentifier, data: &[u8]) -> Result<Vec<u8>, Sig
     })
 }
 
+/// The algorithm `ring` verifies a (signature algorithm, digest, key) with, where it has one: RSA
+/// PKCS #1 v1.5 with SHA-256/384/512 and keys of 2048 to 8192 bits, ECDSA P-256 and P-384 with SHA-256
+/// or SHA-384 (DER signatures).
+fn ring_algorithm(
+    spki: &SubjectPublicKeyInfoOwned,
+    sig_alg: &ObjectIdentifier,
+    hash_alg: &ObjectIdentifier,
+) -> Option<&'static dyn ring::signature::VerificationAlgorithm> {
+    use ring::signature as r;
+    let key_alg = spki.algorithm.oid;
+    match (key_alg, *sig_alg, *hash_alg) {
+        (oids::RSA_ENCRYPTION, oids::SHA256_WITH_RSA | oids::RSA_ENCRYPTION, oids::SHA256) => {
+            Some(&r::RSA_PKCS1_2048_8192_SHA256)
+        }
+        (oids::RSA_ENCRYPTION, oids::SHA384_WITH_RSA | oids::RSA_ENCRYPTION, oids::SHA384) => {
+            Some(&r::RSA_PKCS1_2048_8192_SHA384)
+        }
+        (oids::RSA_ENCRYPTION, oids::SHA512_WITH_RSA | oids::RSA_ENCRYPTION, oids::SHA512) => {
+            Some(&r::RSA_PKCS1_2048_8192_SHA512)
+        }
+        (oids::EC_PUBLIC_KEY, oids::ECDSA_SHA256 | oids::ECDSA_SHA384, hash) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())?;
+            let expected = match *sig_alg {
+                oids::ECDSA_SHA256 => oids::SHA256,
+                _ => oids::SHA384,
+            };
+            if hash != expected {
+                return None;
+            }
+            match (curve, hash) {
+                (oids::CURVE_P256, oids::SHA256) => Some(&r::ECDSA_P256_SHA256_ASN1),
+                (oids::CURVE_P256, oids::SHA384) => Some(&r::ECDSA_P256_SHA384_ASN1),
+                (oids::CURVE_P384, oids::SHA256) => Some(&r::ECDSA_P384_SHA256_ASN1),
+                (oids::CURVE_P384, oids::SHA384) => Some(&r::ECDSA_P384_SHA384_ASN1),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Verifies `signature` over `message` (hashed with `hash_alg`) by the key in `spki`. RSA and ECDSA go
+/// through `ring` (issue 20: several times RustCrypto's speed); a combination ring lacks, and every
+/// signature ring refuses, is decided by RustCrypto, so that the answers and their errors (a malformed
+/// key, an algorithm not allowed) stay exactly RustCrypto's.
+pub(crate) fn verify_message(
+    spki: &SubjectPublicKeyInfoOwned,
+    sig_alg: &ObjectIdentifier,
+    hash_alg: &ObjectIdentifier,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    if let Some(alg) = ring_algorithm(spki, sig_alg, hash_alg) {
+        let key = ring::signature::UnparsedPublicKey::new(alg, spki.subject_public_key.raw_bytes());
+        if key.verify(message, signature).is_ok() {
+            return Ok(());
+        }
+    }
+    verify_prehashed(
+        spki,
+        sig_alg,
+        hash_alg,
+        &digest(hash_alg, message)?,
+        signature,
+    )
+}
+
 /// Verifies `signature` over a precomputed `hashed` digest (made with `hash_alg`) by the key in `spki`.
-pub(crate) fn verify_prehashed(
+fn verify_prehashed(
     spki: &SubjectPublicKeyInfoOwned,
     sig_alg: &ObjectIdentifier,
     hash_alg: &ObjectIdentifier,
@@ -158,8 +229,7 @@ pub fn signed_by(
         return result;
     }
     let hash_alg = cert_hash(sig_alg)?;
-    let hashed = digest(&hash_alg, tbs)?;
-    match verify_prehashed(issuer_key, sig_alg, &hash_alg, &hashed, signature) {
+    match verify_message(issuer_key, sig_alg, &hash_alg, tbs, signature) {
         Ok(()) => Ok(true),
         Err(SignatureError::SignatureInvalid) => Ok(false),
         Err(e) => Err(e),
@@ -181,4 +251,49 @@ pub fn certificate_signed_by(
         cert.signature().raw_bytes(),
         issuer.tbs_certificate().subject_public_key_info(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::{Decode, DecodePem};
+
+    fn cert(bytes: &[u8]) -> Certificate {
+        Certificate::from_der(bytes)
+            .or_else(|_| Certificate::from_pem(bytes))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    // Issue 20: the NCA test PKI's RSA signature (an individual's certificate by the RSA test CA)
+    // verifies through ring itself — not only through the RustCrypto fallback — and a one-bit change
+    // in the signed bytes or the signature is refused.
+    #[test]
+    fn nca_rsa_certificate_verifies_through_ring_and_one_bit_breaks_it() {
+        let ca = cert(include_bytes!(
+            "../tests/fixtures/nca-test/nca_rsa_test.crt"
+        ));
+        let leaf = cert(include_bytes!(
+            "../tests/fixtures/nca-test/individual_valid_sign_2004_rsa.cer"
+        ));
+        let key = ca.tbs_certificate().subject_public_key_info();
+        let sig_alg = leaf.signature_algorithm().oid;
+        let hash = cert_hash(&sig_alg).unwrap_or_else(|e| panic!("{e}"));
+        let tbs = leaf.tbs_certificate().to_der().unwrap_or_default();
+        let sig = leaf.signature().raw_bytes().to_vec();
+        let alg =
+            ring_algorithm(key, &sig_alg, &hash).unwrap_or_else(|| panic!("ring has {sig_alg}"));
+        let ring_key =
+            ring::signature::UnparsedPublicKey::new(alg, key.subject_public_key.raw_bytes());
+        assert!(
+            ring_key.verify(&tbs, &sig).is_ok(),
+            "ring verifies NCA's RSA signature"
+        );
+        assert_eq!(certificate_signed_by(&leaf, &ca), Ok(true));
+        let mut t = tbs.clone();
+        t[tbs.len() / 2] ^= 1;
+        assert_eq!(signed_by(&t, &sig_alg, &sig, key), Ok(false));
+        let mut s = sig.clone();
+        s[0] ^= 0x80;
+        assert_eq!(signed_by(&tbs, &sig_alg, &s, key), Ok(false));
+    }
 }

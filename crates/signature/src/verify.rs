@@ -13,7 +13,7 @@ use x509_cert::ext::pkix::BasicConstraints;
 
 use crate::identity::CertificateIdentity;
 pub use crate::primitives::{certificate_signed_by, signed_by, verify_gost};
-use crate::primitives::{digest, verify_prehashed};
+use crate::primitives::{digest, verify_message};
 use crate::revocation::{CrlStore, RevocationEvidence, RevocationStatus};
 use crate::{SignatureError, der_err, oids};
 
@@ -440,11 +440,11 @@ fn check_signed_data(sd: &SignedData) -> Result<CheckedSignedData, SignatureErro
             None => return Err(SignatureError::SignatureAlgorithm(gost_alg.to_string())),
         }
     } else {
-        verify_prehashed(
+        verify_message(
             signer_key,
             &si.signature_algorithm.oid,
             &hash_alg,
-            &digest(&hash_alg, &signed_bytes)?,
+            &signed_bytes,
             si.signature.as_bytes(),
         )?;
     }
