@@ -1503,3 +1503,53 @@ mod properties {
         }
     }
 }
+
+// Issue 20: a chain verified once is not verified again — the second sign-in of the same certificate
+// verifies only its own CMS signature — while validity is still checked on every use, and a
+// certificate whose signature does not verify is never remembered.
+#[test]
+fn a_verified_chain_is_remembered_but_validity_and_tampering_are_checked_each_time() {
+    let ca = ca(KeyKind::P256);
+    let v = verifier(&ca);
+    let (cert, _) = issue(
+        &ca,
+        &person(
+            Some(NcaRole::Employee),
+            KeyPurpose::Authentication,
+            Some(BIN),
+        ),
+        KeyKind::P256,
+    );
+    let at = now();
+    assert!(v.verify_path(&cert, &[], at).is_ok());
+    assert_eq!(
+        v.signed_by_cache().hits(),
+        0,
+        "the first path verifies the signature"
+    );
+    assert!(v.verify_path(&cert, &[], at).is_ok());
+    assert_eq!(
+        v.signed_by_cache().hits(),
+        1,
+        "the second is answered from the cache"
+    );
+    // Past its validity the remembered certificate is still refused.
+    let later = at + 48.hours();
+    assert!(matches!(
+        v.verify_path(&cert, &[], later),
+        Err(SignatureError::Expired { .. })
+    ));
+    // A certificate with a changed signature is verified (and refused) every time, never cached.
+    let mut der = der::Encode::to_der(&cert).unwrap_or_default();
+    let last = der.len() - 2;
+    der[last] ^= 0x01;
+    let tampered = Certificate::from_der(&der).unwrap_or_else(|e| panic!("{e}"));
+    let hits = v.signed_by_cache().hits();
+    for _ in 0..2 {
+        assert!(matches!(
+            v.verify_path(&tampered, &[], at),
+            Err(SignatureError::Untrusted)
+        ));
+    }
+    assert_eq!(v.signed_by_cache().hits(), hits);
+}

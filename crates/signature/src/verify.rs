@@ -168,9 +168,68 @@ pub struct Verifier {
     fail_open: bool,
     /// What a signed document may contain, measured before it is decoded (issue 15).
     limits: crate::limits::CmsLimits,
+    /// Certificate signatures already verified (issue 20).
+    signed: SignedByCache,
 }
 
 const MAX_PATH: usize = 6;
+
+/// Certificates whose signature by an issuer's key has been verified, by SHA-256 of the certificate's
+/// DER and of the issuer's key (issue 20: a sign-in then verifies only its own CMS signature, not its
+/// chain again). What is cached is a fact of mathematics — these bytes are signed by that key — which
+/// never goes stale: each certificate's validity period is checked again on every use, and revocation
+/// is checked apart from the path (by CRL or OCSP, with their own freshness). Bounded: when full it
+/// starts again empty, which costs one verification per certificate.
+#[derive(Default)]
+pub struct SignedByCache {
+    verified: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+const SIGNED_BY_CACHE_ENTRIES: usize = 16_384;
+
+impl SignedByCache {
+    fn key(cert: &Certificate, issuer: &Certificate) -> Option<[u8; 32]> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(cert.to_der().ok()?);
+        h.update(
+            issuer
+                .tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .ok()?,
+        );
+        Some(h.finalize().into())
+    }
+
+    /// `certificate_signed_by`, remembered when true.
+    fn signed_by(&self, cert: &Certificate, issuer: &Certificate) -> Result<bool, SignatureError> {
+        if cert.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
+            return Ok(false);
+        }
+        let key = Self::key(cert, issuer);
+        if let (Some(k), Ok(set)) = (key, self.verified.lock())
+            && set.contains(&k)
+        {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(true);
+        }
+        let signed = certificate_signed_by(cert, issuer)?;
+        if let (true, Some(k), Ok(mut set)) = (signed, key, self.verified.lock()) {
+            if set.len() >= SIGNED_BY_CACHE_ENTRIES {
+                set.clear();
+            }
+            set.insert(k);
+        }
+        Ok(signed)
+    }
+
+    /// How many certificate signatures were answered from the cache (for tests and figures).
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 /// The GOST signature algorithm a CMS signer info means (NCALayer may name the key algorithm there, as
 /// RSA signer infos name rsaEncryption) and the digest it must be paired with; None if not GOST.
@@ -224,6 +283,7 @@ fn parse_time_attr(any: &der::Any) -> Option<Timestamp> {
 /// Builds a path from `leaf` to one of `anchors` through `intermediates`, checking every signature and
 /// every validity period at `at`. Returns the anchor's index and the path below the anchor, leaf first.
 fn path_to(
+    signed: &SignedByCache,
     anchors: &[TrustAnchor],
     leaf: &Certificate,
     intermediates: &[Certificate],
@@ -235,14 +295,14 @@ fn path_to(
     check_validity(&current, at)?;
     for _ in 0..MAX_PATH {
         for (i, anchor) in anchors.iter().enumerate() {
-            if certificate_signed_by(&current, &anchor.certificate)? {
+            if signed.signed_by(&current, &anchor.certificate)? {
                 check_validity(&anchor.certificate, at)?;
                 return Ok((i, path));
             }
         }
         let mut next = None;
         for cand in intermediates {
-            if cand != &current && is_ca(cand) && certificate_signed_by(&current, cand)? {
+            if cand != &current && is_ca(cand) && signed.signed_by(&current, cand)? {
                 match check_validity(cand, at) {
                     Ok(()) => {
                         next = Some(cand.clone());
@@ -464,7 +524,13 @@ impl Verifier {
             tsa_anchors: vec![],
             fail_open: false,
             limits: crate::limits::CmsLimits::default(),
+            signed: SignedByCache::default(),
         }
+    }
+
+    /// The cache of verified certificate signatures.
+    pub fn signed_by_cache(&self) -> &SignedByCache {
+        &self.signed
     }
 
     /// The limits every signed document is measured against before it is decoded.
@@ -524,8 +590,14 @@ impl Verifier {
         if !eku_ok {
             return Err(bad("the TSA certificate lacks id-kp-timeStamping".into()));
         }
-        let (i, _) = path_to(&self.tsa_anchors, tsa, &checked.certs, tst.gen_time)
-            .map_err(|e| bad(format!("the TSA certificate: {e}")))?;
+        let (i, _) = path_to(
+            &self.signed,
+            &self.tsa_anchors,
+            tsa,
+            &checked.certs,
+            tst.gen_time,
+        )
+        .map_err(|e| bad(format!("the TSA certificate: {e}")))?;
         Ok(TimeStamp {
             gen_time: tst.gen_time,
             tsa: tsa.tbs_certificate().subject().to_string(),
@@ -612,7 +684,7 @@ impl Verifier {
         intermediates: &[Certificate],
         at: Timestamp,
     ) -> Result<(usize, Vec<Certificate>), SignatureError> {
-        path_to(&self.anchors, leaf, intermediates, at)
+        path_to(&self.signed, &self.anchors, leaf, intermediates, at)
     }
 
     /// Verifies an attached CMS SignedData received at `at` and returns its content and signer.
