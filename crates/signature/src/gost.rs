@@ -267,7 +267,38 @@ pub fn mul_generator(curve: GostCurve, k: &BigUint) -> Option<(BigUint, BigUint)
 }
 
 /// Verifies with the integers of the standard: the public key (x, y), the digest as an integer, (r, s).
+/// NCA's two parameter sets run on fixed-width Montgomery arithmetic (`gost_fast`); RFC 7091's test
+/// curve on the reference code below.
 pub fn verify_numbers(
+    curve: GostCurve,
+    qx: &BigUint,
+    qy: &BigUint,
+    digest: &BigUint,
+    r: &BigUint,
+    s: &BigUint,
+) -> Result<(), GostError> {
+    let be = |n: &BigUint| n.to_bytes_be();
+    match curve {
+        GostCurve::CryptoProA => crate::gost_fast::verify::<crate::gost_fast::CryptoProA, 4>(
+            &be(qx),
+            &be(qy),
+            &be(digest),
+            &be(r),
+            &be(s),
+        ),
+        GostCurve::Tc26Gost512A => crate::gost_fast::verify::<crate::gost_fast::Tc26A, 8>(
+            &be(qx),
+            &be(qy),
+            &be(digest),
+            &be(r),
+            &be(s),
+        ),
+        GostCurve::Rfc7091Test256 => verify_numbers_reference(curve, qx, qy, digest, r, s),
+    }
+}
+
+/// The reference: num-bigint, Jacobian coordinates, Shamir's trick, any a.
+pub fn verify_numbers_reference(
     curve: GostCurve,
     qx: &BigUint,
     qy: &BigUint,
@@ -548,5 +579,89 @@ mod tests {
             assert!(p.on_curve(&p.gx, &p.gy), "{c:?}");
         }
         assert!(GostCurve::from_parameters_oid("1.2.398.3.10.1.1.2.2.2").is_err());
+    }
+
+    /// A GOST 34.10 signature (r, s) of the digest integer `e` with private scalar `d` and nonce `k`.
+    fn sign_numbers(curve: GostCurve, d: &BigUint, k: &BigUint, e: &BigUint) -> (BigUint, BigUint) {
+        let q = order(curve);
+        let mut e = e % &q;
+        if e == BigUint::ZERO {
+            e = BigUint::from(1u8);
+        }
+        let (rx, _) = mul_generator(curve, k).unwrap_or_default();
+        let r = rx % &q;
+        let s = (&r * d + k * &e) % &q;
+        (r, s)
+    }
+
+    // Issue 20: the fixed-width Montgomery code answers exactly as the num-bigint reference on NCA's
+    // two curves — valid signatures of random keys and digests verify on both, and a changed digest,
+    // r, s or key is refused by both.
+    #[test]
+    fn fixed_width_verification_answers_as_the_reference() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 24,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        let bytes = proptest::collection::vec(any::<u8>(), 64);
+        let result = runner.run(
+            &(
+                any::<bool>(),
+                bytes.clone(),
+                bytes.clone(),
+                bytes,
+                0usize..4,
+            ),
+            |(big, d, k, e, change)| {
+                let curve = if big {
+                    GostCurve::Tc26Gost512A
+                } else {
+                    GostCurve::CryptoProA
+                };
+                let q = order(curve);
+                let one = BigUint::from(1u8);
+                let d = BigUint::from_bytes_le(&d) % (&q - &one) + &one;
+                let k = BigUint::from_bytes_le(&k) % (&q - &one) + &one;
+                let e = BigUint::from_bytes_le(&e[..curve.size()]);
+                let (qx, qy) = mul_generator(curve, &d).unwrap_or_default();
+                let (r, s) = sign_numbers(curve, &d, &k, &e);
+                prop_assert_eq!(verify_numbers(curve, &qx, &qy, &e, &r, &s), Ok(()));
+                prop_assert_eq!(
+                    verify_numbers_reference(curve, &qx, &qy, &e, &r, &s),
+                    Ok(())
+                );
+                let (qx2, qy2) = mul_generator(curve, &(&d + &one)).unwrap_or_default();
+                let (e2, r2, s2, x2, y2) = match change {
+                    0 => (&e + &one, r.clone(), s.clone(), qx.clone(), qy.clone()),
+                    1 => (
+                        e.clone(),
+                        (&r + &one) % &q,
+                        s.clone(),
+                        qx.clone(),
+                        qy.clone(),
+                    ),
+                    2 => (
+                        e.clone(),
+                        r.clone(),
+                        (&s + &one) % &q,
+                        qx.clone(),
+                        qy.clone(),
+                    ),
+                    _ => (e.clone(), r.clone(), s.clone(), qx2, qy2),
+                };
+                let fast = verify_numbers(curve, &x2, &y2, &e2, &r2, &s2);
+                prop_assert!(fast.is_err());
+                prop_assert_eq!(
+                    fast,
+                    verify_numbers_reference(curve, &x2, &y2, &e2, &r2, &s2)
+                );
+                Ok(())
+            },
+        );
+        if let Err(e) = result {
+            panic!("{e}");
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! Revocation per anchor: `revocation`.
 
 pub mod gost;
+mod gost_fast;
 pub mod identity;
 pub mod limits;
 pub mod ocsp;
