@@ -279,14 +279,14 @@ pub fn verify_numbers(
 ) -> Result<(), GostError> {
     let be = |n: &BigUint| n.to_bytes_be();
     match curve {
-        GostCurve::CryptoProA => crate::gost_fast::verify::<crate::gost_fast::CryptoProA, 4>(
+        GostCurve::CryptoProA => crate::gost_fast::verify::<crate::gost_fast::CryptoProA, 4, 617>(
             &be(qx),
             &be(qy),
             &be(digest),
             &be(r),
             &be(s),
         ),
-        GostCurve::Tc26Gost512A => crate::gost_fast::verify::<crate::gost_fast::Tc26A, 8>(
+        GostCurve::Tc26Gost512A => crate::gost_fast::verify::<crate::gost_fast::Tc26A, 8, 569>(
             &be(qx),
             &be(qy),
             &be(digest),

@@ -1,8 +1,10 @@
-//! GOST 34.10 verification on fixed-width Montgomery arithmetic (issue 20): `crypto-bigint`'s
-//! `ConstMontyForm` over 4 or 8 64-bit limbs with the moduli fixed at compile time, for the two
-//! parameter sets NCA uses — both have a = −3, so a doubling costs 3M + 5S (dbl-2001-b of the
-//! Explicit-Formulas Database) and an addition of an affine point 7M + 4S (madd-2007-bl). The scalars
-//! z1 = s/e and z2 = −r/e are computed modulo q in Montgomery form too, and z1·G + z2·Q by Shamir's
+//! GOST 34.10 verification on fixed-width arithmetic (issue 20), for the two parameter sets NCA uses.
+//! Both fields are pseudo-Mersenne — p = 2²⁵⁶ − 617 (CryptoPro-A) and p = 2⁵¹² − 569 (TC26-512-A) —
+//! so a product of 4 or 8 64-bit limbs is reduced by folding its high half times c into its low half
+//! (`Pm`), cheaper than a Montgomery reduction. Both curves have a = −3: a doubling costs 3M + 5S
+//! (dbl-2001-b of the Explicit-Formulas Database) and an addition of an affine point 7M + 4S
+//! (madd-2007-bl). The scalars z1 = s/e and z2 = −r/e are computed modulo q in Montgomery form
+//! (`crypto-bigint`'s `ConstMontyForm`, moduli fixed at compile time), and z1·G + z2·Q by Shamir's
 //! trick over affine G, Q and G + Q. Same algorithm and answers as the num-bigint code in `gost.rs`,
 //! which stays as the reference (and for RFC 7091's test curve); the tests hold one against the other.
 
@@ -10,22 +12,10 @@ use crypto_bigint::modular::{ConstMontyForm, ConstMontyParams};
 use crypto_bigint::{U256, U512, Uint, const_monty_params};
 
 const_monty_params!(
-    CryptoProAP,
-    U256,
-    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFD97",
-    "p of CryptoPro-A (RFC 4357 §11.4)"
-);
-const_monty_params!(
     CryptoProAQ,
     U256,
     "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF6C611070995AD10045841B09B761B893",
     "q of CryptoPro-A (RFC 4357 §11.4)"
-);
-const_monty_params!(
-    Tc26AP,
-    U512,
-    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFDC7",
-    "p of id-tc26-gost-3410-12-512-paramSetA (RFC 7836 §A.1)"
 );
 const_monty_params!(
     Tc26AQ,
@@ -36,7 +26,8 @@ const_monty_params!(
 
 /// One of the curves: its field and order moduli, b and the base point (a = −3 for both).
 pub(crate) trait CurveA3<const L: usize> {
-    type P: ConstMontyParams<L>;
+    /// p = 2^(64L) − C.
+    const C: u64;
     type Q: ConstMontyParams<L>;
     const B: Uint<L>;
     const GX: Uint<L>;
@@ -45,7 +36,7 @@ pub(crate) trait CurveA3<const L: usize> {
 
 pub(crate) struct CryptoProA;
 impl CurveA3<{ U256::LIMBS }> for CryptoProA {
-    type P = CryptoProAP;
+    const C: u64 = 617;
     type Q = CryptoProAQ;
     const B: U256 = U256::from_u64(0xA6);
     const GX: U256 = U256::from_u64(1);
@@ -55,7 +46,7 @@ impl CurveA3<{ U256::LIMBS }> for CryptoProA {
 
 pub(crate) struct Tc26A;
 impl CurveA3<{ U512::LIMBS }> for Tc26A {
-    type P = Tc26AP;
+    const C: u64 = 569;
     type Q = Tc26AQ;
     const B: U512 = U512::from_be_hex(
         "E8C2505DEDFC86DDC1BD0B2B6667F1DA34B82574761CB0E879BD081CFD0B6265EE3CB090F30D27614CB4574010DA90DD862EF9D4EBEE4761503190785A71C760",
@@ -66,55 +57,218 @@ impl CurveA3<{ U512::LIMBS }> for Tc26A {
     );
 }
 
+/// An element of GF(2^(64N) − C), fully reduced, little-endian limbs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Pm<const N: usize, const C: u64>([u64; N]);
+
+impl<const N: usize, const C: u64> Pm<N, C> {
+    const ZERO: Self = Pm([0; N]);
+    const ONE: Self = {
+        let mut l = [0; N];
+        l[0] = 1;
+        Pm(l)
+    };
+
+    /// x + C when that carries out of N limbs (then it is x − p), else x.
+    #[inline(always)]
+    fn reduce_once(x: [u64; N]) -> [u64; N] {
+        let mut t = x;
+        let mut carry = C;
+        for limb in t.iter_mut() {
+            let (v, c) = limb.overflowing_add(carry);
+            *limb = v;
+            carry = u64::from(c);
+            if carry == 0 {
+                break;
+            }
+        }
+        if carry == 1 { t } else { x }
+    }
+
+    /// `x` when it is below p.
+    fn from_words(x: [u64; N]) -> Option<Self> {
+        (Self::reduce_once(x) == x).then_some(Pm(x))
+    }
+
+    #[inline(always)]
+    fn add(&self, b: &Self) -> Self {
+        let mut r = [0_u64; N];
+        let mut carry = false;
+        for (i, out) in r.iter_mut().enumerate() {
+            let (v, c1) = self.0[i].overflowing_add(b.0[i]);
+            let (v, c2) = v.overflowing_add(u64::from(carry));
+            *out = v;
+            carry = c1 || c2;
+        }
+        if carry {
+            // Wrapped past 2^(64N): add C (2^(64N) ≡ C); no second carry, the sum is below 2p.
+            let mut c = C;
+            for limb in r.iter_mut() {
+                let (v, o) = limb.overflowing_add(c);
+                *limb = v;
+                c = u64::from(o);
+                if c == 0 {
+                    break;
+                }
+            }
+        }
+        Pm(Self::reduce_once(r))
+    }
+
+    #[inline(always)]
+    fn sub(&self, b: &Self) -> Self {
+        let mut r = [0_u64; N];
+        let mut borrow = false;
+        for (i, out) in r.iter_mut().enumerate() {
+            let (v, b1) = self.0[i].overflowing_sub(b.0[i]);
+            let (v, b2) = v.overflowing_sub(u64::from(borrow));
+            *out = v;
+            borrow = b1 || b2;
+        }
+        if borrow {
+            // a − b + 2^(64N) − C = a − b + p.
+            let mut c = C;
+            for limb in r.iter_mut() {
+                let (v, o) = limb.overflowing_sub(c);
+                *limb = v;
+                c = u64::from(o);
+                if c == 0 {
+                    break;
+                }
+            }
+        }
+        Pm(r)
+    }
+
+    #[inline(always)]
+    fn mul(&self, b: &Self) -> Self {
+        // Schoolbook product into 2N limbs.
+        let mut t = [[0_u64; N]; 2];
+        let mut wide = [0_u64; 16];
+        for i in 0..N {
+            let mut carry: u128 = 0;
+            for j in 0..N {
+                let cur =
+                    u128::from(wide[i + j]) + u128::from(self.0[i]) * u128::from(b.0[j]) + carry;
+                wide[i + j] = cur as u64;
+                carry = cur >> 64;
+            }
+            wide[i + N] = carry as u64;
+        }
+        t[0].copy_from_slice(&wide[..N]);
+        t[1].copy_from_slice(&wide[N..2 * N]);
+        // low + high·C: N limbs and a small top word.
+        let mut r = [0_u64; N];
+        let mut carry: u128 = 0;
+        for i in 0..N {
+            let cur = u128::from(t[0][i]) + u128::from(t[1][i]) * u128::from(C) + carry;
+            r[i] = cur as u64;
+            carry = cur >> 64;
+        }
+        // top·C once more (top < C + 1, so this fits a word and carries at most once further).
+        let mut c = (carry as u64).wrapping_mul(C);
+        let mut i = 0;
+        while c != 0 && i < N {
+            let (v, o) = r[i].overflowing_add(c);
+            r[i] = v;
+            c = u64::from(o);
+            i += 1;
+        }
+        if c != 0 {
+            // Wrapped once more: add C again (the value is now tiny).
+            let mut c = C;
+            for limb in r.iter_mut() {
+                let (v, o) = limb.overflowing_add(c);
+                *limb = v;
+                c = u64::from(o);
+                if c == 0 {
+                    break;
+                }
+            }
+        }
+        Pm(Self::reduce_once(r))
+    }
+
+    #[inline(always)]
+    fn square(&self) -> Self {
+        self.mul(self)
+    }
+
+    #[inline(always)]
+    fn double(&self) -> Self {
+        self.add(self)
+    }
+
+    /// a^(p−2) (Fermat; p is prime); None for 0.
+    fn invert(&self) -> Option<Self> {
+        if *self == Self::ZERO {
+            return None;
+        }
+        // p − 2 = 2^(64N) − C − 2: every bit of the high limbs is 1.
+        let mut e = [u64::MAX; N];
+        e[0] = u64::MAX - (C + 1);
+        let mut acc = Self::ONE;
+        for i in (0..N).rev() {
+            for bit in (0..64).rev() {
+                acc = acc.square();
+                if (e[i] >> bit) & 1 == 1 {
+                    acc = acc.mul(self);
+                }
+            }
+        }
+        Some(acc)
+    }
+}
+
 /// A point in Jacobian coordinates; Z = 0 is the point at infinity.
 #[derive(Clone, Copy)]
-struct Jac<P: ConstMontyParams<L>, const L: usize> {
-    x: ConstMontyForm<P, L>,
-    y: ConstMontyForm<P, L>,
-    z: ConstMontyForm<P, L>,
+struct Jac<const N: usize, const C: u64> {
+    x: Pm<N, C>,
+    y: Pm<N, C>,
+    z: Pm<N, C>,
 }
 
 /// An affine point.
 #[derive(Clone, Copy)]
-struct Affine<P: ConstMontyParams<L>, const L: usize> {
-    x: ConstMontyForm<P, L>,
-    y: ConstMontyForm<P, L>,
+struct Affine<const N: usize, const C: u64> {
+    x: Pm<N, C>,
+    y: Pm<N, C>,
 }
 
-impl<P: ConstMontyParams<L>, const L: usize> Jac<P, L> {
+impl<const N: usize, const C: u64> Jac<N, C> {
     const INFINITY: Self = Jac {
-        x: ConstMontyForm::ONE,
-        y: ConstMontyForm::ONE,
-        z: ConstMontyForm::ZERO,
+        x: Pm::ONE,
+        y: Pm::ONE,
+        z: Pm::ZERO,
     };
 
     fn is_infinity(&self) -> bool {
-        self.z == ConstMontyForm::ZERO
+        self.z == Pm::ZERO
     }
 
-    fn from_affine(a: &Affine<P, L>) -> Self {
+    fn from_affine(a: &Affine<N, C>) -> Self {
         Jac {
             x: a.x,
             y: a.y,
-            z: ConstMontyForm::ONE,
+            z: Pm::ONE,
         }
     }
 
     /// dbl-2001-b (a = −3).
     fn double(&self) -> Self {
-        if self.is_infinity() || self.y == ConstMontyForm::ZERO {
+        if self.is_infinity() || self.y == Pm::ZERO {
             return Self::INFINITY;
         }
         let delta = self.z.square();
         let gamma = self.y.square();
-        let beta = self.x * gamma;
-        let t = (self.x - delta) * (self.x + delta);
-        let alpha = t.double() + t;
+        let beta = self.x.mul(&gamma);
+        let t = self.x.sub(&delta).mul(&self.x.add(&delta));
+        let alpha = t.double().add(&t);
         let beta4 = beta.double().double();
-        let x3 = alpha.square() - beta4.double();
-        let z3 = (self.y + self.z).square() - gamma - delta;
-        let gamma2 = gamma.square();
-        let y3 = alpha * (beta4 - x3) - gamma2.double().double().double();
+        let x3 = alpha.square().sub(&beta4.double());
+        let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
+        let gamma8 = gamma.square().double().double().double();
+        let y3 = alpha.mul(&beta4.sub(&x3)).sub(&gamma8);
         Jac {
             x: x3,
             y: y3,
@@ -123,17 +277,17 @@ impl<P: ConstMontyParams<L>, const L: usize> Jac<P, L> {
     }
 
     /// madd-2007-bl: self + an affine point.
-    fn add_affine(&self, q: &Affine<P, L>) -> Self {
+    fn add_affine(&self, q: &Affine<N, C>) -> Self {
         if self.is_infinity() {
             return Self::from_affine(q);
         }
         let z1z1 = self.z.square();
-        let u2 = q.x * z1z1;
-        let s2 = q.y * self.z * z1z1;
-        let h = u2 - self.x;
-        let r = (s2 - self.y).double();
-        if h == ConstMontyForm::ZERO {
-            return if r == ConstMontyForm::ZERO {
+        let u2 = q.x.mul(&z1z1);
+        let s2 = q.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&self.x);
+        let r = s2.sub(&self.y).double();
+        if h == Pm::ZERO {
+            return if r == Pm::ZERO {
                 self.double()
             } else {
                 Self::INFINITY
@@ -141,11 +295,11 @@ impl<P: ConstMontyParams<L>, const L: usize> Jac<P, L> {
         }
         let hh = h.square();
         let i = hh.double().double();
-        let j = h * i;
-        let v = self.x * i;
-        let x3 = r.square() - j - v.double();
-        let y3 = r * (v - x3) - (self.y * j).double();
-        let z3 = (self.z + h).square() - z1z1 - hh;
+        let j = h.mul(&i);
+        let v = self.x.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.double());
+        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).double());
+        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
         Jac {
             x: x3,
             y: y3,
@@ -153,12 +307,12 @@ impl<P: ConstMontyParams<L>, const L: usize> Jac<P, L> {
         }
     }
 
-    fn to_affine(self) -> Option<Affine<P, L>> {
-        let zi = self.z.invert_vartime().into_option()?;
+    fn to_affine(self) -> Option<Affine<N, C>> {
+        let zi = self.z.invert()?;
         let zi2 = zi.square();
         Some(Affine {
-            x: self.x * zi2,
-            y: self.y * zi2 * zi,
+            x: self.x.mul(&zi2),
+            y: self.y.mul(&zi2).mul(&zi),
         })
     }
 }
@@ -176,8 +330,9 @@ pub(crate) fn uint<const L: usize>(be: &[u8]) -> Option<Uint<L>> {
     Some(Uint::from_be_slice(&padded))
 }
 
-/// Verifies (r, s) over the digest integer `e` by the public key (qx, qy), all big-endian.
-pub(crate) fn verify<C: CurveA3<L>, const L: usize>(
+/// Verifies (r, s) over the digest integer `e` by the public key (qx, qy), all big-endian. `C` is the
+/// curve's p = 2^(64L) − C (a const parameter: stable Rust cannot take it from the trait).
+pub(crate) fn verify<K: CurveA3<L>, const L: usize, const C: u64>(
     qx: &[u8],
     qy: &[u8],
     e: &[u8],
@@ -185,21 +340,17 @@ pub(crate) fn verify<C: CurveA3<L>, const L: usize>(
     s: &[u8],
 ) -> Result<(), crate::gost::GostError> {
     use crate::gost::GostError;
-    let p = C::P::PARAMS.modulus().get();
-    let q = C::Q::PARAMS.modulus().get();
-    let (Some(qx), Some(qy)) = (uint::<L>(qx), uint::<L>(qy)) else {
+    if K::C != C {
+        return Err(GostError::UnknownParameters("field constant".into()));
+    }
+    let q = K::Q::PARAMS.modulus().get();
+    let field = |u: Uint<L>| Pm::<L, C>::from_words(u.to_words());
+    let (Some(x), Some(y)) = (uint::<L>(qx).and_then(field), uint::<L>(qy).and_then(field)) else {
         return Err(GostError::BadPublicKey);
     };
-    if qx >= p || qy >= p {
-        return Err(GostError::BadPublicKey);
-    }
-    let (x, y) = (
-        ConstMontyForm::<C::P, L>::new(&qx),
-        ConstMontyForm::<C::P, L>::new(&qy),
-    );
-    let b = ConstMontyForm::<C::P, L>::new(&C::B);
+    let b = field(K::B).ok_or(GostError::BadPublicKey)?;
     // y² = x³ − 3x + b
-    if y.square() != x.square() * x - (x.double() + x) + b {
+    if y.square() != x.square().mul(&x).sub(&x.double().add(&x)).add(&b) {
         return Err(GostError::BadPublicKey);
     }
     let (Some(r), Some(s), Some(e)) = (uint::<L>(r), uint::<L>(s), uint::<L>(e)) else {
@@ -213,20 +364,20 @@ pub(crate) fn verify<C: CurveA3<L>, const L: usize>(
     if e == Uint::ZERO {
         e = Uint::ONE;
     }
-    let v = ConstMontyForm::<C::Q, L>::new(&e)
+    let v = ConstMontyForm::<K::Q, L>::new(&e)
         .invert_vartime()
         .into_option()
         .ok_or(GostError::Invalid)?;
-    let z1 = (ConstMontyForm::<C::Q, L>::new(&s) * v).retrieve();
-    let z2 = (ConstMontyForm::<C::Q, L>::new(&r).neg() * v).retrieve();
-    let g = Affine {
-        x: ConstMontyForm::<C::P, L>::new(&C::GX),
-        y: ConstMontyForm::<C::P, L>::new(&C::GY),
+    let z1 = (ConstMontyForm::<K::Q, L>::new(&s) * v).retrieve();
+    let z2 = (ConstMontyForm::<K::Q, L>::new(&r).neg() * v).retrieve();
+    let (Some(gx), Some(gy)) = (field(K::GX), field(K::GY)) else {
+        return Err(GostError::BadPublicKey);
     };
+    let g = Affine { x: gx, y: gy };
     let pk = Affine { x, y };
     // G + Q in affine form (None: Q = −G, then only the separate terms can occur).
     let both = Jac::from_affine(&g).add_affine(&pk).to_affine();
-    let mut acc = Jac::<C::P, L>::INFINITY;
+    let mut acc = Jac::<L, C>::INFINITY;
     let bits = z1.bit_width().max(z2.bit_width());
     for i in (0..bits).rev() {
         acc = acc.double();
@@ -244,12 +395,76 @@ pub(crate) fn verify<C: CurveA3<L>, const L: usize>(
     let Some(point) = acc.to_affine() else {
         return Err(GostError::Invalid);
     };
-    let xr = point.x.retrieve();
+    let xr = Uint::<L>::from_words(point.x.0);
     // x < p < 2q: one subtraction gives x mod q.
     let xr = if xr >= q { xr.wrapping_sub(&q) } else { xr };
     if xr == r {
         Ok(())
     } else {
         Err(GostError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_bigint::BigUint;
+    use proptest::prelude::*;
+
+    fn big<const N: usize, const C: u64>(x: &Pm<N, C>) -> BigUint {
+        BigUint::from_slice(
+            &x.0.iter()
+                .flat_map(|w| [*w as u32, (*w >> 32) as u32])
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn element<const N: usize, const C: u64>(words: &[u64], near_p: bool) -> Pm<N, C> {
+        let mut l = [0_u64; N];
+        for (o, w) in l.iter_mut().zip(words) {
+            *o = if near_p { u64::MAX - (*w % 3) } else { *w };
+        }
+        if near_p {
+            l[0] = u64::MAX - C - (words[0] % 4);
+        }
+        // Reduced: at most p − 1.
+        Pm::<N, C>::from_words(l).unwrap_or(Pm([0; N]))
+    }
+
+    fn check<const N: usize, const C: u64>(a: &[u64], b: &[u64], near: (bool, bool)) {
+        let p = (BigUint::from(1u8) << (64 * N)) - BigUint::from(C);
+        let (x, y) = (element::<N, C>(a, near.0), element::<N, C>(b, near.1));
+        let (bx, by) = (big(&x), big(&y));
+        assert_eq!(big(&x.add(&y)), (&bx + &by) % &p);
+        assert_eq!(big(&x.sub(&y)), (&bx + &p - &by) % &p);
+        assert_eq!(big(&x.mul(&y)), (&bx * &by) % &p);
+        if let Some(inv) = x.invert() {
+            assert_eq!(big(&inv.mul(&x)), BigUint::from(1u8));
+        } else {
+            assert_eq!(bx, BigUint::ZERO);
+        }
+    }
+
+    // Issue 20: the pseudo-Mersenne field answers as num-bigint modulo p for random elements and for
+    // elements next to p (where the carries and the final subtraction happen).
+    #[test]
+    fn the_field_agrees_with_big_integers_modulo_p() {
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 500,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        let words = proptest::collection::vec(any::<u64>(), 8);
+        let result = runner.run(
+            &(words.clone(), words, any::<bool>(), any::<bool>()),
+            |(a, b, na, nb)| {
+                check::<4, 617>(&a, &b, (na, nb));
+                check::<8, 569>(&a, &b, (na, nb));
+                Ok(())
+            },
+        );
+        if let Err(e) = result {
+            panic!("{e}");
+        }
     }
 }
