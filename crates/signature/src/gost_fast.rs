@@ -199,7 +199,9 @@ impl<const N: usize, const C: u64> Pm<N, C> {
         self.add(self)
     }
 
-    /// a^(p−2) (Fermat; p is prime); None for 0.
+    /// a^(p−2) (Fermat; p is prime); None for 0. The verification needs no inversion (it compares
+    /// X with x·Z²); the field test checks multiplication with it.
+    #[cfg(test)]
     fn invert(&self) -> Option<Self> {
         if *self == Self::ZERO {
             return None;
@@ -276,16 +278,22 @@ impl<const N: usize, const C: u64> Jac<N, C> {
         }
     }
 
-    /// madd-2007-bl: self + an affine point.
-    fn add_affine(&self, q: &Affine<N, C>) -> Self {
+    /// add-2007-bl: self + another Jacobian point.
+    fn add(&self, q: &Self) -> Self {
         if self.is_infinity() {
-            return Self::from_affine(q);
+            return *q;
+        }
+        if q.is_infinity() {
+            return *self;
         }
         let z1z1 = self.z.square();
+        let z2z2 = q.z.square();
+        let u1 = self.x.mul(&z2z2);
         let u2 = q.x.mul(&z1z1);
+        let s1 = self.y.mul(&q.z).mul(&z2z2);
         let s2 = q.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&self.x);
-        let r = s2.sub(&self.y).double();
+        let h = u2.sub(&u1);
+        let r = s2.sub(&s1).double();
         if h == Pm::ZERO {
             return if r == Pm::ZERO {
                 self.double()
@@ -293,13 +301,12 @@ impl<const N: usize, const C: u64> Jac<N, C> {
                 Self::INFINITY
             };
         }
-        let hh = h.square();
-        let i = hh.double().double();
+        let i = h.double().square();
         let j = h.mul(&i);
-        let v = self.x.mul(&i);
+        let v = u1.mul(&i);
         let x3 = r.square().sub(&j).sub(&v.double());
-        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).double());
-        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).double());
+        let z3 = self.z.add(&q.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
         Jac {
             x: x3,
             y: y3,
@@ -307,13 +314,22 @@ impl<const N: usize, const C: u64> Jac<N, C> {
         }
     }
 
-    fn to_affine(self) -> Option<Affine<N, C>> {
-        let zi = self.z.invert()?;
-        let zi2 = zi.square();
-        Some(Affine {
-            x: self.x.mul(&zi2),
-            y: self.y.mul(&zi2).mul(&zi),
-        })
+    fn neg(&self) -> Self {
+        Jac {
+            x: self.x,
+            y: Pm::ZERO.sub(&self.y),
+            z: self.z,
+        }
+    }
+
+    /// P, 3P, 5P, …, (2^(W−1) − 1)P: the odd multiples a width-W NAF adds.
+    fn odd_multiples(&self) -> [Self; TABLE] {
+        let twice = self.double();
+        let mut t = [*self; TABLE];
+        for i in 1..TABLE {
+            t[i] = t[i - 1].add(&twice);
+        }
+        t
     }
 }
 
@@ -328,6 +344,59 @@ pub(crate) fn uint<const L: usize>(be: &[u8]) -> Option<Uint<L>> {
     let mut padded = vec![0_u8; size];
     padded[size - digits.len()..].copy_from_slice(digits);
     Some(Uint::from_be_slice(&padded))
+}
+
+/// Width of the NAF of the scalars: odd digits in (−2^(W−1), 2^(W−1)), at most one non-zero digit in
+/// any W consecutive positions, so about bits/(W+1) additions per scalar.
+const W: u32 = 5;
+const TABLE: usize = 1 << (W - 2);
+
+/// The width-W NAF of `k`, least significant digit first (public data: variable time is fine).
+fn wnaf<const L: usize>(k: &Uint<L>) -> Vec<i8> {
+    let mut words = k.to_words().to_vec();
+    words.push(0);
+    let mut out = Vec::with_capacity(L * 64 + 1);
+    let is_zero = |w: &[u64]| w.iter().all(|&x| x == 0);
+    while !is_zero(&words) {
+        let digit = if words[0] & 1 == 1 {
+            let m = (words[0] & ((1 << W) - 1)) as i64;
+            let d = if m >= 1 << (W - 1) { m - (1 << W) } else { m };
+            // words −= d (d odd, |d| < 2^(W−1)).
+            if d > 0 {
+                let mut borrow = d as u64;
+                for w in words.iter_mut() {
+                    let (v, o) = w.overflowing_sub(borrow);
+                    *w = v;
+                    borrow = u64::from(o);
+                    if borrow == 0 {
+                        break;
+                    }
+                }
+            } else {
+                let mut carry = (-d) as u64;
+                for w in words.iter_mut() {
+                    let (v, o) = w.overflowing_add(carry);
+                    *w = v;
+                    carry = u64::from(o);
+                    if carry == 0 {
+                        break;
+                    }
+                }
+            }
+            d as i8
+        } else {
+            0
+        };
+        out.push(digit);
+        // words >>= 1
+        let mut carry = 0_u64;
+        for w in words.iter_mut().rev() {
+            let next = *w & 1;
+            *w = (*w >> 1) | (carry << 63);
+            carry = next;
+        }
+    }
+    out
 }
 
 /// Verifies (r, s) over the digest integer `e` by the public key (qx, qy), all big-endian. `C` is the
@@ -373,31 +442,38 @@ pub(crate) fn verify<K: CurveA3<L>, const L: usize, const C: u64>(
     let (Some(gx), Some(gy)) = (field(K::GX), field(K::GY)) else {
         return Err(GostError::BadPublicKey);
     };
-    let g = Affine { x: gx, y: gy };
-    let pk = Affine { x, y };
-    // G + Q in affine form (None: Q = −G, then only the separate terms can occur).
-    let both = Jac::from_affine(&g).add_affine(&pk).to_affine();
+    let g = Jac::from_affine(&Affine { x: gx, y: gy });
+    let pk = Jac::from_affine(&Affine { x, y });
+    // z1·G + z2·Q: both width-W NAFs read from the top with one shared chain of doublings.
+    let (n1, n2) = (wnaf(&z1), wnaf(&z2));
+    let (t1, t2) = (g.odd_multiples(), pk.odd_multiples());
     let mut acc = Jac::<L, C>::INFINITY;
-    let bits = z1.bit_width().max(z2.bit_width());
-    for i in (0..bits).rev() {
+    for i in (0..n1.len().max(n2.len())).rev() {
         acc = acc.double();
-        match (z1.bit_vartime(i), z2.bit_vartime(i)) {
-            (true, true) => {
-                if let Some(gq) = &both {
-                    acc = acc.add_affine(gq);
-                }
+        for (naf, table) in [(&n1, &t1), (&n2, &t2)] {
+            match naf.get(i).copied().unwrap_or(0) {
+                0 => {}
+                d if d > 0 => acc = acc.add(&table[(d as usize) / 2]),
+                d => acc = acc.add(&table[(d.unsigned_abs() as usize) / 2].neg()),
             }
-            (true, false) => acc = acc.add_affine(&g),
-            (false, true) => acc = acc.add_affine(&pk),
-            (false, false) => {}
         }
     }
-    let Some(point) = acc.to_affine() else {
+    if acc.is_infinity() {
         return Err(GostError::Invalid);
+    }
+    // The affine x = X/Z² is below p < 2q, so x mod q = r means x = r or x = r + q: compare X with
+    // r·Z² and (r + q)·Z² instead of inverting Z.
+    let zz = acc.z.square();
+    let matches = |candidate: Uint<L>| field(candidate).is_some_and(|c| c.mul(&zz) == acc.x);
+    let (r_plus_q, overflow) = {
+        let (sum, carry) = r.carrying_add(&q, crypto_bigint::Limb::ZERO);
+        (sum, carry != crypto_bigint::Limb::ZERO)
     };
-    let xr = Uint::<L>::from_words(point.x.0);
-    // x < p < 2q: one subtraction gives x mod q.
-    let xr = if xr >= q { xr.wrapping_sub(&q) } else { xr };
+    let xr = if matches(r) || (!overflow && matches(r_plus_q)) {
+        r
+    } else {
+        Uint::ZERO
+    };
     if xr == r {
         Ok(())
     } else {
