@@ -24,8 +24,9 @@
 //! - The 256-bit GOST 34.10-2015 parameter set NCA uses is not in the fixtures and is not claimed here:
 //!   such keys answer `GostError::UnknownParameters` until it is confirmed.
 //!
-//! Arithmetic: num-bigint in Jacobian coordinates with Shamir's trick. Verification handles only public
-//! data, so constant time is not needed.
+//! Arithmetic: NCA's two curves on fixed-width limbs (`gost_fast`); the num-bigint code here (Jacobian
+//! coordinates, Shamir's trick) is the reference and serves RFC 7091's test curve. Verification handles
+//! only public data, so constant time is not needed.
 
 use num_bigint::BigUint;
 
@@ -267,7 +268,7 @@ pub fn mul_generator(curve: GostCurve, k: &BigUint) -> Option<(BigUint, BigUint)
 }
 
 /// Verifies with the integers of the standard: the public key (x, y), the digest as an integer, (r, s).
-/// NCA's two parameter sets run on fixed-width Montgomery arithmetic (`gost_fast`); RFC 7091's test
+/// NCA's two parameter sets run on fixed-width arithmetic (`gost_fast`); RFC 7091's test
 /// curve on the reference code below.
 pub fn verify_numbers(
     curve: GostCurve,

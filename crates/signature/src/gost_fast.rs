@@ -69,20 +69,35 @@ impl<const N: usize, const C: u64> Pm<N, C> {
         Pm(l)
     };
 
+    /// Adds (or subtracts) a small value at the lowest limb, carrying (borrowing) upward; true when it
+    /// carried out of (borrowed past) the N limbs.
+    #[inline(always)]
+    fn propagate(limbs: &mut [u64; N], small: u64, subtract: bool) -> bool {
+        let mut c = small;
+        for limb in limbs.iter_mut() {
+            if c == 0 {
+                return false;
+            }
+            let (v, o) = if subtract {
+                limb.overflowing_sub(c)
+            } else {
+                limb.overflowing_add(c)
+            };
+            *limb = v;
+            c = u64::from(o);
+        }
+        c != 0
+    }
+
     /// x + C when that carries out of N limbs (then it is x − p), else x.
     #[inline(always)]
     fn reduce_once(x: [u64; N]) -> [u64; N] {
         let mut t = x;
-        let mut carry = C;
-        for limb in t.iter_mut() {
-            let (v, c) = limb.overflowing_add(carry);
-            *limb = v;
-            carry = u64::from(c);
-            if carry == 0 {
-                break;
-            }
+        if Self::propagate(&mut t, C, false) {
+            t
+        } else {
+            x
         }
-        if carry == 1 { t } else { x }
     }
 
     /// `x` when it is below p.
@@ -102,15 +117,7 @@ impl<const N: usize, const C: u64> Pm<N, C> {
         }
         if carry {
             // Wrapped past 2^(64N): add C (2^(64N) ≡ C); no second carry, the sum is below 2p.
-            let mut c = C;
-            for limb in r.iter_mut() {
-                let (v, o) = limb.overflowing_add(c);
-                *limb = v;
-                c = u64::from(o);
-                if c == 0 {
-                    break;
-                }
-            }
+            Self::propagate(&mut r, C, false);
         }
         Pm(Self::reduce_once(r))
     }
@@ -127,15 +134,7 @@ impl<const N: usize, const C: u64> Pm<N, C> {
         }
         if borrow {
             // a − b + 2^(64N) − C = a − b + p.
-            let mut c = C;
-            for limb in r.iter_mut() {
-                let (v, o) = limb.overflowing_sub(c);
-                *limb = v;
-                c = u64::from(o);
-                if c == 0 {
-                    break;
-                }
-            }
+            Self::propagate(&mut r, C, true);
         }
         Pm(r)
     }
@@ -166,25 +165,9 @@ impl<const N: usize, const C: u64> Pm<N, C> {
             carry = cur >> 64;
         }
         // top·C once more (top < C + 1, so this fits a word and carries at most once further).
-        let mut c = (carry as u64).wrapping_mul(C);
-        let mut i = 0;
-        while c != 0 && i < N {
-            let (v, o) = r[i].overflowing_add(c);
-            r[i] = v;
-            c = u64::from(o);
-            i += 1;
-        }
-        if c != 0 {
+        if Self::propagate(&mut r, (carry as u64).wrapping_mul(C), false) {
             // Wrapped once more: add C again (the value is now tiny).
-            let mut c = C;
-            for limb in r.iter_mut() {
-                let (v, o) = limb.overflowing_add(c);
-                *limb = v;
-                c = u64::from(o);
-                if c == 0 {
-                    break;
-                }
-            }
+            Self::propagate(&mut r, C, false);
         }
         Pm(Self::reduce_once(r))
     }
