@@ -295,6 +295,90 @@ pub async fn workflow(
     Ok(())
 }
 
+/// `qoljetim bench reads` (issue 20): small signed-in reads — `GET /api/v1/me`, each audited durably
+/// before its answer — from `connections` signed-in clients at once for `seconds`, on SQLite and, with
+/// an admin URL, PostgreSQL: requests per second and p50/p99.
+pub async fn reads(
+    connection_counts: &[usize],
+    seconds: f64,
+    pg_admin: Option<String>,
+) -> Result<(), AnyError> {
+    println!(
+        "qoljetim bench reads — {} cores, build: {}",
+        cores(),
+        build()
+    );
+    let mut backends: Vec<Option<&str>> = vec![None];
+    if let Some(pg) = pg_admin.as_deref() {
+        backends.push(Some(pg));
+    }
+    for b in backends {
+        let app = InProcess::start(
+            b,
+            KeyKind::P256,
+            0,
+            None,
+            Some(Box::new(|c: &mut crate::config::Config| {
+                c.limits.sign_ins_per_address_per_minute = 0;
+                c.limits.sign_ins_per_certificate_per_minute = 0;
+            })),
+        )
+        .await?;
+        let bin = demo_bin(8);
+        app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[])
+            .await?;
+        let most = connection_counts.iter().copied().max().unwrap_or(1);
+        let mut sessions = vec![];
+        for i in 0..most {
+            sessions.push(Arc::new(
+                app.signed_in(&iin(300 + i as u32), &bin, NcaRole::Employee)
+                    .await?,
+            ));
+        }
+        let backend = format!("{:?}", app.state.store.backend());
+        for &n in connection_counts {
+            let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+            let started = Instant::now();
+            let mut tasks = vec![];
+            for session in sessions.iter().take(n) {
+                let session = Arc::clone(session);
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = vec![];
+                    let mut wrong = 0usize;
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        match session.get("/api/v1/me").await {
+                            // The answer names the reader: a read that answered something else counts
+                            // as wrong.
+                            Ok((200, v)) if v["person"]["iin"].is_string() => lat.push(t.elapsed()),
+                            _ => wrong += 1,
+                        }
+                    }
+                    (lat, wrong)
+                }));
+            }
+            let mut lat = vec![];
+            let mut wrong = 0;
+            for t in tasks {
+                let (l, w) = t.await?;
+                lat.extend(l);
+                wrong += w;
+            }
+            let elapsed = started.elapsed().as_secs_f64();
+            lat.sort();
+            println!(
+                "[{backend}] GET /me at {n:>3} connections: {:>6.0} req/s, p50 {:.1} ms, p99 {:.1} ms ({} reads, {wrong} refused or wrong; each audited durably before its answer)",
+                lat.len() as f64 / elapsed,
+                ms(percentile(&lat, 0.5)),
+                ms(percentile(&lat, 0.99)),
+                lat.len()
+            );
+        }
+        app.cleanup().await;
+    }
+    Ok(())
+}
+
 /// One fixed scoped query of `bench data`.
 struct DataCase {
     label: &'static str,

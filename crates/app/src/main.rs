@@ -473,6 +473,17 @@ enum BenchCmd {
         #[arg(long)]
         postgres_url: Option<String>,
     },
+    /// Small signed-in reads (GET /me, audited): req/s and p50/p99 at each connection count, on
+    /// SQLite and PostgreSQL (issue 20).
+    Reads {
+        #[arg(long, value_delimiter = ',', default_value = "16,64")]
+        connections: Vec<usize>,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// PostgreSQL admin URL (a fresh database is created and dropped); default QOLJETIM_TEST_POSTGRES_URL.
+        #[arg(long)]
+        postgres_url: Option<String>,
+    },
     /// Signature verifications per second by family: RSA-2048, ECDSA P-256, GOST 2004, GOST 2015-512.
     Signatures {
         /// Seconds per family.
@@ -1350,6 +1361,14 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }) => {
             let pg = postgres_url.or_else(|| std::env::var("QOLJETIM_TEST_POSTGRES_URL").ok());
             qoljetim::bench::pages(iterations, applications, lines, rows, pg).await?;
+        }
+        Command::Bench(BenchCmd::Reads {
+            connections,
+            seconds,
+            postgres_url,
+        }) => {
+            let pg = postgres_url.or_else(|| std::env::var("QOLJETIM_TEST_POSTGRES_URL").ok());
+            qoljetim::bench::reads(&connections, seconds, pg).await?;
         }
         Command::Bench(BenchCmd::Workflow {
             clients,
