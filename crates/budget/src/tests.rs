@@ -921,7 +921,7 @@ fn answers(dir: &std::path::Path, queries: &[(DataScope, DataQuery)]) -> Vec<cra
         .collect()
 }
 
-// Issue 19: a load writes, beside each Parquet file, the engine's file of the same rows sorted by the
+// Order 270 §6, issue 19: a load writes, beside each Parquet file, the engine's file of the same rows sorted by the
 // scope keys; the server reads it (or, for a folder written before engine files, sorts the Parquet
 // file in memory) with the same answers; an engine file that is not the layout of its dataset and
 // year is refused, not read.

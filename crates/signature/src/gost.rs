@@ -278,22 +278,14 @@ pub fn verify_numbers(
     r: &BigUint,
     s: &BigUint,
 ) -> Result<(), GostError> {
-    let be = |n: &BigUint| n.to_bytes_be();
+    let [x, y, e, r_, s_] = [qx, qy, digest, r, s].map(BigUint::to_bytes_be);
     match curve {
-        GostCurve::CryptoProA => crate::gost_fast::verify::<crate::gost_fast::CryptoProA, 4, 617>(
-            &be(qx),
-            &be(qy),
-            &be(digest),
-            &be(r),
-            &be(s),
-        ),
-        GostCurve::Tc26Gost512A => crate::gost_fast::verify::<crate::gost_fast::Tc26A, 8, 569>(
-            &be(qx),
-            &be(qy),
-            &be(digest),
-            &be(r),
-            &be(s),
-        ),
+        GostCurve::CryptoProA => {
+            crate::gost_fast::verify::<crate::gost_fast::CryptoProA, 4, 617>(&x, &y, &e, &r_, &s_)
+        }
+        GostCurve::Tc26Gost512A => {
+            crate::gost_fast::verify::<crate::gost_fast::Tc26A, 8, 569>(&x, &y, &e, &r_, &s_)
+        }
         GostCurve::Rfc7091Test256 => verify_numbers_reference(curve, qx, qy, digest, r, s),
     }
 }

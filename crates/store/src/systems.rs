@@ -336,18 +336,8 @@ pub struct NewSystemToken {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct SystemTokenRow {
-    pub token_hash: String,
-    pub information_system_id: i64,
-    pub organization_bin: String,
-    pub org_kind: String,
-    pub certificate_serial: String,
-    pub trust_anchor: String,
-    pub grant_ids: Vec<i64>,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
+/// A system token as read back: exactly what was written.
+pub type SystemTokenRow = NewSystemToken;
 
 /// A registered information system (issue 18).
 #[derive(Debug, Clone)]
