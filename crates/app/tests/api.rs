@@ -1594,6 +1594,40 @@ async fn concurrent_challenge_use(app: &TestApp) -> R {
         statuses.sort();
         assert_eq!(statuses, vec![200, 401]);
     }
+    // Issue 20: the writer applies concurrent sign-ins together (one statement for their challenges,
+    // one for their sessions). Twelve sign-ins and a replay of one of them, all at once: the replay
+    // alone is refused, the twelve open their sessions, and the audit chain holds every attempt.
+    let c = app.client();
+    let mut bodies = vec![];
+    for _ in 0..12 {
+        bodies.push(json!({"signed_cms": auth.sign(c.challenge().await?.as_bytes())?}));
+    }
+    bodies.push(bodies[5].clone());
+    let records_before = app.state.store.audit_records(0, 100_000).await?.len();
+    let answers =
+        futures_util::future::join_all(bodies.iter().map(|b| c.post("/api/v1/auth/login", b)))
+            .await;
+    let mut ok = 0;
+    let mut refused = vec![];
+    for a in answers {
+        match a? {
+            (200, v) => {
+                assert_eq!(v["person"]["iin"], iin(11));
+                ok += 1;
+            }
+            (s, v) => refused.push((s, problem_type(&v).to_owned())),
+        }
+    }
+    assert_eq!(ok, 12);
+    assert_eq!(refused, vec![(401, "challenge-used".to_owned())]);
+    assert_eq!(
+        app.state.store.audit_records(0, 100_000).await?.len(),
+        records_before + 13
+    );
+    assert_eq!(
+        app.state.store.verify_audit_chain().await?.first_broken,
+        None
+    );
     Ok(())
 }
 
@@ -3527,6 +3561,8 @@ async fn last_seen(app: &TestApp, c: &ApiClient) -> Result<i64, qoljetim::AnyErr
 
 // DESIGN.md §5: every signed-in request writes an audit record and counts as activity for the idle
 // timeout; a request a page makes by itself (X-Qoljetim-Background: 1) is audited but does not.
+// Issue 20: activity is written at most every 30 seconds per session, so each foreground request
+// below first finds its last activity a minute old; one within the 30 seconds writes none.
 async fn every_signed_in_request_is_audited_and_counts_as_activity(app: &TestApp) -> R {
     let w = world(app).await?;
     let user = granted_user(
@@ -3548,12 +3584,20 @@ async fn every_signed_in_request_is_audited_and_counts_as_activity(app: &TestApp
             "read_dimension",
         ),
     ] {
+        let hash = qoljetim_service::token_hash(user.token.as_deref().unwrap_or(""));
+        app.state
+            .store
+            .pool()
+            .execute(sqlx::AssertSqlSafe(format!(
+                "UPDATE sessions SET last_seen = last_seen - 60000000 WHERE token_hash = '{hash}'"
+            )))
+            .await?;
         let before_records = app.state.store.audit_records(0, 100_000).await?.len();
         let before = last_seen(app, &user).await?;
         let (s, _) = user.get(path).await?;
         assert_eq!(s, 200, "{path}");
         let after = last_seen(app, &user).await?;
-        assert!(after > before, "{path} counts as activity");
+        assert!(after >= before + 60_000_000, "{path} counts as activity");
         let records = app.state.store.audit_records(0, 100_000).await?;
         assert_eq!(records.len(), before_records + 1, "{path} is audited");
         assert_eq!(records.last().map(|r| r.action.as_str()), Some(action));
@@ -3573,6 +3617,14 @@ async fn every_signed_in_request_is_audited_and_counts_as_activity(app: &TestApp
         assert_eq!(
             app.state.store.audit_records(0, 100_000).await?.len(),
             before_records + 2
+        );
+        // Again in the foreground within 30 seconds: audited, the recorded activity stays.
+        let (s, _) = user.get(path).await?;
+        assert_eq!(s, 200, "{path}");
+        assert_eq!(last_seen(app, &user).await?, after, "{path} again");
+        assert_eq!(
+            app.state.store.audit_records(0, 100_000).await?.len(),
+            before_records + 3
         );
     }
     Ok(())

@@ -1553,3 +1553,45 @@ fn a_verified_chain_is_remembered_but_validity_and_tampering_are_checked_each_ti
     }
     assert_eq!(v.signed_by_cache().hits(), hits);
 }
+
+// Issue 20: a remembered chain expires with the revocation data it was verified under — once the
+// anchor's CRL is replaced, the certificate's signature is verified again before it is remembered anew.
+#[test]
+fn a_remembered_chain_is_verified_again_after_a_new_crl() {
+    let ca = ca(KeyKind::P256);
+    let store = std::sync::Arc::new(qoljetim_signature::CrlStore::new(ca.certificate.clone()));
+    let v = crl_verifier(&ca, store.clone(), false);
+    let (cert, _) = issue(
+        &ca,
+        &person(
+            Some(NcaRole::Employee),
+            KeyPurpose::Authentication,
+            Some(BIN),
+        ),
+        KeyKind::P256,
+    );
+    let at = now();
+    let crl = |number| {
+        der_of(
+            &ca.crl(&[], number, None, at - 1.hours(), at + 1.hours())
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+    };
+    store
+        .load("full", &crl(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(v.verify_path(&cert, &[], at).is_ok());
+    assert!(v.verify_path(&cert, &[], at).is_ok());
+    assert_eq!(v.signed_by_cache().hits(), 1, "remembered under CRL 1");
+    store
+        .load("full", &crl(2))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(v.verify_path(&cert, &[], at).is_ok());
+    assert_eq!(
+        v.signed_by_cache().hits(),
+        1,
+        "under CRL 2 the signature is verified again, not answered from the cache"
+    );
+    assert!(v.verify_path(&cert, &[], at).is_ok());
+    assert_eq!(v.signed_by_cache().hits(), 2, "and remembered under CRL 2");
+}

@@ -17,6 +17,11 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 
 pub const CHALLENGE_SECONDS: i64 = 300;
 
+/// Session activity is written at most this often per session (issue 20): a request within it of the
+/// last recorded activity writes no session row, only its audit record. An idle session therefore
+/// ends between `idle_minutes` minus this and `idle_minutes` after its last request — never later.
+pub const ACTIVITY_RESOLUTION_MICROS: i64 = 30_000_000;
+
 /// A challenge is nonce ‖ expiry ‖ HMAC-SHA256(server key, nonce ‖ expiry)[..16], base64url: the server
 /// keeps nothing until it is used, and a used one is recorded so that it signs in once.
 pub fn issue_challenge(
@@ -83,6 +88,8 @@ pub struct Caller {
     pub token_hash: String,
     pub person: serde_json::Value,
     pub session_expires_at: i64,
+    /// The session's last recorded activity (µs).
+    pub last_seen: i64,
     pub ip: String,
     /// The time of the request by the service's clock (µs).
     pub now: i64,
@@ -96,9 +103,11 @@ impl Caller {
         format!("{}@{}", self.actor.iin, self.actor.bin)
     }
 
-    /// The session activity this request records (for the idle timeout): none for background polling.
+    /// The session activity this request records (for the idle timeout): none for background
+    /// polling, and none within `ACTIVITY_RESOLUTION_MICROS` of the last one recorded.
     pub fn touch(&self) -> Option<(String, i64)> {
-        (!self.background).then(|| (self.token_hash.clone(), self.now))
+        (!self.background && self.now - self.last_seen >= ACTIVITY_RESOLUTION_MICROS)
+            .then(|| (self.token_hash.clone(), self.now))
     }
 }
 
@@ -246,6 +255,7 @@ impl Service {
             token_hash: s.token_hash,
             person: s.person,
             session_expires_at: s.expires_at,
+            last_seen: s.last_seen,
             ip: t.ip,
             now,
             background: t.background,

@@ -114,24 +114,20 @@ impl Service {
                 true,
             ));
         };
-        let Some(org) = self
-            .store
-            .organization(bin.as_str())
-            .await
-            .map_err(ServiceError::store)?
-        else {
+        // Issue 20: the sign-in's reads go to the database together, not one after another.
+        let (org, staff_roles, line) = tokio::try_join!(
+            self.store.organization(bin.as_str()),
+            self.store.staff_roles(iin.as_str(), bin.as_str()),
+            self.store.latest_line_for(iin.as_str(), bin.as_str()),
+        )
+        .map_err(ServiceError::store)?;
+        let Some(org) = org else {
             return Err(ServiceError::new(Problem::OrganizationUnknown {
                 bin: bin.to_string(),
             })
             .at_sign_in());
         };
-        let mut roles: BTreeSet<String> = self
-            .store
-            .staff_roles(iin.as_str(), bin.as_str())
-            .await
-            .map_err(ServiceError::store)?
-            .into_iter()
-            .collect();
+        let mut roles: BTreeSet<String> = staff_roles.into_iter().collect();
         let head = id.roles.contains(&qoljetim_signature::NcaRole::FirstHead)
             || id
                 .roles
@@ -167,12 +163,11 @@ impl Service {
         let change = Change::Login {
             challenge,
             challenge_expires_at: exp * 1_000_000,
-            now: at.as_microsecond(),
             session,
         };
         self.commit(attempt, change).await?;
         let name_check =
-            check_name_at_sign_in(self, id, iin.as_str(), bin.as_str(), ip, at).await?;
+            check_name_at_sign_in(self, id, line, iin.as_str(), bin.as_str(), ip, at).await?;
         Ok(SignedIn {
             view: LoginView {
                 token,
@@ -239,18 +234,14 @@ impl Service {
 pub(crate) async fn check_name_at_sign_in(
     st: &Service,
     id: &qoljetim_signature::CertificateIdentity,
+    line: Option<qoljetim_store::LineRow>,
     iin: &str,
     bin: &str,
     ip: &str,
     at: jiff::Timestamp,
 ) -> ServiceResult<Value> {
     use qoljetim_domain::person_name::{NameCheck, PersonName};
-    let Some(line) = st
-        .store
-        .latest_line_for(iin, bin)
-        .await
-        .map_err(ServiceError::store)?
-    else {
+    let Some(line) = line else {
         return Ok(json!({"status": "no_application_line"}));
     };
     let certificate = PersonName {

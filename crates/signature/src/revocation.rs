@@ -66,6 +66,8 @@ pub struct CrlSummary {
 pub struct CrlStore {
     anchor: Certificate,
     by_source: RwLock<HashMap<String, LoadedCrl>>,
+    /// How many CRLs were loaded: what was verified against older revocation data is verified again.
+    loads: std::sync::atomic::AtomicU64,
 }
 
 fn secs(t: &x509_cert::time::Time) -> i64 {
@@ -109,7 +111,13 @@ impl CrlStore {
         CrlStore {
             anchor,
             by_source: RwLock::new(HashMap::new()),
+            loads: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many CRLs this store has accepted (the version of its revocation data).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn issuer(&self) -> &Name {
@@ -165,6 +173,7 @@ impl CrlStore {
             .write()
             .map_err(|_| SignatureError::Internal("CRL store lock poisoned".into()))?;
         map.insert(source.to_owned(), loaded);
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(summary)
     }
 

@@ -176,17 +176,30 @@ const MAX_PATH: usize = 6;
 
 /// Certificates whose signature by an issuer's key has been verified, by SHA-256 of the certificate's
 /// DER and of the issuer's key (issue 20: a sign-in then verifies only its own CMS signature, not its
-/// chain again). What is cached is a fact of mathematics — these bytes are signed by that key — which
-/// never goes stale: each certificate's validity period is checked again on every use, and revocation
-/// is checked apart from the path (by CRL or OCSP, with their own freshness). Bounded: when full it
-/// starts again empty, which costs one verification per certificate.
+/// chain again). Each entry remembers the revocation data it was verified under (the anchors' CRLs, by
+/// how many were loaded): when a CRL is loaded the entries verified before it no longer answer, and
+/// the next use verifies the certificate again. Each certificate's validity period and revocation are
+/// checked on every use, cached or not. Bounded: when full it starts again empty, which costs one
+/// verification per certificate.
 #[derive(Default)]
 pub struct SignedByCache {
-    verified: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], u64>>,
     hits: std::sync::atomic::AtomicU64,
 }
 
 const SIGNED_BY_CACHE_ENTRIES: usize = 16_384;
+
+/// The version of the revocation data of `anchors`: the sum of their CRL stores' loads (an OCSP
+/// anchor's answers carry their own freshness and are asked per certificate).
+fn revocation_version(anchors: &[TrustAnchor]) -> u64 {
+    anchors
+        .iter()
+        .map(|a| match &a.revocation {
+            Revocation::Crl(store) => store.loads(),
+            _ => 0,
+        })
+        .sum()
+}
 
 impl SignedByCache {
     fn key(cert: &Certificate, issuer: &Certificate) -> Option<[u8; 32]> {
@@ -203,24 +216,29 @@ impl SignedByCache {
         Some(h.finalize().into())
     }
 
-    /// `certificate_signed_by`, remembered when true.
-    fn signed_by(&self, cert: &Certificate, issuer: &Certificate) -> Result<bool, SignatureError> {
+    /// `certificate_signed_by`, remembered when true under revocation data `version`.
+    fn signed_by(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        version: u64,
+    ) -> Result<bool, SignatureError> {
         if cert.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
             return Ok(false);
         }
         let key = Self::key(cert, issuer);
-        if let (Some(k), Ok(set)) = (key, self.verified.lock())
-            && set.contains(&k)
+        if let (Some(k), Ok(map)) = (key, self.verified.lock())
+            && map.get(&k) == Some(&version)
         {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(true);
         }
         let signed = certificate_signed_by(cert, issuer)?;
-        if let (true, Some(k), Ok(mut set)) = (signed, key, self.verified.lock()) {
-            if set.len() >= SIGNED_BY_CACHE_ENTRIES {
-                set.clear();
+        if let (true, Some(k), Ok(mut map)) = (signed, key, self.verified.lock()) {
+            if map.len() >= SIGNED_BY_CACHE_ENTRIES {
+                map.clear();
             }
-            set.insert(k);
+            map.insert(k, version);
         }
         Ok(signed)
     }
@@ -289,20 +307,21 @@ fn path_to(
     intermediates: &[Certificate],
     at: Timestamp,
 ) -> Result<(usize, Vec<Certificate>), SignatureError> {
+    let version = revocation_version(anchors);
     let mut current = leaf.clone();
     let mut path = vec![leaf.clone()];
     let mut expired: Option<SignatureError> = None;
     check_validity(&current, at)?;
     for _ in 0..MAX_PATH {
         for (i, anchor) in anchors.iter().enumerate() {
-            if signed.signed_by(&current, &anchor.certificate)? {
+            if signed.signed_by(&current, &anchor.certificate, version)? {
                 check_validity(&anchor.certificate, at)?;
                 return Ok((i, path));
             }
         }
         let mut next = None;
         for cand in intermediates {
-            if cand != &current && is_ca(cand) && signed.signed_by(&current, cand)? {
+            if cand != &current && is_ca(cand) && signed.signed_by(&current, cand, version)? {
                 match check_validity(cand, at) {
                     Ok(()) => {
                         next = Some(cand.clone());

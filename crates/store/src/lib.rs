@@ -6,6 +6,7 @@
 //! request in its own savepoint), so throughput never comes from loosening durability.
 
 mod audit;
+mod cache;
 mod changes;
 mod lifecycle;
 mod operations;
@@ -158,6 +159,8 @@ pub struct Store {
     backend: Backend,
     pool: AnyPool,
     writer: mpsc::Sender<Job>,
+    /// SQLite only: the rows each signed-in request reads (see `cache`).
+    cache: Option<std::sync::Arc<cache::ReadCache>>,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -237,11 +240,13 @@ impl Store {
             .await?;
         let (tx, rx) = mpsc::channel(1024);
         let head = audit::load_head(&pool).await?;
-        tokio::spawn(writer::run(writer_conn, backend, rx, head));
+        let cache = (backend == Backend::Sqlite).then(std::sync::Arc::default);
+        tokio::spawn(writer::run(writer_conn, backend, rx, head, cache.clone()));
         Ok(Store {
             backend,
             pool,
             writer: tx,
+            cache,
         })
     }
 
@@ -249,7 +254,12 @@ impl Store {
         self.backend
     }
 
+    /// Raw access to the database (tests, tools). Whoever takes it may write past the writer, so the
+    /// read cache starts over.
     pub fn pool(&self) -> &AnyPool {
+        if let Some(c) = &self.cache {
+            c.changed();
+        }
         &self.pool
     }
 

@@ -289,6 +289,21 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
 
 impl Store {
     pub async fn organization(&self, bin: &str) -> Result<Option<OrganizationRow>> {
+        let Some(cache) = &self.cache else {
+            return self.organization_from_db(bin).await;
+        };
+        if let Some(o) = cache.organization(bin) {
+            return Ok(Some(o));
+        }
+        let ticket = cache.ticket(None);
+        let row = self.organization_from_db(bin).await?;
+        if let Some(o) = &row {
+            cache.put_organization(ticket, o);
+        }
+        Ok(row)
+    }
+
+    async fn organization_from_db(&self, bin: &str) -> Result<Option<OrganizationRow>> {
         let r = sqlx::query("SELECT bin, name_kk, name_ru, kind, territory, administrators, excluded, deactivated_at, deactivated_reason FROM organizations WHERE bin = $1")
             .bind(bin)
             .fetch_optional(&self.pool)
@@ -315,6 +330,21 @@ impl Store {
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
+        let Some(cache) = &self.cache else {
+            return self.session_from_db(token_hash).await;
+        };
+        if let Some(s) = cache.session(token_hash) {
+            return Ok(Some(s));
+        }
+        let ticket = cache.ticket(Some(token_hash));
+        let row = self.session_from_db(token_hash).await?;
+        if let Some(s) = &row {
+            cache.put_session(ticket, s);
+        }
+        Ok(row)
+    }
+
+    async fn session_from_db(&self, token_hash: &str) -> Result<Option<SessionRow>> {
         let r = sqlx::query("SELECT token_hash, iin, bin, roles, person, created_at, expires_at, last_seen FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(&self.pool)
@@ -539,6 +569,19 @@ impl Store {
     /// Every grant of one person in one organization, newest first: the person's own grants are read
     /// directly, never picked out of a window of the organization's newest grants.
     pub async fn grants_of_person(&self, iin: &str, bin: &str) -> Result<Vec<GrantRow>> {
+        let Some(cache) = &self.cache else {
+            return self.grants_of_person_from_db(iin, bin).await;
+        };
+        if let Some(g) = cache.grants_of_person(iin, bin) {
+            return Ok(g);
+        }
+        let ticket = cache.ticket(None);
+        let rows = self.grants_of_person_from_db(iin, bin).await?;
+        cache.put_grants_of_person(ticket, iin, bin, &rows);
+        Ok(rows)
+    }
+
+    async fn grants_of_person_from_db(&self, iin: &str, bin: &str) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE person_iin = $1 AND organization_bin = $2 ORDER BY id DESC"
         )))

@@ -105,7 +105,6 @@ pub enum Change {
     Login {
         challenge: String,
         challenge_expires_at: i64,
-        now: i64,
         session: NewSession,
     },
     SubmitApplication(Box<NewApplication>),
@@ -168,6 +167,14 @@ pub enum Change {
     Systems(Box<crate::systems::SystemsChange>),
 }
 
+impl Change {
+    /// Whether applying this may alter a row the read cache keeps (a session, an organization, a
+    /// grant). A sign-in only adds a session nobody has read yet; a read adds only its audit record.
+    pub(crate) fn may_change_reads(&self) -> bool {
+        !matches!(self, Change::None | Change::Login { .. })
+    }
+}
+
 async fn status_of(
     conn: &mut AnyConnection,
     id: i64,
@@ -194,29 +201,23 @@ async fn organization_exists(
 }
 
 /// Order 270 §11: a sign-in challenge is used once (a person's or an information system's); the
-/// used ones are kept until they expire.
+/// used ones are kept until they expire (the writer clears expired ones once a minute; an expired
+/// challenge is refused before it gets here).
 pub(crate) async fn use_challenge(
     conn: &mut AnyConnection,
     challenge: &str,
     expires_at: i64,
-    now: i64,
 ) -> std::result::Result<(), Failure> {
-    sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1")
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    let used = sqlx::query("SELECT 1 AS one FROM used_challenges WHERE challenge = $1")
-        .bind(challenge)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if used.is_some() {
+    let inserted = sqlx::query(
+        "INSERT INTO used_challenges (challenge, expires_at) VALUES ($1, $2) ON CONFLICT (challenge) DO NOTHING",
+    )
+    .bind(challenge)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
         return Err(Failure::Conflict(Conflict::ChallengeUsed));
     }
-    sqlx::query("INSERT INTO used_challenges (challenge, expires_at) VALUES ($1, $2)")
-        .bind(challenge)
-        .bind(expires_at)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
@@ -239,10 +240,9 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::Login {
             challenge,
             challenge_expires_at,
-            now,
             session: s,
         } => {
-            use_challenge(conn, challenge, *challenge_expires_at, *now).await?;
+            use_challenge(conn, challenge, *challenge_expires_at).await?;
             sqlx::query(
                 "INSERT INTO sessions (token_hash, iin, bin, roles, person, certificate_serial, created_at, expires_at, last_seen) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
@@ -638,29 +638,93 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
     Ok(out)
 }
 
+const AUDIT_COLUMNS: &str = "INSERT INTO audit_log (seq, at, actor, actor_bin, action, resource, outcome, ip, policies, details, prev_hash, hash) VALUES ";
+
 async fn insert_audit(
     conn: &mut AnyConnection,
     r: &AuditRecord,
 ) -> std::result::Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor, actor_bin, action, resource, outcome, ip, policies, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(r.seq)
-    .bind(r.at)
-    .bind(&r.actor)
-    .bind(&r.actor_bin)
-    .bind(&r.action)
-    .bind(&r.resource)
-    .bind(&r.outcome)
-    .bind(&r.ip)
-    .bind(&r.policies)
-    .bind(&r.details)
-    .bind(&r.prev_hash)
-    .bind(&r.hash)
-    .execute(&mut *conn)
-    .await
-    .map(|_| ())
+    insert_audits(conn, std::slice::from_ref(r)).await
+}
+
+/// `($1, $2, …), (…)`: `rows` groups of `columns` numbered placeholders, for a multi-row INSERT.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 1..=columns {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * columns + c));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Appends records in one statement (one round trip for a group of reads).
+async fn insert_audits(
+    conn: &mut AnyConnection,
+    records: &[AuditRecord],
+) -> std::result::Result<(), sqlx::Error> {
+    let sql = format!("{AUDIT_COLUMNS}{}", placeholders(records.len(), 12));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in records {
+        q = q
+            .bind(r.seq)
+            .bind(r.at)
+            .bind(&r.actor)
+            .bind(&r.actor_bin)
+            .bind(&r.action)
+            .bind(&r.resource)
+            .bind(&r.outcome)
+            .bind(&r.ip)
+            .bind(&r.policies)
+            .bind(&r.details)
+            .bind(&r.prev_hash)
+            .bind(&r.hash);
+    }
+    q.execute(&mut *conn).await.map(|_| ())
+}
+
+/// Several sign-ins at once (issue 20): their challenges used in one statement and their sessions
+/// kept in another. A challenge used before (or twice in the batch) is a conflict, and the writer
+/// then runs the batch job by job, so that only that sign-in is refused.
+async fn apply_logins(
+    conn: &mut AnyConnection,
+    logins: &[(&str, i64, &NewSession)],
+) -> std::result::Result<(), Failure> {
+    let sql = format!(
+        "INSERT INTO used_challenges (challenge, expires_at) VALUES {} ON CONFLICT (challenge) DO NOTHING",
+        placeholders(logins.len(), 2)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (challenge, expires_at, _) in logins {
+        q = q.bind(*challenge).bind(*expires_at);
+    }
+    if q.execute(&mut *conn).await?.rows_affected() != logins.len() as u64 {
+        return Err(Failure::Conflict(Conflict::ChallengeUsed));
+    }
+    let sql = format!(
+        "INSERT INTO sessions (token_hash, iin, bin, roles, person, certificate_serial, created_at, expires_at, last_seen) VALUES {}",
+        placeholders(logins.len(), 9)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (_, _, s) in logins {
+        q = q
+            .bind(&s.token_hash)
+            .bind(s.iin.as_str())
+            .bind(s.bin.as_str())
+            .bind(json_text(&s.roles)?)
+            .bind(json_text(&s.person)?)
+            .bind(&s.certificate_serial)
+            .bind(s.created_at)
+            .bind(s.expires_at)
+            .bind(s.created_at);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
 }
 
 fn now_micros() -> i64 {
@@ -753,16 +817,143 @@ async fn reload_head(conn: &mut AnyConnection) -> Result<(i64, String)> {
 
 const MAX_BATCH: usize = 128;
 
+/// How often the writer clears used sign-in challenges past their expiry (µs).
+const PURGE_EVERY_MICROS: i64 = 60_000_000;
+
+/// How a batch went when tried at once.
+enum AtOnce {
+    Committed(Vec<Result<ChangeOutcome>>),
+    /// A job failed before the commit; nothing was kept and the batch can be run job by job.
+    RolledBack,
+    /// The commit itself failed: whether it took effect is unknown to us, so nothing is retried.
+    CommitFailed(String),
+}
+
+/// Issue 20: a batch in one transaction without a savepoint per job — each job's change, the
+/// sessions' activity, then every audit record in one multi-row INSERT, then one commit. Any job's
+/// failure (a conflict, a database error) rolls the whole attempt back and the caller runs the batch
+/// again job by job, each in its own savepoint, so that only the failing request fails.
+async fn at_once(
+    conn: &mut AnyConnection,
+    begin: &'static str,
+    head: &mut (i64, String),
+    batch: &[Job],
+    purge_before: Option<i64>,
+) -> AtOnce {
+    let tried = async {
+        conn.execute(begin).await.map_err(|_| ())?;
+        if let Some(now) = purge_before {
+            sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(|_| ())?;
+        }
+        let mut applied = Vec::with_capacity(batch.len());
+        let mut k = 0;
+        while k < batch.len() {
+            let logins: Vec<_> = batch[k..]
+                .iter()
+                .map_while(|j| match &j.change {
+                    Change::Login {
+                        challenge,
+                        challenge_expires_at,
+                        session,
+                    } => Some((challenge.as_str(), *challenge_expires_at, session)),
+                    _ => None,
+                })
+                .collect();
+            if logins.len() >= 2 {
+                apply_logins(conn, &logins).await.map_err(|_| ())?;
+                applied.extend(logins.iter().map(|_| ChangeOutcome::default()));
+                k += logins.len();
+            } else {
+                applied.push(apply(conn, &batch[k].change).await.map_err(|_| ())?);
+                k += 1;
+            }
+        }
+        let mut h = head.clone();
+        let mut records = Vec::with_capacity(batch.len());
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (job, mut o) in batch.iter().zip(applied) {
+            let mut entry = job.audit.clone();
+            if let Some(kind) = entry.creates {
+                entry.resource =
+                    format!("{kind}/{}", o.id.map(|i| i.to_string()).unwrap_or_default());
+            }
+            let record = make_record(&h, &entry, None);
+            h = (record.seq, record.hash.clone());
+            o.audit_seq = record.seq;
+            records.push(record);
+            outcomes.push(Ok(o));
+        }
+        for (token_hash, at) in batch.iter().filter_map(|j| j.touch_session.as_ref()) {
+            sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
+                .bind(*at)
+                .bind(token_hash)
+                .execute(&mut *conn)
+                .await
+                .map_err(|_| ())?;
+        }
+        insert_audits(conn, &records).await.map_err(|_| ())?;
+        Ok::<_, ()>((h, outcomes))
+    }
+    .await;
+    let Ok((h, outcomes)) = tried else {
+        let _ = conn.execute("ROLLBACK").await;
+        return AtOnce::RolledBack;
+    };
+    match conn.execute("COMMIT").await {
+        Ok(_) => {
+            *head = h;
+            AtOnce::Committed(outcomes)
+        }
+        Err(e) => AtOnce::CommitFailed(e.to_string()),
+    }
+}
+
+/// The batch job by job, each in its own savepoint: a failing job is rolled back to its savepoint and
+/// audited as a refusal; the others commit.
+async fn with_savepoints(
+    conn: &mut AnyConnection,
+    begin: &'static str,
+    head: &mut (i64, String),
+    batch: &[Job],
+) -> std::result::Result<Vec<Result<ChangeOutcome>>, String> {
+    conn.execute(begin).await.map_err(|e| e.to_string())?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        match run_job(conn, head, job).await {
+            Err(StoreError::Database(e)) if e.contains("SAVEPOINT") => return Err(e),
+            r => results.push(r),
+        }
+    }
+    conn.execute("COMMIT").await.map_err(|e| e.to_string())?;
+    Ok(results)
+}
+
+/// After a commit, before anyone is answered: what the batch changed leaves the read cache.
+fn tell_cache(cache: &crate::cache::ReadCache, batch: &[Job]) {
+    if batch.iter().any(|j| j.change.may_change_reads()) {
+        cache.changed();
+    }
+    for (token_hash, at) in batch.iter().filter_map(|j| j.touch_session.as_ref()) {
+        cache.touched(token_hash, *at);
+    }
+}
+
 pub(crate) async fn run(
     mut conn: AnyConnection,
     backend: Backend,
     mut rx: mpsc::Receiver<Job>,
     mut head: (i64, String),
+    cache: Option<std::sync::Arc<crate::cache::ReadCache>>,
 ) {
     let begin = match backend {
         Backend::Sqlite => "BEGIN IMMEDIATE",
         Backend::Postgres => "BEGIN",
     };
+    let mut purged_at = i64::MIN;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -772,39 +963,30 @@ pub(crate) async fn run(
             }
         }
         let start_head = head.clone();
-        let mut results = Vec::with_capacity(batch.len());
-        let began = conn.execute(begin).await;
-        if let Err(e) = began {
-            for job in batch {
-                let _ = job.reply.send(Err(StoreError::Database(e.to_string())));
-            }
-            continue;
+        let now = now_micros();
+        let purge = (now.saturating_sub(purged_at) >= PURGE_EVERY_MICROS).then_some(now);
+        if purge.is_some() {
+            purged_at = now;
         }
-        let mut fatal = None;
-        for job in &batch {
-            match run_job(&mut conn, &mut head, job).await {
-                Err(StoreError::Database(e)) if fatal.is_none() && e.contains("SAVEPOINT") => {
-                    fatal = Some(e)
-                }
-                r => results.push(r),
-            }
-        }
-        let committed = match fatal {
-            None => conn
-                .execute("COMMIT")
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Some(e) => Err(e),
+        let outcome = match at_once(&mut conn, begin, &mut head, &batch, purge).await {
+            AtOnce::Committed(r) => Ok(r),
+            AtOnce::CommitFailed(e) => Err(e),
+            AtOnce::RolledBack => with_savepoints(&mut conn, begin, &mut head, &batch).await,
         };
-        match committed {
-            Ok(()) => {
+        match outcome {
+            Ok(results) => {
+                if let Some(c) = &cache {
+                    tell_cache(c, &batch);
+                }
                 for (job, r) in batch.into_iter().zip(results) {
                     let _ = job.reply.send(r);
                 }
             }
             Err(e) => {
                 let _ = conn.execute("ROLLBACK").await;
+                if let Some(c) = &cache {
+                    c.changed();
+                }
                 head = reload_head(&mut conn).await.unwrap_or(start_head);
                 for job in batch {
                     let _ = job

@@ -64,7 +64,8 @@ impl Default for Timeouts {
 /// The router's state: the use cases, and the pages' templates.
 #[derive(Clone)]
 pub struct AppState {
-    pub service: Service,
+    /// Shared, not copied: axum clones the state for every extractor of every request (issue 20).
+    pub service: Arc<Service>,
     pub pages: Arc<pages::Pages>,
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -118,7 +119,7 @@ pub fn router(service: Service, config: WebConfig) -> std::io::Result<Router> {
         .layer(axum::middleware::from_fn(headers::secure_headers))
         .layer(axum::middleware::from_fn(headers::request_id))
         .with_state(AppState {
-            service,
+            service: Arc::new(service),
             pages: Arc::new(pages),
             metrics: counters,
         }))
