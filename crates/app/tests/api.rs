@@ -1597,10 +1597,12 @@ async fn concurrent_challenge_use(app: &TestApp) -> R {
     // Issue 20: the writer applies concurrent sign-ins together (one statement for their challenges,
     // one for their sessions). Twelve sign-ins and a replay of one of them, all at once: the replay
     // alone is refused, the twelve open their sessions, and the audit chain holds every attempt.
+    // Each its own certificate (the per-certificate sign-in limit is 10 a minute).
     let c = app.client();
     let mut bodies = vec![];
     for _ in 0..12 {
-        bodies.push(json!({"signed_cms": auth.sign(c.challenge().await?.as_bytes())?}));
+        let person = w.employee(app)?;
+        bodies.push(json!({"signed_cms": person.sign(c.challenge().await?.as_bytes())?}));
     }
     bodies.push(bodies[5].clone());
     let records_before = app.state.store.audit_records(0, 100_000).await?.len();
@@ -1613,16 +1615,22 @@ async fn concurrent_challenge_use(app: &TestApp) -> R {
         match a? {
             (200, v) => {
                 assert_eq!(v["person"]["iin"], iin(11));
+                // The session the batch kept works.
+                let mut s = app.client();
+                s.token = v["token"].as_str().map(str::to_owned);
+                let (status, me) = s.get("/api/v1/me").await?;
+                assert_eq!((status, &me["person"]["iin"]), (200, &json!(iin(11))));
                 ok += 1;
             }
             (s, v) => refused.push((s, problem_type(&v).to_owned())),
         }
     }
-    assert_eq!(ok, 12);
+    assert_eq!(ok, 12, "{refused:?}");
     assert_eq!(refused, vec![(401, "challenge-used".to_owned())]);
+    // 13 sign-in attempts and the 12 reads of `/me`.
     assert_eq!(
         app.state.store.audit_records(0, 100_000).await?.len(),
-        records_before + 13
+        records_before + 13 + 12
     );
     assert_eq!(
         app.state.store.verify_audit_chain().await?.first_broken,
