@@ -240,23 +240,13 @@ async fn apply(conn: &mut AnyConnection, change: &Change) -> Applied {
         Change::Login {
             challenge,
             challenge_expires_at,
-            session: s,
+            session,
         } => {
-            use_challenge(conn, challenge, *challenge_expires_at).await?;
-            sqlx::query(
-                "INSERT INTO sessions (token_hash, iin, bin, roles, person, certificate_serial, created_at, expires_at, last_seen) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
+            apply_logins(
+                conn,
+                &[(challenge.as_str(), *challenge_expires_at, session)],
             )
-            .bind(&s.token_hash)
-            .bind(s.iin.as_str())
-            .bind(s.bin.as_str())
-            .bind(json_text(&s.roles)?)
-            .bind(json_text(&s.person)?)
-            .bind(&s.certificate_serial)
-            .bind(s.created_at)
-            .bind(s.expires_at)
-            .execute(&mut *conn)
-            .await?;
+            .await?
         }
         Change::SubmitApplication(a) => {
             if !organization_exists(conn, a.applicant_bin.as_str()).await? {
@@ -688,8 +678,8 @@ async fn insert_audits(
     q.execute(&mut *conn).await.map(|_| ())
 }
 
-/// Several sign-ins at once (issue 20): their challenges used in one statement and their sessions
-/// kept in another. A challenge used before (or twice in the batch) is a conflict, and the writer
+/// Sign-ins (one, or several at once — issue 20): their challenges used in one statement and their
+/// sessions kept in another. A challenge used before (or twice in the batch) is a conflict, and the writer
 /// then runs the batch job by job, so that only that sign-in is refused.
 async fn apply_logins(
     conn: &mut AnyConnection,
@@ -863,7 +853,7 @@ async fn at_once(
                     _ => None,
                 })
                 .collect();
-            if logins.len() >= 2 {
+            if !logins.is_empty() {
                 apply_logins(conn, &logins).await.map_err(|_| ())?;
                 applied.extend(logins.iter().map(|_| ChangeOutcome::default()));
                 k += logins.len();
