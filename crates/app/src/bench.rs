@@ -138,6 +138,20 @@ pub struct WorkflowFigures {
     pub app_p95: Duration,
 }
 
+/// SQLite always, then PostgreSQL when an admin URL is given.
+fn backends(pg_admin: Option<&str>) -> Vec<Option<&str>> {
+    std::iter::once(None).chain(pg_admin.map(Some)).collect()
+}
+
+/// Sign-in rate limits off: a bench signs in many clients from one address, and measures the server's
+/// own work (`bench workflow` prints this beside its figures).
+fn sign_in_limits_off() -> crate::inproc::Configure<'static> {
+    Box::new(|c: &mut crate::config::Config| {
+        c.limits.sign_ins_per_address_per_minute = 0;
+        c.limits.sign_ins_per_certificate_per_minute = 0;
+    })
+}
+
 pub async fn workflow_on(
     pg_admin: Option<&str>,
     key: KeyKind,
@@ -147,17 +161,7 @@ pub async fn workflow_on(
 ) -> Result<WorkflowFigures, AnyError> {
     // The server's own work is measured: the sign-in rate limits are off here (printed above the
     // figures; the production defaults would hold 16 clients to 10 sign-ins a minute each).
-    let app = InProcess::start(
-        pg_admin,
-        key,
-        0,
-        None,
-        Some(Box::new(|c: &mut crate::config::Config| {
-            c.limits.sign_ins_per_address_per_minute = 0;
-            c.limits.sign_ins_per_certificate_per_minute = 0;
-        })),
-    )
-    .await?;
+    let app = InProcess::start(pg_admin, key, 0, None, Some(sign_in_limits_off())).await?;
     let bin = demo_bin(7);
     app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[])
         .await?;
@@ -274,11 +278,7 @@ pub async fn workflow(
     println!(
         "CMS verifications (RSA-2048 end entity under the anchor, SHA-256, crypto only): {per_sec:.0}/s on {threads} threads"
     );
-    let mut backends: Vec<Option<&str>> = vec![None];
-    if let Some(pg) = pg_admin.as_deref() {
-        backends.push(Some(pg));
-    }
-    for b in backends {
+    for b in backends(pg_admin.as_deref()) {
         for (k, &key) in keys.iter().enumerate() {
             // The 100-line applications once per backend, with the first family's keys.
             let apps = if k == 0 { applications } else { 0 };
@@ -320,22 +320,8 @@ pub async fn reads(
         cores(),
         build()
     );
-    let mut backends: Vec<Option<&str>> = vec![None];
-    if let Some(pg) = pg_admin.as_deref() {
-        backends.push(Some(pg));
-    }
-    for b in backends {
-        let app = InProcess::start(
-            b,
-            KeyKind::P256,
-            0,
-            None,
-            Some(Box::new(|c: &mut crate::config::Config| {
-                c.limits.sign_ins_per_address_per_minute = 0;
-                c.limits.sign_ins_per_certificate_per_minute = 0;
-            })),
-        )
-        .await?;
+    for b in backends(pg_admin.as_deref()) {
+        let app = InProcess::start(b, KeyKind::P256, 0, None, Some(sign_in_limits_off())).await?;
         let bin = demo_bin(8);
         app.add_org(&bin, OrganizationKind::Maslikhat, Some("750000000"), &[])
             .await?;
@@ -1019,12 +1005,8 @@ pub async fn pages(
         "sign-in rate limits: off per address (every role signs in from this one client), {} per certificate a minute",
         limits.sign_ins_per_certificate_per_minute
     );
-    let mut backends: Vec<Option<&str>> = vec![None];
-    if let Some(pg) = pg_admin.as_deref() {
-        backends.push(Some(pg));
-    }
     let mut slow = vec![];
-    for b in backends {
+    for b in backends(pg_admin.as_deref()) {
         let started = Instant::now();
         let app = InProcess::start(b, KeyKind::P256, rows, None, None).await?;
         let backend = if b.is_some() { "postgresql" } else { "sqlite" };

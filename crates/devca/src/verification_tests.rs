@@ -1511,15 +1511,7 @@ mod properties {
 fn a_verified_chain_is_remembered_but_validity_and_tampering_are_checked_each_time() {
     let ca = ca(KeyKind::P256);
     let v = verifier(&ca);
-    let (cert, _) = issue(
-        &ca,
-        &person(
-            Some(NcaRole::Employee),
-            KeyPurpose::Authentication,
-            Some(BIN),
-        ),
-        KeyKind::P256,
-    );
+    let cert = p256_employee(&ca);
     let at = now();
     assert!(v.verify_path(&cert, &[], at).is_ok());
     assert_eq!(
@@ -1554,6 +1546,16 @@ fn a_verified_chain_is_remembered_but_validity_and_tampering_are_checked_each_ti
     assert_eq!(v.signed_by_cache().hits(), hits);
 }
 
+/// An employee's P-256 authentication certificate of `BIN` under `ca`.
+fn p256_employee(ca: &DevCa) -> Certificate {
+    let s = person(
+        Some(NcaRole::Employee),
+        KeyPurpose::Authentication,
+        Some(BIN),
+    );
+    issue(ca, &s, KeyKind::P256).0
+}
+
 // Issue 20: a remembered chain expires with the revocation data it was verified under — once the
 // anchor's CRL is replaced, the certificate's signature is verified again before it is remembered anew.
 #[test]
@@ -1561,15 +1563,7 @@ fn a_remembered_chain_is_verified_again_after_a_new_crl() {
     let ca = ca(KeyKind::P256);
     let store = std::sync::Arc::new(qoljetim_signature::CrlStore::new(ca.certificate.clone()));
     let v = crl_verifier(&ca, store.clone(), false);
-    let (cert, _) = issue(
-        &ca,
-        &person(
-            Some(NcaRole::Employee),
-            KeyPurpose::Authentication,
-            Some(BIN),
-        ),
-        KeyKind::P256,
-    );
+    let cert = p256_employee(&ca);
     let at = now();
     let crl = |number| {
         der_of(

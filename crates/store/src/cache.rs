@@ -41,6 +41,31 @@ impl Inner {
         self.organizations.clear();
         self.grants_of_person.clear();
     }
+
+    fn touches_of(&self, session: Option<&str>) -> u64 {
+        session
+            .and_then(|s| self.touches.get(s).copied())
+            .unwrap_or(0)
+    }
+
+    /// Keeps what a read that took `t` found — unless something changed since it took it.
+    fn keep<K: std::hash::Hash + Eq, V>(
+        &mut self,
+        t: Ticket,
+        session: Option<&str>,
+        map: fn(&mut Inner) -> &mut HashMap<K, V>,
+        key: K,
+        value: V,
+    ) {
+        if t.generation != self.generation || t.touches != self.touches_of(session) {
+            return;
+        }
+        if map(self).len() >= MAX_ENTRIES {
+            self.clear();
+            return;
+        }
+        map(self).insert(key, value);
+    }
 }
 
 /// What a read saw of the cache before it asked the database.
@@ -62,7 +87,7 @@ impl ReadCache {
     pub(crate) fn ticket(&self, session: Option<&str>) -> Ticket {
         self.with(|i| Ticket {
             generation: i.generation,
-            touches: session.and_then(|s| i.touches.get(s).copied()).unwrap_or(0),
+            touches: i.touches_of(session),
         })
     }
 
@@ -72,14 +97,13 @@ impl ReadCache {
 
     pub(crate) fn put_session(&self, t: Ticket, row: &SessionRow) {
         self.with(|i| {
-            let touches = i.touches.get(&row.token_hash).copied().unwrap_or(0);
-            if t.generation == i.generation && t.touches == touches {
-                if i.sessions.len() >= MAX_ENTRIES {
-                    i.clear();
-                    return;
-                }
-                i.sessions.insert(row.token_hash.clone(), row.clone());
-            }
+            i.keep(
+                t,
+                Some(&row.token_hash),
+                |i| &mut i.sessions,
+                row.token_hash.clone(),
+                row.clone(),
+            )
         })
     }
 
@@ -89,13 +113,13 @@ impl ReadCache {
 
     pub(crate) fn put_organization(&self, t: Ticket, row: &OrganizationRow) {
         self.with(|i| {
-            if t.generation == i.generation {
-                if i.organizations.len() >= MAX_ENTRIES {
-                    i.clear();
-                    return;
-                }
-                i.organizations.insert(row.bin.to_string(), row.clone());
-            }
+            i.keep(
+                t,
+                None,
+                |i| &mut i.organizations,
+                row.bin.to_string(),
+                row.clone(),
+            )
         })
     }
 
@@ -109,14 +133,13 @@ impl ReadCache {
 
     pub(crate) fn put_grants_of_person(&self, t: Ticket, iin: &str, bin: &str, rows: &[GrantRow]) {
         self.with(|i| {
-            if t.generation == i.generation {
-                if i.grants_of_person.len() >= MAX_ENTRIES {
-                    i.clear();
-                    return;
-                }
-                i.grants_of_person
-                    .insert((iin.to_owned(), bin.to_owned()), rows.to_vec());
-            }
+            i.keep(
+                t,
+                None,
+                |i| &mut i.grants_of_person,
+                (iin.to_owned(), bin.to_owned()),
+                rows.to_vec(),
+            )
         })
     }
 

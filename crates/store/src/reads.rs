@@ -288,19 +288,39 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
 }
 
 impl Store {
-    pub async fn organization(&self, bin: &str) -> Result<Option<OrganizationRow>> {
+    /// A read through the SQLite read cache (`cache.rs`): the cached value, else the database's, kept
+    /// for the next request unless a commit raced the read. Without a cache (PostgreSQL) the database's.
+    async fn through_cache<T>(
+        &self,
+        session: Option<&str>,
+        cached: impl FnOnce(&crate::cache::ReadCache) -> Option<T>,
+        read: impl std::future::Future<Output = Result<T>>,
+        keep: impl FnOnce(&crate::cache::ReadCache, crate::cache::Ticket, &T),
+    ) -> Result<T> {
         let Some(cache) = &self.cache else {
-            return self.organization_from_db(bin).await;
+            return read.await;
         };
-        if let Some(o) = cache.organization(bin) {
-            return Ok(Some(o));
+        if let Some(v) = cached(cache) {
+            return Ok(v);
         }
-        let ticket = cache.ticket(None);
-        let row = self.organization_from_db(bin).await?;
-        if let Some(o) = &row {
-            cache.put_organization(ticket, o);
-        }
-        Ok(row)
+        let ticket = cache.ticket(session);
+        let v = read.await?;
+        keep(cache, ticket, &v);
+        Ok(v)
+    }
+
+    pub async fn organization(&self, bin: &str) -> Result<Option<OrganizationRow>> {
+        self.through_cache(
+            None,
+            |c| c.organization(bin).map(Some),
+            self.organization_from_db(bin),
+            |c, t, row| {
+                if let Some(o) = row {
+                    c.put_organization(t, o)
+                }
+            },
+        )
+        .await
     }
 
     async fn organization_from_db(&self, bin: &str) -> Result<Option<OrganizationRow>> {
@@ -330,18 +350,17 @@ impl Store {
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        let Some(cache) = &self.cache else {
-            return self.session_from_db(token_hash).await;
-        };
-        if let Some(s) = cache.session(token_hash) {
-            return Ok(Some(s));
-        }
-        let ticket = cache.ticket(Some(token_hash));
-        let row = self.session_from_db(token_hash).await?;
-        if let Some(s) = &row {
-            cache.put_session(ticket, s);
-        }
-        Ok(row)
+        self.through_cache(
+            Some(token_hash),
+            |c| c.session(token_hash).map(Some),
+            self.session_from_db(token_hash),
+            |c, t, row| {
+                if let Some(s) = row {
+                    c.put_session(t, s)
+                }
+            },
+        )
+        .await
     }
 
     async fn session_from_db(&self, token_hash: &str) -> Result<Option<SessionRow>> {
@@ -569,16 +588,13 @@ impl Store {
     /// Every grant of one person in one organization, newest first: the person's own grants are read
     /// directly, never picked out of a window of the organization's newest grants.
     pub async fn grants_of_person(&self, iin: &str, bin: &str) -> Result<Vec<GrantRow>> {
-        let Some(cache) = &self.cache else {
-            return self.grants_of_person_from_db(iin, bin).await;
-        };
-        if let Some(g) = cache.grants_of_person(iin, bin) {
-            return Ok(g);
-        }
-        let ticket = cache.ticket(None);
-        let rows = self.grants_of_person_from_db(iin, bin).await?;
-        cache.put_grants_of_person(ticket, iin, bin, &rows);
-        Ok(rows)
+        self.through_cache(
+            None,
+            |c| c.grants_of_person(iin, bin),
+            self.grants_of_person_from_db(iin, bin),
+            |c, t, rows| c.put_grants_of_person(t, iin, bin, rows),
+        )
+        .await
     }
 
     async fn grants_of_person_from_db(&self, iin: &str, bin: &str) -> Result<Vec<GrantRow>> {

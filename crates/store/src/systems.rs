@@ -372,7 +372,8 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &SystemsChange) -> c
             now,
             token: t,
         } => {
-            crate::writer::use_challenge(conn, challenge, *challenge_expires_at).await?;
+            crate::writer::use_challenges(conn, &[(challenge.as_str(), *challenge_expires_at)])
+                .await?;
             // Tokens that have run out are dropped as new ones are made.
             sqlx::query("DELETE FROM system_tokens WHERE expires_at < $1")
                 .bind(*now)

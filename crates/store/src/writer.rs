@@ -202,20 +202,21 @@ async fn organization_exists(
 
 /// Order 270 §11: a sign-in challenge is used once (a person's or an information system's); the
 /// used ones are kept until they expire (the writer clears expired ones once a minute; an expired
-/// challenge is refused before it gets here).
-pub(crate) async fn use_challenge(
+/// challenge is refused before it gets here). Several at once in one statement; any used before, or
+/// twice among them, is a conflict.
+pub(crate) async fn use_challenges(
     conn: &mut AnyConnection,
-    challenge: &str,
-    expires_at: i64,
+    challenges: &[(&str, i64)],
 ) -> std::result::Result<(), Failure> {
-    let inserted = sqlx::query(
-        "INSERT INTO used_challenges (challenge, expires_at) VALUES ($1, $2) ON CONFLICT (challenge) DO NOTHING",
-    )
-    .bind(challenge)
-    .bind(expires_at)
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
+    let sql = format!(
+        "INSERT INTO used_challenges (challenge, expires_at) VALUES {} ON CONFLICT (challenge) DO NOTHING",
+        placeholders(challenges.len(), 2)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (challenge, expires_at) in challenges {
+        q = q.bind(*challenge).bind(*expires_at);
+    }
+    if q.execute(&mut *conn).await?.rows_affected() != challenges.len() as u64 {
         return Err(Failure::Conflict(Conflict::ChallengeUsed));
     }
     Ok(())
@@ -685,17 +686,8 @@ async fn apply_logins(
     conn: &mut AnyConnection,
     logins: &[(&str, i64, &NewSession)],
 ) -> std::result::Result<(), Failure> {
-    let sql = format!(
-        "INSERT INTO used_challenges (challenge, expires_at) VALUES {} ON CONFLICT (challenge) DO NOTHING",
-        placeholders(logins.len(), 2)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (challenge, expires_at, _) in logins {
-        q = q.bind(*challenge).bind(*expires_at);
-    }
-    if q.execute(&mut *conn).await?.rows_affected() != logins.len() as u64 {
-        return Err(Failure::Conflict(Conflict::ChallengeUsed));
-    }
+    let challenges: Vec<(&str, i64)> = logins.iter().map(|(c, e, _)| (*c, *e)).collect();
+    use_challenges(conn, &challenges).await?;
     let sql = format!(
         "INSERT INTO sessions (token_hash, iin, bin, roles, person, certificate_serial, created_at, expires_at, last_seen) VALUES {}",
         placeholders(logins.len(), 9)
@@ -721,18 +713,26 @@ fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
+/// The next record of the chain after `head` for `e`; a change that creates something names it in the
+/// resource (`kind/id`) once its id is known.
 fn make_record(
     head: &(i64, String),
     e: &AuditEntry,
-    resource_override: Option<String>,
+    created: Option<&ChangeOutcome>,
 ) -> AuditRecord {
+    let resource = match (e.creates, created) {
+        (Some(kind), Some(o)) => {
+            format!("{kind}/{}", o.id.map(|i| i.to_string()).unwrap_or_default())
+        }
+        _ => e.resource.clone(),
+    };
     let mut r = AuditRecord {
         seq: head.0 + 1,
         at: now_micros(),
         actor: e.actor.clone(),
         actor_bin: e.actor_bin.clone(),
         action: e.action.clone(),
-        resource: resource_override.unwrap_or_else(|| e.resource.clone()),
+        resource,
         outcome: e.outcome.clone(),
         ip: e.ip.clone(),
         policies: serde_json::to_string(&e.policies).unwrap_or_default(),
@@ -744,6 +744,19 @@ fn make_record(
     r
 }
 
+/// Records activity on a session (for the idle timeout).
+async fn touch(
+    conn: &mut AnyConnection,
+    (token_hash, at): &(String, i64),
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
+        .bind(*at)
+        .bind(token_hash)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
 /// Applies one job inside a savepoint. Returns the result to send once the batch commits.
 async fn run_job(
     conn: &mut AnyConnection,
@@ -752,7 +765,7 @@ async fn run_job(
 ) -> Result<ChangeOutcome> {
     conn.execute("SAVEPOINT job").await?;
     let applied = apply(conn, &job.change).await;
-    let (outcome, mut entry) = match applied {
+    let (outcome, entry) = match applied {
         Ok(o) => (Ok(o), job.audit.clone()),
         Err(f) => {
             conn.execute("ROLLBACK TO SAVEPOINT job").await?;
@@ -770,17 +783,10 @@ async fn run_job(
             (Err(err), e)
         }
     };
-    if let (Ok(o), Some(kind)) = (&outcome, entry.creates) {
-        entry.resource = format!("{kind}/{}", o.id.map(|i| i.to_string()).unwrap_or_default());
+    if let (Ok(_), Some(t)) = (&outcome, &job.touch_session) {
+        touch(conn, t).await?;
     }
-    if let (Ok(_), Some((token_hash, at))) = (&outcome, &job.touch_session) {
-        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
-            .bind(*at)
-            .bind(token_hash)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let record = make_record(head, &entry, None);
+    let record = make_record(head, &entry, outcome.as_ref().ok());
     if let Err(e) = insert_audit(conn, &record).await {
         // Never a change without its audit record.
         conn.execute("ROLLBACK TO SAVEPOINT job").await?;
@@ -866,24 +872,14 @@ async fn at_once(
         let mut records = Vec::with_capacity(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());
         for (job, mut o) in batch.iter().zip(applied) {
-            let mut entry = job.audit.clone();
-            if let Some(kind) = entry.creates {
-                entry.resource =
-                    format!("{kind}/{}", o.id.map(|i| i.to_string()).unwrap_or_default());
-            }
-            let record = make_record(&h, &entry, None);
+            let record = make_record(&h, &job.audit, Some(&o));
             h = (record.seq, record.hash.clone());
             o.audit_seq = record.seq;
             records.push(record);
             outcomes.push(Ok(o));
         }
-        for (token_hash, at) in batch.iter().filter_map(|j| j.touch_session.as_ref()) {
-            sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
-                .bind(*at)
-                .bind(token_hash)
-                .execute(&mut *conn)
-                .await
-                .map_err(|_| ())?;
+        for t in batch.iter().filter_map(|j| j.touch_session.as_ref()) {
+            touch(conn, t).await.map_err(|_| ())?;
         }
         insert_audits(conn, &records).await.map_err(|_| ())?;
         Ok::<_, ()>((h, outcomes))
