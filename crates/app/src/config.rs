@@ -402,6 +402,51 @@ impl Default for WorkerConfig {
     }
 }
 
+/// `[sign_in]` (issue 21): the sign-in challenges' keys, shared by every instance on one database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInSection {
+    /// Base64 of 32 random bytes (`qoljetim challenge-key`). Empty: a key of this process alone —
+    /// right for one instance, wrong for several (a challenge from one would be refused by another).
+    pub challenge_key: Secret,
+    /// Keys still accepted after a rotation: keep the old key here for at least five minutes (a
+    /// challenge's lifetime) after making a new one current.
+    pub previous_challenge_keys: Vec<Secret>,
+}
+
+/// `[audit]` (issue 21): signed checkpoints of the audit chain, kept outside the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    /// How often the instance holding the worker lease signs the chain head (0: never).
+    pub checkpoint_minutes: u64,
+    /// Where `checkpoints.jsonl` is appended. Empty: `<data_dir>/audit-checkpoints`.
+    pub checkpoint_dir: PathBuf,
+    /// The private key (PKCS#8 PEM, P-256) that signs checkpoints. Empty:
+    /// `<data_dir>/audit-checkpoint-key.pem`, made at the first start with its public half beside it.
+    pub checkpoint_key: PathBuf,
+    /// The public key (SPKI PEM) `qoljetim audit verify` checks checkpoints with. Empty: the public half
+    /// of `checkpoint_key`. Keep a copy where the database's administrators cannot change it.
+    pub checkpoint_public_key: PathBuf,
+    /// An RFC 3161 time-stamp authority (http or https URL) that time-stamps each checkpoint's
+    /// signature; its certificate must chain to a `[pki] tsa_anchors` entry. Empty: none.
+    pub tsa_url: String,
+    pub tsa_timeout_seconds: u64,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            checkpoint_minutes: 10,
+            checkpoint_dir: PathBuf::new(),
+            checkpoint_key: PathBuf::new(),
+            checkpoint_public_key: PathBuf::new(),
+            tsa_url: String::new(),
+            tsa_timeout_seconds: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -446,6 +491,10 @@ pub struct Config {
     /// `[systems]`: organizations' own information systems' tokens (issue 18).
     pub systems: qoljetim_service::SystemsConfig,
     pub limits: LimitsSection,
+    /// `[sign_in]`: the challenges' shared key (issue 21).
+    pub sign_in: SignInSection,
+    /// `[audit]`: signed checkpoints of the audit chain (issue 21).
+    pub audit: AuditSection,
 }
 
 /// `[pages]`: the browser pages (issue 13).
@@ -491,6 +540,8 @@ impl Default for Config {
             recertification: qoljetim_domain::recertification::RecertificationRules::default(),
             systems: qoljetim_service::SystemsConfig::default(),
             limits: LimitsSection::default(),
+            sign_in: SignInSection::default(),
+            audit: AuditSection::default(),
         }
     }
 }
@@ -541,6 +592,51 @@ impl Config {
 
     pub fn dev_ca_dir(&self) -> PathBuf {
         self.data_dir.join("dev-ca")
+    }
+
+    /// The SQLite database file, when the backend is SQLite.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        if qoljetim_store::Store::backend_of(&url) != qoljetim_store::Backend::Sqlite {
+            return None;
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(&url);
+        Some(PathBuf::from(path.split('?').next().unwrap_or(path)))
+    }
+
+    /// The sign-in challenges' keys: the configured ones, or (none configured) this process's own.
+    pub fn challenge_keys(&self) -> Result<qoljetim_service::ChallengeKeys, String> {
+        if self.sign_in.challenge_key.is_empty() {
+            if !self.sign_in.previous_challenge_keys.is_empty() {
+                return Err(
+                    "sign_in.previous_challenge_keys is set but sign_in.challenge_key is not".into(),
+                );
+            }
+            return qoljetim_service::ChallengeKeys::random().map_err(|e| e.to_string());
+        }
+        let previous: Vec<&str> = self
+            .sign_in
+            .previous_challenge_keys
+            .iter()
+            .map(Secret::expose)
+            .collect();
+        qoljetim_service::ChallengeKeys::parse(self.sign_in.challenge_key.expose(), &previous)
+    }
+
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        if self.audit.checkpoint_dir.as_os_str().is_empty() {
+            self.data_dir.join("audit-checkpoints")
+        } else {
+            self.audit.checkpoint_dir.clone()
+        }
+    }
+
+    pub fn checkpoint_key_path(&self) -> PathBuf {
+        if self.audit.checkpoint_key.as_os_str().is_empty() {
+            self.data_dir.join("audit-checkpoint-key.pem")
+        } else {
+            self.audit.checkpoint_key.clone()
+        }
     }
 }
 

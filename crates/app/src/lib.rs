@@ -1,8 +1,10 @@
 //! The `qoljetim` program: configuration, wiring of the layers, the demo, the benchmarks and the
 //! test kit the integration tests and benchmarks share.
 
+pub mod backup;
 pub mod bench;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod dev_egov;
@@ -193,6 +195,16 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
     apply_exclusions(&store, &exclusions, jiff::Timestamp::now()).await?;
     let mut state = AppState::new(store, policy, verifier, calendar(cfg)?, web)?;
     state.rules = std::sync::Arc::new(rules);
+    state.challenge_keys = std::sync::Arc::new(cfg.challenge_keys()?);
+    if cfg.sign_in.challenge_key.is_empty() && cfg.sqlite_file().is_none() {
+        // Several instances may share this database: each would refuse the others' challenges.
+        if cfg.production {
+            return Err("production mode on PostgreSQL needs [sign_in] challenge_key, the same on \
+                        every instance (`qoljetim challenge-key` makes one; docs/deployment.md)"
+                .into());
+        }
+        tracing::warn!("[sign_in] challenge_key is not set: a second instance on this database would refuse this one's challenges");
+    }
     Ok((state, feeds))
 }
 
@@ -267,6 +279,8 @@ pub async fn start_server(
     cfg: &Config,
     clock: qoljetim_domain::Clock,
 ) -> Result<RunningServer, AnyError> {
+    // SQLite is one server's (issue 21): a second `serve` on the same file stops here.
+    let lock = cluster::ServeLock::take(cfg)?;
     let mut state = build_state(cfg).await?;
     state.clock = clock;
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
@@ -284,6 +298,8 @@ pub async fn start_server(
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let drain = cfg.limits.timeouts().request;
     let server = tokio::spawn(async move {
+        // Held as long as the server runs.
+        let _lock = lock;
         let until = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };

@@ -127,6 +127,41 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Issue 21: back up the data folder with a consistent copy of the SQLite database, the budget
+    /// data and its manifest, and the audit checkpoints, into a new folder (backup.json lists every
+    /// file with its SHA-256). While the server runs.
+    Backup {
+        #[command(flatten)]
+        common: Common,
+        /// The new folder to write.
+        #[arg(long)]
+        to: PathBuf,
+        /// PostgreSQL: copy everything but the database (take pg_dump for it; docs/deployment.md).
+        #[arg(long)]
+        files_only: bool,
+    },
+    /// Issue 21: restore a backup into a data folder that holds no database yet, checking every file
+    /// against backup.json; then the audit chain is verified against the restored checkpoints.
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        /// The backup folder.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Issue 21: print a new sign-in challenge key for `[sign_in] challenge_key` (base64 of 32 random
+    /// bytes). Give every instance on one database the same key.
+    #[command(name = "challenge-key")]
+    ChallengeKey,
+    /// A development RFC 3161 time-stamp authority over HTTP (the development CA's TSA certificate),
+    /// for trying `[audit] tsa_url` out. Never trusted in production mode.
+    #[command(name = "dev-tsa")]
+    DevTsa {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value = "127.0.0.1:3161")]
+        listen: String,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -457,8 +492,24 @@ enum DevCaCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Recompute the chain; names the first broken link and exits 1 if there is one.
+    /// Recompute the chain; names the first broken link and exits 1 if there is one. Then compare it
+    /// with the signed checkpoints (issue 21), which catch a chain rewritten whole: exits 1 when one
+    /// disagrees.
     Verify {
+        #[command(flatten)]
+        common: Common,
+        /// Checkpoint folders to compare with (repeat for several instances' folders). Default:
+        /// `[audit] checkpoint_dir`.
+        #[arg(long)]
+        checkpoints: Vec<PathBuf>,
+        /// The checkpoint public key (SPKI PEM). Default: `[audit] checkpoint_public_key`, else the
+        /// public half of the checkpoint key.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// Sign the chain head now and append it to the checkpoint folder (as the server does every
+    /// `[audit] checkpoint_minutes`), e.g. right before a PostgreSQL dump.
+    Checkpoint {
         #[command(flatten)]
         common: Common,
     },
@@ -598,6 +649,68 @@ fn key_kind(s: &str) -> Result<KeyKind, AnyError> {
         "gost2015" => Ok(KeyKind::Gost2015_512),
         other => Err(format!("--key must be rsa, p256, gost2004 or gost2015, not {other}").into()),
     }
+}
+
+/// `audit verify`: the chain, then the checkpoints (issue 21). Exit 1 on either's failure.
+async fn verify_audit(
+    cfg: &Config,
+    folders: &[PathBuf],
+    public_key: Option<&std::path::Path>,
+) -> Result<ExitCode, AnyError> {
+    let (state, _) = qoljetim::build_service(cfg).await?;
+    let report = state.store.verify_audit_chain().await?;
+    match report.first_broken {
+        None => println!(
+            "audit chain intact: {} records, head {}",
+            report.records, report.head
+        ),
+        Some((seq, why)) => {
+            println!("audit chain BROKEN: first broken link at record {seq}: {why}");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let folders = if folders.is_empty() {
+        vec![cfg.checkpoint_dir()]
+    } else {
+        folders.to_vec()
+    };
+    let mut checkpoints = vec![];
+    for f in &folders {
+        checkpoints.extend(qoljetim_service::CheckpointLog::in_folder(f).read()?);
+    }
+    if checkpoints.is_empty() {
+        println!(
+            "no audit checkpoints in {}: the chain is checked against itself only",
+            folders.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let public = qoljetim::cluster::checkpoint_public_key(cfg, public_key)?;
+    let r = state
+        .verify_checkpoints(&checkpoints, &public)
+        .await
+        .map_err(|e| format!("{}: {:?}", e.slug(), e.problem.args()))?;
+    for (seq, why) in &r.disagreeing {
+        println!("checkpoint DISAGREES at record {seq}: {why}");
+    }
+    match (&r.last_agreeing, r.agrees()) {
+        (Some((seq, at)), true) => println!(
+            "audit checkpoints agree: {} of {} (key {}), {} time-stamped; the last vouches for record {seq} at {at}",
+            r.agreeing,
+            checkpoints.len(),
+            public.id,
+            r.time_stamped
+        ),
+        _ => {
+            println!(
+                "audit chain does NOT match its checkpoints: {} of {} disagree",
+                r.disagreeing.len(),
+                checkpoints.len()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
@@ -810,6 +923,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             if let Some(at) = at {
                 state.clock = qoljetim_domain::Clock::fixed(at);
             }
+            // One worker per database (issue 21): not while an instance's worker holds the lease.
+            let Some(_lease) = state.store.try_worker_lease().await? else {
+                return Err("a running instance holds the worker lease: its worker runs these jobs \
+                            (stop it, or wait for its next pass)"
+                    .into());
+            };
             let worker = qoljetim::worker::worker_for(&cfg, state)?;
             let summary = worker.run_once().await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -1279,20 +1398,78 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 crl.display()
             );
         }
-        Command::Audit(AuditCmd::Verify { common }) => {
+        Command::Audit(AuditCmd::Verify {
+            common,
+            checkpoints,
+            public_key,
+        }) => {
             let cfg = config(&common, None)?;
-            let store = open_store(&cfg).await?;
-            let report = store.verify_audit_chain().await?;
-            match report.first_broken {
-                None => println!(
-                    "audit chain intact: {} records, head {}",
-                    report.records, report.head
+            return verify_audit(&cfg, &checkpoints, public_key.as_deref()).await;
+        }
+        Command::Audit(AuditCmd::Checkpoint { common }) => {
+            let cfg = config(&common, None)?;
+            let (state, _) = qoljetim::build_service(&cfg).await?;
+            let mut c = cfg.clone();
+            c.audit.checkpoint_minutes = c.audit.checkpoint_minutes.max(1);
+            let writer = qoljetim::cluster::Checkpointer::from_config(&c)?
+                .ok_or("checkpoints are off")?;
+            match writer.write(&state).await? {
+                Some(cp) => println!(
+                    "checkpoint written: record {} hash {} at {}{}",
+                    cp.seq,
+                    cp.hash,
+                    cp.at,
+                    if cp.time_stamp.is_some() { " (time-stamped)" } else { "" }
                 ),
-                Some((seq, why)) => {
-                    println!("audit chain BROKEN: first broken link at record {seq}: {why}");
-                    return Ok(ExitCode::FAILURE);
-                }
+                None => println!("the chain has not moved since the last checkpoint"),
             }
+        }
+        Command::Backup {
+            common,
+            to,
+            files_only,
+        } => {
+            let cfg = config(&common, None)?;
+            let m = qoljetim::backup::backup(&cfg, &to, files_only).await?;
+            println!(
+                "backup written to {}: {} files, {} bytes; audit chain at record {} ({})",
+                to.display(),
+                m.files.len(),
+                m.files.iter().map(|f| f.bytes).sum::<u64>(),
+                m.chain_seq,
+                m.chain_hash
+            );
+        }
+        Command::Restore { common, from } => {
+            let cfg = config(&common, None)?;
+            let m = qoljetim::backup::restore(&cfg, &from)?;
+            println!(
+                "restored {} files of the backup of {} into {}",
+                m.files.len(),
+                m.created_at,
+                cfg.data_dir.display()
+            );
+            return verify_audit(&cfg, &[], None).await;
+        }
+        Command::ChallengeKey => {
+            println!("{}", qoljetim_service::ChallengeKeys::new_key_text()?);
+        }
+        Command::DevTsa { common, listen } => {
+            let cfg = config(&common, None)?;
+            let ca = qoljetim::devca_files::load(&cfg.dev_ca_dir())?;
+            let now = Timestamp::now();
+            let (cert, key) = qoljetim_devca::issue_tsa(
+                &ca,
+                KeyKind::P256,
+                now - jiff::SignedDuration::from_hours(1),
+                now + jiff::SignedDuration::from_hours(24 * 3650),
+            )?;
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            println!(
+                "development TSA at http://{} (trust it with [pki] trust_dev_ca)",
+                listener.local_addr()?
+            );
+            qoljetim::cluster::serve_dev_tsa(listener, cert, key).await?;
         }
         Command::Import(ImportCmd::Budget { common, files }) => {
             let cfg = config(&common, None)?;

@@ -57,6 +57,8 @@ pub struct Worker {
     pub state: AppState,
     pub registry: Arc<dyn HrRegistry>,
     pub mailer: Option<Mailer>,
+    /// Issue 21: the audit checkpoints, written by whichever instance holds the lease.
+    pub checkpointer: Option<crate::cluster::Checkpointer>,
 }
 
 fn audit(action: &str, resource: String, details: serde_json::Value) -> AuditEntry {
@@ -697,19 +699,72 @@ impl Worker {
     }
 
     /// Runs a pass every `interval` until `stop` turns true; a pass under way is finished first
-    /// (graceful shutdown: a job is never cut in half).
+    /// (graceful shutdown: a job is never cut in half). Issue 21: only while this instance holds the
+    /// worker lease — one worker per database, however many instances — tried again every interval,
+    /// so another instance takes over within an interval of the holder's death. The lease holder also
+    /// writes the audit checkpoints, and a last one when it stops.
     pub async fn run_until(self, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut lease = None;
+        let mut checkpointed: Option<std::time::Instant> = None;
         loop {
-            match self.run_once().await {
-                Ok(s) => tracing::debug!(?s, "worker pass"),
-                Err(e) => tracing::error!(error = %e, "worker pass failed"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                _ = stop.wait_for(|s| *s) => {
-                    tracing::info!("worker stopped after its pass");
-                    return;
+            lease = self.keep_lease(lease).await;
+            if lease.is_some() {
+                match self.run_once().await {
+                    Ok(s) => tracing::debug!(?s, "worker pass"),
+                    Err(e) => tracing::error!(error = %e, "worker pass failed"),
                 }
+                if let Some(c) = &self.checkpointer
+                    && checkpointed.is_none_or(|t| t.elapsed() >= c.every)
+                {
+                    checkpointed = Some(std::time::Instant::now());
+                    if let Err(e) = c.write(&self.state).await {
+                        tracing::error!(error = %e, "audit checkpoint failed");
+                    }
+                }
+            }
+            let stopping = tokio::select! {
+                () = tokio::time::sleep(interval) => false,
+                r = stop.wait_for(|s| *s) => r.is_ok(),
+            };
+            if stopping {
+                if let (Some(_), Some(c)) = (&lease, &self.checkpointer)
+                    && let Err(e) = c.write(&self.state).await
+                {
+                    tracing::error!(error = %e, "audit checkpoint at shutdown failed");
+                }
+                self.state
+                    .instance
+                    .worker_lease
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!("worker stopped after its pass");
+                return;
+            }
+        }
+    }
+
+    /// The lease after checking it: kept while its connection answers, else taken if free.
+    async fn keep_lease(
+        &self,
+        lease: Option<qoljetim_store::WorkerLease>,
+    ) -> Option<qoljetim_store::WorkerLease> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(mut l) = lease {
+            if l.still_held().await {
+                return Some(l);
+            }
+            tracing::warn!("worker lease lost (its database connection failed); trying again");
+            self.state.instance.worker_lease.store(false, Relaxed);
+        }
+        match self.state.store.try_worker_lease().await {
+            Ok(Some(l)) => {
+                tracing::info!("took the worker lease: this instance runs the background jobs");
+                self.state.instance.worker_lease.store(true, Relaxed);
+                Some(l)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask for the worker lease");
+                None
             }
         }
     }
@@ -753,5 +808,6 @@ pub fn worker_for(cfg: &crate::config::Config, state: AppState) -> Result<Worker
         state,
         registry,
         mailer,
+        checkpointer: crate::cluster::Checkpointer::from_config(cfg)?,
     })
 }

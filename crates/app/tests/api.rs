@@ -145,6 +145,8 @@ on_both_databases!(sqlite_data, postgres_data;
     filters_are_checked_against_every_part_of_the_scope,
 );
 
+#[path = "api/cluster.rs"]
+mod cluster;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
 #[path = "api/mobile.rs"]
@@ -1526,7 +1528,7 @@ async fn sign_in_refusals(app: &TestApp) -> R {
     assert_eq!((s, problem_type(&v)), (401, "challenge-used"));
     // Expired: issued by this server six minutes ago.
     let (old, _) =
-        qoljetim_service::issue_challenge(&app.state.challenge_key, Timestamp::now() - 6.minutes())
+        qoljetim_service::issue_challenge(&app.state.challenge_keys, Timestamp::now() - 6.minutes())
             .map_err(|e| e.slug())?;
     let (s, v) = c
         .post(
@@ -1536,8 +1538,9 @@ async fn sign_in_refusals(app: &TestApp) -> R {
         .await?;
     assert_eq!((s, problem_type(&v)), (401, "challenge-expired"));
     // Foreign: not issued by this server.
+    let other_key = qoljetim_service::ChallengeKeys::random()?;
     let (foreign, _) =
-        qoljetim_service::issue_challenge(&[9u8; 32], Timestamp::now()).map_err(|e| e.slug())?;
+        qoljetim_service::issue_challenge(&other_key, Timestamp::now()).map_err(|e| e.slug())?;
     let (s, v) = c
         .post(
             "/api/v1/auth/login",

@@ -687,6 +687,17 @@ pub fn time_stamp_token(
         },
         hashed_message: OctetString::new(tsa_key.cms_digest(signature_value)).map_err(internal)?,
     };
+    time_stamp_token_for(&imprint, tsa_cert, tsa_key, gen_time)
+}
+
+/// An RFC 3161 time-stamp token on the message imprint a request sent (the development TSA's answer
+/// to `qoljetim_signature::tsp::time_stamp_request`).
+pub fn time_stamp_token_for(
+    imprint: &qoljetim_signature::verify::MessageImprint,
+    tsa_cert: &Certificate,
+    tsa_key: &PrivateKey,
+    gen_time: Timestamp,
+) -> Result<Any, SignatureError> {
     let mut serial_bytes = [0u8; 8];
     getrandom::fill(&mut serial_bytes).map_err(internal)?;
     // Positive and minimal: DER INTEGER with no redundant leading byte.
@@ -699,7 +710,7 @@ pub fn time_stamp_token(
     let fields = vec![
         Any::encode_from(&1u8).map_err(internal)?,
         Any::encode_from(&ObjectIdentifier::new_unwrap("2.5.29.32.0")).map_err(internal)?,
-        Any::encode_from(&imprint).map_err(internal)?,
+        Any::encode_from(imprint).map_err(internal)?,
         Any::encode_from(&der::asn1::Int::new(&serial_bytes).map_err(internal)?)
             .map_err(internal)?,
         Any::encode_from(&generalized).map_err(internal)?,

@@ -9,6 +9,7 @@ mod applications;
 mod audit;
 mod block;
 mod changes;
+mod checkpoints;
 mod data;
 mod error;
 mod grants;
@@ -38,6 +39,9 @@ use qoljetim_store::Store;
 pub use abuse::{AbuseConfig, AbuseGuard};
 pub use applications::{EvidenceFile, GrantCommand, ReviewCommand};
 pub use block::BlockRequestList;
+pub use checkpoints::{
+    CHECKPOINT_FILE, Checkpoint, CheckpointKey, CheckpointLog, CheckpointPublicKey, CheckpointReport,
+};
 pub use data::{
     DataAnswerView, DataRequest, DimensionRequest, ExplorerChoices, ExplorerDataset, ExportNotice,
     Output, Reader, parse_code, parse_query,
@@ -66,6 +70,7 @@ pub use qoljetim_domain::support::MAX_ATTACHMENT_BYTES;
 pub use recertification::campaign_answer_document;
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};
 pub use sessions::{
+    ChallengeKeys,
     CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
 };
 pub use sign_in::SignedIn;
@@ -139,6 +144,16 @@ impl Default for ServiceConfig {
     }
 }
 
+/// What this instance does for the others on its database (issue 21), as `/metrics` shows it.
+#[derive(Debug, Default)]
+pub struct InstanceState {
+    /// This instance holds the worker lease (runs the background jobs and writes checkpoints).
+    pub worker_lease: std::sync::atomic::AtomicBool,
+    /// The last audit checkpoint this instance wrote: the record it vouches for, and when (Unix s).
+    pub checkpoint_seq: std::sync::atomic::AtomicI64,
+    pub checkpoint_at: std::sync::atomic::AtomicI64,
+}
+
 /// The use cases and what they use. Cheap to clone (every part is shared).
 #[derive(Clone)]
 pub struct Service {
@@ -146,7 +161,12 @@ pub struct Service {
     pub policy: Arc<PolicyEngine>,
     pub verifier: Arc<Verifier>,
     pub calendar: Arc<WorkingDayCalendar>,
-    pub challenge_key: Arc<[u8; 32]>,
+    /// The sign-in challenges' keys: from configuration when several instances share a database
+    /// (issue 21), else this process's own.
+    pub challenge_keys: Arc<ChallengeKeys>,
+    /// What this instance is doing for the cluster (the worker lease, the last audit checkpoint),
+    /// for `/metrics`.
+    pub instance: Arc<InstanceState>,
     pub config: Arc<ServiceConfig>,
     /// The budget data engine (read only); None when the data folder has none.
     pub budget: Option<Arc<dyn qoljetim_budget::BudgetStore>>,
@@ -171,15 +191,14 @@ impl Service {
         calendar: WorkingDayCalendar,
         config: ServiceConfig,
     ) -> std::io::Result<Self> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(std::io::Error::other)?;
         let rules = CompetenceRules::shipped().map_err(std::io::Error::other)?;
         Ok(Service {
             store,
             policy: Arc::new(policy),
             verifier: Arc::new(verifier),
             calendar: Arc::new(calendar),
-            challenge_key: Arc::new(key),
+            challenge_keys: Arc::new(ChallengeKeys::random()?),
+            instance: Arc::default(),
             budget: None,
             clock: Clock::system(),
             rules: Arc::new(rules),

@@ -312,7 +312,7 @@ impl Service {
     ) -> ServiceResult<MobileSigningStarted> {
         let now = self.clock.now();
         let document = match purpose {
-            MobileSigningPurpose::SignIn => issue_challenge(&self.challenge_key, now)?.0,
+            MobileSigningPurpose::SignIn => issue_challenge(&self.challenge_keys, now)?.0,
             MobileSigningPurpose::Application | MobileSigningPurpose::BlockRequest => {
                 if caller.is_none() {
                     return Err(ServiceError::new(Problem::NotSignedIn));

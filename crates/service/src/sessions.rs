@@ -22,12 +22,72 @@ pub const CHALLENGE_SECONDS: i64 = 300;
 /// ends between `idle_minutes` minus this and `idle_minutes` after its last request — never later.
 pub const ACTIVITY_RESOLUTION_MICROS: i64 = 30_000_000;
 
+/// The keys of the sign-in challenges' MAC (issue 21). Every instance on one database has the same
+/// ones (configuration, `[sign_in]`), so a challenge issued by one is accepted by another. A rotation
+/// adds a new current key and keeps the old one among the previous keys for at least a challenge's
+/// lifetime (five minutes): challenges are issued under the current key only and accepted under any.
+#[derive(Clone)]
+pub struct ChallengeKeys {
+    current: [u8; 32],
+    previous: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for ChallengeKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChallengeKeys(current, {} previous)", self.previous.len())
+    }
+}
+
+impl ChallengeKeys {
+    /// A key of this process alone (one instance, development): challenges die with the process.
+    pub fn random() -> std::io::Result<Self> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+        Ok(ChallengeKeys {
+            current: key,
+            previous: vec![],
+        })
+    }
+
+    /// Keys written as base64 (standard or URL-safe, padded or not) of exactly 32 bytes; the error
+    /// names which key is wrong and how, never its value.
+    pub fn parse(current: &str, previous: &[&str]) -> Result<Self, String> {
+        let one = |what: &str, text: &str| -> Result<[u8; 32], String> {
+            use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
+            let t = text.trim();
+            let bytes = [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
+                .iter()
+                .find_map(|e| e.decode(t).ok())
+                .ok_or_else(|| format!("{what} is not base64"))?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                format!("{what} must be 32 bytes (44 base64 characters), it is {}", bytes.len())
+            })
+        };
+        Ok(ChallengeKeys {
+            current: one("sign_in.challenge_key", current)?,
+            previous: previous
+                .iter()
+                .enumerate()
+                .map(|(i, p)| one(&format!("sign_in.previous_challenge_keys[{i}]"), p))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// A new key for the configuration (`qoljetim challenge-key`), base64.
+    pub fn new_key_text() -> std::io::Result<String> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(key))
+    }
+}
+
 /// A challenge is nonce ‖ expiry ‖ HMAC-SHA256(server key, nonce ‖ expiry)[..16], base64url: the server
 /// keeps nothing until it is used, and a used one is recorded so that it signs in once.
 pub fn issue_challenge(
-    key: &[u8; 32],
+    keys: &ChallengeKeys,
     now: Timestamp,
 ) -> Result<(String, Timestamp), ServiceError> {
+    let key = &keys.current;
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(ServiceError::internal)?;
     let exp = now.as_second() + CHALLENGE_SECONDS;
@@ -43,7 +103,7 @@ pub fn issue_challenge(
 
 /// Checks a returned challenge: issued by this server (else `challenge-invalid`) and not expired.
 pub fn check_challenge(
-    key: &[u8; 32],
+    keys: &ChallengeKeys,
     challenge: &str,
     now: Timestamp,
 ) -> Result<i64, ServiceError> {
@@ -54,10 +114,17 @@ pub fn check_challenge(
     if raw.len() != 40 {
         return Err(invalid());
     }
-    let mut mac = HmacSha256::new_from_slice(key).map_err(ServiceError::internal)?;
-    mac.update(&raw[..24]);
-    mac.verify_truncated_left(&raw[24..])
-        .map_err(|_| invalid())?;
+    let issued_here = std::iter::once(&keys.current)
+        .chain(&keys.previous)
+        .any(|key| {
+            HmacSha256::new_from_slice(key).is_ok_and(|mut mac| {
+                mac.update(&raw[..24]);
+                mac.verify_truncated_left(&raw[24..]).is_ok()
+            })
+        });
+    if !issued_here {
+        return Err(invalid());
+    }
     let mut exp = [0u8; 8];
     exp.copy_from_slice(&raw[16..24]);
     let exp = i64::from_be_bytes(exp);
@@ -271,7 +338,7 @@ mod tests {
     // Order 270 §11: a challenge is one-time (checked in the store), five minutes, and ours.
     #[test]
     fn challenge_expiry_and_forgery() {
-        let key = [7u8; 32];
+        let key = ChallengeKeys::random().expect("key");
         let now = Timestamp::now();
         let (c, exp) = issue_challenge(&key, now).unwrap_or_else(|_| (String::new(), now));
         assert_eq!(exp.as_second() - now.as_second(), 300);
@@ -283,7 +350,9 @@ mod tests {
             Some("challenge-expired")
         );
         assert_eq!(
-            check_challenge(&[8u8; 32], &c, now).err().map(|e| e.slug()),
+            check_challenge(&ChallengeKeys::random().expect("key"), &c, now)
+                .err()
+                .map(|e| e.slug()),
             Some("challenge-invalid")
         );
         let mut forged = URL_SAFE_NO_PAD.decode(&c).unwrap_or_default();
@@ -300,5 +369,37 @@ mod tests {
                 .map(|e| e.slug()),
             Some("challenge-invalid")
         );
+    }
+
+    // Issue 21: instances sharing a key accept each other's challenges; a rotation keeps the old key
+    // accepted (previous keys) while new challenges are made under the new one only.
+    #[test]
+    fn shared_keys_and_rotation_with_overlap() {
+        let old = ChallengeKeys::new_key_text().expect("key");
+        let new = ChallengeKeys::new_key_text().expect("key");
+        let now = Timestamp::now();
+        let a = ChallengeKeys::parse(&old, &[]).expect("a");
+        let b = ChallengeKeys::parse(&old, &[]).expect("b");
+        let (c, _) = issue_challenge(&a, now).expect("issue");
+        assert!(check_challenge(&b, &c, now).is_ok());
+        // Rotated: new current, old previous — the old challenge still passes, a new one is new-keyed.
+        let rotated = ChallengeKeys::parse(&new, &[&old]).expect("rotated");
+        assert!(check_challenge(&rotated, &c, now).is_ok());
+        let (c2, _) = issue_challenge(&rotated, now).expect("issue");
+        assert_eq!(
+            check_challenge(&a, &c2, now).err().map(|e| e.slug()),
+            Some("challenge-invalid")
+        );
+        // The overlap over: the old key gone, its challenges are refused.
+        let after = ChallengeKeys::parse(&new, &[]).expect("after");
+        assert_eq!(
+            check_challenge(&after, &c, now).err().map(|e| e.slug()),
+            Some("challenge-invalid")
+        );
+        // Wrong keys are named, never shown.
+        let short = ChallengeKeys::parse("c2hvcnQ=", &[]).err().unwrap_or_default();
+        assert!(short.contains("challenge_key must be 32 bytes") && !short.contains("c2hvcnQ"), "{short}");
+        let bad = ChallengeKeys::parse(&new, &["%%%"]).err().unwrap_or_default();
+        assert!(bad.contains("previous_challenge_keys[0] is not base64"), "{bad}");
     }
 }

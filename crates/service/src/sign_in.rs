@@ -61,7 +61,7 @@ impl Service {
         attempt.begin(e, None);
         self.sign_in_allowed(&format!("{}/{}", verified.anchor, id.serial_hex))?;
         let challenge = String::from_utf8(verified.content.clone()).unwrap_or_default();
-        let expires = check_challenge(&self.challenge_key, &challenge, at)?;
+        let expires = check_challenge(&self.challenge_keys, &challenge, at)?;
         profile(id).map_err(|e| ServiceError::signature(&e, true))?;
         if self.config.production && verified.development_anchor {
             return Err(ServiceError::signature(
@@ -78,7 +78,7 @@ impl Service {
 
     /// A one-time sign-in challenge (Order 270 §11), valid for five minutes.
     pub fn challenge(&self) -> ServiceResult<ChallengeView> {
-        let (challenge, expires) = issue_challenge(&self.challenge_key, self.clock.now())?;
+        let (challenge, expires) = issue_challenge(&self.challenge_keys, self.clock.now())?;
         Ok(ChallengeView {
             challenge,
             expires_at: expires.to_string(),

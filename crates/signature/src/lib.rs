@@ -14,6 +14,7 @@ pub mod ocsp;
 pub mod oids;
 pub mod primitives;
 pub mod revocation;
+pub mod tsp;
 pub mod verify;
 
 pub use identity::{CertificateIdentity, KeyPurpose, NcaRole};

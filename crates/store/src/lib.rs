@@ -147,6 +147,35 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Issue 21: PostgreSQL advisory-lock keys ("qolj" and a number). The chain lock is taken for each
+/// writer transaction, so the instances on one database append one chain; the worker lease is held
+/// by one instance's connection for as long as it lives.
+pub(crate) const CHAIN_LOCK: i64 = 0x716f_6c6a_0001;
+const WORKER_LEASE_LOCK: i64 = 0x716f_6c6a_0002;
+
+/// The right to run the background worker (issue 21). On PostgreSQL a session advisory lock held on a
+/// connection of its own: the database releases it when that connection ends — the holder stopped,
+/// was killed, or lost the network — and another instance takes it at its next try. On SQLite one
+/// process owns the file, so the lease is always its own.
+pub struct WorkerLease {
+    conn: Option<sqlx::AnyConnection>,
+}
+
+impl WorkerLease {
+    /// Whether the lease still holds: its connection answers. A lease found lost is given up (the
+    /// database has released the lock or will when it notices), and the worker must take it again.
+    pub async fn still_held(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return true;
+        };
+        let alive = sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok();
+        if !alive {
+            self.conn = None;
+        }
+        alive
+    }
+}
+
 pub(crate) struct Job {
     change: Change,
     audit: AuditEntry,
@@ -239,9 +268,8 @@ impl Store {
             .connect(url)
             .await?;
         let (tx, rx) = mpsc::channel(1024);
-        let head = audit::load_head(&pool).await?;
         let cache = (backend == Backend::Sqlite).then(std::sync::Arc::default);
-        tokio::spawn(writer::run(writer_conn, backend, rx, head, cache.clone()));
+        tokio::spawn(writer::run(writer_conn, backend, rx, cache.clone()));
         Ok(Store {
             backend,
             pool,
@@ -306,6 +334,48 @@ impl Store {
     /// Appends an audit record with no other change (reads, refusals).
     pub async fn audit(&self, audit: AuditEntry) -> Result<()> {
         self.commit(Change::None, audit).await.map(|_| ())
+    }
+
+    /// Takes the worker lease if no other instance holds it (issue 21): `None` when another has it.
+    pub async fn try_worker_lease(&self) -> Result<Option<WorkerLease>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Some(WorkerLease { conn: None }));
+        }
+        // A connection of its own, out of the pool: the lock lives exactly as long as it does.
+        let mut conn = self.pool.acquire().await?.detach();
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(WORKER_LEASE_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(taken.then_some(WorkerLease { conn: Some(conn) }))
+    }
+
+    /// SQLite: a consistent copy of the whole database into a new file, while the writer goes on
+    /// (`VACUUM INTO` reads one snapshot). Issue 21's backup.
+    pub async fn copy_sqlite_into(&self, target: &std::path::Path) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Database("VACUUM INTO is SQLite's".into()));
+        }
+        let path = target.to_string_lossy().replace('\'', "''");
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{path}'")))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The chain's last record: its sequence number and hash (0 and the genesis hash when empty).
+    pub async fn chain_head(&self) -> Result<(i64, String)> {
+        audit::load_head(&self.pool).await
+    }
+
+    /// The hash of record `seq`, if the chain has it.
+    pub async fn audit_hash_at(&self, seq: i64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<_, String>("SELECT hash FROM audit_log WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Verifies the whole audit chain; the report names the first broken link.

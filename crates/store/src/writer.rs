@@ -801,7 +801,25 @@ async fn run_job(
     })
 }
 
-async fn reload_head(conn: &mut AnyConnection) -> Result<(i64, String)> {
+/// Issue 21: begins the batch's transaction and reads the chain head inside it, under a lock the
+/// database holds until the commit — so that several instances on one PostgreSQL append one chain,
+/// each batch after the last one committed by any of them. SQLite's `BEGIN IMMEDIATE` is that lock.
+async fn begin_chain(
+    conn: &mut AnyConnection,
+    backend: Backend,
+) -> std::result::Result<(i64, String), sqlx::Error> {
+    match backend {
+        Backend::Sqlite => {
+            conn.execute("BEGIN IMMEDIATE").await?;
+        }
+        Backend::Postgres => {
+            conn.execute("BEGIN").await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(crate::CHAIN_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;
@@ -831,13 +849,12 @@ enum AtOnce {
 /// again job by job, each in its own savepoint, so that only the failing request fails.
 async fn at_once(
     conn: &mut AnyConnection,
-    begin: &'static str,
-    head: &mut (i64, String),
+    backend: Backend,
     batch: &[Job],
     purge_before: Option<i64>,
 ) -> AtOnce {
     let tried = async {
-        conn.execute(begin).await.map_err(|_| ())?;
+        let head = begin_chain(conn, backend).await.map_err(|_| ())?;
         if let Some(now) = purge_before {
             sqlx::query("DELETE FROM used_challenges WHERE expires_at < $1")
                 .bind(now)
@@ -868,7 +885,7 @@ async fn at_once(
                 k += 1;
             }
         }
-        let mut h = head.clone();
+        let mut h = head;
         let mut records = Vec::with_capacity(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());
         for (job, mut o) in batch.iter().zip(applied) {
@@ -885,15 +902,12 @@ async fn at_once(
         Ok::<_, ()>((h, outcomes))
     }
     .await;
-    let Ok((h, outcomes)) = tried else {
+    let Ok((_, outcomes)) = tried else {
         let _ = conn.execute("ROLLBACK").await;
         return AtOnce::RolledBack;
     };
     match conn.execute("COMMIT").await {
-        Ok(_) => {
-            *head = h;
-            AtOnce::Committed(outcomes)
-        }
+        Ok(_) => AtOnce::Committed(outcomes),
         Err(e) => AtOnce::CommitFailed(e.to_string()),
     }
 }
@@ -902,14 +916,15 @@ async fn at_once(
 /// audited as a refusal; the others commit.
 async fn with_savepoints(
     conn: &mut AnyConnection,
-    begin: &'static str,
-    head: &mut (i64, String),
+    backend: Backend,
     batch: &[Job],
 ) -> std::result::Result<Vec<Result<ChangeOutcome>>, String> {
-    conn.execute(begin).await.map_err(|e| e.to_string())?;
+    let mut head = begin_chain(conn, backend)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        match run_job(conn, head, job).await {
+        match run_job(conn, &mut head, job).await {
             Err(StoreError::Database(e)) if e.contains("SAVEPOINT") => return Err(e),
             r => results.push(r),
         }
@@ -932,13 +947,8 @@ pub(crate) async fn run(
     mut conn: AnyConnection,
     backend: Backend,
     mut rx: mpsc::Receiver<Job>,
-    mut head: (i64, String),
     cache: Option<std::sync::Arc<crate::cache::ReadCache>>,
 ) {
-    let begin = match backend {
-        Backend::Sqlite => "BEGIN IMMEDIATE",
-        Backend::Postgres => "BEGIN",
-    };
     let mut purged_at = i64::MIN;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -948,16 +958,15 @@ pub(crate) async fn run(
                 Err(_) => break,
             }
         }
-        let start_head = head.clone();
         let now = now_micros();
         let purge = (now.saturating_sub(purged_at) >= PURGE_EVERY_MICROS).then_some(now);
         if purge.is_some() {
             purged_at = now;
         }
-        let outcome = match at_once(&mut conn, begin, &mut head, &batch, purge).await {
+        let outcome = match at_once(&mut conn, backend, &batch, purge).await {
             AtOnce::Committed(r) => Ok(r),
             AtOnce::CommitFailed(e) => Err(e),
-            AtOnce::RolledBack => with_savepoints(&mut conn, begin, &mut head, &batch).await,
+            AtOnce::RolledBack => with_savepoints(&mut conn, backend, &batch).await,
         };
         match outcome {
             Ok(results) => {
@@ -973,7 +982,6 @@ pub(crate) async fn run(
                 if let Some(c) = &cache {
                     c.changed();
                 }
-                head = reload_head(&mut conn).await.unwrap_or(start_head);
                 for job in batch {
                     let _ = job
                         .reply

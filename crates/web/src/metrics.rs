@@ -58,6 +58,9 @@ pub struct Metrics {
     outbox: Family<StatusLabels, Gauge>,
     job_runs: Gauge,
     last_job: Gauge,
+    worker_lease: Gauge,
+    checkpoint_seq: Gauge,
+    checkpoint_at: Gauge,
 }
 
 impl Default for Metrics {
@@ -75,6 +78,9 @@ impl Default for Metrics {
         let outbox = Family::<StatusLabels, Gauge>::default();
         let job_runs = Gauge::default();
         let last_job = Gauge::default();
+        let worker_lease = Gauge::default();
+        let checkpoint_seq = Gauge::default();
+        let checkpoint_at = Gauge::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -111,8 +117,26 @@ impl Default for Metrics {
             "When the worker's last pass finished (Unix seconds)",
             last_job.clone(),
         );
+        registry.register(
+            "worker_lease_held",
+            "1 when this instance holds the worker lease (runs the jobs, writes checkpoints)",
+            worker_lease.clone(),
+        );
+        registry.register(
+            "audit_checkpoint_seq",
+            "The audit record this instance's last checkpoint vouches for (0: none yet)",
+            checkpoint_seq.clone(),
+        );
+        registry.register(
+            "audit_checkpoint_written_seconds",
+            "When this instance last wrote an audit checkpoint (Unix seconds; 0: never)",
+            checkpoint_at.clone(),
+        );
         Metrics {
             registry,
+            worker_lease,
+            checkpoint_seq,
+            checkpoint_at,
             requests,
             latency,
             problems,
@@ -191,6 +215,13 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             m.last_job.set(c.last_job_finished_at / 1_000_000);
         }
         Err(e) => tracing::warn!(error = %e.slug(), "metrics: the database did not answer"),
+    }
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = &st.instance;
+        m.worker_lease.set(i64::from(i.worker_lease.load(Relaxed)));
+        m.checkpoint_seq.set(i.checkpoint_seq.load(Relaxed));
+        m.checkpoint_at.set(i.checkpoint_at.load(Relaxed));
     }
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &m.registry).is_err() {

@@ -140,6 +140,7 @@ pub(crate) fn worker(app: &TestApp, mailer: Option<Mailer>) -> Worker {
         state: app.state.clone(),
         registry: Arc::new(FileRegistry::new(app.state.store.clone())),
         mailer,
+        checkpointer: None,
     }
 }
 
@@ -518,6 +519,7 @@ async fn outbox_retries_and_never_sends_twice(app: &TestApp) -> R {
             state: state.clone(),
             registry: Arc::new(FileRegistry::new(state.store.clone())),
             mailer: m,
+            checkpointer: None,
         };
         w.run_once().await.map_err(|e| e.to_string())
     });
@@ -658,6 +660,7 @@ async fn hr_registry_checks_over_http_and_from_files(app: &TestApp) -> R {
             std::time::Duration::from_secs(5),
         )?),
         mailer: None,
+        checkpointer: None,
     };
     let s1 = http.run_once().await?;
     assert_eq!((s1.hr_checked, s1.hr_retry), (3, 1), "{s1:?}");
