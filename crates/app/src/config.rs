@@ -650,8 +650,10 @@ mod tests {
         c.hr.token = Secret::new("s3cret-token");
         c.smtp.url = Secret::new("smtp://user:pass@relay:587");
         c.database_url = Secret::new("postgres://app:pw@db/qoljetim");
+        c.sign_in.challenge_key = Secret::new("Y2hhbGxlbmdlLWtleS0zMi1ieXRlcy1sb25nLTEyMzQ=");
+        c.sign_in.previous_challenge_keys = vec![Secret::new("b2xkLWNoYWxsZW5nZS1rZXk=")];
         let shown = format!("{c:?}");
-        for secret in ["s3cret-token", "user:pass", "app:pw"] {
+        for secret in ["s3cret-token", "user:pass", "app:pw", "Y2hhbGxlbmdl", "b2xkLWNoYWxs"] {
             assert!(!shown.contains(secret), "{secret} printed: {shown}");
         }
         assert_eq!(c.database_url(), "postgres://app:pw@db/qoljetim");

@@ -170,6 +170,7 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
         hr_event_signer_bins: cfg.hr.event_signer_bins.clone(),
         exclusions: exclusions.clone(),
         mobile_signing: {
+            cfg.mobile_signing.check()?;
             let mut m = cfg.mobile_signing.clone();
             if m.public_url.is_empty() {
                 m.public_url = cfg.public_url.clone();

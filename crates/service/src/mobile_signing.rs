@@ -48,6 +48,30 @@ pub struct MobileSigningConfig {
     pub operator_name_kk: String,
     pub operator_name_ru: String,
     pub operator_name_en: String,
+    /// This instance's name among several on one database (issue 21): lower-case letters and digits,
+    /// at most 16, put before the ids of its signing requests (`a1.…`). The requests wait in this
+    /// instance's memory, so the reverse proxy sends `/sign/mobile/a1.…` and
+    /// `/api/v1/mobile-signing/a1.…` here (docs/deployment.md). Empty: no prefix (one instance).
+    pub instance: String,
+}
+
+impl MobileSigningConfig {
+    /// The instance name's rule, said with the key that breaks it.
+    pub fn check(&self) -> Result<(), String> {
+        let ok = self.instance.len() <= 16
+            && self
+                .instance
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "mobile_signing.instance must be up to 16 lower-case letters and digits, not {:?}",
+                self.instance
+            ))
+        }
+    }
 }
 
 impl Default for MobileSigningConfig {
@@ -61,6 +85,7 @@ impl Default for MobileSigningConfig {
             operator_name_ru: "Qoljetim — доступ к информационным системам бюджетного процесса"
                 .into(),
             operator_name_en: "Qoljetim — access to the budget-process information systems".into(),
+            instance: String::new(),
         }
     }
 }
@@ -332,7 +357,12 @@ impl Service {
                 text.to_owned()
             }
         };
-        let id = URL_SAFE_NO_PAD.encode(&random_32()?[..16]);
+        // The instance's name first (issue 21): `.` is not in the base64url alphabet, so a proxy can
+        // tell the owner from the id alone.
+        let id = match self.config.mobile_signing.instance.as_str() {
+            "" => URL_SAFE_NO_PAD.encode(&random_32()?[..16]),
+            name => format!("{name}.{}", URL_SAFE_NO_PAD.encode(&random_32()?[..16])),
+        };
         let browser_secret = URL_SAFE_NO_PAD.encode(random_32()?);
         let expires_at = now
             .checked_add(jiff::SignedDuration::from_secs(

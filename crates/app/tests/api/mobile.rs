@@ -611,3 +611,32 @@ async fn browser_signs_in_and_applies_with_egov_business(db: Option<&str>) -> R 
     app.cleanup().await;
     r
 }
+
+// Issue 21: with several instances, a signing request waits in the memory of the instance that made it;
+// a named instance puts its name before the request's id, so the proxy sends the page's and the phone's
+// calls to it. The flow is unchanged; a name that breaks the rule stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_instance_names_its_signing_requests() -> R {
+    let bad = TestApp::spawn_configured(None, KeyKind::P256, |c| {
+        c.mobile_signing.instance = "A-1".into();
+    })
+    .await;
+    let e = bad.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("mobile_signing.instance must be up to 16 lower-case letters"), "{e}");
+
+    let app = TestApp::spawn_configured(None, KeyKind::P256, |c| {
+        c.mobile_signing.instance = "a1".into();
+    })
+    .await?;
+    let w = world(&app).await?;
+    let (s, qr) = start_sign_in(&app).await?;
+    assert!(s.page.starts_with("/sign/mobile/a1."), "{}", s.page);
+    assert!(qr.contains("/api/v1/mobile-signing/a1."), "{qr}");
+    let a = sign_scanned(&qr, &app_with(EgovApp::Business, &w.employee(&app)?)).await?;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(state_of(&app, &s).await?.1["state"], "signed");
+    let r = finish(&app, &s, &s.cookie).await?;
+    assert!(header_of(&r, "set-cookie").contains("qoljetim_session="), "a session");
+    app.cleanup().await;
+    Ok(())
+}
