@@ -95,12 +95,18 @@ fn copy_into(from: &Path, to: &Path) -> Result<(), AnyError> {
 pub async fn backup(cfg: &Config, to: &Path, files_only: bool) -> Result<BackupManifest, AnyError> {
     let sqlite = cfg.sqlite_file();
     if sqlite.is_none() && !files_only {
-        return Err("the database is PostgreSQL: back it up with pg_dump or pg_basebackup \
+        return Err(
+            "the database is PostgreSQL: back it up with pg_dump or pg_basebackup \
                     (docs/deployment.md), and this command with --files-only for the rest"
-            .into());
+                .into(),
+        );
     }
     if to.exists() && std::fs::read_dir(to)?.next().is_some() {
-        return Err(format!("{} is not empty: a backup goes into a new folder", to.display()).into());
+        return Err(format!(
+            "{} is not empty: a backup goes into a new folder",
+            to.display()
+        )
+        .into());
     }
     std::fs::create_dir_all(to)?;
     let data = &cfg.data_dir;
@@ -115,12 +121,19 @@ pub async fn backup(cfg: &Config, to: &Path, files_only: bool) -> Result<BackupM
         let name = rel.to_string_lossy();
         name.starts_with(&db_name)
             || name.ends_with(".tmp")
-            || (checkpoints_inside && cfg.checkpoint_dir().strip_prefix(data).is_ok_and(|c| rel == c))
+            || (checkpoints_inside
+                && cfg
+                    .checkpoint_dir()
+                    .strip_prefix(data)
+                    .is_ok_and(|c| rel == c))
     };
     // 1. The checkpoints, before the database: the database copied next holds every record they name.
     let log = qoljetim_service::CheckpointLog::in_folder(&cfg.checkpoint_dir());
     if log.path().exists() {
-        copy_into(log.path(), &to.join(CHECKPOINTS).join(qoljetim_service::CHECKPOINT_FILE))?;
+        copy_into(
+            log.path(),
+            &to.join(CHECKPOINTS).join(qoljetim_service::CHECKPOINT_FILE),
+        )?;
     }
     // 2. The database, consistent, while the server runs.
     let store = qoljetim_store::Store::open(&cfg.database_url()).await?;
@@ -157,8 +170,12 @@ pub async fn backup(cfg: &Config, to: &Path, files_only: bool) -> Result<BackupM
 /// Restores the backup `from` into the configured data folder (which must hold no database yet),
 /// after checking every file against the manifest; the checkpoints go to `[audit] checkpoint_dir`.
 pub fn restore(cfg: &Config, from: &Path) -> Result<BackupManifest, AnyError> {
-    let text = std::fs::read_to_string(from.join(MANIFEST))
-        .map_err(|e| format!("{}: {e} (not a qoljetim backup?)", from.join(MANIFEST).display()))?;
+    let text = std::fs::read_to_string(from.join(MANIFEST)).map_err(|e| {
+        format!(
+            "{}: {e} (not a qoljetim backup?)",
+            from.join(MANIFEST).display()
+        )
+    })?;
     let manifest: BackupManifest = serde_json::from_str(&text)?;
     for f in &manifest.files {
         let (bytes, sha256) = sha256_file(&from.join(&f.path))?;
@@ -172,9 +189,11 @@ pub fn restore(cfg: &Config, from: &Path) -> Result<BackupManifest, AnyError> {
     }
     if let Some(db) = cfg.sqlite_file() {
         if manifest.database != "sqlite" {
-            return Err("this backup holds no database (files-only): restore PostgreSQL's dump, \
+            return Err(
+                "this backup holds no database (files-only): restore PostgreSQL's dump, \
                         and run restore with the PostgreSQL database_url"
-                .into());
+                    .into(),
+            );
         }
         if db.exists() {
             return Err(format!(
@@ -185,7 +204,10 @@ pub fn restore(cfg: &Config, from: &Path) -> Result<BackupManifest, AnyError> {
         }
     }
     let checkpoints = cfg.checkpoint_dir();
-    if qoljetim_service::CheckpointLog::in_folder(&checkpoints).path().exists() {
+    if qoljetim_service::CheckpointLog::in_folder(&checkpoints)
+        .path()
+        .exists()
+    {
         return Err(format!(
             "{} already holds checkpoints: keep them as evidence and restore with another \
              [audit] checkpoint_dir",

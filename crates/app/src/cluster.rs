@@ -104,9 +104,9 @@ pub fn checkpoint_public_key(
     cfg: &Config,
     explicit: Option<&Path>,
 ) -> Result<CheckpointPublicKey, AnyError> {
-    let configured = explicit
-        .map(Path::to_path_buf)
-        .or_else(|| Some(cfg.audit.checkpoint_public_key.clone()).filter(|p| !p.as_os_str().is_empty()));
+    let configured = explicit.map(Path::to_path_buf).or_else(|| {
+        Some(cfg.audit.checkpoint_public_key.clone()).filter(|p| !p.as_os_str().is_empty())
+    });
     let beside = public_beside(&cfg.checkpoint_key_path());
     let file = configured.or_else(|| beside.exists().then_some(beside));
     match file {
@@ -160,7 +160,9 @@ impl HttpTsa {
         if !status.is_success() {
             return Err(format!("the TSA answered {status}").into());
         }
-        Ok(qoljetim_signature::tsp::token_of_response(&resp.bytes().await?)?)
+        Ok(qoljetim_signature::tsp::token_of_response(
+            &resp.bytes().await?,
+        )?)
     }
 }
 
@@ -196,9 +198,9 @@ impl Checkpointer {
         &self,
         state: &qoljetim_service::Service,
     ) -> Result<Option<Checkpoint>, AnyError> {
-        let existing = self.log.read()?;
+        let last = self.log.last()?;
         let Some(mut c) = state
-            .next_checkpoint(&self.key, existing.last())
+            .next_checkpoint(&self.key, last.as_ref())
             .await
             .map_err(|e| format!("{}: {:?}", e.slug(), e.problem.args()))?
         else {
@@ -213,7 +215,10 @@ impl Checkpointer {
             }
         }
         self.log.append(&c)?;
-        state.instance.checkpoint_seq.store(c.seq, Ordering::Relaxed);
+        state
+            .instance
+            .checkpoint_seq
+            .store(c.seq, Ordering::Relaxed);
         state
             .instance
             .checkpoint_at

@@ -609,7 +609,8 @@ impl Config {
         if self.sign_in.challenge_key.is_empty() {
             if !self.sign_in.previous_challenge_keys.is_empty() {
                 return Err(
-                    "sign_in.previous_challenge_keys is set but sign_in.challenge_key is not".into(),
+                    "sign_in.previous_challenge_keys is set but sign_in.challenge_key is not"
+                        .into(),
                 );
             }
             return qoljetim_service::ChallengeKeys::random().map_err(|e| e.to_string());
@@ -653,7 +654,13 @@ mod tests {
         c.sign_in.challenge_key = Secret::new("Y2hhbGxlbmdlLWtleS0zMi1ieXRlcy1sb25nLTEyMzQ=");
         c.sign_in.previous_challenge_keys = vec![Secret::new("b2xkLWNoYWxsZW5nZS1rZXk=")];
         let shown = format!("{c:?}");
-        for secret in ["s3cret-token", "user:pass", "app:pw", "Y2hhbGxlbmdl", "b2xkLWNoYWxs"] {
+        for secret in [
+            "s3cret-token",
+            "user:pass",
+            "app:pw",
+            "Y2hhbGxlbmdl",
+            "b2xkLWNoYWxs",
+        ] {
             assert!(!shown.contains(secret), "{secret} printed: {shown}");
         }
         assert_eq!(c.database_url(), "postgres://app:pw@db/qoljetim");

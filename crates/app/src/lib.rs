@@ -200,11 +200,15 @@ pub async fn build_service(cfg: &Config) -> Result<(AppState, Vec<pki::CrlFeed>)
     if cfg.sign_in.challenge_key.is_empty() && cfg.sqlite_file().is_none() {
         // Several instances may share this database: each would refuse the others' challenges.
         if cfg.production {
-            return Err("production mode on PostgreSQL needs [sign_in] challenge_key, the same on \
+            return Err(
+                "production mode on PostgreSQL needs [sign_in] challenge_key, the same on \
                         every instance (`qoljetim challenge-key` makes one; docs/deployment.md)"
-                .into());
+                    .into(),
+            );
         }
-        tracing::warn!("[sign_in] challenge_key is not set: a second instance on this database would refuse this one's challenges");
+        tracing::warn!(
+            "[sign_in] challenge_key is not set: a second instance on this database would refuse this one's challenges"
+        );
     }
     Ok((state, feeds))
 }

@@ -681,7 +681,11 @@ async fn verify_audit(
     if checkpoints.is_empty() {
         println!(
             "no audit checkpoints in {}: the chain is checked against itself only",
-            folders.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+            folders
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -925,9 +929,11 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             }
             // One worker per database (issue 21): not while an instance's worker holds the lease.
             let Some(_lease) = state.store.try_worker_lease().await? else {
-                return Err("a running instance holds the worker lease: its worker runs these jobs \
+                return Err(
+                    "a running instance holds the worker lease: its worker runs these jobs \
                             (stop it, or wait for its next pass)"
-                    .into());
+                        .into(),
+                );
             };
             let worker = qoljetim::worker::worker_for(&cfg, state)?;
             let summary = worker.run_once().await?;
@@ -1411,15 +1417,19 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let (state, _) = qoljetim::build_service(&cfg).await?;
             let mut c = cfg.clone();
             c.audit.checkpoint_minutes = c.audit.checkpoint_minutes.max(1);
-            let writer = qoljetim::cluster::Checkpointer::from_config(&c)?
-                .ok_or("checkpoints are off")?;
+            let writer =
+                qoljetim::cluster::Checkpointer::from_config(&c)?.ok_or("checkpoints are off")?;
             match writer.write(&state).await? {
                 Some(cp) => println!(
                     "checkpoint written: record {} hash {} at {}{}",
                     cp.seq,
                     cp.hash,
                     cp.at,
-                    if cp.time_stamp.is_some() { " (time-stamped)" } else { "" }
+                    if cp.time_stamp.is_some() {
+                        " (time-stamped)"
+                    } else {
+                        ""
+                    }
                 ),
                 None => println!("the chain has not moved since the last checkpoint"),
             }

@@ -1527,9 +1527,11 @@ async fn sign_in_refusals(app: &TestApp) -> R {
     let (s, v) = c.post("/api/v1/auth/login", &body).await?;
     assert_eq!((s, problem_type(&v)), (401, "challenge-used"));
     // Expired: issued by this server six minutes ago.
-    let (old, _) =
-        qoljetim_service::issue_challenge(&app.state.challenge_keys, Timestamp::now() - 6.minutes())
-            .map_err(|e| e.slug())?;
+    let (old, _) = qoljetim_service::issue_challenge(
+        &app.state.challenge_keys,
+        Timestamp::now() - 6.minutes(),
+    )
+    .map_err(|e| e.slug())?;
     let (s, v) = c
         .post(
             "/api/v1/auth/login",

@@ -14,7 +14,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
 use p256::ecdsa::signature::{Signer, Verifier as _};
-use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -23,6 +25,10 @@ use crate::error::{ServiceError, ServiceResult};
 
 /// The file of checkpoints in the checkpoint folder: one JSON object a line, only ever appended.
 pub const CHECKPOINT_FILE: &str = "checkpoints.jsonl";
+
+/// How much of the file's end holds its last line for certain (a line is well under 8 KiB: the time
+/// stamp token is the largest part).
+const TAIL_BYTES: u64 = 64 * 1024;
 
 /// One signed statement "the chain had `seq` records, the last hashing to `hash`, at `at`".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,7 +103,10 @@ impl CheckpointKey {
 
     /// A checkpoint of `(seq, hash)` at `at`, signed; no time stamp yet.
     pub fn sign(&self, seq: i64, hash: &str, at: Timestamp) -> Result<Checkpoint, String> {
-        let at = at.round(jiff::Unit::Second).map_err(|e| e.to_string())?.to_string();
+        let at = at
+            .round(jiff::Unit::Second)
+            .map_err(|e| e.to_string())?
+            .to_string();
         let sig: p256::ecdsa::Signature = self
             .key
             .try_sign(&Checkpoint::message(seq, hash, &at))
@@ -179,6 +188,31 @@ impl CheckpointLog {
         f.sync_all()
     }
 
+    /// The file's last checkpoint, read from its end (the file grows for years; the writer needs only
+    /// this one).
+    pub fn last(&self) -> Result<Option<Checkpoint>, String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", self.path.display())),
+        };
+        let tail = |f: &mut std::fs::File| -> std::io::Result<String> {
+            let len = f.metadata()?.len();
+            f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
+            let mut bytes = vec![];
+            f.read_to_end(&mut bytes)?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let text = tail(&mut f).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        match text.lines().rev().find(|l| !l.trim().is_empty()) {
+            None => Ok(None),
+            Some(l) => serde_json::from_str(l)
+                .map(Some)
+                .map_err(|e| format!("{}, last line: {e}", self.path.display())),
+        }
+    }
+
     /// Every checkpoint of the file (none when there is no file); a line that does not read is an
     /// error naming it.
     pub fn read(&self) -> Result<Vec<Checkpoint>, String> {
@@ -257,7 +291,12 @@ impl Service {
                 }
             }
             if problem.is_none() {
-                problem = match self.store.audit_hash_at(c.seq).await.map_err(ServiceError::store)? {
+                problem = match self
+                    .store
+                    .audit_hash_at(c.seq)
+                    .await
+                    .map_err(ServiceError::store)?
+                {
                     None => Some(format!(
                         "record {} is not in the chain: records vouched for at {} were removed",
                         c.seq, c.at
@@ -291,10 +330,9 @@ impl Service {
             .verify_time_stamp(&any, &c.signature_bytes()?, now)
             .map_err(|e| format!("checkpoint {}: time stamp: {e}", c.seq))?;
         // The TSA's time and the checkpoint's own may differ by the request's round trip, not more.
-        let at: Timestamp = c
-            .at
-            .parse()
-            .map_err(|e| format!("checkpoint {}: at: {e}", c.seq))?;
+        let at: Timestamp =
+            c.at.parse()
+                .map_err(|e| format!("checkpoint {}: at: {e}", c.seq))?;
         if (ts.gen_time.as_second() - at.as_second()).abs() > 300 {
             return Err(format!(
                 "checkpoint {}: time-stamped at {}, more than 5 minutes from its own time {}",
@@ -313,7 +351,9 @@ mod tests {
     fn a_checkpoint_verifies_under_its_key_only_and_not_once_changed() {
         let key = CheckpointKey::generate().expect("key");
         let public = key.public().expect("public");
-        let c = key.sign(42, &"ab".repeat(32), Timestamp::now()).expect("sign");
+        let c = key
+            .sign(42, &"ab".repeat(32), Timestamp::now())
+            .expect("sign");
         assert_eq!(public.verify(&c), Ok(()));
         let again = CheckpointPublicKey::from_pem(&public.to_pem().expect("pem")).expect("pem");
         assert_eq!(again.verify(&c), Ok(()));
@@ -329,10 +369,20 @@ mod tests {
 
         let other = CheckpointKey::generate().expect("key");
         let forged = other.sign(42, &c.hash, Timestamp::now()).expect("sign");
-        assert!(public.verify(&forged).unwrap_err().contains("signed by key"));
+        assert!(
+            public
+                .verify(&forged)
+                .unwrap_err()
+                .contains("signed by key")
+        );
         let mut forged_id = forged;
         forged_id.key = public.id.clone();
-        assert!(public.verify(&forged_id).unwrap_err().contains("does not verify"));
+        assert!(
+            public
+                .verify(&forged_id)
+                .unwrap_err()
+                .contains("does not verify")
+        );
     }
 
     #[test]
@@ -344,9 +394,11 @@ mod tests {
         let key = CheckpointKey::generate().expect("key");
         let a = key.sign(1, &"00".repeat(32), Timestamp::now()).expect("a");
         let b = key.sign(2, &"11".repeat(32), Timestamp::now()).expect("b");
+        assert_eq!(log.last(), Ok(None));
         log.append(&a).expect("append");
         log.append(&b).expect("append");
-        assert_eq!(log.read(), Ok(vec![a, b]));
+        assert_eq!(log.read(), Ok(vec![a, b.clone()]));
+        assert_eq!(log.last(), Ok(Some(b)));
         std::fs::write(log.path(), "{not json}\n").expect("write");
         assert!(log.read().unwrap_err().contains("line 1"));
         let _ = std::fs::remove_dir_all(&dir);

@@ -40,7 +40,8 @@ pub use abuse::{AbuseConfig, AbuseGuard};
 pub use applications::{EvidenceFile, GrantCommand, ReviewCommand};
 pub use block::BlockRequestList;
 pub use checkpoints::{
-    CHECKPOINT_FILE, Checkpoint, CheckpointKey, CheckpointLog, CheckpointPublicKey, CheckpointReport,
+    CHECKPOINT_FILE, Checkpoint, CheckpointKey, CheckpointLog, CheckpointPublicKey,
+    CheckpointReport,
 };
 pub use data::{
     DataAnswerView, DataRequest, DimensionRequest, ExplorerChoices, ExplorerDataset, ExportNotice,
@@ -70,8 +71,8 @@ pub use qoljetim_domain::support::MAX_ATTACHMENT_BYTES;
 pub use recertification::campaign_answer_document;
 pub use reports::{Report, ReportBody, ReportFormat, ReportKind, ReportRequest};
 pub use sessions::{
-    ChallengeKeys,
-    CHALLENGE_SECONDS, Caller, SessionToken, check_challenge, issue_challenge, token_hash,
+    CHALLENGE_SECONDS, Caller, ChallengeKeys, SessionToken, check_challenge, issue_challenge,
+    token_hash,
 };
 pub use sign_in::SignedIn;
 

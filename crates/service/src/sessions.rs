@@ -34,7 +34,11 @@ pub struct ChallengeKeys {
 
 impl std::fmt::Debug for ChallengeKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ChallengeKeys(current, {} previous)", self.previous.len())
+        write!(
+            f,
+            "ChallengeKeys(current, {} previous)",
+            self.previous.len()
+        )
     }
 }
 
@@ -60,7 +64,10 @@ impl ChallengeKeys {
                 .find_map(|e| e.decode(t).ok())
                 .ok_or_else(|| format!("{what} is not base64"))?;
             <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-                format!("{what} must be 32 bytes (44 base64 characters), it is {}", bytes.len())
+                format!(
+                    "{what} must be 32 bytes (44 base64 characters), it is {}",
+                    bytes.len()
+                )
             })
         };
         Ok(ChallengeKeys {
@@ -397,9 +404,19 @@ mod tests {
             Some("challenge-invalid")
         );
         // Wrong keys are named, never shown.
-        let short = ChallengeKeys::parse("c2hvcnQ=", &[]).err().unwrap_or_default();
-        assert!(short.contains("challenge_key must be 32 bytes") && !short.contains("c2hvcnQ"), "{short}");
-        let bad = ChallengeKeys::parse(&new, &["%%%"]).err().unwrap_or_default();
-        assert!(bad.contains("previous_challenge_keys[0] is not base64"), "{bad}");
+        let short = ChallengeKeys::parse("c2hvcnQ=", &[])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            short.contains("challenge_key must be 32 bytes") && !short.contains("c2hvcnQ"),
+            "{short}"
+        );
+        let bad = ChallengeKeys::parse(&new, &["%%%"])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            bad.contains("previous_challenge_keys[0] is not base64"),
+            "{bad}"
+        );
     }
 }

@@ -75,7 +75,9 @@ pub fn token_of_response(response: &[u8]) -> Result<der::Any, SignatureError> {
         .decode_as()
         .map_err(bad)?;
     if status > 1 {
-        return Err(bad(format!("the TSA refused the request (PKIStatus {status})")));
+        return Err(bad(format!(
+            "the TSA refused the request (PKIStatus {status})"
+        )));
     }
     fields
         .get(1)
@@ -110,7 +112,11 @@ mod tests {
             .expect("der");
         let e = token_of_response(&resp).expect_err("refused");
         assert!(e.to_string().contains("PKIStatus 2"), "{e}");
-        let token = der::Any::encode_from(&der::asn1::OctetString::new([1u8]).expect("o")).expect("any");
-        assert_eq!(token_of_response(&granted_response(&token).expect("resp")).expect("token"), token);
+        let token =
+            der::Any::encode_from(&der::asn1::OctetString::new([1u8]).expect("o")).expect("any");
+        assert_eq!(
+            token_of_response(&granted_response(&token).expect("resp")).expect("token"),
+            token
+        );
     }
 }

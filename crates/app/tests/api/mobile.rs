@@ -622,7 +622,10 @@ async fn a_named_instance_names_its_signing_requests() -> R {
     })
     .await;
     let e = bad.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("mobile_signing.instance must be up to 16 lower-case letters"), "{e}");
+    assert!(
+        e.contains("mobile_signing.instance must be up to 16 lower-case letters"),
+        "{e}"
+    );
 
     let app = TestApp::spawn_configured(None, KeyKind::P256, |c| {
         c.mobile_signing.instance = "a1".into();
@@ -636,7 +639,10 @@ async fn a_named_instance_names_its_signing_requests() -> R {
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(state_of(&app, &s).await?.1["state"], "signed");
     let r = finish(&app, &s, &s.cookie).await?;
-    assert!(header_of(&r, "set-cookie").contains("qoljetim_session="), "a session");
+    assert!(
+        header_of(&r, "set-cookie").contains("qoljetim_session="),
+        "a session"
+    );
     app.cleanup().await;
     Ok(())
 }
