@@ -675,3 +675,47 @@ async fn two_writers_on_one_postgresql_append_one_chain() -> R {
     qoljetim::inproc::pg_drop_db(&admin, &name).await?;
     r
 }
+
+// Issue 21: the worker lease is one holder's at a time; `qoljetim jobs run-once` asks for it like an
+// instance's worker and is refused while another holds it; the lease passes on when its holder's
+// connection ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs QOLJETIM_TEST_POSTGRES_URL; scripts/test runs it"]
+async fn the_worker_lease_has_one_holder_at_a_time() -> R {
+    let admin = postgres_url()?;
+    let app = TestApp::spawn(Some(&admin), KeyKind::P256).await?;
+    let r = async {
+        let other = qoljetim_store::Store::open(&app.database_url).await?;
+        let held = app.state.store.try_worker_lease().await?;
+        assert!(held.is_some(), "a free lease is taken");
+        assert!(
+            other.try_worker_lease().await?.is_none(),
+            "a held lease is refused"
+        );
+        let (ok, text) = cli(&app, &["jobs", "run-once"], &[]);
+        assert!(!ok && text.contains("holds the worker lease"), "{text}");
+        let mut held = held.ok_or("held")?;
+        assert!(held.still_held().await);
+        drop(held); // its connection closes: PostgreSQL releases the lock
+        let mut taken = None;
+        for _ in 0..50 {
+            taken = other.try_worker_lease().await?;
+            if taken.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            taken.is_some(),
+            "the lease passes on when its holder's connection ends"
+        );
+        drop(taken);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (ok, text) = cli(&app, &["jobs", "run-once"], &[]);
+        assert!(ok && text.contains("hr_checked"), "{text}");
+        Ok::<_, qoljetim::AnyError>(())
+    }
+    .await;
+    app.cleanup().await;
+    r
+}
