@@ -26,7 +26,8 @@ pub struct BackupManifest {
     pub version: String,
     /// "sqlite", or "files-only" (PostgreSQL: the database is in its own dump).
     pub database: String,
-    /// The chain head when the database was copied: (records, last hash).
+    /// The chain head read just before the database was copied (the copy holds at least these
+    /// records): the number of records and the last hash.
     pub chain_seq: i64,
     pub chain_hash: String,
     pub files: Vec<BackupFile>,
@@ -115,17 +116,16 @@ pub async fn backup(cfg: &Config, to: &Path, files_only: bool) -> Result<BackupM
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| DATABASE.to_owned());
-    let checkpoints_inside = cfg.checkpoint_dir().starts_with(data);
-    // The live database and its journals, temporary files, and the checkpoints (copied on their own).
+    // The live database and its journals, temporary files, the checkpoints (copied on their own) and
+    // the backup itself when it is made inside the data folder.
+    let inside = |folder: &Path| folder.strip_prefix(data).ok().map(Path::to_path_buf);
+    let (checkpoints_rel, backup_rel) = (inside(&cfg.checkpoint_dir()), inside(to));
     let skip = |rel: &Path| {
         let name = rel.to_string_lossy();
         name.starts_with(&db_name)
             || name.ends_with(".tmp")
-            || (checkpoints_inside
-                && cfg
-                    .checkpoint_dir()
-                    .strip_prefix(data)
-                    .is_ok_and(|c| rel == c))
+            || checkpoints_rel.as_deref() == Some(rel)
+            || backup_rel.as_deref() == Some(rel)
     };
     // 1. The checkpoints, before the database: the database copied next holds every record they name.
     let log = qoljetim_service::CheckpointLog::in_folder(&cfg.checkpoint_dir());

@@ -207,7 +207,8 @@ async fn a_backup_restored_to_a_fresh_folder_serves_the_same_data_and_verifies(a
     let (ok, text) = cli(app, &["audit", "checkpoint"], &[]);
     assert!(ok, "{text}");
 
-    let backup = app.dir.with_extension("backup");
+    // Inside the data folder on purpose: a backup never copies itself.
+    let backup = app.dir.join("backups").join("first");
     let backup_arg = backup.display().to_string();
     let postgres = app.state.store.backend() == qoljetim_store::Backend::Postgres;
     if postgres {
