@@ -114,14 +114,13 @@ impl Service {
                 true,
             ));
         };
-        // Issue 20: the sign-in's reads go to the database together, not one after another.
-        let (org, staff_roles, line) = tokio::try_join!(
-            self.store.organization(bin.as_str()),
-            self.store.staff_roles(iin.as_str(), bin.as_str()),
-            self.store.latest_line_for(iin.as_str(), bin.as_str()),
-        )
-        .map_err(ServiceError::store)?;
-        let Some(org) = org else {
+        // Issue 20: what the sign-in reads, in one go.
+        let facts = self
+            .store
+            .sign_in_facts(iin.as_str(), bin.as_str())
+            .await
+            .map_err(ServiceError::store)?;
+        let Some((org, staff_roles, line)) = facts else {
             return Err(ServiceError::new(Problem::OrganizationUnknown {
                 bin: bin.to_string(),
             })
