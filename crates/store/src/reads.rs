@@ -223,6 +223,15 @@ const LINE_COLUMNS: &str = "application_id, line, iin, surname, name, patronymic
     access_until_requested, access_until_effective, notice, eqyzmet_qr, status, reason, hr_status, hr_detail, hr_checked_at, \
     hr_attempts, hr_last_error, hr_event_id";
 
+/// The line columns of the table aliased `alias` (`l.application_id, l.line, …`), for a join.
+fn line_columns_of(alias: &str) -> String {
+    LINE_COLUMNS
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn line(r: &AnyRow) -> Result<LineRow> {
     Ok(LineRow {
         application_id: r.try_get("application_id")?,
@@ -575,11 +584,7 @@ impl Store {
             )?;
             return Ok(org.map(|o| (o, roles, line)));
         }
-        let cols = LINE_COLUMNS
-            .split(',')
-            .map(|c| format!("l.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = line_columns_of("l");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT o.bin, o.name_kk, o.name_ru, o.kind, o.territory, o.administrators, o.excluded, \
                     o.deactivated_at, o.deactivated_reason, \
@@ -610,11 +615,7 @@ impl Store {
     }
 
     pub async fn latest_line_for(&self, iin: &str, bin: &str) -> Result<Option<LineRow>> {
-        let cols = LINE_COLUMNS
-            .split(',')
-            .map(|c| format!("l.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = line_columns_of("l");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {cols} FROM application_lines l JOIN applications a ON a.id = l.application_id \
              WHERE l.iin = $1 AND a.applicant_bin = $2 ORDER BY l.application_id DESC, l.line DESC LIMIT 1"
