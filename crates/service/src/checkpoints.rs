@@ -320,6 +320,13 @@ impl Service {
     }
 
     fn check_time_stamp(&self, c: &Checkpoint, token: &str, now: Timestamp) -> Result<(), String> {
+        if !self.verifier.has_tsa_anchors() {
+            return Err(format!(
+                "checkpoint {}: time-stamped, but no [pki] tsa_anchors are configured to check the \
+                 time stamp against",
+                c.seq
+            ));
+        }
         let der = STANDARD
             .decode(token)
             .map_err(|e| format!("checkpoint {}: time stamp is not base64: {e}", c.seq))?;

@@ -562,6 +562,11 @@ impl Verifier {
         &self.limits
     }
 
+    /// Whether any TSA anchor is configured (without one no time stamp can verify).
+    pub fn has_tsa_anchors(&self) -> bool {
+        !self.tsa_anchors.is_empty()
+    }
+
     pub fn with_tsa_anchors(mut self, anchors: Vec<TrustAnchor>) -> Self {
         self.tsa_anchors = anchors;
         self

@@ -121,6 +121,16 @@ async fn a_chain_rewritten_whole_is_caught_by_the_checkpoints(app: &TestApp) -> 
             && text.contains("2 time-stamped"),
         "{text}"
     );
+    // A verifier without the TSA's anchor cannot vouch for the time stamps, and says why.
+    let (ok, text) = cli(
+        app,
+        &["audit", "verify"],
+        &[("QOLJETIM_PKI__TRUST_DEV_CA", "false".into())],
+    );
+    assert!(
+        !ok && text.contains("no [pki] tsa_anchors are configured"),
+        "{text}"
+    );
     // The key is kept outside the database; its public half beside it.
     assert!(app.dir.join("audit-checkpoint-key.pub.pem").exists());
 
