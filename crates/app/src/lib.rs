@@ -287,6 +287,8 @@ pub async fn start_server(
     // SQLite is one server's (issue 21): a second `serve` on the same file stops here.
     let lock = cluster::ServeLock::take(cfg)?;
     let mut state = build_state(cfg).await?;
+    // Commands run beside the server (`qoljetim grants revoke` …) tell its read cache of their changes.
+    state.store.serve();
     state.clock = clock;
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
     let addr = listener.local_addr()?;

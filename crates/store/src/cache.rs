@@ -10,6 +10,11 @@
 //!
 //! On PostgreSQL several instances may write one database (issue 21), and another instance's commit
 //! cannot tell this one's cache; there the cache is off and every read asks the database.
+//!
+//! One more writer exists on SQLite: a command-line process beside the server (`qoljetim grants
+//! revoke`, `org deactivate` …). It tells the server through `ChangeMarker`: after each commit that
+//! may change a cached row it appends a byte to `<database>.changed`, and the serving process looks at
+//! that file's length before every cached read and starts over when it grew.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -165,9 +170,91 @@ impl ReadCache {
     }
 }
 
+/// The SQLite file's other writers, seen from the serving process (see the module's comment).
+pub(crate) struct ChangeMarker {
+    path: std::path::PathBuf,
+    /// This process serves the file: its cache watches the marker; it does not append to it.
+    serving: std::sync::atomic::AtomicBool,
+    /// The marker's length when last looked at.
+    seen: std::sync::atomic::AtomicU64,
+}
+
+impl ChangeMarker {
+    pub(crate) fn beside(database: &std::path::Path) -> Self {
+        ChangeMarker {
+            path: std::path::PathBuf::from(format!("{}.changed", database.display())),
+            serving: std::sync::atomic::AtomicBool::new(false),
+            seen: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// From now on this process serves the file.
+    pub(crate) fn serve(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.seen.store(self.len(), SeqCst);
+        self.serving.store(true, SeqCst);
+    }
+
+    /// A writer that does not serve: after a commit that may change cached rows, tell the server.
+    pub(crate) fn announce(&self) {
+        use std::io::Write;
+        if self.serving.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| f.write_all(b"."));
+        if let Err(e) = appended {
+            tracing::error!(error = %e, file = %self.path.display(),
+                "could not tell the server of this change: its cached rows may be stale until it restarts");
+        }
+    }
+
+    /// The serving process: whether another process changed something since it last looked.
+    pub(crate) fn changed_elsewhere(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.serving.load(SeqCst) {
+            return false;
+        }
+        let len = self.len();
+        self.seen.swap(len, SeqCst) != len
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 21: a command beside the server announces its commits; only the serving process listens,
+    // and it does not hear itself.
+    #[test]
+    fn the_server_hears_another_process_commit_and_not_its_own() {
+        let db = std::env::temp_dir().join(format!("qoljetim-marker-{}.db", std::process::id()));
+        let server = ChangeMarker::beside(&db);
+        let command = ChangeMarker::beside(&db);
+        let _ = std::fs::remove_file(&server.path);
+        assert!(!server.changed_elsewhere(), "not serving: never asks");
+        server.serve();
+        assert!(!server.changed_elsewhere());
+        server.announce();
+        assert!(
+            !server.changed_elsewhere(),
+            "its own commits are told to its cache directly"
+        );
+        command.announce();
+        assert!(server.changed_elsewhere());
+        assert!(!server.changed_elsewhere(), "once per change");
+        command.announce();
+        command.announce();
+        assert!(server.changed_elsewhere());
+        let _ = std::fs::remove_file(&server.path);
+    }
 
     fn session(hash: &str, last_seen: i64) -> SessionRow {
         SessionRow {

@@ -190,6 +190,8 @@ pub struct Store {
     writer: mpsc::Sender<Job>,
     /// SQLite only: the rows each signed-in request reads (see `cache`).
     cache: Option<std::sync::Arc<cache::ReadCache>>,
+    /// SQLite only: how the server hears of other processes' commits to its file (see `cache`).
+    marker: Option<std::sync::Arc<cache::ChangeMarker>>,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -202,6 +204,15 @@ const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
 ];
+
+/// The file of an SQLite URL (`sqlite://path?mode=rwc`); none for PostgreSQL or an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
+}
 
 /// The SQLite URL of a database file in the data folder.
 pub fn sqlite_url(path: &std::path::Path) -> String {
@@ -269,13 +280,29 @@ impl Store {
             .await?;
         let (tx, rx) = mpsc::channel(1024);
         let cache = (backend == Backend::Sqlite).then(std::sync::Arc::default);
-        tokio::spawn(writer::run(writer_conn, backend, rx, cache.clone()));
+        let marker = sqlite_file(url).map(|f| std::sync::Arc::new(cache::ChangeMarker::beside(&f)));
+        tokio::spawn(writer::run(
+            writer_conn,
+            backend,
+            rx,
+            cache.clone(),
+            marker.clone(),
+        ));
         Ok(Store {
             backend,
             pool,
             writer: tx,
             cache,
+            marker,
         })
+    }
+
+    /// This process serves the database (SQLite): its read cache starts over whenever another process
+    /// — a command beside the server — commits a change to the file.
+    pub fn serve(&self) {
+        if let Some(m) = &self.marker {
+            m.serve();
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -309,6 +309,9 @@ impl Store {
         let Some(cache) = &self.cache else {
             return read.await;
         };
+        if self.marker.as_ref().is_some_and(|m| m.changed_elsewhere()) {
+            cache.changed();
+        }
         if let Some(v) = cached(cache) {
             return Ok(v);
         }

@@ -948,6 +948,7 @@ pub(crate) async fn run(
     backend: Backend,
     mut rx: mpsc::Receiver<Job>,
     cache: Option<std::sync::Arc<crate::cache::ReadCache>>,
+    marker: Option<std::sync::Arc<crate::cache::ChangeMarker>>,
 ) {
     let mut purged_at = i64::MIN;
     while let Some(first) = rx.recv().await {
@@ -972,6 +973,12 @@ pub(crate) async fn run(
             Ok(results) => {
                 if let Some(c) = &cache {
                     tell_cache(c, &batch);
+                }
+                // A command beside the server tells it (before answering, as for its own cache).
+                if let Some(m) = &marker
+                    && batch.iter().any(|j| j.change.may_change_reads())
+                {
+                    m.announce();
                 }
                 for (job, r) in batch.into_iter().zip(results) {
                     let _ = job.reply.send(r);

@@ -8,6 +8,11 @@ on_both_databases!(sqlite_checkpoints, postgres_checkpoints;
     a_chain_rewritten_whole_is_caught_by_the_checkpoints,
 );
 
+on_both_databases!(sqlite_other_writer, postgres_other_writer;
+    (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
+    a_grant_revoked_from_the_command_line_ends_reads_on_the_running_server,
+);
+
 on_both_databases!(sqlite_backup, postgres_backup;
     (|db| TestApp::spawn_with_data(db, KeyKind::P256, 3_000));
     a_backup_restored_to_a_fresh_folder_serves_the_same_data_and_verifies,
@@ -729,4 +734,45 @@ async fn the_worker_lease_has_one_holder_at_a_time() -> R {
     .await;
     app.cleanup().await;
     r
+}
+
+// Issue 21 (one SQLite file, the server and a command beside it): an operator's change made by another
+// process — `qoljetim grants revoke` while the server runs — holds at the server's very next request.
+// On SQLite the server keeps rows in memory (issue 20's read cache); the command's commit tells it.
+async fn a_grant_revoked_from_the_command_line_ends_reads_on_the_running_server(
+    app: &TestApp,
+) -> R {
+    let w = world(app).await?;
+    let user = granted_user(
+        app,
+        &w,
+        81,
+        K::Parliament,
+        None,
+        &[],
+        &["analytical_central"],
+    )
+    .await?;
+    let query = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
+    for _ in 0..2 {
+        let (s, v) = user.get(query).await?;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (_, grants) = user.get("/api/v1/grants?own=true").await?;
+    let id = grants[0]["id"].as_i64().ok_or("no grant")?;
+    let (ok, text) = cli(
+        app,
+        &[
+            "grants",
+            "revoke",
+            &id.to_string(),
+            "--reason",
+            "доступ более не нужен по служебной записке",
+        ],
+        &[],
+    );
+    assert!(ok, "{text}");
+    let (s, v) = user.get(query).await?;
+    assert_eq!((s, problem_type(&v)), (403, "grant-inactive"), "{v}");
+    Ok(())
 }
