@@ -596,12 +596,7 @@ impl Config {
 
     /// The SQLite database file, when the backend is SQLite.
     pub fn sqlite_file(&self) -> Option<PathBuf> {
-        let url = self.database_url();
-        if qoljetim_store::Store::backend_of(&url) != qoljetim_store::Backend::Sqlite {
-            return None;
-        }
-        let path = url.strip_prefix("sqlite://").unwrap_or(&url);
-        Some(PathBuf::from(path.split('?').next().unwrap_or(path)))
+        qoljetim_store::sqlite_file(&self.database_url())
     }
 
     /// The sign-in challenges' keys: the configured ones, or (none configured) this process's own.

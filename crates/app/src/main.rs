@@ -657,8 +657,9 @@ async fn verify_audit(
     folders: &[PathBuf],
     public_key: Option<&std::path::Path>,
 ) -> Result<ExitCode, AnyError> {
-    let (state, _) = qoljetim::build_service(cfg).await?;
-    let report = state.store.verify_audit_chain().await?;
+    // Reads only: the store and the TSA anchors, not the whole service (whose start-up may write).
+    let store = open_store(cfg).await?;
+    let report = store.verify_audit_chain().await?;
     match report.first_broken {
         None => println!(
             "audit chain intact: {} records, head {}",
@@ -690,8 +691,9 @@ async fn verify_audit(
         return Ok(ExitCode::SUCCESS);
     }
     let public = qoljetim::cluster::checkpoint_public_key(cfg, public_key)?;
-    let r = state
-        .verify_checkpoints(&checkpoints, &public)
+    let tsa = qoljetim_signature::Verifier::new(vec![])
+        .with_tsa_anchors(qoljetim::pki::tsa_anchors(cfg)?);
+    let r = qoljetim_service::verify_checkpoints(&store, &tsa, &checkpoints, &public)
         .await
         .map_err(|e| format!("{}: {:?}", e.slug(), e.problem.args()))?;
     for (seq, why) in &r.disagreeing {

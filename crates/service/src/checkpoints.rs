@@ -267,87 +267,91 @@ impl Service {
             .map(Some)
             .map_err(ServiceError::internal)
     }
+}
 
-    /// Compares the chain in the database with `checkpoints` signed by `public`: each checkpoint's
-    /// signature, its time stamp when it has one (against the configured TSA anchors), and the hash the
-    /// database holds for its record. A chain rewritten from the first changed record on — every
-    /// hash recomputed — disagrees with every checkpoint after the change; a chain cut short
-    /// disagrees with the checkpoints past its end.
-    pub async fn verify_checkpoints(
-        &self,
-        checkpoints: &[Checkpoint],
-        public: &CheckpointPublicKey,
-    ) -> ServiceResult<CheckpointReport> {
-        let mut report = CheckpointReport::default();
-        let now = Timestamp::now();
-        for c in checkpoints {
-            let mut problem = public.verify(c).err();
-            if problem.is_none()
-                && let Some(tst) = &c.time_stamp
+/// Compares the chain in the database with `checkpoints` signed by `public`: each checkpoint's
+/// signature, its time stamp when it has one (against the configured TSA anchors), and the hash the
+/// database holds for its record. A chain rewritten from the first changed record on — every
+/// hash recomputed — disagrees with every checkpoint after the change; a chain cut short
+/// disagrees with the checkpoints past its end.
+pub async fn verify_checkpoints(
+    store: &qoljetim_store::Store,
+    verifier: &qoljetim_signature::Verifier,
+    checkpoints: &[Checkpoint],
+    public: &CheckpointPublicKey,
+) -> ServiceResult<CheckpointReport> {
+    let mut report = CheckpointReport::default();
+    let now = Timestamp::now();
+    for c in checkpoints {
+        let mut problem = public.verify(c).err();
+        if problem.is_none()
+            && let Some(tst) = &c.time_stamp
+        {
+            match check_time_stamp(verifier, c, tst, now) {
+                Ok(()) => report.time_stamped += 1,
+                Err(e) => problem = Some(e),
+            }
+        }
+        if problem.is_none() {
+            problem = match store
+                .audit_hash_at(c.seq)
+                .await
+                .map_err(ServiceError::store)?
             {
-                match self.check_time_stamp(c, tst, now) {
-                    Ok(()) => report.time_stamped += 1,
-                    Err(e) => problem = Some(e),
-                }
-            }
-            if problem.is_none() {
-                problem = match self
-                    .store
-                    .audit_hash_at(c.seq)
-                    .await
-                    .map_err(ServiceError::store)?
-                {
-                    None => Some(format!(
-                        "record {} is not in the chain: records vouched for at {} were removed",
-                        c.seq, c.at
-                    )),
-                    Some(h) if h != c.hash => Some(format!(
-                        "record {} hashes to {h} in the database, the checkpoint of {} says {}: the chain was rewritten",
-                        c.seq, c.at, c.hash
-                    )),
-                    Some(_) => None,
-                };
-            }
-            match problem {
-                Some(p) => report.disagreeing.push((c.seq, p)),
-                None => {
-                    report.agreeing += 1;
-                    report.last_agreeing = Some((c.seq, c.at.clone()));
-                }
+                None => Some(format!(
+                    "record {} is not in the chain: records vouched for at {} were removed",
+                    c.seq, c.at
+                )),
+                Some(h) if h != c.hash => Some(format!(
+                    "record {} hashes to {h} in the database, the checkpoint of {} says {}: the chain was rewritten",
+                    c.seq, c.at, c.hash
+                )),
+                Some(_) => None,
+            };
+        }
+        match problem {
+            Some(p) => report.disagreeing.push((c.seq, p)),
+            None => {
+                report.agreeing += 1;
+                report.last_agreeing = Some((c.seq, c.at.clone()));
             }
         }
-        Ok(report)
     }
+    Ok(report)
+}
 
-    fn check_time_stamp(&self, c: &Checkpoint, token: &str, now: Timestamp) -> Result<(), String> {
-        if !self.verifier.has_tsa_anchors() {
-            return Err(format!(
-                "checkpoint {}: time-stamped, but no [pki] tsa_anchors are configured to check the \
-                 time stamp against",
-                c.seq
-            ));
-        }
-        let der = STANDARD
-            .decode(token)
-            .map_err(|e| format!("checkpoint {}: time stamp is not base64: {e}", c.seq))?;
-        let any = <der::Any as der::Decode>::from_der(&der)
-            .map_err(|e| format!("checkpoint {}: time stamp: {e}", c.seq))?;
-        let ts = self
-            .verifier
-            .verify_time_stamp(&any, &c.signature_bytes()?, now)
-            .map_err(|e| format!("checkpoint {}: time stamp: {e}", c.seq))?;
-        // The TSA's time and the checkpoint's own may differ by the request's round trip, not more.
-        let at: Timestamp =
-            c.at.parse()
-                .map_err(|e| format!("checkpoint {}: at: {e}", c.seq))?;
-        if (ts.gen_time.as_second() - at.as_second()).abs() > 300 {
-            return Err(format!(
-                "checkpoint {}: time-stamped at {}, more than 5 minutes from its own time {}",
-                c.seq, ts.gen_time, c.at
-            ));
-        }
-        Ok(())
+fn check_time_stamp(
+    verifier: &qoljetim_signature::Verifier,
+    c: &Checkpoint,
+    token: &str,
+    now: Timestamp,
+) -> Result<(), String> {
+    if !verifier.has_tsa_anchors() {
+        return Err(format!(
+            "checkpoint {}: time-stamped, but no [pki] tsa_anchors are configured to check the \
+             time stamp against",
+            c.seq
+        ));
     }
+    let der = STANDARD
+        .decode(token)
+        .map_err(|e| format!("checkpoint {}: time stamp is not base64: {e}", c.seq))?;
+    let any = <der::Any as der::Decode>::from_der(&der)
+        .map_err(|e| format!("checkpoint {}: time stamp: {e}", c.seq))?;
+    let ts = verifier
+        .verify_time_stamp(&any, &c.signature_bytes()?, now)
+        .map_err(|e| format!("checkpoint {}: time stamp: {e}", c.seq))?;
+    // The TSA's time and the checkpoint's own may differ by the request's round trip, not more.
+    let at: Timestamp =
+        c.at.parse()
+            .map_err(|e| format!("checkpoint {}: at: {e}", c.seq))?;
+    if (ts.gen_time.as_second() - at.as_second()).abs() > 300 {
+        return Err(format!(
+            "checkpoint {}: time-stamped at {}, more than 5 minutes from its own time {}",
+            c.seq, ts.gen_time, c.at
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

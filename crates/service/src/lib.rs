@@ -41,7 +41,7 @@ pub use applications::{EvidenceFile, GrantCommand, ReviewCommand};
 pub use block::BlockRequestList;
 pub use checkpoints::{
     CHECKPOINT_FILE, Checkpoint, CheckpointKey, CheckpointLog, CheckpointPublicKey,
-    CheckpointReport,
+    CheckpointReport, verify_checkpoints,
 };
 pub use data::{
     DataAnswerView, DataRequest, DimensionRequest, ExplorerChoices, ExplorerDataset, ExportNotice,

@@ -378,8 +378,9 @@ mod tests {
         );
     }
 
-    // Issue 21: instances sharing a key accept each other's challenges; a rotation keeps the old key
-    // accepted (previous keys) while new challenges are made under the new one only.
+    // Order 270 §11 with several instances (issue 21): instances sharing a key accept each other's
+    // challenges; a rotation keeps the old key accepted (previous keys) while new challenges are made
+    // under the new one only.
     #[test]
     fn shared_keys_and_rotation_with_overlap() {
         let old = ChallengeKeys::new_key_text().expect("key");

@@ -84,14 +84,18 @@ pub(crate) const AUDIT_COLUMNS: &str =
     "seq, at, actor, actor_bin, action, resource, outcome, ip, policies, details, prev_hash, hash";
 
 /// The chain head: last sequence number and hash.
-pub(crate) async fn load_head(pool: &AnyPool) -> Result<(i64, String)> {
+/// On the pool (a report) or inside the writer's transaction, under its lock (the next record's link).
+pub(crate) async fn load_head<'e, E>(db: E) -> std::result::Result<(i64, String), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await?;
-    match row {
-        Some(r) => Ok((r.try_get("seq")?, r.try_get("hash")?)),
-        None => Ok((0, GENESIS_HASH.to_owned())),
-    }
+    Ok(match row {
+        Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
+        None => (0, GENESIS_HASH.to_owned()),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

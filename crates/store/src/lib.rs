@@ -206,7 +206,7 @@ const SQLITE_PRAGMAS: [&str; 4] = [
 ];
 
 /// The file of an SQLite URL (`sqlite://path?mode=rwc`); none for PostgreSQL or an in-memory database.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -392,7 +392,7 @@ impl Store {
 
     /// The chain's last record: its sequence number and hash (0 and the genesis hash when empty).
     pub async fn chain_head(&self) -> Result<(i64, String)> {
-        audit::load_head(&self.pool).await
+        Ok(audit::load_head(&self.pool).await?)
     }
 
     /// The hash of record `seq`, if the chain has it.

@@ -820,13 +820,7 @@ async fn begin_chain(
                 .await?;
         }
     }
-    let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(match row {
-        Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
-        None => (0, crate::audit::GENESIS_HASH.to_owned()),
-    })
+    crate::audit::load_head(&mut *conn).await
 }
 
 const MAX_BATCH: usize = 128;

@@ -18,6 +18,14 @@ on_both_databases!(sqlite_backup, postgres_backup;
     a_backup_restored_to_a_fresh_folder_serves_the_same_data_and_verifies,
 );
 
+/// What the deputies of these tests read.
+const QUERY: &str = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
+
+/// A deputy of a new Parliament organization `n` with access to the analytical centre, trained.
+async fn deputy(app: &TestApp, w: &World, n: u32) -> Result<ApiClient, qoljetim::AnyError> {
+    granted_user(app, w, n, K::Parliament, None, &[], &["analytical_central"]).await
+}
+
 /// Runs the binary with the app's data folder and database (and `env`); its success and output.
 fn cli(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> (bool, String) {
     cli_on(&app.dir, &app.database_url, args, env)
@@ -205,18 +213,8 @@ async fn a_chain_rewritten_whole_is_caught_by_the_checkpoints(app: &TestApp) -> 
 // A damaged backup is refused before anything is restored. PostgreSQL: `--files-only` beside pg_dump.
 async fn a_backup_restored_to_a_fresh_folder_serves_the_same_data_and_verifies(app: &TestApp) -> R {
     let w = world(app).await?;
-    let user = granted_user(
-        app,
-        &w,
-        61,
-        K::Parliament,
-        None,
-        &[],
-        &["analytical_central"],
-    )
-    .await?;
-    let query = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
-    let (s, before) = user.get(query).await?;
+    let user = deputy(app, &w, 61).await?;
+    let (s, before) = user.get(QUERY).await?;
     assert_eq!(s, 200, "{before}");
     assert!(!rows(&before).is_empty(), "{before}");
     let (ok, text) = cli(app, &["audit", "checkpoint"], &[]);
@@ -314,7 +312,7 @@ async fn a_backup_restored_to_a_fresh_folder_serves_the_same_data_and_verifies(a
     let (addr, _state) = qoljetim::spawn_server(&cfg).await?;
     let mut again = user.clone();
     again.base = format!("http://{addr}");
-    let (s, after) = again.get(query).await?;
+    let (s, after) = again.get(QUERY).await?;
     assert_eq!(s, 200, "{after}");
     assert_eq!(rows(&after), rows(&before));
     let _ = std::fs::remove_dir_all(&backup);
@@ -452,16 +450,7 @@ async fn two_instances_on_one_postgresql_lose_nothing_when_one_is_killed() -> R 
 
 async fn two_instances_case(app: &TestApp) -> R {
     let w = world(app).await?;
-    let user = granted_user(
-        app,
-        &w,
-        71,
-        K::Parliament,
-        None,
-        &[],
-        &["analytical_central"],
-    )
-    .await?;
+    let user = deputy(app, &w, 71).await?;
     let key = qoljetim_service::ChallengeKeys::new_key_text()?;
     let mut a = start_instance(&app.dir, &app.database_url, &key, "a").await?;
     assert!(
@@ -496,13 +485,12 @@ async fn two_instances_case(app: &TestApp) -> R {
         (200, Some(iin(500).as_str())),
         "{me}"
     );
-    let query = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
-    let (s, before) = user.get(query).await?;
+    let (s, before) = user.get(QUERY).await?;
     assert_eq!(s, 200, "{before}");
     for base in [&a.base, &b.base] {
         let mut c = user.clone();
         c.base = base.clone();
-        let (s, v) = c.get(query).await?;
+        let (s, v) = c.get(QUERY).await?;
         assert_eq!((s, rows(&v)), (200, rows(&before)), "{base}");
     }
 
@@ -588,7 +576,8 @@ async fn two_instances_case(app: &TestApp) -> R {
         c.token = Some(t.clone());
         assert_eq!(c.get("/api/v1/me").await?.0, 200);
     }
-    // Nothing done twice: one session per challenge, one audit record per session made.
+    // Nothing done twice (Order 270 §11: a challenge signs in once, whichever instance it reaches): one
+    // session per challenge, one audit record per session made.
     let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
         .fetch_one(pool)
         .await?;
@@ -611,12 +600,12 @@ async fn two_instances_case(app: &TestApp) -> R {
         &[],
     );
     assert!(ok, "{text}");
-    let (s, fresh) = user.get(query).await?;
+    let (s, fresh) = user.get(QUERY).await?;
     assert_eq!(s, 200, "{fresh}");
     assert_ne!(rows(&fresh), rows(&before), "the new data differs");
     let mut on_b = user.clone();
     on_b.base = b.base.clone();
-    let (s, v) = on_b.get(query).await?;
+    let (s, v) = on_b.get(QUERY).await?;
     assert_eq!(
         (s, rows(&v)),
         (200, rows(&fresh)),
@@ -743,19 +732,9 @@ async fn a_grant_revoked_from_the_command_line_ends_reads_on_the_running_server(
     app: &TestApp,
 ) -> R {
     let w = world(app).await?;
-    let user = granted_user(
-        app,
-        &w,
-        81,
-        K::Parliament,
-        None,
-        &[],
-        &["analytical_central"],
-    )
-    .await?;
-    let query = "/api/v1/data/analytical_central/expenditure?fiscal_year=2026&group_by=program";
+    let user = deputy(app, &w, 81).await?;
     for _ in 0..2 {
-        let (s, v) = user.get(query).await?;
+        let (s, v) = user.get(QUERY).await?;
         assert_eq!(s, 200, "{v}");
     }
     let (_, grants) = user.get("/api/v1/grants?own=true").await?;
@@ -772,7 +751,7 @@ async fn a_grant_revoked_from_the_command_line_ends_reads_on_the_running_server(
         &[],
     );
     assert!(ok, "{text}");
-    let (s, v) = user.get(query).await?;
+    let (s, v) = user.get(QUERY).await?;
     assert_eq!((s, problem_type(&v)), (403, "grant-inactive"), "{v}");
     Ok(())
 }
